@@ -1,0 +1,32 @@
+-- $1 queue, $2 how many, $3 worker id.
+-- Candidates in priority order, locked with SKIP LOCKED so concurrent claims
+-- never wait on each other. Per concurrency key, at most its limit of the
+-- batch are tried (the slot trigger makes the exact cross-process check), and
+-- keys already at their limit are left out so they cannot crowd out others.
+with locked as (
+  select id, concurrency_key, concurrency_limit, priority, run_at
+    from {{schema}}.task t
+   where queue_name = $1 and state = 'pending' and run_at <= now()
+     and (concurrency_key is null or not exists (
+           select 1 from {{schema}}.concurrency_slot s
+            where s.queue_name = t.queue_name and s.concurrency_key = t.concurrency_key
+              and s.running >= t.concurrency_limit))
+   order by priority desc, run_at, id
+   limit $2
+   for update skip locked
+), ranked as (
+  select id, concurrency_key, concurrency_limit,
+         row_number() over (partition by concurrency_key order by priority desc, run_at, id) as rank
+    from locked
+)
+update {{schema}}.task t
+   set state = 'in_progress',
+       attempt = t.attempt + 1,
+       worker_id = $3,
+       started_at = now(),
+       lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
+  from ranked r
+ where t.id = r.id and (r.concurrency_key is null or r.rank <= r.concurrency_limit)
+returning t.id::text, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
+          t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
+          t.job_id, t.step_index, t.priority, t.dlq_from

@@ -1,0 +1,8 @@
+-- $1 ids, $2 attempts, $3 outputs: one statement for a batch of successes.
+-- Fenced: a row reclaimed since (new attempt) or no longer in progress is
+-- left alone and not returned.
+update {{schema}}.task t
+   set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
+  from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
+ where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+returning t.id::text

@@ -1,0 +1,7 @@
+-- $1 ids, $2 attempts: extend the leases of a worker's tasks in one statement.
+-- Returns the ones still ours; a task missing from the result was reclaimed.
+update {{schema}}.task t
+   set lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
+  from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
+ where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+returning t.id::text

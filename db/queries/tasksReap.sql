@@ -1,0 +1,29 @@
+-- $1 batch size. Tasks whose lease expired (their worker died or hung): back
+-- to pending, or failed (and dead-lettered) when attempts are exhausted. The
+-- lost attempt is recorded. SKIP LOCKED makes concurrent reapers safe.
+with expired as (
+  select id from {{schema}}.task
+   where state = 'in_progress' and lease_expires_at < now()
+   order by lease_expires_at
+   limit $1
+   for update skip locked
+), reaped as (
+  update {{schema}}.task t
+     set state = case when t.attempt >= t.max_attempts then 'failed' else 'pending' end::{{schema}}.task_state,
+         error = 'lease expired: worker ' || coalesce(t.worker_id, '?') || ' stopped heartbeating',
+         run_at = now(),
+         finished_at = case when t.attempt >= t.max_attempts then now() end,
+         queue_name = case when t.attempt >= t.max_attempts
+                           then coalesce((select q.dlq_name from {{schema}}.queue q where q.name = t.queue_name), t.queue_name)
+                           else t.queue_name end,
+         dlq_from = case when t.attempt >= t.max_attempts
+                          and (select q.dlq_name from {{schema}}.queue q where q.name = t.queue_name) is not null
+                         then t.queue_name else t.dlq_from end,
+         lease_expires_at = null, worker_id = null
+    from expired e
+   where t.id = e.id
+  returning t.id, t.attempt, t.started_at, t.error
+)
+insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
+select id, attempt, 'lost', error, started_at from reaped
+returning task_id::text

@@ -1,0 +1,7 @@
+-- $1 ids, $2 attempts: claimed but never started (shutdown); back to pending
+-- as if never claimed, so no attempt is spent.
+update {{schema}}.task t
+   set state = 'pending', attempt = t.attempt - 1, lease_expires_at = null, worker_id = null, started_at = null
+  from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
+ where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+returning t.id::text

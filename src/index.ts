@@ -1,0 +1,23 @@
+export { Underway, type UnderwayOptions } from "./underway.ts";
+export { Queue, type QueueDefinition } from "./queue.ts";
+export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
+export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
+export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
+export { isFinal, type Outcome, type FinalOutcome } from "./outcomes.ts";
+export type { Handler, TaskContext } from "./worker/execute.ts";
+export type { WorkOptions } from "./worker/worker.ts";
+export type { AttemptRow } from "./queries.ts";
+export { consoleLogger, silentLogger, type Logger } from "./log.ts";
+export {
+  UnderwayError,
+  ValidationError,
+  DatabaseError,
+  ConfigError,
+  MigrationError,
+  FatalError,
+  TaskFailedError,
+  type DbError,
+  type DecodeError,
+  type TaskFailure,
+} from "./errors.ts";

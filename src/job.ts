@@ -1,0 +1,371 @@
+import * as E from "fp-ts/Either";
+import { pipe } from "fp-ts/function";
+import * as t from "io-ts";
+import {
+  Observable,
+  filter,
+  firstValueFrom,
+  from,
+  map,
+  merge,
+  mergeMap,
+  of,
+  share,
+  timer,
+  defer,
+  EMPTY,
+} from "rxjs";
+import { decodeWith } from "./codec.ts";
+import { TaskFailedError, UnderwayError, ValidationError } from "./errors.ts";
+import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
+import {
+  decodeOutcomePayload,
+  isFinal,
+  toOutcome,
+  type FinalOutcome,
+  type Outcome,
+  type OutcomeSource,
+} from "./outcomes.ts";
+import {
+  taskAttemptsList,
+  tasksEnqueue,
+  tasksEnqueueOne,
+  tasksFindUnique,
+  tasksGet,
+  type AttemptRow,
+  type EnqueueColumns,
+  type Queryable,
+} from "./queries.ts";
+import type { Queue } from "./queue.ts";
+import { orThrow, type Underway } from "./underway.ts";
+import type { Handler } from "./worker/execute.ts";
+import { WorkerRun, type WorkOptions } from "./worker/worker.ts";
+
+/** A job's options: task options for all its tasks, plus per-input overrides and an output codec. */
+export type JobOptions<I, O> = TaskOptionsInput & {
+  /** Overrides computed from each input, applied over the job's options. */
+  readonly optionsFor?: (input: I) => TaskOptionsInput;
+  /** Codec of the handler's result, for outcomes read in other processes. */
+  readonly output?: t.Type<O, unknown, unknown>;
+};
+
+/** Per-enqueue options, applied last. */
+export type EnqueueOptions = TaskOptionsInput & {
+  /** Run no earlier than this time (instead of `delayMs`). */
+  readonly runAt?: Date;
+  /** Your pg client, inside your transaction: the task exists if and only if you commit. */
+  readonly client?: Queryable;
+};
+
+/** A started worker: its outcome stream and a graceful stop. */
+export interface Worker<O> {
+  /** Outcomes of the tasks this worker ran. */
+  readonly outcomes$: Observable<Outcome<O>>;
+  /** Stops claiming, lets in-flight tasks finish (up to the grace period), resolves when all is written. */
+  stop(): Promise<void>;
+}
+
+// Rows per INSERT statement of enqueueMany: one array parameter per column,
+// so the limit is memory per statement, not the 65,535 bind parameters.
+const enqueueChunk = 5_000;
+
+const identity = <A>(value: A): E.Either<never, A> => E.right(value);
+
+/**
+ * A queue's task type with its handler: enqueue typed inputs, run workers,
+ * observe outcomes.
+ *
+ * @example
+ * const job = Job.of(underway, queue, async ({ email }) => { await send(email); return { sent: true }; });
+ * const id = await job.enqueue({ userId: 42, email: "ferris@example.com", name: "Ferris" });
+ * job.work({ concurrency: 16 }).subscribe((outcome) => console.log(outcome));
+ */
+export class Job<I, O> {
+  private readonly decodeInput: (value: unknown) => E.Either<import("./errors.ts").DecodeError, I>;
+  private readonly decodeOutput: (value: unknown) => E.Either<unknown, O>;
+
+  private constructor(
+    readonly underway: Underway,
+    readonly queue: Queue<I, unknown>,
+    readonly handler: Handler<I, O>,
+    readonly options: JobOptions<I, O>,
+  ) {
+    this.decodeInput = decodeWith(queue.input);
+    const output = options.output;
+    this.decodeOutput =
+      output === undefined ? (identity as (value: unknown) => E.Either<never, O>) : decodeWith(output);
+    resolveTaskOptions(options);
+  }
+
+  static of<I, IO, O>(
+    underway: Underway,
+    queue: Queue<I, IO>,
+    handler: Handler<I, O>,
+    options: JobOptions<I, O> = {},
+  ): Job<I, O> {
+    return new Job(underway, queue as Queue<I, unknown>, handler, options);
+  }
+
+  private validate(input: I, index?: number): I {
+    return pipe(
+      this.decodeInput(input),
+      E.getOrElseW((error) => {
+        throw new ValidationError(
+          `invalid input for queue ${this.queue.name}${index === undefined ? "" : ` (item ${index})`}`,
+          error,
+        );
+      }),
+    );
+  }
+
+  private optionsOf(input: I, enqueue: EnqueueOptions | undefined): TaskOptions {
+    const runAtDelay =
+      enqueue?.runAt === undefined
+        ? undefined
+        : { delayMs: Math.max(0, enqueue.runAt.getTime() - Date.now()) };
+    return resolveTaskOptions(this.options, this.options.optionsFor?.(input), enqueue, runAtDelay);
+  }
+
+  /** @internal Columns for inputs that passed validation. */
+  columnsOf(
+    inputs: ReadonlyArray<I>,
+    enqueue: EnqueueOptions | undefined,
+    extra?: { readonly jobId: string; readonly stepIndex: number },
+  ): EnqueueColumns {
+    const columns: EnqueueColumns = {
+      inputs: [],
+      maxAttempts: [],
+      retryInitialMs: [],
+      retryMaxMs: [],
+      retryCoefficient: [],
+      retryJitter: [],
+      timeoutMs: [],
+      heartbeatMs: [],
+      ttlMs: [],
+      priority: [],
+      concurrencyKey: [],
+      concurrencyLimit: [],
+      uniqueKey: [],
+      delayMs: [],
+      jobId: [],
+      stepIndex: [],
+    };
+    for (const input of inputs) {
+      const options = this.optionsOf(input, enqueue);
+      columns.inputs.push(JSON.stringify(this.queue.input.encode(input)));
+      columns.maxAttempts.push(options.retry.maxAttempts);
+      columns.retryInitialMs.push(options.retry.initialIntervalMs);
+      columns.retryMaxMs.push(options.retry.maxIntervalMs);
+      columns.retryCoefficient.push(options.retry.backoffCoefficient);
+      columns.retryJitter.push(options.retry.jitter);
+      columns.timeoutMs.push(options.timeoutMs);
+      columns.heartbeatMs.push(options.heartbeatMs);
+      columns.ttlMs.push(options.ttlMs);
+      columns.priority.push(options.priority);
+      columns.concurrencyKey.push(options.concurrencyKey);
+      columns.concurrencyLimit.push(options.concurrencyLimit);
+      columns.uniqueKey.push(options.uniqueKey);
+      columns.delayMs.push(options.delayMs);
+      columns.jobId.push(extra?.jobId ?? null);
+      columns.stepIndex.push(extra?.stepIndex ?? null);
+    }
+    return columns;
+  }
+
+  /**
+   * Validates and enqueues one task; resolves with its id. Invalid input
+   * rejects with a `ValidationError` naming the bad fields, and nothing is
+   * written. With `uniqueKey`, a live task holding the key is returned instead.
+   */
+  async enqueue(input: I, options?: EnqueueOptions): Promise<string> {
+    const valid = this.validate(input);
+    const columns = this.columnsOf([valid], options);
+    const db = options?.client ?? this.underway.pool;
+    const { sql } = this.underway;
+    const uniqueKey = columns.uniqueKey[0] ?? null;
+    // A conflicting task may finish between the insert and the look-up; then
+    // the key is free again and the insert is retried.
+    for (let tries = 0; tries < 3; tries += 1) {
+      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue.name, columns)());
+      if (id !== undefined) return id;
+      if (uniqueKey === null) break;
+      const existing = await orThrow(tasksFindUnique(sql, db, this.queue.name, [uniqueKey])());
+      if (existing[0] !== undefined) return existing[0].id;
+    }
+    throw new UnderwayError(`enqueue on queue ${this.queue.name} returned no id`);
+  }
+
+  /** Enqueues after a delay. Same as `enqueue(input, { delayMs })`. */
+  enqueueAfter(input: I, delayMs: number, options?: EnqueueOptions): Promise<string> {
+    return this.enqueue(input, { ...options, delayMs });
+  }
+
+  /**
+   * Validates every input first (one bad input rejects the whole batch,
+   * naming its index, and nothing is written), then inserts them in chunks of
+   * one statement each, inside one transaction. Ids come back in input order.
+   */
+  async enqueueMany(inputs: ReadonlyArray<I>, options?: EnqueueOptions): Promise<string[]> {
+    const valid = inputs.map((input, index) => this.validate(input, index));
+    if (valid.length === 0) return [];
+    if (options?.client !== undefined) return this.insertMany(options.client, valid, options);
+    const client = await this.underway.pool.connect();
+    try {
+      await client.query("begin");
+      const ids = await this.insertMany(client, valid, options);
+      await client.query("commit");
+      return ids;
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async insertMany(
+    db: Queryable,
+    inputs: ReadonlyArray<I>,
+    options: EnqueueOptions | undefined,
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    const { sql } = this.underway;
+    for (let start = 0; start < inputs.length; start += enqueueChunk) {
+      const columns = this.columnsOf(inputs.slice(start, start + enqueueChunk), options);
+      const rows = await orThrow(tasksEnqueue(sql, db, this.queue.name, columns)());
+      if (rows.length === columns.inputs.length) {
+        ids.push(...rows.map((row) => row.id));
+        continue;
+      }
+      // Some unique keys were taken: inserted rows come back in input order
+      // with their key; the rest take the id of the live task holding theirs.
+      const taken = columns.uniqueKey.filter((key): key is string => key !== null);
+      const existing = await orThrow(tasksFindUnique(sql, db, this.queue.name, taken)());
+      const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
+      let next = 0;
+      const unkeyed = rows.filter((row) => row.unique_key === null);
+      for (const key of columns.uniqueKey) {
+        const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
+        if (id === undefined)
+          throw new UnderwayError(`enqueueMany on queue ${this.queue.name} lost track of an id`);
+        ids.push(id);
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * Outcomes of this queue's tasks, from every process (LISTEN/NOTIFY).
+   * Hot: it reports what happens while subscribed.
+   */
+  get outcomes$(): Observable<Outcome<O>> {
+    const { listener, sql, pool } = this.underway;
+    const name = this.queue.name;
+    return listener.channel$(`${sql.schema}.outcome`).pipe(
+      mergeMap((text) => {
+        const payload = pipe(
+          E.tryCatch(
+            () => JSON.parse(text) as unknown,
+            () => undefined,
+          ),
+          E.chainW(decodeOutcomePayload),
+        );
+        if (E.isLeft(payload)) return EMPTY;
+        const source = payload.right;
+        if (source.queue !== name && source.dlqFrom !== name) return EMPTY;
+        if (source.truncated !== true) return of(source as OutcomeSource);
+        return from(orThrow(tasksGet(sql, pool, source.id)())).pipe(
+          filter((row): row is NonNullable<typeof row> => row !== undefined),
+          map((row): OutcomeSource => ({ ...row, state: source.state, attempt: source.attempt })),
+        );
+      }),
+      map((source) => toOutcome(source, this.decodeOutput)),
+      filter((outcome): outcome is Outcome<O> => outcome !== undefined && outcome.queue === name),
+      share(),
+    );
+  }
+
+  /**
+   * The final outcome of a task, also when it finished before the call.
+   * Listens for it, and reads the row as a fallback for lost notifications.
+   */
+  outcome(taskId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<FinalOutcome<O>> {
+    const { listener, sql, pool } = this.underway;
+    const notified$ = this.outcomes$.pipe(filter((outcome) => outcome.taskId === taskId));
+    const read$ = defer(() => listener.ready(`${sql.schema}.outcome`)).pipe(
+      mergeMap(() => timer(0, options.pollIntervalMs ?? 1_000)),
+      mergeMap(() => orThrow(tasksGet(sql, pool, taskId)())),
+      map((row) => {
+        if (row === undefined) throw new UnderwayError(`no task with id ${taskId}`);
+        return toOutcome(row, this.decodeOutput);
+      }),
+      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
+    );
+    return firstValueFrom(merge(notified$, read$).pipe(filter(isFinal)));
+  }
+
+  /** The task's output once it succeeds; rejects with `TaskFailedError` if it fails or is cancelled. */
+  async result(taskId: string): Promise<O> {
+    const outcome = await this.outcome(taskId);
+    if (outcome._tag === "succeeded") return outcome.output;
+    throw new TaskFailedError(taskId, outcome._tag, outcome._tag === "failed" ? outcome.error : null);
+  }
+
+  /** Every attempt of a task so far, oldest first. */
+  attempts(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
+    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, taskId)());
+  }
+
+  /** Starts a worker now; `stop()` ends it gracefully. */
+  start(options: WorkOptions = {}): Worker<O> {
+    const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
+      const run = new WorkerRun(
+        {
+          sql: this.underway.sql,
+          pool: this.underway.pool,
+          queue: this.queue.name,
+          dlq: this.queue.dlq,
+          decodeInput: this.decodeInput,
+          encodeOutput: this.options.output?.encode ?? ((output: O) => output),
+          handler: this.handler,
+          log: this.underway.log,
+          listener: this.underway.listener,
+        },
+        options,
+        (outcome) => subscriber.next(outcome),
+      );
+      const untrack = this.underway.track(run);
+      run.start();
+      stop = () =>
+        run.stop().finally(() => {
+          untrack();
+          subscriber.complete();
+        });
+      return () => void stop();
+    }).pipe(share());
+    let stop: () => Promise<void> = async () => undefined;
+    const keepAlive = outcomes$.subscribe();
+    return {
+      outcomes$,
+      stop: async () => {
+        await stop();
+        keepAlive.unsubscribe();
+      },
+    };
+  }
+
+  /**
+   * A worker as an Observable of its outcomes: subscribing runs it,
+   * unsubscribing stops it gracefully (no new claims, in-flight tasks finish).
+   */
+  work(options: WorkOptions = {}): Observable<Outcome<O>> {
+    return new Observable<Outcome<O>>((subscriber) => {
+      const worker = this.start(options);
+      const sub = worker.outcomes$.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        void worker.stop();
+      };
+    });
+  }
+}

@@ -1,0 +1,95 @@
+import { ConfigError } from "./errors.ts";
+import { defaultRetryPolicy, type RetryPolicy } from "./retry.ts";
+
+/** Options of a task; every field has a default. */
+export interface TaskOptions {
+  readonly retry: RetryPolicy;
+  /** The handler's `AbortSignal` fires after this; the attempt counts as timed out. Default 15 min. */
+  readonly timeoutMs: number;
+  /** How long a finished task is kept before the retention sweep deletes it. Default 14 days. */
+  readonly ttlMs: number;
+  /** Delay before the task may run. Default 0. */
+  readonly delayMs: number;
+  /** Lease length; a running task's lease is renewed several times within it. Default 30 s. */
+  readonly heartbeatMs: number;
+  /** Tasks sharing a key run one at a time (or `concurrencyLimit` at a time) across all workers. */
+  readonly concurrencyKey: string | null;
+  /** How many tasks of one concurrency key may run at once. Default 1. */
+  readonly concurrencyLimit: number;
+  /** While a task with this key is pending or running, enqueue returns its id instead of adding one. */
+  readonly uniqueKey: string | null;
+  /** Higher runs first. Default 0. */
+  readonly priority: number;
+}
+
+/** Any subset of the options, with a partial retry policy. */
+export type TaskOptionsInput = Partial<Omit<TaskOptions, "retry">> & {
+  readonly retry?: Partial<RetryPolicy>;
+};
+
+export const defaultTaskOptions: TaskOptions = {
+  retry: defaultRetryPolicy,
+  timeoutMs: 15 * 60_000,
+  ttlMs: 14 * 24 * 3_600_000,
+  delayMs: 0,
+  heartbeatMs: 30_000,
+  concurrencyKey: null,
+  concurrencyLimit: 1,
+  uniqueKey: null,
+  priority: 0,
+};
+
+const int32 = 2_147_483_647;
+
+const check = (ok: boolean, what: string): void => {
+  if (!ok) throw new ConfigError(`invalid task option: ${what}`);
+};
+
+/** Layers option sets (later wins) and validates the result. */
+export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | undefined>): TaskOptions => {
+  let options = defaultTaskOptions;
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    options = { ...options, ...layer, retry: { ...options.retry, ...layer.retry } };
+  }
+  const { retry } = options;
+  check(
+    Number.isInteger(retry.maxAttempts) && retry.maxAttempts >= 1,
+    `retry.maxAttempts must be an integer >= 1, got ${retry.maxAttempts}`,
+  );
+  check(
+    retry.initialIntervalMs >= 0 && retry.initialIntervalMs <= int32,
+    `retry.initialIntervalMs out of range: ${retry.initialIntervalMs}`,
+  );
+  check(
+    retry.maxIntervalMs >= 0 && retry.maxIntervalMs <= int32,
+    `retry.maxIntervalMs out of range: ${retry.maxIntervalMs}`,
+  );
+  check(
+    retry.backoffCoefficient >= 1,
+    `retry.backoffCoefficient must be >= 1, got ${retry.backoffCoefficient}`,
+  );
+  check(retry.jitter >= 0 && retry.jitter <= 1, `retry.jitter must be within 0..1, got ${retry.jitter}`);
+  check(
+    Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 && options.timeoutMs <= int32,
+    `timeoutMs must be a positive integer ms below 2^31, got ${options.timeoutMs}`,
+  );
+  check(
+    Number.isInteger(options.heartbeatMs) && options.heartbeatMs >= 100 && options.heartbeatMs <= int32,
+    `heartbeatMs must be an integer >= 100, got ${options.heartbeatMs}`,
+  );
+  check(options.ttlMs >= 0 && Number.isFinite(options.ttlMs), `ttlMs must be >= 0, got ${options.ttlMs}`);
+  check(
+    options.delayMs >= 0 && Number.isFinite(options.delayMs),
+    `delayMs must be >= 0, got ${options.delayMs}`,
+  );
+  check(
+    Number.isInteger(options.priority) && Math.abs(options.priority) <= int32,
+    `priority must be a 32-bit integer, got ${options.priority}`,
+  );
+  check(
+    Number.isInteger(options.concurrencyLimit) && options.concurrencyLimit >= 1,
+    `concurrencyLimit must be an integer >= 1, got ${options.concurrencyLimit}`,
+  );
+  return options;
+};

@@ -1,0 +1,212 @@
+import * as TE from "fp-ts/TaskEither";
+import type pg from "pg";
+import { dbError, type DbError } from "./errors.ts";
+import type { Queries } from "./sql.ts";
+
+/** Anything that runs a query: a pool, a pooled client, or the caller's client in a transaction. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
+/** The named queries of one schema, run as prepared statements. */
+export interface Sql {
+  readonly schema: string;
+  readonly queries: Queries;
+}
+
+const run = <R extends pg.QueryResultRow>(
+  sql: Sql,
+  db: Queryable,
+  name: string,
+  values: ReadonlyArray<unknown>,
+): TE.TaskEither<DbError, ReadonlyArray<R>> =>
+  TE.tryCatch(
+    async () => {
+      const text = sql.queries[name];
+      if (text === undefined) throw new Error(`no query named ${name} in db/queries`);
+      // Prepared once per connection; the name is unique per schema because
+      // the text differs per schema.
+      const result = await db.query<R>({ name: `underway.${sql.schema}.${name}`, text, values: [...values] });
+      return result.rows;
+    },
+    (cause) => dbError(name, cause),
+  );
+
+/** A task as a worker claims it. */
+export interface ClaimedRow {
+  readonly id: string;
+  readonly input: unknown;
+  readonly attempt: number;
+  readonly max_attempts: number;
+  readonly retry_initial_ms: number;
+  readonly retry_max_ms: number;
+  readonly retry_coefficient: number;
+  readonly retry_jitter: number;
+  readonly timeout_ms: number;
+  readonly heartbeat_ms: number;
+  readonly concurrency_key: string | null;
+  readonly concurrency_limit: number;
+  readonly job_id: string | null;
+  readonly step_index: number | null;
+  readonly priority: number;
+  readonly dlq_from: string | null;
+}
+
+export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>
+  run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId]);
+
+type IdRow = { readonly id: string };
+type TaskIdRow = { readonly task_id: string };
+
+/** Fenced by (id, attempt); returns the ids actually written. */
+export const tasksComplete = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+  outputs: ReadonlyArray<string | null>,
+) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksComplete", [ids, attempts, outputs]),
+  );
+
+export type AttemptState = "failed" | "timed_out" | "lost" | "cancelled";
+
+export const tasksRetry = (
+  sql: Sql,
+  db: Queryable,
+  id: string,
+  attempt: number,
+  error: string,
+  delayMs: number,
+  attemptState: AttemptState,
+) =>
+  TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.length > 0)(
+    run<TaskIdRow>(sql, db, "tasksRetry", [id, attempt, error, delayMs, attemptState]),
+  );
+
+export const tasksFail = (
+  sql: Sql,
+  db: Queryable,
+  id: string,
+  attempt: number,
+  error: string,
+  attemptState: AttemptState,
+  dlq: string | null,
+) =>
+  TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.length > 0)(
+    run<TaskIdRow>(sql, db, "tasksFail", [id, attempt, error, attemptState, dlq]),
+  );
+
+export const tasksHeartbeat = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksHeartbeat", [ids, attempts]),
+  );
+
+export const tasksRelease = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksRelease", [ids, attempts]),
+  );
+
+export const tasksReap = (sql: Sql, db: Queryable, limit: number) =>
+  TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.map((row) => row.task_id))(
+    run<TaskIdRow>(sql, db, "tasksReap", [limit]),
+  );
+
+/** Column values of tasks to insert, one array per column. */
+export interface EnqueueColumns {
+  readonly inputs: string[];
+  readonly maxAttempts: number[];
+  readonly retryInitialMs: number[];
+  readonly retryMaxMs: number[];
+  readonly retryCoefficient: number[];
+  readonly retryJitter: number[];
+  readonly timeoutMs: number[];
+  readonly heartbeatMs: number[];
+  readonly ttlMs: number[];
+  readonly priority: number[];
+  readonly concurrencyKey: (string | null)[];
+  readonly concurrencyLimit: number[];
+  readonly uniqueKey: (string | null)[];
+  readonly delayMs: number[];
+  readonly jobId: (string | null)[];
+  readonly stepIndex: (number | null)[];
+}
+
+const columnValues = (c: EnqueueColumns): ReadonlyArray<unknown> => [
+  c.inputs,
+  c.maxAttempts,
+  c.retryInitialMs,
+  c.retryMaxMs,
+  c.retryCoefficient,
+  c.retryJitter,
+  c.timeoutMs,
+  c.heartbeatMs,
+  c.ttlMs,
+  c.priority,
+  c.concurrencyKey,
+  c.concurrencyLimit,
+  c.uniqueKey,
+  c.delayMs,
+  c.jobId,
+  c.stepIndex,
+];
+
+type EnqueuedRow = { readonly id: string; readonly unique_key: string | null };
+
+export const tasksEnqueue = (sql: Sql, db: Queryable, queue: string, columns: EnqueueColumns) =>
+  run<EnqueuedRow>(sql, db, "tasksEnqueue", [queue, ...columnValues(columns)]);
+
+/** Single-row form; `columns` holds exactly one row. */
+export const tasksEnqueueOne = (sql: Sql, db: Queryable, queue: string, columns: EnqueueColumns) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows[0]?.id)(
+    run<IdRow>(sql, db, "tasksEnqueueOne", [
+      queue,
+      ...columnValues(columns).map((column) => (column as unknown[])[0]),
+    ]),
+  );
+
+export const tasksFindUnique = (sql: Sql, db: Queryable, queue: string, keys: ReadonlyArray<string>) =>
+  run<EnqueuedRow>(sql, db, "tasksFindUnique", [queue, keys]);
+
+/** A task row as outcome streams describe it. */
+export interface TaskRow {
+  readonly id: string;
+  readonly queue: string;
+  readonly state: "pending" | "in_progress" | "succeeded" | "cancelled" | "failed";
+  readonly attempt: number;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly runAt: Date;
+  readonly jobId: string | null;
+  readonly stepIndex: number | null;
+  readonly dlqFrom: string | null;
+}
+
+export const tasksGet = (sql: Sql, db: Queryable, id: string) =>
+  TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGet", [id]));
+
+/** One attempt of a task. */
+export interface AttemptRow {
+  readonly attempt: number;
+  readonly state: string;
+  readonly error: string | null;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+export const taskAttemptsList = (sql: Sql, db: Queryable, id: string) =>
+  run<AttemptRow>(sql, db, "taskAttemptsList", [id]);
+
+export const queuesUpsert = (sql: Sql, db: Queryable, name: string, dlq: string | null) =>
+  TE.map(() => undefined)(run(sql, db, "queuesUpsert", [name, dlq]));

@@ -1,0 +1,45 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { quoteSchema } from "./identifier.ts";
+
+/** The `db/` folder, found from this file both in `src/` and `dist/src/`. */
+const dbFolder = (): string => {
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const up = here.includes("/dist/src/") ? "../../db/" : "../db/";
+  return fileURLToPath(new URL(up, import.meta.url));
+};
+
+/** A migration file: its number, name and raw text (checksummed as is). */
+export interface MigrationFile {
+  readonly version: number;
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Reads `db/migrations/NNNN_name.sql`, in order. */
+export const readMigrations = (): ReadonlyArray<MigrationFile> =>
+  readdirSync(`${dbFolder()}migrations`)
+    .filter((file) => /^\d{4}_.+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.replace(/\.sql$/, ""),
+      text: readFileSync(`${dbFolder()}migrations/${file}`, "utf8"),
+    }));
+
+/** Replaces `{{schema}}` with the validated, quoted schema identifier. */
+export const withSchema = (text: string, schema: string): string =>
+  text.replaceAll("{{schema}}", quoteSchema(schema));
+
+/** The named queries of `db/queries/`, bound to one schema. */
+export type Queries = Readonly<Record<string, string>>;
+
+export const readQueries = (schema: string): Queries =>
+  Object.fromEntries(
+    readdirSync(`${dbFolder()}queries`)
+      .filter((file) => file.endsWith(".sql"))
+      .map((file) => [
+        file.replace(/\.sql$/, ""),
+        withSchema(readFileSync(`${dbFolder()}queries/${file}`, "utf8"), schema),
+      ]),
+  );

@@ -1,0 +1,106 @@
+import * as E from "fp-ts/Either";
+import type * as t from "io-ts";
+import pg from "pg";
+import { DatabaseError, type DbError } from "./errors.ts";
+import { quoteSchema } from "./identifier.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import { migrate } from "./migrate.ts";
+import { queuesUpsert, type Sql } from "./queries.ts";
+import { Queue, type QueueDefinition } from "./queue.ts";
+import { readQueries } from "./sql.ts";
+import { Listener, type ListenerOptions } from "./worker/listener.ts";
+
+/** How to reach PostgreSQL and where underway's tables live. */
+export interface UnderwayOptions {
+  /** Your pool; underway never ends it. Either this or `connectionString`. */
+  readonly pool?: pg.Pool;
+  /** underway makes (and ends on `close`) its own pool. */
+  readonly connectionString?: string;
+  /** Schema of underway's tables. Default `underway`. */
+  readonly schema?: string;
+  /** Apply migrations on connect. Default true. */
+  readonly migrate?: boolean;
+  readonly logger?: Logger;
+  readonly listener?: ListenerOptions;
+}
+
+/** Anything that stops when asked (workers, schedulers). */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
+export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
+  const either = await result;
+  if (E.isLeft(either)) throw new DatabaseError(either.left);
+  return either.right;
+};
+
+/**
+ * The client: owns the pool (or borrows yours), the process's one LISTEN
+ * connection, and every worker started through it. No module-level state:
+ * two clients in one process are independent.
+ *
+ * @example
+ * const underway = await Underway.connect({ connectionString: process.env.DATABASE_URL });
+ * const queue = await underway.queue({ name: "email", input: WelcomeEmail });
+ */
+export class Underway {
+  private readonly running = new Set<Stoppable>();
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly sql: Sql,
+    readonly listener: Listener,
+    readonly log: Logger,
+    private readonly ownsPool: boolean,
+  ) {}
+
+  static async connect(options: UnderwayOptions): Promise<Underway> {
+    const schema = options.schema ?? "underway";
+    quoteSchema(schema);
+    if ((options.pool === undefined) === (options.connectionString === undefined)) {
+      throw new RangeError("Underway.connect needs exactly one of `pool` or `connectionString`");
+    }
+    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 10 });
+    const log = options.logger ?? consoleLogger;
+    // The pool reports errors of idle clients (a server restart); without a
+    // listener they would crash the process.
+    if (options.pool === undefined)
+      pool.on("error", (error) => log.warn("idle pool client error", { error: error.message }));
+    if (options.migrate !== false) await migrate(pool, { schema });
+    const listener = new Listener(pool.options, log, options.listener);
+    return new Underway(
+      pool,
+      { schema, queries: readQueries(schema) },
+      listener,
+      log,
+      options.pool === undefined,
+    );
+  }
+
+  /** Defines (and registers in the database) a queue and its dead-letter queue. */
+  async queue<C extends t.Mixed>(definition: QueueDefinition<C>): Promise<Queue<t.TypeOf<C>, t.OutputOf<C>>> {
+    const queue = Queue.define(definition);
+    if (queue.dlq !== null) await orThrow(queuesUpsert(this.sql, this.pool, queue.dlq, null)());
+    await orThrow(queuesUpsert(this.sql, this.pool, queue.name, queue.dlq)());
+    return queue;
+  }
+
+  /** @internal Workers register here so `close()` can stop them. */
+  track(worker: Stoppable): () => void {
+    if (this.closed) throw new Error("this Underway client is closed");
+    this.running.add(worker);
+    return () => this.running.delete(worker);
+  }
+
+  /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.running].map((worker) => worker.stop()));
+    await this.listener.close();
+    if (this.ownsPool) await this.pool.end();
+  }
+}

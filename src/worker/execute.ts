@@ -1,0 +1,288 @@
+import * as E from "fp-ts/Either";
+import * as T from "fp-ts/Task";
+import * as TE from "fp-ts/TaskEither";
+import { pipe } from "fp-ts/function";
+import type pg from "pg";
+import { FatalError, messageOf, type DbError, type DecodeError, type TaskFailure } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Outcome } from "../outcomes.ts";
+import { tasksFail, tasksRetry, type AttemptState, type ClaimedRow, type Sql } from "../queries.ts";
+import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
+import type { Completions } from "./completions.ts";
+
+/** What a handler is told about the attempt it runs. */
+export interface TaskContext {
+  readonly taskId: string;
+  readonly queue: string;
+  /** 1-based; counts every attempt, lost ones included. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Fires on timeout, cancellation, lost lease, or shutdown past its grace period. */
+  readonly signal: AbortSignal;
+  readonly jobId: string | null;
+  readonly stepIndex: number | null;
+}
+
+/** A task's code: resolve to succeed, throw to fail (a `FatalError` skips retries). */
+export type Handler<I, O> = (input: I, context: TaskContext) => Promise<O>;
+
+/** Why a running task's signal fired. */
+export type AbortReason = "timeout" | "shutdown" | "cancelled" | "lease lost";
+
+/** A claimed task inside a worker. */
+export interface RunningTask {
+  readonly row: ClaimedRow;
+  readonly controller: AbortController;
+  started: boolean;
+}
+
+export interface ExecuteDeps<I, O> {
+  readonly sql: Sql;
+  readonly pool: pg.Pool;
+  readonly queue: string;
+  readonly dlq: string | null;
+  readonly decodeInput: (value: unknown) => E.Either<DecodeError, I>;
+  readonly encodeOutput: (output: O) => unknown;
+  readonly handler: Handler<I, O>;
+  readonly completions: Completions;
+  readonly log: Logger;
+  readonly random?: () => number;
+}
+
+const abortReasonOf = (signal: AbortSignal): AbortReason | undefined =>
+  signal.aborted ? (signal.reason as AbortReason) : undefined;
+
+const isTakenAway = (task: RunningTask): boolean => {
+  const reason = abortReasonOf(task.controller.signal);
+  return reason === "lease lost" || reason === "cancelled";
+};
+
+const failureOfAbort = (reason: AbortReason, timeoutMs: number): TaskFailure => {
+  switch (reason) {
+    case "timeout":
+      return { _tag: "TimedOut", message: `timed out after ${timeoutMs} ms` };
+    case "shutdown":
+      return { _tag: "Aborted", message: "aborted: worker shut down before the task finished" };
+    case "cancelled":
+      return { _tag: "Aborted", message: "cancelled" };
+    case "lease lost":
+      return { _tag: "Aborted", message: "lease lost: the task was reclaimed by another worker" };
+  }
+};
+
+/**
+ * Runs the handler under the task's timeout. Settles as soon as the signal
+ * fires, even if the handler ignores it, so a hung handler cannot hold a
+ * worker slot forever.
+ */
+const runHandler =
+  <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
+  (input: I): TE.TaskEither<TaskFailure, O> =>
+  () => {
+    const { row, controller } = task;
+    const signal = controller.signal;
+    const timer = setTimeout(() => controller.abort("timeout" satisfies AbortReason), row.timeout_ms);
+    const context: TaskContext = {
+      taskId: row.id,
+      queue: deps.queue,
+      attempt: row.attempt,
+      maxAttempts: row.max_attempts,
+      signal,
+      jobId: row.job_id,
+      stepIndex: row.step_index,
+    };
+    return new Promise<E.Either<TaskFailure, O>>((settle) => {
+      const onAbort = () =>
+        settle(E.left(failureOfAbort(abortReasonOf(signal) ?? "shutdown", row.timeout_ms)));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      Promise.resolve()
+        .then(() => deps.handler(input, context))
+        .then(
+          (output) => settle(E.right(output)),
+          (error: unknown) =>
+            settle(
+              E.left(
+                error instanceof FatalError
+                  ? { _tag: "Fatal", message: messageOf(error) }
+                  : { _tag: "Retryable", message: messageOf(error) },
+              ),
+            ),
+        )
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    }).finally(() => clearTimeout(timer));
+  };
+
+const decodeInput =
+  <I, O>(deps: ExecuteDeps<I, O>) =>
+  (row: ClaimedRow): TE.TaskEither<TaskFailure, I> =>
+    TE.fromEither(
+      pipe(
+        deps.decodeInput(row.input),
+        E.mapLeft((error): TaskFailure => ({
+          _tag: "Fatal",
+          message: `input failed its codec: ${error.message}`,
+        })),
+      ),
+    );
+
+const encodeOutput =
+  <I, O>(deps: ExecuteDeps<I, O>) =>
+  (output: O): TE.TaskEither<TaskFailure, { readonly output: O; readonly json: string | null }> =>
+    TE.fromEither(
+      E.tryCatch(
+        () => {
+          const encoded = deps.encodeOutput(output);
+          return { output, json: encoded === undefined ? null : JSON.stringify(encoded) };
+        },
+        (error): TaskFailure => ({
+          _tag: "Fatal",
+          message: `output could not be serialised: ${messageOf(error)}`,
+        }),
+      ),
+    );
+
+const policyOf = (row: ClaimedRow): RetryPolicy => ({
+  maxAttempts: row.max_attempts,
+  initialIntervalMs: row.retry_initial_ms,
+  maxIntervalMs: row.retry_max_ms,
+  backoffCoefficient: row.retry_coefficient,
+  jitter: row.retry_jitter,
+});
+
+const attemptStateOf = (failure: TaskFailure): AttemptState =>
+  failure._tag === "TimedOut" ? "timed_out" : failure.message === "cancelled" ? "cancelled" : "failed";
+
+/** Writes a failure: retry by policy, or fail (and dead-letter) for good. */
+const recordFailure =
+  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
+  (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
+    const base = {
+      taskId: row.id,
+      queue: deps.queue,
+      attempt: row.attempt,
+      jobId: row.job_id,
+      stepIndex: row.step_index,
+    };
+    const final = failure._tag === "Fatal" || row.attempt >= row.max_attempts;
+    if (final) {
+      return pipe(
+        retryTransient(
+          tasksFail(
+            deps.sql,
+            deps.pool,
+            row.id,
+            row.attempt,
+            failure.message,
+            attemptStateOf(failure),
+            deps.dlq,
+          ),
+        ),
+        TE.map((written) =>
+          written
+            ? { ...base, _tag: "failed" as const, error: failure.message, deadLetterQueue: deps.dlq }
+            : undefined,
+        ),
+      );
+    }
+    // A shutdown is not the task's fault: run it again at once elsewhere.
+    const delayMs = failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), row.attempt, deps.random);
+    return pipe(
+      retryTransient(
+        tasksRetry(
+          deps.sql,
+          deps.pool,
+          row.id,
+          row.attempt,
+          failure.message,
+          delayMs,
+          attemptStateOf(failure),
+        ),
+      ),
+      TE.map((written) =>
+        written
+          ? {
+              ...base,
+              _tag: "retrying" as const,
+              error: failure.message,
+              runAt: new Date(Date.now() + delayMs),
+            }
+          : undefined,
+      ),
+    );
+  };
+
+const recordSuccess =
+  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
+  ({
+    output,
+    json,
+  }: {
+    readonly output: O;
+    readonly json: string | null;
+  }): TE.TaskEither<DbError, Outcome<O> | undefined> =>
+    pipe(
+      deps.completions.complete(row.id, row.attempt, json),
+      TE.map((written) =>
+        written
+          ? {
+              _tag: "succeeded" as const,
+              taskId: row.id,
+              queue: deps.queue,
+              attempt: row.attempt,
+              jobId: row.job_id,
+              stepIndex: row.step_index,
+              output,
+            }
+          : undefined,
+      ),
+    );
+
+/**
+ * One attempt as a TaskEither pipeline: decode the input, run the handler
+ * under its timeout, encode the output, then write the next state fenced by
+ * the attempt number. Resolves to the outcome, or `undefined` when the write
+ * was fenced off (the task was reclaimed) or could not be made.
+ */
+export const executeTask =
+  <I, O>(deps: ExecuteDeps<I, O>) =>
+  (task: RunningTask): T.Task<Outcome<O> | undefined> => {
+    const row = task.row;
+    return pipe(
+      TE.of<TaskFailure, ClaimedRow>(row),
+      TE.chain(decodeInput(deps)),
+      TE.chain(runHandler(deps, task)),
+      TE.chain(encodeOutput(deps)),
+      T.chain(
+        E.fold(
+          (failure) =>
+            // Whoever took the task away (a reaper, a cancel) already wrote its state.
+            isTakenAway(task)
+              ? TE.right<DbError, Outcome<O> | undefined>(undefined)
+              : recordFailure(deps, row)(failure),
+          recordSuccess(deps, row),
+        ),
+      ),
+      T.map(
+        E.fold(
+          (error) => {
+            deps.log.error("could not record a task's result; its lease will expire and it will run again", {
+              taskId: row.id,
+              attempt: row.attempt,
+              error: messageOf(error.cause),
+            });
+            return undefined;
+          },
+          (outcome) => {
+            if (outcome === undefined && !isTakenAway(task)) {
+              deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
+                taskId: row.id,
+                attempt: row.attempt,
+              });
+            }
+            return outcome;
+          },
+        ),
+      ),
+    );
+  };

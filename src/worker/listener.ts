@@ -1,0 +1,141 @@
+import type pg from "pg";
+import pgListen, { type Subscriber } from "pg-listen";
+import { Observable, Subject, share } from "rxjs";
+import type { Logger } from "../log.ts";
+
+/** Options of the process's LISTEN connection. */
+export interface ListenerOptions {
+  /** Interval of the liveness query that detects half-open connections. Default 5,000 ms. */
+  readonly checkIntervalMs?: number;
+}
+
+/**
+ * One LISTEN connection per client (process), shared by every queue: each
+ * channel is an Observable, and so are reconnects. Notifications are hints;
+ * if LISTEN cannot work, streams simply stay quiet and polling carries on.
+ */
+export class Listener {
+  private subscriber: Subscriber | undefined;
+  private starting: Promise<Subscriber | undefined> | undefined;
+  private readonly notifications = new Subject<{ readonly channel: string; readonly payload: string }>();
+  private readonly reconnects = new Subject<void>();
+  private readonly refCounts = new Map<string, number>();
+  private readonly streams = new Map<string, Observable<string>>();
+  private readonly listening = new Map<string, Promise<void>>();
+  private closed = false;
+  private warnedUnavailable = false;
+
+  /** Emits after the connection was lost and re-established: notifications may have been missed. */
+  readonly reconnected$: Observable<void> = this.reconnects.asObservable();
+
+  constructor(
+    private readonly connection: pg.ClientConfig,
+    private readonly log: Logger,
+    private readonly options: ListenerOptions = {},
+  ) {}
+
+  /** Payloads of one channel; LISTENs on first subscriber, UNLISTENs after the last. */
+  channel$(channel: string): Observable<string> {
+    const existing = this.streams.get(channel);
+    if (existing !== undefined) return existing;
+    const stream = new Observable<string>((observer) => {
+      const sub = this.notifications.subscribe((note) => {
+        if (note.channel === channel) observer.next(note.payload);
+      });
+      this.listening.set(channel, this.listen(channel));
+      return () => {
+        sub.unsubscribe();
+        void this.unlisten(channel);
+      };
+    }).pipe(share());
+    this.streams.set(channel, stream);
+    return stream;
+  }
+
+  /**
+   * Resolves once LISTEN on the channel is active (or known impossible), so
+   * a caller can read state after it without missing a notification.
+   */
+  ready(channel: string): Promise<void> {
+    return this.listening.get(channel) ?? Promise.resolve();
+  }
+
+  private async listen(channel: string): Promise<void> {
+    this.refCounts.set(channel, (this.refCounts.get(channel) ?? 0) + 1);
+    const subscriber = await this.start();
+    if (subscriber === undefined || this.refCounts.get(channel) !== 1) return;
+    try {
+      await subscriber.listenTo(channel);
+    } catch (error) {
+      this.log.warn(`LISTEN ${channel} failed; relying on polling`, { error });
+    }
+  }
+
+  private async unlisten(channel: string): Promise<void> {
+    const count = (this.refCounts.get(channel) ?? 1) - 1;
+    this.refCounts.set(channel, count);
+    if (count > 0 || this.subscriber === undefined || this.closed) return;
+    this.refCounts.delete(channel);
+    try {
+      await this.subscriber.unlisten(channel);
+    } catch {
+      // The connection is going or gone; nothing is listening either way.
+    }
+  }
+
+  private start(): Promise<Subscriber | undefined> {
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  private async connect(): Promise<Subscriber | undefined> {
+    // pg-listen is CommonJS with `exports.default`: under ESM it sits on `.default`.
+    const subscriber = pgListen.default(
+      // A liveness query that hangs (half-open TCP) must fail, so pg-listen reconnects.
+      { ...this.connection, keepAlive: true, query_timeout: this.options.checkIntervalMs ?? 5_000 },
+      {
+        parse: (payload: string) => payload,
+        paranoidChecking: this.options.checkIntervalMs ?? 5_000,
+        retryInterval: (attempt: number) => Math.min(5_000, 100 * 2 ** attempt),
+        retryTimeout: Number.MAX_SAFE_INTEGER,
+      },
+    );
+    subscriber.events.on("notification", (note) => {
+      if (typeof note.payload === "string")
+        this.notifications.next({ channel: note.channel, payload: note.payload });
+    });
+    subscriber.events.on("reconnect", (attempt) => {
+      this.log.warn("LISTEN connection lost; reconnecting", { attempt });
+    });
+    subscriber.events.on("connected", () => {
+      // After the first connect, every `connected` is a reconnect: tasks
+      // enqueued meanwhile sent notifications no one heard.
+      if (this.subscriber !== undefined) this.reconnects.next();
+    });
+    subscriber.events.on("error", (error) => {
+      this.log.error("LISTEN connection failed; workers continue on polling alone", { error: error.message });
+    });
+    try {
+      await subscriber.connect();
+      this.subscriber = subscriber;
+      if (this.closed) await subscriber.close();
+      return subscriber;
+    } catch (error) {
+      if (!this.warnedUnavailable) {
+        this.warnedUnavailable = true;
+        this.log.warn("LISTEN is unavailable; workers run on polling alone", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.notifications.complete();
+    this.reconnects.complete();
+    const subscriber = await this.starting;
+    if (subscriber !== undefined) await subscriber.close().catch(() => undefined);
+  }
+}
