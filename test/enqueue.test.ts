@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as t from "io-ts";
+import { Job, ValidationError } from "../src/index.ts";
+import { useDatabase } from "./support/harness.ts";
+
+const WelcomeEmail = t.type({ userId: t.number, email: t.string, name: t.string });
+
+describe("enqueue", () => {
+  const { db, connect } = useDatabase("enqueue");
+
+  const count = async (queue: string): Promise<number> => {
+    const { rows } = await db().pool.query<{ n: number }>(
+      "select count(*)::int as n from underway.task where queue_name = $1",
+      [queue],
+    );
+    return rows[0]?.n ?? -1;
+  };
+
+  it("rejects invalid input with the failing field paths and writes nothing", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "invalid", input: WelcomeEmail });
+    const job = Job.of(underway, queue, async () => undefined);
+    const bad = { userId: "42", email: "ferris@example.com" } as unknown as t.TypeOf<typeof WelcomeEmail>;
+    await assert.rejects(job.enqueue(bad), (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.deepEqual([...error.decodeError.paths].sort(), ["name", "userId"]);
+      assert.match(error.message, /userId: expected number, got "42"/);
+      return true;
+    });
+    await assert.rejects(job.enqueueMany([{ userId: 1, email: "a", name: "A" }, bad]), /item 1/);
+    assert.equal(await count("invalid"), 0);
+  });
+
+  it("enqueueMany returns ids in input order across chunks, in one transaction", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "many", input: t.type({ n: t.number }) });
+    const job = Job.of(underway, queue, async () => undefined);
+    const inputs = Array.from({ length: 12_345 }, (_, n) => ({ n }));
+    const ids = await job.enqueueMany(inputs);
+    assert.equal(ids.length, inputs.length);
+    const { rows } = await db().pool.query<{ id: string; n: number }>(
+      "select id::text, (input->>'n')::int as n from underway.task where queue_name = 'many'",
+    );
+    const byId = new Map(rows.map((row) => [row.id, row.n]));
+    ids.forEach((id, index) => assert.equal(byId.get(id), index));
+  });
+
+  it("enqueues inside the caller's transaction: rollback leaves nothing, commit wakes a worker at once", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "tx", input: t.type({ n: t.number }) });
+    const started: number[] = [];
+    const job = Job.of(underway, queue, async ({ n }) => {
+      started.push(n);
+    });
+    // A long poll interval: only the NOTIFY of the commit can wake the worker in time.
+    const worker = job.start({ pollIntervalMs: 60_000 });
+    await new Promise((done) => setTimeout(done, 300));
+
+    const client = await db().pool.connect();
+    try {
+      await client.query("begin");
+      await job.enqueue({ n: 1 }, { client });
+      await client.query("rollback");
+      assert.equal(await count("tx"), 0);
+
+      await client.query("begin");
+      const id = await job.enqueue({ n: 2 }, { client });
+      await new Promise((done) => setTimeout(done, 200));
+      assert.deepEqual(started, [], "not visible before commit");
+      const committedAt = Date.now();
+      await client.query("commit");
+      const outcome = await job.outcome(id);
+      assert.equal(outcome._tag, "succeeded");
+      assert.ok(Date.now() - committedAt < 2_000, "woken by NOTIFY, not the 60 s poll");
+      assert.deepEqual(started, [2]);
+    } finally {
+      client.release();
+      await worker.stop();
+    }
+  });
+
+  it("uniqueKey returns the live task's id instead of adding one", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "unique", input: t.type({ n: t.number }) });
+    const job = Job.of(underway, queue, async () => undefined);
+    const first = await job.enqueue({ n: 1 }, { uniqueKey: "report-7" });
+    const second = await job.enqueue({ n: 2 }, { uniqueKey: "report-7" });
+    assert.equal(second, first);
+    const many = await job.enqueueMany([{ n: 3 }, { n: 4 }], { uniqueKey: "report-7" });
+    assert.deepEqual(many, [first, first]);
+    assert.equal(await count("unique"), 1);
+  });
+
+  it("rejects bad option values with a clear error", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "opts", input: t.type({ n: t.number }) });
+    const job = Job.of(underway, queue, async () => undefined);
+    await assert.rejects(job.enqueue({ n: 1 }, { retry: { maxAttempts: 0 } }), /retry.maxAttempts/);
+    await assert.rejects(job.enqueue({ n: 1 }, { priority: 1.5 }), /priority/);
+    assert.equal(await count("opts"), 0);
+  });
+});

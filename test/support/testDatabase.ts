@@ -1,0 +1,45 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+
+/** A database of its own for one test file, on the server of DATABASE_URL. */
+export interface TestDatabase {
+  readonly url: string;
+  readonly pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+const serverUrl = (): string => {
+  const url = process.env["DATABASE_URL"];
+  if (url === undefined || url === "")
+    throw new Error("DATABASE_URL is not set: run the tests with `npm test`");
+  return url;
+};
+
+const withDatabase = (url: string, database: string): string => {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+};
+
+/** Creates a fresh database (so no test file depends on another) and a pool on it. */
+export const testDatabase = async (label: string): Promise<TestDatabase> => {
+  const name = `underway_test_${label.replace(/[^a-z0-9]/gi, "_").toLowerCase()}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = withDatabase(serverUrl(), name);
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  pool.on("error", () => undefined);
+  return {
+    url,
+    pool,
+    drop: async () => {
+      await pool.end();
+      const client = new pg.Client({ connectionString: serverUrl() });
+      await client.connect();
+      await client.query(`drop database if exists "${name}" with (force)`);
+      await client.end();
+    },
+  };
+};
