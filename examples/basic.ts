@@ -2,7 +2,6 @@
 // typed tasks, run a worker, print each outcome as it arrives.
 // Run: `npm start` (uses DATABASE_URL, or starts an embedded PostgreSQL).
 import * as t from "io-ts";
-import { filter, take } from "rxjs";
 import { Job, Underway } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 
