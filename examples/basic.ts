@@ -43,6 +43,8 @@ const outcomes = job.outcomes$.subscribe((outcome) => {
   console.log(`task ${outcome.taskId} attempt ${outcome.attempt}: ${outcome._tag} ${detail}`);
 });
 
+await underway.listening(); // from here on, no outcome is missed
+
 const worker = job.start({ concurrency: 4 });
 const ids = await job.enqueueMany(users);
 console.log(`Enqueued tasks ${ids.join(", ")}`);

@@ -336,8 +336,14 @@ export class Job<I, O> {
       );
       const untrack = this.underway.track(run);
       run.start();
+      const { listener, sql } = this.underway;
+      const broadcast = listener
+        .channel$(`${sql.schema}.shutdown`)
+        .pipe(filter((name) => name === this.queue.name))
+        .subscribe(() => void stop());
       stop = () =>
         run.stop().finally(() => {
+          broadcast.unsubscribe();
           untrack();
           subscriber.complete();
         });

@@ -95,6 +95,54 @@ export class Underway {
     return () => this.running.delete(worker);
   }
 
+  /**
+   * Resolves once the LISTEN of every stream subscribed so far is active:
+   * subscribe to `outcomes$`, await this, and nothing that happens after is
+   * missed.
+   */
+  listening(): Promise<void> {
+    return this.listener.readyAll();
+  }
+
+  /**
+   * Stops the workers of a queue in every process (NOTIFY on
+   * `<schema>.shutdown`): each stops claiming and finishes its in-flight
+   * tasks. A process whose LISTEN connection is down at that moment misses it.
+   */
+  async shutdownQueue(queue: string): Promise<void> {
+    await this.pool.query("select pg_notify($1, $2)", [`${this.sql.schema}.shutdown`, queue]);
+  }
+
+  /**
+   * Opt-in: on SIGTERM or SIGINT, close gracefully (workers finish in-flight
+   * tasks within their grace period), then exit 0. A second signal exits at
+   * once with status 1. Returns a function that removes the handlers.
+   */
+  stopOnSignals(
+    options: { readonly signals?: ReadonlyArray<NodeJS.Signals>; readonly exit?: boolean } = {},
+  ): () => void {
+    const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      this.log.warn(`${signal} received: stopping workers gracefully (send again to exit at once)`);
+      void this.close().then(
+        () => {
+          if (options.exit !== false) process.exit(0);
+        },
+        (error: unknown) => {
+          this.log.error("graceful shutdown failed", { error: String(error) });
+          process.exit(1);
+        },
+      );
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    return () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+  }
+
   /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
   async close(): Promise<void> {
     if (this.closed) return;

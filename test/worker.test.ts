@@ -77,6 +77,7 @@ describe("worker", () => {
     );
     const seen: string[] = [];
     const sub = job.outcomes$.subscribe((outcome) => seen.push(`${outcome._tag}:${outcome.attempt}`));
+    await underway.listening();
     const worker = job.start({ pollIntervalMs: 50 });
     const id = await job.enqueue({ n: 7 });
     const outcome = await job.outcome(id);
@@ -292,6 +293,7 @@ describe("worker", () => {
         toArray(),
       ),
     );
+    await underway.listening();
     await placeOrder.enqueueMany([{ orderId: 1 }, { orderId: 2 }, { orderId: 3 }]);
     const done = await receiptsDone;
     pipeline.unsubscribe();

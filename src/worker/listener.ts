@@ -60,6 +60,11 @@ export class Listener {
     return this.listening.get(channel) ?? Promise.resolve();
   }
 
+  /** Resolves once every channel subscribed so far is LISTENed to. */
+  async readyAll(): Promise<void> {
+    await Promise.all(this.listening.values());
+  }
+
   private async listen(channel: string): Promise<void> {
     this.refCounts.set(channel, (this.refCounts.get(channel) ?? 0) + 1);
     const subscriber = await this.start();
