@@ -1,0 +1,41 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { eventually } from "./harness.ts";
+
+/** A test fixture running as its own Node process, talking JSON lines on stdout. */
+export interface FixtureProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Every JSON line printed so far. */
+  readonly lines: ReadonlyArray<Record<string, unknown>>;
+  /** Resolves with the exit code (or the signal's name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** Waits until some printed line satisfies `match`. */
+  waitFor(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string): Promise<void>;
+}
+
+/** Starts `test/fixtures/<name>.ts` under tsx, with `config` as its one JSON argument. */
+export const spawnFixture = (name: string, config: unknown): FixtureProcess => {
+  const child = spawn(process.execPath, ["--import", "tsx", `test/fixtures/${name}.ts`, JSON.stringify(config)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (child.pid === undefined) throw new Error(`could not start fixture ${name}`);
+  const lines: Array<Record<string, unknown>> = [];
+  let buffer = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    for (const part of parts) if (part.trim() !== "") lines.push(JSON.parse(part) as Record<string, unknown>);
+  });
+  const exited = new Promise<number | string>((done) =>
+    child.on("exit", (code, signal) => done(code ?? signal ?? "unknown")),
+  );
+  return {
+    child,
+    pid: child.pid,
+    lines,
+    exited,
+    waitFor: (match, timeoutMs = 20_000, what = "a line from the fixture") =>
+      eventually(() => lines.some(match), timeoutMs, what),
+  };
+};
