@@ -39,7 +39,8 @@ describe("crash", () => {
     const job = Job.of(underway, queue, async () => ({ pid: 0 }), { heartbeatMs: 1_000 });
     const succeeded = new Map<string, number>();
     const watching = job.outcomes$.subscribe((outcome) => {
-      if (outcome._tag === "succeeded") succeeded.set(outcome.taskId, (succeeded.get(outcome.taskId) ?? 0) + 1);
+      if (outcome._tag === "succeeded")
+        succeeded.set(outcome.taskId, (succeeded.get(outcome.taskId) ?? 0) + 1);
     });
     await underway.listening();
     const tasks = 40;
@@ -80,7 +81,9 @@ describe("crash", () => {
       "select task_id || '/' || attempt as key from underway.task_attempt where state = 'lost' order by 1",
     );
     assert.deepEqual(lost.map((row) => row.key).sort(), [...lostAtKill].sort());
-    const { rows: others } = await db().pool.query("select * from underway.task_attempt where state <> 'lost'");
+    const { rows: others } = await db().pool.query(
+      "select * from underway.task_attempt where state <> 'lost'",
+    );
     assert.deepEqual(others, []);
     // The successful attempt ran to its end; a second run of a task happened only after a lost attempt.
     const { rows: unfinished } = await db().pool.query(

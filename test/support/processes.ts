@@ -10,14 +10,22 @@ export interface FixtureProcess {
   /** Resolves with the exit code (or the signal's name) once the process is gone. */
   readonly exited: Promise<number | string>;
   /** Waits until some printed line satisfies `match`. */
-  waitFor(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  waitFor(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<void>;
 }
 
 /** Starts `test/fixtures/<name>.ts` under tsx, with `config` as its one JSON argument. */
 export const spawnFixture = (name: string, config: unknown): FixtureProcess => {
-  const child = spawn(process.execPath, ["--import", "tsx", `test/fixtures/${name}.ts`, JSON.stringify(config)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", `test/fixtures/${name}.ts`, JSON.stringify(config)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   if (child.pid === undefined) throw new Error(`could not start fixture ${name}`);
   const lines: Array<Record<string, unknown>> = [];
   let buffer = "";
