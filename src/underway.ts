@@ -70,7 +70,7 @@ export class Underway {
     if (options.pool === undefined)
       pool.on("error", (error) => log.warn("idle pool client error", { error: error.message }));
     if (options.migrate !== false) await migrate(pool, { schema });
-    const listener = new Listener(pool.options, log, options.listener);
+    const listener = new Listener(options.listener?.connection ?? pool.options, log, options.listener);
     return new Underway(
       pool,
       { schema, queries: readQueries(schema) },

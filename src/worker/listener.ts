@@ -7,6 +7,12 @@ import type { Logger } from "../log.ts";
 export interface ListenerOptions {
   /** Interval of the liveness query that detects half-open connections. Default 5,000 ms. */
   readonly checkIntervalMs?: number;
+  /**
+   * Where the LISTEN connection goes, when not where the pool's connections
+   * go: for example a pool behind a transaction-mode pooler (where LISTEN
+   * cannot work) and this straight to PostgreSQL. Default: the pool's options.
+   */
+  readonly connection?: pg.ClientConfig;
 }
 
 /**
@@ -96,12 +102,25 @@ export class Listener {
   private async connect(): Promise<Subscriber | undefined> {
     // pg-listen is CommonJS with `exports.default`: under ESM it sits on `.default`.
     const subscriber = pgListen.default(
-      // A liveness query that hangs (half-open TCP) must fail, so pg-listen reconnects.
-      { ...this.connection, keepAlive: true, query_timeout: this.options.checkIntervalMs ?? 5_000 },
+      // A liveness query that hangs (half-open TCP) must fail, so pg-listen
+      // reconnects; so must a connect that hangs (a partition), else the
+      // reconnect loop waits on it forever and LISTEN never comes back.
+      {
+        ...this.connection,
+        keepAlive: true,
+        query_timeout: this.options.checkIntervalMs ?? 5_000,
+        connectionTimeoutMillis: this.options.checkIntervalMs ?? 5_000,
+      },
       {
         parse: (payload: string) => payload,
         paranoidChecking: this.options.checkIntervalMs ?? 5_000,
-        retryInterval: (attempt: number) => Math.min(5_000, 100 * 2 ** attempt),
+        retryInterval: (attempt: number) => {
+          // pg-listen's reconnect loop does not stop on close(): a closed
+          // client retrying forever (database down) would keep the process
+          // alive. Throwing here ends the loop.
+          if (this.closed) throw new Error("listener closed");
+          return Math.min(5_000, 100 * 2 ** attempt);
+        },
         retryTimeout: Number.MAX_SAFE_INTEGER,
       },
     );
@@ -113,11 +132,14 @@ export class Listener {
       this.log.warn("LISTEN connection lost; reconnecting", { attempt });
     });
     subscriber.events.on("connected", () => {
+      // A reconnect that was under way when close() ran: close what it opened.
+      if (this.closed) return void subscriber.close().catch(() => undefined);
       // After the first connect, every `connected` is a reconnect: tasks
       // enqueued meanwhile sent notifications no one heard.
       if (this.subscriber !== undefined) this.reconnects.next();
     });
     subscriber.events.on("error", (error) => {
+      if (this.closed) return;
       this.log.error("LISTEN connection failed; workers continue on polling alone", { error: error.message });
     });
     try {
