@@ -164,7 +164,9 @@ const recordFailure =
       jobId: row.job_id,
       stepIndex: row.step_index,
     };
-    const final = failure._tag === "Fatal" || row.attempt >= row.max_attempts;
+    // An attempt cut off by a shutdown is not the task's fault: even the last
+    // one goes back to pending, or a deploy would fail tasks for good.
+    const final = failure._tag === "Fatal" || (failure._tag !== "Aborted" && row.attempt >= row.max_attempts);
     if (final) {
       return pipe(
         retryTransient(

@@ -135,10 +135,10 @@ export class WorkerRun<I, O> {
     this.claimAgain = false;
     this.claiming = (async () => {
       const result = await tasksClaim(this.deps.sql, this.deps.pool, this.deps.queue, want, this.workerId)();
-      pipe(
+      await pipe(
         result,
         E.fold(
-          (error) =>
+          async (error) =>
             this.deps.log.warn("claim failed; will retry on the next wake-up", {
               error: messageOf(error.cause),
             }),
@@ -151,10 +151,11 @@ export class WorkerRun<I, O> {
     })();
   }
 
-  private accept(rows: ReadonlyArray<ClaimedRow>): void {
+  private accept(rows: ReadonlyArray<ClaimedRow>): Promise<void> {
     if (this.stopping !== undefined) {
-      void this.release(rows);
-      return;
+      // Awaited as part of the claim, which stop() awaits: the tasks are back
+      // before stop() resolves (and before the pool can be ended).
+      return this.release(rows);
     }
     for (const row of rows) {
       if (row.concurrency_key !== null) this.limits.set(row.concurrency_key, row.concurrency_limit);
@@ -162,6 +163,7 @@ export class WorkerRun<I, O> {
       this.running.set(row.id, task);
       this.claimed.next(task);
     }
+    return Promise.resolve();
   }
 
   private execute(task: RunningTask): Observable<Outcome<O> | undefined> {
