@@ -1,6 +1,17 @@
 export { Underway, type UnderwayOptions } from "./underway.ts";
 export { Queue, type QueueDefinition } from "./queue.ts";
 export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
+export {
+  Steps,
+  StepJob,
+  next,
+  nextAfter,
+  done,
+  type Next,
+  type Done,
+  type StepContext,
+  type JobOutcome,
+} from "./steps.ts";
 export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";

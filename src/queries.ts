@@ -210,3 +210,52 @@ export const taskAttemptsList = (sql: Sql, db: Queryable, id: string) =>
 
 export const queuesUpsert = (sql: Sql, db: Queryable, name: string, dlq: string | null) =>
   TE.map(() => undefined)(run(sql, db, "queuesUpsert", [name, dlq]));
+
+/** Next-step rows keyed by the task whose completion enqueues them. */
+export interface ContinueColumns {
+  readonly sourceIds: string[];
+  readonly columns: EnqueueColumns;
+}
+
+export const tasksCompleteAndContinue = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+  outputs: ReadonlyArray<string | null>,
+  next: ContinueColumns,
+) => {
+  const c = next.columns;
+  return TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksCompleteAndContinue", [
+      ids,
+      attempts,
+      outputs,
+      next.sourceIds,
+      c.inputs,
+      c.maxAttempts,
+      c.retryInitialMs,
+      c.retryMaxMs,
+      c.retryCoefficient,
+      c.retryJitter,
+      c.timeoutMs,
+      c.heartbeatMs,
+      c.ttlMs,
+      c.priority,
+      c.concurrencyKey,
+      c.concurrencyLimit,
+      c.uniqueKey,
+      c.delayMs,
+      c.stepIndex,
+    ]),
+  );
+};
+
+type CancelledRow = { readonly id: string; readonly previous: string };
+
+/** Cancels a task (by id) or every live task of a job (by job id). */
+export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobId: string | null) =>
+  run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`]);
+
+export const tasksGetLatestOfJob = (sql: Sql, db: Queryable, jobId: string) =>
+  TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGetLatestOfJob", [jobId]));

@@ -7,6 +7,8 @@ import {
   Subject,
   Subscription,
   asyncScheduler,
+  catchError,
+  of,
   filter,
   finalize,
   groupBy,
@@ -89,6 +91,10 @@ export class WorkerRun<I, O> {
       freed$,
     );
     this.subscriptions.add(wake$.subscribe(() => this.claim()));
+    // Cancellation reaches the process running the task through NOTIFY.
+    this.subscriptions.add(
+      listener.channel$(`${sql.schema}.cancel`).subscribe((id) => this.abort(id, "cancelled")),
+    );
     this.subscriptions.add(
       this.claimed
         .pipe(
@@ -175,6 +181,14 @@ export class WorkerRun<I, O> {
     }
     task.started = true;
     return fromTask(executeTask({ ...this.deps, completions: this.completions })(task)).pipe(
+      // A bug must cost one task (its lease expires and it runs again), never the worker.
+      catchError((error: unknown) => {
+        this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+          taskId: task.row.id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        return of(undefined);
+      }),
       finalize(() => this.forget(task.row.id)),
     );
   }
