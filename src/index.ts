@@ -1,4 +1,4 @@
-export { Underway, type UnderwayOptions } from "./underway.ts";
+export { Underway, type UnderwayOptions, type Stoppable } from "./underway.ts";
 export { Queue, type QueueDefinition } from "./queue.ts";
 export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
 export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
@@ -21,3 +21,4 @@ export {
   type DecodeError,
   type TaskFailure,
 } from "./errors.ts";
+export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
