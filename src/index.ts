@@ -22,3 +22,6 @@ export {
   type TaskFailure,
 } from "./errors.ts";
 export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
+export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
+export { taskHistory, type HistoryEntry } from "./history.ts";
+export type { EventRow } from "./queries.ts";
