@@ -1,4 +1,4 @@
-export { Underway, type UnderwayOptions } from "./underway.ts";
+export { Underway, type UnderwayOptions, type Stoppable } from "./underway.ts";
 export { Queue, type QueueDefinition } from "./queue.ts";
 export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
 export {
@@ -32,3 +32,7 @@ export {
   type DecodeError,
   type TaskFailure,
 } from "./errors.ts";
+export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
+export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
+export { taskHistory, type HistoryEntry } from "./history.ts";
+export type { EventRow } from "./queries.ts";

@@ -259,3 +259,47 @@ export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobI
 
 export const tasksGetLatestOfJob = (sql: Sql, db: Queryable, jobId: string) =>
   TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGetLatestOfJob", [jobId]));
+
+/** One batch of the retention sweep; returns the ids deleted. */
+export const tasksDeleteExpired = (sql: Sql, db: Queryable, limit: number) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksDeleteExpired", [limit]),
+  );
+
+/** Which dead-lettered tasks a redrive moves; `null` leaves a criterion out. */
+export interface RedriveSelection {
+  readonly ids: ReadonlyArray<string> | null;
+  readonly errorLike: string | null;
+  readonly failedBefore: Date | null;
+}
+
+/** One batch of a redrive; returns the ids moved. */
+export const tasksRedrive = (
+  sql: Sql,
+  db: Queryable,
+  dlq: string,
+  selection: RedriveSelection,
+  limit: number,
+) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksRedrive", [
+      dlq,
+      selection.ids,
+      selection.errorLike,
+      selection.failedBefore,
+      limit,
+      `${sql.schema}.ready`,
+    ]),
+  );
+
+/** Something that happened to a task besides its attempts. */
+export interface EventRow {
+  readonly kind: string;
+  /** The task's attempt number when it happened. */
+  readonly attempt: number;
+  readonly at: Date;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+export const taskEventsList = (sql: Sql, db: Queryable, id: string) =>
+  run<EventRow>(sql, db, "taskEventsList", [id]);
