@@ -50,6 +50,8 @@ export interface ClaimedRow {
   readonly step_index: number | null;
   readonly priority: number;
   readonly dlq_from: string | null;
+  /** The policy's attempts once a redrive raised max_attempts past them; null before. */
+  readonly attempt_budget: number | null;
 }
 
 export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>

@@ -273,4 +273,41 @@ describe("redrive", () => {
     assert.equal(await sweepExpired(underway), 0);
     assert.equal((await rowOf(id)).state, "pending");
   });
+
+  it("restarts backoff at the initial interval after a redrive", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "backoff", input: Input, dlq: "backoff_dlq" });
+    const retry = { maxAttempts: 2, initialIntervalMs: 100, backoffCoefficient: 10, jitter: 0 };
+    const job = Job.of(
+      underway,
+      queue,
+      async () => {
+        throw new Error("down");
+      },
+      { retry },
+    );
+    const worker = job.start({ pollIntervalMs: 50 });
+    const id = await job.enqueue({ n: 1 });
+    await job.outcome(id);
+    await worker.stop();
+    // Make the redriven run's first attempt fail, then look at the delay it got.
+    await redrive(underway, "backoff_dlq", { ids: [id] });
+    const again = job.start({ pollIntervalMs: 50 });
+    const gapOf = async (attempt: number) => {
+      const { rows } = await db().pool.query<{ gap: number | null }>(
+        `select extract(epoch from (t.run_at - a.finished_at)) * 1000 as gap
+           from underway.task t join underway.task_attempt a on a.task_id = t.id
+          where t.id = $1 and a.attempt = $2 and t.state = 'pending'`,
+        [id, attempt],
+      );
+      return rows[0]?.gap;
+    };
+    let gap: number | null | undefined;
+    const deadline = Date.now() + 10_000;
+    while ((gap = await gapOf(3)) === undefined && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    await again.stop();
+    // Attempt 3 is the first of the new run: 100 ms, not 100 * 10^2.
+    assert.equal(Math.round(Number(gap)), 100);
+  });
 });

@@ -48,8 +48,6 @@ create table {{schema}}.task (
 create index task_claim_idx on {{schema}}.task (queue_name, priority desc, run_at, id)
   where state = 'pending';
 create index task_lease_idx on {{schema}}.task (lease_expires_at) where state = 'in_progress';
-create index task_finished_idx on {{schema}}.task (finished_at)
-  where state in ('succeeded', 'failed', 'cancelled');
 create index task_job_idx on {{schema}}.task (job_id) where job_id is not null;
 create unique index task_unique_key_idx on {{schema}}.task (queue_name, unique_key)
   where unique_key is not null and state in ('pending', 'in_progress');

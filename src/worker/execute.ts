@@ -151,6 +151,11 @@ const encodeOutput =
       ),
     );
 
+// Backoff counts attempts since the last redrive, so a redriven task starts
+// again at the initial interval.
+const attemptInRun = (row: ClaimedRow): number =>
+  row.attempt_budget === null ? row.attempt : row.attempt - (row.max_attempts - row.attempt_budget);
+
 const policyOf = (row: ClaimedRow): RetryPolicy => ({
   maxAttempts: row.max_attempts,
   initialIntervalMs: row.retry_initial_ms,
@@ -195,7 +200,8 @@ const recordFailure =
       );
     }
     // A shutdown is not the task's fault: run it again at once elsewhere.
-    const delayMs = failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), row.attempt, deps.random);
+    const delayMs =
+      failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
     return pipe(
       retryTransient(
         tasksRetry(
