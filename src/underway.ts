@@ -48,6 +48,7 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -55,7 +56,16 @@ export class Underway {
     readonly listener: Listener,
     readonly log: Logger,
     private readonly ownsPool: boolean,
-  ) {}
+  ) {
+    // The pool reports errors of idle clients (a server restart); without a
+    // listener they would crash the process. After close, a server going
+    // away while the pool's sockets finish closing is no news.
+    if (ownsPool) {
+      pool.on("error", (error) => {
+        if (!this.closed) log.warn("idle pool client error", { error: error.message });
+      });
+    }
+  }
 
   static async connect(options: UnderwayOptions): Promise<Underway> {
     const schema = options.schema ?? "underway";
@@ -144,8 +154,12 @@ export class Underway {
   }
 
   /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.running].map((worker) => worker.stop()));
     await this.listener.close();
