@@ -56,16 +56,7 @@ export class Underway {
     readonly listener: Listener,
     readonly log: Logger,
     private readonly ownsPool: boolean,
-  ) {
-    // The pool reports errors of idle clients (a server restart); without a
-    // listener they would crash the process. After close, a server going
-    // away while the pool's sockets finish closing is no news.
-    if (ownsPool) {
-      pool.on("error", (error) => {
-        if (!this.closed) log.warn("idle pool client error", { error: error.message });
-      });
-    }
-  }
+  ) {}
 
   static async connect(options: UnderwayOptions): Promise<Underway> {
     const schema = options.schema ?? "underway";
@@ -163,6 +154,12 @@ export class Underway {
     this.closed = true;
     await Promise.all([...this.running].map((worker) => worker.stop()));
     await this.listener.close();
-    if (this.ownsPool) await this.pool.end();
+    if (this.ownsPool) {
+      await this.pool.end();
+      // end() resolves before the sockets finish closing; a server going
+      // away meanwhile is no news any more.
+      this.pool.removeAllListeners("error");
+      this.pool.on("error", () => undefined);
+    }
   }
 }
