@@ -108,13 +108,27 @@ export const nextTick = (spec: ScheduleSpec, after: Date): Date | null => spec.p
  * The ticks in `(from, to]`, oldest first; at most `limit`, the latest ones
  * when there are more.
  */
-export const ticksBetween = (spec: ScheduleSpec, from: Date, to: Date, limit = 10_000): Date[] =>
-  spec.pattern
-    // previousRuns counts ticks before its reference (and one earlier in the
-    // same second); one millisecond past `to` makes `to` itself count.
-    .previousRuns(limit, new Date(to.getTime() + 1))
-    .filter((tick) => tick.getTime() > from.getTime() && tick.getTime() <= to.getTime())
-    .reverse();
+export const ticksBetween = (spec: ScheduleSpec, from: Date, to: Date, limit = 10_000): Date[] => {
+  const ticks: Date[] = [];
+  // Walk back from `to` in small batches: the cost follows the ticks
+  // returned, not the `limit`, so a sparse schedule is not searched for
+  // years before `from`. previousRuns counts ticks before its reference (and
+  // one earlier in the same second); one millisecond past `to` makes `to`
+  // itself count.
+  let reference = new Date(to.getTime() + 1);
+  while (ticks.length < limit) {
+    const want = Math.min(64, limit - ticks.length);
+    const batch = spec.pattern.previousRuns(want, reference);
+    for (const tick of batch) {
+      if (tick.getTime() <= from.getTime()) return ticks.reverse();
+      if (tick.getTime() < reference.getTime()) ticks.push(tick);
+    }
+    const oldest = batch[batch.length - 1];
+    if (batch.length < want || oldest === undefined) break;
+    reference = oldest;
+  }
+  return ticks.reverse();
+};
 
 /** What a schedule needs of a job: its client, its queue and how it builds task rows. */
 export type Schedulable<I> = Pick<Job<I, unknown>, "underway" | "queue" | "columnsOf">;
