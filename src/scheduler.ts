@@ -21,7 +21,7 @@ import {
   type SchedulerLike,
 } from "rxjs";
 import { decodeWith } from "./codec.ts";
-import { dbError, messageOf, type DbError, type DecodeError } from "./errors.ts";
+import { ConfigError, dbError, messageOf, type DbError, type DecodeError } from "./errors.ts";
 import { tasksEnqueue, type EnqueueColumns } from "./queries.ts";
 import { nextTick, scheduleSpecOf, ticksBetween, type Schedulable, type ScheduleSpec } from "./schedule.ts";
 import {
@@ -177,8 +177,12 @@ class SchedulerRun<I> {
     this.decodeInput = decodeWith(job.queue.input);
     const maxCatchUp = options.maxCatchUp ?? 100;
     if (!Number.isInteger(maxCatchUp) || maxCatchUp < 1) {
-      throw new RangeError(`maxCatchUp must be an integer >= 1, got ${maxCatchUp}`);
+      throw new ConfigError(`maxCatchUp must be an integer >= 1, got ${maxCatchUp}`);
     }
+    const refresh = options.refreshIntervalMs ?? 10_000;
+    if (!(refresh >= 1)) throw new ConfigError(`refreshIntervalMs must be >= 1, got ${refresh}`);
+    const retry = options.retryDelayMs ?? 1_000;
+    if (!(retry >= 0)) throw new ConfigError(`retryDelayMs must be >= 0, got ${retry}`);
   }
 
   start(emit: (event: TickEvent) => void): void {
@@ -259,6 +263,12 @@ class SchedulerRun<I> {
   /** Enqueues the ticks due now, then says how long to sleep until the next. */
   private async step(): Promise<Step> {
     const seq = this.knownSeq;
+    const { events, waitMs } = await this.fireDue();
+    // A change that arrived while this step ran had no one to wake: look again at once.
+    return { events, waitMs: seq === this.knownSeq ? waitMs : 0 };
+  }
+
+  private async fireDue(): Promise<Step> {
     const known = this.known;
     if (known._tag !== "Active") return { events: [], waitMs: maxWaitMs };
     const { row, spec } = known;
@@ -293,8 +303,6 @@ class SchedulerRun<I> {
         events.push({ queue: row.queue, tickAt: tick, taskId: fired.right.taskId });
       }
     }
-    // A change that arrived while this step ran had no one to wake.
-    if (seq !== this.knownSeq) return { events, waitMs: 0 };
     const now = this.clock.now();
     const next = nextTick(spec, new Date(Math.max(this.cursor, now)));
     const waitMs = next === null ? maxWaitMs : Math.min(maxWaitMs, Math.max(0, next.getTime() - now));

@@ -5,6 +5,7 @@ import * as t from "io-ts";
 import {
   asyncScheduler,
   firstValueFrom,
+  lastValueFrom,
   take,
   toArray,
   type SchedulerAction,
@@ -294,6 +295,22 @@ describe("schedules", () => {
     await sleep(1_500);
     assert.equal((await tasksOf(queue)).length, after, "no task after unschedule");
     await scheduler.stop();
+  });
+
+  it("stops its schedulers on underway.close(), completing their tick streams", async () => {
+    const underway = await connect();
+    const queue = "closing";
+    const job = Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0);
+    await schedule(job, "* * * * * *[UTC]", { n: 1 });
+    assert.throws(() => runScheduler(job, { maxCatchUp: 0 }), ConfigError);
+    const scheduler = runScheduler(job);
+    const ticks = lastValueFrom(scheduler.ticks$.pipe(toArray()));
+    await eventually(async () => (await tasksOf(queue)).length > 0, 3_000, "a first tick");
+    await underway.close();
+    assert.ok((await ticks).length > 0);
+    const after = (await tasksOf(queue)).length;
+    await sleep(1_200);
+    assert.equal((await tasksOf(queue)).length, after);
   });
 
   it("skips ticks missed while no scheduler ran, by default", async () => {
