@@ -14,6 +14,9 @@ import {
 import {
   ConfigError,
   Job,
+  Steps,
+  done,
+  next,
   ValidationError,
   nextTick,
   parseSchedule,
@@ -295,6 +298,32 @@ describe("schedules", () => {
     await sleep(1_500);
     assert.equal((await tasksOf(queue)).length, after, "no task after unschedule");
     await scheduler.stop();
+  });
+
+  it("schedules multi-step jobs: each tick starts a run with its own job id, which runs to the end", async () => {
+    const underway = await connect();
+    const queue = "scheduled-steps";
+    const job = Steps.on(underway, await underway.queue({ name: queue, input: Input }))
+      .step(async ({ n }) => next({ doubled: n * 2 }))
+      .step(async ({ doubled }) => done(doubled + 1))
+      .build();
+    await schedule(job, "* * * * * *[UTC]", { n: 20 });
+    const scheduler = runScheduler(job);
+    const worker = job.start();
+    const ticks = await firstValueFrom(scheduler.ticks$.pipe(take(2), toArray()));
+    await scheduler.stop();
+    const runs = await Promise.all(
+      ticks.map(async (tick) => {
+        const { rows } = await db().pool.query<{ job_id: string }>(
+          "select job_id::text from underway.task where id = $1 and step_index = 0",
+          [tick.taskId],
+        );
+        return rows[0]!.job_id;
+      }),
+    );
+    assert.equal(new Set(runs).size, 2, "a job id per run");
+    assert.deepEqual(await Promise.all(runs.map((jobId) => job.result(jobId))), [41, 41]);
+    await worker.stop();
   });
 
   it("stops its schedulers on underway.close(), completing their tick streams", async () => {
