@@ -12,6 +12,24 @@ export {
   type StepContext,
   type JobOutcome,
 } from "./steps.ts";
+export {
+  schedule,
+  unschedule,
+  parseSchedule,
+  formatSchedule,
+  nextTick,
+  ticksBetween,
+  type ScheduleSpec,
+  type ScheduleOptions,
+  type Schedulable,
+} from "./schedule.ts";
+export {
+  runScheduler,
+  scheduler$,
+  type Scheduler,
+  type SchedulerOptions,
+  type TickEvent,
+} from "./scheduler.ts";
 export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";

@@ -14,7 +14,8 @@ export interface Sql {
   readonly queries: Queries;
 }
 
-const run = <R extends pg.QueryResultRow>(
+/** Runs one named query of `db/queries/` as a prepared statement; errors become `DbError` values. */
+export const run = <R extends pg.QueryResultRow>(
   sql: Sql,
   db: Queryable,
   name: string,

@@ -6,7 +6,14 @@ import { TaskFailedError, UnderwayError, ValidationError, type DecodeError } fro
 import { firstFinal, Job, type EnqueueOptions, type JobOptions, type Worker } from "./job.ts";
 import type { TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
-import { tasksCancel, tasksEnqueue, tasksGetLatestOfJob, type ClaimedRow, type TaskRow } from "./queries.ts";
+import {
+  tasksCancel,
+  tasksEnqueue,
+  tasksGetLatestOfJob,
+  type ClaimedRow,
+  type EnqueueColumns,
+  type TaskRow,
+} from "./queries.ts";
 import type { Queue } from "./queue.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
@@ -190,28 +197,38 @@ export class StepJob<I, O> {
         throw new ValidationError(`invalid input for job on queue ${this.queue.name} (item ${index})`, error);
       })(this.decodeFirst(input)),
     );
-    const jobIds = valid.map(() => randomUUID());
+    const columns = this.columnsOf(valid, options);
+    await orThrow(
+      tasksEnqueue(this.underway.sql, options?.client ?? this.underway.pool, this.queue.name, columns)(),
+    );
+    return columns.jobId as string[];
+  }
+
+  /**
+   * @internal Task rows of new runs, one per valid input, each with a job id
+   * of its own; schedules enqueue their runs through this too.
+   */
+  columnsOf(inputs: ReadonlyArray<I>, options: EnqueueOptions | undefined): EnqueueColumns {
     const first = this.steps[0]?.options;
-    const columns = valid.map((input, index) =>
+    const columns = inputs.map((input) =>
       this.job.columnsOf(
         [input],
         { ...first, ...options },
         {
-          jobId: jobIds[index] ?? "",
+          jobId: randomUUID(),
           stepIndex: 0,
           encode: (value) => this.queue.input.encode(value as I),
         },
       ),
     );
-    const merged = columns.reduce((all, one) => {
-      for (const key of Object.keys(all) as Array<keyof typeof all>)
-        (all[key] as unknown[]).push(...(one[key] as unknown[]));
-      return all;
-    });
-    await orThrow(
-      tasksEnqueue(this.underway.sql, options?.client ?? this.underway.pool, this.queue.name, merged)(),
+    return columns.reduce(
+      (all, one) => {
+        for (const key of Object.keys(all) as Array<keyof typeof all>)
+          (all[key] as unknown[]).push(...(one[key] as unknown[]));
+        return all;
+      },
+      this.job.columnsOf([], undefined),
     );
-    return jobIds;
   }
 
   /** Outcomes of every run of this job, step by step, from every process. */
