@@ -1,6 +1,35 @@
-export { Underway, type UnderwayOptions } from "./underway.ts";
+export { Underway, type UnderwayOptions, type Stoppable } from "./underway.ts";
 export { Queue, type QueueDefinition } from "./queue.ts";
 export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
+export {
+  Steps,
+  StepJob,
+  next,
+  nextAfter,
+  done,
+  type Next,
+  type Done,
+  type StepContext,
+  type JobOutcome,
+} from "./steps.ts";
+export {
+  schedule,
+  unschedule,
+  parseSchedule,
+  formatSchedule,
+  nextTick,
+  ticksBetween,
+  type ScheduleSpec,
+  type ScheduleOptions,
+  type Schedulable,
+} from "./schedule.ts";
+export {
+  runScheduler,
+  scheduler$,
+  type Scheduler,
+  type SchedulerOptions,
+  type TickEvent,
+} from "./scheduler.ts";
 export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
@@ -21,3 +50,7 @@ export {
   type DecodeError,
   type TaskFailure,
 } from "./errors.ts";
+export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
+export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
+export { taskHistory, type HistoryEntry } from "./history.ts";
+export type { EventRow } from "./queries.ts";

@@ -16,11 +16,10 @@ import {
   EMPTY,
 } from "rxjs";
 import { decodeWith } from "./codec.ts";
-import { TaskFailedError, UnderwayError, ValidationError } from "./errors.ts";
+import { TaskFailedError, UnderwayError, ValidationError, type DecodeError } from "./errors.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 import {
   decodeOutcomePayload,
-  isFinal,
   toOutcome,
   type FinalOutcome,
   type Outcome,
@@ -32,7 +31,9 @@ import {
   tasksEnqueueOne,
   tasksFindUnique,
   tasksGet,
+  tasksCancel,
   type AttemptRow,
+  type ClaimedRow,
   type EnqueueColumns,
   type Queryable,
 } from "./queries.ts";
@@ -56,6 +57,34 @@ export type EnqueueOptions = TaskOptionsInput & {
   /** Your pg client, inside your transaction: the task exists if and only if you commit. */
   readonly client?: Queryable;
 };
+
+/**
+ * @internal The first final outcome among notifications and reads of the
+ * row: the read starts once LISTEN is active and repeats as a fallback for a
+ * lost notification, so it also finds outcomes that came before the call.
+ */
+export const firstFinal = <T extends { readonly _tag: string }>(
+  underway: Underway,
+  notified$: Observable<T>,
+  read: () => Promise<T | undefined>,
+  pollIntervalMs = 1_000,
+): Promise<Exclude<T, { _tag: "retrying" }>> => {
+  const final = (outcome: T | undefined): outcome is Exclude<T, { _tag: "retrying" }> =>
+    outcome !== undefined && outcome._tag !== "retrying" && outcome._tag !== "stepSucceeded";
+  const read$ = defer(() => underway.listening()).pipe(
+    mergeMap(() => timer(0, pollIntervalMs)),
+    mergeMap(read),
+  );
+  return firstValueFrom(merge(notified$, read$).pipe(filter(final)));
+};
+
+/** @internal How multi-step jobs (src/steps.ts) bend a job's task handling. */
+export interface JobInternals<I, O> {
+  /** Decodes a claimed task's input (steps after the first have no queue codec). */
+  readonly decodeTaskInput?: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
+  /** The next step to enqueue in the statement that completes this one. */
+  readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+}
 
 /** A started worker: its outcome stream and a graceful stop. */
 export interface Worker<O> {
@@ -81,7 +110,7 @@ const identity = <A>(value: A): E.Either<never, A> => E.right(value);
  * job.work({ concurrency: 16 }).subscribe((outcome) => console.log(outcome));
  */
 export class Job<I, O> {
-  private readonly decodeInput: (value: unknown) => E.Either<import("./errors.ts").DecodeError, I>;
+  private readonly decodeInput: (value: unknown) => E.Either<DecodeError, I>;
   private readonly decodeOutput: (value: unknown) => E.Either<unknown, O>;
 
   private constructor(
@@ -89,12 +118,24 @@ export class Job<I, O> {
     readonly queue: Queue<I, unknown>,
     readonly handler: Handler<I, O>,
     readonly options: JobOptions<I, O>,
+    private readonly internals: JobInternals<I, O> = {},
   ) {
     this.decodeInput = decodeWith(queue.input);
     const output = options.output;
     this.decodeOutput =
       output === undefined ? (identity as (value: unknown) => E.Either<never, O>) : decodeWith(output);
     resolveTaskOptions(options);
+  }
+
+  /** @internal A job whose tasks are decoded and continued differently (multi-step jobs). */
+  static withInternals<I, O>(
+    underway: Underway,
+    queue: Queue<I, unknown>,
+    handler: Handler<I, O>,
+    options: JobOptions<I, O>,
+    internals: JobInternals<I, O>,
+  ): Job<I, O> {
+    return new Job(underway, queue, handler, options, internals);
   }
 
   static of<I, IO, O>(
@@ -130,7 +171,12 @@ export class Job<I, O> {
   columnsOf(
     inputs: ReadonlyArray<I>,
     enqueue: EnqueueOptions | undefined,
-    extra?: { readonly jobId: string; readonly stepIndex: number },
+    extra?: {
+      readonly jobId: string;
+      readonly stepIndex: number;
+      /** Serialises inputs that are not the queue's (later steps of a job). */
+      readonly encode?: (input: I) => unknown;
+    },
   ): EnqueueColumns {
     const columns: EnqueueColumns = {
       inputs: [],
@@ -152,7 +198,7 @@ export class Job<I, O> {
     };
     for (const input of inputs) {
       const options = this.optionsOf(input, enqueue);
-      columns.inputs.push(JSON.stringify(this.queue.input.encode(input)));
+      columns.inputs.push(JSON.stringify((extra?.encode ?? this.queue.input.encode)(input)));
       columns.maxAttempts.push(options.retry.maxAttempts);
       columns.retryInitialMs.push(options.retry.initialIntervalMs);
       columns.retryMaxMs.push(options.retry.maxIntervalMs);
@@ -290,18 +336,17 @@ export class Job<I, O> {
    * Listens for it, and reads the row as a fallback for lost notifications.
    */
   outcome(taskId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<FinalOutcome<O>> {
-    const { listener, sql, pool } = this.underway;
-    const notified$ = this.outcomes$.pipe(filter((outcome) => outcome.taskId === taskId));
-    const read$ = defer(() => listener.ready(`${sql.schema}.outcome`)).pipe(
-      mergeMap(() => timer(0, options.pollIntervalMs ?? 1_000)),
-      mergeMap(() => orThrow(tasksGet(sql, pool, taskId)())),
-      map((row) => {
+    const { sql, pool } = this.underway;
+    return firstFinal(
+      this.underway,
+      this.outcomes$.pipe(filter((outcome) => outcome.taskId === taskId)),
+      async () => {
+        const row = await orThrow(tasksGet(sql, pool, taskId)());
         if (row === undefined) throw new UnderwayError(`no task with id ${taskId}`);
         return toOutcome(row, this.decodeOutput);
-      }),
-      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
+      },
+      options.pollIntervalMs,
     );
-    return firstValueFrom(merge(notified$, read$).pipe(filter(isFinal)));
   }
 
   /** The task's output once it succeeds; rejects with `TaskFailedError` if it fails or is cancelled. */
@@ -309,6 +354,16 @@ export class Job<I, O> {
     const outcome = await this.outcome(taskId);
     if (outcome._tag === "succeeded") return outcome.output;
     throw new TaskFailedError(taskId, outcome._tag, outcome._tag === "failed" ? outcome.error : null);
+  }
+
+  /**
+   * Cancels a task: pending, it becomes cancelled at once; running, its
+   * handler's signal fires in whichever process runs it. Resolves true if it
+   * was pending or running.
+   */
+  async cancel(taskId: string): Promise<boolean> {
+    const rows = await orThrow(tasksCancel(this.underway.sql, this.underway.pool, taskId, null)());
+    return rows.length > 0;
   }
 
   /** Every attempt of a task so far, oldest first. */
@@ -325,7 +380,8 @@ export class Job<I, O> {
           pool: this.underway.pool,
           queue: this.queue.name,
           dlq: this.queue.dlq,
-          decodeInput: this.decodeInput,
+          decodeInput: this.internals.decodeTaskInput ?? this.decodeInput,
+          continuation: this.internals.continuation,
           encodeOutput: this.options.output?.encode ?? ((output: O) => output),
           handler: this.handler,
           log: this.underway.log,

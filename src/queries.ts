@@ -14,7 +14,8 @@ export interface Sql {
   readonly queries: Queries;
 }
 
-const run = <R extends pg.QueryResultRow>(
+/** Runs one named query of `db/queries/` as a prepared statement; errors become `DbError` values. */
+export const run = <R extends pg.QueryResultRow>(
   sql: Sql,
   db: Queryable,
   name: string,
@@ -50,6 +51,8 @@ export interface ClaimedRow {
   readonly step_index: number | null;
   readonly priority: number;
   readonly dlq_from: string | null;
+  /** The policy's attempts once a redrive raised max_attempts past them; null before. */
+  readonly attempt_budget: number | null;
 }
 
 export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>
@@ -210,3 +213,96 @@ export const taskAttemptsList = (sql: Sql, db: Queryable, id: string) =>
 
 export const queuesUpsert = (sql: Sql, db: Queryable, name: string, dlq: string | null) =>
   TE.map(() => undefined)(run(sql, db, "queuesUpsert", [name, dlq]));
+
+/** Next-step rows keyed by the task whose completion enqueues them. */
+export interface ContinueColumns {
+  readonly sourceIds: string[];
+  readonly columns: EnqueueColumns;
+}
+
+export const tasksCompleteAndContinue = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+  outputs: ReadonlyArray<string | null>,
+  next: ContinueColumns,
+) => {
+  const c = next.columns;
+  return TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksCompleteAndContinue", [
+      ids,
+      attempts,
+      outputs,
+      next.sourceIds,
+      c.inputs,
+      c.maxAttempts,
+      c.retryInitialMs,
+      c.retryMaxMs,
+      c.retryCoefficient,
+      c.retryJitter,
+      c.timeoutMs,
+      c.heartbeatMs,
+      c.ttlMs,
+      c.priority,
+      c.concurrencyKey,
+      c.concurrencyLimit,
+      c.uniqueKey,
+      c.delayMs,
+      c.stepIndex,
+    ]),
+  );
+};
+
+type CancelledRow = { readonly id: string; readonly previous: string };
+
+/** Cancels a task (by id) or every live task of a job (by job id). */
+export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobId: string | null) =>
+  run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`]);
+
+export const tasksGetLatestOfJob = (sql: Sql, db: Queryable, jobId: string) =>
+  TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGetLatestOfJob", [jobId]));
+
+/** One batch of the retention sweep; returns the ids deleted. */
+export const tasksDeleteExpired = (sql: Sql, db: Queryable, limit: number) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksDeleteExpired", [limit]),
+  );
+
+/** Which dead-lettered tasks a redrive moves; `null` leaves a criterion out. */
+export interface RedriveSelection {
+  readonly ids: ReadonlyArray<string> | null;
+  readonly errorLike: string | null;
+  readonly failedBefore: Date | null;
+}
+
+/** One batch of a redrive; returns the ids moved. */
+export const tasksRedrive = (
+  sql: Sql,
+  db: Queryable,
+  dlq: string,
+  selection: RedriveSelection,
+  limit: number,
+) =>
+  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
+    run<IdRow>(sql, db, "tasksRedrive", [
+      dlq,
+      selection.ids,
+      selection.errorLike,
+      selection.failedBefore,
+      limit,
+      `${sql.schema}.ready`,
+    ]),
+  );
+
+/** Something that happened to a task besides its attempts. */
+export interface EventRow {
+  readonly kind: string;
+  /** The task's attempt number when it happened. */
+  readonly attempt: number;
+  readonly at: Date;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+export const taskEventsList = (sql: Sql, db: Queryable, id: string) =>
+  run<EventRow>(sql, db, "taskEventsList", [id]);

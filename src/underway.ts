@@ -48,6 +48,7 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -144,11 +145,21 @@ export class Underway {
   }
 
   /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.running].map((worker) => worker.stop()));
     await this.listener.close();
-    if (this.ownsPool) await this.pool.end();
+    if (this.ownsPool) {
+      await this.pool.end();
+      // end() resolves before the sockets finish closing; a server going
+      // away meanwhile is no news any more.
+      this.pool.removeAllListeners("error");
+      this.pool.on("error", () => undefined);
+    }
   }
 }

@@ -48,8 +48,6 @@ create table {{schema}}.task (
 create index task_claim_idx on {{schema}}.task (queue_name, priority desc, run_at, id)
   where state = 'pending';
 create index task_lease_idx on {{schema}}.task (lease_expires_at) where state = 'in_progress';
-create index task_finished_idx on {{schema}}.task (finished_at)
-  where state in ('succeeded', 'failed', 'cancelled');
 create index task_job_idx on {{schema}}.task (job_id) where job_id is not null;
 create unique index task_unique_key_idx on {{schema}}.task (queue_name, unique_key)
   where unique_key is not null and state in ('pending', 'in_progress');
@@ -88,30 +86,33 @@ create trigger task_inserted after insert on {{schema}}.task
   for each statement execute function {{schema}}.task_inserted();
 
 -- Outcomes: terminal states and scheduled retries, for outcome streams in any
--- process. A NOTIFY payload is capped at 8000 bytes, so a large output or
--- error is left out and flagged; the subscriber then reads the row.
+-- process. A row trigger whose WHEN clause filters in C: claims and lease
+-- renewals, the most frequent updates, never call it. A NOTIFY payload is
+-- capped at 8000 bytes, so a large output or error is left out and flagged;
+-- the subscriber then reads the row.
 create function {{schema}}.task_changed() returns trigger language plpgsql as $$
+declare
+  payload jsonb := jsonb_build_object(
+    'id', new.id::text, 'queue', new.queue_name, 'state', new.state, 'attempt', new.attempt,
+    'output', new.output, 'error', new.error, 'runAt', new.run_at, 'jobId', new.job_id,
+    'stepIndex', new.step_index, 'dlqFrom', new.dlq_from);
+  text_payload text := payload::text;
 begin
-  perform pg_notify(tg_table_schema || '.outcome',
-      case when length(full_payload::text) < 7800 then full_payload::text
-           else (full_payload - 'output' - 'error' || '{"truncated": true}'::jsonb)::text end)
-    from (
-      select jsonb_build_object(
-               'id', n.id::text, 'queue', n.queue_name, 'state', n.state, 'attempt', n.attempt,
-               'output', n.output, 'error', n.error, 'runAt', n.run_at, 'jobId', n.job_id,
-               'stepIndex', n.step_index, 'dlqFrom', n.dlq_from) as full_payload
-        from new_rows n join old_rows o on o.id = n.id
-       where n.state is distinct from o.state
-         and (n.state in ('succeeded', 'failed', 'cancelled')
-              or (o.state = 'in_progress' and n.state = 'pending'))
-    ) p;
+  if length(text_payload) > 7800 then
+    text_payload := (payload - 'output' - 'error' || '{"truncated": true}'::jsonb)::text;
+  end if;
+  perform pg_notify(tg_table_schema || '.outcome', text_payload);
   return null;
 end;
 $$;
 
-create trigger task_changed after update on {{schema}}.task
-  referencing old table as old_rows new table as new_rows
-  for each statement execute function {{schema}}.task_changed();
+create trigger task_changed after update of state on {{schema}}.task
+  for each row
+  when (old.state is distinct from new.state
+        and (new.state in ('succeeded', 'failed', 'cancelled')
+             -- a retry; a release at shutdown gives the attempt back and is no outcome
+             or (old.state = 'in_progress' and new.state = 'pending' and new.attempt = old.attempt)))
+  execute function {{schema}}.task_changed();
 
 -- Serialized execution per concurrency key, enforced where it cannot race:
 -- a claim takes a slot under a row lock (skipping a slot another claim holds,

@@ -29,4 +29,4 @@ update {{schema}}.task t
  where t.id = r.id and (r.concurrency_key is null or r.rank <= r.concurrency_limit)
 returning t.id::text, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
           t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
-          t.job_id, t.step_index, t.priority, t.dlq_from
+          t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget

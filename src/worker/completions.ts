@@ -2,13 +2,21 @@ import * as TE from "fp-ts/TaskEither";
 import * as E from "fp-ts/Either";
 import { pipe } from "fp-ts/function";
 import type { DbError } from "../errors.ts";
-import { tasksComplete, type Queryable, type Sql } from "../queries.ts";
+import {
+  tasksComplete,
+  tasksCompleteAndContinue,
+  type EnqueueColumns,
+  type Queryable,
+  type Sql,
+} from "../queries.ts";
 import { retryTransient } from "../retry.ts";
 
 interface Pending {
   readonly id: string;
   readonly attempt: number;
   readonly output: string | null;
+  /** A job's next step, enqueued in the same statement (one row). */
+  readonly next: EnqueueColumns | undefined;
   readonly done: (written: E.Either<DbError, boolean>) => void;
 }
 
@@ -29,10 +37,15 @@ export class Completions {
   ) {}
 
   /** Right if written; `false` when fenced off (no longer this attempt's). */
-  complete(id: string, attempt: number, output: string | null): TE.TaskEither<DbError, boolean> {
+  complete(
+    id: string,
+    attempt: number,
+    output: string | null,
+    next?: EnqueueColumns,
+  ): TE.TaskEither<DbError, boolean> {
     return () =>
       new Promise((done) => {
-        this.queue.push({ id, attempt, output, done });
+        this.queue.push({ id, attempt, output, next, done });
         void this.flush();
       });
   }
@@ -43,33 +56,40 @@ export class Completions {
     return new Promise((done) => this.idleWaiters.push(done));
   }
 
+  private async write(batch: ReadonlyArray<Pending>, continuing: boolean): Promise<void> {
+    if (batch.length === 0) return;
+    const ids = batch.map((item) => item.id);
+    const attempts = batch.map((item) => item.attempt);
+    const outputs = batch.map((item) => item.output);
+    const statement = continuing
+      ? tasksCompleteAndContinue(this.sql, this.db, ids, attempts, outputs, {
+          sourceIds: ids,
+          columns: concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next]))),
+        })
+      : tasksComplete(this.sql, this.db, ids, attempts, outputs);
+    const result = await retryTransient(statement)();
+    const written = pipe(
+      result,
+      E.map((writtenIds) => new Set(writtenIds)),
+    );
+    for (const item of batch)
+      item.done(
+        pipe(
+          written,
+          E.map((set) => set.has(item.id)),
+        ),
+      );
+  }
+
   private async flush(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.max);
       this.queue = this.queue.slice(batch.length);
-      const result = await pipe(
-        tasksComplete(
-          this.sql,
-          this.db,
-          batch.map((item) => item.id),
-          batch.map((item) => item.attempt),
-          batch.map((item) => item.output),
-        ),
-        retryTransient,
-      )();
-      const written = pipe(
-        result,
-        E.map((ids) => new Set(ids)),
-      );
-      for (const item of batch)
-        item.done(
-          pipe(
-            written,
-            E.map((ids) => ids.has(item.id)),
-          ),
-        );
+      const plain = batch.filter((item) => item.next === undefined);
+      const continuing = batch.filter((item) => item.next !== undefined);
+      await Promise.all([this.write(plain, false), this.write(continuing, true)]);
     }
     this.writing = false;
     const waiters = this.idleWaiters;
@@ -77,3 +97,15 @@ export class Completions {
     for (const waiter of waiters) waiter();
   }
 }
+
+const concatColumns = (rows: ReadonlyArray<EnqueueColumns>): EnqueueColumns => {
+  const [first, ...rest] = rows;
+  if (first === undefined) throw new RangeError("no rows");
+  const merged = Object.fromEntries(
+    Object.entries(first).map(([key, values]) => [key, [...(values as unknown[])]]),
+  ) as Record<string, unknown[]>;
+  for (const row of rest) {
+    for (const [key, values] of Object.entries(row)) merged[key]?.push(...(values as unknown[]));
+  }
+  return merged as unknown as EnqueueColumns;
+};

@@ -6,7 +6,14 @@ import type pg from "pg";
 import { FatalError, messageOf, type DbError, type DecodeError, type TaskFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksFail, tasksRetry, type AttemptState, type ClaimedRow, type Sql } from "../queries.ts";
+import {
+  tasksFail,
+  tasksRetry,
+  type AttemptState,
+  type ClaimedRow,
+  type EnqueueColumns,
+  type Sql,
+} from "../queries.ts";
 import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
 import type { Completions } from "./completions.ts";
 
@@ -41,7 +48,9 @@ export interface ExecuteDeps<I, O> {
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly dlq: string | null;
-  readonly decodeInput: (value: unknown) => E.Either<DecodeError, I>;
+  readonly decodeInput: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
+  /** For job steps: the next step to enqueue in the statement that completes this one. */
+  readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
   readonly encodeOutput: (output: O) => unknown;
   readonly handler: Handler<I, O>;
   readonly completions: Completions;
@@ -118,7 +127,7 @@ const decodeInput =
   (row: ClaimedRow): TE.TaskEither<TaskFailure, I> =>
     TE.fromEither(
       pipe(
-        deps.decodeInput(row.input),
+        deps.decodeInput(row.input, row),
         E.mapLeft((error): TaskFailure => ({
           _tag: "Fatal",
           message: `input failed its codec: ${error.message}`,
@@ -141,6 +150,11 @@ const encodeOutput =
         }),
       ),
     );
+
+// Backoff counts attempts since the last redrive, so a redriven task starts
+// again at the initial interval.
+const attemptInRun = (row: ClaimedRow): number =>
+  row.attempt_budget === null ? row.attempt : row.attempt - (row.max_attempts - row.attempt_budget);
 
 const policyOf = (row: ClaimedRow): RetryPolicy => ({
   maxAttempts: row.max_attempts,
@@ -188,7 +202,8 @@ const recordFailure =
       );
     }
     // A shutdown is not the task's fault: run it again at once elsewhere.
-    const delayMs = failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), row.attempt, deps.random);
+    const delayMs =
+      failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
     return pipe(
       retryTransient(
         tasksRetry(
@@ -224,7 +239,7 @@ const recordSuccess =
     readonly json: string | null;
   }): TE.TaskEither<DbError, Outcome<O> | undefined> =>
     pipe(
-      deps.completions.complete(row.id, row.attempt, json),
+      deps.completions.complete(row.id, row.attempt, json, deps.continuation?.(output, row)),
       TE.map((written) =>
         written
           ? {

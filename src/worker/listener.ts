@@ -28,6 +28,8 @@ export class Listener {
   private readonly refCounts = new Map<string, number>();
   private readonly streams = new Map<string, Observable<string>>();
   private readonly listening = new Map<string, Promise<void>>();
+  // pg deprecates overlapping queries on one client: LISTEN/UNLISTEN go one at a time.
+  private commands: Promise<unknown> = Promise.resolve();
   private closed = false;
   private warnedUnavailable = false;
 
@@ -76,7 +78,7 @@ export class Listener {
     const subscriber = await this.start();
     if (subscriber === undefined || this.refCounts.get(channel) !== 1) return;
     try {
-      await subscriber.listenTo(channel);
+      await this.serially(() => subscriber.listenTo(channel));
     } catch (error) {
       this.log.warn(`LISTEN ${channel} failed; relying on polling`, { error });
     }
@@ -88,10 +90,17 @@ export class Listener {
     if (count > 0 || this.subscriber === undefined || this.closed) return;
     this.refCounts.delete(channel);
     try {
-      await this.subscriber.unlisten(channel);
+      const subscriber = this.subscriber;
+      await this.serially(() => subscriber.unlisten(channel));
     } catch {
       // The connection is going or gone; nothing is listening either way.
     }
+  }
+
+  private serially<A>(command: () => Promise<A> | undefined): Promise<A | undefined> {
+    const result = this.commands.then(command, command);
+    this.commands = result.catch(() => undefined);
+    return result;
   }
 
   private start(): Promise<Subscriber | undefined> {

@@ -7,6 +7,8 @@ import {
   Subject,
   Subscription,
   asyncScheduler,
+  catchError,
+  of,
   filter,
   finalize,
   groupBy,
@@ -27,6 +29,12 @@ import type { Listener } from "./listener.ts";
 export interface WorkOptions {
   /** Tasks run at once by this worker. Default 10. */
   readonly concurrency?: number;
+  /**
+   * Tasks claimed ahead of free slots and held locally (leases renewed), so
+   * a busy worker claims in batches and never waits on a claim. Claimed but
+   * unstarted tasks go back to pending on stop. Default: `concurrency`.
+   */
+  readonly prefetch?: number;
   /** Fallback poll for lost notifications and delayed tasks. Default 1,000 ms. */
   readonly pollIntervalMs?: number;
   /** How often leases are checked for renewal (each is renewed at a third of its length). Default 500 ms. */
@@ -57,6 +65,9 @@ export class WorkerRun<I, O> {
   private readonly subscriptions = new Subscription();
   private readonly completions: Completions;
   private readonly concurrency: number;
+  /** Tasks claimed and not finished, started or not, at most. */
+  private readonly target: number;
+  private readonly slots: Slots;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
   private stopping: Promise<void> | undefined;
@@ -72,15 +83,22 @@ export class WorkerRun<I, O> {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
     }
+    const prefetch = options.prefetch ?? this.concurrency;
+    if (!Number.isInteger(prefetch) || prefetch < 0) {
+      throw new RangeError(`prefetch must be an integer >= 0, got ${prefetch}`);
+    }
+    this.target = this.concurrency + prefetch;
+    this.slots = new Slots(this.concurrency);
   }
 
   start(): void {
     const scheduler = this.options.scheduler ?? asyncScheduler;
     const { listener, sql, queue } = this.deps;
     const notified$ = listener.channel$(`${sql.schema}.ready`).pipe(filter((name) => name === queue));
-    // A freed slot wakes a claim only when a useful batch fits, so a busy
-    // worker claims in batches instead of one task per completion.
-    const threshold = Math.max(1, Math.ceil(this.concurrency / 4));
+    // A finished task wakes a claim only once half the local queue is free,
+    // so a busy worker claims in batches while prefetched tasks keep every
+    // slot busy, instead of one claim per completion.
+    const threshold = Math.max(1, Math.floor(this.target / 2));
     const freed$ = this.freed.pipe(filter(() => this.free() >= threshold || this.running.size === 0));
     const wake$ = merge(
       notified$,
@@ -89,15 +107,20 @@ export class WorkerRun<I, O> {
       freed$,
     );
     this.subscriptions.add(wake$.subscribe(() => this.claim()));
+    // Cancellation reaches the process running the task through NOTIFY.
+    this.subscriptions.add(
+      listener.channel$(`${sql.schema}.cancel`).subscribe((id) => this.abort(id, "cancelled")),
+    );
     this.subscriptions.add(
       this.claimed
         .pipe(
           groupBy((task) => task.row.concurrency_key ?? noKey),
           mergeMap((group) =>
             group.pipe(
+              // Per key at most its limit; across keys, the worker's slots.
               mergeMap(
-                (task) => this.execute(task),
-                group.key === noKey ? this.concurrency : Math.max(1, this.limitOf(group.key)),
+                (task) => this.slots.run(() => this.execute(task)),
+                group.key === noKey ? this.target : Math.max(1, this.limitOf(group.key)),
               ),
             ),
           ),
@@ -120,7 +143,7 @@ export class WorkerRun<I, O> {
   }
 
   private free(): number {
-    return this.concurrency - this.running.size;
+    return this.target - this.running.size;
   }
 
   /** Claims up to the free capacity; a wake during a claim claims again after it. */
@@ -168,15 +191,19 @@ export class WorkerRun<I, O> {
 
   private execute(task: RunningTask): Observable<Outcome<O> | undefined> {
     if (this.stopping !== undefined) {
-      // Claimed but not started when the stop came: give it back untouched.
-      return fromTask(async () => {
-        await this.release([task.row]);
-        this.forget(task.row.id);
-        return undefined;
-      });
+      // Claimed but not started when the stop came: given back by shutdown().
+      return of(undefined);
     }
     task.started = true;
     return fromTask(executeTask({ ...this.deps, completions: this.completions })(task)).pipe(
+      // A bug must cost one task (its lease expires and it runs again), never the worker.
+      catchError((error: unknown) => {
+        this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+          taskId: task.row.id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        return of(undefined);
+      }),
       finalize(() => this.forget(task.row.id)),
     );
   }
@@ -265,6 +292,11 @@ export class WorkerRun<I, O> {
 
   private async shutdown(): Promise<void> {
     await this.claiming;
+    // Prefetched tasks that have not started go back to pending untouched,
+    // at once, for other workers.
+    const unstarted = [...this.running.values()].filter((task) => !task.started);
+    for (const task of unstarted) this.running.delete(task.row.id);
+    await this.release(unstarted.map((task) => task.row));
     const grace = this.options.shutdownGraceMs ?? 30_000;
     const allDone = new Promise<void>((done) => {
       if (this.running.size === 0) return done();
@@ -285,5 +317,46 @@ export class WorkerRun<I, O> {
     await this.completions.idle();
     this.subscriptions.unsubscribe();
     this.claimed.complete();
+  }
+}
+
+/**
+ * The worker's execution slots: at most `size` tasks run at once across all
+ * concurrency keys; the rest wait in claim order.
+ */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  run<A>(work: () => Observable<A>): Observable<A> {
+    return new Observable<A>((subscriber) => {
+      let inner: Subscription | undefined;
+      let holding = false;
+      let cancelled = false;
+      const start = () => {
+        if (cancelled) return this.release();
+        holding = true;
+        inner = work().subscribe(subscriber);
+      };
+      if (this.used < this.size) {
+        this.used += 1;
+        start();
+      } else {
+        this.waiting.push(start);
+      }
+      return () => {
+        cancelled = true;
+        inner?.unsubscribe();
+        if (holding) this.release();
+      };
+    });
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.used -= 1;
   }
 }

@@ -1,0 +1,30 @@
+-- A batch of successes of job steps that have a next step: $1 ids,
+-- $2 attempts, $3 outputs; then one next-step row per completed task, keyed
+-- by $4 source ids. One statement, so completing a step and enqueuing the
+-- next happen together or not at all: a fenced-off completion (reclaimed,
+-- cancelled) inserts no next step, and a crash between steps cannot run a
+-- step twice or skip one.
+with completed as (
+  update {{schema}}.task t
+     set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
+    from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
+   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+  returning t.id, t.queue_name, t.job_id
+), continued as (
+  insert into {{schema}}.task (
+    queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
+    timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+    run_at, job_id, step_index)
+  select c.queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
+         n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
+         n.concurrency_limit, n.unique_key, now() + n.delay_ms * interval '1 millisecond', c.job_id, n.step_index
+    from unnest($4::bigint[], $5::jsonb[], $6::integer[], $7::integer[], $8::integer[], $9::float8[],
+                $10::float8[], $11::integer[], $12::integer[], $13::bigint[], $14::integer[], $15::text[],
+                $16::integer[], $17::text[], $18::float8[], $19::integer[])
+         as n(source_id, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
+              timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+              delay_ms, step_index)
+    join completed c on c.id = n.source_id
+  returning id
+)
+select id::text from completed

@@ -1,0 +1,34 @@
+import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./queries.ts";
+import { orThrow, type Underway } from "./underway.ts";
+
+/** One line of a task's history: an attempt, or an event such as a redrive. */
+export type HistoryEntry =
+  ({ readonly _tag: "attempt" } & AttemptRow) | ({ readonly _tag: "event" } & EventRow);
+
+/**
+ * A task's attempts and events (redrives), oldest first. An event comes
+ * after the attempt it followed: a redrive after attempt 2 sits between
+ * attempts 2 and 3.
+ *
+ * @example
+ * for (const entry of await taskHistory(underway, id)) {
+ *   console.log(entry._tag === "attempt" ? `#${entry.attempt} ${entry.state}` : `${entry.kind}`);
+ * }
+ */
+export const taskHistory = async (
+  underway: Underway,
+  taskId: string,
+): Promise<ReadonlyArray<HistoryEntry>> => {
+  const [attempts, events] = await Promise.all([
+    orThrow(taskAttemptsList(underway.sql, underway.pool, taskId)()),
+    orThrow(taskEventsList(underway.sql, underway.pool, taskId)()),
+  ]);
+  const entries: HistoryEntry[] = [
+    ...attempts.map((row) => ({ _tag: "attempt" as const, ...row })),
+    ...events.map((row) => ({ _tag: "event" as const, ...row })),
+  ];
+  // Stable sort: attempts keep their order, events theirs (by id).
+  return entries.sort(
+    (a, b) => a.attempt - b.attempt || (a._tag === b._tag ? 0 : a._tag === "attempt" ? -1 : 1),
+  );
+};

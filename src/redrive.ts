@@ -1,0 +1,105 @@
+import * as TE from "fp-ts/TaskEither";
+import { pipe } from "fp-ts/function";
+import type { DbError } from "./errors.ts";
+import { checkQueueName } from "./identifier.ts";
+import { tasksRedrive, type RedriveSelection } from "./queries.ts";
+import { orThrow, type Underway } from "./underway.ts";
+
+/** Which dead-lettered tasks to move; criteria combine (all must hold). */
+export interface RedriveFilter {
+  /** The task's last error contains this text, ignoring case. A plain substring, not a pattern. */
+  readonly errorLike?: string;
+  /** The task failed (was dead-lettered) before this time. */
+  readonly failedBefore?: Date;
+}
+
+/** Options of {@link redrive}. Without `ids` or `filter`, every task of the dead-letter queue moves. */
+export interface RedriveOptions {
+  /** Only these tasks (ids of tasks in other queues are ignored). An empty list moves nothing. */
+  readonly ids?: ReadonlyArray<string>;
+  readonly filter?: RedriveFilter;
+  /** At most this many tasks, oldest failure first. Default: no limit. */
+  readonly limit?: number;
+  /** Tasks moved per statement. Default 1,000. */
+  readonly batchSize?: number;
+}
+
+const checkPositiveInteger = (value: number, what: string): number => {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${what} must be an integer >= 1, got ${value}`);
+  return value;
+};
+
+const checkIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const bad = ids.find((id) => !/^\d{1,19}$/.test(id));
+  if (bad !== undefined) throw new RangeError(`task ids are decimal integers, got ${JSON.stringify(bad)}`);
+  return ids;
+};
+
+/**
+ * Batches until one moves nothing (a task skipped for its unique key shortens
+ * a batch without ending the work) or `remaining` reaches zero.
+ */
+const redriveBatches = (
+  underway: Underway,
+  dlq: string,
+  selection: RedriveSelection,
+  batchSize: number,
+  remaining: number,
+  movedSoFar: ReadonlyArray<string> = [],
+): TE.TaskEither<DbError, ReadonlyArray<string>> =>
+  remaining <= 0
+    ? TE.right(movedSoFar)
+    : pipe(
+        tasksRedrive(underway.sql, underway.pool, dlq, selection, Math.min(batchSize, remaining)),
+        TE.chain((ids) =>
+          ids.length === 0
+            ? TE.right(movedSoFar)
+            : redriveBatches(underway, dlq, selection, batchSize, remaining - ids.length, [
+                ...movedSoFar,
+                ...ids,
+              ]),
+        ),
+      );
+
+/**
+ * Moves failed tasks from a dead-letter queue back to the queue each came
+ * from, to run again at once with a fresh retry budget (the `maxAttempts` of
+ * the policy they were enqueued with). Attempt numbers go on counting rather
+ * than restart, and each move is recorded in the task's history (see
+ * {@link taskHistory}). Resolves with the ids moved, in id order.
+ *
+ * Tasks another redrive is moving at the same moment are skipped, so
+ * concurrent redrives never move a task twice. A task whose unique key is
+ * held by a live task of its queue stays in the dead-letter queue. Each
+ * batch commits on its own: a redrive that fails midway keeps the batches
+ * already moved.
+ *
+ * @example
+ * const all = await redrive(underway, "email-dlq");
+ * const some = await redrive(underway, "email-dlq", { ids: ["42", "43"] });
+ * const smtp = await redrive(underway, "email-dlq", {
+ *   filter: { errorLike: "smtp timeout", failedBefore: new Date() },
+ *   limit: 100,
+ * });
+ */
+export const redrive = async (
+  underway: Underway,
+  dlqName: string,
+  options: RedriveOptions = {},
+): Promise<ReadonlyArray<string>> => {
+  const dlq = checkQueueName(dlqName);
+  const ids = options.ids === undefined ? null : checkIds(options.ids);
+  if (ids !== null && ids.length === 0) return [];
+  const selection: RedriveSelection = {
+    ids,
+    errorLike: options.filter?.errorLike ?? null,
+    failedBefore: options.filter?.failedBefore ?? null,
+  };
+  const limit = options.limit === undefined ? Infinity : checkPositiveInteger(options.limit, "limit");
+  const batchSize = checkPositiveInteger(options.batchSize ?? 1_000, "batchSize");
+  const moved = await orThrow(
+    redriveBatches(underway, dlq, selection, batchSize, Math.min(limit, ids?.length ?? Infinity))(),
+  );
+  return [...moved].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+};

@@ -1,0 +1,142 @@
+import * as E from "fp-ts/Either";
+import * as TE from "fp-ts/TaskEither";
+import { pipe } from "fp-ts/function";
+import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
+import { messageOf, type DbError } from "./errors.ts";
+import { tasksDeleteExpired } from "./queries.ts";
+import { orThrow, type Stoppable, type Underway } from "./underway.ts";
+import { fromTask } from "./worker/fromTask.ts";
+
+/** Options of {@link sweepExpired}. */
+export interface SweepOptions {
+  /** Tasks deleted per statement, which bounds the row locks one statement holds. Default 1,000. */
+  readonly batchSize?: number;
+}
+
+/** Options of {@link startRetention}. */
+export interface RetentionOptions extends SweepOptions {
+  /** Time between sweeps; the first runs at once. Default 60,000 ms. */
+  readonly intervalMs?: number;
+  /** For tests on virtual time. */
+  readonly scheduler?: SchedulerLike;
+}
+
+const defaultBatchSize = 1_000;
+
+const checkPositiveInteger = (value: number, what: string): number => {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${what} must be an integer >= 1, got ${value}`);
+  return value;
+};
+
+/**
+ * Deletes batches until a batch comes back short: then nothing expired is
+ * left, or what is left is locked by another sweeper, which deletes it.
+ * `goOn` lets a stopping sweeper end between batches.
+ */
+const sweep = (
+  underway: Underway,
+  batchSize: number,
+  goOn: () => boolean,
+  deletedSoFar = 0,
+): TE.TaskEither<DbError, number> =>
+  pipe(
+    tasksDeleteExpired(underway.sql, underway.pool, batchSize),
+    TE.chain((ids) => {
+      const deleted = deletedSoFar + ids.length;
+      return ids.length === batchSize && goOn()
+        ? sweep(underway, batchSize, goOn, deleted)
+        : TE.right(deleted);
+    }),
+  );
+
+/**
+ * Deletes every finished task (succeeded, failed or cancelled) whose ttl has
+ * passed since it finished, with its attempt history, in batches of
+ * `batchSize`; resolves with how many were deleted. Pending and running
+ * tasks are never deleted. Safe to run from many processes at once: each
+ * batch skips rows another sweeper holds, so sweepers share the work and
+ * never wait on each other or on workers.
+ *
+ * @example
+ * const deleted = await sweepExpired(underway, { batchSize: 500 });
+ */
+export const sweepExpired = async (underway: Underway, options: SweepOptions = {}): Promise<number> => {
+  const batchSize = checkPositiveInteger(options.batchSize ?? defaultBatchSize, "batchSize");
+  return orThrow(sweep(underway, batchSize, () => true)());
+};
+
+/** A periodic sweep; see {@link startRetention}. */
+class RetentionRun implements Stoppable {
+  private subscription: Subscription | undefined;
+  private inFlight: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private untrack: () => void = () => undefined;
+
+  constructor(
+    private readonly underway: Underway,
+    private readonly batchSize: number,
+    private readonly intervalMs: number,
+    private readonly scheduler: SchedulerLike,
+  ) {}
+
+  start(): void {
+    this.untrack = this.underway.track(this);
+    // exhaustMap: a sweep still running when the next tick comes is not
+    // doubled up; the tick is dropped.
+    this.subscription = timer(0, this.intervalMs, this.scheduler)
+      .pipe(exhaustMap(() => fromTask(() => this.sweepOnce())))
+      .subscribe((result) => this.report(result));
+  }
+
+  private sweepOnce(): Promise<E.Either<DbError, number>> {
+    const running = sweep(this.underway, this.batchSize, () => !this.stopped)();
+    this.inFlight = running;
+    return running;
+  }
+
+  private report(result: E.Either<DbError, number>): void {
+    pipe(
+      result,
+      E.fold(
+        (error) =>
+          this.underway.log.warn("retention sweep failed; trying again at the next interval", {
+            error: messageOf(error.cause),
+          }),
+        (deleted) => {
+          if (deleted > 0) this.underway.log.info("retention sweep deleted expired tasks", { deleted });
+        },
+      ),
+    );
+  }
+
+  /** Stops the timer and waits for a sweep in flight, which ends after its current batch. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.subscription?.unsubscribe();
+    await this.inFlight;
+    this.untrack();
+  }
+}
+
+/**
+ * Starts sweeping expired finished tasks every `intervalMs` (see
+ * {@link sweepExpired}); the first sweep runs at once. Run it in as many
+ * processes as you like: their sweeps share the work. `underway.close()`
+ * stops it too. Failed sweeps are logged and tried again at the next interval.
+ *
+ * @example
+ * const retention = startRetention(underway, { intervalMs: 5 * 60_000 });
+ * // …
+ * await retention.stop();
+ */
+export const startRetention = (underway: Underway, options: RetentionOptions = {}): Stoppable => {
+  const run = new RetentionRun(
+    underway,
+    checkPositiveInteger(options.batchSize ?? defaultBatchSize, "batchSize"),
+    checkPositiveInteger(options.intervalMs ?? 60_000, "intervalMs"),
+    options.scheduler ?? asyncScheduler,
+  );
+  run.start();
+  return run;
+};

@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { describe, it } from "node:test";
+import * as t from "io-ts";
+import { done, Job, next, nextAfter, Steps, TaskFailedError } from "../src/index.ts";
+import { eventually, useDatabase } from "./support/harness.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const child = (url: string, mode: string): { process: ChildProcess; ready: Promise<void> } => {
+  const proc = spawn(process.execPath, ["--import", "tsx", "test/fixtures/stepsWorker.ts", url, mode], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) resolve();
+    });
+    proc.on("exit", (code) => reject(new Error(`child exited ${code} before ready`)));
+  });
+  return { process: proc, ready };
+};
+
+describe("multi-step jobs", () => {
+  const { db, connect } = useDatabase("steps");
+
+  it("checks step types at compile time", () => {
+    // Type-level only (tsc runs over tests in CI): never executed.
+    const typeCheck = (underway: Parameters<typeof Steps.on>[0], queue: Parameters<typeof Steps.on>[1]) =>
+      Steps.on(underway, queue)
+        .step(async () => next("a string"))
+        // @ts-expect-error a step taking a number cannot follow one producing a string
+        .step(async (n: number) => done(n + 1));
+    assert.equal(typeof typeCheck, "function");
+  });
+
+  it("runs a 3-step job end to end, with a delay between steps, and resolves with the last output", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "signup", input: t.type({ userId: t.number }) });
+    const ran: string[] = [];
+    const times: number[] = [];
+    const job = Steps.on(underway, queue, { state: { greeting: "hello" } })
+      .step(async ({ userId }, { stepIndex, stepCount }) => {
+        ran.push(`${stepIndex}/${stepCount}`);
+        times.push(Date.now());
+        return nextAfter({ userId, token: `t${userId}` }, 700);
+      })
+      .step(async ({ userId, token }, { stepIndex, state }) => {
+        ran.push(`${stepIndex}:${token}:${state.greeting}`);
+        times.push(Date.now());
+        return next({ message: `${state.greeting} ${userId}` });
+      })
+      .step(
+        async ({ message }, { jobId }) => {
+          ran.push(`2:${message}`);
+          return done({ message, jobId });
+        },
+        { retry: { maxAttempts: 1 } },
+      )
+      .build();
+    const worker = job.start({ pollIntervalMs: 100 });
+    const jobId = await job.enqueue({ userId: 7 });
+    const output = await job.result(jobId);
+    await worker.stop();
+    assert.deepEqual(output, { message: "hello 7", jobId });
+    assert.deepEqual(ran, ["0/3", "1:t7:hello", "2:hello 7"]);
+    assert.ok(times[1]! - times[0]! >= 650, `second step ran ${times[1]! - times[0]!} ms after the first`);
+    const { rows } = await db().pool.query(
+      "select step_index, state::text, max_attempts from underway.task where job_id = $1 order by step_index",
+      [jobId],
+    );
+    assert.deepEqual(rows, [
+      { step_index: 0, state: "succeeded", max_attempts: 5 },
+      { step_index: 1, state: "succeeded", max_attempts: 5 },
+      { step_index: 2, state: "succeeded", max_attempts: 1 },
+    ]);
+  });
+
+  it("ends early on done, and reports a failed step as the job's failure", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "early", input: t.type({ n: t.number }) });
+    const job = Steps.on(underway, queue)
+      .step(async ({ n }) => (n > 0 ? done(`positive ${n}`) : next({ n })))
+      .step(
+        async (): Promise<ReturnType<typeof done<string>>> => {
+          throw new Error("second step broke");
+        },
+        { retry: { maxAttempts: 1 } },
+      )
+      .build();
+    const worker = job.start({ pollIntervalMs: 100 });
+    const [positive, zero] = await job.enqueueMany([{ n: 3 }, { n: 0 }]);
+    assert.equal(await job.result(positive!), "positive 3");
+    await assert.rejects(
+      job.result(zero!),
+      (error: unknown) => error instanceof TaskFailedError && /second step broke/.test(error.message),
+    );
+    await worker.stop();
+  });
+
+  it("a crash inside a step neither reruns the finished step nor skips one", async () => {
+    const underway = await connect();
+    await db().pool.query("create table step_runs (id serial primary key, what text not null)");
+    const crashed = child(db().url, "crash");
+    await crashed.ready;
+    const queue = await underway.queue({ name: "crash_steps", input: t.type({ n: t.number }) });
+    const exited = new Promise((resolve) => crashed.process.on("exit", resolve));
+    // Enqueue through a step job with the same steps' shape; only the child runs it at first.
+    const enqueuer = Steps.on(underway, queue)
+      .step(async () => done(0))
+      .build();
+    const jobId = await enqueuer.enqueue({ n: 1 });
+    await exited; // the child killed itself inside step 1
+    const survivor = child(db().url, "crash");
+    await survivor.ready;
+    await eventually(
+      async () => {
+        const { rows } = await db().pool.query("select 1 from step_runs where what = 'step2'");
+        return rows.length > 0;
+      },
+      20_000,
+      "step 2 to run",
+    );
+    survivor.process.kill("SIGKILL");
+    const { rows } = await db().pool.query<{ what: string }>("select what from step_runs order by id");
+    assert.deepEqual(
+      rows.map((row) => row.what),
+      ["step0", "step1.attempt1", "step1.attempt2", "step2"],
+    );
+    const { rows: tasks } = await db().pool.query(
+      "select step_index, state::text, attempt from underway.task where job_id = $1 order by step_index",
+      [jobId],
+    );
+    assert.deepEqual(tasks, [
+      { step_index: 0, state: "succeeded", attempt: 1 },
+      { step_index: 1, state: "succeeded", attempt: 2 },
+      { step_index: 2, state: "succeeded", attempt: 1 },
+    ]);
+    const { rows: lost } = await db().pool.query(
+      "select a.state from underway.task_attempt a join underway.task t on t.id = a.task_id where t.job_id = $1",
+      [jobId],
+    );
+    assert.deepEqual(lost, [{ state: "lost" }]);
+  });
+
+  it("cancels a job between steps", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "cancel_job", input: t.type({ n: t.number }) });
+    let lastStepRan = false;
+    const job = Steps.on(underway, queue)
+      .step(async ({ n }) => nextAfter({ n }, 60_000))
+      .step(async () => {
+        lastStepRan = true;
+        return done();
+      })
+      .build();
+    const worker = job.start({ pollIntervalMs: 100 });
+    const jobId = await job.enqueue({ n: 1 });
+    await eventually(async () => {
+      const { rows } = await db().pool.query(
+        "select 1 from underway.task where job_id = $1 and step_index = 1",
+        [jobId],
+      );
+      return rows.length === 1;
+    });
+    assert.equal(await job.cancel(jobId), true);
+    const outcome = await job.outcome(jobId);
+    assert.equal(outcome._tag, "cancelled");
+    assert.equal(outcome.stepIndex, 1);
+    await worker.stop();
+    assert.equal(lastStepRan, false);
+  });
+});
+
+describe("cancellation", () => {
+  const { db, connect } = useDatabase("cancel");
+
+  it("cancels a pending task at once", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "cancel_pending", input: t.type({ n: t.number }) });
+    let ran = false;
+    const job = Job.of(underway, queue, async () => {
+      ran = true;
+    });
+    const id = await job.enqueueAfter({ n: 1 }, 500);
+    const outcomes: string[] = [];
+    const sub = job.outcomes$.subscribe((outcome) => outcomes.push(outcome._tag));
+    await underway.listening();
+    assert.equal(await job.cancel(id), true);
+    assert.equal(await job.cancel(id), false, "a finished task cannot be cancelled again");
+    const worker = job.start({ pollIntervalMs: 100 });
+    await sleep(900);
+    await worker.stop();
+    sub.unsubscribe();
+    assert.equal(ran, false);
+    assert.deepEqual(outcomes, ["cancelled"]);
+    await assert.rejects(
+      job.result(id),
+      (error: unknown) => error instanceof TaskFailedError && error.state === "cancelled",
+    );
+  });
+
+  it("fires the AbortSignal of a task running in another process", async () => {
+    const underway = await connect();
+    await db().pool.query("create table step_runs (id serial primary key, what text not null)");
+    const queue = await underway.queue({ name: "cancel_running", input: t.type({ n: t.number }) });
+    const job = Job.of(underway, queue, async () => undefined);
+    const worker = child(db().url, "cancel");
+    await worker.ready;
+    const id = await job.enqueue({ n: 1 });
+    await eventually(async () => {
+      const { rows } = await db().pool.query("select 1 from step_runs where what = 'started'");
+      return rows.length === 1;
+    });
+    assert.equal(await job.cancel(id), true);
+    const outcome = await job.outcome(id);
+    assert.equal(outcome._tag, "cancelled");
+    await eventually(
+      async () => {
+        const { rows } = await db().pool.query("select what from step_runs where what like 'aborted%'");
+        return rows.length === 1 && rows[0].what === "aborted:cancelled";
+      },
+      10_000,
+      "the handler's signal to fire",
+    );
+    const { rows } = await db().pool.query("select state::text, error from underway.task where id = $1", [
+      id,
+    ]);
+    assert.deepEqual(
+      rows,
+      [{ state: "cancelled", error: "cancelled" }],
+      "the worker's late write was fenced off",
+    );
+    const exited = new Promise((resolve) => worker.process.on("exit", resolve));
+    worker.process.kill("SIGTERM");
+    await exited;
+  });
+});
