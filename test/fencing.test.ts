@@ -200,6 +200,9 @@ describe("fencing, timeouts and shutdown", () => {
     const job = Job.of(underway, queue, async () => {
       ran += 1;
     });
+    const outcomes: Array<Outcome<void>> = [];
+    const watching = job.outcomes$.subscribe((outcome) => outcomes.push(outcome));
+    await underway.listening();
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     // Hold the claim up with a table lock, so that stop() comes while it is in flight.
     const locker = await db().pool.connect();
@@ -234,6 +237,34 @@ describe("fencing, timeouts and shutdown", () => {
       [ids],
     );
     assert.deepEqual(attempts, []);
+    await sleep(200);
+    watching.unsubscribe();
+    assert.deepEqual(outcomes, [], "a task given back is no outcome");
+  });
+
+  it("gives prefetched tasks back on stop, without spending an attempt, while the running one finishes", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "prefetched", input: N });
+    const started: number[] = [];
+    const job = Job.of(underway, queue, async ({ n }) => {
+      started.push(n);
+      await sleep(400);
+    });
+    const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const worker = job.start({ concurrency: 1, prefetch: 2, pollIntervalMs: 60_000, reapIntervalMs: 0 });
+    await eventually(async () => (await statesOf(db().pool, "prefetched"))["in_progress"] === 3, 5_000);
+    await eventually(() => started.length === 1, 5_000);
+    await worker.stop();
+    assert.deepEqual(started, [1]);
+    const { rows } = await db().pool.query(
+      "select state::text, attempt from underway.task where id = any($1) order by id",
+      [ids],
+    );
+    assert.deepEqual(rows, [
+      { state: "succeeded", attempt: 1 },
+      { state: "pending", attempt: 0 },
+      { state: "pending", attempt: 0 },
+    ]);
   });
 
   it("a broadcast shutdown from another client stops a worker in another process after its in-flight tasks", async () => {
