@@ -47,12 +47,15 @@ describe("restart", () => {
         return rows[0]?.n ?? -1;
       };
       // A long poll: after the restart, the LISTEN reconnect and freed capacity must wake the worker.
-      const worker = job.start({ concurrency: 10, pollIntervalMs: 30_000, reapIntervalMs: 500 });
+      // A reaper quicker than the heartbeat tick: after the outage it usually takes back the
+      // expired leases before the worker renews them, so the fenced path is exercised.
+      const worker = job.start({ concurrency: 10, pollIntervalMs: 30_000, reapIntervalMs: 100 });
       await eventually(async () => (await succeeded()) >= tasks / 4, 30_000, "a quarter done");
       const before = await succeeded();
       await server.server.stop();
       const down = Date.now();
-      await sleep(1_000);
+      // Down for twice the lease: every lease held at the stop has expired when it is back.
+      await sleep(2_000);
       await server.server.start();
       const outageMs = Date.now() - down;
       await eventually(async () => (await succeeded()) === tasks, 60_000, "every task succeeded");
