@@ -100,6 +100,12 @@ describe("crash", () => {
       duplicated.filter((row) => row.lost === 0),
       [],
     );
-    summary("crash", { tasks, kills, lost: lost.length, "duplicated runs": duplicated.length });
+    summary("crash", {
+      tasks,
+      kills,
+      "lost tasks": tasks - ((await statesOf(db().pool, "crash"))["succeeded"] ?? 0),
+      "lost attempts": lost.length,
+      "ran twice": duplicated.length,
+    });
   });
 });

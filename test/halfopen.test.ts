@@ -163,7 +163,12 @@ describe("half-open LISTEN connection", () => {
       const afterPartition = await notified("a task started by NOTIFY after the partition");
 
       await Promise.all(workers.map((worker) => worker.stop()));
+      const { rows } = await db().pool.query<{ state: string; n: number }>(
+        "select state::text, count(*)::int as n from underway.task group by state",
+      );
+      assert.deepEqual(rows, [{ state: "succeeded", n: started.size }]);
       summary("halfopen", {
+        tasks: started.size,
         "notify ms": healthy,
         "poll ms while silent": polled,
         "replaced after ms": replacedMs,

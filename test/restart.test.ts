@@ -110,9 +110,9 @@ describe("restart", () => {
         restarts: 1,
         "succeeded before": before,
         "outage ms": outageMs,
-        lost: ids.filter((id) => !finished.has(id)).length,
-        "lease expired": leaseLost.size,
-        duplicated: duplicated.length,
+        "lost tasks": ids.filter((id) => !finished.has(id)).length,
+        "lost attempts": attempts.length,
+        "ran twice": duplicated.length,
       });
     } finally {
       await check.end();
