@@ -19,7 +19,7 @@ describe("crash", () => {
     return rows[0] ?? { started: 0, ended: 0 };
   };
 
-  /** The attempts in progress right now: after a SIGKILL, exactly the ones the dead worker held. */
+  /** The attempts in progress now: once a killed worker's backends are gone, exactly the ones it held. */
   const inProgress = async (): Promise<string[]> => {
     const { rows } = await db().pool.query<{ key: string }>(
       "select id || '/' || attempt as key from underway.task where queue_name = 'crash' and state = 'in_progress'",
@@ -27,9 +27,20 @@ describe("crash", () => {
     return rows.map((row) => row.key);
   };
 
+  /**
+   * SIGKILL, then wait until the server has noticed: a statement the worker
+   * sent just before dying (a completion) may still commit until its
+   * backend exits.
+   */
   const kill = async (worker: FixtureProcess): Promise<void> => {
     worker.child.kill("SIGKILL");
     assert.equal(await worker.exited, "SIGKILL");
+    await eventually(async () => {
+      const { rows } = await db().pool.query("select 1 from pg_stat_activity where application_name = $1", [
+        `faultWorker:${worker.pid}`,
+      ]);
+      return rows.length === 0;
+    }, 10_000);
   };
 
   it("tasks of workers killed with SIGKILL mid-run are finished by another worker, each succeeding once", async () => {
