@@ -27,6 +27,9 @@ update {{schema}}.task t
        lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
   from ranked r
  where t.id = r.id and (r.concurrency_key is null or r.rank <= r.concurrency_limit)
+   -- Keeps a generic plan (prepared statement, unknown limit) on the primary
+   -- key instead of hashing the whole table.
+   and t.id = any(array(select id from locked))
 returning t.id::text, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
           t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
           t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget

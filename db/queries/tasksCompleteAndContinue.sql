@@ -8,7 +8,7 @@ with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
     from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
-   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
   returning t.id, t.queue_name, t.job_id
 ), continued as (
   insert into {{schema}}.task (

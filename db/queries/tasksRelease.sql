@@ -4,4 +4,6 @@ update {{schema}}.task t
    set state = 'pending', attempt = t.attempt - 1, lease_expires_at = null, worker_id = null, started_at = null
   from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
  where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+   -- Drives a generic plan through the primary key, whatever the estimates.
+   and t.id = any($1::bigint[])
 returning t.id::text

@@ -255,21 +255,35 @@ const recordSuccess =
       ),
     );
 
+/** How an attempt ended, before it is written. */
+export type Verdict<O> = E.Either<TaskFailure, { readonly output: O; readonly json: string | null }>;
+
 /**
- * One attempt as a TaskEither pipeline: decode the input, run the handler
- * under its timeout, encode the output, then write the next state fenced by
- * the attempt number. Resolves to the outcome, or `undefined` when the write
- * was fenced off (the task was reclaimed) or could not be made.
+ * The first half of an attempt, as a TaskEither pipeline: decode the input,
+ * run the handler under its timeout, encode the output. Holds a worker
+ * slot; writing the verdict does not.
  */
-export const executeTask =
+export const runAttempt =
   <I, O>(deps: ExecuteDeps<I, O>) =>
-  (task: RunningTask): T.Task<Outcome<O> | undefined> => {
-    const row = task.row;
-    return pipe(
-      TE.of<TaskFailure, ClaimedRow>(row),
+  (task: RunningTask): T.Task<Verdict<O>> =>
+    pipe(
+      TE.of<TaskFailure, ClaimedRow>(task.row),
       TE.chain(decodeInput(deps)),
       TE.chain(runHandler(deps, task)),
       TE.chain(encodeOutput(deps)),
+    );
+
+/**
+ * The second half: write the next state fenced by the attempt number.
+ * Resolves to the outcome, or `undefined` when the write was fenced off (the
+ * task was reclaimed or cancelled) or could not be made.
+ */
+export const recordAttempt =
+  <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
+  (verdict: Verdict<O>): T.Task<Outcome<O> | undefined> => {
+    const row = task.row;
+    return pipe(
+      T.of(verdict),
       T.chain(
         E.fold(
           (failure) =>

@@ -6,6 +6,7 @@ import {
   Observable,
   Subject,
   Subscription,
+  EMPTY,
   asyncScheduler,
   catchError,
   of,
@@ -21,7 +22,7 @@ import { messageOf } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import { tasksClaim, tasksHeartbeat, tasksReap, tasksRelease, type ClaimedRow } from "../queries.ts";
 import { Completions } from "./completions.ts";
-import { executeTask, type ExecuteDeps, type RunningTask } from "./execute.ts";
+import { recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import type { Listener } from "./listener.ts";
 
@@ -64,6 +65,7 @@ export class WorkerRun<I, O> {
   private readonly freed = new Subject<void>();
   private readonly subscriptions = new Subscription();
   private readonly completions: Completions;
+  private readonly executeDeps: ExecuteDeps<I, O>;
   private readonly concurrency: number;
   /** Tasks claimed and not finished, started or not, at most. */
   private readonly target: number;
@@ -79,6 +81,7 @@ export class WorkerRun<I, O> {
     private readonly emit: (outcome: Outcome<O>) => void,
   ) {
     this.completions = new Completions(deps.sql, deps.pool);
+    this.executeDeps = { ...deps, completions: this.completions };
     this.concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
@@ -119,7 +122,7 @@ export class WorkerRun<I, O> {
             group.pipe(
               // Per key at most its limit; across keys, the worker's slots.
               mergeMap(
-                (task) => this.slots.run(() => this.execute(task)),
+                (task) => this.execute(task),
                 group.key === noKey ? this.target : Math.max(1, this.limitOf(group.key)),
               ),
             ),
@@ -190,22 +193,27 @@ export class WorkerRun<I, O> {
   }
 
   private execute(task: RunningTask): Observable<Outcome<O> | undefined> {
-    if (this.stopping !== undefined) {
-      // Claimed but not started when the stop came: given back by shutdown().
-      return of(undefined);
-    }
-    task.started = true;
-    return fromTask(executeTask({ ...this.deps, completions: this.completions })(task)).pipe(
-      // A bug must cost one task (its lease expires and it runs again), never the worker.
-      catchError((error: unknown) => {
-        this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
-          taskId: task.row.id,
-          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-        });
-        return of(undefined);
-      }),
-      finalize(() => this.forget(task.row.id)),
-    );
+    // Only the handler holds a slot: the write of its verdict is grouped with
+    // others and must not keep the next task waiting.
+    return this.slots
+      .run(() => {
+        // Claimed but not started when the stop came: given back by shutdown().
+        if (this.stopping !== undefined) return EMPTY;
+        task.started = true;
+        return fromTask(runAttempt(this.executeDeps)(task));
+      })
+      .pipe(
+        mergeMap((verdict) => fromTask(recordAttempt(this.executeDeps, task)(verdict))),
+        // A bug must cost one task (its lease expires and it runs again), never the worker.
+        catchError((error: unknown) => {
+          this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+            taskId: task.row.id,
+            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          });
+          return of(undefined);
+        }),
+        finalize(() => this.forget(task.row.id)),
+      );
   }
 
   private forget(id: string): void {
