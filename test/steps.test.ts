@@ -114,11 +114,15 @@ describe("multi-step jobs", () => {
     await survivor.ready;
     await eventually(
       async () => {
-        const { rows } = await db().pool.query("select 1 from step_runs where what = 'step2'");
+        // The last step's task committed, not merely started.
+        const { rows } = await db().pool.query(
+          "select 1 from underway.task where job_id = $1 and step_index = 2 and state = 'succeeded'",
+          [jobId],
+        );
         return rows.length > 0;
       },
       20_000,
-      "step 2 to run",
+      "step 2 to finish",
     );
     survivor.process.kill("SIGKILL");
     const { rows } = await db().pool.query<{ what: string }>("select what from step_runs order by id");
