@@ -36,6 +36,7 @@ export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./o
 export { isFinal, type Outcome, type FinalOutcome } from "./outcomes.ts";
 export type { Handler, TaskContext } from "./worker/execute.ts";
 export type { WorkOptions } from "./worker/worker.ts";
+export type { ListenerOptions } from "./worker/listener.ts";
 export type { AttemptRow } from "./queries.ts";
 export { consoleLogger, silentLogger, type Logger } from "./log.ts";
 export {
