@@ -29,6 +29,7 @@ import {
   taskAttemptsList,
   tasksEnqueue,
   tasksEnqueueOne,
+  tasksEnqueueUniform,
   tasksFindUnique,
   tasksGet,
   tasksCancel,
@@ -276,28 +277,58 @@ export class Job<I, O> {
   ): Promise<string[]> {
     const ids: string[] = [];
     const { sql } = this.underway;
+    // Without per-input overrides every row shares its options: resolve them
+    // once and send only the inputs as an array.
+    const uniform = this.options.optionsFor === undefined && inputs[0] !== undefined;
+    const shared = uniform ? this.columnsOf(inputs.slice(0, 1), options) : undefined;
     for (let start = 0; start < inputs.length; start += enqueueChunk) {
-      const columns = this.columnsOf(inputs.slice(start, start + enqueueChunk), options);
-      const rows = await orThrow(tasksEnqueue(sql, db, this.queue.name, columns)());
-      if (rows.length === columns.inputs.length) {
-        ids.push(...rows.map((row) => row.id));
-        continue;
-      }
-      // Some unique keys were taken: inserted rows come back in input order
-      // with their key; the rest take the id of the live task holding theirs.
-      const taken = columns.uniqueKey.filter((key): key is string => key !== null);
-      const existing = await orThrow(tasksFindUnique(sql, db, this.queue.name, taken)());
-      const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
-      let next = 0;
-      const unkeyed = rows.filter((row) => row.unique_key === null);
-      for (const key of columns.uniqueKey) {
-        const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
-        if (id === undefined)
-          throw new UnderwayError(`enqueueMany on queue ${this.queue.name} lost track of an id`);
-        ids.push(id);
-      }
+      const chunk = inputs.slice(start, start + enqueueChunk);
+      const [rows, uniqueKeys] =
+        shared === undefined
+          ? await this.insertChunk(db, this.columnsOf(chunk, options))
+          : [
+              await orThrow(
+                tasksEnqueueUniform(
+                  sql,
+                  db,
+                  this.queue.name,
+                  chunk.map((input) => JSON.stringify(this.queue.input.encode(input))),
+                  shared,
+                )(),
+              ),
+              chunk.map(() => shared.uniqueKey[0] ?? null),
+            ];
+      ids.push(...(await this.idsInOrder(db, rows, uniqueKeys)));
     }
     return ids;
+  }
+
+  private async insertChunk(db: Queryable, columns: EnqueueColumns) {
+    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue.name, columns)());
+    return [rows, columns.uniqueKey] as const;
+  }
+
+  /**
+   * Inserted rows come back in input order; where a unique key was taken,
+   * the input gets the id of the live task holding it.
+   */
+  private async idsInOrder(
+    db: Queryable,
+    rows: ReadonlyArray<{ readonly id: string; readonly unique_key: string | null }>,
+    uniqueKeys: ReadonlyArray<string | null>,
+  ): Promise<string[]> {
+    if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
+    const taken = uniqueKeys.filter((key): key is string => key !== null);
+    const existing = await orThrow(tasksFindUnique(this.underway.sql, db, this.queue.name, taken)());
+    const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
+    let next = 0;
+    const unkeyed = rows.filter((row) => row.unique_key === null);
+    return uniqueKeys.map((key) => {
+      const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
+      if (id === undefined)
+        throw new UnderwayError(`enqueueMany on queue ${this.queue.name} lost track of an id`);
+      return id;
+    });
   }
 
   /**

@@ -179,6 +179,22 @@ export const tasksEnqueueOne = (sql: Sql, db: Queryable, queue: string, columns:
     ]),
   );
 
+/** Tasks that share every option: `columns` holds the options of its first row and all inputs. */
+export const tasksEnqueueUniform = (
+  sql: Sql,
+  db: Queryable,
+  queue: string,
+  inputs: ReadonlyArray<string>,
+  columns: EnqueueColumns,
+) =>
+  run<EnqueuedRow>(sql, db, "tasksEnqueueUniform", [
+    queue,
+    inputs,
+    ...columnValues(columns)
+      .slice(1, 14)
+      .map((column) => (column as unknown[])[0]),
+  ]);
+
 export const tasksFindUnique = (sql: Sql, db: Queryable, queue: string, keys: ReadonlyArray<string>) =>
   run<EnqueuedRow>(sql, db, "tasksFindUnique", [queue, keys]);
 

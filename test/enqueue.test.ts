@@ -100,4 +100,22 @@ describe("enqueue", () => {
     await assert.rejects(job.enqueue({ n: 1 }, { priority: 1.5 }), /priority/);
     assert.equal(await count("opts"), 0);
   });
+  it("applies per-input overrides to each task of a batch", async () => {
+    const underway = await connect();
+    const queue = await underway.queue({ name: "per_input", input: t.type({ n: t.number }) });
+    const job = Job.of(underway, queue, async () => undefined, {
+      priority: 1,
+      optionsFor: ({ n }) => (n % 2 === 0 ? { priority: n, retry: { maxAttempts: 9 } } : {}),
+    });
+    const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 4 }], { timeoutMs: 5_000 });
+    const { rows } = await db().pool.query(
+      "select priority, max_attempts, timeout_ms from underway.task where id = any($1::bigint[]) order by id",
+      [ids],
+    );
+    assert.deepEqual(rows, [
+      { priority: 1, max_attempts: 5, timeout_ms: 5_000 },
+      { priority: 2, max_attempts: 9, timeout_ms: 5_000 },
+      { priority: 4, max_attempts: 9, timeout_ms: 5_000 },
+    ]);
+  });
 });
