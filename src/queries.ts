@@ -322,3 +322,9 @@ export interface EventRow {
 
 export const taskEventsList = (sql: Sql, db: Queryable, id: string) =>
   run<EventRow>(sql, db, "taskEventsList", [id]);
+
+export const queueWaitersUpsert = (sql: Sql, db: Queryable, queue: string, workerId: string, ttlMs: number) =>
+  TE.map(() => undefined)(run(sql, db, "queueWaitersUpsert", [queue, workerId, ttlMs]));
+
+export const queueWaitersDelete = (sql: Sql, db: Queryable, queue: string, workerId: string) =>
+  TE.map(() => undefined)(run(sql, db, "queueWaitersDelete", [queue, workerId]));

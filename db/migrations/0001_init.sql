@@ -71,12 +71,29 @@ create table {{schema}}.concurrency_slot (
   primary key (queue_name, concurrency_key)
 );
 
+-- Workers that found their queue empty and wait for a NOTIFY. A committing
+-- NOTIFY holds a database-wide lock through its commit, which serialises
+-- every notifying transaction: one NOTIFY per enqueue would cap single
+-- enqueues at one per WAL flush. So an insert notifies only while a worker
+-- waits; busy workers find work by claiming again as they finish. A row
+-- outlives its worker by at most `expires_at` (a crashed worker costs a few
+-- useless notifications, nothing else). Unlogged: after a crash the workers
+-- register again on their next empty claim.
+create unlogged table {{schema}}.queue_waiter (
+  queue_name text not null,
+  worker_id text not null,
+  expires_at timestamptz not null,
+  primary key (queue_name, worker_id)
+);
+
 -- One NOTIFY per queue touched by an INSERT statement, not per row: a bulk
 -- enqueue of 100,000 tasks wakes workers once.
 create function {{schema}}.task_inserted() returns trigger language plpgsql as $$
 begin
   perform pg_notify(tg_table_schema || '.ready', q.queue_name)
-    from (select distinct queue_name from inserted where state = 'pending') q;
+    from (select distinct queue_name from inserted where state = 'pending') q
+   where exists (select 1 from {{schema}}.queue_waiter w
+                  where w.queue_name = q.queue_name and w.expires_at > now());
   return null;
 end;
 $$;

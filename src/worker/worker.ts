@@ -20,7 +20,15 @@ import {
 } from "rxjs";
 import { messageOf } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksClaim, tasksHeartbeat, tasksReap, tasksRelease, type ClaimedRow } from "../queries.ts";
+import {
+  queueWaitersDelete,
+  queueWaitersUpsert,
+  tasksClaim,
+  tasksHeartbeat,
+  tasksReap,
+  tasksRelease,
+  type ClaimedRow,
+} from "../queries.ts";
 import { Completions } from "./completions.ts";
 import { recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
@@ -72,6 +80,8 @@ export class WorkerRun<I, O> {
   private readonly slots: Slots;
   private claiming: Promise<void> | undefined;
   private claimAgain = false;
+  /** Registered in queue_waiter: inserts NOTIFY this worker. */
+  private waiting = false;
   private stopping: Promise<void> | undefined;
   private readonly drained = new Subject<void>();
 
@@ -171,10 +181,34 @@ export class WorkerRun<I, O> {
           (rows) => this.accept(rows),
         ),
       );
+      const got = E.isRight(result) ? result.right.length : -1;
+      if (got === 0) {
+        // Registering may race an insert that did not see us yet: claim once
+        // more after a new registration, so nothing waits for the poll.
+        if (await this.waitForInserts()) this.claimAgain = true;
+      } else if (got === want) {
+        await this.stopWaiting();
+      }
       this.claiming = undefined;
-      const full = E.isRight(result) && result.right.length === want;
-      if (this.claimAgain || full) this.claim();
+      if (this.claimAgain || got === want) this.claim();
     })();
+  }
+
+  /** Asks inserts to NOTIFY; true when this is a new registration. */
+  private async waitForInserts(): Promise<boolean> {
+    const ttl = Math.max(3 * (this.options.pollIntervalMs ?? 1_000), 60_000);
+    const { sql, pool, queue } = this.deps;
+    const result = await queueWaitersUpsert(sql, pool, queue, this.workerId, ttl)();
+    const fresh = E.isRight(result) && !this.waiting;
+    if (E.isRight(result)) this.waiting = true;
+    return fresh;
+  }
+
+  /** A busy worker finds work by claiming as it finishes: no NOTIFY needed. */
+  private async stopWaiting(): Promise<void> {
+    if (!this.waiting) return;
+    this.waiting = false;
+    await queueWaitersDelete(this.deps.sql, this.deps.pool, this.deps.queue, this.workerId)();
   }
 
   private accept(rows: ReadonlyArray<ClaimedRow>): Promise<void> {
@@ -300,6 +334,7 @@ export class WorkerRun<I, O> {
 
   private async shutdown(): Promise<void> {
     await this.claiming;
+    await this.stopWaiting();
     // Prefetched tasks that have not started go back to pending untouched,
     // at once, for other workers.
     const unstarted = [...this.running.values()].filter((task) => !task.started);
