@@ -9,6 +9,7 @@ import {
   EMPTY,
   asyncScheduler,
   catchError,
+  debounceTime,
   of,
   filter,
   finalize,
@@ -127,7 +128,11 @@ export class WorkerRun<I, O> {
     this.subscriptions.add(
       this.claimed
         .pipe(
-          groupBy((task) => task.row.concurrency_key ?? noKey),
+          groupBy((task) => task.row.concurrency_key ?? noKey, {
+            // A key's group closes after a minute without tasks (its running
+            // tasks carry on), so many one-off keys do not pile up.
+            duration: (group) => group.pipe(debounceTime(60_000, scheduler)),
+          }),
           mergeMap((group) =>
             group.pipe(
               // Per key at most its limit; across keys, the worker's slots.
@@ -135,6 +140,9 @@ export class WorkerRun<I, O> {
                 (task) => this.execute(task),
                 group.key === noKey ? this.target : Math.max(1, this.limitOf(group.key)),
               ),
+              finalize(() => {
+                if (group.key !== noKey) this.limits.delete(group.key);
+              }),
             ),
           ),
         )
