@@ -11,6 +11,7 @@ export {
   type Done,
   type StepContext,
   type JobOutcome,
+  type StepOutput,
 } from "./steps.ts";
 export {
   schedule,
@@ -33,11 +34,11 @@ export {
 export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
-export { isFinal, type Outcome, type FinalOutcome } from "./outcomes.ts";
+export { isFinal, type Outcome, type FinalOutcome, type OutcomeBase } from "./outcomes.ts";
 export type { Handler, TaskContext } from "./worker/execute.ts";
 export type { WorkOptions } from "./worker/worker.ts";
 export type { ListenerOptions } from "./worker/listener.ts";
-export type { AttemptRow } from "./queries.ts";
+export type { AttemptRow, Queryable } from "./queries.ts";
 export { consoleLogger, silentLogger, type Logger } from "./log.ts";
 export {
   UnderwayError,

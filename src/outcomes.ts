@@ -3,7 +3,8 @@ import { pipe } from "fp-ts/function";
 import * as t from "io-ts";
 import { decodeWith } from "./codec.ts";
 
-interface OutcomeBase {
+/** What every outcome says. */
+export interface OutcomeBase {
   readonly taskId: string;
   readonly queue: string;
   /** The attempt that produced this outcome (1-based). */

@@ -82,7 +82,8 @@ export type JobOutcome<O> =
   | { readonly _tag: "failed"; readonly jobId: string; readonly stepIndex: number; readonly error: string }
   | { readonly _tag: "cancelled"; readonly jobId: string; readonly stepIndex: number };
 
-type StepOutput = Next<unknown> | Done<unknown>;
+/** What a step returned, as stored in its task's output. */
+export type StepOutput = Next<unknown> | Done<unknown>;
 
 /**
  * Chains typed steps: each step's output type is the next step's input

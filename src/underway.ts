@@ -52,7 +52,9 @@ export class Underway {
 
   private constructor(
     readonly pool: pg.Pool,
+    /** @internal The named queries, bound to this client's schema. */
     readonly sql: Sql,
+    /** @internal The process's LISTEN connection. */
     readonly listener: Listener,
     readonly log: Logger,
     private readonly ownsPool: boolean,
