@@ -72,8 +72,11 @@ export const firstFinal = <T extends { readonly _tag: string }>(
 ): Promise<Exclude<T, { _tag: "retrying" }>> => {
   const final = (outcome: T | undefined): outcome is Exclude<T, { _tag: "retrying" }> =>
     outcome !== undefined && outcome._tag !== "retrying" && outcome._tag !== "stepSucceeded";
+  // Reads at 0, 1, 2, 4, 8, 16 polls, then every 30: many waiters on long
+  // tasks cost little, and a lost notification is still found.
   const read$ = defer(() => underway.listening()).pipe(
     mergeMap(() => timer(0, pollIntervalMs)),
+    filter((n) => (n & (n - 1)) === 0 || n % 30 === 0),
     mergeMap(read),
   );
   return firstValueFrom(merge(notified$, read$).pipe(filter(final)));
