@@ -339,9 +339,9 @@ export class Job<I, O> {
    * Hot: it reports what happens while subscribed.
    */
   get outcomes$(): Observable<Outcome<O>> {
-    const { listener, sql, pool } = this.underway;
+    const { sql, pool } = this.underway;
     const name = this.queue.name;
-    return listener.channel$(`${sql.schema}.outcome`).pipe(
+    return this.underway.outcomeFeed.payloads$.pipe(
       mergeMap((text) => {
         const payload = pipe(
           E.tryCatch(

@@ -328,3 +328,9 @@ export const queueWaitersUpsert = (sql: Sql, db: Queryable, queue: string, worke
 
 export const queueWaitersDelete = (sql: Sql, db: Queryable, queue: string, workerId: string) =>
   TE.map(() => undefined)(run(sql, db, "queueWaitersDelete", [queue, workerId]));
+
+export const outcomeListenersUpsert = (sql: Sql, db: Queryable, listenerId: string, ttlMs: number) =>
+  TE.map(() => undefined)(run(sql, db, "outcomeListenersUpsert", [listenerId, ttlMs]));
+
+export const outcomeListenersDelete = (sql: Sql, db: Queryable, listenerId: string) =>
+  TE.map(() => undefined)(run(sql, db, "outcomeListenersDelete", [listenerId]));

@@ -9,6 +9,7 @@ import { queuesUpsert, type Sql } from "./queries.ts";
 import { Queue, type QueueDefinition } from "./queue.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
+import { OutcomeFeed } from "./outcomeFeed.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -58,7 +59,12 @@ export class Underway {
     readonly listener: Listener,
     readonly log: Logger,
     private readonly ownsPool: boolean,
-  ) {}
+  ) {
+    this.outcomeFeed = new OutcomeFeed(sql, pool, listener, log);
+  }
+
+  /** @internal Outcome notifications, shared by every outcome stream of this client. */
+  readonly outcomeFeed: OutcomeFeed;
 
   static async connect(options: UnderwayOptions): Promise<Underway> {
     const schema = options.schema ?? "underway";
@@ -103,8 +109,8 @@ export class Underway {
    * subscribe to `outcomes$`, await this, and nothing that happens after is
    * missed.
    */
-  listening(): Promise<void> {
-    return this.listener.readyAll();
+  async listening(): Promise<void> {
+    await Promise.all([this.listener.readyAll(), this.outcomeFeed.ready()]);
   }
 
   /**

@@ -102,6 +102,15 @@ create trigger task_inserted after insert on {{schema}}.task
   referencing new table as inserted
   for each statement execute function {{schema}}.task_inserted();
 
+-- Processes subscribed to outcome streams. Like queue_waiter: a NOTIFY per
+-- finished task would serialise every completing commit on the notify lock
+-- and cost a payload per task, so outcomes are sent only while someone
+-- listens. A registration lapses at `expires_at` unless its process renews it.
+create unlogged table {{schema}}.outcome_listener (
+  listener_id text primary key,
+  expires_at timestamptz not null
+);
+
 -- Outcomes: terminal states and scheduled retries, for outcome streams in any
 -- process. A row trigger whose WHEN clause filters in C: claims and lease
 -- renewals, the most frequent updates, never call it. A NOTIFY payload is
@@ -109,12 +118,17 @@ create trigger task_inserted after insert on {{schema}}.task
 -- the subscriber then reads the row.
 create function {{schema}}.task_changed() returns trigger language plpgsql as $$
 declare
-  payload jsonb := jsonb_build_object(
+  payload jsonb;
+  text_payload text;
+begin
+  if not exists (select 1 from {{schema}}.outcome_listener where expires_at > now()) then
+    return null;
+  end if;
+  payload := jsonb_build_object(
     'id', new.id::text, 'queue', new.queue_name, 'state', new.state, 'attempt', new.attempt,
     'output', new.output, 'error', new.error, 'runAt', new.run_at, 'jobId', new.job_id,
     'stepIndex', new.step_index, 'dlqFrom', new.dlq_from);
-  text_payload text := payload::text;
-begin
+  text_payload := payload::text;
   if length(text_payload) > 7800 then
     text_payload := (payload - 'output' - 'error' || '{"truncated": true}'::jsonb)::text;
   end if;
