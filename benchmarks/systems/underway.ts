@@ -1,0 +1,71 @@
+import * as t from "io-ts";
+import pg from "pg";
+import { Job, silentLogger, Underway, type Worker } from "../../src/index.ts";
+import type { BenchSystem, RunningWorker, TaskPayload } from "../system.ts";
+import { dropSchema, withClient } from "../withClient.ts";
+import { poolSize } from "./poolSize.ts";
+
+const schema = "bench_underway";
+const Payload = t.type({ i: t.number, t: t.number });
+
+/**
+ * underway itself, through its public API only, with default task options;
+ * `prefetch` as graphile-worker's tuned `localQueue` (default: concurrency).
+ */
+export const underway = (options: { readonly prefetch?: number } = {}): BenchSystem => {
+  let client: Underway | undefined;
+  let pool: pg.Pool | undefined;
+  let url = "";
+  let job: Job<TaskPayload, void> | undefined;
+  let handle: (payload: TaskPayload) => void = () => undefined;
+  const ready = (): Job<TaskPayload, void> => {
+    if (job === undefined) throw new Error("underway: setup first");
+    return job;
+  };
+
+  return {
+    name: options.prefetch === undefined ? "underway" : "underway-tuned",
+    schema,
+    async setup(databaseUrl, fresh) {
+      url = databaseUrl;
+      if (fresh) await dropSchema(url, schema);
+      pool = new pg.Pool({ connectionString: url, max: poolSize });
+      client = await Underway.connect({ pool, schema, logger: silentLogger });
+      const queue = await client.queue({ name: "bench", input: Payload });
+      job = Job.of(client, queue, async (payload) => handle(payload));
+    },
+    async reset() {
+      await withClient(url, (c) =>
+        c.query(`truncate ${schema}.task, ${schema}.task_attempt, ${schema}.concurrency_slot`),
+      );
+    },
+    async bulkInsert(payloads) {
+      await ready().enqueueMany(payloads);
+    },
+    async enqueue(payload) {
+      await ready().enqueue(payload);
+    },
+    async startWorker(concurrency, handler): Promise<RunningWorker> {
+      handle = handler;
+      const worker: Worker<void> = ready().start({ concurrency, prefetch: options.prefetch });
+      return { stop: () => worker.stop() };
+    },
+    async fillFinished(n) {
+      await withClient(url, async (c) => {
+        await c.query(
+          `insert into ${schema}.task (queue_name, state, input, max_attempts, retry_initial_ms, retry_max_ms,
+             retry_coefficient, retry_jitter, timeout_ms, heartbeat_ms, ttl_ms, attempt, started_at, finished_at)
+           select 'bench', 'succeeded', jsonb_build_object('i', g, 't', 0), 5, 1000, 60000, 2, 0.5, 900000, 30000,
+                  1209600000, 1, now(), now()
+             from generate_series(1, $1) g`,
+          [n],
+        );
+        await c.query(`analyze ${schema}.task`);
+      });
+    },
+    async teardown() {
+      await client?.close();
+      await pool?.end();
+    },
+  };
+};
