@@ -1,7 +1,7 @@
 import * as E from "fp-ts/Either";
 import type * as t from "io-ts";
 import pg from "pg";
-import { DatabaseError, type DbError } from "./errors.ts";
+import { DatabaseError, UnderwayError, type DbError } from "./errors.ts";
 import { quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
@@ -48,7 +48,6 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
  */
 export class Underway {
   private readonly running = new Set<Stoppable>();
-  private closed = false;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -99,7 +98,7 @@ export class Underway {
 
   /** @internal Workers register here so `close()` can stop them. */
   track(worker: Stoppable): () => void {
-    if (this.closed) throw new Error("this Underway client is closed");
+    if (this.closing !== undefined) throw new UnderwayError("this Underway client is closed");
     this.running.add(worker);
     return () => this.running.delete(worker);
   }
@@ -159,7 +158,6 @@ export class Underway {
   }
 
   private async shutdown(): Promise<void> {
-    this.closed = true;
     await Promise.all([...this.running].map((worker) => worker.stop()));
     await this.listener.close();
     if (this.ownsPool) {
