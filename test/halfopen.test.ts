@@ -79,12 +79,18 @@ class SilentProxy {
 describe("half-open LISTEN connection", () => {
   const { db } = useDatabase("halfopen");
 
-  it("is detected and replaced; tasks start by polling meanwhile, and by NOTIFY again after", async () => {
+  /** A silent-able proxy to the test database, and the database's URL through it. */
+  const proxied = async () => {
     const direct = new URL(db().url);
     const proxy = await SilentProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
     const throughProxy = new URL(db().url);
     throughProxy.hostname = "127.0.0.1";
     throughProxy.port = String(proxy.port);
+    return { proxy, throughProxy };
+  };
+
+  it("is detected and replaced; tasks start by polling meanwhile, and by NOTIFY again after", async () => {
+    const { proxy, throughProxy } = await proxied();
     const log = recordingLogger();
     // Queries go straight to PostgreSQL; only the LISTEN connection goes through the proxy.
     const underway = await Underway.connect({
@@ -185,11 +191,7 @@ describe("half-open LISTEN connection", () => {
   });
 
   it("close() does not wait on a silent LISTEN connection", async () => {
-    const direct = new URL(db().url);
-    const proxy = await SilentProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const throughProxy = new URL(db().url);
-    throughProxy.hostname = "127.0.0.1";
-    throughProxy.port = String(proxy.port);
+    const { proxy, throughProxy } = await proxied();
     try {
       const underway = await Underway.connect({
         pool: db().pool,
@@ -211,11 +213,7 @@ describe("half-open LISTEN connection", () => {
   });
 
   it("close() during a reconnect leaves no LISTEN connection behind", async () => {
-    const direct = new URL(db().url);
-    const proxy = await SilentProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const throughProxy = new URL(db().url);
-    throughProxy.hostname = "127.0.0.1";
-    throughProxy.port = String(proxy.port);
+    const { proxy, throughProxy } = await proxied();
     try {
       const log = recordingLogger();
       const underway = await Underway.connect({
