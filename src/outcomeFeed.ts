@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import * as E from "fp-ts/Either";
+import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
 import { Observable, share, type Subscription, timer } from "rxjs";
 import { messageOf } from "./errors.ts";

@@ -1,4 +1,4 @@
-import * as TE from "fp-ts/TaskEither";
+import * as TE from "fp-ts/lib/TaskEither.js";
 import type pg from "pg";
 import { dbError, type DbError } from "./errors.ts";
 import type { Queries } from "./sql.ts";

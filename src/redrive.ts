@@ -1,5 +1,5 @@
-import * as TE from "fp-ts/TaskEither";
-import { pipe } from "fp-ts/function";
+import * as TE from "fp-ts/lib/TaskEither.js";
+import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "./errors.ts";
 import { checkQueueName } from "./identifier.ts";
 import { tasksRedrive, type RedriveSelection } from "./queries.ts";

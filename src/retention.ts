@@ -1,6 +1,6 @@
-import * as E from "fp-ts/Either";
-import * as TE from "fp-ts/TaskEither";
-import { pipe } from "fp-ts/function";
+import * as E from "fp-ts/lib/Either.js";
+import * as TE from "fp-ts/lib/TaskEither.js";
+import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./queries.ts";

@@ -1,8 +1,8 @@
-import * as TE from "fp-ts/TaskEither";
-import * as E from "fp-ts/Either";
-import { pipe } from "fp-ts/function";
-import { capDelay, exponentialBackoff, limitRetries, monoidRetryPolicy } from "retry-ts";
-import { retrying } from "retry-ts/Task";
+import * as TE from "fp-ts/lib/TaskEither.js";
+import * as E from "fp-ts/lib/Either.js";
+import { pipe } from "fp-ts/lib/function.js";
+import { capDelay, exponentialBackoff, limitRetries, monoidRetryPolicy } from "retry-ts/lib/index.js";
+import { retrying } from "retry-ts/lib/Task.js";
 import type { DbError } from "./errors.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { Cron } from "croner";
-import * as E from "fp-ts/Either";
-import { pipe } from "fp-ts/function";
+import * as E from "fp-ts/lib/Either.js";
+import { pipe } from "fp-ts/lib/function.js";
 import { decodeWith } from "./codec.ts";
 import { ConfigError, ValidationError, messageOf } from "./errors.ts";
 import type { Job } from "./job.ts";

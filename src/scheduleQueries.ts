@@ -1,4 +1,4 @@
-import * as TE from "fp-ts/TaskEither";
+import * as TE from "fp-ts/lib/TaskEither.js";
 import { run, type Queryable, type Sql } from "./queries.ts";
 
 /** A stored schedule, as a scheduler reads it. `version` changes on every write. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import * as E from "fp-ts/Either";
+import * as E from "fp-ts/lib/Either.js";
 import { filter, map, type Observable } from "rxjs";
 import { decodeWith } from "./codec.ts";
 import { TaskFailedError, UnderwayError, ValidationError, type DecodeError } from "./errors.ts";

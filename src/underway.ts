@@ -1,4 +1,4 @@
-import * as E from "fp-ts/Either";
+import * as E from "fp-ts/lib/Either.js";
 import type * as t from "io-ts";
 import pg from "pg";
 import { DatabaseError, UnderwayError, type DbError } from "./errors.ts";

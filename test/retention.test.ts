@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import * as E from "fp-ts/Either";
+import * as E from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { Job, startRetention, sweepExpired, type Underway } from "../src/index.ts";
 import { tasksDeleteExpired } from "../src/queries.ts";

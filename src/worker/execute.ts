@@ -1,7 +1,7 @@
-import * as E from "fp-ts/Either";
-import * as T from "fp-ts/Task";
-import * as TE from "fp-ts/TaskEither";
-import { pipe } from "fp-ts/function";
+import * as E from "fp-ts/lib/Either.js";
+import * as T from "fp-ts/lib/Task.js";
+import * as TE from "fp-ts/lib/TaskEither.js";
+import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
 import { FatalError, messageOf, type DbError, type DecodeError, type TaskFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";

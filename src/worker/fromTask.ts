@@ -1,6 +1,6 @@
-import type * as T from "fp-ts/Task";
-import type * as TE from "fp-ts/TaskEither";
-import type * as E from "fp-ts/Either";
+import type * as T from "fp-ts/lib/Task.js";
+import type * as TE from "fp-ts/lib/TaskEither.js";
+import type * as E from "fp-ts/lib/Either.js";
 import { defer, from, type Observable } from "rxjs";
 
 /**

@@ -1,5 +1,5 @@
-import * as E from "fp-ts/Either";
-import { pipe } from "fp-ts/function";
+import * as E from "fp-ts/lib/Either.js";
+import { pipe } from "fp-ts/lib/function.js";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import {
