@@ -1,40 +1,32 @@
 // The seed crate's welcome-email example, made real: enqueue a batch of
-// typed tasks, run a worker, print each outcome as it arrives.
+// typed tasks, run a worker, print each outcome as it arrives. Producer and
+// worker share the definition in ./tasks/welcomeEmail.ts; here they run in
+// one process, in production usually in two.
 // Run: `npm start` (uses DATABASE_URL, or starts an embedded PostgreSQL).
-import * as t from "io-ts";
-import { Job, Underway } from "../src/index.ts";
+import { Underway } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
-
-const WelcomeEmail = t.type({ userId: t.number, email: t.string, name: t.string });
-type WelcomeEmail = t.TypeOf<typeof WelcomeEmail>;
+import { welcomeEmail, type WelcomeEmail } from "./tasks/welcomeEmail.ts";
 
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
-const queue = await underway.queue({ name: "email", input: WelcomeEmail, dlq: "email_dlq" });
+const emails = underway.job(welcomeEmail);
 
+// The worker side: attach the handler to the shared definition.
 const flaky = new Set<number>([3]); // this user's first send fails, then is retried
-const job = Job.of(
-  underway,
-  queue,
-  async ({ userId, email, name }: WelcomeEmail) => {
+const worker = emails.start(
+  async ({ userId, email, name }) => {
     if (flaky.delete(userId)) throw new Error(`mail server busy for ${email}`);
     console.log(`Sending welcome email to ${name} <${email}> (user_id: ${userId})`);
-    return { sentAt: new Date().toISOString() };
+    return { sentAt: new Date() };
   },
-  { retry: { initialIntervalMs: 200 } },
+  { concurrency: 4 },
 );
 
-const users: WelcomeEmail[] = ["Ferris", "Corro", "Rusty", "Gopher", "Duke"].map((name, index) => ({
-  userId: index + 1,
-  email: `${name.toLowerCase()}@example.com`,
-  name,
-}));
-
 // Outcomes come from the database's notifications, so any process could watch.
-const outcomes = job.outcomes$.subscribe((outcome) => {
+const outcomes = emails.outcomes$.subscribe((outcome) => {
   const detail =
     outcome._tag === "succeeded"
-      ? `output ${JSON.stringify(outcome.output)}`
+      ? `sent at ${outcome.output.sentAt.toISOString()}`
       : outcome._tag === "retrying"
         ? `error "${outcome.error}", runs again at ${outcome.runAt.toISOString()}`
         : outcome._tag === "failed"
@@ -42,14 +34,18 @@ const outcomes = job.outcomes$.subscribe((outcome) => {
           : "";
   console.log(`task ${outcome.taskId} attempt ${outcome.attempt}: ${outcome._tag} ${detail}`);
 });
-
 await underway.listening(); // from here on, no outcome is missed
 
-const worker = job.start({ concurrency: 4 });
-const ids = await job.enqueueMany(users);
+// The producer side: enqueue typed inputs; no handler needed.
+const users: WelcomeEmail[] = ["Ferris", "Corro", "Rusty", "Gopher", "Duke"].map((name, index) => ({
+  userId: index + 1,
+  email: `${name.toLowerCase()}@example.com`,
+  name,
+}));
+const ids = await emails.enqueueMany(users);
 console.log(`Enqueued tasks ${ids.join(", ")}`);
 
-const results = await Promise.all(ids.map((id) => job.outcome(id)));
+const results = await Promise.all(ids.map((id) => emails.outcome(id)));
 const succeeded = results.filter((outcome) => outcome._tag === "succeeded").length;
 console.log(`${succeeded} of ${ids.length} welcome emails sent`);
 

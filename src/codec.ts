@@ -2,6 +2,19 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type * as t from "io-ts";
 import type { DecodeError } from "./errors.ts";
+import { jsonProblem } from "./json.ts";
+import type { StandardSchemaV1 } from "./standardSchema.ts";
+
+const preview = (value: unknown): string => {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  // Error messages echo a bounded prefix of a bad value, never all of it.
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+};
 
 const pathOf = (error: t.ValidationError): string => {
   const keys = error.context.map((entry) => entry.key).filter((key) => key !== "");
@@ -11,18 +24,158 @@ const pathOf = (error: t.ValidationError): string => {
 const describe = (error: t.ValidationError): string => {
   const last = error.context[error.context.length - 1];
   const expected = last?.type.name ?? "valid value";
-  return `${pathOf(error)}: expected ${expected}, got ${JSON.stringify(error.value) ?? "undefined"}`;
+  return `${pathOf(error)}: expected ${expected}, got ${preview(error.value)}`;
 };
 
-/** Decodes through a codec; a failure names every bad field's path. */
+const decodeError = (paths: ReadonlyArray<string>, message: string): DecodeError => ({
+  _tag: "DecodeError",
+  paths: [...new Set(paths)],
+  message,
+});
+
+/** Decodes through an io-ts codec; a failure names every bad field's path. */
 export const decodeWith =
   <A, O, I>(codec: t.Type<A, O, I>) =>
   (value: I): E.Either<DecodeError, A> =>
     pipe(
       codec.decode(value),
-      E.mapLeft((errors) => ({
-        _tag: "DecodeError" as const,
-        paths: [...new Set(errors.map(pathOf))],
-        message: errors.map(describe).join("; "),
-      })),
+      E.mapLeft((errors) => decodeError(errors.map(pathOf), errors.map(describe).join("; "))),
     );
+
+/** What underway accepts as a schema: an io-ts codec or any Standard Schema v1 validator (zod, valibot, arktype). */
+export type Schema = t.Mixed | StandardSchemaV1;
+
+/** The type a schema accepts: what you enqueue, or what a handler returns. */
+export type SchemaInput<S> =
+  S extends t.Type<infer A, infer _O, infer _I>
+    ? A
+    : S extends StandardSchemaV1<infer In, infer _Out>
+      ? In
+      : never;
+
+/** The type a schema yields: what a handler receives, or what `result()` gives. */
+export type SchemaOutput<S> =
+  S extends t.Type<infer A, infer _O, infer _I>
+    ? A
+    : S extends StandardSchemaV1<infer _In, infer Out>
+      ? Out
+      : never;
+
+/**
+ * @internal How values cross the database: `check` validates what the user
+ * gives and returns its stored (JSON) form; `load` turns the stored form back
+ * into the value. io-ts codecs encode and decode; a Standard Schema stores
+ * what it was given and validates again on load, so its transforms run on
+ * the reading side.
+ */
+export interface Codec<In, Out> {
+  check(value: In): E.Either<DecodeError, { readonly value: Out; readonly stored: unknown }>;
+  load(stored: unknown): E.Either<DecodeError, Out>;
+}
+
+const isStandard = (schema: Schema): schema is StandardSchemaV1 =>
+  typeof schema === "object" && schema !== null && "~standard" in schema;
+
+// jsonb cannot hold NUL, lone surrogates, NaN or Infinity (JSON.stringify
+// would turn the last two into null, silently); refuse them up front.
+const storable = (stored: unknown): E.Either<DecodeError, unknown> => {
+  const problem = jsonProblem(stored);
+  return problem === undefined
+    ? E.right(stored)
+    : E.left(decodeError([problem.path], `${problem.path}: ${problem.message}`));
+};
+
+const standardCodec = <In, Out>(schema: StandardSchemaV1<In, Out>): Codec<In, Out> => {
+  const validate = (value: unknown): E.Either<DecodeError, Out> => {
+    const result = schema["~standard"].validate(value);
+    if (result instanceof Promise) {
+      return E.left(
+        decodeError(
+          ["(root)"],
+          "asynchronous Standard Schema validation is not supported; use a synchronous schema",
+        ),
+      );
+    }
+    if (result.issues === undefined) return E.right(result.value);
+    const paths = result.issues.map((issue) =>
+      issue.path === undefined || issue.path.length === 0
+        ? "(root)"
+        : issue.path.map((segment) => String(typeof segment === "object" ? segment.key : segment)).join("."),
+    );
+    return E.left(
+      decodeError(
+        paths,
+        result.issues.map((issue, index) => `${paths[index] ?? "(root)"}: ${issue.message}`).join("; "),
+      ),
+    );
+  };
+  return {
+    check: (value) =>
+      pipe(
+        validate(value),
+        E.chain((out) =>
+          pipe(
+            storable(value),
+            E.map((stored) => ({ value: out, stored })),
+          ),
+        ),
+      ),
+    load: validate,
+  };
+};
+
+const ioTsCodec = <A, O>(codec: t.Type<A, O, unknown>): Codec<A, A> => {
+  const decode = decodeWith(codec);
+  // A value is checked by a round trip, encode then decode, so codecs whose
+  // type differs from their JSON form (a Date stored as a string) check the
+  // typed value; an encode that throws on a bad value falls back to decoding
+  // the value itself, which names the bad fields.
+  const encoded = (value: A): E.Either<DecodeError, unknown> => {
+    let stored: unknown;
+    try {
+      stored = codec.encode(value);
+    } catch {
+      return pipe(
+        decode(value),
+        E.chain(() => E.left(decodeError(["(root)"], "the codec could not encode the value"))),
+      );
+    }
+    return pipe(
+      decode(stored),
+      E.map(() => stored),
+    );
+  };
+  return {
+    check: (value) =>
+      pipe(
+        encoded(value),
+        E.chain(storable),
+        E.chain((stored) =>
+          pipe(
+            decode(stored),
+            E.map((valid) => ({ value: valid, stored })),
+          ),
+        ),
+      ),
+    load: decode,
+  };
+};
+
+/** @internal The codec of a schema. */
+export const codecOf = <S extends Schema>(schema: S): Codec<SchemaInput<S>, SchemaOutput<S>> =>
+  (isStandard(schema)
+    ? standardCodec(schema)
+    : ioTsCodec(schema as t.Type<unknown, unknown, unknown>)) as unknown as Codec<
+    SchemaInput<S>,
+    SchemaOutput<S>
+  >;
+
+/** @internal The codec of untyped JSON outputs: checked to be storable, loaded as is. */
+export const jsonCodec = <A>(): Codec<A, A> => ({
+  check: (value) =>
+    pipe(
+      storable(value),
+      E.map((stored) => ({ value, stored })),
+    ),
+  load: (stored) => E.right(stored as A),
+});

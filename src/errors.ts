@@ -68,8 +68,13 @@ export class ValidationError extends UnderwayError {
 /** A database operation failed. */
 export class DatabaseError extends UnderwayError {
   override readonly name = "DatabaseError";
-  constructor(readonly dbError: DbError) {
-    super(`${dbError.operation} failed: ${messageOf(dbError.cause)}`, { cause: dbError.cause });
+  /** `secret`, if given, is blanked out of the message (a connection string's password). */
+  constructor(
+    readonly dbError: DbError,
+    secret?: string,
+  ) {
+    const message = `${dbError.operation} failed: ${messageOf(dbError.cause)}`;
+    super(secret === undefined ? message : message.split(secret).join("****"), { cause: dbError.cause });
   }
 }
 

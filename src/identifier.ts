@@ -1,4 +1,4 @@
-import { ConfigError } from "./errors.ts";
+import { ConfigError, ValidationError } from "./errors.ts";
 
 // Lower-case only, so the quoted and unquoted spellings name the same object
 // and a user's psql session finds it as written.
@@ -29,4 +29,31 @@ export const checkQueueName = (name: string): string => {
     );
   }
   return name;
+};
+
+const invalidId = (what: string, expected: string, id: unknown): ValidationError => {
+  const text = String(id);
+  const shown = JSON.stringify(text.slice(0, 40)) + (text.length > 40 ? "…" : "");
+  return new ValidationError(`invalid ${what}`, {
+    _tag: "DecodeError",
+    paths: ["(root)"],
+    message: `expected ${expected}, got ${shown}`,
+  });
+};
+
+const taskIdPattern = /^[1-9][0-9]{0,18}$/;
+
+/** Validates a task id (a positive 64-bit integer, as a string), throwing a `ValidationError`. */
+export const checkTaskId = (id: string): string => {
+  if (typeof id !== "string" || !taskIdPattern.test(id) || BigInt(id) > 9_223_372_036_854_775_807n)
+    throw invalidId("task id", "a task id (a positive integer as a string)", id);
+  return id;
+};
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Validates a job id (a UUID), throwing a `ValidationError`. */
+export const checkJobId = (id: string): string => {
+  if (typeof id !== "string" || !uuidPattern.test(id)) throw invalidId("job id", "a UUID", id);
+  return id;
 };

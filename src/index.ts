@@ -1,6 +1,18 @@
 export { Underway, type UnderwayOptions, type Stoppable } from "./underway.ts";
-export { Queue, type QueueDefinition } from "./queue.ts";
-export { Job, type JobOptions, type EnqueueOptions, type Worker } from "./job.ts";
+export {
+  defineJob,
+  defineStepJob,
+  type DefinitionConfig,
+  type JobDefinition,
+  type TaskDefinition,
+  type StepJobDefinition,
+  type OutputOf,
+  type ReturnOf,
+} from "./definition.ts";
+export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
+export type { StandardSchemaV1 } from "./standardSchema.ts";
+export type { JsonValue } from "./json.ts";
+export { Job, type EnqueueOptions, type Worker } from "./job.ts";
 export {
   Steps,
   StepJob,

@@ -1,6 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import * as t from "io-ts";
 import {
   Observable,
   filter,
@@ -15,8 +14,9 @@ import {
   defer,
   EMPTY,
 } from "rxjs";
-import { decodeWith } from "./codec.ts";
-import { TaskFailedError, UnderwayError, ValidationError, type DecodeError } from "./errors.ts";
+import type { JobDefinition } from "./definition.ts";
+import { TaskFailedError, UnderwayError, ValidationError, messageOf, type DecodeError } from "./errors.ts";
+import { checkTaskId } from "./identifier.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 import {
   decodeOutcomePayload,
@@ -38,18 +38,10 @@ import {
   type EnqueueColumns,
   type Queryable,
 } from "./queries.ts";
-import type { Queue } from "./queue.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { Handler } from "./worker/execute.ts";
 import { WorkerRun, type WorkOptions } from "./worker/worker.ts";
-
-/** A job's options: task options for all its tasks, plus per-input overrides and an output codec. */
-export type JobOptions<I, O> = TaskOptionsInput & {
-  /** Overrides computed from each input, applied over the job's options. */
-  readonly optionsFor?: (input: I) => TaskOptionsInput;
-  /** Codec of the handler's result, for outcomes read in other processes. */
-  readonly output?: t.Type<O, unknown, unknown>;
-};
+import { checkWorkOptions } from "./worker/workOptions.ts";
 
 /** Per-enqueue options, applied last. */
 export type EnqueueOptions = TaskOptionsInput & {
@@ -83,11 +75,16 @@ export const firstFinal = <T extends { readonly _tag: string }>(
 };
 
 /** @internal How multi-step jobs (src/steps.ts) bend a job's task handling. */
-export interface JobInternals<I, O> {
+export interface JobInternals<V, O> {
   /** Decodes a claimed task's input (steps after the first have no queue codec). */
-  readonly decodeTaskInput?: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
+  readonly decodeTaskInput?: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, V>;
   /** The next step to enqueue in the statement that completes this one. */
   readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+  /** Checks a returned value; gives its stored form and the value readers see. */
+  readonly encodeOutput?: (
+    returned: unknown,
+    row: ClaimedRow,
+  ) => { readonly value: O; readonly stored: unknown };
 }
 
 /** A started worker: its outcome stream and a graceful stop. */
@@ -98,88 +95,75 @@ export interface Worker<O> {
   stop(): Promise<void>;
 }
 
+/** @internal A validated input: the value handlers see, and its stored JSON form. */
+export interface CheckedInput<V> {
+  readonly value: V;
+  readonly stored: unknown;
+}
+
 // Rows per INSERT statement of enqueueMany: one array parameter per column,
 // so the limit is memory per statement, not the 65,535 bind parameters.
 const enqueueChunk = 5_000;
 
-const identity = <A>(value: A): E.Either<never, A> => E.right(value);
-
 /**
- * A queue's task type with its handler: enqueue typed inputs, run workers,
- * observe outcomes.
+ * A task type bound to a client: enqueue typed inputs, follow outcomes, and
+ * (in a worker process) run a handler. Get it with `underway.job(definition)`.
  *
  * @example
- * const job = Job.of(underway, queue, async ({ email }) => { await send(email); return { sent: true }; });
- * const id = await job.enqueue({ userId: 42, email: "ferris@example.com", name: "Ferris" });
- * job.work({ concurrency: 16 }).subscribe((outcome) => console.log(outcome));
+ * const emails = underway.job(welcomeEmail);
+ * const id = await emails.enqueue({ userId: 42, email: "ferris@example.com", name: "Ferris" });
+ * console.log(await emails.result(id));
+ * // in the worker process:
+ * const worker = underway.job(welcomeEmail).start(async ({ email }) => ({ sentAt: await send(email) }));
  */
-export class Job<I, O> {
-  private readonly decodeInput: (value: unknown) => E.Either<DecodeError, I>;
-  private readonly decodeOutput: (value: unknown) => E.Either<unknown, O>;
-
-  private constructor(
+export class Job<In, V, R, O> {
+  /** @internal Use `underway.job(definition)`. */
+  constructor(
+    /** The client this handle uses. */
     readonly underway: Underway,
-    readonly queue: Queue<I, unknown>,
-    readonly handler: Handler<I, O>,
-    readonly options: JobOptions<I, O>,
-    private readonly internals: JobInternals<I, O> = {},
-  ) {
-    this.decodeInput = decodeWith(queue.input);
-    const output = options.output;
-    this.decodeOutput =
-      output === undefined ? (identity as (value: unknown) => E.Either<never, O>) : decodeWith(output);
-    resolveTaskOptions(options);
+    /** The task type. */
+    readonly definition: JobDefinition<In, V, R, O>,
+  ) {}
+
+  /** The queue's name. */
+  get queue(): string {
+    return this.definition.queue;
   }
 
-  /** @internal A job whose tasks are decoded and continued differently (multi-step jobs). */
-  static withInternals<I, O>(
-    underway: Underway,
-    queue: Queue<I, unknown>,
-    handler: Handler<I, O>,
-    options: JobOptions<I, O>,
-    internals: JobInternals<I, O>,
-  ): Job<I, O> {
-    return new Job(underway, queue, handler, options, internals);
-  }
-
-  static of<I, IO, O>(
-    underway: Underway,
-    queue: Queue<I, IO>,
-    handler: Handler<I, O>,
-    options: JobOptions<I, O> = {},
-  ): Job<I, O> {
-    return new Job(underway, queue as Queue<I, unknown>, handler, options);
-  }
-
-  private validate(input: I, index?: number): I {
+  /** @internal Validates an input against the definition's schema (and jsonb), or throws `ValidationError`. */
+  check(input: In, index?: number): CheckedInput<V> {
     return pipe(
-      this.decodeInput(input),
+      this.definition.input.check(input),
       E.getOrElseW((error) => {
         throw new ValidationError(
-          `invalid input for queue ${this.queue.name}${index === undefined ? "" : ` (item ${index})`}`,
+          `invalid input for queue ${this.queue}${index === undefined ? "" : ` (item ${index})`}`,
           error,
         );
       }),
     );
   }
 
-  private optionsOf(input: I, enqueue: EnqueueOptions | undefined): TaskOptions {
+  private optionsOf(value: V, enqueue: EnqueueOptions | undefined): TaskOptions {
     const runAtDelay =
       enqueue?.runAt === undefined
         ? undefined
         : { delayMs: Math.max(0, enqueue.runAt.getTime() - Date.now()) };
-    return resolveTaskOptions(this.options, this.options.optionsFor?.(input), enqueue, runAtDelay);
+    const { client: _client, runAt: _runAt, ...overrides } = enqueue ?? {};
+    return resolveTaskOptions(
+      this.definition.options,
+      this.definition.optionsFor?.(value),
+      overrides,
+      runAtDelay,
+    );
   }
 
   /** @internal Columns for inputs that passed validation. */
   columnsOf(
-    inputs: ReadonlyArray<I>,
+    inputs: ReadonlyArray<CheckedInput<V>>,
     enqueue: EnqueueOptions | undefined,
     extra?: {
       readonly jobId: string;
       readonly stepIndex: number;
-      /** Serialises inputs that are not the queue's (later steps of a job). */
-      readonly encode?: (input: I) => unknown;
     },
   ): EnqueueColumns {
     const columns: EnqueueColumns = {
@@ -201,8 +185,8 @@ export class Job<I, O> {
       stepIndex: [],
     };
     for (const input of inputs) {
-      const options = this.optionsOf(input, enqueue);
-      columns.inputs.push(JSON.stringify((extra?.encode ?? this.queue.input.encode)(input)));
+      const options = this.optionsOf(input.value, enqueue);
+      columns.inputs.push(JSON.stringify(input.stored));
       columns.maxAttempts.push(options.retry.maxAttempts);
       columns.retryInitialMs.push(options.retry.initialIntervalMs);
       columns.retryMaxMs.push(options.retry.maxIntervalMs);
@@ -227,26 +211,27 @@ export class Job<I, O> {
    * rejects with a `ValidationError` naming the bad fields, and nothing is
    * written. With `uniqueKey`, a live task holding the key is returned instead.
    */
-  async enqueue(input: I, options?: EnqueueOptions): Promise<string> {
-    const valid = this.validate(input);
+  async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
+    const valid = this.check(input);
     const columns = this.columnsOf([valid], options);
+    await this.underway.register(this.definition);
     const db = options?.client ?? this.underway.pool;
     const { sql } = this.underway;
     const uniqueKey = columns.uniqueKey[0] ?? null;
     // A conflicting task may finish between the insert and the look-up; then
     // the key is free again and the insert is retried.
     for (let tries = 0; tries < 3; tries += 1) {
-      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue.name, columns)());
+      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue, columns)());
       if (id !== undefined) return id;
       if (uniqueKey === null) break;
-      const existing = await orThrow(tasksFindUnique(sql, db, this.queue.name, [uniqueKey])());
+      const existing = await orThrow(tasksFindUnique(sql, db, this.queue, [uniqueKey])());
       if (existing[0] !== undefined) return existing[0].id;
     }
-    throw new UnderwayError(`enqueue on queue ${this.queue.name} returned no id`);
+    throw new UnderwayError(`enqueue on queue ${this.queue} returned no id`);
   }
 
   /** Enqueues after a delay. Same as `enqueue(input, { delayMs })`. */
-  enqueueAfter(input: I, delayMs: number, options?: EnqueueOptions): Promise<string> {
+  enqueueAfter(input: In, delayMs: number, options?: EnqueueOptions): Promise<string> {
     return this.enqueue(input, { ...options, delayMs });
   }
 
@@ -255,11 +240,12 @@ export class Job<I, O> {
    * naming its index, and nothing is written), then inserts them in chunks of
    * one statement each, inside one transaction. Ids come back in input order.
    */
-  async enqueueMany(inputs: ReadonlyArray<I>, options?: EnqueueOptions): Promise<string[]> {
-    const valid = inputs.map((input, index) => this.validate(input, index));
+  async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
+    const valid = inputs.map((input, index) => this.check(input, index));
     if (valid.length === 0) return [];
+    await this.underway.register(this.definition);
     if (options?.client !== undefined) return this.insertMany(options.client, valid, options);
-    const client = await this.underway.pool.connect();
+    const client = await this.underway.connectClient();
     try {
       await client.query("begin");
       const ids = await this.insertMany(client, valid, options);
@@ -275,14 +261,14 @@ export class Job<I, O> {
 
   private async insertMany(
     db: Queryable,
-    inputs: ReadonlyArray<I>,
+    inputs: ReadonlyArray<CheckedInput<V>>,
     options: EnqueueOptions | undefined,
   ): Promise<string[]> {
     const ids: string[] = [];
     const { sql } = this.underway;
     // Without per-input overrides every row shares its options: resolve them
     // once and send only the inputs as an array.
-    const uniform = this.options.optionsFor === undefined && inputs[0] !== undefined;
+    const uniform = this.definition.optionsFor === undefined && inputs[0] !== undefined;
     const shared = uniform ? this.columnsOf(inputs.slice(0, 1), options) : undefined;
     for (let start = 0; start < inputs.length; start += enqueueChunk) {
       const chunk = inputs.slice(start, start + enqueueChunk);
@@ -294,8 +280,8 @@ export class Job<I, O> {
                 tasksEnqueueUniform(
                   sql,
                   db,
-                  this.queue.name,
-                  chunk.map((input) => JSON.stringify(this.queue.input.encode(input))),
+                  this.queue,
+                  chunk.map((input) => JSON.stringify(input.stored)),
                   shared,
                 )(),
               ),
@@ -307,7 +293,7 @@ export class Job<I, O> {
   }
 
   private async insertChunk(db: Queryable, columns: EnqueueColumns) {
-    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue.name, columns)());
+    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue, columns)());
     return [rows, columns.uniqueKey] as const;
   }
 
@@ -322,25 +308,28 @@ export class Job<I, O> {
   ): Promise<string[]> {
     if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
     const taken = uniqueKeys.filter((key): key is string => key !== null);
-    const existing = await orThrow(tasksFindUnique(this.underway.sql, db, this.queue.name, taken)());
+    const existing = await orThrow(tasksFindUnique(this.underway.sql, db, this.queue, taken)());
     const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
     let next = 0;
     const unkeyed = rows.filter((row) => row.unique_key === null);
     return uniqueKeys.map((key) => {
       const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
-      if (id === undefined)
-        throw new UnderwayError(`enqueueMany on queue ${this.queue.name} lost track of an id`);
+      if (id === undefined) throw new UnderwayError(`enqueueMany on queue ${this.queue} lost track of an id`);
       return id;
     });
   }
 
+  private readonly decodeOutput = (value: unknown): E.Either<unknown, O> =>
+    this.definition.output.load(value);
+
   /**
-   * Outcomes of this queue's tasks, from every process (LISTEN/NOTIFY).
-   * Hot: it reports what happens while subscribed.
+   * Outcomes of this queue's tasks, from every process (LISTEN/NOTIFY),
+   * with outputs decoded by the definition's output schema. Hot: it reports
+   * what happens while subscribed; it completes when the client closes.
    */
   get outcomes$(): Observable<Outcome<O>> {
     const { sql, pool } = this.underway;
-    const name = this.queue.name;
+    const name = this.queue;
     return this.underway.outcomeFeed.payloads$.pipe(
       mergeMap((text) => {
         const payload = pipe(
@@ -370,6 +359,7 @@ export class Job<I, O> {
    * Listens for it, and reads the row as a fallback for lost notifications.
    */
   outcome(taskId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<FinalOutcome<O>> {
+    checkTaskId(taskId);
     const { sql, pool } = this.underway;
     return firstFinal(
       this.underway,
@@ -396,40 +386,65 @@ export class Job<I, O> {
    * was pending or running.
    */
   async cancel(taskId: string): Promise<boolean> {
+    checkTaskId(taskId);
     const rows = await orThrow(tasksCancel(this.underway.sql, this.underway.pool, taskId, null)());
     return rows.length > 0;
   }
 
   /** Every attempt of a task so far, oldest first. */
   attempts(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
+    checkTaskId(taskId);
     return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, taskId)());
   }
 
-  /** Starts a worker now; `stop()` ends it gracefully. */
-  start(options: WorkOptions = {}): Worker<O> {
+  /**
+   * Starts a worker running `handler` for this task type; `stop()` ends it
+   * gracefully. Bad options, or a closed client, throw a `ConfigError` or
+   * `UnderwayError` here, synchronously.
+   */
+  start(handler: Handler<V, R>, options: WorkOptions = {}): Worker<O> {
+    return this.startWith(handler, options, {});
+  }
+
+  /** @internal A worker whose tasks are decoded and continued differently (multi-step jobs). */
+  startWith(handler: Handler<V, unknown>, options: WorkOptions, internals: JobInternals<V, O>): Worker<O> {
+    checkWorkOptions(options);
+    this.underway.assertOpen();
+    const output = this.definition.output;
+    const input = this.definition.input;
+    const deps = {
+      sql: this.underway.sql,
+      pool: this.underway.pool,
+      queue: this.queue,
+      dlq: this.definition.dlq,
+      decodeInput: internals.decodeTaskInput ?? ((value: unknown) => input.load(value)),
+      continuation: internals.continuation,
+      encodeOutput:
+        internals.encodeOutput ??
+        ((returned: unknown) => {
+          const checked = output.check(returned as R);
+          if (E.isLeft(checked)) throw new ValidationError(`output of queue ${this.queue}`, checked.left);
+          return checked.right;
+        }),
+      handler,
+      log: this.underway.log,
+      listener: this.underway.listener,
+    };
+    void this.underway.register(this.definition).catch((error: unknown) =>
+      this.underway.log.warn("could not register the queue; tasks still run", {
+        queue: this.queue,
+        error: messageOf(error),
+      }),
+    );
+    let stop: () => Promise<void> = async () => undefined;
     const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
-      const run = new WorkerRun(
-        {
-          sql: this.underway.sql,
-          pool: this.underway.pool,
-          queue: this.queue.name,
-          dlq: this.queue.dlq,
-          decodeInput: this.internals.decodeTaskInput ?? this.decodeInput,
-          continuation: this.internals.continuation,
-          encodeOutput: this.options.output?.encode ?? ((output: O) => output),
-          handler: this.handler,
-          log: this.underway.log,
-          listener: this.underway.listener,
-        },
-        options,
-        (outcome) => subscriber.next(outcome),
-      );
+      const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
       const untrack = this.underway.track(run);
       run.start();
       const { listener, sql } = this.underway;
       const broadcast = listener
         .channel$(`${sql.schema}.shutdown`)
-        .pipe(filter((name) => name === this.queue.name))
+        .pipe(filter((name) => name === this.queue))
         .subscribe(() => void stop());
       stop = () =>
         run.stop().finally(() => {
@@ -439,7 +454,6 @@ export class Job<I, O> {
         });
       return () => void stop();
     }).pipe(share());
-    let stop: () => Promise<void> = async () => undefined;
     const keepAlive = outcomes$.subscribe();
     return {
       outcomes$,
@@ -453,10 +467,12 @@ export class Job<I, O> {
   /**
    * A worker as an Observable of its outcomes: subscribing runs it,
    * unsubscribing stops it gracefully (no new claims, in-flight tasks finish).
+   * Options are checked here, synchronously.
    */
-  work(options: WorkOptions = {}): Observable<Outcome<O>> {
+  work(handler: Handler<V, R>, options: WorkOptions = {}): Observable<Outcome<O>> {
+    checkWorkOptions(options);
     return new Observable<Outcome<O>>((subscriber) => {
-      const worker = this.start(options);
+      const worker = this.start(handler, options);
       const sub = worker.outcomes$.subscribe(subscriber);
       return () => {
         sub.unsubscribe();

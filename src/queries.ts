@@ -227,8 +227,13 @@ export interface AttemptRow {
 export const taskAttemptsList = (sql: Sql, db: Queryable, id: string) =>
   run<AttemptRow>(sql, db, "taskAttemptsList", [id]);
 
-export const queuesUpsert = (sql: Sql, db: Queryable, name: string, dlq: string | null) =>
-  TE.map(() => undefined)(run(sql, db, "queuesUpsert", [name, dlq]));
+export const queuesUpsert = (
+  sql: Sql,
+  db: Queryable,
+  name: string,
+  dlq: string | null,
+  overwriteDlq: boolean,
+) => TE.map(() => undefined)(run(sql, db, "queuesUpsert", [name, dlq, overwriteDlq]));
 
 /** Next-step rows keyed by the task whose completion enqueues them. */
 export interface ContinueColumns {

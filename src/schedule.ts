@@ -1,12 +1,12 @@
 import { Cron } from "croner";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import { decodeWith } from "./codec.ts";
 import { ConfigError, ValidationError, messageOf } from "./errors.ts";
-import type { Job } from "./job.ts";
-import type { Queryable } from "./queries.ts";
+import type { JobDefinition } from "./definition.ts";
+import type { CheckedInput } from "./job.ts";
+import type { EnqueueColumns, Queryable } from "./queries.ts";
 import { schedulesDelete, schedulesUpsert } from "./scheduleQueries.ts";
-import { orThrow } from "./underway.ts";
+import { orThrow, type Underway } from "./underway.ts";
 
 /**
  * A validated cron schedule: an expression with 5 fields (minute first) or
@@ -131,7 +131,16 @@ export const ticksBetween = (spec: ScheduleSpec, from: Date, to: Date, limit = 1
 };
 
 /** What a schedule needs of a job: its client, its queue and how it builds task rows. */
-export type Schedulable<I> = Pick<Job<I, unknown>, "underway" | "queue" | "columnsOf">;
+export interface Schedulable<In, V> {
+  /** The client. */
+  readonly underway: Underway;
+  /** The queue's name. */
+  readonly queue: string;
+  /** The task type. */
+  readonly definition: Pick<JobDefinition<In, V, unknown, unknown>, "input">;
+  /** @internal Task rows for checked inputs. */
+  columnsOf(inputs: ReadonlyArray<CheckedInput<V>>, options: undefined): EnqueueColumns;
+}
 
 /** Options of {@link schedule}. */
 export interface ScheduleOptions {
@@ -154,28 +163,28 @@ export interface ScheduleOptions {
  * await schedule(job, "0 0 9 * * MON-FRI[America/New_York]", { report: "daily" });
  * const scheduler = runScheduler(job); // in every process that should enqueue ticks
  */
-export const schedule = async <I>(
-  job: Schedulable<I>,
+export const schedule = async <In, V>(
+  job: Schedulable<In, V>,
   expression: string,
-  input: I,
+  input: In,
   options: ScheduleOptions = {},
 ): Promise<ScheduleSpec> => {
   const spec = parseSchedule(expression);
   const { queue, underway } = job;
   const valid = pipe(
-    decodeWith(queue.input)(input),
+    job.definition.input.check(input),
     E.getOrElseW((error) => {
-      throw new ValidationError(`invalid scheduled input for queue ${queue.name}`, error);
+      throw new ValidationError(`invalid scheduled input for queue ${queue}`, error);
     }),
   );
   await orThrow(
     schedulesUpsert(
       underway.sql,
       options.client ?? underway.pool,
-      queue.name,
+      queue,
       spec.cron,
       spec.timeZone,
-      JSON.stringify(queue.input.encode(valid)),
+      JSON.stringify(valid.stored),
       options.catchUp ?? false,
     )(),
   );
@@ -186,8 +195,8 @@ export const schedule = async <I>(
  * Removes the job's queue's schedule; running schedulers stop enqueuing at
  * once. Resolves with whether there was one.
  */
-export const unschedule = <I>(
-  job: Schedulable<I>,
+export const unschedule = <In, V>(
+  job: Schedulable<In, V>,
   options: { readonly client?: Queryable } = {},
 ): Promise<boolean> =>
-  orThrow(schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, job.queue.name)());
+  orThrow(schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, job.queue)());

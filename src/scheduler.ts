@@ -20,7 +20,7 @@ import {
   timer,
   type SchedulerLike,
 } from "rxjs";
-import { decodeWith } from "./codec.ts";
+import type { CheckedInput } from "./job.ts";
 import { ConfigError, dbError, messageOf, type DbError, type DecodeError } from "./errors.ts";
 import { tasksEnqueue, type EnqueueColumns } from "./queries.ts";
 import { nextTick, scheduleSpecOf, ticksBetween, type Schedulable, type ScheduleSpec } from "./schedule.ts";
@@ -61,7 +61,7 @@ export interface Scheduler {
 }
 
 /** What the scheduler knows of its queue's schedule. */
-type Known<I> =
+type Known<V> =
   | { readonly _tag: "Unread" }
   | { readonly _tag: "None" }
   | { readonly _tag: "Invalid"; readonly version: string }
@@ -69,7 +69,7 @@ type Known<I> =
       readonly _tag: "Active";
       readonly row: ScheduleRow;
       readonly spec: ScheduleSpec;
-      readonly input: I;
+      readonly input: CheckedInput<V>;
     };
 
 /** Result of one pass of the tick loop: what it enqueued and how long to sleep. */
@@ -154,8 +154,8 @@ const withTransaction = <A>(
  * (timer to the next tick, schedule changes, periodic re-reads); `step`
  * decides what to enqueue.
  */
-class SchedulerRun<I> {
-  private known: Known<I> = { _tag: "Unread" };
+class SchedulerRun<In, V> {
+  private known: Known<V> = { _tag: "Unread" };
   /** Bumped on each change of `known`, so a step can tell it acted on an old one. */
   private knownSeq = 0;
   private actedVersion: string | undefined;
@@ -163,18 +163,19 @@ class SchedulerRun<I> {
   private readonly changed = new Subject<void>();
   private readonly refreshNow = new Subject<void>();
   private readonly subscriptions = new Subscription();
-  private readonly decodeInput: (value: unknown) => E.Either<DecodeError, I>;
+  private readonly decodeInput: (value: unknown) => E.Either<DecodeError, CheckedInput<V>>;
   private readonly clock: SchedulerLike;
   private stepping: Promise<Step> | undefined;
   private stopped = false;
 
   constructor(
-    private readonly job: Schedulable<I>,
+    private readonly job: Schedulable<In, V>,
     private readonly options: SchedulerOptions,
   ) {
     this.clock = options.scheduler ?? asyncScheduler;
     this.cursor = this.clock.now();
-    this.decodeInput = decodeWith(job.queue.input);
+    this.decodeInput = (stored) =>
+      E.map((value: V): CheckedInput<V> => ({ value, stored }))(job.definition.input.load(stored));
     const maxCatchUp = options.maxCatchUp ?? 100;
     if (!Number.isInteger(maxCatchUp) || maxCatchUp < 1) {
       throw new ConfigError(`maxCatchUp must be an integer >= 1, got ${maxCatchUp}`);
@@ -188,7 +189,7 @@ class SchedulerRun<I> {
   start(emit: (event: TickEvent) => void): void {
     const { listener, sql } = this.job.underway;
     const channel = `${sql.schema}.schedule`;
-    const queue = this.job.queue.name;
+    const queue = this.job.queue;
     const reads$ = merge(
       listener.channel$(channel).pipe(filter((name) => name === queue)),
       listener.reconnected$,
@@ -215,7 +216,7 @@ class SchedulerRun<I> {
   /** Takes in a read of the schedule row; wakes the loop when it changed. */
   private learn(read: E.Either<DbError, ScheduleRow | undefined>): void {
     const { log, sql } = this.job.underway;
-    const queue = this.job.queue.name;
+    const queue = this.job.queue;
     if (E.isLeft(read)) {
       log.warn("reading the schedule failed; keeping the last one read", {
         queue,
@@ -249,7 +250,7 @@ class SchedulerRun<I> {
     this.setKnown({ _tag: "Active", row, spec: parsed.right, input: input.right });
   }
 
-  private setKnown(known: Known<I>): void {
+  private setKnown(known: Known<V>): void {
     this.known = known;
     this.knownSeq += 1;
     this.changed.next();
@@ -310,9 +311,9 @@ class SchedulerRun<I> {
   }
 
   /** Claims the tick and enqueues its task, in one transaction. */
-  private fire(known: Extract<Known<I>, { _tag: "Active" }>, tick: Date): TE.TaskEither<DbError, Fired> {
+  private fire(known: Extract<Known<V>, { _tag: "Active" }>, tick: Date): TE.TaskEither<DbError, Fired> {
     const { sql, pool } = this.job.underway;
-    const queue = this.job.queue.name;
+    const queue = this.job.queue;
     return pipe(
       TE.fromEither(
         E.tryCatch(
@@ -367,7 +368,7 @@ class SchedulerRun<I> {
  * scheduler.ticks$.subscribe(({ tickAt, taskId }) => console.log(tickAt, taskId));
  * await scheduler.stop();
  */
-export const runScheduler = <I>(job: Schedulable<I>, options: SchedulerOptions = {}): Scheduler => {
+export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerOptions = {}): Scheduler => {
   const run = new SchedulerRun(job, options);
   const ticks = new Subject<TickEvent>();
   let stopping: Promise<void> | undefined;
@@ -393,7 +394,10 @@ export const runScheduler = <I>(job: Schedulable<I>, options: SchedulerOptions =
  * @example
  * const subscription = scheduler$(job).subscribe((tick) => console.log(tick.tickAt));
  */
-export const scheduler$ = <I>(job: Schedulable<I>, options: SchedulerOptions = {}): Observable<TickEvent> =>
+export const scheduler$ = <In, V>(
+  job: Schedulable<In, V>,
+  options: SchedulerOptions = {},
+): Observable<TickEvent> =>
   new Observable<TickEvent>((subscriber) => {
     const scheduler = runScheduler(job, options);
     const sub = scheduler.ticks$.subscribe(subscriber);

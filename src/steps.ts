@@ -1,24 +1,19 @@
 import { randomUUID } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
-import { filter, map, type Observable } from "rxjs";
-import { decodeWith } from "./codec.ts";
-import { TaskFailedError, UnderwayError, ValidationError, type DecodeError } from "./errors.ts";
-import { firstFinal, Job, type EnqueueOptions, type JobOptions, type Worker } from "./job.ts";
+import { Observable, filter, map } from "rxjs";
+import { jsonCodec } from "./codec.ts";
+import type { JobDefinition, StepJobDefinition } from "./definition.ts";
+import { ConfigError, TaskFailedError, UnderwayError, ValidationError } from "./errors.ts";
+import { checkJobId } from "./identifier.ts";
+import { firstFinal, Job, type CheckedInput, type EnqueueOptions, type Worker } from "./job.ts";
+import { jsonProblem, type JsonValue } from "./json.ts";
 import type { TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
-import {
-  tasksCancel,
-  tasksEnqueue,
-  tasksGetLatestOfJob,
-  type ClaimedRow,
-  type EnqueueColumns,
-  type TaskRow,
-} from "./queries.ts";
-import type { Queue } from "./queue.ts";
+import { tasksCancel, tasksEnqueue, tasksGetLatestOfJob, type ClaimedRow, type TaskRow } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
 import type { WorkOptions } from "./worker/worker.ts";
-
+import { checkWorkOptions } from "./worker/workOptions.ts";
 /** Go on to the next step with this value, optionally after a delay. */
 export interface Next<N> {
   readonly _tag: "next";
@@ -51,8 +46,9 @@ export interface StepContext<S> extends TaskContext {
   readonly jobId: string;
   /** 0-based. */
   readonly stepIndex: number;
+  /** How many steps the job has. */
   readonly stepCount: number;
-  /** The state given to `Steps.on`, shared by every step. */
+  /** The state given to `Steps.of`, shared by every step. */
   readonly state: S;
 }
 
@@ -86,121 +82,140 @@ export type JobOutcome<O> =
 export type StepOutput = Next<unknown> | Done<unknown>;
 
 /**
- * Chains typed steps: each step's output type is the next step's input
- * type, checked by the compiler.
+ * The steps of a multi-step job, chained so that each step's output type is
+ * the next step's input type, checked by the compiler. Values handed between
+ * steps are JSON ({@link JsonValue}); a `done` value is checked against the
+ * definition's output schema. Built in the worker process and passed to
+ * `underway.job(definition).start(steps)`.
  *
  * @example
- * const signup = Steps.on(underway, queue, { state: { mailer } })
+ * const signupSteps = Steps.of(signup, { state: { mailer } })
  *   .step(async ({ userId }) => next({ userId, token: await makeToken(userId) }))
  *   .step(async ({ userId, token }, { state }) => { await state.mailer.send(userId, token); return nextAfter({ userId }, 86_400_000); })
- *   .step(async ({ userId }) => done({ remindedUserId: userId }))
- *   .build();
+ *   .step(async ({ userId }) => done({ remindedUserId: userId }));
+ * const worker = underway.job(signup).start(signupSteps);
  */
-export class Steps<I, Cur, Out, S> {
+export class Steps<V, Cur, Out, S, R> {
+  /** Phantom: what the job's last value may be, for the compiler only. */
+  declare readonly output?: Out | Cur;
+  /** Phantom: the first step's input type, for the compiler only. */
+  declare readonly input?: (input: V) => void;
+
   private constructor(
-    private readonly underway: Underway,
-    private readonly queue: Queue<I, unknown>,
-    private readonly state: S,
-    private readonly options: JobOptions<I, never>,
-    private readonly steps: ReadonlyArray<StepDefinition>,
+    /** @internal */
+    readonly queue: string,
+    /** @internal */
+    readonly state: S,
+    /** @internal */
+    readonly steps: ReadonlyArray<StepDefinition>,
   ) {}
 
-  /** Starts a chain on a queue; the queue's codec types and validates the first step's input. */
-  static on<I, IO, S = undefined>(
-    underway: Underway,
-    queue: Queue<I, IO>,
-    config: { readonly state?: S; readonly options?: JobOptions<I, never> } = {},
-  ): Steps<I, I, never, S> {
-    return new Steps(underway, queue as Queue<I, unknown>, config.state as S, config.options ?? {}, []);
+  /**
+   * Starts a chain for a multi-step job definition; its input schema types
+   * the first step's input. `state` is handed to every step.
+   */
+  static of<In, V, R, O, S = undefined>(
+    definition: StepJobDefinition<In, V, R, O>,
+    config: { readonly state?: S } = {},
+  ): Steps<V, V, never, S, R> {
+    return new Steps(definition.queue, config.state as S, []);
   }
 
-  /** Adds a step; `options` override the job's for this step's tasks (retry policy, timeout, priority, ...). */
-  step<N = never, D = never>(
+  /**
+   * Adds a step. `options` override the definition's task options for this
+   * step's tasks (retry policy, timeout, priority, …); the first step's
+   * options are the definition's, since producers enqueue it.
+   */
+  step<N extends JsonValue = never, D extends R = never>(
     run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D>>,
     options?: TaskOptionsInput,
-  ): Steps<I, N, Out | D, S> {
-    return new Steps<I, N, Out | D, S>(this.underway, this.queue, this.state, this.options, [
+  ): Steps<V, N, Out | D, S, R> {
+    if (this.steps.length === 0 && options !== undefined)
+      throw new ConfigError(
+        `the first step of queue ${this.queue} takes its options from the job definition (producers enqueue it)`,
+      );
+    return new Steps<V, N, Out | D, S, R>(this.queue, this.state, [
       ...this.steps,
       { run: run as unknown as StepFn, options },
     ]);
   }
-
-  /** The runnable job. A last step's `next(value)` ends the job with `value` too. */
-  build(): StepJob<I, Out | Cur> {
-    if (this.steps.length === 0) throw new RangeError("a job needs at least one step");
-    return new StepJob(this.underway, this.queue, this.state, this.options, this.steps);
-  }
 }
 
-/** A multi-step job: enqueue runs, run workers, follow runs to their output. */
-export class StepJob<I, O> {
-  private readonly job: Job<unknown, StepOutput>;
-  private readonly decodeFirst: ReturnType<typeof decodeWith<I, unknown, unknown>>;
+/**
+ * A multi-step job type bound to a client: enqueue runs, follow them to
+ * their output, cancel them, and (in a worker process) run their steps.
+ * Get it with `underway.job(stepJobDefinition)`.
+ */
+export class StepJob<In, V, R, O> {
+  private readonly job: Job<In, V, unknown, StepOutput>;
 
-  /** @internal Use `Steps.on(...).step(...).build()`. */
+  /** @internal Use `underway.job(definition)`. */
   constructor(
+    /** The client this handle uses. */
     readonly underway: Underway,
-    readonly queue: Queue<I, unknown>,
-    state: unknown,
-    options: JobOptions<I, never>,
-    private readonly steps: ReadonlyArray<StepDefinition>,
+    /** The job type. */
+    readonly definition: StepJobDefinition<In, V, R, O>,
   ) {
-    this.decodeFirst = decodeWith(queue.input);
-    const stepCount = steps.length;
-    const handler = async (input: unknown, context: TaskContext): Promise<StepOutput> => {
-      const index = context.stepIndex ?? 0;
-      const step = steps[index];
-      if (step === undefined || context.jobId === null) {
-        throw new UnderwayError(`task ${context.taskId} names step ${index} of a ${stepCount}-step job`);
-      }
-      return step.run(input, { ...context, jobId: context.jobId, stepIndex: index, stepCount, state });
+    const inner: JobDefinition<In, V, unknown, StepOutput> = {
+      ...definition,
+      kind: "job",
+      output: jsonCodec<StepOutput>(),
     };
-    this.job = Job.withInternals<unknown, StepOutput>(
-      underway,
-      queue as Queue<unknown, unknown>,
-      handler,
-      options as JobOptions<unknown, StepOutput>,
-      {
-        // The queue's codec describes the first step's input; later inputs
-        // were produced by the previous step of this same code.
-        decodeTaskInput: (value, row) =>
-          (row.step_index ?? 0) === 0 ? this.decodeFirst(value) : E.right(value),
-        continuation: (output, row) => this.continuation(output, row),
-      },
-    );
+    this.job = new Job(underway, inner);
   }
 
-  private continuation(output: StepOutput, row: ClaimedRow) {
+  /** The queue's name. */
+  get queue(): string {
+    return this.definition.queue;
+  }
+
+  private checkStepOutput(returned: unknown, row: ClaimedRow, stepCount: number) {
+    const output = returned as StepOutput;
+    if (typeof output !== "object" || output === null || (output._tag !== "next" && output._tag !== "done"))
+      throw new UnderwayError("a step must return next(value), nextAfter(value, ms) or done(value)");
+    const index = row.step_index ?? 0;
+    const last = output._tag === "done" || index >= stepCount - 1;
+    if (last) {
+      // The job's output: checked against the definition's output schema.
+      const checked = this.definition.output.check(output.value as R);
+      if (E.isLeft(checked)) throw new ValidationError(`output of job on queue ${this.queue}`, checked.left);
+      const stored: StepOutput = { _tag: "done", value: checked.right.stored };
+      return { value: stored, stored };
+    }
+    const problem = jsonProblem(output.value);
+    if (problem !== undefined)
+      throw new ValidationError(`value handed to step ${index + 1} of queue ${this.queue}`, {
+        _tag: "DecodeError",
+        paths: [problem.path],
+        message: `${problem.path}: ${problem.message}`,
+      });
+    return { value: output, stored: output };
+  }
+
+  private continuation(output: StepOutput, row: ClaimedRow, steps: ReadonlyArray<StepDefinition>) {
     const nextIndex = (row.step_index ?? 0) + 1;
-    if (output._tag !== "next" || nextIndex >= this.steps.length || row.job_id === null) return undefined;
+    if (output._tag !== "next" || nextIndex >= steps.length || row.job_id === null) return undefined;
     return this.job.columnsOf(
-      [output.value],
-      { ...this.steps[nextIndex]?.options, delayMs: output.delayMs },
-      {
-        jobId: row.job_id,
-        stepIndex: nextIndex,
-        encode: (value) => value,
-      },
+      [{ value: output.value as V, stored: output.value }],
+      { ...steps[nextIndex]?.options, delayMs: output.delayMs },
+      { jobId: row.job_id, stepIndex: nextIndex },
     );
   }
 
   /** Validates the input and enqueues a new run; resolves with its job id. */
-  async enqueue(input: I, options?: EnqueueOptions): Promise<string> {
+  async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
     const [jobId] = await this.enqueueMany([input], options);
     if (jobId === undefined) throw new UnderwayError("enqueue returned no job id");
     return jobId;
   }
 
-  /** Enqueues many runs in one statement per 5,000; all-or-nothing on invalid input. */
-  async enqueueMany(inputs: ReadonlyArray<I>, options?: EnqueueOptions): Promise<string[]> {
-    const valid = inputs.map((input, index) =>
-      E.getOrElseW((error: DecodeError) => {
-        throw new ValidationError(`invalid input for job on queue ${this.queue.name} (item ${index})`, error);
-      })(this.decodeFirst(input)),
-    );
+  /** Enqueues many runs in one statement; all-or-nothing on invalid input. Resolves with their job ids. */
+  async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
+    const valid = inputs.map((input, index) => this.job.check(input, index));
     const columns = this.columnsOf(valid, options);
+    await this.underway.register(this.definition);
     await orThrow(
-      tasksEnqueue(this.underway.sql, options?.client ?? this.underway.pool, this.queue.name, columns)(),
+      tasksEnqueue(this.underway.sql, options?.client ?? this.underway.pool, this.queue, columns)(),
     );
     return columns.jobId as string[];
   }
@@ -209,18 +224,9 @@ export class StepJob<I, O> {
    * @internal Task rows of new runs, one per valid input, each with a job id
    * of its own; schedules enqueue their runs through this too.
    */
-  columnsOf(inputs: ReadonlyArray<I>, options: EnqueueOptions | undefined): EnqueueColumns {
-    const first = this.steps[0]?.options;
+  columnsOf(inputs: ReadonlyArray<CheckedInput<V>>, options: EnqueueOptions | undefined) {
     const columns = inputs.map((input) =>
-      this.job.columnsOf(
-        [input],
-        { ...first, ...options },
-        {
-          jobId: randomUUID(),
-          stepIndex: 0,
-          encode: (value) => this.queue.input.encode(value as I),
-        },
-      ),
+      this.job.columnsOf([input], options, { jobId: randomUUID(), stepIndex: 0 }),
     );
     return columns.reduce(
       (all, one) => {
@@ -232,7 +238,7 @@ export class StepJob<I, O> {
     );
   }
 
-  /** Outcomes of every run of this job, step by step, from every process. */
+  /** Outcomes of every run of this job, step by step, from every process. Completes when the client closes. */
   get outcomes$(): Observable<JobOutcome<O>> {
     return this.job.outcomes$.pipe(
       map((outcome) => this.jobOutcome(outcome)),
@@ -245,10 +251,11 @@ export class StepJob<I, O> {
     const base = { jobId: outcome.jobId, stepIndex: outcome.stepIndex ?? 0 };
     switch (outcome._tag) {
       case "succeeded": {
-        const last = base.stepIndex >= this.steps.length - 1;
-        return outcome.output._tag === "done" || last
-          ? { ...base, _tag: "succeeded", output: outcome.output.value as O }
-          : { ...base, _tag: "stepSucceeded", taskId: outcome.taskId };
+        if (outcome.output._tag !== "done") return { ...base, _tag: "stepSucceeded", taskId: outcome.taskId };
+        const loaded = this.definition.output.load(outcome.output.value);
+        return E.isRight(loaded)
+          ? { ...base, _tag: "succeeded", output: loaded.right }
+          : { ...base, _tag: "failed", error: `output failed its schema: ${loaded.left.message}` };
       }
       case "retrying":
         return { ...base, _tag: "retrying", error: outcome.error, runAt: outcome.runAt };
@@ -260,7 +267,8 @@ export class StepJob<I, O> {
   }
 
   /** The final outcome of a run, also when it finished before the call. */
-  outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}) {
+  outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<JobOutcome<O>> {
+    checkJobId(jobId);
     const { sql, pool } = this.underway;
     return firstFinal<JobOutcome<O>>(
       this.underway,
@@ -310,19 +318,54 @@ export class StepJob<I, O> {
    * enqueued its successor after the first pass's snapshot.
    */
   async cancel(jobId: string): Promise<boolean> {
+    checkJobId(jobId);
     const { sql, pool } = this.underway;
     const first = await orThrow(tasksCancel(sql, pool, null, jobId)());
     const second = await orThrow(tasksCancel(sql, pool, null, jobId)());
     return first.length + second.length > 0;
   }
 
-  /** Starts a worker for this job's steps; `stop()` ends it gracefully. */
-  start(options?: WorkOptions): Worker<StepOutput> {
-    return this.job.start(options);
+  /**
+   * Starts a worker running `steps` (built with `Steps.of(definition)`);
+   * `stop()` ends it gracefully. Bad options throw a `ConfigError` here.
+   */
+  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput> {
+    checkWorkOptions(options);
+    const chain = steps.steps;
+    const stepCount = chain.length;
+    if (stepCount === 0) throw new ConfigError(`the job on queue ${this.queue} needs at least one step`);
+    if (steps.queue !== this.queue)
+      throw new ConfigError(`steps built for queue ${steps.queue} cannot run on queue ${this.queue}`);
+    const state = steps.state;
+    const handler = async (input: unknown, context: TaskContext): Promise<StepOutput> => {
+      const index = context.stepIndex ?? 0;
+      const step = chain[index];
+      if (step === undefined || context.jobId === null) {
+        throw new UnderwayError(`task ${context.taskId} names step ${index} of a ${stepCount}-step job`);
+      }
+      return step.run(input, { ...context, jobId: context.jobId, stepIndex: index, stepCount, state });
+    };
+    const input = this.definition.input;
+    return this.job.startWith(handler, options, {
+      // The definition's schema describes the first step's input; later
+      // inputs were produced by the previous step of this same code.
+      decodeTaskInput: (value, row) =>
+        (row.step_index ?? 0) === 0 ? input.load(value) : E.right(value as V),
+      continuation: (output, row) => this.continuation(output, row, chain),
+      encodeOutput: (returned, row) => this.checkStepOutput(returned, row, stepCount),
+    });
   }
 
   /** A worker as an Observable of its task outcomes: subscribe runs, unsubscribe stops gracefully. */
-  work(options?: WorkOptions): Observable<Outcome<StepOutput>> {
-    return this.job.work(options);
+  work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<Outcome<StepOutput>> {
+    checkWorkOptions(options);
+    return new Observable<Outcome<StepOutput>>((subscriber) => {
+      const worker = this.start(steps, options);
+      const sub = worker.outcomes$.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        void worker.stop();
+      };
+    });
   }
 }

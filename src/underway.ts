@@ -1,12 +1,13 @@
 import * as E from "fp-ts/lib/Either.js";
-import type * as t from "io-ts";
 import pg from "pg";
-import { DatabaseError, UnderwayError, type DbError } from "./errors.ts";
+import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
+import { ConfigError, DatabaseError, UnderwayError, dbError, type DbError } from "./errors.ts";
 import { quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
+import { Job } from "./job.ts";
 import { queuesUpsert, type Sql } from "./queries.ts";
-import { Queue, type QueueDefinition } from "./queue.ts";
+import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
@@ -21,14 +22,27 @@ export interface UnderwayOptions {
   readonly schema?: string;
   /** Apply migrations on connect. Default true. */
   readonly migrate?: boolean;
+  /** Where underway logs. Default: the console. */
   readonly logger?: Logger;
+  /** The LISTEN connection's settings. */
   readonly listener?: ListenerOptions;
 }
 
 /** Anything that stops when asked (workers, schedulers). */
 export interface Stoppable {
+  /** Stops gracefully; resolves once stopped. */
   stop(): Promise<void>;
 }
+
+const passwordOf = (connectionString: string | undefined): string | undefined => {
+  if (connectionString === undefined) return undefined;
+  try {
+    const password = decodeURIComponent(new URL(connectionString).password);
+    return password === "" ? undefined : password;
+  } catch {
+    return undefined;
+  }
+};
 
 /** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
 export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
@@ -49,6 +63,7 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closing: Promise<void> | undefined;
+  private readonly registered = new Map<string, Promise<void>>();
 
   private constructor(
     readonly pool: pg.Pool,
@@ -65,19 +80,39 @@ export class Underway {
   /** @internal Outcome notifications, shared by every outcome stream of this client. */
   readonly outcomeFeed: OutcomeFeed;
 
+  /**
+   * Connects (and, unless `migrate: false`, applies migrations). Rejects with
+   * a `ConfigError` for bad options and a `DatabaseError` (its `cause` the pg
+   * error, its message free of the password) when the database cannot be used.
+   */
   static async connect(options: UnderwayOptions): Promise<Underway> {
     const schema = options.schema ?? "underway";
     quoteSchema(schema);
     if ((options.pool === undefined) === (options.connectionString === undefined)) {
-      throw new RangeError("Underway.connect needs exactly one of `pool` or `connectionString`");
+      throw new ConfigError(
+        "Underway.connect needs exactly one of `pool` or `connectionString` (is DATABASE_URL set?)",
+      );
     }
-    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 10 });
+    // A frozen server must not mean an unbounded hang: connects give up
+    // after 10 s. (Statements get no timeout: a handler's own queries and a
+    // migration may rightly run long.)
+    const pool =
+      options.pool ??
+      new pg.Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 10_000 });
     const log = options.logger ?? consoleLogger;
     // The pool reports errors of idle clients (a server restart); without a
     // listener they would crash the process.
     if (options.pool === undefined)
       pool.on("error", (error) => log.warn("idle pool client error", { error: error.message }));
-    if (options.migrate !== false) await migrate(pool, { schema });
+    if (options.migrate !== false) {
+      try {
+        await migrate(pool, { schema });
+      } catch (error) {
+        if (options.pool === undefined) await pool.end().catch(() => undefined);
+        if (error instanceof UnderwayError) throw error;
+        throw new DatabaseError(dbError("connect", error), passwordOf(options.connectionString));
+      }
+    }
     const listener = new Listener(options.listener?.connection ?? pool.options, log, options.listener);
     return new Underway(
       pool,
@@ -88,17 +123,60 @@ export class Underway {
     );
   }
 
-  /** Defines (and registers in the database) a queue and its dead-letter queue. */
-  async queue<C extends t.Mixed>(definition: QueueDefinition<C>): Promise<Queue<t.TypeOf<C>, t.OutputOf<C>>> {
-    const queue = Queue.define(definition);
-    if (queue.dlq !== null) await orThrow(queuesUpsert(this.sql, this.pool, queue.dlq, null)());
-    await orThrow(queuesUpsert(this.sql, this.pool, queue.name, queue.dlq)());
-    return queue;
+  /**
+   * The task type of `definition` on this client: enqueue and follow
+   * outcomes anywhere; attach a handler (or steps) in worker processes.
+   *
+   * @example
+   * const emails = underway.job(welcomeEmail);
+   * await emails.enqueue({ userId: 42, email: "ferris@example.com", name: "Ferris" });
+   */
+  job<In, V, R, O>(definition: StepJobDefinition<In, V, R, O>): StepJob<In, V, R, O>;
+  job<In, V, R, O>(definition: TaskDefinition<In, V, R, O>): Job<In, V, R, O>;
+  job<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Job<In, V, R, O> | StepJob<In, V, R, O> {
+    return definition.kind === "steps"
+      ? new StepJob(this, definition as StepJobDefinition<In, V, R, O>)
+      : new Job(this, definition);
+  }
+
+  /**
+   * @internal Records the queue and its dead-letter queue in the database,
+   * once per client: redrive and inspection read them. A DLQ that exists
+   * keeps its own DLQ.
+   */
+  register(
+    definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">,
+  ): Promise<void> {
+    this.assertOpen();
+    const key = `${definition.queue}\u0000${definition.dlq ?? ""}`;
+    let done = this.registered.get(key);
+    if (done === undefined) {
+      done = (async () => {
+        if (definition.dlq !== null)
+          await orThrow(queuesUpsert(this.sql, this.pool, definition.dlq, null, false)());
+        await orThrow(queuesUpsert(this.sql, this.pool, definition.queue, definition.dlq, true)());
+      })();
+      // A failed registration is tried again by the next call.
+      done.catch(() => this.registered.delete(key));
+      this.registered.set(key, done);
+    }
+    return done;
+  }
+
+  /** @internal Throws if this client is closed (or closing). */
+  assertOpen(): void {
+    if (this.closing !== undefined) throw new UnderwayError("this Underway client is closed");
+  }
+
+  /** @internal A pool client, or a clear error once closed. */
+  async connectClient(): Promise<pg.PoolClient> {
+    this.assertOpen();
+    return this.pool.connect();
   }
 
   /** @internal Workers register here so `close()` can stop them. */
   track(worker: Stoppable): () => void {
-    if (this.closing !== undefined) throw new UnderwayError("this Underway client is closed");
+    this.assertOpen();
     this.running.add(worker);
     return () => this.running.delete(worker);
   }

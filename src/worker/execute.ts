@@ -51,8 +51,12 @@ export interface ExecuteDeps<I, O> {
   readonly decodeInput: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
   /** For job steps: the next step to enqueue in the statement that completes this one. */
   readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
-  readonly encodeOutput: (output: O) => unknown;
-  readonly handler: Handler<I, O>;
+  /** Checks the handler's return value and gives its stored form and the value readers will see; throws if it cannot be stored. */
+  readonly encodeOutput: (
+    returned: unknown,
+    row: ClaimedRow,
+  ) => { readonly value: O; readonly stored: unknown };
+  readonly handler: Handler<I, unknown>;
   readonly completions: Completions;
   readonly log: Logger;
   readonly random?: () => number;
@@ -86,7 +90,7 @@ const failureOfAbort = (reason: AbortReason, timeoutMs: number): TaskFailure => 
  */
 const runHandler =
   <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
-  (input: I): TE.TaskEither<TaskFailure, O> =>
+  (input: I): TE.TaskEither<TaskFailure, unknown> =>
   () => {
     const { row, controller } = task;
     const signal = controller.signal;
@@ -100,7 +104,7 @@ const runHandler =
       jobId: row.job_id,
       stepIndex: row.step_index,
     };
-    return new Promise<E.Either<TaskFailure, O>>((settle) => {
+    return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
       const onAbort = () =>
         settle(E.left(failureOfAbort(abortReasonOf(signal) ?? "shutdown", row.timeout_ms)));
       if (signal.aborted) return onAbort();
@@ -136,13 +140,13 @@ const decodeInput =
     );
 
 const encodeOutput =
-  <I, O>(deps: ExecuteDeps<I, O>) =>
-  (output: O): TE.TaskEither<TaskFailure, { readonly output: O; readonly json: string | null }> =>
+  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
+  (returned: unknown): TE.TaskEither<TaskFailure, { readonly output: O; readonly json: string | null }> =>
     TE.fromEither(
       E.tryCatch(
         () => {
-          const encoded = deps.encodeOutput(output);
-          return { output, json: encoded === undefined ? null : JSON.stringify(encoded) };
+          const { value, stored } = deps.encodeOutput(returned, row);
+          return { output: value, json: stored === undefined ? null : JSON.stringify(stored) };
         },
         (error): TaskFailure => ({
           _tag: "Fatal",
@@ -270,7 +274,7 @@ export const runAttempt =
       TE.of<TaskFailure, ClaimedRow>(task.row),
       TE.chain(decodeInput(deps)),
       TE.chain(runHandler(deps, task)),
-      TE.chain(encodeOutput(deps)),
+      TE.chain(encodeOutput(deps, task.row)),
     );
 
 /**

@@ -1,0 +1,123 @@
+import { codecOf, jsonCodec, type Codec, type Schema, type SchemaInput, type SchemaOutput } from "./codec.ts";
+import { ConfigError } from "./errors.ts";
+import { checkQueueName } from "./identifier.ts";
+import type { JsonValue } from "./json.ts";
+import { resolveTaskOptions, type TaskOptionsInput } from "./options.ts";
+
+/** What {@link defineJob} and {@link defineStepJob} take. */
+export interface DefinitionConfig<S extends Schema, OS extends Schema | undefined> {
+  /** The queue's name: 1-128 characters of A-Z, a-z, 0-9, `_ . : -`. */
+  readonly queue: string;
+  /** Name of the queue that receives tasks failed for good. */
+  readonly dlq?: string;
+  /** Schema of the input: an io-ts codec or a Standard Schema v1 validator (zod, valibot, arktype). */
+  readonly input: S;
+  /**
+   * Schema of the output, so `result()`, `outcome()` and `outcomes$` give
+   * the decoded type in every process. Without it, outputs are plain JSON
+   * ({@link JsonValue}) and a handler must return JSON-compatible data.
+   */
+  readonly output?: OS;
+  /** Task options stored with every task enqueued (retry policy, timeout, priority, …). */
+  readonly options?: TaskOptionsInput;
+  /** Option overrides computed from each input, applied over `options`. */
+  readonly optionsFor?: (input: SchemaOutput<S>) => TaskOptionsInput;
+}
+
+/** The output type a definition's `output` schema gives readers; `JsonValue` without one. */
+export type OutputOf<OS> = OS extends Schema ? SchemaOutput<OS> : JsonValue;
+/** What a handler returns for a definition's `output` schema; `JsonValue` without one. */
+export type ReturnOf<OS> = OS extends Schema ? SchemaInput<OS> : JsonValue;
+
+/**
+ * A task type, defined once in a module that producers and workers both
+ * import: its queue, its input and output schemas, and the task options
+ * stored with every task. It holds no connection and no handler: a producer
+ * enqueues with `underway.job(definition)`, a worker attaches its handler
+ * with `underway.job(definition).start(handler)`, and both use the same
+ * options, so they cannot disagree.
+ *
+ * - `In`: what you enqueue; `V`: what the handler receives;
+ * - `R`: what the handler returns; `O`: what `result()` and outcomes give.
+ */
+export interface JobDefinition<In, V, R, O> {
+  /** `job` for one handler, `steps` for a multi-step job. */
+  readonly kind: "job" | "steps";
+  /** The queue's name. */
+  readonly queue: string;
+  /** The dead-letter queue's name, or null. */
+  readonly dlq: string | null;
+  /** @internal */
+  readonly input: Codec<In, V>;
+  /** @internal */
+  readonly output: Codec<R, O>;
+  /** Task options stored with every task. */
+  readonly options: TaskOptionsInput;
+  /** Per-input option overrides. */
+  readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
+}
+
+/** A one-handler task type; see {@link defineJob}. */
+export interface TaskDefinition<In, V, R, O> extends JobDefinition<In, V, R, O> {
+  /** Always `job`. */
+  readonly kind: "job";
+}
+
+/** A multi-step job type; see {@link defineStepJob}. `O` is the output of its last step. */
+export interface StepJobDefinition<In, V, R, O> extends JobDefinition<In, V, R, O> {
+  /** Always `steps`. */
+  readonly kind: "steps";
+}
+
+const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
+  kind: K,
+  config: DefinitionConfig<S, OS>,
+) => {
+  const queue = checkQueueName(config.queue);
+  const dlq = config.dlq === undefined ? null : checkQueueName(config.dlq);
+  if (dlq === queue) throw new ConfigError(`queue ${queue} cannot be its own dead-letter queue`);
+  // Validated now, so a bad option fails where it is written, not at the first enqueue.
+  resolveTaskOptions(config.options);
+  return Object.freeze({
+    kind,
+    queue,
+    dlq,
+    input: codecOf(config.input),
+    output: config.output === undefined ? jsonCodec() : codecOf(config.output),
+    options: config.options ?? {},
+    optionsFor: config.optionsFor,
+  }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
+};
+
+/**
+ * Defines a task type with one handler. Put it in a module that both the
+ * process that enqueues and the process that works import.
+ *
+ * @example
+ * // tasks.ts
+ * export const welcomeEmail = defineJob({
+ *   queue: "email",
+ *   dlq: "email_dlq",
+ *   input: t.type({ userId: t.number, email: t.string }),
+ *   output: t.type({ sentAt: DateFromISOString }),
+ *   options: { retry: { maxAttempts: 3 } },
+ * });
+ * // api.ts:    await underway.job(welcomeEmail).enqueue({ userId: 42, email: "ferris@example.com" });
+ * // worker.ts: underway.job(welcomeEmail).start(async ({ email }) => ({ sentAt: await send(email) }));
+ */
+export const defineJob = <S extends Schema, OS extends Schema | undefined = undefined>(
+  config: DefinitionConfig<S, OS>,
+): TaskDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>> => build("job", config);
+
+/**
+ * Defines a multi-step job type: `input` is the first step's input, `output`
+ * the schema of the last step's `done` value. The worker attaches the steps
+ * with `Steps.of(definition).step(…)…`; producers only enqueue.
+ *
+ * @example
+ * export const signup = defineStepJob({ queue: "signup", input: Signup });
+ * await underway.job(signup).enqueue({ userId: 1, email: "ferris@example.com" });
+ */
+export const defineStepJob = <S extends Schema, OS extends Schema | undefined = undefined>(
+  config: DefinitionConfig<S, OS>,
+): StepJobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>> => build("steps", config);
