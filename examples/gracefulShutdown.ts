@@ -6,19 +6,22 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as t from "io-ts";
-import { Job, Underway } from "../src/index.ts";
+import { Underway, defineJob } from "../src/index.ts";
 
-const Report = t.type({ report: t.number });
+// Shared by both processes: the parent only enqueues, the child only works.
+const reports = defineJob({ queue: "reports", input: t.type({ report: t.number }) });
 
 const worker = async (url: string): Promise<void> => {
   const underway = await Underway.connect({ connectionString: url });
-  const queue = await underway.queue({ name: "reports", input: Report });
-  const job = Job.of(underway, queue, async ({ report }) => {
-    console.log(`report ${report}: started`);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    console.log(`report ${report}: finished`);
-  });
-  job.start({ concurrency: 3, shutdownGraceMs: 10_000 });
+  underway.job(reports).start(
+    async ({ report }) => {
+      console.log(`report ${report}: started`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      console.log(`report ${report}: finished`);
+      return null;
+    },
+    { concurrency: 3, shutdownGraceMs: 10_000 },
+  );
   // SIGTERM or SIGINT: close gracefully, then exit 0.
   underway.stopOnSignals();
 };
@@ -29,9 +32,7 @@ const main = async (): Promise<void> => {
   const { devDatabase } = await import("../test/support/devDatabase.ts");
   const database = await devDatabase();
   const underway = await Underway.connect({ connectionString: database.url });
-  const queue = await underway.queue({ name: "reports", input: Report });
-  const job = Job.of(underway, queue, async () => undefined);
-  await job.enqueueMany([1, 2, 3, 4, 5].map((report) => ({ report })));
+  await underway.job(reports).enqueueMany([1, 2, 3, 4, 5].map((report) => ({ report })));
 
   const child = spawn(
     process.execPath,

@@ -3,16 +3,22 @@
 // statement that completes the current one.
 // Run: `npx tsx examples/multiStep.ts`
 import * as t from "io-ts";
-import { Steps, Underway, done, next, nextAfter } from "../src/index.ts";
+import { Steps, Underway, defineStepJob, done, next, nextAfter } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 
-const Signup = t.type({ userId: t.number, email: t.string });
+// The job type, shared by producers and workers: the first step's input and
+// the last step's output.
+const signup = defineStepJob({
+  queue: "signup",
+  input: t.type({ userId: t.number, email: t.string }),
+  output: t.type({ onboarded: t.string }),
+});
 
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
-const queue = await underway.queue({ name: "signup", input: Signup });
 
-const signup = Steps.on(underway, queue, { state: { sender: "welcome@example.com" } })
+// The worker side: the steps, each its own task.
+const signupSteps = Steps.of(signup, { state: { sender: "welcome@example.com" } })
   .step(async ({ userId, email }, { stepIndex, stepCount }) => {
     console.log(`step ${stepIndex + 1}/${stepCount}: create account ${userId}`);
     return next({ userId, email, token: `token-${userId}` });
@@ -28,13 +34,13 @@ const signup = Steps.on(underway, queue, { state: { sender: "welcome@example.com
   .step(async ({ email }, { stepIndex }) => {
     console.log(`step ${stepIndex + 1}: reminder to ${email}`);
     return done({ onboarded: email });
-  })
-  .build();
+  });
+const worker = underway.job(signup).start(signupSteps, { concurrency: 4 });
 
-const worker = signup.start({ concurrency: 4, pollIntervalMs: 100 });
-const jobId = await signup.enqueue({ userId: 1, email: "ferris@example.com" });
+// The producer side.
+const jobId = await underway.job(signup).enqueue({ userId: 1, email: "ferris@example.com" });
 console.log(`job ${jobId} enqueued`);
-console.log("result:", await signup.result(jobId));
+console.log("result:", await underway.job(signup).result(jobId));
 
 await worker.stop();
 await underway.close();

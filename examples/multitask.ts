@@ -2,7 +2,7 @@
 // the handler switches on the tag. TypeScript checks every case is handled.
 // Run: `npx tsx examples/multitask.ts`
 import * as t from "io-ts";
-import { Job, Underway } from "../src/index.ts";
+import { Underway, defineJob } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 
 const Message = t.union([
@@ -25,14 +25,13 @@ const describe = (message: Message): string => {
 
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
-const queue = await underway.queue({ name: "mail", input: Message });
-const job = Job.of(underway, queue, async (message) => {
+const job = underway.job(defineJob({ queue: "mail", input: Message }));
+
+const worker = job.start(async (message) => {
   const text = describe(message);
   console.log(`sending ${text}`);
   return text;
 });
-
-const worker = job.start();
 const ids = await job.enqueueMany([
   { kind: "welcome", email: "ferris@example.com" },
   { kind: "invoice", email: "ferris@example.com", amountCents: 4_200 },

@@ -3,13 +3,12 @@
 // Run: `npx tsx examples/scheduled.ts`
 import * as t from "io-ts";
 import { filter, take, firstValueFrom, toArray } from "rxjs";
-import { Job, Underway, runScheduler, schedule, unschedule } from "../src/index.ts";
+import { Underway, defineJob, runScheduler, schedule, unschedule } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
-const queue = await underway.queue({ name: "heartbeat_report", input: t.type({ region: t.string }) });
-const job = Job.of(underway, queue, async ({ region }) => `${region} report at ${new Date().toISOString()}`);
+const job = underway.job(defineJob({ queue: "heartbeat_report", input: t.type({ region: t.string }) }));
 
 // Every second, read on Los Angeles time (6 fields: seconds first).
 await schedule(job, "* * * * * *[America/Los_Angeles]", { region: "west" });
@@ -17,11 +16,13 @@ await schedule(job, "* * * * * *[America/Los_Angeles]", { region: "west" });
 // Two schedulers, as if in two processes: each tick is still enqueued once.
 const schedulers = [runScheduler(job), runScheduler(job)];
 const results = firstValueFrom(
-  job.work().pipe(
-    filter((outcome) => outcome._tag === "succeeded"),
-    take(3),
-    toArray(),
-  ),
+  job
+    .work(async ({ region }) => `${region} report at ${new Date().toISOString()}`)
+    .pipe(
+      filter((outcome) => outcome._tag === "succeeded"),
+      take(3),
+      toArray(),
+    ),
 );
 for (const outcome of await results) {
   if (outcome._tag === "succeeded") console.log(outcome.output);
