@@ -46,9 +46,9 @@ import { checkWorkOptions } from "./worker/workOptions.ts";
 /** Per-enqueue options, applied last. */
 export type EnqueueOptions = TaskOptionsInput & {
   /** Run no earlier than this time (instead of `delayMs`). */
-  readonly runAt?: Date;
+  readonly runAt?: Date | undefined;
   /** Your pg client, inside your transaction: the task exists if and only if you commit. */
-  readonly client?: Queryable;
+  readonly client?: Queryable | undefined;
 };
 
 /**

@@ -22,11 +22,16 @@ export interface TaskOptions {
   readonly priority: number;
 }
 
-/** Any subset of the options, with a partial retry policy. */
-export type TaskOptionsInput = Partial<Omit<TaskOptions, "retry">> & {
-  readonly retry?: Partial<RetryPolicy>;
+/** Any subset of the options, with a partial retry policy; an `undefined` field means the default. */
+export type TaskOptionsInput = { readonly [K in Exclude<keyof TaskOptions, "retry">]?: TaskOptions[K] | undefined } & {
+  readonly retry?: { readonly [K in keyof RetryPolicy]?: RetryPolicy[K] | undefined } | undefined;
 };
 
+/** Drops `undefined` fields, so a layer never overwrites a default with `undefined`. */
+const defined = <T extends object>(value: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(value ?? {}).filter(([, field]) => field !== undefined)) as Partial<T>;
+
+/** The defaults of every task option, as in the seed crate. */
 export const defaultTaskOptions: TaskOptions = {
   retry: defaultRetryPolicy,
   timeoutMs: 15 * 60_000,
@@ -50,7 +55,7 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
   let options = defaultTaskOptions;
   for (const layer of layers) {
     if (layer === undefined) continue;
-    options = { ...options, ...layer, retry: { ...options.retry, ...layer.retry } };
+    options = { ...options, ...defined(layer), retry: { ...options.retry, ...defined(layer.retry) } };
   }
   const { retry } = options;
   check(

@@ -15,17 +15,17 @@ import { OutcomeFeed } from "./outcomeFeed.ts";
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
   /** Your pool; underway never ends it. Either this or `connectionString`. */
-  readonly pool?: pg.Pool;
+  readonly pool?: pg.Pool | undefined;
   /** underway makes (and ends on `close`) its own pool. */
-  readonly connectionString?: string;
+  readonly connectionString?: string | undefined;
   /** Schema of underway's tables. Default `underway`. */
-  readonly schema?: string;
+  readonly schema?: string | undefined;
   /** Apply migrations on connect. Default true. */
-  readonly migrate?: boolean;
+  readonly migrate?: boolean | undefined;
   /** Where underway logs. Default: the console. */
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
   /** The LISTEN connection's settings. */
-  readonly listener?: ListenerOptions;
+  readonly listener?: ListenerOptions | undefined;
 }
 
 /** Anything that stops when asked (workers, schedulers). */
