@@ -1,7 +1,7 @@
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
-import type { DbError } from "./errors.ts";
-import { checkQueueName } from "./identifier.ts";
+import { ConfigError, type DbError } from "./errors.ts";
+import { checkQueueName, checkTaskId } from "./identifier.ts";
 import { tasksRedrive, type RedriveSelection } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 
@@ -26,13 +26,12 @@ export interface RedriveOptions {
 
 const checkPositiveInteger = (value: number, what: string): number => {
   if (!Number.isInteger(value) || value < 1)
-    throw new RangeError(`${what} must be an integer >= 1, got ${value}`);
+    throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 100)}`);
   return value;
 };
 
 const checkIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const bad = ids.find((id) => !/^\d{1,19}$/.test(id));
-  if (bad !== undefined) throw new RangeError(`task ids are decimal integers, got ${JSON.stringify(bad)}`);
+  for (const id of ids) checkTaskId(id);
   return ids;
 };
 

@@ -2,7 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
-import { messageOf, type DbError } from "./errors.ts";
+import { ConfigError, messageOf, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./queries.ts";
 import { orThrow, type Stoppable, type Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
@@ -25,7 +25,7 @@ const defaultBatchSize = 1_000;
 
 const checkPositiveInteger = (value: number, what: string): number => {
   if (!Number.isInteger(value) || value < 1)
-    throw new RangeError(`${what} must be an integer >= 1, got ${value}`);
+    throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 100)}`);
   return value;
 };
 
