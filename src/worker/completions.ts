@@ -68,6 +68,15 @@ export class Completions {
         })
       : tasksComplete(this.sql, this.db, ids, attempts, outputs);
     const result = await retryTransient(statement)();
+    // Isolation: a statement that fails for good because of one row (a value
+    // a trigger rejects, a row locked past lock_timeout) must not cost the
+    // other rows their results. Halve the batch until the failure is one row's.
+    if (E.isLeft(result) && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await this.write(batch.slice(0, half), continuing);
+      await this.write(batch.slice(half), continuing);
+      return;
+    }
     const written = pipe(
       result,
       E.map((writtenIds) => new Set(writtenIds)),
