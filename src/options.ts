@@ -1,4 +1,5 @@
 import { ConfigError } from "./errors.ts";
+import { jsonProblem } from "./json.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./retry.ts";
 
 /** Options of a task; every field has a default. */
@@ -46,6 +47,23 @@ export const defaultTaskOptions: TaskOptions = {
 
 const int32 = 2_147_483_647;
 
+// Keys live in btree indexes, whose rows cannot exceed about 2.7 KB: a longer
+// key was accepted, then made every claim on the queue fail. Bound them well
+// below that, in bytes.
+const maxKeyBytes = 512;
+
+const checkKey = (name: string, key: string | null): void => {
+  if (key === null) return;
+  check(typeof key === "string", `${name} must be a string or null, got ${typeof key}`);
+  const shown = JSON.stringify(key.slice(0, 40)) + (key.length > 40 ? "…" : "");
+  check(
+    Buffer.byteLength(key, "utf8") <= maxKeyBytes,
+    `${name} must be at most ${maxKeyBytes} bytes of UTF-8, got ${Buffer.byteLength(key, "utf8")}: ${shown}`,
+  );
+  const problem = jsonProblem(key);
+  check(problem === undefined, `${name} ${problem?.message ?? ""}: ${shown}`);
+};
+
 const check = (ok: boolean, what: string): void => {
   if (!ok) throw new ConfigError(`invalid task option: ${what}`);
 };
@@ -71,7 +89,7 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
     `retry.maxIntervalMs out of range: ${retry.maxIntervalMs}`,
   );
   check(
-    retry.backoffCoefficient >= 1,
+    retry.backoffCoefficient >= 1 && Number.isFinite(retry.backoffCoefficient),
     `retry.backoffCoefficient must be >= 1, got ${retry.backoffCoefficient}`,
   );
   check(retry.jitter >= 0 && retry.jitter <= 1, `retry.jitter must be within 0..1, got ${retry.jitter}`);
@@ -96,5 +114,7 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
     Number.isInteger(options.concurrencyLimit) && options.concurrencyLimit >= 1,
     `concurrencyLimit must be an integer >= 1, got ${options.concurrencyLimit}`,
   );
+  checkKey("concurrencyKey", options.concurrencyKey);
+  checkKey("uniqueKey", options.uniqueKey);
   return options;
 };
