@@ -196,7 +196,7 @@ export const tasksEnqueueUniform = (
   ]);
 
 export const tasksFindUnique = (sql: Sql, db: Queryable, queue: string, keys: ReadonlyArray<string>) =>
-  run<EnqueuedRow>(sql, db, "tasksFindUnique", [queue, keys]);
+  run<EnqueuedRow & { readonly job_id: string | null }>(sql, db, "tasksFindUnique", [queue, keys]);
 
 /** A task row as outcome streams describe it. */
 export interface TaskRow {

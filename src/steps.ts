@@ -9,7 +9,14 @@ import { firstFinal, Job, type CheckedInput, type EnqueueOptions, type Worker } 
 import { jsonProblem, type JsonValue } from "./json.ts";
 import type { TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
-import { tasksCancel, tasksEnqueue, tasksGetLatestOfJob, type ClaimedRow, type TaskRow } from "./queries.ts";
+import {
+  tasksCancel,
+  tasksEnqueue,
+  tasksFindUnique,
+  tasksGetLatestOfJob,
+  type ClaimedRow,
+  type TaskRow,
+} from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
 import type { WorkOptions } from "./worker/worker.ts";
@@ -214,10 +221,27 @@ export class StepJob<In, V, R, O> {
     const valid = inputs.map((input, index) => this.job.check(input, index));
     const columns = this.columnsOf(valid, options);
     await this.underway.register(this.definition);
-    await orThrow(
-      tasksEnqueue(this.underway.sql, options?.client ?? this.underway.pool, this.queue, columns)(),
-    );
-    return columns.jobId as string[];
+    const { sql, pool } = this.underway;
+    const db = options?.client ?? pool;
+    const rows = await orThrow(tasksEnqueue(sql, db, this.queue, columns)());
+    const jobIds = columns.jobId as string[];
+    if (rows.length === jobIds.length) return jobIds;
+    // A live run holds a unique key: that input gets the run's job id, not
+    // the id of a run that was never inserted.
+    const inserted = new Set(rows.map((row) => row.unique_key));
+    const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
+    const existing = await orThrow(tasksFindUnique(sql, db, this.queue, taken)());
+    const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
+    return jobIds.map((jobId, index) => {
+      const key = columns.uniqueKey[index] ?? null;
+      if (key === null || inserted.has(key)) return jobId;
+      const holder = byKey.get(key);
+      if (holder === undefined || holder === null)
+        throw new UnderwayError(
+          `unique key ${JSON.stringify(key.slice(0, 40))} is held by a task that is not a job run`,
+        );
+      return holder;
+    });
   }
 
   /**
