@@ -45,6 +45,7 @@ export {
   ValidationError,
   DatabaseError,
   ConfigError,
+  ClosedError,
   MigrationError,
   FatalError,
   TaskFailedError,

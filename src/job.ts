@@ -79,7 +79,8 @@ export const firstFinal = <T extends { readonly _tag: string }>(
     filter((n) => (n & (n - 1)) === 0 || n % 30 === 0),
     mergeMap(read),
   );
-  return firstValueFrom(merge(notified$, read$).pipe(filter(final)));
+  // closed$ errors when the client closes: a wait still pending then rejects with ClosedError.
+  return firstValueFrom(merge(notified$, read$, underway.closed$).pipe(filter(final)));
 };
 
 /** @internal How multi-step jobs (src/steps.ts) bend a job's task handling. */
@@ -407,6 +408,7 @@ export class Job<I, O> {
 
   /** Starts a worker now; `stop()` ends it gracefully. */
   start(options: WorkOptions = {}): Worker<O> {
+    this.underway.assertOpen();
     const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
       const run = new WorkerRun(
         {

@@ -1,7 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
 import type * as t from "io-ts";
 import pg from "pg";
-import { DatabaseError, UnderwayError, type DbError } from "./errors.ts";
+import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import { ClosedError, DatabaseError, messageOf, UnderwayError, type DbError } from "./errors.ts";
 import { quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
@@ -25,7 +26,7 @@ export interface UnderwayOptions {
   readonly listener?: ListenerOptions;
 }
 
-/** Anything that stops when asked (workers, schedulers). */
+/** Anything that stops when asked (workers, schedulers, retention loops). */
 export interface Stoppable {
   stop(): Promise<void>;
 }
@@ -49,9 +50,18 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closing: Promise<void> | undefined;
+  /** Emits (and completes) once what was running has stopped: from then on the client is closed. */
+  private readonly ended = new AsyncSubject<void>();
+  private isClosed = false;
+
+  /**
+   * @internal Errors with a `ClosedError` once the client is closed (after
+   * its workers finished): merged into waits so they end instead of hanging.
+   */
+  readonly closed$: Observable<never> = this.ended.pipe(mergeMap(() => throwError(() => new ClosedError())));
 
   private constructor(
-    readonly pool: pg.Pool,
+    private readonly ownPool: pg.Pool,
     /** @internal The named queries, bound to this client's schema. */
     readonly sql: Sql,
     /** @internal The process's LISTEN connection. */
@@ -59,7 +69,17 @@ export class Underway {
     readonly log: Logger,
     private readonly ownsPool: boolean,
   ) {
-    this.outcomeFeed = new OutcomeFeed(sql, pool, listener, log);
+    this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+  }
+
+  /**
+   * The pool underway queries through. After `close()` it throws a
+   * `ClosedError`, so every call made through a closed client fails with
+   * that rather than with pg's "Cannot use a pool after calling end".
+   */
+  get pool(): pg.Pool {
+    if (this.isClosed) throw new ClosedError();
+    return this.ownPool;
   }
 
   /** @internal Outcome notifications, shared by every outcome stream of this client. */
@@ -96,9 +116,17 @@ export class Underway {
     return queue;
   }
 
-  /** @internal Workers register here so `close()` can stop them. */
+  /**
+   * @internal Throws `ClosedError` once `close()` was called: for calls that
+   * start something, checked synchronously before any subscription.
+   */
+  assertOpen(): void {
+    if (this.closing !== undefined) throw new ClosedError();
+  }
+
+  /** @internal Workers, schedulers and retention loops register here so `close()` stops them. */
   track(worker: Stoppable): () => void {
-    if (this.closing !== undefined) throw new UnderwayError("this Underway client is closed");
+    this.assertOpen();
     this.running.add(worker);
     return () => this.running.delete(worker);
   }
@@ -151,21 +179,41 @@ export class Underway {
     };
   }
 
-  /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
+  /**
+   * Ends everything this client started, so a process whose only work was
+   * underway exits by itself: first workers (they finish in-flight tasks,
+   * whose handlers may still enqueue), schedulers and retention loops; then
+   * outcome streams complete, waiting `outcome()`/`result()` calls reject
+   * with `ClosedError`, the outcome registration is deleted, the LISTEN
+   * connection closes and an owned pool ends. Calls made after `close()`
+   * reject with `ClosedError`. Idempotent: every call returns the same promise.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.all([...this.running].map((worker) => worker.stop()));
+    const stopped = await Promise.allSettled([...this.running].map((worker) => worker.stop()));
+    this.isClosed = true;
+    this.ended.next();
+    this.ended.complete();
+    await this.outcomeFeed.close();
     await this.listener.close();
     if (this.ownsPool) {
-      await this.pool.end();
+      await this.ownPool.end();
       // end() resolves before the sockets finish closing; a server going
       // away meanwhile is no news any more.
-      this.pool.removeAllListeners("error");
-      this.pool.on("error", () => undefined);
+      this.ownPool.removeAllListeners("error");
+      this.ownPool.on("error", () => undefined);
+    }
+    // A worker that failed to stop is reported once everything else is closed.
+    const failed = stopped.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
+      const reason: unknown = failed.reason;
+      throw reason instanceof UnderwayError
+        ? reason
+        : new UnderwayError(`a worker failed to stop: ${messageOf(reason)}`, { cause: reason });
     }
   }
 }
