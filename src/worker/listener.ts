@@ -213,8 +213,9 @@ export class Listener {
         });
       }
       // pg-listen would otherwise start its own reconnect loop on the failed
-      // client, whose connection no one would ever close.
-      await subscriber.close().catch(() => undefined);
+      // client, whose connection no one would ever close. Not awaited: ending
+      // a client whose connect failed midway need not settle promptly.
+      void subscriber.close().catch(() => undefined);
       this.retryLater();
       return undefined;
     }
