@@ -78,6 +78,17 @@ export class DatabaseError extends UnderwayError {
   }
 }
 
+/**
+ * The client was closed: every call made after `close()` (and every
+ * `outcome()` or `result()` still waiting when it closed) rejects with it.
+ */
+export class ClosedError extends UnderwayError {
+  override readonly name = "ClosedError";
+  constructor() {
+    super("this Underway client is closed");
+  }
+}
+
 /** A configuration value (schema, queue name, option) is not acceptable. */
 export class ConfigError extends UnderwayError {
   override readonly name = "ConfigError";

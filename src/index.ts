@@ -57,6 +57,7 @@ export {
   ValidationError,
   DatabaseError,
   ConfigError,
+  ClosedError,
   MigrationError,
   FatalError,
   TaskFailedError,

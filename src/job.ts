@@ -71,7 +71,8 @@ export const firstFinal = <T extends { readonly _tag: string }>(
     filter((n) => (n & (n - 1)) === 0 || n % 30 === 0),
     mergeMap(read),
   );
-  return firstValueFrom(merge(notified$, read$).pipe(filter(final)));
+  // closed$ errors when the client closes: a wait still pending then rejects with ClosedError.
+  return firstValueFrom(merge(notified$, read$, underway.closed$).pipe(filter(final)));
 };
 
 /** @internal How multi-step jobs (src/steps.ts) bend a job's task handling. */

@@ -24,7 +24,9 @@ export interface TaskOptions {
 }
 
 /** Any subset of the options, with a partial retry policy; an `undefined` field means the default. */
-export type TaskOptionsInput = { readonly [K in Exclude<keyof TaskOptions, "retry">]?: TaskOptions[K] | undefined } & {
+export type TaskOptionsInput = {
+  readonly [K in Exclude<keyof TaskOptions, "retry">]?: TaskOptions[K] | undefined;
+} & {
   readonly retry?: { readonly [K in keyof RetryPolicy]?: RetryPolicy[K] | undefined } | undefined;
 };
 

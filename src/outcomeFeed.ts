@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
-import { Observable, share, type Subscription, timer } from "rxjs";
-import { messageOf } from "./errors.ts";
+import { merge, Observable, share, Subject, Subscription, timer } from "rxjs";
+import { ClosedError, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { outcomeListenersDelete, outcomeListenersUpsert, type Sql } from "./queries.ts";
 import type { Listener } from "./worker/listener.ts";
@@ -19,6 +19,10 @@ export class OutcomeFeed {
   readonly listenerId = randomUUID();
   /** Settles once the registration is committed (or failed, logged). */
   private registered: Promise<void> = Promise.resolve();
+  /** Settles once the last unsubscribe deleted the registration. */
+  private unregistered: Promise<void> = Promise.resolve();
+  private readonly closing = new Subject<void>();
+  private closed = false;
   readonly payloads$: Observable<string>;
 
   constructor(
@@ -29,17 +33,27 @@ export class OutcomeFeed {
   ) {
     const channel = `${sql.schema}.outcome`;
     this.payloads$ = new Observable<string>((subscriber) => {
-      const notes = listener.channel$(channel).subscribe(subscriber);
+      if (this.closed) {
+        subscriber.error(new ClosedError());
+        return;
+      }
+      const subscriptions = new Subscription();
+      subscriptions.add(listener.channel$(channel).subscribe(subscriber));
+      // close() completes every outcome stream, which ends this subscription.
+      subscriptions.add(this.closing.subscribe(() => subscriber.complete()));
       // Registered at once, so `ready()` right after subscribing covers it.
       this.registered = this.register();
-      let renewal: Subscription | undefined = timer(ttlMs / 3, ttlMs / 3).subscribe(() => {
-        this.registered = this.register();
-      });
+      // Renewed on a timer, and at once after a reconnect of the LISTEN
+      // connection: a server that crashed lost the (unlogged) registration,
+      // and until it is back no outcome is sent to anyone.
+      subscriptions.add(
+        merge(timer(ttlMs / 3, ttlMs / 3), listener.reconnected$).subscribe(() => {
+          this.registered = this.register();
+        }),
+      );
       return () => {
-        notes.unsubscribe();
-        renewal?.unsubscribe();
-        renewal = undefined;
-        void this.registered.then(() => this.unregister());
+        subscriptions.unsubscribe();
+        this.unregistered = this.registered.then(() => this.unregister());
       };
     }).pipe(share());
   }
@@ -47,6 +61,14 @@ export class OutcomeFeed {
   /** Resolves once this process is registered and its LISTEN is active. */
   async ready(): Promise<void> {
     await Promise.all([this.registered, this.listener.ready(`${this.sql.schema}.outcome`)]);
+  }
+
+  /** Completes every outcome stream and resolves once the registration is deleted. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.closing.next();
+    this.closing.complete();
+    await this.unregistered;
   }
 
   private async register(): Promise<void> {

@@ -1,7 +1,16 @@
 import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
-import { ConfigError, DatabaseError, UnderwayError, dbError, type DbError } from "./errors.ts";
+import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import {
+  ClosedError,
+  ConfigError,
+  DatabaseError,
+  UnderwayError,
+  dbError,
+  messageOf,
+  type DbError,
+} from "./errors.ts";
 import { quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
@@ -28,7 +37,7 @@ export interface UnderwayOptions {
   readonly listener?: ListenerOptions | undefined;
 }
 
-/** Anything that stops when asked (workers, schedulers). */
+/** Anything that stops when asked (workers, schedulers, retention loops). */
 export interface Stoppable {
   /** Stops gracefully; resolves once stopped. */
   stop(): Promise<void>;
@@ -58,15 +67,24 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
  *
  * @example
  * const underway = await Underway.connect({ connectionString: process.env.DATABASE_URL });
- * const queue = await underway.queue({ name: "email", input: WelcomeEmail });
+ * const emails = underway.job(welcomeEmail);
  */
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closing: Promise<void> | undefined;
   private readonly registered = new Map<string, Promise<void>>();
+  /** Emits (and completes) once what was running has stopped: from then on the client is closed. */
+  private readonly ended = new AsyncSubject<void>();
+  private isClosed = false;
+
+  /**
+   * @internal Errors with a `ClosedError` once the client is closed (after
+   * its workers finished): merged into waits so they end instead of hanging.
+   */
+  readonly closed$: Observable<never> = this.ended.pipe(mergeMap(() => throwError(() => new ClosedError())));
 
   private constructor(
-    readonly pool: pg.Pool,
+    private readonly ownPool: pg.Pool,
     /** @internal The named queries, bound to this client's schema. */
     readonly sql: Sql,
     /** @internal The process's LISTEN connection. */
@@ -74,7 +92,17 @@ export class Underway {
     readonly log: Logger,
     private readonly ownsPool: boolean,
   ) {
-    this.outcomeFeed = new OutcomeFeed(sql, pool, listener, log);
+    this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+  }
+
+  /**
+   * The pool underway queries through. After `close()` it throws a
+   * `ClosedError`, so every call made through a closed client fails with
+   * that rather than with pg's "Cannot use a pool after calling end".
+   */
+  get pool(): pg.Pool {
+    if (this.isClosed) throw new ClosedError();
+    return this.ownPool;
   }
 
   /** @internal Outcome notifications, shared by every outcome stream of this client. */
@@ -147,7 +175,7 @@ export class Underway {
   register(
     definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">,
   ): Promise<void> {
-    this.assertOpen();
+    // Not assertOpen(): handlers finishing during close() may still enqueue.
     const key = `${definition.queue}\u0000${definition.dlq ?? ""}`;
     let done = this.registered.get(key);
     if (done === undefined) {
@@ -163,18 +191,20 @@ export class Underway {
     return done;
   }
 
-  /** @internal Throws if this client is closed (or closing). */
-  assertOpen(): void {
-    if (this.closing !== undefined) throw new UnderwayError("this Underway client is closed");
-  }
-
-  /** @internal A pool client, or a clear error once closed. */
+  /** @internal A pool client, or a `ClosedError` once closed. */
   async connectClient(): Promise<pg.PoolClient> {
-    this.assertOpen();
     return this.pool.connect();
   }
 
-  /** @internal Workers register here so `close()` can stop them. */
+  /**
+   * @internal Throws `ClosedError` once `close()` was called: for calls that
+   * start something, checked synchronously before any subscription.
+   */
+  assertOpen(): void {
+    if (this.closing !== undefined) throw new ClosedError();
+  }
+
+  /** @internal Workers, schedulers and retention loops register here so `close()` stops them. */
   track(worker: Stoppable): () => void {
     this.assertOpen();
     this.running.add(worker);
@@ -229,21 +259,41 @@ export class Underway {
     };
   }
 
-  /** Stops every worker gracefully, then closes the LISTEN connection and an owned pool. */
+  /**
+   * Ends everything this client started, so a process whose only work was
+   * underway exits by itself: first workers (they finish in-flight tasks,
+   * whose handlers may still enqueue), schedulers and retention loops; then
+   * outcome streams complete, waiting `outcome()`/`result()` calls reject
+   * with `ClosedError`, the outcome registration is deleted, the LISTEN
+   * connection closes and an owned pool ends. Calls made after `close()`
+   * reject with `ClosedError`. Idempotent: every call returns the same promise.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.all([...this.running].map((worker) => worker.stop()));
+    const stopped = await Promise.allSettled([...this.running].map((worker) => worker.stop()));
+    this.isClosed = true;
+    this.ended.next();
+    this.ended.complete();
+    await this.outcomeFeed.close();
     await this.listener.close();
     if (this.ownsPool) {
-      await this.pool.end();
+      await this.ownPool.end();
       // end() resolves before the sockets finish closing; a server going
       // away meanwhile is no news any more.
-      this.pool.removeAllListeners("error");
-      this.pool.on("error", () => undefined);
+      this.ownPool.removeAllListeners("error");
+      this.ownPool.on("error", () => undefined);
+    }
+    // A worker that failed to stop is reported once everything else is closed.
+    const failed = stopped.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
+      const reason: unknown = failed.reason;
+      throw reason instanceof UnderwayError
+        ? reason
+        : new UnderwayError(`a worker failed to stop: ${messageOf(reason)}`, { cause: reason });
     }
   }
 }

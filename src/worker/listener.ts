@@ -15,6 +15,10 @@ export interface ListenerOptions {
   readonly connection?: pg.ClientConfig;
 }
 
+// Backoff of retries of a first connect that failed.
+const firstRetryMs = 250;
+const maxRetryMs = 10_000;
+
 /**
  * One LISTEN connection per client (process), shared by every queue: each
  * channel is an Observable, and so are reconnects. Notifications are hints;
@@ -32,6 +36,9 @@ export class Listener {
   private commands: Promise<unknown> = Promise.resolve();
   private closed = false;
   private warnedUnavailable = false;
+  /** First connects that failed in a row; the retry of the next one waits longer. */
+  private failedStarts = 0;
+  private retry: NodeJS.Timeout | undefined;
 
   /** Emits after the connection was lost and re-established: notifications may have been missed. */
   readonly reconnected$: Observable<void> = this.reconnects.asObservable();
@@ -42,13 +49,19 @@ export class Listener {
     private readonly options: ListenerOptions = {},
   ) {}
 
-  /** Payloads of one channel; LISTENs on first subscriber, UNLISTENs after the last. */
+  /**
+   * Payloads of one channel; LISTENs on first subscriber, UNLISTENs after
+   * the last. Completes when the listener closes.
+   */
   channel$(channel: string): Observable<string> {
     const existing = this.streams.get(channel);
     if (existing !== undefined) return existing;
     const stream = new Observable<string>((observer) => {
-      const sub = this.notifications.subscribe((note) => {
-        if (note.channel === channel) observer.next(note.payload);
+      const sub = this.notifications.subscribe({
+        next: (note) => {
+          if (note.channel === channel) observer.next(note.payload);
+        },
+        complete: () => observer.complete(),
       });
       this.listening.set(channel, this.listen(channel));
       return () => {
@@ -104,8 +117,44 @@ export class Listener {
   }
 
   private start(): Promise<Subscriber | undefined> {
+    // A closed listener opens nothing: a channel subscribed after close()
+    // simply completes.
+    if (this.closed) return Promise.resolve(undefined);
     this.starting ??= this.connect();
     return this.starting;
+  }
+
+  /**
+   * A first connect that failed is tried again with backoff (polling carries
+   * on meanwhile); once it succeeds, every channel with subscribers is
+   * LISTENed to and `reconnected$` emits, as after any reconnect.
+   */
+  private retryLater(): void {
+    if (this.closed) return;
+    const delay = Math.min(maxRetryMs, firstRetryMs * 2 ** this.failedStarts);
+    this.failedStarts += 1;
+    this.retry = setTimeout(() => void this.restart(), delay);
+  }
+
+  private async restart(): Promise<void> {
+    this.retry = undefined;
+    this.starting = this.connect();
+    const subscriber = await this.starting;
+    if (subscriber === undefined || this.closed) return;
+    this.log.info("LISTEN connection established; notifications resume", {
+      failedAttempts: this.failedStarts,
+    });
+    this.failedStarts = 0;
+    this.warnedUnavailable = false;
+    for (const [channel, count] of this.refCounts) {
+      if (count <= 0) continue;
+      try {
+        await this.serially(() => subscriber.listenTo(channel));
+      } catch (error) {
+        this.log.warn(`LISTEN ${channel} failed; relying on polling`, { error });
+      }
+    }
+    this.reconnects.next();
   }
 
   private async connect(): Promise<Subscriber | undefined> {
@@ -159,16 +208,23 @@ export class Listener {
     } catch (error) {
       if (!this.warnedUnavailable) {
         this.warnedUnavailable = true;
-        this.log.warn("LISTEN is unavailable; workers run on polling alone", {
+        this.log.warn("LISTEN is unavailable; workers run on polling until it connects", {
           error: error instanceof Error ? error.message : String(error),
         });
       }
+      // pg-listen would otherwise start its own reconnect loop on the failed
+      // client, whose connection no one would ever close. Not awaited: ending
+      // a client whose connect failed midway need not settle promptly.
+      void subscriber.close().catch(() => undefined);
+      this.retryLater();
       return undefined;
     }
   }
 
+  /** Closes the connection, stops reconnecting and completes every channel. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
     this.notifications.complete();
     this.reconnects.complete();
     const subscriber = await this.starting;

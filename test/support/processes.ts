@@ -7,6 +7,8 @@ export interface FixtureProcess {
   readonly pid: number;
   /** Every JSON line printed so far. */
   readonly lines: ReadonlyArray<Record<string, unknown>>;
+  /** What it printed on stderr, when started with `{ stderr: "capture" }`. */
+  stderr(): string;
   /** Resolves with the exit code (or the signal's name) once the process is gone. */
   readonly exited: Promise<number | string>;
   /** Waits until some printed line satisfies `match`. */
@@ -17,13 +19,20 @@ export interface FixtureProcess {
   ): Promise<void>;
 }
 
-/** Starts `test/fixtures/<name>.ts` under tsx, with `config` as its one JSON argument. */
-export const spawnFixture = (name: string, config: unknown): FixtureProcess => {
+/**
+ * Starts `test/fixtures/<name>.ts` under tsx, with `config` as its one JSON
+ * argument. Its stderr goes to the test's, or is kept for assertions.
+ */
+export const spawnFixture = (
+  name: string,
+  config: unknown,
+  options: { readonly stderr?: "inherit" | "capture" } = {},
+): FixtureProcess => {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", `test/fixtures/${name}.ts`, JSON.stringify(config)],
     {
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", options.stderr === "capture" ? "pipe" : "inherit"],
     },
   );
   if (child.pid === undefined) throw new Error(`could not start fixture ${name}`);
@@ -35,6 +44,10 @@ export const spawnFixture = (name: string, config: unknown): FixtureProcess => {
     buffer = parts.pop() ?? "";
     for (const part of parts) if (part.trim() !== "") lines.push(JSON.parse(part) as Record<string, unknown>);
   });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | string>((done) =>
     child.on("exit", (code, signal) => done(code ?? signal ?? "unknown")),
   );
@@ -42,6 +55,7 @@ export const spawnFixture = (name: string, config: unknown): FixtureProcess => {
     child,
     pid: child.pid,
     lines,
+    stderr: () => stderr,
     exited,
     waitFor: (match, timeoutMs = 20_000, what = "a line from the fixture") =>
       eventually(() => lines.some(match), timeoutMs, what),
