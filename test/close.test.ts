@@ -3,7 +3,7 @@ import net from "node:net";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { firstValueFrom, lastValueFrom, toArray } from "rxjs";
-import { ClosedError, Job, silentLogger, Underway } from "../src/index.ts";
+import { ClosedError, defineJob, silentLogger, Underway } from "../src/index.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
 
@@ -52,8 +52,7 @@ describe("close, in process", () => {
   it("completes outcome streams and channels, rejects pending waits and every later call with ClosedError", async () => {
     const log = recordingLogger();
     const underway = await Underway.connect({ connectionString: db().url, logger: log });
-    const queue = await underway.queue({ name: "after", input: N });
-    const job = Job.of(underway, queue, async ({ n }) => n);
+    const job = underway.job(defineJob({ queue: "after", input: N }));
     // No worker: the task never finishes, so its waits are still pending at close.
     const id = await job.enqueue({ n: 1 });
     const outcomes = lastValueFrom(job.outcomes$.pipe(toArray()));
@@ -70,8 +69,7 @@ describe("close, in process", () => {
     await rejectsClosed(() => job.enqueue({ n: 2 }), "enqueue");
     await rejectsClosed(() => job.enqueueMany([{ n: 3 }]), "enqueueMany");
     await rejectsClosed(() => job.outcome(id), "outcome");
-    await rejectsClosed(() => job.start(), "start");
-    await rejectsClosed(() => underway.queue({ name: "later", input: N }), "queue");
+    await rejectsClosed(() => job.start(async ({ n }) => n), "start");
     await underway.close(); // idempotent
     assert.deepEqual(
       log.lines.filter((line) => line.level !== "info"),
@@ -158,8 +156,8 @@ describe("LISTEN and registrations (issue 9: items 11, 17, 20)", () => {
       },
     });
     try {
-      const queue = await underway.queue({ name: "renew", input: N });
-      const job = Job.of(underway, queue, async ({ n }) => n + 1);
+      const job = underway.job(defineJob({ queue: "renew", input: N, output: t.number }));
+      const handler = async ({ n }: { n: number }) => n + 1;
       const outcomes: number[] = [];
       const sub = job.outcomes$.subscribe((outcome) => {
         if (outcome._tag === "succeeded") outcomes.push(outcome.output);
@@ -180,7 +178,7 @@ describe("LISTEN and registrations (issue 9: items 11, 17, 20)", () => {
         "the registration to be back",
       );
       assert.ok(Date.now() - renewedWithin < 5_000, "renewed well before the 20 s renewal");
-      const worker = job.start({ pollIntervalMs: 100 });
+      const worker = job.start(handler, { pollIntervalMs: 100 });
       await job.enqueue({ n: 41 });
       await eventually(() => outcomes.includes(42), 10_000, "the outcome through outcomes$");
       sub.unsubscribe();
@@ -200,11 +198,11 @@ describe("LISTEN and registrations (issue 9: items 11, 17, 20)", () => {
     );
     const underway = await Underway.connect({ pool: db().pool, logger: silentLogger });
     try {
-      const queue = await underway.queue({ name: "lapsed", input: N });
-      const job = Job.of(underway, queue, async ({ n }) => n);
+      const job = underway.job(defineJob({ queue: "lapsed", input: N }));
+      const handler = async ({ n }: { n: number }) => n;
       const sub = job.outcomes$.subscribe();
       await underway.listening();
-      const worker = job.start({ pollIntervalMs: 100 });
+      const worker = job.start(handler, { pollIntervalMs: 100 });
       await eventually(
         async () => {
           const { rows } = await db().pool.query<{ n: number }>(
