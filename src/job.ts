@@ -1,30 +1,11 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import {
-  Observable,
-  filter,
-  firstValueFrom,
-  from,
-  map,
-  merge,
-  mergeMap,
-  of,
-  share,
-  timer,
-  defer,
-  EMPTY,
-} from "rxjs";
+import { Observable, filter, firstValueFrom, map, merge, mergeMap, share, timer, defer } from "rxjs";
 import type { JobDefinition } from "./definition.ts";
 import { TaskFailedError, UnderwayError, ValidationError, messageOf, type DecodeError } from "./errors.ts";
 import { checkTaskId } from "./identifier.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
-import {
-  decodeOutcomePayload,
-  toOutcome,
-  type FinalOutcome,
-  type Outcome,
-  type OutcomeSource,
-} from "./outcomes.ts";
+import { toOutcome, type FinalOutcome, type Outcome } from "./outcomes.ts";
 import {
   taskAttemptsList,
   tasksEnqueue,
@@ -42,6 +23,7 @@ import { orThrow, type Underway } from "./underway.ts";
 import type { Handler } from "./worker/execute.ts";
 import { WorkerRun, type WorkOptions } from "./worker/worker.ts";
 import { checkWorkOptions } from "./worker/workOptions.ts";
+import { yieldingBuffer } from "./worker/yieldingBuffer.ts";
 
 /** Per-enqueue options, applied last. */
 export type EnqueueOptions = TaskOptionsInput & {
@@ -329,29 +311,29 @@ export class Job<In, V, R, O> {
    * what happens while subscribed; it completes when the client closes.
    */
   get outcomes$(): Observable<Outcome<O>> {
-    const { sql, pool } = this.underway;
     const name = this.queue;
-    return this.underway.outcomeFeed.payloads$.pipe(
-      mergeMap((text) => {
-        const payload = pipe(
-          E.tryCatch(
-            () => JSON.parse(text) as unknown,
-            () => undefined,
-          ),
-          E.chainW(decodeOutcomePayload),
-        );
-        if (E.isLeft(payload)) return EMPTY;
-        const source = payload.right;
-        if (source.queue !== name && source.dlqFrom !== name) return EMPTY;
-        if (source.truncated !== true) return of(source as OutcomeSource);
-        return from(orThrow(tasksGet(sql, pool, source.id)())).pipe(
-          filter((row): row is NonNullable<typeof row> => row !== undefined),
-          map((row): OutcomeSource => ({ ...row, state: source.state, attempt: source.attempt })),
-        );
-      }),
+    const { log } = this.underway;
+    return this.underway.outcomeFeed.sources$.pipe(
+      filter((source) => source.queue === name || source.dlqFrom === name),
       map((source) => toOutcome(source, this.decodeOutput)),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined && outcome.queue === name),
-      share(),
+      // Each subscriber drains its own buffer between event-loop turns: a
+      // slow one delays only itself and loses nothing.
+      yieldingBuffer({
+        onBacklog: (size) =>
+          log.warn("an outcomes$ subscriber is falling behind; its outcomes are buffered", {
+            queue: name,
+            size,
+          }),
+      }),
+    );
+  }
+
+  /** @internal Outcomes of one task or one job run (by id), from the client's shared waiter map. */
+  outcomesOf$(key: string): Observable<Outcome<O>> {
+    return this.underway.outcomeFeed.for$(key).pipe(
+      map((source) => toOutcome(source, this.decodeOutput)),
+      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
     );
   }
 
@@ -364,7 +346,7 @@ export class Job<In, V, R, O> {
     const { sql, pool } = this.underway;
     return firstFinal(
       this.underway,
-      this.outcomes$.pipe(filter((outcome) => outcome.taskId === taskId)),
+      this.outcomesOf$(taskId).pipe(filter((outcome) => outcome.taskId === taskId)),
       async () => {
         const row = await orThrow(tasksGet(sql, pool, taskId)());
         if (row === undefined) throw new UnderwayError(`no task with id ${taskId}`);

@@ -1,10 +1,25 @@
 import { randomUUID } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
-import { merge, Observable, share, Subject, Subscription, timer } from "rxjs";
+import { pipe } from "fp-ts/lib/function.js";
+import {
+  EMPTY,
+  from,
+  merge,
+  mergeMap,
+  Observable,
+  of,
+  share,
+  Subject,
+  Subscription,
+  timer,
+  type Subscriber,
+} from "rxjs";
 import { ClosedError, messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { outcomeListenersDelete, outcomeListenersUpsert, type Sql } from "./queries.ts";
+import { decodeOutcomePayload, type OutcomeSource } from "./outcomes.ts";
+import { outcomeListenersDelete, outcomeListenersUpsert, tasksGet, type Sql } from "./queries.ts";
+import { retryTransient } from "./retry.ts";
 import type { Listener } from "./worker/listener.ts";
 
 // A registration lapses this long after its last renewal; renewed at a third.
@@ -24,6 +39,14 @@ export class OutcomeFeed {
   private readonly closing = new Subject<void>();
   private closed = false;
   readonly payloads$: Observable<string>;
+  /**
+   * Every outcome notification, parsed and checked once per client however
+   * many streams and waiters there are; a truncated payload (output or error
+   * too large for NOTIFY) is completed from the row, read once.
+   */
+  readonly sources$: Observable<OutcomeSource>;
+  private readonly waiters = new Map<string, Set<Subscriber<OutcomeSource>>>();
+  private waiting: Subscription | undefined;
 
   constructor(
     private readonly sql: Sql,
@@ -56,6 +79,86 @@ export class OutcomeFeed {
         this.unregistered = this.registered.then(() => this.unregister());
       };
     }).pipe(share());
+    this.sources$ = this.payloads$.pipe(
+      mergeMap((text) => this.sourceOf(text)),
+      share(),
+    );
+  }
+
+  private sourceOf(text: string): Observable<OutcomeSource> {
+    const payload = pipe(
+      E.tryCatch(
+        () => JSON.parse(text) as unknown,
+        () => undefined,
+      ),
+      E.chainW(decodeOutcomePayload),
+    );
+    if (E.isLeft(payload)) {
+      this.log.warn("ignored an outcome notification that is not underway's", {
+        payload: text.slice(0, 200),
+      });
+      return EMPTY;
+    }
+    const source = payload.right;
+    if (source.truncated !== true) return of(source as OutcomeSource);
+    // A failed read must not end the stream for every subscriber: it is
+    // retried while transient, then logged; waiters still find the outcome
+    // by reading the row themselves.
+    return from(retryTransient(tasksGet(this.sql, this.pool, source.id))()).pipe(
+      mergeMap((read) => {
+        if (E.isLeft(read)) {
+          this.log.error("could not read a finished task whose outcome was too large to notify", {
+            taskId: source.id,
+            error: messageOf(read.left.cause),
+          });
+          return EMPTY;
+        }
+        const row = read.right;
+        return row === undefined ? EMPTY : of({ ...row, state: source.state, attempt: source.attempt });
+      }),
+    );
+  }
+
+  /**
+   * Notifications of one task (or one job run's steps, keyed by job id), from
+   * one map shared by every waiter: a notification costs one look-up, however
+   * many `result()` calls wait.
+   */
+  for$(key: string): Observable<OutcomeSource> {
+    return new Observable<OutcomeSource>((subscriber) => {
+      let set = this.waiters.get(key);
+      if (set === undefined) {
+        set = new Set();
+        this.waiters.set(key, set);
+      }
+      set.add(subscriber);
+      this.waiting ??= this.sources$.subscribe({
+        next: (source) => {
+          for (const id of [source.id, source.jobId]) {
+            if (typeof id !== "string") continue;
+            for (const waiter of this.waiters.get(id) ?? []) waiter.next(source);
+          }
+        },
+        error: (error: unknown) => this.endWaiters((waiter) => waiter.error(error)),
+        complete: () => this.endWaiters((waiter) => waiter.complete()),
+      });
+      return () => {
+        set.delete(subscriber);
+        if (set.size === 0) this.waiters.delete(key);
+        if (this.waiters.size === 0) {
+          const waiting = this.waiting;
+          this.waiting = undefined;
+          waiting?.unsubscribe();
+        }
+      };
+    });
+  }
+
+  private endWaiters(end: (waiter: Subscriber<OutcomeSource>) => void): void {
+    const all = [...this.waiters.values()].flatMap((set) => [...set]);
+    this.waiters.clear();
+    this.waiting = undefined;
+    for (const waiter of all) end(waiter);
   }
 
   /** Resolves once this process is registered and its LISTEN is active. */

@@ -296,7 +296,11 @@ export class StepJob<In, V, R, O> {
     const { sql, pool } = this.underway;
     return firstFinal<JobOutcome<O>>(
       this.underway,
-      this.outcomes$.pipe(filter((outcome) => outcome.jobId === jobId)),
+      this.job.outcomesOf$(jobId).pipe(
+        filter((outcome) => outcome.jobId === jobId),
+        map((outcome) => this.jobOutcome(outcome)),
+        filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
+      ),
       async () => {
         const row = await orThrow(tasksGetLatestOfJob(sql, pool, jobId)());
         if (row === undefined) throw new UnderwayError(`no job with id ${jobId}`);

@@ -1,0 +1,72 @@
+import { Observable, type MonoTypeOperatorFunction } from "rxjs";
+
+/** @internal Options of {@link yieldingBuffer}. */
+export interface YieldingBufferOptions {
+  /** Longest a drain runs before it yields to the event loop. Default 5 ms. */
+  readonly sliceMs?: number;
+  /** Called once each time the backlog grows past `warnAt` (default 10,000). */
+  readonly onBacklog?: (size: number) => void;
+  readonly warnAt?: number;
+}
+
+/**
+ * @internal Hands values to the subscriber from a buffer, in slices of at
+ * most `sliceMs`, yielding to the event loop between slices (setImmediate).
+ * A slow synchronous subscriber then delays only itself: the LISTEN
+ * connection's socket is read and its liveness query answered meanwhile, so
+ * nothing is dropped. Lossless and unbounded: a subscriber slower than the
+ * outcome rate for good grows the buffer, and `onBacklog` says so.
+ */
+export const yieldingBuffer =
+  <T>(options: YieldingBufferOptions = {}): MonoTypeOperatorFunction<T> =>
+  (source) =>
+    new Observable<T>((subscriber) => {
+      const sliceMs = options.sliceMs ?? 5;
+      const warnAt = options.warnAt ?? 10_000;
+      let buffer: T[] = [];
+      let head = 0;
+      let scheduled: NodeJS.Immediate | undefined;
+      let completed = false;
+      let warned = false;
+      const drain = () => {
+        scheduled = undefined;
+        const until = performance.now() + sliceMs;
+        while (head < buffer.length && !subscriber.closed) {
+          const value = buffer[head] as T;
+          head += 1;
+          subscriber.next(value);
+          if (performance.now() >= until) break;
+        }
+        if (head >= buffer.length) {
+          buffer = [];
+          head = 0;
+          warned = false;
+          if (completed) subscriber.complete();
+        } else {
+          scheduled = setImmediate(drain);
+        }
+      };
+      const schedule = () => {
+        scheduled ??= setImmediate(drain);
+      };
+      const subscription = source.subscribe({
+        next: (value) => {
+          buffer.push(value);
+          const backlog = buffer.length - head;
+          if (!warned && backlog > warnAt) {
+            warned = true;
+            options.onBacklog?.(backlog);
+          }
+          schedule();
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          completed = true;
+          schedule();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        if (scheduled !== undefined) clearImmediate(scheduled);
+      };
+    });
