@@ -1,0 +1,227 @@
+// Regression tests for hostile input and isolation (issue: hardening): each
+// failed on the main of 2026-11-28.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as t from "io-ts";
+import { firstValueFrom, filter, take, toArray } from "rxjs";
+import {
+  ConfigError,
+  Steps,
+  ValidationError,
+  defineJob,
+  defineStepJob,
+  done,
+  next,
+} from "../src/index.ts";
+import { eventually, useDatabase } from "./support/harness.ts";
+
+const { db, connect } = useDatabase("hardening");
+
+const N = t.type({ n: t.number });
+
+const rowCount = async (queue: string): Promise<number> => {
+  const { rows } = await db().pool.query<{ n: number }>(
+    "select count(*)::int as n from underway.task where queue_name = $1",
+    [queue],
+  );
+  return rows[0]?.n ?? 0;
+};
+
+describe("hardening", () => {
+  it("one row that fails the batched completion costs no other task its result", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "poison", input: N, output: t.number, options: { retry: { maxAttempts: 1 } } }),
+    );
+    // A trigger that rejects one output stands for any single-row failure of
+    // the grouped write (a row locked past lock_timeout, a constraint).
+    await db().pool.query(`
+      create function poison_check() returns trigger language plpgsql as $$
+      begin
+        if new.state = 'succeeded' and new.output = '13'::jsonb then raise exception 'poisoned row'; end if;
+        return new;
+      end $$;
+      create trigger poison before update on underway.task for each row execute function poison_check();`);
+    try {
+      const ids = await job.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ n })));
+      const worker = job.start(async ({ n }) => n, { concurrency: 50, prefetch: 200 });
+      await eventually(async () => {
+        const { rows } = await db().pool.query<{ n: number }>(
+          "select count(*)::int as n from underway.task where queue_name = 'poison' and state = 'succeeded'",
+        );
+        return rows[0]?.n === 199;
+      }, 30_000);
+      await worker.stop();
+      const { rows } = await db().pool.query<{ state: string; n: number }>(
+        "select state::text, count(*)::int as n from underway.task where queue_name = 'poison' group by state",
+      );
+      const states = Object.fromEntries(rows.map((row) => [row.state, row.n]));
+      // Only the poisoned task is not a success; every other result was written.
+      assert.equal(states["succeeded"], 199, JSON.stringify(states));
+      assert.equal(ids.length, 200);
+    } finally {
+      await db().pool.query("drop trigger poison on underway.task; drop function poison_check()");
+    }
+  });
+
+  it("an output near NOTIFY's byte limit (3,000 × €) succeeds once while outcomes are watched", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "euro", input: N, output: t.string }));
+    const seen = firstValueFrom(job.outcomes$.pipe(filter((outcome) => outcome._tag !== "retrying")));
+    await underway.listening();
+    let runs = 0;
+    const worker = job.start(async () => {
+      runs += 1;
+      return "€".repeat(3_000);
+    });
+    const id = await job.enqueue({ n: 1 });
+    assert.equal(await job.result(id), "€".repeat(3_000));
+    const outcome = await seen;
+    assert.equal(outcome._tag, "succeeded");
+    assert.equal(outcome._tag === "succeeded" ? outcome.output.length : 0, 3_000);
+    await worker.stop();
+    assert.equal(runs, 1);
+  });
+
+  it("refuses NaN, Infinity, NUL and lone surrogates in inputs, naming the path, and writes nothing", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "bad_values", input: t.type({ n: t.number, s: t.string, list: t.array(t.string) }) }),
+    );
+    const cases: Array<[unknown, string]> = [
+      [{ n: Number.NaN, s: "", list: [] }, "n"],
+      [{ n: Number.POSITIVE_INFINITY, s: "", list: [] }, "n"],
+      [{ n: 1, s: "a\u0000b", list: [] }, "s"],
+      [{ n: 1, s: "", list: ["ok", "\ud800"] }, "list[1]"],
+    ];
+    for (const [input, path] of cases) {
+      await assert.rejects(
+        () => job.enqueue(input as never),
+        (error: unknown) => error instanceof ValidationError && error.decodeError.paths.includes(path),
+        `path ${path}`,
+      );
+    }
+    await assert.rejects(() => job.enqueueMany([{ n: 1, s: "", list: [] }, cases[0]?.[0] as never]), ValidationError);
+    assert.equal(await rowCount("bad_values"), 0);
+  });
+
+  it("a handler output that fails its output codec fails the attempt, and every reader agrees", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "bad_output", input: N, output: t.number, options: { retry: { maxAttempts: 1 } } }),
+    );
+    const streamed = firstValueFrom(job.start(async () => "not a number" as unknown as number).outcomes$);
+    const id = await job.enqueue({ n: 1 });
+    const outcome = await job.outcome(id);
+    assert.equal(outcome._tag, "failed");
+    assert.equal((await streamed)._tag, "failed");
+    const { rows } = await db().pool.query<{ state: string }>("select state::text from underway.task where id = $1", [
+      id,
+    ]);
+    assert.equal(rows[0]?.state, "failed");
+  });
+
+  it("bounds concurrency and unique keys, and refuses NUL in them, before anything is written", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "keys", input: N }));
+    await assert.rejects(() => job.enqueue({ n: 1 }, { concurrencyKey: "k".repeat(3_000) }), ConfigError);
+    await assert.rejects(() => job.enqueue({ n: 1 }, { uniqueKey: "€".repeat(200) }), ConfigError);
+    await assert.rejects(() => job.enqueue({ n: 1 }, { concurrencyKey: "a\u0000b" }), ConfigError);
+    assert.equal(await rowCount("keys"), 0);
+    // The queue still works.
+    const worker = job.start(async ({ n }) => n);
+    assert.equal(await job.result(await job.enqueue({ n: 7 }, { concurrencyKey: "k".repeat(500) })), 7);
+    await worker.stop();
+  });
+
+  it("defining a queue whose DLQ already exists keeps that DLQ's own DLQ", async () => {
+    const underway = await connect();
+    await underway.job(defineJob({ queue: "chain_b", dlq: "chain_c", input: N })).enqueue({ n: 1 });
+    await underway.job(defineJob({ queue: "chain_a", dlq: "chain_b", input: N })).enqueue({ n: 1 });
+    const { rows } = await db().pool.query<{ name: string; dlq_name: string | null }>(
+      "select name, dlq_name from underway.queue where name like 'chain_%' order by name",
+    );
+    assert.deepEqual(
+      rows.map((row) => [row.name, row.dlq_name]),
+      [
+        ["chain_a", "chain_b"],
+        ["chain_b", "chain_c"],
+        ["chain_c", null],
+      ],
+    );
+  });
+
+  it("a step job enqueued with a unique key held by a live run returns that run's job id", async () => {
+    const underway = await connect();
+    const def = defineStepJob({ queue: "unique_steps", input: N });
+    const job = underway.job(def);
+    const first = await job.enqueue({ n: 1 }, { uniqueKey: "only-one" });
+    const second = await job.enqueue({ n: 2 }, { uniqueKey: "only-one" });
+    assert.equal(second, first);
+    const worker = job.start(Steps.of(def).step(async ({ n }) => done(n)));
+    assert.equal(await job.result(second), 1);
+    await worker.stop();
+  });
+
+  it("a slow synchronous outcomes$ subscriber loses no outcome", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "slow_subscriber", input: N }));
+    const total = 2_000;
+    const seen = firstValueFrom(
+      job.outcomes$.pipe(
+        filter((outcome) => outcome._tag === "succeeded"),
+        take(total),
+        toArray(),
+      ),
+    );
+    // Busy-waits 1 ms per outcome: the whole drain is at least 2 s of blocked
+    // subscriber, longer than the listener's liveness check allows for.
+    const slow = job.outcomes$.subscribe(() => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+    });
+    await underway.listening();
+    const worker = job.start(async ({ n }) => n, { concurrency: 20, prefetch: 200 });
+    await job.enqueueMany(Array.from({ length: total }, (_, n) => ({ n })));
+    const outcomes = await seen;
+    assert.equal(new Set(outcomes.map((outcome) => outcome.taskId)).size, total);
+    slow.unsubscribe();
+    await worker.stop();
+  });
+
+  it("serves thousands of result() waiters from one map", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "waiters", input: N, output: t.number }));
+    const ids = await job.enqueueMany(Array.from({ length: 2_000 }, (_, n) => ({ n })));
+    const started = process.cpuUsage();
+    const results = Promise.all(ids.map((id) => job.result(id)));
+    await underway.listening();
+    const worker = job.start(async ({ n }) => n * 2, { concurrency: 20, prefetch: 200 });
+    const values = await results;
+    const cpu = process.cpuUsage(started);
+    assert.deepEqual(
+      values,
+      ids.map((_, n) => n * 2),
+    );
+    // O(N²) decoding took ~89 s of CPU for 5,000; one map takes a few seconds at most.
+    assert.ok((cpu.user + cpu.system) / 1e6 < 30, `cpu ${(cpu.user + cpu.system) / 1e6} s`);
+    await worker.stop();
+  });
+
+  it("a step may not hand on a value that JSON cannot carry", async () => {
+    const underway = await connect();
+    const def = defineStepJob({ queue: "step_json", input: N, options: { retry: { maxAttempts: 1 } } });
+    const job = underway.job(def);
+    const worker = job.start(
+      Steps.of(def)
+        .step(async ({ n }) => next({ n: n === 1 ? Number.NaN : n }))
+        .step(async ({ n }) => done(n)),
+    );
+    const bad = await job.enqueue({ n: 1 });
+    const outcome = await job.outcome(bad);
+    assert.equal(outcome._tag, "failed");
+    assert.match(outcome._tag === "failed" ? outcome.error : "", /n: NaN is not a JSON number/);
+    assert.equal(await job.result(await job.enqueue({ n: 2 })), 2);
+    await worker.stop();
+  });
+});
