@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job } from "../src/index.ts";
+import { defineJob } from "../src/index.ts";
 import { createRunTable, statesOf, summary } from "./support/faults.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
@@ -22,12 +22,16 @@ describe("concurrency keys across processes", () => {
 
   it("never runs more tasks of a key at once than its limit, while other keys keep flowing", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "keyed", input: N });
     await createRunTable(db().pool);
     const keyOf = (n: number) => perKey[Math.floor(n / 100)] ?? { key: "?", limit: 1 };
-    const job = Job.of(underway, queue, async () => ({ pid: 0 }), {
-      optionsFor: ({ n }) => ({ concurrencyKey: keyOf(n).key, concurrencyLimit: keyOf(n).limit }),
-    });
+    // The producer's definition sets the keys; the worker processes run tasks as stored.
+    const job = underway.job(
+      defineJob({
+        queue: "keyed",
+        input: N,
+        optionsFor: ({ n }) => ({ concurrencyKey: keyOf(n).key, concurrencyLimit: keyOf(n).limit }),
+      }),
+    );
     const workers = [1, 2, 3].map(() =>
       spawnFixture("faultWorker", {
         url: db().url,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job } from "../src/index.ts";
+import { defineJob } from "../src/index.ts";
 import { createRunTable, statesOf, summary } from "./support/faults.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 import { spawnFixture, type FixtureProcess } from "./support/processes.ts";
@@ -45,9 +45,8 @@ describe("crash", () => {
 
   it("tasks of workers killed with SIGKILL mid-run are finished by another worker, each succeeding once", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "crash", input: N });
     await createRunTable(db().pool);
-    const job = Job.of(underway, queue, async () => ({ pid: 0 }), { heartbeatMs: 1_000 });
+    const job = underway.job(defineJob({ queue: "crash", input: N, options: { heartbeatMs: 1_000 } }));
     const succeeded = new Map<string, number>();
     const watching = job.outcomes$.subscribe((outcome) => {
       if (outcome._tag === "succeeded")

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job, ValidationError } from "../src/index.ts";
+import { defineJob, ValidationError } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const WelcomeEmail = t.type({ userId: t.number, email: t.string, name: t.string });
+const N = t.type({ n: t.number });
 
 describe("enqueue", () => {
   const { db, connect } = useDatabase("enqueue");
@@ -19,8 +20,7 @@ describe("enqueue", () => {
 
   it("rejects invalid input with the failing field paths and writes nothing", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "invalid", input: WelcomeEmail });
-    const job = Job.of(underway, queue, async () => undefined);
+    const job = underway.job(defineJob({ queue: "invalid", input: WelcomeEmail }));
     const bad = { userId: "42", email: "ferris@example.com" } as unknown as t.TypeOf<typeof WelcomeEmail>;
     await assert.rejects(job.enqueue(bad), (error: unknown) => {
       assert.ok(error instanceof ValidationError);
@@ -34,8 +34,7 @@ describe("enqueue", () => {
 
   it("enqueueMany returns ids in input order across chunks, in one transaction", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "many", input: t.type({ n: t.number }) });
-    const job = Job.of(underway, queue, async () => undefined);
+    const job = underway.job(defineJob({ queue: "many", input: N }));
     const inputs = Array.from({ length: 12_345 }, (_, n) => ({ n }));
     const ids = await job.enqueueMany(inputs);
     assert.equal(ids.length, inputs.length);
@@ -48,13 +47,16 @@ describe("enqueue", () => {
 
   it("enqueues inside the caller's transaction: rollback leaves nothing, commit wakes a worker at once", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "tx", input: t.type({ n: t.number }) });
+    const job = underway.job(defineJob({ queue: "tx", input: N }));
     const started: number[] = [];
-    const job = Job.of(underway, queue, async ({ n }) => {
-      started.push(n);
-    });
     // A long poll interval: only the NOTIFY of the commit can wake the worker in time.
-    const worker = job.start({ pollIntervalMs: 60_000 });
+    const worker = job.start(
+      async ({ n }) => {
+        started.push(n);
+        return null;
+      },
+      { pollIntervalMs: 60_000 },
+    );
     await new Promise((done) => setTimeout(done, 300));
 
     const client = await db().pool.connect();
@@ -82,8 +84,7 @@ describe("enqueue", () => {
 
   it("uniqueKey returns the live task's id instead of adding one", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "unique", input: t.type({ n: t.number }) });
-    const job = Job.of(underway, queue, async () => undefined);
+    const job = underway.job(defineJob({ queue: "unique", input: N }));
     const first = await job.enqueue({ n: 1 }, { uniqueKey: "report-7" });
     const second = await job.enqueue({ n: 2 }, { uniqueKey: "report-7" });
     assert.equal(second, first);
@@ -94,19 +95,21 @@ describe("enqueue", () => {
 
   it("rejects bad option values with a clear error", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "opts", input: t.type({ n: t.number }) });
-    const job = Job.of(underway, queue, async () => undefined);
+    const job = underway.job(defineJob({ queue: "opts", input: N }));
     await assert.rejects(job.enqueue({ n: 1 }, { retry: { maxAttempts: 0 } }), /retry.maxAttempts/);
     await assert.rejects(job.enqueue({ n: 1 }, { priority: 1.5 }), /priority/);
     assert.equal(await count("opts"), 0);
   });
   it("applies per-input overrides to each task of a batch", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "per_input", input: t.type({ n: t.number }) });
-    const job = Job.of(underway, queue, async () => undefined, {
-      priority: 1,
-      optionsFor: ({ n }) => (n % 2 === 0 ? { priority: n, retry: { maxAttempts: 9 } } : {}),
-    });
+    const job = underway.job(
+      defineJob({
+        queue: "per_input",
+        input: N,
+        options: { priority: 1 },
+        optionsFor: ({ n }) => (n % 2 === 0 ? { priority: n, retry: { maxAttempts: 9 } } : {}),
+      }),
+    );
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 4 }], { timeoutMs: 5_000 });
     const { rows } = await db().pool.query(
       "select priority, max_attempts, timeout_ms from underway.task where id = any($1::bigint[]) order by id",

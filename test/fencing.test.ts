@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job, type Outcome } from "../src/index.ts";
+import { defineJob, type JsonValue, type Outcome, type TaskContext } from "../src/index.ts";
 import { createRunTable, statesOf, summary } from "./support/faults.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
@@ -38,24 +38,26 @@ describe("fencing, timeouts and shutdown", () => {
     const logA = recordingLogger();
     const clientA = await connect({ logger: logA });
     const clientB = await connect();
-    const queueA = await clientA.queue({ name: "fenced", input: N });
-    const queueB = await clientB.queue({ name: "fenced", input: N });
+    const fenced = defineJob({ queue: "fenced", input: N, output: t.string });
+    const jobA = clientA.job(fenced);
+    const jobB = clientB.job(fenced);
     const late = gate();
     const startedA = new Set<number>();
-    // Worker A hangs past its lease and then succeeds (n = 1) or fails (n = 2).
-    const jobA = Job.of(clientA, queueA, async ({ n }) => {
-      startedA.add(n);
-      await late.opened;
-      if (n === 2) throw new Error("late failure from A");
-      return "from A";
-    });
-    const jobB = Job.of(clientB, queueB, async () => "from B");
     const notified: Array<Outcome<string>> = [];
     const watching = jobB.outcomes$.subscribe((outcome) => notified.push(outcome));
     await clientB.listening();
     const ids = await jobA.enqueueMany([{ n: 1 }, { n: 2 }]);
     // A never renews a lease in this test (its heartbeat is as good as blocked).
-    const workerA = jobA.start({ concurrency: 2, heartbeatTickMs: 600_000, reapIntervalMs: 0 });
+    // Worker A hangs past its lease and then succeeds (n = 1) or fails (n = 2).
+    const workerA = jobA.start(
+      async ({ n }) => {
+        startedA.add(n);
+        await late.opened;
+        if (n === 2) throw new Error("late failure from A");
+        return "from A";
+      },
+      { concurrency: 2, heartbeatTickMs: 600_000, reapIntervalMs: 0 },
+    );
     const fromA: Array<Outcome<string>> = [];
     workerA.outcomes$.subscribe((outcome) => fromA.push(outcome));
     await eventually(() => startedA.size === 2, 5_000, "A running both");
@@ -64,7 +66,11 @@ describe("fencing, timeouts and shutdown", () => {
       [ids],
     );
     // B's reaper takes the tasks back; B runs and completes them.
-    const workerB = jobB.start({ concurrency: 2, pollIntervalMs: 100, reapIntervalMs: 100 });
+    const workerB = jobB.start(async () => "from B", {
+      concurrency: 2,
+      pollIntervalMs: 100,
+      reapIntervalMs: 100,
+    });
     await eventually(async () => (await statesOf(db().pool, "fenced"))["succeeded"] === 2, 5_000, "B done");
     late.open();
     await eventually(
@@ -95,12 +101,16 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("aborts a timed-out handler, records the attempt as timed out, and retries it", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "timeout", input: N });
+    const job = underway.job(
+      defineJob({
+        queue: "timeout",
+        input: N,
+        options: { timeoutMs: 300, retry: { initialIntervalMs: 50, jitter: 0 } },
+      }),
+    );
     const signals: Array<{ n: number; attempt: number; signal: AbortSignal; ended?: number }> = [];
     // n = 1 ignores its signal, n = 2 honours it; both succeed on their second attempt.
-    const job = Job.of(
-      underway,
-      queue,
+    const worker = job.start(
       async ({ n }, { attempt, signal }) => {
         const run: (typeof signals)[number] = { n, attempt, signal };
         signals.push(run);
@@ -111,9 +121,8 @@ describe("fencing, timeouts and shutdown", () => {
         run.ended = Date.now();
         return "too late";
       },
-      { timeoutMs: 300, retry: { initialIntervalMs: 50, jitter: 0 } },
+      { pollIntervalMs: 50 },
     );
-    const worker = job.start({ pollIntervalMs: 50 });
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }]);
     const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
     await worker.stop();
@@ -144,31 +153,32 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("stops gracefully mid-run: finished tasks succeed, cut-off ones are pending again, none in progress", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "stopping", input: N });
+    const job = underway.job(
+      defineJob({
+        queue: "stopping",
+        input: N,
+        // A cut-off attempt that was the last one must not fail the task either.
+        optionsFor: ({ n }) => (n === 4 ? { retry: { maxAttempts: 1 } } : {}),
+      }),
+    );
     let slow = true;
     const started = new Set<number>();
     // n < 2 finish within the grace period; n >= 2 would take 5 s (n = 2 honours its signal).
-    const job = Job.of(
-      underway,
-      queue,
-      async ({ n }, { signal }) => {
-        started.add(n);
-        const ms = n < 2 || !slow ? 150 : 5_000;
-        await new Promise<void>((done, fail) => {
-          const timer = setTimeout(done, ms);
-          if (n === 2)
-            signal.addEventListener("abort", () => {
-              clearTimeout(timer);
-              fail(new Error("aborted"));
-            });
-        });
-        return n;
-      },
-      // A cut-off attempt that was the last one must not fail the task either.
-      { optionsFor: ({ n }) => (n === 4 ? { retry: { maxAttempts: 1 } } : {}) },
-    );
+    const handler = async ({ n }: { n: number }, { signal }: TaskContext) => {
+      started.add(n);
+      const ms = n < 2 || !slow ? 150 : 5_000;
+      await new Promise<void>((done, fail) => {
+        const timer = setTimeout(done, ms);
+        if (n === 2)
+          signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            fail(new Error("aborted"));
+          });
+      });
+      return n;
+    };
     const ids = await job.enqueueMany([0, 1, 2, 3, 4].map((n) => ({ n })));
-    const worker = job.start({ concurrency: 5, shutdownGraceMs: 500 });
+    const worker = job.start(handler, { concurrency: 5, shutdownGraceMs: 500 });
     await eventually(() => started.size === 5, 5_000, "all five running");
     const stopping = Date.now();
     await worker.stop();
@@ -183,7 +193,7 @@ describe("fencing, timeouts and shutdown", () => {
     }
     // None lost: the next worker finishes the rest.
     slow = false;
-    const next = job.start({ concurrency: 5 });
+    const next = job.start(handler, { concurrency: 5 });
     const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
     await next.stop();
     assert.deepEqual(
@@ -195,12 +205,9 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("gives claimed but unstarted tasks back on stop, without spending an attempt", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "unstarted", input: N });
+    const job = underway.job(defineJob({ queue: "unstarted", input: N }));
     let ran = 0;
-    const job = Job.of(underway, queue, async () => {
-      ran += 1;
-    });
-    const outcomes: Array<Outcome<void>> = [];
+    const outcomes: Array<Outcome<JsonValue>> = [];
     const watching = job.outcomes$.subscribe((outcome) => outcomes.push(outcome));
     await underway.listening();
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
@@ -209,7 +216,13 @@ describe("fencing, timeouts and shutdown", () => {
     try {
       await locker.query("begin");
       await locker.query("lock table underway.task in exclusive mode");
-      const worker = job.start({ pollIntervalMs: 60_000, reapIntervalMs: 0 });
+      const worker = job.start(
+        async () => {
+          ran += 1;
+          return null;
+        },
+        { pollIntervalMs: 60_000, reapIntervalMs: 0 },
+      );
       await eventually(async () => {
         const { rows } = await db().pool.query(
           "select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
@@ -244,14 +257,17 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("gives prefetched tasks back on stop, without spending an attempt, while the running one finishes", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "prefetched", input: N });
+    const job = underway.job(defineJob({ queue: "prefetched", input: N }));
     const started: number[] = [];
-    const job = Job.of(underway, queue, async ({ n }) => {
-      started.push(n);
-      await sleep(400);
-    });
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
-    const worker = job.start({ concurrency: 1, prefetch: 2, pollIntervalMs: 60_000, reapIntervalMs: 0 });
+    const worker = job.start(
+      async ({ n }) => {
+        started.push(n);
+        await sleep(400);
+        return null;
+      },
+      { concurrency: 1, prefetch: 2, pollIntervalMs: 60_000, reapIntervalMs: 0 },
+    );
     await eventually(async () => (await statesOf(db().pool, "prefetched"))["in_progress"] === 3, 5_000);
     await eventually(() => started.length === 1, 5_000);
     await worker.stop();
@@ -269,9 +285,9 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("a broadcast shutdown from another client stops a worker in another process after its in-flight tasks", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "broadcast", input: N });
     await createRunTable(db().pool);
-    const job = Job.of(underway, queue, async () => ({ pid: 0 }));
+    // This process only enqueues; the child process runs the handler.
+    const job = underway.job(defineJob({ queue: "broadcast", input: N }));
     const child = spawnFixture("faultWorker", { url: db().url, queue: "broadcast", handlerMs: 800 });
     await child.waitFor((line) => line["ready"] === true);
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }]);
@@ -290,9 +306,8 @@ describe("fencing, timeouts and shutdown", () => {
 
   it("SIGTERM with stopOnSignals finishes the in-flight task, then exits 0", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "sigterm", input: N });
     await createRunTable(db().pool);
-    const job = Job.of(underway, queue, async () => ({ pid: 0 }));
+    const job = underway.job(defineJob({ queue: "sigterm", input: N }));
     const child = spawnFixture("faultWorker", {
       url: db().url,
       queue: "sigterm",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job, Underway } from "../src/index.ts";
+import { defineJob, Underway, type TaskContext } from "../src/index.ts";
 import { summary } from "./support/faults.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
@@ -100,15 +100,17 @@ describe("half-open LISTEN connection", () => {
     });
     try {
       const started = new Map<string, number>();
-      const handler = async (_: { n: number }, { taskId }: { taskId: string }) => {
+      const handler = async (_: { n: number }, { taskId }: TaskContext) => {
         started.set(taskId, Date.now());
+        return null;
       };
-      const slowQueue = await underway.queue({ name: "slowpoll", input: N });
-      const fastQueue = await underway.queue({ name: "fastpoll", input: N });
-      const slow = Job.of(underway, slowQueue, handler);
-      const fast = Job.of(underway, fastQueue, handler);
+      const slow = underway.job(defineJob({ queue: "slowpoll", input: N }));
+      const fast = underway.job(defineJob({ queue: "fastpoll", input: N }));
       // The slow queue polls once a minute: only a NOTIFY (or a reconnect) starts its tasks soon.
-      const workers = [slow.start({ pollIntervalMs: 60_000 }), fast.start({ pollIntervalMs: 500 })];
+      const workers = [
+        slow.start(handler, { pollIntervalMs: 60_000 }),
+        fast.start(handler, { pollIntervalMs: 500 }),
+      ];
       await underway.listening();
       await sleep(200);
 
@@ -198,8 +200,9 @@ describe("half-open LISTEN connection", () => {
         logger: recordingLogger(),
         listener: { checkIntervalMs: 5_000, connection: { connectionString: throughProxy.toString() } },
       });
-      const queue = await underway.queue({ name: "closing", input: N });
-      const worker = Job.of(underway, queue, async () => undefined).start({ pollIntervalMs: 100 });
+      const worker = underway
+        .job(defineJob({ queue: "closing", input: N }))
+        .start(async () => null, { pollIntervalMs: 100 });
       await underway.listening();
       proxy.silenceOpenConnections();
       const closing = Date.now();
@@ -221,8 +224,9 @@ describe("half-open LISTEN connection", () => {
         logger: log,
         listener: { checkIntervalMs: 300, connection: { connectionString: throughProxy.toString() } },
       });
-      const queue = await underway.queue({ name: "reconnecting", input: N });
-      const worker = Job.of(underway, queue, async () => undefined).start({ pollIntervalMs: 100 });
+      const worker = underway
+        .job(defineJob({ queue: "reconnecting", input: N }))
+        .start(async () => null, { pollIntervalMs: 100 });
       await underway.listening();
       proxy.partition(true);
       await eventually(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { Job, redrive, sweepExpired, taskHistory, type Outcome, type Underway } from "../src/index.ts";
+import { defineJob, redrive, sweepExpired, taskHistory, type Outcome, type Underway } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number });
@@ -34,10 +34,10 @@ describe("redrive", () => {
   };
 
   /** A queue with a dead-letter queue, and a job that never runs (no worker). */
-  const idleJob = async (underway: Underway, name: string) => {
-    const queue = await underway.queue({ name, input: Input, dlq: `${name}_dlq` });
-    return Job.of(underway, queue, async () => undefined, { retry: { maxAttempts: 2 } });
-  };
+  const idleJob = (underway: Underway, name: string) =>
+    underway.job(
+      defineJob({ queue: name, dlq: `${name}_dlq`, input: Input, options: { retry: { maxAttempts: 2 } } }),
+    );
 
   /** What the worker does when a task fails for good, as of `ago`. */
   const deadLetter = async (
@@ -58,11 +58,20 @@ describe("redrive", () => {
 
   it("a task that exhausts its attempts lands in the DLQ; redriven by id, it runs with fresh attempts", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "signup", input: Input, dlq: "signup_dlq" });
+    const job = underway.job(
+      defineJob({
+        queue: "signup",
+        dlq: "signup_dlq",
+        input: Input,
+        output: t.type({ welcomed: t.number }),
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10, maxIntervalMs: 50 } },
+      }),
+    );
     let failuresLeft = 2;
-    const job = Job.of(
-      underway,
-      queue,
+    const seen: Array<Outcome<{ welcomed: number }>> = [];
+    const subscription = job.outcomes$.subscribe((outcome) => seen.push(outcome));
+    await underway.listener.ready("underway.outcome");
+    const worker = job.start(
       async ({ n }) => {
         if (failuresLeft > 0) {
           failuresLeft -= 1;
@@ -70,12 +79,8 @@ describe("redrive", () => {
         }
         return { welcomed: n };
       },
-      { retry: { maxAttempts: 2, initialIntervalMs: 10, maxIntervalMs: 50 } },
+      { pollIntervalMs: 50 },
     );
-    const seen: Array<Outcome<{ welcomed: number }>> = [];
-    const subscription = job.outcomes$.subscribe((outcome) => seen.push(outcome));
-    await underway.listener.ready("underway.outcome");
-    const worker = job.start({ pollIntervalMs: 50 });
     try {
       const id = await job.enqueue({ n: 7 });
       const failed = await job.outcome(id);
@@ -129,19 +134,18 @@ describe("redrive", () => {
 
   it("wakes the queue's workers at once (NOTIFY), not at their next poll", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "wake", input: Input, dlq: "wake_dlq" });
+    const job = underway.job(
+      defineJob({ queue: "wake", dlq: "wake_dlq", input: Input, options: { retry: { maxAttempts: 1 } } }),
+    );
     let calls = 0;
-    const job = Job.of(
-      underway,
-      queue,
+    const worker = job.start(
       async () => {
         calls += 1;
         if (calls === 1) throw new Error("first call fails");
         return "ok";
       },
-      { retry: { maxAttempts: 1 } },
+      { pollIntervalMs: 60_000 },
     );
-    const worker = job.start({ pollIntervalMs: 60_000 });
     try {
       await new Promise((settle) => setTimeout(settle, 300));
       const id = await job.enqueue({ n: 1 });
@@ -158,7 +162,7 @@ describe("redrive", () => {
 
   it("filters by ids, error text, failure time and limit; no filter moves all", async () => {
     const underway = await connect();
-    const job = await idleJob(underway, "filters");
+    const job = idleJob(underway, "filters");
     const [smtpOld1, smtpOld2, smtpNew, invalid1, invalid2, strayId, live] = await job.enqueueMany(
       Array.from({ length: 7 }, (_, n) => ({ n })),
     );
@@ -172,7 +176,7 @@ describe("redrive", () => {
       "update underway.task set state = 'failed', queue_name = 'filters_dlq', finished_at = now() where id = $1",
       [strayId],
     );
-    const other = await idleJob(underway, "other");
+    const other = idleJob(underway, "other");
     const [otherId] = await other.enqueueMany([{ n: 0 }]);
     await deadLetter([id(otherId)], "other", "SMTP timeout");
 
@@ -216,8 +220,9 @@ describe("redrive", () => {
 
   it("each redrive grants the policy's budget again, not the raised maximum", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "budget", input: Input, dlq: "budget_dlq" });
-    const job = Job.of(underway, queue, async () => undefined, { retry: { maxAttempts: 3 } });
+    const job = underway.job(
+      defineJob({ queue: "budget", dlq: "budget_dlq", input: Input, options: { retry: { maxAttempts: 3 } } }),
+    );
     const id = await job.enqueue({ n: 1 });
     await deadLetter([id], "budget", "boom", "1 minute", 3);
     await redrive(underway, "budget_dlq");
@@ -232,7 +237,7 @@ describe("redrive", () => {
 
   it("a task whose unique key a live task holds stays in the DLQ", async () => {
     const underway = await connect();
-    const job = await idleJob(underway, "unique");
+    const job = idleJob(underway, "unique");
     const older = await job.enqueue({ n: 1 }, { uniqueKey: "k1" });
     await deadLetter([older], "unique", "boom", "2 minutes");
     const newer = await job.enqueue({ n: 2 }, { uniqueKey: "k1" });
@@ -250,7 +255,7 @@ describe("redrive", () => {
 
   it("concurrent redrives move every task exactly once", async () => {
     const underway = await connect();
-    const job = await idleJob(underway, "crowd");
+    const job = idleJob(underway, "crowd");
     const ids = await job.enqueueMany(Array.from({ length: 600 }, (_, n) => ({ n })));
     await deadLetter(ids, "crowd", "boom");
     const results = await Promise.all([1, 2, 3].map(() => redrive(underway, "crowd_dlq", { batchSize: 25 })));
@@ -266,7 +271,7 @@ describe("redrive", () => {
 
   it("a redriven task is live again: retention leaves it alone", async () => {
     const underway = await connect();
-    const job = await idleJob(underway, "kept");
+    const job = idleJob(underway, "kept");
     const id = await job.enqueue({ n: 1 }, { ttlMs: 1 });
     await deadLetter([id], "kept", "boom", "1 hour");
     assert.deepEqual(await redrive(underway, "kept_dlq"), [id]);
@@ -276,23 +281,20 @@ describe("redrive", () => {
 
   it("restarts backoff at the initial interval after a redrive", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "backoff", input: Input, dlq: "backoff_dlq" });
     const retry = { maxAttempts: 2, initialIntervalMs: 100, backoffCoefficient: 10, jitter: 0 };
-    const job = Job.of(
-      underway,
-      queue,
-      async () => {
-        throw new Error("down");
-      },
-      { retry },
+    const job = underway.job(
+      defineJob({ queue: "backoff", dlq: "backoff_dlq", input: Input, options: { retry } }),
     );
-    const worker = job.start({ pollIntervalMs: 50 });
+    const down = async (): Promise<null> => {
+      throw new Error("down");
+    };
+    const worker = job.start(down, { pollIntervalMs: 50 });
     const id = await job.enqueue({ n: 1 });
     await job.outcome(id);
     await worker.stop();
     // Make the redriven run's first attempt fail, then look at the delay it got.
     await redrive(underway, "backoff_dlq", { ids: [id] });
-    const again = job.start({ pollIntervalMs: 50 });
+    const again = job.start(down, { pollIntervalMs: 50 });
     const gapOf = async (attempt: number) => {
       const { rows } = await db().pool.query<{ gap: number | null }>(
         `select extract(epoch from (t.run_at - a.finished_at)) * 1000 as gap

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import pg from "pg";
 import { filter, firstValueFrom, timeout } from "rxjs";
-import { Job, Underway } from "../src/index.ts";
+import { defineJob, Underway } from "../src/index.ts";
 import { startEmbedded } from "./support/devDatabase.ts";
 import { summary } from "./support/faults.ts";
 import { eventually, recordingLogger } from "./support/harness.ts";
@@ -24,20 +24,16 @@ describe("restart", () => {
         logger: log,
         listener: { checkIntervalMs: 1_000 },
       });
-      const queue = await underway.queue({ name: "restart", input: N });
-      const runs = new Map<string, number>();
-      const job = Job.of(
-        underway,
-        queue,
-        async ({ n }, { taskId }) => {
-          runs.set(taskId, (runs.get(taskId) ?? 0) + 1);
-          await sleep(5);
-          return n;
-        },
-        // Leases shorter than the outage, so some expire while their completion
-        // write is still retrying: the case where at-least-once means twice.
-        { heartbeatMs: 1_000 },
+      const job = underway.job(
+        defineJob({
+          queue: "restart",
+          input: N,
+          // Leases shorter than the outage, so some expire while their completion
+          // write is still retrying: the case where at-least-once means twice.
+          options: { heartbeatMs: 1_000 },
+        }),
       );
+      const runs = new Map<string, number>();
       const tasks = 2_500;
       const ids = await job.enqueueMany(Array.from({ length: tasks }, (_, n) => ({ n })));
       const succeeded = async (): Promise<number> => {
@@ -49,7 +45,14 @@ describe("restart", () => {
       // A long poll: after the restart, the LISTEN reconnect and freed capacity must wake the worker.
       // A reaper quicker than the heartbeat tick: after the outage it usually takes back the
       // expired leases before the worker renews them, so the fenced path is exercised.
-      const worker = job.start({ concurrency: 10, pollIntervalMs: 30_000, reapIntervalMs: 100 });
+      const worker = job.start(
+        async ({ n }, { taskId }) => {
+          runs.set(taskId, (runs.get(taskId) ?? 0) + 1);
+          await sleep(5);
+          return n;
+        },
+        { concurrency: 10, pollIntervalMs: 30_000, reapIntervalMs: 100 },
+      );
       await eventually(async () => (await succeeded()) >= tasks / 4, 30_000, "a quarter done");
       const before = await succeeded();
       await server.server.stop();

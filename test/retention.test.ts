@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as E from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
-import { Job, startRetention, sweepExpired, type Underway } from "../src/index.ts";
+import { defineJob, startRetention, sweepExpired, type Underway } from "../src/index.ts";
 import { tasksDeleteExpired } from "../src/queries.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
@@ -12,8 +12,7 @@ describe("retention", () => {
   const { db, connect } = useDatabase("retention");
 
   const enqueue = async (underway: Underway, queue: string, count: number, ttlMs: number) => {
-    const q = await underway.queue({ name: queue, input: Input });
-    const job = Job.of(underway, q, async () => undefined);
+    const job = underway.job(defineJob({ queue, input: Input }));
     return job.enqueueMany(
       Array.from({ length: count }, (_, n) => ({ n })),
       { ttlMs },
@@ -104,9 +103,8 @@ describe("retention", () => {
 
   it("expires tasks a worker finished, once their ttl has passed since they finished", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "worked", input: Input });
-    const job = Job.of(underway, queue, async () => undefined, { ttlMs: 1_500 });
-    const worker = job.start({ pollIntervalMs: 50 });
+    const job = underway.job(defineJob({ queue: "worked", input: Input, options: { ttlMs: 1_500 } }));
+    const worker = job.start(async () => null, { pollIntervalMs: 50 });
     try {
       const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
       for (const id of ids) assert.equal((await job.outcome(id))._tag, "succeeded");

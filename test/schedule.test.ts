@@ -13,7 +13,8 @@ import {
 } from "rxjs";
 import {
   ConfigError,
-  Job,
+  defineJob,
+  defineStepJob,
   Steps,
   done,
   next,
@@ -194,7 +195,7 @@ describe("schedules", () => {
 
   it("validates the input through the queue's codec and the expression, storing nothing if either is bad", async () => {
     const underway = await connect();
-    const job = Job.of(underway, await underway.queue({ name: "bad-schedule", input: Input }), async () => 0);
+    const job = underway.job(defineJob({ queue: "bad-schedule", input: Input }));
     await assert.rejects(
       schedule(job, "* * * * * *[UTC]", { n: "1" } as unknown as { n: number }),
       (error: unknown) => error instanceof ValidationError && /n: expected number/.test(error.message),
@@ -210,11 +211,8 @@ describe("schedules", () => {
   it("enqueues exactly one task per tick across 3 clients and a child process, while two of them stop", async () => {
     const queue = "every-second";
     const clients = await Promise.all([connect(), connect(), connect()]);
-    const jobs = await Promise.all(
-      clients.map(async (underway) =>
-        Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0),
-      ),
-    );
+    const everySecond = defineJob({ queue, input: Input });
+    const jobs = clients.map((underway) => underway.job(everySecond));
     await schedule(jobs[0]!, "* * * * * *[UTC]", { n: 7 });
 
     const child: ChildProcess = spawn(
@@ -276,7 +274,7 @@ describe("schedules", () => {
   it("picks up a changed schedule at once, without a restart, and stops on unschedule", async () => {
     const underway = await connect();
     const queue = "changing";
-    const job = Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0);
+    const job = underway.job(defineJob({ queue, input: Input }));
     await schedule(job, "0 0 0 1 1 *[UTC]", { n: 1 }); // once a year: nothing during the test
     // No periodic re-read during the test: only the NOTIFY can tell it.
     const scheduler = runScheduler(job, { refreshIntervalMs: 600_000 });
@@ -303,13 +301,14 @@ describe("schedules", () => {
   it("schedules multi-step jobs: each tick starts a run with its own job id, which runs to the end", async () => {
     const underway = await connect();
     const queue = "scheduled-steps";
-    const job = Steps.on(underway, await underway.queue({ name: queue, input: Input }))
+    const scheduledSteps = defineStepJob({ queue, input: Input, output: t.number });
+    const steps = Steps.of(scheduledSteps)
       .step(async ({ n }) => next({ doubled: n * 2 }))
-      .step(async ({ doubled }) => done(doubled + 1))
-      .build();
+      .step(async ({ doubled }) => done(doubled + 1));
+    const job = underway.job(scheduledSteps);
     await schedule(job, "* * * * * *[UTC]", { n: 20 });
     const scheduler = runScheduler(job);
-    const worker = job.start();
+    const worker = job.start(steps);
     const ticks = await firstValueFrom(scheduler.ticks$.pipe(take(2), toArray()));
     await scheduler.stop();
     const runs = await Promise.all(
@@ -329,7 +328,7 @@ describe("schedules", () => {
   it("stops its schedulers on underway.close(), completing their tick streams", async () => {
     const underway = await connect();
     const queue = "closing";
-    const job = Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0);
+    const job = underway.job(defineJob({ queue, input: Input }));
     await schedule(job, "* * * * * *[UTC]", { n: 1 });
     assert.throws(() => runScheduler(job, { maxCatchUp: 0 }), ConfigError);
     const scheduler = runScheduler(job);
@@ -345,7 +344,7 @@ describe("schedules", () => {
   it("skips ticks missed while no scheduler ran, by default", async () => {
     const underway = await connect();
     const queue = "skipping";
-    const job = Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0);
+    const job = underway.job(defineJob({ queue, input: Input }));
     const spec = await schedule(job, "0 * * * * *[UTC]", { n: 1 }); // every minute
     const first = nextTick(spec, new Date(await updatedAt(queue)))!.getTime();
     // The scheduler starts 10 minutes (10 ticks) later, 200 ms before the 11th tick.
@@ -365,7 +364,7 @@ describe("schedules", () => {
   it("with catchUp, enqueues the missed ticks (the latest maxCatchUp), then resumes after the last one", async () => {
     const underway = await connect();
     const queue = "catching-up";
-    const job = Job.of(underway, await underway.queue({ name: queue, input: Input }), async () => 0);
+    const job = underway.job(defineJob({ queue, input: Input }));
     const spec = await schedule(job, "0 * * * * *[UTC]", { n: 1 }, { catchUp: true });
     const first = nextTick(spec, new Date(await updatedAt(queue)))!.getTime();
     const minute = (k: number) => first + (k - 1) * 60_000; // the k-th tick after the schedule was set

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { done, Job, next, nextAfter, Steps, TaskFailedError } from "../src/index.ts";
+import { defineJob, defineStepJob, done, next, nextAfter, Steps, TaskFailedError } from "../src/index.ts";
+import { cancelRunning, crashSteps } from "./fixtures/definitions.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,8 +26,8 @@ describe("multi-step jobs", () => {
 
   it("checks step types at compile time", () => {
     // Type-level only (tsc runs over tests in CI): never executed.
-    const typeCheck = (underway: Parameters<typeof Steps.on>[0], queue: Parameters<typeof Steps.on>[1]) =>
-      Steps.on(underway, queue)
+    const typeCheck = () =>
+      Steps.of(defineStepJob({ queue: "typed", input: t.type({ n: t.number }) }))
         .step(async () => next("a string"))
         // @ts-expect-error a step taking a number cannot follow one producing a string
         .step(async (n: number) => done(n + 1));
@@ -35,10 +36,10 @@ describe("multi-step jobs", () => {
 
   it("runs a 3-step job end to end, with a delay between steps, and resolves with the last output", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "signup", input: t.type({ userId: t.number }) });
+    const signup = defineStepJob({ queue: "signup", input: t.type({ userId: t.number }) });
     const ran: string[] = [];
     const times: number[] = [];
-    const job = Steps.on(underway, queue, { state: { greeting: "hello" } })
+    const steps = Steps.of(signup, { state: { greeting: "hello" } })
       .step(async ({ userId }, { stepIndex, stepCount }) => {
         ran.push(`${stepIndex}/${stepCount}`);
         times.push(Date.now());
@@ -55,9 +56,9 @@ describe("multi-step jobs", () => {
           return done({ message, jobId });
         },
         { retry: { maxAttempts: 1 } },
-      )
-      .build();
-    const worker = job.start({ pollIntervalMs: 100 });
+      );
+    const job = underway.job(signup);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
     const jobId = await job.enqueue({ userId: 7 });
     const output = await job.result(jobId);
     await worker.stop();
@@ -77,17 +78,17 @@ describe("multi-step jobs", () => {
 
   it("ends early on done, and reports a failed step as the job's failure", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "early", input: t.type({ n: t.number }) });
-    const job = Steps.on(underway, queue)
+    const early = defineStepJob({ queue: "early", input: t.type({ n: t.number }) });
+    const steps = Steps.of(early)
       .step(async ({ n }) => (n > 0 ? done(`positive ${n}`) : next({ n })))
       .step(
         async (): Promise<ReturnType<typeof done<string>>> => {
           throw new Error("second step broke");
         },
         { retry: { maxAttempts: 1 } },
-      )
-      .build();
-    const worker = job.start({ pollIntervalMs: 100 });
+      );
+    const job = underway.job(early);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
     const [positive, zero] = await job.enqueueMany([{ n: 3 }, { n: 0 }]);
     assert.equal(await job.result(positive!), "positive 3");
     await assert.rejects(
@@ -102,13 +103,9 @@ describe("multi-step jobs", () => {
     await db().pool.query("create table step_runs (id serial primary key, what text not null)");
     const crashed = child(db().url, "crash");
     await crashed.ready;
-    const queue = await underway.queue({ name: "crash_steps", input: t.type({ n: t.number }) });
     const exited = new Promise((resolve) => crashed.process.on("exit", resolve));
-    // Enqueue through a step job with the same steps' shape; only the child runs it at first.
-    const enqueuer = Steps.on(underway, queue)
-      .step(async () => done(0))
-      .build();
-    const jobId = await enqueuer.enqueue({ n: 1 });
+    // This process only enqueues (no steps attached here); the child runs the job.
+    const jobId = await underway.job(crashSteps).enqueue({ n: 1 });
     await exited; // the child killed itself inside step 1
     const survivor = child(db().url, "crash");
     await survivor.ready;
@@ -148,16 +145,16 @@ describe("multi-step jobs", () => {
 
   it("cancels a job between steps", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "cancel_job", input: t.type({ n: t.number }) });
+    const cancelJob = defineStepJob({ queue: "cancel_job", input: t.type({ n: t.number }) });
     let lastStepRan = false;
-    const job = Steps.on(underway, queue)
+    const steps = Steps.of(cancelJob)
       .step(async ({ n }) => nextAfter({ n }, 60_000))
       .step(async () => {
         lastStepRan = true;
-        return done();
-      })
-      .build();
-    const worker = job.start({ pollIntervalMs: 100 });
+        return done(null);
+      });
+    const job = underway.job(cancelJob);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
     const jobId = await job.enqueue({ n: 1 });
     await eventually(async () => {
       const { rows } = await db().pool.query(
@@ -180,18 +177,21 @@ describe("cancellation", () => {
 
   it("cancels a pending task at once", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "cancel_pending", input: t.type({ n: t.number }) });
+    const job = underway.job(defineJob({ queue: "cancel_pending", input: t.type({ n: t.number }) }));
     let ran = false;
-    const job = Job.of(underway, queue, async () => {
-      ran = true;
-    });
     const id = await job.enqueueAfter({ n: 1 }, 500);
     const outcomes: string[] = [];
     const sub = job.outcomes$.subscribe((outcome) => outcomes.push(outcome._tag));
     await underway.listening();
     assert.equal(await job.cancel(id), true);
     assert.equal(await job.cancel(id), false, "a finished task cannot be cancelled again");
-    const worker = job.start({ pollIntervalMs: 100 });
+    const worker = job.start(
+      async () => {
+        ran = true;
+        return null;
+      },
+      { pollIntervalMs: 100 },
+    );
     await sleep(900);
     await worker.stop();
     sub.unsubscribe();
@@ -206,8 +206,8 @@ describe("cancellation", () => {
   it("fires the AbortSignal of a task running in another process", async () => {
     const underway = await connect();
     await db().pool.query("create table step_runs (id serial primary key, what text not null)");
-    const queue = await underway.queue({ name: "cancel_running", input: t.type({ n: t.number }) });
-    const job = Job.of(underway, queue, async () => undefined);
+    // This process only enqueues and cancels; the child runs the handler.
+    const job = underway.job(cancelRunning);
     const worker = child(db().url, "cancel");
     await worker.ready;
     const id = await job.enqueue({ n: 1 });

@@ -3,7 +3,14 @@ import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { filter, merge, mergeMap, take, toArray, firstValueFrom } from "rxjs";
-import { FatalError, Job, TaskFailedError, retryDelayBounds, defaultRetryPolicy } from "../src/index.ts";
+import {
+  FatalError,
+  TaskFailedError,
+  defineJob,
+  retryDelayBounds,
+  defaultRetryPolicy,
+} from "../src/index.ts";
+import { cross } from "./fixtures/definitions.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
@@ -22,18 +29,21 @@ describe("worker", () => {
 
   it("runs tasks in priority order, higher first", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "priority", input: N });
+    const job = underway.job(defineJob({ queue: "priority", input: N }));
     const order: number[] = [];
-    const job = Job.of(underway, queue, async ({ n }) => {
-      order.push(n);
-    });
     const ids = await Promise.all([
       job.enqueue({ n: 1 }, { priority: 1 }),
       job.enqueue({ n: 2 }, { priority: 10 }),
       job.enqueue({ n: 3 }, { priority: -5 }),
       job.enqueue({ n: 4 }, { priority: 5 }),
     ]);
-    const worker = job.start({ concurrency: 1 });
+    const worker = job.start(
+      async ({ n }) => {
+        order.push(n);
+        return null;
+      },
+      { concurrency: 1 },
+    );
     await Promise.all(ids.map((id) => job.outcome(id)));
     await worker.stop();
     assert.deepEqual(order, [2, 4, 1, 3]);
@@ -41,12 +51,15 @@ describe("worker", () => {
 
   it("honours a delay", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "delay", input: N });
+    const job = underway.job(defineJob({ queue: "delay", input: N }));
     let startedAt = 0;
-    const job = Job.of(underway, queue, async () => {
-      startedAt = Date.now();
-    });
-    const worker = job.start({ pollIntervalMs: 100 });
+    const worker = job.start(
+      async () => {
+        startedAt = Date.now();
+        return null;
+      },
+      { pollIntervalMs: 100 },
+    );
     const enqueuedAt = Date.now();
     const id = await job.enqueueAfter({ n: 1 }, 1_200);
     const later = await job.enqueue({ n: 2 }, { runAt: new Date(Date.now() + 60_000) });
@@ -59,7 +72,6 @@ describe("worker", () => {
 
   it("retries with backoff inside the policy's jitter bounds, records every attempt, then dead-letters", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "flaky", input: N, dlq: "flaky_dlq" });
     const retry = {
       maxAttempts: 3,
       initialIntervalMs: 200,
@@ -67,18 +79,16 @@ describe("worker", () => {
       jitter: 0.5,
       maxIntervalMs: 60_000,
     };
-    const job = Job.of(
-      underway,
-      queue,
-      async ({ n }, { attempt }) => {
-        throw new Error(`boom ${n}.${attempt}`);
-      },
-      { retry },
-    );
+    const job = underway.job(defineJob({ queue: "flaky", dlq: "flaky_dlq", input: N, options: { retry } }));
     const seen: string[] = [];
     const sub = job.outcomes$.subscribe((outcome) => seen.push(`${outcome._tag}:${outcome.attempt}`));
     await underway.listening();
-    const worker = job.start({ pollIntervalMs: 50 });
+    const worker = job.start(
+      async ({ n }, { attempt }) => {
+        throw new Error(`boom ${n}.${attempt}`);
+      },
+      { pollIntervalMs: 50 },
+    );
     const id = await job.enqueue({ n: 7 });
     const outcome = await job.outcome(id);
     await worker.stop();
@@ -125,18 +135,15 @@ describe("worker", () => {
 
   it("stores delays within the jitter bounds for many retries", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "jitter", input: N });
     const retry = { maxAttempts: 2, initialIntervalMs: 10_000, jitter: 0.5 };
-    const job = Job.of(
-      underway,
-      queue,
+    const job = underway.job(defineJob({ queue: "jitter", input: N, options: { retry } }));
+    await job.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ n })));
+    const worker = job.start(
       async () => {
         throw new Error("again");
       },
-      { retry },
+      { concurrency: 20 },
     );
-    await job.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ n })));
-    const worker = job.start({ concurrency: 20 });
     await eventually(async () => {
       const { rows } = await db().pool.query<{ n: number }>(
         "select count(*)::int as n from underway.task_attempt a join underway.task t on t.id = a.task_id where t.queue_name = 'jitter'",
@@ -157,13 +164,12 @@ describe("worker", () => {
 
   it("a FatalError skips the remaining retries", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "fatal", input: N });
+    const job = underway.job(defineJob({ queue: "fatal", input: N }));
     let runs = 0;
-    const job = Job.of(underway, queue, async () => {
+    const worker = job.start(async () => {
       runs += 1;
       throw new FatalError("no such user");
     });
-    const worker = job.start();
     const id = await job.enqueue({ n: 1 });
     const outcome = await job.outcome(id);
     await worker.stop();
@@ -174,10 +180,9 @@ describe("worker", () => {
 
   it("stores the handler's output, through an output codec", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "output", input: N });
     const Output = t.type({ doubled: t.number, at: t.string });
-    const job = Job.of(underway, queue, async ({ n }) => ({ doubled: n * 2, at: "now" }), { output: Output });
-    const worker = job.start();
+    const job = underway.job(defineJob({ queue: "output", input: N, output: Output }));
+    const worker = job.start(async ({ n }) => ({ doubled: n * 2, at: "now" }));
     const id = await job.enqueue({ n: 21 });
     assert.deepEqual(await job.result(id), { doubled: 42, at: "now" });
     await worker.stop();
@@ -187,8 +192,7 @@ describe("worker", () => {
 
   it("reports outcomes to another Node process", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "cross", input: N });
-    const job = Job.of(underway, queue, async ({ n }) => ({ doubled: n * 2 }));
+    const job = underway.job(cross);
     const id = await job.enqueue({ n: 4 }, { delayMs: 1_500 });
     const child = spawn(
       process.execPath,
@@ -208,7 +212,7 @@ describe("worker", () => {
     });
     const exited = new Promise<number | null>((done) => child.on("exit", done));
     await eventually(() => lines.some((line) => line["ready"] === true), 20_000, "watcher ready");
-    const worker = job.start({ pollIntervalMs: 100 });
+    const worker = job.start(async ({ n }) => ({ doubled: n * 2 }), { pollIntervalMs: 100 });
     assert.equal(await exited, 0);
     await worker.stop();
     const streamed = lines.find((line) => line["via"] === "stream")?.["outcome"] as Record<string, unknown>;
@@ -220,9 +224,8 @@ describe("worker", () => {
 
   it("runs a task whose notification was lost, through the poll fallback", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "lost", input: N });
-    const job = Job.of(underway, queue, async ({ n }) => n + 1);
-    const worker = job.start({ pollIntervalMs: 300 });
+    const job = underway.job(defineJob({ queue: "lost", input: N }));
+    const worker = job.start(async ({ n }) => n + 1, { pollIntervalMs: 300 });
     await sleep(200);
     // With triggers off (replica role) the insert sends no NOTIFY at all.
     const client = await db().pool.connect();
@@ -230,7 +233,7 @@ describe("worker", () => {
     try {
       await client.query("begin");
       await client.query("set local session_replication_role = replica");
-      const columns = job.columnsOf([{ n: 1 }], undefined);
+      const columns = job.columnsOf([job.check({ n: 1 })], undefined);
       const { rows } = await client.query<{ id: string }>(
         `insert into underway.task (queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
            retry_jitter, timeout_ms, heartbeat_ms, ttl_ms) values ('lost', $1, 5, 1000, 60000, 2, 0.5, 60000, 30000, 1000000)
@@ -248,15 +251,19 @@ describe("worker", () => {
 
   it("stops gracefully on unsubscribe: in-flight tasks finish, nothing new is claimed", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "graceful", input: N });
+    const job = underway.job(defineJob({ queue: "graceful", input: N }));
     const started = new Set<number>();
-    const job = Job.of(underway, queue, async ({ n }) => {
-      started.add(n);
-      await sleep(600);
-      return n;
-    });
     await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
-    const subscription = job.work({ concurrency: 3, pollIntervalMs: 100 }).subscribe();
+    const subscription = job
+      .work(
+        async ({ n }) => {
+          started.add(n);
+          await sleep(600);
+          return n;
+        },
+        { concurrency: 3, pollIntervalMs: 100 },
+      )
+      .subscribe();
     await eventually(() => started.size === 3, 5_000, "three started");
     subscription.unsubscribe();
     await job.enqueue({ n: 4 });
@@ -268,17 +275,11 @@ describe("worker", () => {
 
   it("composes: workers of two queues merge, and one queue's outcomes feed the other's enqueue", async () => {
     const underway = await connect();
-    const orders = await underway.queue({ name: "orders", input: t.type({ orderId: t.number }) });
-    const receipts = await underway.queue({
-      name: "receipts",
-      input: t.type({ orderId: t.number, total: t.number }),
-    });
-    const placeOrder = Job.of(underway, orders, async ({ orderId }) => ({ orderId, total: orderId * 10 }));
-    const sendReceipt = Job.of(
-      underway,
-      receipts,
-      async ({ orderId, total }) => `receipt ${orderId}: ${total}`,
+    const Receipt = t.type({ orderId: t.number, total: t.number });
+    const placeOrder = underway.job(
+      defineJob({ queue: "orders", input: t.type({ orderId: t.number }), output: Receipt }),
     );
+    const sendReceipt = underway.job(defineJob({ queue: "receipts", input: Receipt, output: t.string }));
 
     const pipeline = placeOrder.outcomes$
       .pipe(
@@ -287,7 +288,10 @@ describe("worker", () => {
       )
       .subscribe();
     const receiptsDone = firstValueFrom(
-      merge(placeOrder.work(), sendReceipt.work()).pipe(
+      merge(
+        placeOrder.work(async ({ orderId }) => ({ orderId, total: orderId * 10 })),
+        sendReceipt.work(async ({ orderId, total }) => `receipt ${orderId}: ${total}`),
+      ).pipe(
         filter((outcome) => outcome.queue === "receipts" && outcome._tag === "succeeded"),
         take(3),
         toArray(),
@@ -306,15 +310,14 @@ describe("worker", () => {
 
   it("fails a task whose stored input no longer fits the codec, without crashing the worker", async () => {
     const underway = await connect();
-    const queue = await underway.queue({ name: "badrow", input: N, dlq: "badrow_dlq" });
-    const job = Job.of(underway, queue, async ({ n }) => n);
+    const job = underway.job(defineJob({ queue: "badrow", dlq: "badrow_dlq", input: N }));
     const good = await job.enqueue({ n: 1 });
     const { rows } = await db().pool.query<{ id: string }>(
       `insert into underway.task (queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
          retry_jitter, timeout_ms, heartbeat_ms, ttl_ms) values ('badrow', '{"n": "one"}', 5, 1000, 60000, 2, 0.5, 60000, 30000, 1000000)
        returning id::text`,
     );
-    const worker = job.start();
+    const worker = job.start(async ({ n }) => n);
     const bad = await job.outcome(rows[0]!.id);
     assert.equal(bad._tag, "failed");
     assert.match(

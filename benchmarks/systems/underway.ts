@@ -1,12 +1,14 @@
 import * as t from "io-ts";
 import pg from "pg";
-import { Job, silentLogger, Underway, type Worker } from "../../src/index.ts";
+import { defineJob, silentLogger, Underway, type Job, type JsonValue, type Worker } from "../../src/index.ts";
 import type { BenchSystem, RunningWorker, TaskPayload } from "../system.ts";
 import { dropSchema, withClient } from "../withClient.ts";
 import { poolSize } from "./poolSize.ts";
 
 const schema = "bench_underway";
 const Payload = t.type({ i: t.number, t: t.number });
+const bench = defineJob({ queue: "bench", input: Payload });
+type BenchJob = Job<TaskPayload, TaskPayload, JsonValue, JsonValue>;
 
 /**
  * underway itself, through its public API only, with default task options;
@@ -16,9 +18,8 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
   let client: Underway | undefined;
   let pool: pg.Pool | undefined;
   let url = "";
-  let job: Job<TaskPayload, void> | undefined;
-  let handle: (payload: TaskPayload) => void = () => undefined;
-  const ready = (): Job<TaskPayload, void> => {
+  let job: BenchJob | undefined;
+  const ready = (): BenchJob => {
     if (job === undefined) throw new Error("underway: setup first");
     return job;
   };
@@ -31,8 +32,7 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
       if (fresh) await dropSchema(url, schema);
       pool = new pg.Pool({ connectionString: url, max: poolSize });
       client = await Underway.connect({ pool, schema, logger: silentLogger });
-      const queue = await client.queue({ name: "bench", input: Payload });
-      job = Job.of(client, queue, async (payload) => handle(payload));
+      job = client.job(bench);
     },
     async reset() {
       await withClient(url, (c) =>
@@ -46,8 +46,13 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
       await ready().enqueue(payload);
     },
     async startWorker(concurrency, handler): Promise<RunningWorker> {
-      handle = handler;
-      const worker: Worker<void> = ready().start({ concurrency, prefetch: options.prefetch });
+      const worker: Worker<JsonValue> = ready().start(
+        async (payload) => {
+          handler(payload);
+          return null;
+        },
+        { concurrency, prefetch: options.prefetch },
+      );
       return { stop: () => worker.stop() };
     },
     async fillFinished(n) {

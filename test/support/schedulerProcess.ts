@@ -2,15 +2,15 @@
 // schedule. Env: DATABASE_URL, QUEUE. Prints "ready", then one line per
 // tick it enqueued; SIGTERM closes it gracefully (SIGKILL is the crash case).
 import * as t from "io-ts";
-import { Job, Underway, runScheduler, silentLogger } from "../../src/index.ts";
+import { defineJob, Underway, runScheduler, silentLogger } from "../../src/index.ts";
 
 const url = process.env["DATABASE_URL"];
 const queueName = process.env["QUEUE"];
 if (url === undefined || queueName === undefined) throw new Error("DATABASE_URL and QUEUE are required");
 
 const underway = await Underway.connect({ connectionString: url, logger: silentLogger });
-const queue = await underway.queue({ name: queueName, input: t.type({ n: t.number }) });
-const job = Job.of(underway, queue, async () => undefined);
+// A scheduler only enqueues: it needs the definition, not a handler.
+const job = underway.job(defineJob({ queue: queueName, input: t.type({ n: t.number }) }));
 const scheduler = runScheduler(job);
 scheduler.ticks$.subscribe((tick) => process.stdout.write(`tick ${tick.tickAt.toISOString()}\n`));
 process.stdout.write("ready\n");
