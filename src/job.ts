@@ -357,7 +357,12 @@ export class Job<In, V, R, O> {
   }
 
   /** The task's output once it succeeds; rejects with `TaskFailedError` if it fails or is cancelled. */
-  async result(taskId: string): Promise<O> {
+  result(taskId: string): Promise<O> {
+    checkTaskId(taskId);
+    return this.resultOf(taskId);
+  }
+
+  private async resultOf(taskId: string): Promise<O> {
     const outcome = await this.outcome(taskId);
     if (outcome._tag === "succeeded") return outcome.output;
     throw new TaskFailedError(taskId, outcome._tag, outcome._tag === "failed" ? outcome.error : null);
@@ -368,8 +373,12 @@ export class Job<In, V, R, O> {
    * handler's signal fires in whichever process runs it. Resolves true if it
    * was pending or running.
    */
-  async cancel(taskId: string): Promise<boolean> {
+  cancel(taskId: string): Promise<boolean> {
     checkTaskId(taskId);
+    return this.cancelOf(taskId);
+  }
+
+  private async cancelOf(taskId: string): Promise<boolean> {
     const rows = await orThrow(tasksCancel(this.underway.sql, this.underway.pool, taskId, null)());
     return rows.length > 0;
   }

@@ -40,11 +40,11 @@ export const next = <N>(value: N): Next<N> => ({ _tag: "next", value, delayMs: 0
 /** Hands `value` to the next step after `delayMs`. */
 export const nextAfter = <N>(value: N, delayMs: number): Next<N> => ({ _tag: "next", value, delayMs });
 
-/** Ends the job; `value` is the job's output. */
-export function done(): Done<undefined>;
+/** Ends the job; `value` is the job's output (`null` when omitted). */
+export function done(): Done<null>;
 export function done<D>(value: D): Done<D>;
-export function done<D>(value?: D): Done<D | undefined> {
-  return { _tag: "done", value };
+export function done<D>(value?: D): Done<D | null> {
+  return { _tag: "done", value: value === undefined ? null : value };
 }
 
 /** What a step is told. */
@@ -191,11 +191,14 @@ export class StepJob<In, V, R, O> {
     }
     const problem = jsonProblem(output.value);
     if (problem !== undefined)
-      throw new ValidationError(`value handed to step ${index + 1} of queue ${this.queue}`, {
-        _tag: "DecodeError",
-        paths: [problem.path],
-        message: `${problem.path}: ${problem.message}`,
-      });
+      throw new ValidationError(
+        `value step ${index + 1} of ${stepCount} (queue ${this.queue}) hands to the next step`,
+        {
+          _tag: "DecodeError",
+          paths: [problem.path],
+          message: `${problem.path}: ${problem.message}`,
+        },
+      );
     return { value: output, stored: output };
   }
 
@@ -331,7 +334,12 @@ export class StepJob<In, V, R, O> {
   }
 
   /** The run's output (the `done` value); rejects with `TaskFailedError` if a step failed or it was cancelled. */
-  async result(jobId: string): Promise<O> {
+  result(jobId: string): Promise<O> {
+    checkJobId(jobId);
+    return this.resultOf(jobId);
+  }
+
+  private async resultOf(jobId: string): Promise<O> {
     const outcome = await this.outcome(jobId);
     if (outcome._tag === "succeeded") return outcome.output;
     if (outcome._tag === "failed" || outcome._tag === "cancelled") {
@@ -345,8 +353,12 @@ export class StepJob<In, V, R, O> {
    * signal fires. Run twice: a step completing concurrently may have
    * enqueued its successor after the first pass's snapshot.
    */
-  async cancel(jobId: string): Promise<boolean> {
+  cancel(jobId: string): Promise<boolean> {
     checkJobId(jobId);
+    return this.cancelOf(jobId);
+  }
+
+  private async cancelOf(jobId: string): Promise<boolean> {
     const { sql, pool } = this.underway;
     const first = await orThrow(tasksCancel(sql, pool, null, jobId)());
     const second = await orThrow(tasksCancel(sql, pool, null, jobId)());

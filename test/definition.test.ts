@@ -334,8 +334,11 @@ describe("job definitions", () => {
         const jobId = await job.enqueue({ n: 1 });
         await assert.rejects(job.result(jobId), (error: unknown) => {
           assert.ok(error instanceof TaskFailedError);
-          // Step indexes are 0-based, as in StepContext: step 1 is the second step.
-          assert.match(error.message, /value handed to step 1 of queue unsafe_step_value: s: contains a NUL/);
+          // Steps are counted from 1 here: the first step handed the NUL on.
+          assert.match(
+            error.message,
+            /value step 1 of 2 \(queue unsafe_step_value\) hands to the next step: s: contains a NUL/,
+          );
           return true;
         });
         const { rows } = await db().pool.query("select step_index from underway.task where job_id = $1", [

@@ -4,15 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { firstValueFrom, filter, take, toArray } from "rxjs";
-import {
-  ConfigError,
-  Steps,
-  ValidationError,
-  defineJob,
-  defineStepJob,
-  done,
-  next,
-} from "../src/index.ts";
+import { ConfigError, Steps, ValidationError, defineJob, defineStepJob, done, next } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const { db, connect } = useDatabase("hardening");
@@ -86,7 +78,10 @@ describe("hardening", () => {
   it("refuses NaN, Infinity, NUL and lone surrogates in inputs, naming the path, and writes nothing", async () => {
     const underway = await connect();
     const job = underway.job(
-      defineJob({ queue: "bad_values", input: t.type({ n: t.number, s: t.string, list: t.array(t.string) }) }),
+      defineJob({
+        queue: "bad_values",
+        input: t.type({ n: t.number, s: t.string, list: t.array(t.string) }),
+      }),
     );
     const cases: Array<[unknown, string]> = [
       [{ n: Number.NaN, s: "", list: [] }, "n"],
@@ -101,7 +96,10 @@ describe("hardening", () => {
         `path ${path}`,
       );
     }
-    await assert.rejects(() => job.enqueueMany([{ n: 1, s: "", list: [] }, cases[0]?.[0] as never]), ValidationError);
+    await assert.rejects(
+      () => job.enqueueMany([{ n: 1, s: "", list: [] }, cases[0]?.[0] as never]),
+      ValidationError,
+    );
     assert.equal(await rowCount("bad_values"), 0);
   });
 
@@ -115,9 +113,10 @@ describe("hardening", () => {
     const outcome = await job.outcome(id);
     assert.equal(outcome._tag, "failed");
     assert.equal((await streamed)._tag, "failed");
-    const { rows } = await db().pool.query<{ state: string }>("select state::text from underway.task where id = $1", [
-      id,
-    ]);
+    const { rows } = await db().pool.query<{ state: string }>(
+      "select state::text from underway.task where id = $1",
+      [id],
+    );
     assert.equal(rows[0]?.state, "failed");
   });
 
