@@ -383,6 +383,14 @@ export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerO
     },
   };
   const untrack = job.underway.track(scheduler);
+  // `underway.shutdownQueue(queue)` stops the queue's schedulers in every
+  // process, as it stops its workers.
+  const { listener, sql } = job.underway;
+  const shutdown = listener
+    .channel$(`${sql.schema}.shutdown`)
+    .pipe(filter((name) => name === job.queue))
+    .subscribe(() => void scheduler.stop());
+  void ticks.subscribe({ complete: () => shutdown.unsubscribe() });
   run.start((event) => ticks.next(event));
   return scheduler;
 };

@@ -221,7 +221,7 @@ export class Underway {
   }
 
   /**
-   * Stops the workers of a queue in every process (NOTIFY on
+   * Stops the workers and schedulers of a queue in every process (NOTIFY on
    * `<schema>.shutdown`): each stops claiming and finishes its in-flight
    * tasks. A process whose LISTEN connection is down at that moment misses it.
    */

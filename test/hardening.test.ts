@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { firstValueFrom, filter, take, toArray } from "rxjs";
+import { firstValueFrom, filter, lastValueFrom, take, toArray } from "rxjs";
 import { ConfigError, Steps, ValidationError, defineJob, defineStepJob, done, next } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
@@ -205,6 +205,23 @@ describe("hardening", () => {
     // O(N²) decoding took ~89 s of CPU for 5,000; one map takes a few seconds at most.
     assert.ok((cpu.user + cpu.system) / 1e6 < 30, `cpu ${(cpu.user + cpu.system) / 1e6} s`);
     await worker.stop();
+  });
+
+  it("shutdownQueue stops the queue's schedulers too", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "shut_schedule", input: N }));
+    await schedule(job, "* * * * * *[UTC]", { n: 1 });
+    const scheduler = runScheduler(job);
+    const other = runScheduler(underway.job(defineJob({ queue: "shut_other", input: N })));
+    await underway.listening();
+    const completed = lastValueFrom(scheduler.ticks$.pipe(toArray()));
+    await underway.shutdownQueue("shut_schedule");
+    const ticks = await completed; // completes only once the scheduler stopped
+    assert.ok(Array.isArray(ticks));
+    const before = await rowCount("shut_schedule");
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(await rowCount("shut_schedule"), before, "no tick enqueued after the shutdown");
+    await other.stop();
   });
 
   it("a step may not hand on a value that JSON cannot carry", async () => {
