@@ -14,9 +14,13 @@ import { OutcomeFeed } from "./outcomeFeed.ts";
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
   /** Your pool; underway never ends it. Either this or `connectionString`. */
-  readonly pool?: pg.Pool;
-  /** underway makes (and ends on `close`) its own pool. */
-  readonly connectionString?: string;
+  readonly pool?: pg.Pool | undefined;
+  /**
+   * underway makes (and ends on `close`) its own pool. `| undefined` so that
+   * `connectionString: process.env.DATABASE_URL` compiles under
+   * `exactOptionalPropertyTypes`; left undefined, `connect` rejects.
+   */
+  readonly connectionString?: string | undefined;
   /** Schema of underway's tables. Default `underway`. */
   readonly schema?: string;
   /** Apply migrations on connect. Default true. */
