@@ -15,7 +15,14 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-if [ $# -gt 0 ]; then nodes=("$@"); else nodes=("$(command -v node)"); fi
+nodes=()
+for node in "${@:-node}"; do
+  # Absolute paths: the checks run from inside the consumer project.
+  case $node in
+    */*) nodes+=("$(cd "$(dirname "$node")" && pwd)/$(basename "$node")") ;;
+    *) nodes+=("$(command -v "$node")") ;;
+  esac
+done
 : "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL server the test may create databases on}"
 timeout_s=${CONSUMER_TIMEOUT_S:-60}
 tsc=("$(command -v node)" "$repo/node_modules/typescript/bin/tsc")
@@ -52,22 +59,26 @@ trap cleanup EXIT
 
 pass() {
   passed=$((passed + 1))
-  echo "  ok    $1"
+  echo "  ok    $1${2:+ ($2 s)}"
 }
 
 fail() {
   failed=$((failed + 1))
-  echo "  FAIL  $1"
+  echo "  FAIL  $1${3:+ ($3 s)}"
   if [ -s "$2" ]; then sed -e 's/^/        /' "$2" | tail -n 40; fi
 }
 
 # check NAME COMMAND…: runs the command in a subshell (its `cd` stays there),
 # its output kept for a failure report.
 check() {
-  local name=$1 log
+  local name=$1 log started=$SECONDS
   shift
   log=$(mktemp "$work/log.XXXXXX")
-  if ("$@") >"$log" 2>&1; then pass "$name"; else fail "$name" "$log"; fi
+  if ("$@") >"$log" 2>&1; then
+    pass "$name" $((SECONDS - started))
+  else
+    fail "$name" "$log" $((SECONDS - started))
+  fi
 }
 
 summary() {
@@ -140,9 +151,11 @@ for md in README.md docs/getting-started.md; do
     /[^[:space:]]/ { skip = 0 }
   ' "$repo/$md"
 done
+tsc_started=$SECONDS
 (cd "$app" && "${tsc[@]}" --pretty false --strict --exactOptionalPropertyTypes \
   --module nodenext --moduleResolution nodenext --rootDir . --outDir out \
   app.ts snippets/*.ts >"$work/tsc.log" 2>&1)
+echo "  tsc   $(($(ls "$app"/snippets | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
 
 # tsc_clean PATTERN: no tsc error in the files whose path matches (an error
 # is its `file(line,col): error` line and the indented lines under it).
@@ -200,9 +213,7 @@ for node in "${nodes[@]}"; do
     fail "node $version: create database $db" "$work/createdb.log"
     continue
   fi
-  started=$(date +%s)
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
-  echo "  time  node $version: app.js took $(($(date +%s) - started)) s"
   check "node $version: require(\"underway\")" require_works "$node"
 done
 
