@@ -2,10 +2,14 @@ import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { quoteSchema } from "./identifier.ts";
 
-/** The `db/` folder, found from this file both in `src/` and `dist/src/`. */
+/**
+ * The `db/` folder, found from this file both in `src/` (tsx, tests) and in
+ * `dist/src/` (the published package, under `node_modules/underway/`). URL
+ * paths use `/` on every platform, and only the last two segments decide, so
+ * a checkout under some other `dist/src/` folder does not confuse it.
+ */
 const dbFolder = (): string => {
-  const here = fileURLToPath(new URL(".", import.meta.url));
-  const up = here.includes("/dist/src/") ? "../../db/" : "../db/";
+  const up = new URL(".", import.meta.url).pathname.endsWith("/dist/src/") ? "../../db/" : "../db/";
   return fileURLToPath(new URL(up, import.meta.url));
 };
 

@@ -25,7 +25,11 @@ import { OutcomeFeed } from "./outcomeFeed.ts";
 export interface UnderwayOptions {
   /** Your pool; underway never ends it. Either this or `connectionString`. */
   readonly pool?: pg.Pool | undefined;
-  /** underway makes (and ends on `close`) its own pool. */
+  /**
+   * underway makes (and ends on `close`) its own pool. `| undefined` so that
+   * `connectionString: process.env.DATABASE_URL` compiles under
+   * `exactOptionalPropertyTypes`; left undefined, `connect` rejects.
+   */
   readonly connectionString?: string | undefined;
   /** Schema of underway's tables. Default `underway`. */
   readonly schema?: string | undefined;

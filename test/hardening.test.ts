@@ -4,7 +4,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { firstValueFrom, filter, lastValueFrom, take, toArray } from "rxjs";
-import { ConfigError, Steps, ValidationError, defineJob, defineStepJob, done, next } from "../src/index.ts";
+import {
+  ConfigError,
+  Steps,
+  ValidationError,
+  defineJob,
+  defineStepJob,
+  done,
+  next,
+  runScheduler,
+  schedule,
+} from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const { db, connect } = useDatabase("hardening");

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# The consumer test: the package as a user gets it. Packs this repository
+# (`npm pack` from a clean tree, so `prepack` must build), installs the tarball
+# into a fresh project outside the repository with the install line documented
+# in docs/getting-started.md, type-checks test/consumer/app.ts and every ```ts
+# block of README.md and docs/getting-started.md with the strictest flags a
+# user may have, then runs the compiled program with plain `node` (no tsx) on
+# each Node binary given, and `require("underway")` on each.
+#
+# Usage: DATABASE_URL=postgres://… test/consumer/run.sh [node binary…]
+# (default: the `node` on PATH). Each run gets its own database, created from
+# DATABASE_URL's server and dropped at the end. A ```ts block preceded by the
+# line `<!-- consumer: skip -->` is not compiled (for deliberate fragments).
+# Prints one line per check and ends with `consumer: N passed, M failed`.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+nodes=()
+for node in "${@:-node}"; do
+  # Absolute paths: the checks run from inside the consumer project.
+  case $node in
+    */*) nodes+=("$(cd "$(dirname "$node")" && pwd)/$(basename "$node")") ;;
+    *) nodes+=("$(command -v "$node")") ;;
+  esac
+done
+: "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL server the test may create databases on}"
+timeout_s=${CONSUMER_TIMEOUT_S:-60}
+tsc=("$(command -v node)" "$repo/node_modules/typescript/bin/tsc")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/underway-consumer.XXXXXX")
+app=$work/app
+databases=()
+passed=0
+failed=0
+
+# Runs SQL on the server of DATABASE_URL (its maintenance database), through
+# the pg the documented install line put into the consumer project.
+admin_sql() {
+  (cd "$app" && node --input-type=module -e '
+    import pg from "pg";
+    const url = new URL(process.env.DATABASE_URL);
+    url.pathname = "/postgres";
+    const client = new pg.Client({ connectionString: url.href });
+    await client.connect();
+    try { await client.query(process.argv[1]); } finally { await client.end(); }
+  ' "$1")
+}
+
+database_url() {
+  node -e 'const u = new URL(process.argv[1]); u.pathname = "/" + process.argv[2]; console.log(u.href)' \
+    "$DATABASE_URL" "$1"
+}
+
+cleanup() {
+  for db in "${databases[@]}"; do admin_sql "drop database if exists $db with (force)" >/dev/null 2>&1; done
+  if [ "${CONSUMER_KEEP:-}" = 1 ]; then echo "consumer: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+pass() {
+  passed=$((passed + 1))
+  echo "  ok    $1${2:+ ($2 s)}"
+}
+
+fail() {
+  failed=$((failed + 1))
+  echo "  FAIL  $1${3:+ ($3 s)}"
+  if [ -s "$2" ]; then sed -e 's/^/        /' "$2" | tail -n 40; fi
+}
+
+# check NAME COMMAND…: runs the command in a subshell (its `cd` stays there),
+# its output kept for a failure report.
+check() {
+  local name=$1 log started=$SECONDS
+  shift
+  log=$(mktemp "$work/log.XXXXXX")
+  if ("$@") >"$log" 2>&1; then
+    pass "$name" $((SECONDS - started))
+  else
+    fail "$name" "$log" $((SECONDS - started))
+  fi
+}
+
+summary() {
+  echo "consumer: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+# A step the rest depends on: on failure, report and stop.
+required() {
+  local before=$failed
+  check "$@"
+  if [ "$failed" -gt "$before" ]; then
+    summary
+    exit 1
+  fi
+}
+
+echo "consumer test in $work"
+
+# 1. Pack from a clean tree: only `prepack` can have built dist/.
+pack() {
+  mkdir -p "$work/pack" && cd "$repo" && npm run clean && npm pack --pack-destination "$work/pack"
+}
+required "npm pack (prepack builds dist/)" pack
+tarball=$(ls "$work"/pack/underway-*.tgz)
+
+contents() {
+  local files
+  files=$(tar -tzf "$tarball")
+  local must=(package/LICENSE package/README.md package/package.json package/dist/src/index.js
+    package/dist/src/index.d.ts package/db/migrations/0001_init.sql package/db/queries/tasksClaim.sql)
+  for file in "${must[@]}"; do
+    grep -qx "$file" <<<"$files" || { echo "missing: $file"; return 1; }
+  done
+  # Source maps would point at sources we do not ship (docs/design/packaging.md).
+  if grep -E '\.map$|^package/(src|test|examples|benchmarks)/' <<<"$files"; then
+    echo "unexpected files above"
+    return 1
+  fi
+}
+check "tarball has dist/, db/, LICENSE and no maps or sources" contents
+
+# 2. A fresh project, with the documented install line (the tarball in place
+# of the registry name), then what a TypeScript user adds for Node's types.
+install_line=$(grep -m1 -E '^npm install underway( |$)' "$repo/docs/getting-started.md")
+project() {
+  [ -n "$install_line" ] || { echo "no 'npm install underway …' line in docs/getting-started.md"; return 1; }
+  mkdir -p "$app" && cd "$app" &&
+    npm init -y >/dev/null && npm pkg set type=module &&
+    echo "\$ ${install_line/underway/$tarball}" &&
+    ${install_line/underway/$tarball} --no-audit --no-fund &&
+    npm install --save-dev --no-audit --no-fund @types/node@20
+}
+required "install: ${install_line:-<missing>}" project
+
+# 3. Type-check the program and the documentation's snippets in one tsc run
+# (each snippet a module of its own), emitting JavaScript for plain node.
+mkdir -p "$app/snippets"
+cp "$repo/test/consumer/app.ts" "$app/app.ts"
+for md in README.md docs/getting-started.md; do
+  awk -v dir="$app/snippets" -v base="$(basename "$md" .md)" '
+    /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
+    !inside && /^```(ts|typescript)[[:space:]]*$/ {
+      inside = 1; n++
+      file = skip ? "" : sprintf("%s/%s-%d.ts", dir, base, n)
+      skip = 0; next
+    }
+    inside && /^```/ { inside = 0; if (file != "") close(file); next }
+    inside { if (file != "") print > file; next }
+    /[^[:space:]]/ { skip = 0 }
+  ' "$repo/$md"
+done
+tsc_started=$SECONDS
+(cd "$app" && "${tsc[@]}" --pretty false --strict --exactOptionalPropertyTypes \
+  --module nodenext --moduleResolution nodenext --rootDir . --outDir out \
+  app.ts snippets/*.ts >"$work/tsc.log" 2>&1)
+echo "  tsc   $(($(ls "$app"/snippets | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
+
+# tsc_clean PATTERN: no tsc error in the files whose path matches (an error
+# is its `file(line,col): error` line and the indented lines under it).
+# The pattern goes through the environment: `awk -v` would eat its backslashes.
+tsc_clean() {
+  local errors
+  errors=$(re="^$1\\(" awk '$0 ~ ENVIRON["re"] { p = 1; print; next } p && /^ / { print; next } { p = 0 }' \
+    "$work/tsc.log") || return 1
+  [ -z "$errors" ] || { echo "$errors"; return 1; }
+}
+check "types: the published .d.ts (no skipLibCheck)" tsc_clean 'node_modules/[^(]*'
+check "types: app.ts" tsc_clean 'app\.ts'
+for snippet in "$app"/snippets/*.ts; do
+  name=snippets/$(basename "$snippet")
+  check "types: $name (from the docs)" tsc_clean "${name//./\\.}"
+done
+if grep -E 'error TS' "$work/tsc.log" | grep -qvE '^(node_modules/|app\.ts\(|snippets/)'; then
+  fail "types: tsc reported other errors" "$work/tsc.log"
+fi
+
+# 4. Run the program on each Node, in its own database; it must exit by
+# itself after close() within the time limit.
+run_app() {
+  local node=$1 url=$2 code
+  cd "$app" && DATABASE_URL=$url timeout -k 5 "$timeout_s" "$node" out/app.js
+  code=$?
+  if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
+    echo "did not exit by itself within ${timeout_s} s (killed)"
+  fi
+  return "$code"
+}
+
+# The decision (docs/design/packaging.md): ESM-only, and require() works
+# through Node's require(esm) on Node >= 20.19 / 22.12, with no warning.
+require_works() {
+  local node=$1 stderr
+  cd "$app" || return 1
+  stderr=$("$node" -e '
+    const underway = require("underway");
+    if (typeof underway.Underway?.connect !== "function") throw new Error("require(\"underway\") has no Underway.connect");
+  ' 2>&1 >/dev/null) || { echo "$stderr"; return 1; }
+  if [ -n "$stderr" ]; then
+    echo "stderr: $stderr"
+    return 1
+  fi
+}
+
+index=0
+for node in "${nodes[@]}"; do
+  index=$((index + 1))
+  version=$("$node" --version)
+  db="underway_consumer_$$_${RANDOM}_$index"
+  databases+=("$db")
+  if ! admin_sql "create database $db" >"$work/createdb.log" 2>&1; then
+    fail "node $version: create database $db" "$work/createdb.log"
+    continue
+  fi
+  check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
+  check "node $version: require(\"underway\")" require_works "$node"
+done
+
+summary
