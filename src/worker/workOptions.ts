@@ -88,8 +88,10 @@ const millis = (name: string, value: unknown, min: number, allowZero = false): n
  * checkWorkOptions({ concurrency: 0 }); // throws ConfigError: concurrency must be an integer from 1 to 100000, got 0
  */
 export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions => {
+  // Only a missing option takes its default: null is a bad value like any other.
+  const or = <A>(value: A | undefined, fallback: A): A => (value === undefined ? fallback : value);
   if (typeof options !== "object" || options === null) fail("options", "an object", options);
-  const concurrency = integer("concurrency", options.concurrency ?? 10, 1, maxCount);
+  const concurrency = integer("concurrency", or(options.concurrency, 10), 1, maxCount);
   const scheduler = options.scheduler;
   if (
     scheduler !== undefined &&
@@ -103,12 +105,12 @@ export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions
   return {
     concurrency,
     // Prefetch is on top of the running tasks, so any count from 0 is sane.
-    prefetch: integer("prefetch", options.prefetch ?? concurrency, 0, maxCount),
+    prefetch: integer("prefetch", or(options.prefetch, concurrency), 0, maxCount),
     // Below 10 ms a poll is a busy loop (0 burned half a core).
-    pollIntervalMs: millis("pollIntervalMs", options.pollIntervalMs ?? 1_000, 10),
-    heartbeatTickMs: millis("heartbeatTickMs", options.heartbeatTickMs ?? 500, 10),
-    reapIntervalMs: millis("reapIntervalMs", options.reapIntervalMs ?? 5_000, 10, true),
-    shutdownGraceMs: millis("shutdownGraceMs", options.shutdownGraceMs ?? 30_000, 0),
+    pollIntervalMs: millis("pollIntervalMs", or(options.pollIntervalMs, 1_000), 10),
+    heartbeatTickMs: millis("heartbeatTickMs", or(options.heartbeatTickMs, 500), 10),
+    reapIntervalMs: millis("reapIntervalMs", or(options.reapIntervalMs, 5_000), 10, true),
+    shutdownGraceMs: millis("shutdownGraceMs", or(options.shutdownGraceMs, 30_000), 0),
     scheduler,
   };
 };
