@@ -32,6 +32,11 @@ export interface BenchSystem {
   bulkInsert(payloads: readonly TaskPayload[]): Promise<void>;
   /** Enqueues one task through the system's single-task API. */
   enqueue(payload: TaskPayload): Promise<void>;
+  /**
+   * Enqueues one task to run `delayMs` from now, through the system's own
+   * delay option. Left out by systems that have none.
+   */
+  enqueueDelayed?(payload: TaskPayload, delayMs: number): Promise<void>;
   /** Starts a worker running at most `concurrency` handlers at once. */
   startWorker(concurrency: number, handler: TaskHandler): Promise<RunningWorker>;
   /**

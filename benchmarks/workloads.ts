@@ -158,6 +158,78 @@ const latencyWorkload: Workload = {
   },
 };
 
+const delayedTasks = 200;
+const minDelayMs = 50;
+const maxDelayMs = 500;
+const delayedTimeoutMs = 15_000;
+const delayedWorkload: Workload = {
+  name: "delayed",
+  metrics: [
+    {
+      key: "delayedLatenessP50",
+      label: "delayed-task lateness p50",
+      unit: "ms",
+      better: "lower",
+      ratio: true,
+    },
+    {
+      key: "delayedLatenessP99",
+      label: "delayed-task lateness p99",
+      unit: "ms",
+      better: "lower",
+      ratio: true,
+    },
+  ],
+  describe: (scale) =>
+    `${sized(delayedTasks, scale, 20)} tasks each delayed ${minDelayMs}-${maxDelayMs} ms into an idle worker, enqueued one at a time; lateness is handler start minus (enqueue call + delay)`,
+  async run({ system, scale, concurrency }) {
+    const enqueueDelayed = system.enqueueDelayed?.bind(system);
+    if (enqueueDelayed === undefined)
+      throw new Error(`the benchmark has no delayed enqueue for ${system.name}`);
+    const n = sized(delayedTasks, scale, 20);
+    // Whole ms (BullMQ takes no fractions), spread evenly over the range in a scrambled order (7919 is prime).
+    const delays = Array.from(
+      { length: n },
+      (_, i) => minDelayMs + Math.round((((i * 7919) % n) / n) * (maxDelayMs - minDelayMs)),
+    );
+    const lateness: number[] = [];
+    let allStarted: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      allStarted = resolve;
+    });
+    // The payload's `t` is when the task is due, on this process's clock; the
+    // enqueue call's own latency counts as lateness, for every system alike.
+    const worker = await system.startWorker(concurrency, (payload) => {
+      lateness.push(performance.now() - payload.t);
+      if (lateness.length === n) allStarted();
+    });
+    try {
+      // Let the worker reach its idle state (polled once, waiting for notifications).
+      await sleep(1_000);
+      // One enqueue at a time, as an application schedules follow-ups: many
+      // concurrent notifying enqueues would measure their commit storm (a
+      // claim waited up to a second behind one), not the timers.
+      for (const [i, delayMs] of delays.entries()) {
+        await enqueueDelayed({ i, t: performance.now() + delayMs }, delayMs);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        finished,
+        new Promise<never>((_, fail) => {
+          timer = setTimeout(
+            () => fail(new Error(`${system.name}: ${n - lateness.length} delayed tasks not started`)),
+            delayedTimeoutMs,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+    } finally {
+      await worker.stop();
+    }
+    lateness.sort((a, b) => a - b);
+    return { delayedLatenessP50: percentile(lateness, 50), delayedLatenessP99: percentile(lateness, 99) };
+  },
+};
+
 const finishedRows = 1_000_000;
 const growthTasks = 20_000;
 const tableGrowthWorkload: Workload = {
@@ -273,6 +345,7 @@ export const workloads: readonly Workload[] = [
   singleEnqueueWorkload,
   bulkEnqueueWorkload,
   latencyWorkload,
+  delayedWorkload,
   tableGrowthWorkload,
   memoryWorkload,
 ];

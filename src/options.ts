@@ -11,7 +11,7 @@ export interface TaskOptions {
   readonly ttlMs: number;
   /** Delay before the task may run. Default 0. */
   readonly delayMs: number;
-  /** Lease length; a running task's lease is renewed several times within it. Default 30 s. */
+  /** Lease length; a running task's lease is renewed several times within it. At least 1 s. Default 30 s. */
   readonly heartbeatMs: number;
   /** Tasks sharing a key run one at a time (or `concurrencyLimit` at a time) across all workers. */
   readonly concurrencyKey: string | null;
@@ -66,6 +66,9 @@ const checkKey = (name: string, key: string | null): void => {
   check(problem === undefined, `${name} ${problem?.message ?? ""}: ${shown}`);
 };
 
+/** The shortest lease a task may have. */
+export const minHeartbeatMs = 1_000;
+
 const check = (ok: boolean, what: string): void => {
   if (!ok) throw new ConfigError(`invalid task option: ${what}`);
 };
@@ -99,9 +102,13 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
     Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 && options.timeoutMs <= int32,
     `timeoutMs must be a positive integer ms below 2^31, got ${options.timeoutMs}`,
   );
+  // A lease must outlast a few renewals plus a stalled event loop or a slow
+  // round trip; shorter leases lapsed on a busy machine and failed healthy tasks.
   check(
-    Number.isInteger(options.heartbeatMs) && options.heartbeatMs >= 100 && options.heartbeatMs <= int32,
-    `heartbeatMs must be an integer >= 100, got ${options.heartbeatMs}`,
+    Number.isInteger(options.heartbeatMs) &&
+      options.heartbeatMs >= minHeartbeatMs &&
+      options.heartbeatMs <= int32,
+    `heartbeatMs must be an integer from ${minHeartbeatMs} to ${int32}, got ${options.heartbeatMs}`,
   );
   check(options.ttlMs >= 0 && Number.isFinite(options.ttlMs), `ttlMs must be >= 0, got ${options.ttlMs}`);
   check(

@@ -58,6 +58,16 @@ export interface ClaimedRow {
 export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>
   run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId]);
 
+/**
+ * Ms until the queue's next pending task falls due, on the database clock;
+ * null when none waits. `lookBackMs` also counts rows that fell due that
+ * long ago (as 0), to cover the time since the preceding claim started.
+ */
+export const tasksNextDue = (sql: Sql, db: Queryable, queue: string, lookBackMs: number) =>
+  TE.map((rows: ReadonlyArray<{ readonly wait_ms: number | null }>) => rows[0]?.wait_ms ?? null)(
+    run<{ readonly wait_ms: number | null }>(sql, db, "tasksNextDue", [queue, lookBackMs]),
+  );
+
 type IdRow = { readonly id: string };
 type TaskIdRow = { readonly task_id: string };
 

@@ -46,6 +46,9 @@ export const bullMq = (): BenchSystem => {
     async enqueue(payload) {
       await q().add(jobName, payload);
     },
+    async enqueueDelayed(payload, delayMs) {
+      await q().add(jobName, payload, { delay: delayMs });
+    },
     async startWorker(concurrency, handler): Promise<RunningWorker> {
       const worker = new Worker<TaskPayload>(
         queueName,

@@ -51,6 +51,9 @@ export const graphileWorker = ({ tuned }: GraphileWorkerOptions): BenchSystem =>
     async enqueue(payload) {
       await worker().addJob(taskName, payload);
     },
+    async enqueueDelayed(payload, delayMs) {
+      await worker().addJob(taskName, payload, { runAt: new Date(Date.now() + delayMs) });
+    },
     async startWorker(concurrency, handler): Promise<RunningWorker> {
       const runner = await run({
         connectionString: url,

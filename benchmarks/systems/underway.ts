@@ -45,6 +45,9 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
     async enqueue(payload) {
       await ready().enqueue(payload);
     },
+    async enqueueDelayed(payload, delayMs) {
+      await ready().enqueue(payload, { delayMs });
+    },
     async startWorker(concurrency, handler): Promise<RunningWorker> {
       const worker: Worker<JsonValue> = ready().start(
         async (payload) => {

@@ -10,15 +10,23 @@ import {
   asyncScheduler,
   catchError,
   debounceTime,
+  defer,
+  distinctUntilChanged,
+  exhaustMap,
   of,
   filter,
   finalize,
+  from,
   groupBy,
+  map,
   merge,
   mergeMap,
+  scan,
+  startWith,
+  switchMap,
   timer,
-  type SchedulerLike,
 } from "rxjs";
+import { performance } from "node:perf_hooks";
 import { messageOf } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import {
@@ -26,6 +34,7 @@ import {
   queueWaitersUpsert,
   tasksClaim,
   tasksHeartbeat,
+  tasksNextDue,
   tasksReap,
   tasksRelease,
   type ClaimedRow,
@@ -34,34 +43,24 @@ import { Completions } from "./completions.ts";
 import { recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import type { Listener } from "./listener.ts";
+import { dueTimer } from "./dueTimer.ts";
+import { checkWorkOptions, type ResolvedWorkOptions, type WorkOptions } from "./workOptions.ts";
 
-/** How a worker runs. Every field has a default. */
-export interface WorkOptions {
-  /** Tasks run at once by this worker. Default 10. */
-  readonly concurrency?: number;
-  /**
-   * Tasks claimed ahead of free slots and held locally (leases renewed), so
-   * a busy worker claims in batches and never waits on a claim. Claimed but
-   * unstarted tasks go back to pending on stop. Default: `concurrency`.
-   */
-  readonly prefetch?: number;
-  /** Fallback poll for lost notifications and delayed tasks. Default 1,000 ms. */
-  readonly pollIntervalMs?: number;
-  /** How often leases are checked for renewal (each is renewed at a third of its length). Default 500 ms. */
-  readonly heartbeatTickMs?: number;
-  /** How often this worker returns expired leases to pending. Default 5,000 ms; 0 disables. */
-  readonly reapIntervalMs?: number;
-  /** On stop, how long in-flight tasks may run before their signal fires. Default 30,000 ms. */
-  readonly shutdownGraceMs?: number;
-  /** For tests on virtual time. */
-  readonly scheduler?: SchedulerLike;
-}
+export { checkWorkOptions, type WorkOptions } from "./workOptions.ts";
 
 export interface WorkerDeps<I, O> extends Omit<ExecuteDeps<I, O>, "completions"> {
   readonly listener: Listener;
 }
 
 const noKey = Symbol("no concurrency key");
+
+// A lease is renewed at a third of its length; ticking at least four times
+// per lease keeps a renewal due at most 7/12 of the lease after the last.
+const ticksPerLease = 4;
+
+// Added to the time since a claim started when reading the next due time:
+// covers the gap between the two statements' clocks on a busy machine.
+const lookBackMarginMs = 100;
 
 /**
  * One running worker of one queue. Observables decide when things happen
@@ -85,30 +84,37 @@ export class WorkerRun<I, O> {
   private waiting = false;
   private stopping: Promise<void> | undefined;
   private readonly drained = new Subject<void>();
+  /** "A task of this queue falls due in this many ms." */
+  private readonly dueIn = new Subject<number>();
+  /** Lease lengths of claimed tasks, for the renewal tick. */
+  private readonly leases = new Subject<number>();
+  private readonly settings: ResolvedWorkOptions;
 
   constructor(
     private readonly deps: WorkerDeps<I, O>,
-    private readonly options: WorkOptions,
+    options: WorkOptions,
     private readonly emit: (outcome: Outcome<O>) => void,
   ) {
+    this.settings = checkWorkOptions(options);
     this.completions = new Completions(deps.sql, deps.pool);
     this.executeDeps = { ...deps, completions: this.completions };
-    this.concurrency = options.concurrency ?? 10;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
-      throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
-    }
-    const prefetch = options.prefetch ?? this.concurrency;
-    if (!Number.isInteger(prefetch) || prefetch < 0) {
-      throw new RangeError(`prefetch must be an integer >= 0, got ${prefetch}`);
-    }
-    this.target = this.concurrency + prefetch;
+    this.concurrency = this.settings.concurrency;
+    this.target = this.concurrency + this.settings.prefetch;
     this.slots = new Slots(this.concurrency);
   }
 
   start(): void {
-    const scheduler = this.options.scheduler ?? asyncScheduler;
+    const scheduler = this.settings.scheduler ?? asyncScheduler;
     const { listener, sql, queue } = this.deps;
-    const notified$ = listener.channel$(`${sql.schema}.ready`).pipe(filter((name) => name === queue));
+    const channel = `${sql.schema}.ready`;
+    const notified$ = listener.channel$(channel).pipe(filter((name) => name === queue));
+    // The first claim waits for LISTEN to be active (or known impossible):
+    // registering for NOTIFY before it would let an insert's notification
+    // go unheard until the next poll. Deferred so that notified$, merged
+    // first, has started the LISTEN.
+    const poll$ = defer(() => listener.ready(channel)).pipe(
+      switchMap(() => timer(0, this.settings.pollIntervalMs, scheduler)),
+    );
     // A finished task wakes a claim only once half the local queue is free,
     // so a busy worker claims in batches while prefetched tasks keep every
     // slot busy, instead of one claim per completion.
@@ -116,7 +122,9 @@ export class WorkerRun<I, O> {
     const freed$ = this.freed.pipe(filter(() => this.free() >= threshold || this.running.size === 0));
     const wake$ = merge(
       notified$,
-      timer(0, this.options.pollIntervalMs ?? 1_000, scheduler),
+      // Delayed tasks, retries and later steps, on time; the poll is a fallback.
+      dueTimer(this.dueIn, scheduler),
+      poll$,
       listener.reconnected$,
       freed$,
     );
@@ -147,12 +155,30 @@ export class WorkerRun<I, O> {
           ),
         )
         .subscribe((outcome) => {
-          if (outcome !== undefined) this.emit(outcome);
+          if (outcome === undefined) return;
+          // This worker wrote the retry, so it knows when it falls due (both
+          // times on this process's clock).
+          if (outcome._tag === "retrying") this.dueIn.next(outcome.runAt.getTime() - Date.now());
+          this.emit(outcome);
         }),
     );
-    const tick = this.options.heartbeatTickMs ?? 500;
-    this.subscriptions.add(timer(tick, tick, scheduler).subscribe(() => void this.heartbeat()));
-    const reapEvery = this.options.reapIntervalMs ?? 5_000;
+    // The renewal tick follows the shortest lease seen, so a short lease
+    // is renewed several times within its length whatever heartbeatTickMs
+    // says; a slow renewal is not overlapped by the next tick's.
+    const tickMs = this.settings.heartbeatTickMs;
+    this.subscriptions.add(
+      this.leases
+        .pipe(
+          scan((shortest, lease) => Math.min(shortest, lease), Number.POSITIVE_INFINITY),
+          map((shortest) => Math.max(10, Math.min(tickMs, Math.floor(shortest / ticksPerLease)))),
+          startWith(tickMs),
+          distinctUntilChanged(),
+          switchMap((tick) => timer(tick, tick, scheduler)),
+          exhaustMap(() => from(this.heartbeat())),
+        )
+        .subscribe(),
+    );
+    const reapEvery = this.settings.reapIntervalMs;
     if (reapEvery > 0) {
       this.subscriptions.add(timer(0, reapEvery, scheduler).subscribe(() => void this.reap()));
     }
@@ -178,6 +204,7 @@ export class WorkerRun<I, O> {
     if (want <= 0) return;
     this.claimAgain = false;
     this.claiming = (async () => {
+      const claimStarted = performance.now();
       const result = await tasksClaim(this.deps.sql, this.deps.pool, this.deps.queue, want, this.workerId)();
       await pipe(
         result,
@@ -197,14 +224,35 @@ export class WorkerRun<I, O> {
       } else if (got === want) {
         await this.stopWaiting();
       }
+      // The queue had fewer tasks ready than wanted: learn when the next one
+      // falls due, so it starts on time rather than at the next poll.
+      if (got >= 0 && got < want) await this.readNextDue(performance.now() - claimStarted);
       this.claiming = undefined;
       if (this.claimAgain || got === want) this.claim();
     })();
   }
 
+  /** Announces the queue's next due time; `sinceClaimMs` has passed since the last claim started. */
+  private async readNextDue(sinceClaimMs: number): Promise<void> {
+    const { sql, pool, queue } = this.deps;
+    const result = await tasksNextDue(sql, pool, queue, Math.ceil(sinceClaimMs) + lookBackMarginMs)();
+    pipe(
+      result,
+      E.fold(
+        (error) =>
+          this.deps.log.warn("could not read the next due time; delayed tasks wait for the poll", {
+            error: messageOf(error.cause),
+          }),
+        (waitMs) => {
+          if (waitMs !== null) this.dueIn.next(waitMs);
+        },
+      ),
+    );
+  }
+
   /** Asks inserts to NOTIFY; true when this is a new registration. */
   private async waitForInserts(): Promise<boolean> {
-    const ttl = Math.max(3 * (this.options.pollIntervalMs ?? 1_000), 60_000);
+    const ttl = Math.max(3 * this.settings.pollIntervalMs, 60_000);
     const { sql, pool, queue } = this.deps;
     const result = await queueWaitersUpsert(sql, pool, queue, this.workerId, ttl)();
     const fresh = E.isRight(result) && !this.waiting;
@@ -229,6 +277,7 @@ export class WorkerRun<I, O> {
       if (row.concurrency_key !== null) this.limits.set(row.concurrency_key, row.concurrency_limit);
       const task = { row, controller: new AbortController(), started: false, renewedAt: Date.now() };
       this.running.set(row.id, task);
+      this.leases.next(row.heartbeat_ms);
       this.claimed.next(task);
     }
     return Promise.resolve();
@@ -348,7 +397,7 @@ export class WorkerRun<I, O> {
     const unstarted = [...this.running.values()].filter((task) => !task.started);
     for (const task of unstarted) this.running.delete(task.row.id);
     await this.release(unstarted.map((task) => task.row));
-    const grace = this.options.shutdownGraceMs ?? 30_000;
+    const grace = this.settings.shutdownGraceMs;
     const allDone = new Promise<void>((done) => {
       if (this.running.size === 0) return done();
       const sub = this.drained.subscribe(() => {

@@ -1,0 +1,42 @@
+-- $1 queue, $2 look-back in ms. How long until the queue's next pending task
+-- falls due, measured on the database clock (a worker's clock may be skewed),
+-- or null when nothing is waiting for its time. Rows that fell due within the
+-- look-back count (as 0 ms): they may have fallen due after the claim that
+-- preceded this read started, so that claim could not take them. Rows
+-- already due whose concurrency key is at its limit are left out, as the
+-- claim leaves them out: counting them would wake the worker in a loop.
+--
+-- task_claim_idx orders by priority before run_at, so a plain min(run_at)
+-- would read every pending row of the queue. Instead a loose index scan
+-- walks the distinct priorities (one probe each) and takes the first future
+-- run_at within each: the cost grows with the number of priorities in use,
+-- not with the backlog, and the enqueue path needs no extra index.
+with recursive priorities(priority) as (
+  (select priority from {{schema}}.task
+    where queue_name = $1 and state = 'pending'
+    order by priority desc limit 1)
+  union all
+  select (select t.priority from {{schema}}.task t
+           where t.queue_name = $1 and t.state = 'pending' and t.priority < p.priority
+           order by t.priority desc limit 1)
+    from priorities p
+   where p.priority is not null
+), next_due as (
+  select min(first.run_at) as run_at
+    from priorities p
+    cross join lateral (
+      select t.run_at from {{schema}}.task t
+       where t.queue_name = $1 and t.state = 'pending' and t.priority = p.priority
+         and t.run_at > now() - $2 * interval '1 millisecond'
+         and (t.run_at > now() or t.concurrency_key is null or not exists (
+               select 1 from {{schema}}.concurrency_slot s
+                where s.queue_name = t.queue_name and s.concurrency_key = t.concurrency_key
+                  and s.running >= t.concurrency_limit))
+       order by t.run_at limit 1
+    ) first
+   where p.priority is not null
+)
+-- Null when nothing waits (greatest() alone would turn null into 0).
+select case when run_at is null then null
+            else greatest(0, ceil(extract(epoch from run_at - now()) * 1000))::float8 end as wait_ms
+  from next_due
