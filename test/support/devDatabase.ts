@@ -174,11 +174,11 @@ export const startEmbedded = async (options: EmbeddedOptions = {}): Promise<Embe
   await removeStaleDevDatabases(root);
   const binaries = await postgresBinaries(user);
   const folder = await mkdtemp(join(root, "pg-"));
-  await writeOwner(folder);
+  const watchdog = startWatchdog(folder);
+  await writeOwner(folder, watchdog.process.pid);
   await chmod(folder, 0o755); // mkdtemp makes it 0700: the server's user must get through
   const dataDir = join(folder, "data");
   const log = join(folder, "postgres.log");
-  const watchdog = startWatchdog(folder);
   let server: ChildProcess | undefined;
 
   const launch = (command: string, args: string[]): ChildProcess => {

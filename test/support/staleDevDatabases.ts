@@ -3,7 +3,8 @@
 //
 // Each server lives in `<root>/pg-XXXXXX/` (the data folder in `data/`,
 // the server log in `postgres.log`) with `owner.json`: the PID and start
-// time of the Node process that started it. A folder whose owner is alive is
+// time of the Node process that started it, and the PID of its watchdog
+// (which normally removes the folder itself; not when it was killed too). A folder whose owner is alive is
 // never touched, as several test runs may share a root. Otherwise its
 // postmaster, if still running, is stopped, and the folder removed.
 import { readFileSync } from "node:fs";
@@ -21,13 +22,15 @@ interface Owner {
   readonly pid: number;
   /** Undefined where the platform does not tell (no /proc). */
   readonly started?: string;
+  /** The process that removes the folder once the owner is gone (devDatabaseWatchdog.ts). */
+  readonly watchdog?: number;
 }
 
 const ownerFile = (dir: string): string => join(dir, "owner.json");
 
-/** Records this process as the owner of the server folder `dir`. */
-export const writeOwner = async (dir: string): Promise<void> => {
-  const owner: Owner = { pid: process.pid, started: processStartTime(process.pid) };
+/** Records this process as the owner of the server folder `dir`, and who cleans up after it. */
+export const writeOwner = async (dir: string, watchdog: number | undefined): Promise<void> => {
+  const owner: Owner = { pid: process.pid, started: processStartTime(process.pid), watchdog };
   await writeFile(ownerFile(dir), `${JSON.stringify(owner)}\n`);
 };
 
