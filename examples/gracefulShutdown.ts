@@ -27,8 +27,7 @@ const worker = async (url: string): Promise<void> => {
 };
 
 const main = async (): Promise<void> => {
-  // Imported here only: the embedded server's package hooks SIGTERM, which
-  // the worker process must handle itself.
+  // Imported here only: the worker process needs no dev database of its own.
   const { devDatabase } = await import("../test/support/devDatabase.ts");
   const database = await devDatabase();
   const underway = await Underway.connect({ connectionString: database.url });
