@@ -39,6 +39,13 @@ export interface UnderwayOptions {
   readonly logger?: Logger | undefined;
   /** The LISTEN connection's settings. */
   readonly listener?: ListenerOptions | undefined;
+  /**
+   * For the pool underway makes (`connectionString`): how long a query may
+   * wait for its answer before it fails with a `DatabaseError`, so a frozen
+   * server is an error, not a hang. Default 60,000 ms; 0 waits forever.
+   * Connecting gives up after 10 s. Your own `pool` keeps its own settings.
+   */
+  readonly queryTimeoutMs?: number | undefined;
 }
 
 /** Anything that stops when asked (workers, schedulers, retention loops). */
@@ -126,11 +133,22 @@ export class Underway {
       );
     }
     // A frozen server must not mean an unbounded hang: connects give up
-    // after 10 s. (Statements get no timeout: a handler's own queries and a
-    // migration may rightly run long.)
+    // after 10 s, queries after queryTimeoutMs (client side: a frozen server
+    // cannot enforce its own statement_timeout).
+    const queryTimeoutMs = options.queryTimeoutMs ?? 60_000;
+    if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs >= 0 && queryTimeoutMs <= 2_147_483_647))
+      throw new ConfigError(
+        `queryTimeoutMs must be an integer ms >= 0, got ${String(queryTimeoutMs).slice(0, 100)}`,
+      );
     const pool =
       options.pool ??
-      new pg.Pool({ connectionString: options.connectionString, max: 10, connectionTimeoutMillis: 10_000 });
+      new pg.Pool({
+        connectionString: options.connectionString,
+        max: 10,
+        connectionTimeoutMillis: 10_000,
+        ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+        keepAlive: true,
+      });
     const log = options.logger ?? consoleLogger;
     // The pool reports errors of idle clients (a server restart); without a
     // listener they would crash the process.

@@ -134,20 +134,22 @@ project() {
 }
 required "install: ${install_line:-<missing>}" project
 
-# 3. Type-check the program and the documentation's snippets in one tsc run
-# (each snippet a module of its own), emitting JavaScript for plain node.
+# 3. Type-check the program and the documentation's snippets in one tsc run,
+# emitting JavaScript for plain node. Each page's ts blocks, read in order,
+# form one program (a page introduces names and later blocks use them); a
+# block preceded by `<!-- consumer: skip -->` is left out.
 mkdir -p "$app/snippets"
 cp "$repo/test/consumer/app.ts" "$app/app.ts"
 for md in README.md docs/getting-started.md; do
-  awk -v dir="$app/snippets" -v base="$(basename "$md" .md)" '
+  awk -v file="$app/snippets/$(basename "$md" .md).ts" '
     /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
     !inside && /^```(ts|typescript)[[:space:]]*$/ {
-      inside = 1; n++
-      file = skip ? "" : sprintf("%s/%s-%d.ts", dir, base, n)
-      skip = 0; next
+      inside = 1; n++; keep = !skip; skip = 0
+      if (keep) print "// block " n > file
+      next
     }
-    inside && /^```/ { inside = 0; if (file != "") close(file); next }
-    inside { if (file != "") print > file; next }
+    inside && /^```/ { inside = 0; next }
+    inside { if (keep) print > file; next }
     /[^[:space:]]/ { skip = 0 }
   ' "$repo/$md"
 done
