@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { defineJob, redrive, sweepExpired, taskHistory, type Outcome, type Underway } from "../src/index.ts";
+import {
+  ConfigError,
+  ValidationError,
+  defineJob,
+  redrive,
+  sweepExpired,
+  taskHistory,
+  type Outcome,
+  type Underway,
+} from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number });
@@ -213,8 +222,8 @@ describe("redrive", () => {
     assert.equal((await rowOf(id(otherId))).queue_name, "other_dlq");
     assert.deepEqual(await redrive(underway, "other_dlq", { ids: [id(otherId)] }), [otherId]);
 
-    await assert.rejects(redrive(underway, "filters_dlq", { ids: ["1; drop table"] }), RangeError);
-    await assert.rejects(redrive(underway, "filters_dlq", { limit: 0 }), RangeError);
+    await assert.rejects(redrive(underway, "filters_dlq", { ids: ["1; drop table"] }), ValidationError);
+    await assert.rejects(redrive(underway, "filters_dlq", { limit: 0 }), ConfigError);
     await assert.rejects(redrive(underway, "no such queue!"), /invalid queue name/);
   });
 

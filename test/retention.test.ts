@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as E from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
-import { defineJob, startRetention, sweepExpired, type Underway } from "../src/index.ts";
+import { ConfigError, defineJob, startRetention, sweepExpired, type Underway } from "../src/index.ts";
 import { tasksDeleteExpired } from "../src/queries.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
@@ -127,7 +127,7 @@ describe("retention", () => {
     assert.equal(one.right.length, 10);
     assert.equal(await sweepExpired(underway, { batchSize: 10 }), 15);
     assert.equal(await countIn("batches"), 0);
-    await assert.rejects(sweepExpired(underway, { batchSize: 0 }), RangeError);
+    await assert.rejects(sweepExpired(underway, { batchSize: 0 }), ConfigError);
   });
 
   it("never waits on a row another transaction holds", async () => {
@@ -184,6 +184,6 @@ describe("retention", () => {
     await eventually(async () => (await existing(second)).length === 0, 5_000, "the other client's sweep");
     await other.close();
     assert.throws(() => startRetention(other), /closed/);
-    assert.throws(() => startRetention(underway, { intervalMs: 0 }), RangeError);
+    assert.throws(() => startRetention(underway, { intervalMs: 0 }), ConfigError);
   });
 });

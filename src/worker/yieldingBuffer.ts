@@ -10,8 +10,10 @@ export interface YieldingBufferOptions {
 }
 
 /**
- * @internal Hands values to the subscriber from a buffer, in slices of at
- * most `sliceMs`, yielding to the event loop between slices (setImmediate).
+ * @internal Hands values to the subscriber at once while it keeps up (at
+ * most `sliceMs` of its time per event-loop turn); past that, from a buffer,
+ * in slices of at most `sliceMs`, yielding to the event loop between slices
+ * (setImmediate).
  * A slow synchronous subscriber then delays only itself: the LISTEN
  * connection's socket is read and its liveness query answered meanwhile, so
  * nothing is dropped. Lossless and unbounded: a subscriber slower than the
@@ -28,6 +30,9 @@ export const yieldingBuffer =
       let scheduled: NodeJS.Immediate | undefined;
       let completed = false;
       let warned = false;
+      // Time the subscriber took in this event-loop turn, reset by the next turn.
+      let spent = 0;
+      let reset: NodeJS.Immediate | undefined;
       const drain = () => {
         scheduled = undefined;
         const until = performance.now() + sliceMs;
@@ -51,6 +56,16 @@ export const yieldingBuffer =
       };
       const subscription = source.subscribe({
         next: (value) => {
+          if (head >= buffer.length && scheduled === undefined && spent < sliceMs) {
+            const started = performance.now();
+            subscriber.next(value);
+            spent += performance.now() - started;
+            reset ??= setImmediate(() => {
+              spent = 0;
+              reset = undefined;
+            });
+            return;
+          }
           buffer.push(value);
           const backlog = buffer.length - head;
           if (!warned && backlog > warnAt) {
@@ -68,5 +83,6 @@ export const yieldingBuffer =
       return () => {
         subscription.unsubscribe();
         if (scheduled !== undefined) clearImmediate(scheduled);
+        if (reset !== undefined) clearImmediate(reset);
       };
     });
