@@ -18,12 +18,16 @@ export interface DecodeError {
   readonly message: string;
 }
 
-/** How a task's handler ended when it did not succeed. */
-export type TaskFailure =
-  | { readonly _tag: "Retryable"; readonly message: string }
-  | { readonly _tag: "Fatal"; readonly message: string }
-  | { readonly _tag: "TimedOut"; readonly message: string }
-  | { readonly _tag: "Aborted"; readonly message: string };
+/**
+ * How a task's handler ended when it did not succeed, with the error's name,
+ * message and stack as stored in the attempt (stack null when there was none).
+ */
+export type TaskFailure = {
+  readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted";
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | null;
+};
 
 // SQLSTATE classes that a retry can fix: connection loss (08), resources
 // (53), operator intervention such as a restart (57P01..57P03), and
@@ -108,6 +112,42 @@ export class MigrationError extends UnderwayError {
  */
 export class FatalError extends Error {
   override readonly name = "FatalError";
+}
+
+/** Why a running task's `AbortSignal` fired. */
+export type AbortKind = "cancelled" | "timeout" | "shutdown" | "lease lost";
+
+const abortMessages: Readonly<Record<AbortKind, string>> = {
+  cancelled: "cancelled: the task was cancelled",
+  timeout: "timed out",
+  shutdown: "aborted: worker shut down before the task finished",
+  "lease lost": "lease lost: the task was reclaimed by another worker",
+};
+
+/**
+ * The `reason` of a handler's `AbortSignal`: an Error, so `fetch(url, { signal })`
+ * and other signal-aware APIs reject with it, and its `kind` says why the
+ * signal fired. Its `name` is `"AbortError"`, as code that checks
+ * `error.name === "AbortError"` expects.
+ *
+ * @example
+ * const handler = async (input, { signal }) => {
+ *   try {
+ *     return await fetch(input.url, { signal });
+ *   } catch (error) {
+ *     if (signal.reason instanceof AbortError && signal.reason.kind === "timeout") log("too slow");
+ *     throw error;
+ *   }
+ * };
+ */
+export class AbortError extends UnderwayError {
+  override readonly name = "AbortError";
+  constructor(
+    readonly kind: AbortKind,
+    message: string = abortMessages[kind],
+  ) {
+    super(message);
+  }
 }
 
 /** Thrown by `result()` when a task ends in another state than succeeded. */

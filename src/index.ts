@@ -61,6 +61,8 @@ export {
   MigrationError,
   FatalError,
   TaskFailedError,
+  AbortError,
+  type AbortKind,
   type DbError,
   type DecodeError,
   type TaskFailure,

@@ -85,17 +85,32 @@ export const tasksComplete = (
 
 export type AttemptState = "failed" | "timed_out" | "lost" | "cancelled";
 
+/** A failed attempt's error as stored: already cleaned and bounded (see errorText.ts). */
+export interface AttemptError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | null;
+}
+
 export const tasksRetry = (
   sql: Sql,
   db: Queryable,
   id: string,
   attempt: number,
-  error: string,
+  error: AttemptError,
   delayMs: number,
   attemptState: AttemptState,
 ) =>
   TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.length > 0)(
-    run<TaskIdRow>(sql, db, "tasksRetry", [id, attempt, error, delayMs, attemptState]),
+    run<TaskIdRow>(sql, db, "tasksRetry", [
+      id,
+      attempt,
+      error.message,
+      delayMs,
+      attemptState,
+      error.name,
+      error.stack,
+    ]),
   );
 
 export const tasksFail = (
@@ -103,12 +118,20 @@ export const tasksFail = (
   db: Queryable,
   id: string,
   attempt: number,
-  error: string,
+  error: AttemptError,
   attemptState: AttemptState,
   dlq: string | null,
 ) =>
   TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.length > 0)(
-    run<TaskIdRow>(sql, db, "tasksFail", [id, attempt, error, attemptState, dlq]),
+    run<TaskIdRow>(sql, db, "tasksFail", [
+      id,
+      attempt,
+      error.message,
+      attemptState,
+      dlq,
+      error.name,
+      error.stack,
+    ]),
   );
 
 export const tasksHeartbeat = (
@@ -229,7 +252,18 @@ export const tasksGet = (sql: Sql, db: Queryable, id: string) =>
 export interface AttemptRow {
   readonly attempt: number;
   readonly state: string;
+  /** The error's message; null for an attempt that succeeded or is running. */
   readonly error: string | null;
+  /**
+   * The thrown error's `name` (`"TypeError"`, `"FatalError"`, `"AbortError"` for
+   * a timeout or shutdown, `"NonError"` for a thrown non-Error). Null when the
+   * attempt did not end in the handler: it succeeded, is running, its lease
+   * expired, or it was cancelled; and for attempts recorded before underway
+   * stored names.
+   */
+  readonly errorName: string | null;
+  /** The thrown error's stack, at most 16 KB; null when there was none (see `errorName`). */
+  readonly errorStack: string | null;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { defineJob, type JsonValue, type Outcome, type TaskContext } from "../src/index.ts";
+import { AbortError, defineJob, type JsonValue, type Outcome, type TaskContext } from "../src/index.ts";
 import { createRunTable, statesOf, summary } from "./support/faults.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
@@ -146,7 +146,8 @@ describe("fencing, timeouts and shutdown", () => {
     assert.equal(firsts.length, 2);
     for (const run of firsts) {
       assert.equal(run.signal.aborted, true);
-      assert.equal(run.signal.reason, "timeout");
+      const reason: unknown = run.signal.reason;
+      assert.ok(reason instanceof AbortError && reason.kind === "timeout", String(reason));
     }
     assert.ok(signals.filter((run) => run.attempt === 2).every((run) => !run.signal.aborted));
   });

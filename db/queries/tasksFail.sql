@@ -1,4 +1,5 @@
--- $1 id, $2 attempt, $3 error, $4 attempt state, $5 dead-letter queue or null.
+-- $1 id, $2 attempt, $3 error message, $4 attempt state, $5 dead-letter queue or null,
+-- $6 error name, $7 error stack or null.
 -- Failed for good; moved to the dead-letter queue when one is set (the row
 -- keeps its id and history, `dlq_from` remembers where it came from).
 with failed as (
@@ -9,6 +10,6 @@ with failed as (
    where t.id = $1 and t.attempt = $2 and t.state = 'in_progress'
   returning t.id, t.attempt, t.started_at
 )
-insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
-select id, attempt, $4, $3, started_at from failed
+insert into {{schema}}.task_attempt (task_id, attempt, state, error, error_name, error_stack, started_at)
+select id, attempt, $4, $3, $6, $7, started_at from failed
 returning task_id::text

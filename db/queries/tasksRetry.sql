@@ -1,4 +1,5 @@
--- $1 id, $2 attempt, $3 error, $4 delay in ms, $5 attempt state ('failed' or 'timed_out').
+-- $1 id, $2 attempt, $3 error message, $4 delay in ms, $5 attempt state ('failed' or 'timed_out'),
+-- $6 error name, $7 error stack or null.
 -- Back to pending after the policy's delay; the failed attempt is recorded
 -- in the same statement. Fenced by the attempt number.
 with retried as (
@@ -8,6 +9,6 @@ with retried as (
    where t.id = $1 and t.attempt = $2 and t.state = 'in_progress'
   returning t.id, t.attempt, t.started_at
 )
-insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
-select id, attempt, $5, $3, started_at from retried
+insert into {{schema}}.task_attempt (task_id, attempt, state, error, error_name, error_stack, started_at)
+select id, attempt, $5, $3, $6, $7, started_at from retried
 returning task_id::text

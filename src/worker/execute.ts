@@ -3,17 +3,28 @@ import * as T from "fp-ts/lib/Task.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
-import { FatalError, messageOf, type DbError, type DecodeError, type TaskFailure } from "../errors.ts";
+import { describeThrown } from "../describeThrown.ts";
+import {
+  AbortError,
+  FatalError,
+  messageOf,
+  type AbortKind,
+  type DbError,
+  type DecodeError,
+  type TaskFailure,
+} from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import {
   tasksFail,
   tasksRetry,
+  type AttemptError,
   type AttemptState,
   type ClaimedRow,
   type EnqueueColumns,
   type Sql,
 } from "../queries.ts";
+import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
 import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
 import type { Completions } from "./completions.ts";
 
@@ -24,7 +35,10 @@ export interface TaskContext {
   /** 1-based; counts every attempt, lost ones included. */
   readonly attempt: number;
   readonly maxAttempts: number;
-  /** Fires on timeout, cancellation, lost lease, or shutdown past its grace period. */
+  /**
+   * Fires on timeout, cancellation, lost lease, or shutdown past its grace
+   * period. Its `reason` is an {@link AbortError} whose `kind` says which.
+   */
   readonly signal: AbortSignal;
   readonly jobId: string | null;
   readonly stepIndex: number | null;
@@ -32,9 +46,6 @@ export interface TaskContext {
 
 /** A task's code: resolve to succeed, throw to fail (a `FatalError` skips retries). */
 export type Handler<I, O> = (input: I, context: TaskContext) => Promise<O>;
-
-/** Why a running task's signal fired. */
-export type AbortReason = "timeout" | "shutdown" | "cancelled" | "lease lost";
 
 /** A claimed task inside a worker. */
 export interface RunningTask {
@@ -62,25 +73,40 @@ export interface ExecuteDeps<I, O> {
   readonly random?: () => number;
 }
 
-const abortReasonOf = (signal: AbortSignal): AbortReason | undefined =>
-  signal.aborted ? (signal.reason as AbortReason) : undefined;
+/** Only the worker aborts a task's controller, always with an `AbortError`. */
+const abortErrorOf = (signal: AbortSignal): AbortError | undefined =>
+  signal.aborted && signal.reason instanceof AbortError ? signal.reason : undefined;
+
+/** Fires a running task's signal; its reason is an `AbortError` of that kind. */
+export const abortTask = (task: RunningTask, kind: AbortKind): void =>
+  task.controller.abort(new AbortError(kind));
 
 const isTakenAway = (task: RunningTask): boolean => {
-  const reason = abortReasonOf(task.controller.signal);
-  return reason === "lease lost" || reason === "cancelled";
+  const kind = abortErrorOf(task.controller.signal)?.kind;
+  return kind === "lease lost" || kind === "cancelled";
 };
 
-const failureOfAbort = (reason: AbortReason, timeoutMs: number): TaskFailure => {
-  switch (reason) {
-    case "timeout":
-      return { _tag: "TimedOut", message: `timed out after ${timeoutMs} ms` };
-    case "shutdown":
-      return { _tag: "Aborted", message: "aborted: worker shut down before the task finished" };
-    case "cancelled":
-      return { _tag: "Aborted", message: "cancelled" };
-    case "lease lost":
-      return { _tag: "Aborted", message: "lease lost: the task was reclaimed by another worker" };
+// The handler's stack says nothing about why the signal fired.
+const failureOfAbort = (reason: AbortError): TaskFailure => ({
+  _tag: reason.kind === "timeout" ? "TimedOut" : "Aborted",
+  name: reason.name,
+  message: reason.message,
+  stack: null,
+});
+
+/**
+ * A thrown value as a failure. Total: a value whose every property access
+ * throws (a hostile Proxy) is still a retryable failure, never an exception
+ * that would leave the task running and the worker unable to stop.
+ */
+const failureOfThrown = (thrown: unknown): TaskFailure => {
+  let fatal = false;
+  try {
+    fatal = thrown instanceof FatalError;
+  } catch {
+    // A Proxy whose getPrototypeOf trap throws is no FatalError.
   }
+  return { _tag: fatal ? "Fatal" : "Retryable", ...describeThrown(thrown) };
 };
 
 /**
@@ -94,7 +120,10 @@ const runHandler =
   () => {
     const { row, controller } = task;
     const signal = controller.signal;
-    const timer = setTimeout(() => controller.abort("timeout" satisfies AbortReason), row.timeout_ms);
+    const timer = setTimeout(
+      () => controller.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`)),
+      row.timeout_ms,
+    );
     const context: TaskContext = {
       taskId: row.id,
       queue: deps.queue,
@@ -106,21 +135,14 @@ const runHandler =
     };
     return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
       const onAbort = () =>
-        settle(E.left(failureOfAbort(abortReasonOf(signal) ?? "shutdown", row.timeout_ms)));
+        settle(E.left(failureOfAbort(abortErrorOf(signal) ?? new AbortError("shutdown"))));
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
       Promise.resolve()
         .then(() => deps.handler(input, context))
         .then(
           (output) => settle(E.right(output)),
-          (error: unknown) =>
-            settle(
-              E.left(
-                error instanceof FatalError
-                  ? { _tag: "Fatal", message: messageOf(error) }
-                  : { _tag: "Retryable", message: messageOf(error) },
-              ),
-            ),
+          (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
         )
         .finally(() => signal.removeEventListener("abort", onAbort));
     }).finally(() => clearTimeout(timer));
@@ -134,7 +156,9 @@ const decodeInput =
         deps.decodeInput(row.input, row),
         E.mapLeft((error): TaskFailure => ({
           _tag: "Fatal",
+          name: "ValidationError",
           message: `input failed its codec: ${error.message}`,
+          stack: null,
         })),
       ),
     );
@@ -148,10 +172,10 @@ const encodeOutput =
           const { value, stored } = deps.encodeOutput(returned, row);
           return { output: value, json: stored === undefined ? null : JSON.stringify(stored) };
         },
-        (error): TaskFailure => ({
-          _tag: "Fatal",
-          message: `output could not be serialised: ${messageOf(error)}`,
-        }),
+        (thrown): TaskFailure => {
+          const error = describeThrown(thrown);
+          return { ...error, _tag: "Fatal", message: `output could not be serialised: ${error.message}` };
+        },
       ),
     );
 
@@ -168,13 +192,22 @@ const policyOf = (row: ClaimedRow): RetryPolicy => ({
   jitter: row.retry_jitter,
 });
 
+// A cancelled attempt is recorded by the cancel itself, never here.
 const attemptStateOf = (failure: TaskFailure): AttemptState =>
-  failure._tag === "TimedOut" ? "timed_out" : failure.message === "cancelled" ? "cancelled" : "failed";
+  failure._tag === "TimedOut" ? "timed_out" : "failed";
+
+/** The failure as written: cleaned and bounded however it was made. */
+const storedError = (failure: TaskFailure): AttemptError => ({
+  name: errorText(failure.name, maxErrorNameLength),
+  message: errorText(failure.message, maxErrorMessageLength),
+  stack: failure.stack === null ? null : errorText(failure.stack, maxErrorStackLength),
+});
 
 /** Writes a failure: retry by policy, or fail (and dead-letter) for good. */
 const recordFailure =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
   (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
+    const error = storedError(failure);
     const base = {
       taskId: row.id,
       queue: deps.queue,
@@ -188,19 +221,11 @@ const recordFailure =
     if (final) {
       return pipe(
         retryTransient(
-          tasksFail(
-            deps.sql,
-            deps.pool,
-            row.id,
-            row.attempt,
-            failure.message,
-            attemptStateOf(failure),
-            deps.dlq,
-          ),
+          tasksFail(deps.sql, deps.pool, row.id, row.attempt, error, attemptStateOf(failure), deps.dlq),
         ),
         TE.map((written) =>
           written
-            ? { ...base, _tag: "failed" as const, error: failure.message, deadLetterQueue: deps.dlq }
+            ? { ...base, _tag: "failed" as const, error: error.message, deadLetterQueue: deps.dlq }
             : undefined,
         ),
       );
@@ -210,22 +235,14 @@ const recordFailure =
       failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
     return pipe(
       retryTransient(
-        tasksRetry(
-          deps.sql,
-          deps.pool,
-          row.id,
-          row.attempt,
-          failure.message,
-          delayMs,
-          attemptStateOf(failure),
-        ),
+        tasksRetry(deps.sql, deps.pool, row.id, row.attempt, error, delayMs, attemptStateOf(failure)),
       ),
       TE.map((written) =>
         written
           ? {
               ...base,
               _tag: "retrying" as const,
-              error: failure.message,
+              error: error.message,
               runAt: new Date(Date.now() + delayMs),
             }
           : undefined,

@@ -27,6 +27,7 @@ import {
   timer,
 } from "rxjs";
 import { performance } from "node:perf_hooks";
+import { describeThrown } from "../describeThrown.ts";
 import { messageOf } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import {
@@ -40,7 +41,7 @@ import {
   type ClaimedRow,
 } from "../queries.ts";
 import { Completions } from "./completions.ts";
-import { recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
+import { abortTask, recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import type { Listener } from "./listener.ts";
 import { dueTimer } from "./dueTimer.ts";
@@ -296,10 +297,11 @@ export class WorkerRun<I, O> {
       .pipe(
         mergeMap((verdict) => fromTask(recordAttempt(this.executeDeps, task)(verdict))),
         // A bug must cost one task (its lease expires and it runs again), never the worker.
-        catchError((error: unknown) => {
+        catchError((thrown: unknown) => {
+          const error = describeThrown(thrown);
           this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
             taskId: task.row.id,
-            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+            error: error.stack ?? error.message,
           });
           return of(undefined);
         }),
@@ -352,7 +354,7 @@ export class WorkerRun<I, O> {
           const kept = new Set(ids);
           for (const task of due) {
             if (kept.has(task.row.id)) task.renewedAt = now;
-            else if (this.running.has(task.row.id)) task.controller.abort("lease lost");
+            else if (this.running.has(task.row.id)) abortTask(task, "lease lost");
           }
         },
       ),
@@ -376,7 +378,7 @@ export class WorkerRun<I, O> {
   abort(taskId: string, reason: "cancelled"): boolean {
     const task = this.running.get(taskId);
     if (task === undefined) return false;
-    task.controller.abort(reason);
+    abortTask(task, reason);
     return true;
   }
 
@@ -410,7 +412,7 @@ export class WorkerRun<I, O> {
       graceTimer = setTimeout(() => done("grace over"), grace);
     });
     if ((await Promise.race([allDone, graceOver])) === "grace over") {
-      for (const task of this.running.values()) task.controller.abort("shutdown");
+      for (const task of this.running.values()) abortTask(task, "shutdown");
       await allDone;
     }
     clearTimeout(graceTimer);

@@ -1,0 +1,27 @@
+/**
+ * Error text as PostgreSQL can always store it. A `text` column refuses NUL
+ * and invalid UTF-8, and a lone UTF-16 surrogate has no UTF-8 form, so either
+ * in a thrown message would make the failure write itself fail: the attempt
+ * would end up `lost` and a `FatalError` retried. Lengths are bounded so a
+ * huge message or stack cannot bloat every row and notification.
+ */
+
+/** Longest stored error name, in UTF-16 code units. */
+export const maxErrorNameLength = 200;
+/** Longest stored error message, in UTF-16 code units. */
+export const maxErrorMessageLength = 8 * 1024;
+/** Longest stored stack, in UTF-16 code units. */
+export const maxErrorStackLength = 16 * 1024;
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Replaces NUL and lone surrogates with U+FFFD and cuts the text to `max`
+ * code units, saying how much was cut. Cutting first, then replacing, turns
+ * a surrogate pair split by the cut into U+FFFD rather than a lone half.
+ */
+export const errorText = (text: string, max: number): string => {
+  const cut = text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters cut]` : text;
+  return cut.replaceAll("\u0000", "\uFFFD").replace(loneSurrogate, "\uFFFD");
+};
