@@ -5,16 +5,26 @@
 
 /** A database call failed. `transient` marks errors worth retrying. */
 export interface DbError {
+  /** Discriminant: always `"DbError"`. */
   readonly _tag: "DbError";
+  /** What was being done: a named query of `db/queries/` (`"tasksClaim"`), or `"connect"`. */
   readonly operation: string;
+  /** What pg threw, as is (usually a `pg.DatabaseError` with a SQLSTATE `code`). */
   readonly cause: unknown;
+  /**
+   * True when a retry may succeed: lost connections, a server restarting,
+   * too many connections, serialization failures and deadlocks.
+   */
   readonly transient: boolean;
 }
 
 /** A value did not match its io-ts codec; `paths` name each bad field. */
 export interface DecodeError {
+  /** Discriminant: always `"DecodeError"`. */
   readonly _tag: "DecodeError";
+  /** Each bad field's dotted path (`"user.email"`), without repeats; `"(root)"` for the value itself. */
   readonly paths: ReadonlyArray<string>;
+  /** Every problem as `path: what was wrong`, joined with `"; "`. */
   readonly message: string;
 }
 
@@ -23,9 +33,17 @@ export interface DecodeError {
  * message and stack as stored in the attempt (stack null when there was none).
  */
 export type TaskFailure = {
+  /**
+   * How it ended: the handler threw (`Retryable`), threw a {@link FatalError}
+   * (`Fatal`, no retries), ran past its `timeoutMs` (`TimedOut`), or was
+   * aborted by cancellation, a lost lease or shutdown (`Aborted`).
+   */
   readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted";
+  /** The thrown error's `name` (`"TypeError"`); `"NonError"` when something other than an Error was thrown. */
   readonly name: string;
+  /** The thrown error's message, cleaned of NUL and lone surrogates, at most 8 K characters. */
   readonly message: string;
+  /** The thrown error's stack, at most 16 K characters; null when it had none, and for timeouts and aborts. */
   readonly stack: string | null;
 };
 
@@ -55,14 +73,19 @@ export const messageOf = (cause: unknown): string => (cause instanceof Error ? c
 
 /** Base of every error a public underway API rejects with. */
 export class UnderwayError extends Error {
+  /** The class's name, so logs and `error.name` checks tell the subclasses apart. */
   override readonly name: string = "UnderwayError";
 }
 
 /** Input (or output) failed its codec; nothing was written. */
 export class ValidationError extends UnderwayError {
+  /** Always `"ValidationError"`. */
   override readonly name = "ValidationError";
+  /** The message is `context: decodeError.message`. */
   constructor(
+    /** What was being validated, e.g. `"invalid input for queue email"`; the message starts with it. */
     readonly context: string,
+    /** Which fields were wrong and how; `decodeError.paths` lists them. */
     readonly decodeError: DecodeError,
   ) {
     super(`${context}: ${decodeError.message}`);
@@ -71,9 +94,11 @@ export class ValidationError extends UnderwayError {
 
 /** A database operation failed. */
 export class DatabaseError extends UnderwayError {
+  /** Always `"DatabaseError"`. */
   override readonly name = "DatabaseError";
   /** `secret`, if given, is blanked out of the message (a connection string's password). */
   constructor(
+    /** The failed operation, the pg error (also this error's `cause`) and whether a retry may help. */
     readonly dbError: DbError,
     secret?: string,
   ) {
@@ -87,7 +112,9 @@ export class DatabaseError extends UnderwayError {
  * `outcome()` or `result()` still waiting when it closed) rejects with it.
  */
 export class ClosedError extends UnderwayError {
+  /** Always `"ClosedError"`. */
   override readonly name = "ClosedError";
+  /** Its message is always "this Underway client is closed". */
   constructor() {
     super("this Underway client is closed");
   }
@@ -95,11 +122,13 @@ export class ClosedError extends UnderwayError {
 
 /** A configuration value (schema, queue name, option) is not acceptable. */
 export class ConfigError extends UnderwayError {
+  /** Always `"ConfigError"`. */
   override readonly name = "ConfigError";
 }
 
 /** An applied migration's file no longer matches what was applied. */
 export class MigrationError extends UnderwayError {
+  /** Always `"MigrationError"`. */
   override readonly name = "MigrationError";
 }
 
@@ -111,6 +140,7 @@ export class MigrationError extends UnderwayError {
  * if (!user) throw new FatalError(`user ${id} does not exist`);
  */
 export class FatalError extends Error {
+  /** Always `"FatalError"`; stored as the attempt's `errorName`. */
   override readonly name = "FatalError";
 }
 
@@ -141,8 +171,11 @@ const abortMessages: Readonly<Record<AbortKind, string>> = {
  * };
  */
 export class AbortError extends UnderwayError {
+  /** Always `"AbortError"`, like the DOM's, so code checking `error.name` recognises it. */
   override readonly name = "AbortError";
+  /** `message` defaults to a sentence saying why, e.g. "timed out". */
   constructor(
+    /** Why the signal fired: cancelled, timed out, worker shutdown, or lease lost to another worker. */
     readonly kind: AbortKind,
     message: string = abortMessages[kind],
   ) {
@@ -152,10 +185,15 @@ export class AbortError extends UnderwayError {
 
 /** Thrown by `result()` when a task ends in another state than succeeded. */
 export class TaskFailedError extends UnderwayError {
+  /** Always `"TaskFailedError"`. */
   override readonly name = "TaskFailedError";
+  /** The message is `task <taskId> <state>: <error>`. */
   constructor(
+    /** The task's id; for a multi-step job's `result()`, the job id. */
     readonly taskId: string,
+    /** How it ended: `failed` (retries exhausted or fatal) or `cancelled`. */
     readonly state: "failed" | "cancelled",
+    /** The last attempt's error message; null when the task was cancelled. */
     readonly error: string | null,
   ) {
     super(`task ${taskId} ${state}${error === null ? "" : `: ${error}`}`);

@@ -3,7 +3,14 @@ import { orThrow, type Underway } from "./underway.ts";
 
 /** One line of a task's history: an attempt, or an event such as a redrive. */
 export type HistoryEntry =
-  ({ readonly _tag: "attempt" } & AttemptRow) | ({ readonly _tag: "event" } & EventRow);
+  | ({
+      /** An attempt: the fields of {@link AttemptRow}. */
+      readonly _tag: "attempt";
+    } & AttemptRow)
+  | ({
+      /** An event such as a redrive: the fields of {@link EventRow}. */
+      readonly _tag: "event";
+    } & EventRow);
 
 /**
  * A task's attempts and events (redrives), oldest first. An event comes

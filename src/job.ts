@@ -193,6 +193,11 @@ export class Job<In, V, R, O> {
    * Validates and enqueues one task; resolves with its id. Invalid input
    * rejects with a `ValidationError` naming the bad fields, and nothing is
    * written. With `uniqueKey`, a live task holding the key is returned instead.
+   *
+   * @example
+   * const id = await emails.enqueue({ userId: 42, email: "ferris@example.com", name: "Ferris" });
+   * // in your transaction: the task exists if and only if you commit
+   * await emails.enqueue(input, { client, uniqueKey: `welcome:${userId}`, delayMs: 60_000 });
    */
   async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
     const valid = this.check(input);
@@ -393,6 +398,14 @@ export class Job<In, V, R, O> {
    * Starts a worker running `handler` for this task type; `stop()` ends it
    * gracefully. Bad options, or a closed client, throw a `ConfigError` or
    * `UnderwayError` here, synchronously.
+   *
+   * @example
+   * const worker = underway.job(welcomeEmail).start(
+   *   async ({ email }, { signal, attempt }) => ({ sentAt: await send(email, { signal, attempt }) }),
+   *   { concurrency: 16 },
+   * );
+   * // …
+   * await worker.stop(); // in-flight tasks finish
    */
   start(handler: Handler<V, R>, options: WorkOptions = {}): Worker<O> {
     return this.startWith(handler, options, {});

@@ -12,7 +12,9 @@ export interface MigrateOptions {
 
 /** What {@link migrate} did. */
 export interface MigrateResult {
+  /** Migrations this call applied, by file name without `.sql` (`"0001_init"`), in order. */
   readonly applied: ReadonlyArray<string>;
+  /** Migrations found already applied (and unchanged), by name, in order. */
   readonly alreadyApplied: ReadonlyArray<string>;
 }
 

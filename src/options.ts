@@ -4,6 +4,7 @@ import { defaultRetryPolicy, type RetryPolicy } from "./retry.ts";
 
 /** Options of a task; every field has a default. */
 export interface TaskOptions {
+  /** How failed attempts are retried. Default {@link defaultRetryPolicy}. */
   readonly retry: RetryPolicy;
   /** The handler's `AbortSignal` fires after this; the attempt counts as timed out. Default 15 min. */
   readonly timeoutMs: number;
@@ -27,6 +28,7 @@ export interface TaskOptions {
 export type TaskOptionsInput = {
   readonly [K in Exclude<keyof TaskOptions, "retry">]?: TaskOptions[K] | undefined;
 } & {
+  /** Fields of the retry policy to change; the others keep their defaults. */
   readonly retry?: { readonly [K in keyof RetryPolicy]?: RetryPolicy[K] | undefined } | undefined;
 };
 

@@ -5,12 +5,18 @@ import { decodeWith } from "./codec.ts";
 
 /** What every outcome says. */
 export interface OutcomeBase {
+  /** The task's id, as `enqueue` returned it. */
   readonly taskId: string;
+  /**
+   * The task's queue; for a task moved to a dead-letter queue, still the
+   * queue it came from (see `deadLetterQueue`).
+   */
   readonly queue: string;
   /** The attempt that produced this outcome (1-based). */
   readonly attempt: number;
-  /** Set for tasks of multi-step jobs. */
+  /** The job run's id, for tasks of multi-step jobs; null for a plain task. */
   readonly jobId: string | null;
+  /** Which step of the job run, 0-based; null for a plain task. */
   readonly stepIndex: number | null;
 }
 
@@ -19,19 +25,46 @@ export interface OutcomeBase {
  * `retrying` is not final: the task runs again at `runAt`.
  */
 export type Outcome<O> =
-  | (OutcomeBase & { readonly _tag: "succeeded"; readonly output: O })
   | (OutcomeBase & {
+      /** The handler resolved and its output was stored. */
+      readonly _tag: "succeeded";
+      /** The handler's output, decoded with the definition's output schema. */
+      readonly output: O;
+    })
+  | (OutcomeBase & {
+      /**
+       * Failed for good: retries exhausted, a `FatalError`, or an output that
+       * failed its schema.
+       */
       readonly _tag: "failed";
+      /** The last attempt's error message. */
       readonly error: string;
-      /** The dead-letter queue the task was moved to, if any. */
+      /** The dead-letter queue the task was moved to; null when the queue has none. */
       readonly deadLetterQueue: string | null;
     })
-  | (OutcomeBase & { readonly _tag: "cancelled" })
-  | (OutcomeBase & { readonly _tag: "retrying"; readonly error: string; readonly runAt: Date });
+  | (OutcomeBase & {
+      /** Cancelled before it finished; it will not run (again). */
+      readonly _tag: "cancelled";
+    })
+  | (OutcomeBase & {
+      /** An attempt failed and the task will run again. Not final. */
+      readonly _tag: "retrying";
+      /** The failed attempt's error message. */
+      readonly error: string;
+      /** When the next attempt may start (after the retry policy's backoff). */
+      readonly runAt: Date;
+    });
 
 /** A final outcome: anything but `retrying`. */
-export type FinalOutcome<O> = Exclude<Outcome<O>, { _tag: "retrying" }>;
+export type FinalOutcome<O> = Exclude<
+  Outcome<O>,
+  {
+    /** The one outcome that is not final. */
+    _tag: "retrying";
+  }
+>;
 
+/** Whether the outcome is final (anything but `retrying`); narrows it to {@link FinalOutcome}. */
 export const isFinal = <O>(outcome: Outcome<O>): outcome is FinalOutcome<O> => outcome._tag !== "retrying";
 
 /** The NOTIFY payload of the `task_changed` trigger (see db/migrations). */

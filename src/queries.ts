@@ -5,6 +5,7 @@ import type { Queries } from "./sql.ts";
 
 /** Anything that runs a query: a pool, a pooled client, or the caller's client in a transaction. */
 export interface Queryable {
+  /** Runs one statement; underway passes named (prepared) queries. pg's `Pool` and `PoolClient` fit. */
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
@@ -250,7 +251,12 @@ export const tasksGet = (sql: Sql, db: Queryable, id: string) =>
 
 /** One attempt of a task. */
 export interface AttemptRow {
+  /** The attempt's number, 1-based; it goes on counting after a redrive. */
   readonly attempt: number;
+  /**
+   * How it ended: `failed`, `timed_out`, `lost` (its lease expired, the
+   * worker died), `cancelled` or `succeeded`; `in_progress` while it runs.
+   */
   readonly state: string;
   /** The error's message; null for an attempt that succeeded or is running. */
   readonly error: string | null;
@@ -264,7 +270,9 @@ export interface AttemptRow {
   readonly errorName: string | null;
   /** The thrown error's stack, at most 16 KB; null when there was none (see `errorName`). */
   readonly errorStack: string | null;
+  /** When a worker claimed the task for this attempt; null if not recorded. */
   readonly startedAt: Date | null;
+  /** When the attempt ended; null while it runs. */
   readonly finishedAt: Date | null;
 }
 
@@ -350,10 +358,16 @@ export const tasksRedrive = (
 
 /** Something that happened to a task besides its attempts. */
 export interface EventRow {
+  /** What happened; `"redriven"` is the only kind so far. */
   readonly kind: string;
   /** The task's attempt number when it happened. */
   readonly attempt: number;
+  /** When it happened. */
   readonly at: Date;
+  /**
+   * Facts of the event; for `redriven`: `from` (the dead-letter queue),
+   * `to` (the queue it went back to) and `maxAttempts` (its new budget).
+   */
   readonly details: Readonly<Record<string, unknown>>;
 }
 

@@ -17,6 +17,7 @@ export interface RedriveFilter {
 export interface RedriveOptions {
   /** Only these tasks (ids of tasks in other queues are ignored). An empty list moves nothing. */
   readonly ids?: ReadonlyArray<string>;
+  /** Only tasks matching these criteria. Default: no criteria. */
   readonly filter?: RedriveFilter;
   /** At most this many tasks, oldest failure first. Default: no limit. */
   readonly limit?: number;

@@ -23,6 +23,7 @@ export interface RetryPolicy {
   readonly jitter: number;
 }
 
+/** The policy a task gets when its options set none: 5 attempts, 1 s doubling up to 60 s, ±50 % jitter. */
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 5,
   initialIntervalMs: 1_000,

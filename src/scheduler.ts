@@ -46,6 +46,7 @@ export interface SchedulerOptions {
 
 /** A tick this scheduler enqueued (ticks other schedulers took are not reported here). */
 export interface TickEvent {
+  /** The queue whose schedule ticked, and where the task was enqueued. */
   readonly queue: string;
   /** The tick's time, as the cron expression gives it. */
   readonly tickAt: Date;
@@ -57,6 +58,7 @@ export interface TickEvent {
 export interface Scheduler {
   /** Ticks this scheduler enqueued. Hot. */
   readonly ticks$: Observable<TickEvent>;
+  /** Stops ticking; resolves once a tick being written is committed or rolled back. `ticks$` then completes. */
   stop(): Promise<void>;
 }
 

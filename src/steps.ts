@@ -23,14 +23,19 @@ import type { WorkOptions } from "./worker/worker.ts";
 import { checkWorkOptions } from "./worker/workOptions.ts";
 /** Go on to the next step with this value, optionally after a delay. */
 export interface Next<N> {
+  /** Discriminant: always `"next"`. */
   readonly _tag: "next";
+  /** The next step's input (JSON, since it is stored in the task row). */
   readonly value: N;
+  /** How long the next step waits before it may run, in ms; 0 from {@link next}. */
   readonly delayMs: number;
 }
 
 /** End the job with this output. */
 export interface Done<D> {
+  /** Discriminant: always `"done"`. */
   readonly _tag: "done";
+  /** The job's output, checked against the definition's output schema; `null` from `done()`. */
   readonly value: D;
 }
 
@@ -68,22 +73,59 @@ interface StepDefinition {
 
 /** What becomes of a job run. `stepSucceeded` and `retrying` are not final. */
 export type JobOutcome<O> =
-  | { readonly _tag: "succeeded"; readonly jobId: string; readonly stepIndex: number; readonly output: O }
   | {
-      readonly _tag: "stepSucceeded";
+      /** A step returned `done`, or the last step returned: the run is over. */
+      readonly _tag: "succeeded";
+      /** The run's id, as `enqueue` returned it. */
       readonly jobId: string;
+      /** The step that ended the run, 0-based. */
       readonly stepIndex: number;
+      /** The `done` value, decoded with the definition's output schema. */
+      readonly output: O;
+    }
+  | {
+      /** A step returned `next`: its successor is enqueued. Not final. */
+      readonly _tag: "stepSucceeded";
+      /** The run's id. */
+      readonly jobId: string;
+      /** The step that succeeded, 0-based. */
+      readonly stepIndex: number;
+      /** The id of that step's task (its successor is a new task). */
       readonly taskId: string;
     }
   | {
+      /** A step's attempt failed and will run again. Not final. */
       readonly _tag: "retrying";
+      /** The run's id. */
       readonly jobId: string;
+      /** The step being retried, 0-based. */
       readonly stepIndex: number;
+      /** The failed attempt's error message. */
       readonly error: string;
+      /** When the step's next attempt may start. */
       readonly runAt: Date;
     }
-  | { readonly _tag: "failed"; readonly jobId: string; readonly stepIndex: number; readonly error: string }
-  | { readonly _tag: "cancelled"; readonly jobId: string; readonly stepIndex: number };
+  | {
+      /**
+       * A step failed for good (retries exhausted, a `FatalError`), or the
+       * `done` value failed the output schema: the run is over.
+       */
+      readonly _tag: "failed";
+      /** The run's id. */
+      readonly jobId: string;
+      /** The step that failed, 0-based. */
+      readonly stepIndex: number;
+      /** The last attempt's error message. */
+      readonly error: string;
+    }
+  | {
+      /** The run was cancelled: no further step runs. */
+      readonly _tag: "cancelled";
+      /** The run's id. */
+      readonly jobId: string;
+      /** The step that was pending or running when it was cancelled, 0-based. */
+      readonly stepIndex: number;
+    };
 
 /** What a step returned, as stored in its task's output. */
 export type StepOutput = Next<unknown> | Done<unknown>;
@@ -120,6 +162,14 @@ export class Steps<V, Cur, Out, S, R> {
   /**
    * Starts a chain for a multi-step job definition; its input schema types
    * the first step's input. `state` is handed to every step.
+   *
+   * @example
+   * const steps = Steps.of(signup, { state: { mailer } })
+   *   .step(async ({ userId }) => next({ userId }))
+   *   .step(async ({ userId }, { state }) => {
+   *     await state.mailer.welcome(userId);
+   *     return done({ welcomed: userId });
+   *   });
    */
   static of<In, V, R, O, S = undefined>(
     definition: StepJobDefinition<In, V, R, O>,

@@ -100,6 +100,7 @@ export class Underway {
     readonly sql: Sql,
     /** @internal The process's LISTEN connection. */
     readonly listener: Listener,
+    /** Where this client logs: the `logger` option, or the console. */
     readonly log: Logger,
     private readonly ownsPool: boolean,
   ) {
@@ -123,6 +124,13 @@ export class Underway {
    * Connects (and, unless `migrate: false`, applies migrations). Rejects with
    * a `ConfigError` for bad options and a `DatabaseError` (its `cause` the pg
    * error, its message free of the password) when the database cannot be used.
+   *
+   * @example
+   * const underway = await Underway.connect({ connectionString: process.env.DATABASE_URL });
+   * // or with your own pool, and migrations applied by your deploy step:
+   * const shared = await Underway.connect({ pool, migrate: false, schema: "jobs" });
+   * // …
+   * await underway.close();
    */
   static async connect(options: UnderwayOptions): Promise<Underway> {
     const schema = options.schema ?? "underway";

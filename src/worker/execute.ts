@@ -30,17 +30,25 @@ import type { Completions } from "./completions.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
+  /** The task's id, as `enqueue` returned it (a bigint as a decimal string). */
   readonly taskId: string;
+  /** The queue the task was claimed from. */
   readonly queue: string;
   /** 1-based; counts every attempt, lost ones included. */
   readonly attempt: number;
+  /**
+   * Attempts the task may have in all: when `attempt` equals it, a failure
+   * is final (dead-lettered if the queue has a DLQ). A redrive raises it.
+   */
   readonly maxAttempts: number;
   /**
    * Fires on timeout, cancellation, lost lease, or shutdown past its grace
    * period. Its `reason` is an {@link AbortError} whose `kind` says which.
    */
   readonly signal: AbortSignal;
+  /** The multi-step job run this task is a step of; null for a plain task. */
   readonly jobId: string | null;
+  /** Which step of the job run this task is, 0-based; null for a plain task. */
   readonly stepIndex: number | null;
 }
 
