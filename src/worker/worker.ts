@@ -275,7 +275,13 @@ export class WorkerRun<I, O> {
     }
     for (const row of rows) {
       if (row.concurrency_key !== null) this.limits.set(row.concurrency_key, row.concurrency_limit);
-      const task = { row, controller: new AbortController(), started: false, renewedAt: Date.now() };
+      const task = {
+        row,
+        controller: new AbortController(),
+        abandon: new AbortController(),
+        started: false,
+        renewedAt: Date.now(),
+      };
       this.running.set(row.id, task);
       this.leases.next(row.heartbeat_ms);
       this.claimed.next(task);
@@ -348,11 +354,14 @@ export class WorkerRun<I, O> {
           this.deps.log.warn("heartbeat failed; retrying on the next tick", {
             error: messageOf(error.cause),
           }),
-        (ids) => {
-          const kept = new Set(ids);
+        (rows) => {
+          const kept = new Map(rows.map((row) => [row.id, row.cancel_requested]));
           for (const task of due) {
-            if (kept.has(task.row.id)) task.renewedAt = now;
+            const cancelRequested = kept.get(task.row.id);
+            if (cancelRequested !== undefined) task.renewedAt = now;
             else if (this.running.has(task.row.id)) task.controller.abort("lease lost");
+            // A cancel whose NOTIFY this process missed still reaches the handler.
+            if (cancelRequested === true) this.abort(task.row.id, "cancelled");
           }
         },
       ),
@@ -410,7 +419,12 @@ export class WorkerRun<I, O> {
       graceTimer = setTimeout(() => done("grace over"), grace);
     });
     if ((await Promise.race([allDone, graceOver])) === "grace over") {
-      for (const task of this.running.values()) task.controller.abort("shutdown");
+      for (const task of this.running.values()) {
+        task.controller.abort("shutdown");
+        // A cancelled handler still running: stop renewing its lease, which
+        // lapses; the reaper then ends the task cancelled.
+        task.abandon.abort();
+      }
       await allDone;
     }
     clearTimeout(graceTimer);
