@@ -122,8 +122,7 @@ export const tasksHeartbeat = (
   db: Queryable,
   ids: ReadonlyArray<string>,
   attempts: ReadonlyArray<number>,
-) =>
-  run<HeartbeatRow>(sql, db, "tasksHeartbeat", [ids, attempts]);
+) => run<HeartbeatRow>(sql, db, "tasksHeartbeat", [ids, attempts]);
 
 export const tasksRelease = (
   sql: Sql,
@@ -288,8 +287,7 @@ export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobI
   run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`]);
 
 /** Locks a job against step completions until the transaction ends. */
-export const tasksLockJob = (sql: Sql, db: Queryable, jobId: string) =>
-  run(sql, db, "tasksLockJob", [jobId]);
+export const tasksLockJob = (sql: Sql, db: Queryable, jobId: string) => run(sql, db, "tasksLockJob", [jobId]);
 
 export const tasksGetLatestOfJob = (sql: Sql, db: Queryable, jobId: string) =>
   TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGetLatestOfJob", [jobId]));
