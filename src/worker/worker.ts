@@ -420,10 +420,10 @@ export class WorkerRun<I, O> {
     });
     if ((await Promise.race([allDone, graceOver])) === "grace over") {
       for (const task of this.running.values()) {
-        task.controller.abort("shutdown");
-        // A cancelled handler still running: stop renewing its lease, which
-        // lapses; the reaper then ends the task cancelled.
-        task.abandon.abort();
+        // A cancelled handler still running: stop waiting for it and stop
+        // renewing its lease, which lapses; the reaper ends the task cancelled.
+        if (task.controller.signal.reason === "cancelled") task.abandon.abort();
+        else task.controller.abort("shutdown");
       }
       await allDone;
     }
