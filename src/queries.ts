@@ -135,15 +135,18 @@ export const tasksFail = (
     ]),
   );
 
+/** A lease renewed: the task is still this attempt's; `cancel_requested` if a cancel awaits its handler. */
+export interface HeartbeatRow {
+  readonly id: string;
+  readonly cancel_requested: boolean;
+}
+
 export const tasksHeartbeat = (
   sql: Sql,
   db: Queryable,
   ids: ReadonlyArray<string>,
   attempts: ReadonlyArray<number>,
-) =>
-  TE.map((rows: ReadonlyArray<IdRow>) => rows.map((row) => row.id))(
-    run<IdRow>(sql, db, "tasksHeartbeat", [ids, attempts]),
-  );
+) => run<HeartbeatRow>(sql, db, "tasksHeartbeat", [ids, attempts]);
 
 export const tasksRelease = (
   sql: Sql,
@@ -317,9 +320,16 @@ export const tasksCompleteAndContinue = (
 
 type CancelledRow = { readonly id: string; readonly previous: string };
 
-/** Cancels a task (by id) or every live task of a job (by job id). */
+/**
+ * Cancels a task (by id) or every live task of a job (by job id): pending
+ * ones at once, running ones by request (see tasksCancel.sql). A job's
+ * cancel must run in a transaction after {@link tasksLockJob}.
+ */
 export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobId: string | null) =>
   run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`]);
+
+/** Locks a job against step completions until the transaction ends. */
+export const tasksLockJob = (sql: Sql, db: Queryable, jobId: string) => run(sql, db, "tasksLockJob", [jobId]);
 
 export const tasksGetLatestOfJob = (sql: Sql, db: Queryable, jobId: string) =>
   TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGetLatestOfJob", [jobId]));

@@ -11,6 +11,7 @@ import type { TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
 import {
   tasksCancel,
+  tasksLockJob,
   tasksEnqueue,
   tasksFindUnique,
   tasksGetLatestOfJob,
@@ -400,8 +401,9 @@ export class StepJob<In, V, R, O> {
 
   /**
    * Cancels a run: its pending step becomes cancelled, a running step's
-   * signal fires. Run twice: a step completing concurrently may have
-   * enqueued its successor after the first pass's snapshot.
+   * signal fires and the step ends cancelled when its handler returns.
+   * No step of the run starts afterwards, even one whose predecessor was
+   * completing at that moment (see docs/design/concurrency-keys.md).
    */
   cancel(jobId: string): Promise<boolean> {
     checkJobId(jobId);
@@ -409,10 +411,23 @@ export class StepJob<In, V, R, O> {
   }
 
   private async cancelOf(jobId: string): Promise<boolean> {
-    const { sql, pool } = this.underway;
-    const first = await orThrow(tasksCancel(sql, pool, null, jobId)());
-    const second = await orThrow(tasksCancel(sql, pool, null, jobId)());
-    return first.length + second.length > 0;
+    const { sql } = this.underway;
+    const client = await this.underway.connectClient();
+    try {
+      // The job's lock first, in a statement of its own: the cancel then
+      // reads in a snapshot that holds every step a completion enqueued,
+      // and no completion can enqueue one until it commits.
+      await client.query("begin");
+      await orThrow(tasksLockJob(sql, client, jobId)());
+      const rows = await orThrow(tasksCancel(sql, client, null, jobId)());
+      await client.query("commit");
+      return rows.length > 0;
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /**

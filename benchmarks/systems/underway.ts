@@ -36,7 +36,7 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
     },
     async reset() {
       await withClient(url, (c) =>
-        c.query(`truncate ${schema}.task, ${schema}.task_attempt, ${schema}.concurrency_slot`),
+        c.query(`truncate ${schema}.task, ${schema}.task_attempt`),
       );
     },
     async bulkInsert(payloads) {

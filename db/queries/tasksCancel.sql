@@ -1,23 +1,19 @@
--- $1 task id or null, $2 job id or null, $3 the cancel channel. Pending and running tasks become
--- cancelled at once; running ones are announced on `<schema>.cancel` so the
--- worker running each, in whatever process, fires its AbortSignal. The
--- worker's own late write is fenced off by the state change.
-with target as (
-  select id, state from {{schema}}.task
-   where (id = $1::bigint or job_id = $2::uuid) and state in ('pending', 'in_progress')
-   for update
-), cancelled as (
-  update {{schema}}.task t
-     set state = 'cancelled', finished_at = now(), lease_expires_at = null, error = 'cancelled'
-    from target
-   where t.id = target.id
-  returning t.id, target.state as previous, t.attempt, t.started_at
-), recorded as (
-  insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
-  select id, attempt, 'cancelled', 'cancelled', started_at from cancelled where previous = 'in_progress'
-  on conflict do nothing
-)
-select c.id::text, c.previous::text,
-       case when c.previous = 'in_progress'
-            then pg_notify($3, c.id::text) end as notified
-  from cancelled c
+-- $1 task id or null, $2 job id or null, $3 the cancel channel. A pending
+-- task becomes cancelled at once. A running one is only marked
+-- cancel-requested: it stays in progress, and keeps its concurrency key's
+-- slot, until its handler really ends or its lease expires; then whatever
+-- ends the attempt ends the task cancelled (trigger task_cancel_wins). It is
+-- announced on `<schema>.cancel` so the worker running it, in whatever
+-- process, fires its AbortSignal. One UPDATE, its CASEs evaluated on the
+-- row as locked: a task claimed while this waits for its row lock is seen
+-- running, not pending. For a job, the caller holds the job's lock
+-- (tasksLockJob) so no step completing concurrently escapes this statement.
+update {{schema}}.task t
+   set state = case when t.state = 'pending' then 'cancelled' else t.state end,
+       finished_at = case when t.state = 'pending' then now() else t.finished_at end,
+       error = case when t.state = 'pending' then 'cancelled' else t.error end,
+       cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
+ where (t.id = $1::bigint or t.job_id = $2::uuid) and t.state in ('pending', 'in_progress')
+returning t.id::text,
+          case when t.state = 'cancelled' then 'pending' else 'in_progress' end as previous,
+          case when t.state = 'in_progress' then pg_notify($3, t.id::text) end as notified

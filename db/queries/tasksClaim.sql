@@ -1,16 +1,19 @@
 -- $1 queue, $2 how many, $3 worker id.
 -- Candidates in priority order, locked with SKIP LOCKED so concurrent claims
 -- never wait on each other. Per concurrency key, at most its limit of the
--- batch are tried (the slot trigger makes the exact cross-process check), and
--- keys already at their limit are left out so they cannot crowd out others.
+-- batch are tried (the task_key_admit trigger makes the exact check under the
+-- key's lock), and keys already at their limit (counted in this statement's
+-- snapshot, a hint) are left out so they cannot crowd out others.
 with locked as (
   select id, concurrency_key, concurrency_limit, priority, run_at
     from {{schema}}.task t
    where queue_name = $1 and state = 'pending' and run_at <= now()
-     and (concurrency_key is null or not exists (
-           select 1 from {{schema}}.concurrency_slot s
-            where s.queue_name = t.queue_name and s.concurrency_key = t.concurrency_key
-              and s.running >= t.concurrency_limit))
+     and (concurrency_key is null or (
+           select count(*) from (
+             select 1 from {{schema}}.task r
+              where r.queue_name = t.queue_name and r.concurrency_key = t.concurrency_key
+                and r.state = 'in_progress'
+              limit t.concurrency_limit) running) < t.concurrency_limit)
    order by priority desc, run_at, id
    limit $2
    for update skip locked

@@ -1,10 +1,14 @@
 -- $1 ids, $2 attempts, $3 outputs: one statement for a batch of successes.
 -- Fenced: a row reclaimed since (new attempt) or no longer in progress is
--- left alone and not returned.
-update {{schema}}.task t
-   set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
-  from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
- where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
-   -- Drives a generic plan through the primary key, whatever the estimates.
-   and t.id = any($1::bigint[])
-returning t.id::text
+-- left alone and not returned. A row whose cancel was requested ends
+-- cancelled instead (trigger task_cancel_wins) and is not returned either.
+with completed as (
+  update {{schema}}.task t
+     set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
+    from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
+   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+     -- Drives a generic plan through the primary key, whatever the estimates.
+     and t.id = any($1::bigint[])
+  returning t.id, t.state
+)
+select id::text from completed where state = 'succeeded'

@@ -3,13 +3,18 @@
 -- by $4 source ids. One statement, so completing a step and enqueuing the
 -- next happen together or not at all: a fenced-off completion (reclaimed,
 -- cancelled) inserts no next step, and a crash between steps cannot run a
--- step twice or skip one.
+-- step twice or skip one. Each job's lock is held in share mode from before
+-- its step's row is written to commit (task_job_lock_shared, in the WHERE so
+-- it runs before the row is locked): a job's cancel waits for this statement
+-- or this statement waits for the cancel, and then finds its step
+-- cancel-requested, ends it cancelled (task_cancel_wins) and continues nothing.
 with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
     from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
    where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
-  returning t.id, t.queue_name, t.job_id
+     and {{schema}}.task_job_lock_shared(t.job_id)
+  returning t.id, t.queue_name, t.job_id, t.state
 ), continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
@@ -24,7 +29,7 @@ with completed as (
          as n(source_id, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
               delay_ms, step_index)
-    join completed c on c.id = n.source_id
+    join completed c on c.id = n.source_id and c.state = 'succeeded'
   returning id
 )
-select id::text from completed
+select id::text from completed where state = 'succeeded'

@@ -28,10 +28,12 @@ with recursive priorities(priority) as (
       select t.run_at from {{schema}}.task t
        where t.queue_name = $1 and t.state = 'pending' and t.priority = p.priority
          and t.run_at > now() - $2 * interval '1 millisecond'
-         and (t.run_at > now() or t.concurrency_key is null or not exists (
-               select 1 from {{schema}}.concurrency_slot s
-                where s.queue_name = t.queue_name and s.concurrency_key = t.concurrency_key
-                  and s.running >= t.concurrency_limit))
+         and (t.run_at > now() or t.concurrency_key is null or (
+               select count(*) from (
+                 select 1 from {{schema}}.task r
+                  where r.queue_name = t.queue_name and r.concurrency_key = t.concurrency_key
+                    and r.state = 'in_progress'
+                  limit t.concurrency_limit) running) < t.concurrency_limit)
        order by t.run_at limit 1
     ) first
    where p.priority is not null

@@ -1,6 +1,8 @@
 -- $1 batch size. Tasks whose lease expired (their worker died or hung): back
 -- to pending, or failed (and dead-lettered) when attempts are exhausted. The
--- lost attempt is recorded. SKIP LOCKED makes concurrent reapers safe.
+-- lost attempt is recorded. SKIP LOCKED makes concurrent reapers safe. A
+-- task whose cancel was requested ends cancelled instead of retrying
+-- (trigger task_cancel_wins, which records the attempt as cancelled).
 with expired as (
   select id from {{schema}}.task
    where state = 'in_progress' and lease_expires_at < now()
@@ -22,8 +24,9 @@ with expired as (
          lease_expires_at = null, worker_id = null
     from expired e
    where t.id = e.id
-  returning t.id, t.attempt, t.started_at, t.error
+  returning t.id, t.attempt, t.started_at, t.error, t.state
+), lost as (
+  insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
+  select id, attempt, 'lost', error, started_at from reaped where state <> 'cancelled'
 )
-insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
-select id, attempt, 'lost', error, started_at from reaped
-returning task_id::text
+select id::text as task_id from reaped

@@ -59,6 +59,12 @@ export type Handler<I, O> = (input: I, context: TaskContext) => Promise<O>;
 export interface RunningTask {
   readonly row: ClaimedRow;
   readonly controller: AbortController;
+  /**
+   * Fired at shutdown past its grace period: stop waiting for a cancelled
+   * handler that ignores its signal, and write nothing (the lease lapses and
+   * the reaper ends the task cancelled).
+   */
+  readonly abandon: AbortController;
   started: boolean;
 }
 
@@ -89,10 +95,12 @@ const abortErrorOf = (signal: AbortSignal): AbortError | undefined =>
 export const abortTask = (task: RunningTask, kind: AbortKind): void =>
   task.controller.abort(new AbortError(kind));
 
-const isTakenAway = (task: RunningTask): boolean => {
-  const kind = abortErrorOf(task.controller.signal)?.kind;
-  return kind === "lease lost" || kind === "cancelled";
-};
+/** Someone else writes this attempt's end: a reaper or another worker has the task, or the lease is left to lapse. */
+const isTakenAway = (task: RunningTask): boolean =>
+  abortErrorOf(task.controller.signal)?.kind === "lease lost" || task.abandon.signal.aborted;
+
+const isCancelled = (task: RunningTask): boolean =>
+  abortErrorOf(task.controller.signal)?.kind === "cancelled";
 
 // The handler's stack says nothing about why the signal fired.
 const failureOfAbort = (reason: AbortError): TaskFailure => ({
@@ -120,7 +128,10 @@ const failureOfThrown = (thrown: unknown): TaskFailure => {
 /**
  * Runs the handler under the task's timeout. Settles as soon as the signal
  * fires, even if the handler ignores it, so a hung handler cannot hold a
- * worker slot forever.
+ * worker slot forever; except on a cancel, which waits for the handler to
+ * really end (or for shutdown to abandon it): the task keeps its lease and
+ * its concurrency key's slot meanwhile, so a handler that ignores the
+ * signal never runs beside another task of its key.
  */
 const runHandler =
   <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
@@ -142,9 +153,15 @@ const runHandler =
       stepIndex: row.step_index,
     };
     return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
-      const onAbort = () =>
+      const settleAborted = () =>
         settle(E.left(failureOfAbort(abortErrorOf(signal) ?? new AbortError("shutdown"))));
-      if (signal.aborted) return onAbort();
+      if (signal.aborted) return settleAborted();
+      // Whatever the handler returns after a cancel, the task ends cancelled
+      // (the database's task_cancel_wins trigger sees to that).
+      const onAbort = () => {
+        if (abortErrorOf(signal)?.kind !== "cancelled") return settleAborted();
+        task.abandon.signal.addEventListener("abort", settleAborted, { once: true });
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       Promise.resolve()
         .then(() => deps.handler(input, context))
@@ -152,7 +169,10 @@ const runHandler =
           (output) => settle(E.right(output)),
           (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
         )
-        .finally(() => signal.removeEventListener("abort", onAbort));
+        .finally(() => {
+          signal.removeEventListener("abort", onAbort);
+          task.abandon.signal.removeEventListener("abort", settleAborted);
+        });
     }).finally(() => clearTimeout(timer));
   };
 
@@ -316,7 +336,9 @@ export const recordAttempt =
       T.chain(
         E.fold(
           (failure) =>
-            // Whoever took the task away (a reaper, a cancel) already wrote its state.
+            // Whoever took the task away (a reaper, another worker) writes its
+            // state; an abandoned cancel is left to the reaper. A cancel is
+            // written here: the retry it asks for ends the task cancelled.
             isTakenAway(task)
               ? TE.right<DbError, Outcome<O> | undefined>(undefined)
               : recordFailure(deps, row)(failure),
@@ -334,7 +356,7 @@ export const recordAttempt =
             return undefined;
           },
           (outcome) => {
-            if (outcome === undefined && !isTakenAway(task)) {
+            if (outcome === undefined && !isTakenAway(task) && !isCancelled(task)) {
               deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
                 taskId: row.id,
                 attempt: row.attempt,

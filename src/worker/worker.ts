@@ -28,7 +28,7 @@ import {
 } from "rxjs";
 import { performance } from "node:perf_hooks";
 import { describeThrown } from "../describeThrown.ts";
-import { messageOf } from "../errors.ts";
+import { AbortError, messageOf } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import {
   queueWaitersDelete,
@@ -276,7 +276,13 @@ export class WorkerRun<I, O> {
     }
     for (const row of rows) {
       if (row.concurrency_key !== null) this.limits.set(row.concurrency_key, row.concurrency_limit);
-      const task = { row, controller: new AbortController(), started: false, renewedAt: Date.now() };
+      const task = {
+        row,
+        controller: new AbortController(),
+        abandon: new AbortController(),
+        started: false,
+        renewedAt: Date.now(),
+      };
       this.running.set(row.id, task);
       this.leases.next(row.heartbeat_ms);
       this.claimed.next(task);
@@ -350,11 +356,14 @@ export class WorkerRun<I, O> {
           this.deps.log.warn("heartbeat failed; retrying on the next tick", {
             error: messageOf(error.cause),
           }),
-        (ids) => {
-          const kept = new Set(ids);
+        (rows) => {
+          const kept = new Map(rows.map((row) => [row.id, row.cancel_requested]));
           for (const task of due) {
-            if (kept.has(task.row.id)) task.renewedAt = now;
+            const cancelRequested = kept.get(task.row.id);
+            if (cancelRequested !== undefined) task.renewedAt = now;
             else if (this.running.has(task.row.id)) abortTask(task, "lease lost");
+            // A cancel whose NOTIFY this process missed still reaches the handler.
+            if (cancelRequested === true) this.abort(task.row.id, "cancelled");
           }
         },
       ),
@@ -412,7 +421,13 @@ export class WorkerRun<I, O> {
       graceTimer = setTimeout(() => done("grace over"), grace);
     });
     if ((await Promise.race([allDone, graceOver])) === "grace over") {
-      for (const task of this.running.values()) abortTask(task, "shutdown");
+      for (const task of this.running.values()) {
+        // A cancelled handler still running: stop waiting for it and stop
+        // renewing its lease, which lapses; the reaper ends the task cancelled.
+        const reason: unknown = task.controller.signal.reason;
+        if (reason instanceof AbortError && reason.kind === "cancelled") task.abandon.abort();
+        else abortTask(task, "shutdown");
+      }
       await allDone;
     }
     clearTimeout(graceTimer);
