@@ -35,9 +35,7 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
       job = client.job(bench);
     },
     async reset() {
-      await withClient(url, (c) =>
-        c.query(`truncate ${schema}.task, ${schema}.task_attempt`),
-      );
+      await withClient(url, (c) => c.query(`truncate ${schema}.task, ${schema}.task_attempt`));
     },
     async bulkInsert(payloads) {
       await ready().enqueueMany(payloads);
