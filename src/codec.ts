@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type * as t from "io-ts";
-import type { DecodeError } from "./errors.ts";
+import { ConfigError, type DecodeError } from "./errors.ts";
 import { jsonProblem } from "./json.ts";
 import type { StandardSchemaV1 } from "./standardSchema.ts";
 
@@ -162,13 +162,28 @@ const ioTsCodec = <A, O>(codec: t.Type<A, O, unknown>): Codec<A, A> => {
 };
 
 /** @internal The codec of a schema. */
-export const codecOf = <S extends Schema>(schema: S): Codec<SchemaInput<S>, SchemaOutput<S>> =>
-  (isStandard(schema)
-    ? standardCodec(schema)
-    : ioTsCodec(schema as t.Type<unknown, unknown, unknown>)) as unknown as Codec<
+export const codecOf = <S extends Schema>(
+  schema: S,
+  what: string,
+): Codec<SchemaInput<S>, SchemaOutput<S>> => {
+  if (isStandard(schema)) {
+    if (typeof schema["~standard"]?.validate !== "function")
+      throw new ConfigError(`${what} is not a Standard Schema: its ~standard.validate is not a function`);
+    return standardCodec(schema) as unknown as Codec<SchemaInput<S>, SchemaOutput<S>>;
+  }
+  const codec = schema as Partial<t.Type<unknown, unknown, unknown>> | null;
+  if (
+    typeof codec !== "object" ||
+    codec === null ||
+    typeof codec.decode !== "function" ||
+    typeof codec.encode !== "function"
+  )
+    throw new ConfigError(`${what} must be an io-ts codec or a Standard Schema (zod, valibot, arktype)`);
+  return ioTsCodec(schema as t.Type<unknown, unknown, unknown>) as unknown as Codec<
     SchemaInput<S>,
     SchemaOutput<S>
   >;
+};
 
 /** @internal The codec of untyped JSON outputs: checked to be storable, loaded as is. */
 export const jsonCodec = <A>(): Codec<A, A> => ({

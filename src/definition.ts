@@ -82,8 +82,11 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     kind,
     queue,
     dlq,
-    input: codecOf(config.input),
-    output: config.output === undefined ? jsonCodec() : codecOf(config.output),
+    input: codecOf(config.input, `the input schema of queue ${queue}`),
+    output:
+      config.output === undefined
+        ? jsonCodec()
+        : codecOf(config.output, `the output schema of queue ${queue}`),
     options: config.options ?? {},
     optionsFor: config.optionsFor,
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;

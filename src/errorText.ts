@@ -17,11 +17,20 @@ export const maxErrorStackLength = 16 * 1024;
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
- * Replaces NUL and lone surrogates with U+FFFD and cuts the text to `max`
- * code units, saying how much was cut. Cutting first, then replacing, turns
- * a surrogate pair split by the cut into U+FFFD rather than a lone half.
+ * Replaces NUL and lone surrogates with U+FFFD and cuts the text to at most
+ * `max` code units, marker included, saying how much was cut. Idempotent: a
+ * text cut once is not cut (and miscounted) again. Cutting first, then
+ * replacing, turns a surrogate pair split by the cut into U+FFFD rather than
+ * a lone half.
  */
 export const errorText = (text: string, max: number): string => {
-  const cut = text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters cut]` : text;
+  let cut = text;
+  if (text.length > max) {
+    // The marker's length depends on the count it states: size it for the
+    // largest count, which only makes the kept part a digit or two shorter.
+    const room = max - `… [${text.length} more characters cut]`.length;
+    const kept = Math.max(0, room);
+    cut = `${text.slice(0, kept)}… [${text.length - kept} more characters cut]`;
+  }
   return cut.replaceAll("\u0000", "\uFFFD").replace(loneSurrogate, "\uFFFD");
 };

@@ -1,4 +1,5 @@
 import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./queries.ts";
+import { checkTaskId } from "./identifier.ts";
 import { orThrow, type Underway } from "./underway.ts";
 
 /** One line of a task's history: an attempt, or an event such as a redrive. */
@@ -26,6 +27,7 @@ export const taskHistory = async (
   underway: Underway,
   taskId: string,
 ): Promise<ReadonlyArray<HistoryEntry>> => {
+  checkTaskId(taskId);
   const [attempts, events] = await Promise.all([
     orThrow(taskAttemptsList(underway.sql, underway.pool, taskId)()),
     orThrow(taskEventsList(underway.sql, underway.pool, taskId)()),

@@ -2,7 +2,15 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { Observable, filter, firstValueFrom, map, merge, mergeMap, share, timer, defer } from "rxjs";
 import type { JobDefinition } from "./definition.ts";
-import { TaskFailedError, UnderwayError, ValidationError, messageOf, type DecodeError } from "./errors.ts";
+import {
+  ConfigError,
+  DatabaseError,
+  TaskFailedError,
+  UnderwayError,
+  ValidationError,
+  messageOf,
+  type DecodeError,
+} from "./errors.ts";
 import { checkTaskId } from "./identifier.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 import { toOutcome, type FinalOutcome, type Outcome } from "./outcomes.ts";
@@ -55,6 +63,18 @@ export const firstFinal = <T extends { readonly _tag: string }>(
   );
   // closed$ errors when the client closes: a wait still pending then rejects with ClosedError.
   return firstValueFrom(merge(notified$, read$, underway.closed$).pipe(filter(final)));
+};
+
+/**
+ * @internal A waiter's fallback read of a task row, batched with other
+ * waiters' reads. A transient database error is `"retry"` (the next poll
+ * reads again): a waiter outlives a busy pool or a restart as workers do.
+ */
+export const readRow = async (underway: Underway, taskId: string) => {
+  const read = await underway.outcomeFeed.read(taskId);
+  if (E.isRight(read)) return read.right;
+  if (read.left.transient) return "retry" as const;
+  throw new DatabaseError(read.left);
 };
 
 /** @internal How multi-step jobs (src/steps.ts) bend a job's task handling. */
@@ -127,10 +147,15 @@ export class Job<In, V, R, O> {
   }
 
   private optionsOf(value: V, enqueue: EnqueueOptions | undefined): TaskOptions {
+    const runAt = enqueue?.runAt;
+    if (runAt !== undefined && !(runAt instanceof Date && Number.isFinite(runAt.getTime())))
+      throw new ConfigError(
+        `invalid enqueue option: runAt must be a valid Date, got ${String(runAt).slice(0, 40)}`,
+      );
+    if (runAt !== undefined && enqueue?.delayMs !== undefined)
+      throw new ConfigError("invalid enqueue option: give delayMs or runAt, not both");
     const runAtDelay =
-      enqueue?.runAt === undefined
-        ? undefined
-        : { delayMs: Math.max(0, enqueue.runAt.getTime() - Date.now()) };
+      runAt === undefined ? undefined : { delayMs: Math.max(0, runAt.getTime() - Date.now()) };
     const { client: _client, runAt: _runAt, ...overrides } = enqueue ?? {};
     return resolveTaskOptions(
       this.definition.options,
@@ -229,6 +254,12 @@ export class Job<In, V, R, O> {
    * one statement each, inside one transaction. Ids come back in input order.
    */
   async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
+    if (!Array.isArray(inputs))
+      throw new ValidationError(`enqueueMany on queue ${this.queue}`, {
+        _tag: "DecodeError",
+        paths: ["(root)"],
+        message: `expected an array of inputs, got ${typeof inputs}`,
+      });
     const valid = inputs.map((input, index) => this.check(input, index));
     if (valid.length === 0) return [];
     await this.underway.register(this.definition);
@@ -337,6 +368,7 @@ export class Job<In, V, R, O> {
   /** @internal Outcomes of one task or one job run (by id), from the client's shared waiter map. */
   outcomesOf$(key: string): Observable<Outcome<O>> {
     return this.underway.outcomeFeed.for$(key).pipe(
+      filter((source) => this.owns(source)),
       map((source) => toOutcome(source, this.decodeOutput)),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined),
     );
@@ -348,17 +380,23 @@ export class Job<In, V, R, O> {
    */
   outcome(taskId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<FinalOutcome<O>> {
     checkTaskId(taskId);
-    const { sql, pool } = this.underway;
     return firstFinal(
       this.underway,
       this.outcomesOf$(taskId).pipe(filter((outcome) => outcome.taskId === taskId)),
       async () => {
-        const row = await orThrow(tasksGet(sql, pool, taskId)());
-        if (row === undefined) throw new UnderwayError(`no task with id ${taskId}`);
+        const row = await readRow(this.underway, taskId);
+        if (row === "retry") return undefined;
+        if (row === undefined || !this.owns(row))
+          throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
         return toOutcome(row, this.decodeOutput);
       },
       options.pollIntervalMs,
     );
+  }
+
+  /** @internal A row of this queue, or of its DLQ that came from this queue. */
+  owns(row: { readonly queue: string; readonly dlqFrom?: string | null }): boolean {
+    return row.queue === this.queue || row.dlqFrom === this.queue;
   }
 
   /** The task's output once it succeeds; rejects with `TaskFailedError` if it fails or is cancelled. */
@@ -384,13 +422,22 @@ export class Job<In, V, R, O> {
   }
 
   private async cancelOf(taskId: string): Promise<boolean> {
-    const rows = await orThrow(tasksCancel(this.underway.sql, this.underway.pool, taskId, null)());
+    const rows = await orThrow(
+      tasksCancel(this.underway.sql, this.underway.pool, taskId, null, this.queue)(),
+    );
     return rows.length > 0;
   }
 
   /** Every attempt of a task so far, oldest first. */
   attempts(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
     checkTaskId(taskId);
+    return this.attemptsOf(taskId);
+  }
+
+  private async attemptsOf(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
+    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, taskId)());
+    if (row === undefined || !this.owns(row))
+      throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
     return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, taskId)());
   }
 

@@ -24,20 +24,47 @@ const badText = (text: string): string | undefined => {
 const join = (path: string, key: string | number): string =>
   path === "(root)" ? String(key) : `${path}.${key}`;
 
+/** Nesting deeper than this is refused: JSON.stringify and PostgreSQL's parser recurse. */
+export const maxJsonDepth = 1_000;
+
+interface Visit {
+  readonly value: unknown;
+  readonly parent: Visit | undefined;
+  readonly key: string | number | undefined;
+  readonly depth: number;
+}
+
+const pathOf = (visit: Visit): string => {
+  const keys: Array<string | number> = [];
+  for (let at: Visit | undefined = visit; at?.key !== undefined; at = at.parent) keys.push(at.key);
+  return keys
+    .reverse()
+    .reduce<string>((path, key) => (typeof key === "number" ? `${path}[${key}]` : join(path, key)), "(root)");
+};
+
 /**
  * @internal The first part of `value` that would not survive a trip through
- * JSON.stringify and jsonb (NaN and Infinity would silently become null; NUL
- * and lone surrogates are rejected by PostgreSQL, failing a whole batch).
- * Iterative, so a deep value cannot overflow the stack.
+ * JSON.stringify and jsonb unchanged: NaN and Infinity (silently null), NUL
+ * and lone surrogates (rejected by PostgreSQL, failing a whole batch), a
+ * bigint, a function or symbol, a Map or Set (stored as {}), a cycle, or
+ * nesting deeper than {@link maxJsonDepth}. An `undefined` property is fine
+ * (an optional field, left out as JSON does). Iterative, so a deep value
+ * cannot overflow the stack; the same object may appear twice (a shared
+ * address), only a cycle through its own ancestors is refused.
  */
 export const jsonProblem = (value: unknown): JsonProblem | undefined => {
-  const stack: Array<{ readonly value: unknown; readonly path: string }> = [{ value, path: "(root)" }];
-  const seen = new Set<object>();
+  const stack: Array<Visit | { readonly leave: object }> = [
+    { value, parent: undefined, key: undefined, depth: 0 },
+  ];
+  const ancestors = new Set<object>();
   while (stack.length > 0) {
     const item = stack.pop();
     if (item === undefined) break;
+    if ("leave" in item) {
+      ancestors.delete(item.leave);
+      continue;
+    }
     let current = item.value;
-    const { path } = item;
     if (
       typeof current === "object" &&
       current !== null &&
@@ -46,47 +73,57 @@ export const jsonProblem = (value: unknown): JsonProblem | undefined => {
       try {
         current = (current as { toJSON: (key: string) => unknown }).toJSON("");
       } catch {
-        return { path, message: "its toJSON() threw" };
+        return { path: pathOf(item), message: "its toJSON() threw" };
       }
     }
     switch (typeof current) {
       case "string": {
         const bad = badText(current);
-        if (bad !== undefined) return { path, message: bad };
+        if (bad !== undefined) return { path: pathOf(item), message: bad };
         continue;
       }
       case "number":
-        if (!Number.isFinite(current)) return { path, message: `${current} is not a JSON number` };
+        if (!Number.isFinite(current))
+          return { path: pathOf(item), message: `${current} is not a JSON number` };
         continue;
       case "boolean":
         continue;
       case "bigint":
-        return { path, message: "a bigint is not JSON (encode it as a string)" };
+        return { path: pathOf(item), message: "a bigint is not JSON (encode it as a string)" };
       case "undefined":
+        // Left out of objects, as JSON does (an optional field); anywhere
+        // else it would become null or nothing.
+        if (item.parent === undefined || typeof item.key === "number")
+          return { path: pathOf(item), message: "undefined is not JSON" };
+        continue;
       case "function":
       case "symbol":
-        // Dropped from objects by JSON.stringify, as JSON does; refused where
-        // it is the whole value or an array element (it would become null).
-        if (path === "(root)" || item.path.endsWith("]"))
-          return { path, message: `${typeof current} is not JSON` };
-        continue;
+        return { path: pathOf(item), message: `a ${typeof current} is not JSON` };
       case "object": {
         if (current === null) continue;
-        if (seen.has(current)) return { path, message: "is a circular reference" };
-        seen.add(current);
+        if (ancestors.has(current)) return { path: pathOf(item), message: "is a circular reference" };
+        if (item.depth >= maxJsonDepth)
+          return { path: pathOf(item), message: `is nested deeper than ${maxJsonDepth} levels` };
         if (current instanceof Map || current instanceof Set)
           return {
-            path,
+            path: pathOf(item),
             message: `a ${current instanceof Map ? "Map" : "Set"} is not JSON (it would be stored as {})`,
           };
+        ancestors.add(current);
+        stack.push({ leave: current });
+        const depth = item.depth + 1;
         if (Array.isArray(current)) {
-          current.forEach((element, index) => stack.push({ value: element, path: `${path}[${index}]` }));
+          for (let index = current.length - 1; index >= 0; index -= 1)
+            stack.push({ value: current[index], parent: item, key: index, depth });
           continue;
         }
-        for (const [key, element] of Object.entries(current)) {
+        const entries = Object.entries(current);
+        for (let index = entries.length - 1; index >= 0; index -= 1) {
+          const [key, element] = entries[index] as [string, unknown];
           const bad = badText(key);
-          if (bad !== undefined) return { path: join(path, key), message: `its key ${bad}` };
-          stack.push({ value: element, path: join(path, key) });
+          if (bad !== undefined)
+            return { path: pathOf({ value: element, parent: item, key, depth }), message: `its key ${bad}` };
+          stack.push({ value: element, parent: item, key, depth });
         }
         continue;
       }

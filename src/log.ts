@@ -17,8 +17,14 @@ export interface Logger {
 /** Writes warnings and errors to stderr; info is dropped. */
 export const consoleLogger: Logger = {
   info: () => undefined,
-  warn: (message, details) => console.warn(`[underway] ${message}`, details ?? ""),
-  error: (message, details) => console.error(`[underway] ${message}`, details ?? ""),
+  warn: (message, details) =>
+    details === undefined
+      ? console.warn(`[underway] ${message}`)
+      : console.warn(`[underway] ${message}`, details),
+  error: (message, details) =>
+    details === undefined
+      ? console.error(`[underway] ${message}`)
+      : console.error(`[underway] ${message}`, details),
 };
 
 /** Drops everything. */

@@ -71,6 +71,14 @@ const checkKey = (name: string, key: string | null): void => {
 /** The shortest lease a task may have. */
 export const minHeartbeatMs = 1_000;
 
+// Delays and lifetimes past this are mistakes (and past what a Date or a
+// PostgreSQL interval holds comfortably).
+const maxSpanMs = 100 * 365 * 24 * 3_600_000;
+
+/** A bad value as an error message shows it: its type when not a number, a bounded prefix. */
+const shown = (value: unknown): string =>
+  typeof value === "number" ? String(value) : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
+
 const check = (ok: boolean, what: string): void => {
   if (!ok) throw new ConfigError(`invalid task option: ${what}`);
 };
@@ -112,10 +120,17 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
       options.heartbeatMs <= int32,
     `heartbeatMs must be an integer from ${minHeartbeatMs} to ${int32}, got ${options.heartbeatMs}`,
   );
-  check(options.ttlMs >= 0 && Number.isFinite(options.ttlMs), `ttlMs must be >= 0, got ${options.ttlMs}`);
   check(
-    options.delayMs >= 0 && Number.isFinite(options.delayMs),
-    `delayMs must be >= 0, got ${options.delayMs}`,
+    typeof options.ttlMs === "number" && options.ttlMs >= 0 && options.ttlMs <= maxSpanMs,
+    `ttlMs must be a number of ms from 0 to ${maxSpanMs} (100 years), got ${shown(options.ttlMs)}`,
+  );
+  check(
+    typeof options.delayMs === "number" && options.delayMs >= 0 && options.delayMs <= maxSpanMs,
+    `delayMs must be a number of ms from 0 to ${maxSpanMs} (100 years), got ${shown(options.delayMs)}`,
+  );
+  check(
+    retry.maxIntervalMs >= retry.initialIntervalMs,
+    `retry.maxIntervalMs (${retry.maxIntervalMs}) must be >= retry.initialIntervalMs (${retry.initialIntervalMs})`,
   );
   check(
     Number.isInteger(options.priority) && Math.abs(options.priority) <= int32,

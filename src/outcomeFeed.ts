@@ -15,10 +15,17 @@ import {
   timer,
   type Subscriber,
 } from "rxjs";
-import { ClosedError, messageOf } from "./errors.ts";
+import { ClosedError, messageOf, type DbError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { decodeOutcomePayload, type OutcomeSource } from "./outcomes.ts";
-import { outcomeListenersDelete, outcomeListenersUpsert, tasksGet, type Sql } from "./queries.ts";
+import {
+  outcomeListenersDelete,
+  outcomeListenersUpsert,
+  tasksGet,
+  tasksGetMany,
+  type Sql,
+  type TaskRow,
+} from "./queries.ts";
 import { retryTransient } from "./retry.ts";
 import type { Listener } from "./worker/listener.ts";
 
@@ -46,6 +53,9 @@ export class OutcomeFeed {
    */
   readonly sources$: Observable<OutcomeSource>;
   private readonly waiters = new Map<string, Set<Subscriber<OutcomeSource>>>();
+  /** Row reads asked for in this event-loop turn, sent as one statement. */
+  private reads = new Map<string, Array<(row: E.Either<DbError, TaskRow | undefined>) => void>>();
+  private readScheduled = false;
   private waiting: Subscription | undefined;
 
   constructor(
@@ -159,6 +169,41 @@ export class OutcomeFeed {
     this.waiters.clear();
     this.waiting = undefined;
     for (const waiter of all) end(waiter);
+  }
+
+  /**
+   * Reads a task row for a waiter's fallback poll. Reads asked for in one
+   * event-loop turn go out as one statement (by chunks of 1,000 ids), so
+   * thousands of `result()` calls polling at once cost a few queries, not
+   * thousands queued for the pool.
+   */
+  read(id: string): Promise<E.Either<DbError, TaskRow | undefined>> {
+    return new Promise((done) => {
+      const pending = this.reads.get(id);
+      if (pending === undefined) this.reads.set(id, [done]);
+      else pending.push(done);
+      if (!this.readScheduled) {
+        this.readScheduled = true;
+        setImmediate(() => void this.flushReads());
+      }
+    });
+  }
+
+  private async flushReads(): Promise<void> {
+    const batch = this.reads;
+    this.reads = new Map();
+    this.readScheduled = false;
+    const ids = [...batch.keys()];
+    for (let start = 0; start < ids.length; start += 1_000) {
+      const chunk = ids.slice(start, start + 1_000);
+      const result = await tasksGetMany(this.sql, this.pool, chunk)();
+      const rows = E.map((found: ReadonlyArray<TaskRow>) => new Map(found.map((row) => [row.id, row])))(
+        result,
+      );
+      for (const id of chunk)
+        for (const done of batch.get(id) ?? [])
+          done(E.map((byId: Map<string, TaskRow>) => byId.get(id))(rows));
+    }
   }
 
   /** Resolves once this process is registered and its LISTEN is active. */

@@ -252,6 +252,9 @@ export interface TaskRow {
 export const tasksGet = (sql: Sql, db: Queryable, id: string) =>
   TE.map((rows: ReadonlyArray<TaskRow>) => rows[0])(run<TaskRow>(sql, db, "tasksGet", [id]));
 
+export const tasksGetMany = (sql: Sql, db: Queryable, ids: ReadonlyArray<string>) =>
+  run<TaskRow>(sql, db, "tasksGetMany", [ids]);
+
 /** One attempt of a task. */
 export interface AttemptRow {
   /** The attempt's number, 1-based; it goes on counting after a redrive. */
@@ -325,8 +328,13 @@ type CancelledRow = { readonly id: string; readonly previous: string };
  * ones at once, running ones by request (see tasksCancel.sql). A job's
  * cancel must run in a transaction after {@link tasksLockJob}.
  */
-export const tasksCancel = (sql: Sql, db: Queryable, taskId: string | null, jobId: string | null) =>
-  run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`]);
+export const tasksCancel = (
+  sql: Sql,
+  db: Queryable,
+  taskId: string | null,
+  jobId: string | null,
+  queue: string,
+) => run<CancelledRow>(sql, db, "tasksCancel", [taskId, jobId, `${sql.schema}.cancel`, queue]);
 
 /** Locks a job against step completions until the transaction ends. */
 export const tasksLockJob = (sql: Sql, db: Queryable, jobId: string) => run(sql, db, "tasksLockJob", [jobId]);

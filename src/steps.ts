@@ -357,7 +357,8 @@ export class StepJob<In, V, R, O> {
       ),
       async () => {
         const row = await orThrow(tasksGetLatestOfJob(sql, pool, jobId)());
-        if (row === undefined) throw new UnderwayError(`no job with id ${jobId}`);
+        if (row === undefined || !this.job.owns(row))
+          throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
         return row.state === "pending" || row.state === "in_progress"
           ? undefined
           : this.jobOutcome(this.rowOutcome(row));
@@ -419,7 +420,7 @@ export class StepJob<In, V, R, O> {
       // and no completion can enqueue one until it commits.
       await client.query("begin");
       await orThrow(tasksLockJob(sql, client, jobId)());
-      const rows = await orThrow(tasksCancel(sql, client, null, jobId)());
+      const rows = await orThrow(tasksCancel(sql, client, null, jobId, this.queue)());
       await client.query("commit");
       return rows.length > 0;
     } catch (error) {

@@ -267,6 +267,9 @@ export class Underway {
   stopOnSignals(
     options: { readonly signals?: ReadonlyArray<NodeJS.Signals>; readonly exit?: boolean } = {},
   ): () => void {
+    this.assertOpen();
+    // One set of handlers per client: a second call replaces the first.
+    this.removeSignalHandlers?.();
     const signals = options.signals ?? ["SIGTERM", "SIGINT"];
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -284,10 +287,15 @@ export class Underway {
       );
     };
     for (const signal of signals) process.on(signal, onSignal);
-    return () => {
+    const remove = () => {
       for (const signal of signals) process.off(signal, onSignal);
+      if (this.removeSignalHandlers === remove) this.removeSignalHandlers = undefined;
     };
+    this.removeSignalHandlers = remove;
+    return remove;
   }
+
+  private removeSignalHandlers: (() => void) | undefined;
 
   /**
    * Ends everything this client started, so a process whose only work was
@@ -317,6 +325,8 @@ export class Underway {
       this.ownPool.removeAllListeners("error");
       this.ownPool.on("error", () => undefined);
     }
+    // Closed: signal handlers of stopOnSignals() have nothing left to stop.
+    this.removeSignalHandlers?.();
     // A worker that failed to stop is reported once everything else is closed.
     const failed = stopped.find((result) => result.status === "rejected");
     if (failed !== undefined) {

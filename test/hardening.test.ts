@@ -14,6 +14,8 @@ import {
   next,
   runScheduler,
   schedule,
+  silentLogger,
+  Underway,
 } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
@@ -249,5 +251,99 @@ describe("hardening", () => {
     assert.match(outcome._tag === "failed" ? outcome.error : "", /n: NaN is not a JSON number/);
     assert.equal(await job.result(await job.enqueue({ n: 2 })), 2);
     await worker.stop();
+  });
+});
+
+describe("found by a new user", () => {
+  const Pair = t.type({ from: t.type({ x: t.number }), to: t.type({ x: t.number }) });
+
+  it("accepts a value used twice in one input or output (only a real cycle is refused)", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "shared_refs", input: Pair, output: t.array(Pair) }));
+    const p = { x: 1 };
+    const worker = job.start(async (pair) => [pair, pair]);
+    const id = await job.enqueue({ from: p, to: p });
+    assert.deepEqual(await job.result(id), [
+      { from: p, to: p },
+      { from: p, to: p },
+    ]);
+    await worker.stop();
+    const cyclic: { x: number; self?: unknown } = { x: 1 };
+    cyclic.self = cyclic;
+    const loose = underway.job(defineJob({ queue: "cyclic", input: t.unknown }));
+    await assert.rejects(
+      () => loose.enqueue(cyclic),
+      (error: unknown) =>
+        error instanceof ValidationError && /self: is a circular reference/.test(error.message),
+    );
+  });
+
+  it("refuses nesting deeper than 1,000 levels with a ValidationError, not a stack overflow", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "deep", input: t.unknown }));
+    let deep: unknown = {};
+    for (let level = 0; level < 100_000; level += 1) deep = { d: deep };
+    await assert.rejects(
+      () => job.enqueue(deep),
+      (error: unknown) =>
+        error instanceof ValidationError && /nested deeper than 1000 levels/.test(error.message),
+    );
+  });
+
+  it("a job handle answers only for its own queue's tasks", async () => {
+    const underway = await connect();
+    const a = underway.job(defineJob({ queue: "scope_a", input: N }));
+    const b = underway.job(defineJob({ queue: "scope_b", input: N }));
+    const id = await a.enqueue({ n: 1 }, { delayMs: 60_000 });
+    await assert.rejects(() => b.outcome(id), /no task with id \d+ in queue scope_b/);
+    await assert.rejects(() => b.attempts(id), /no task with id \d+ in queue scope_b/);
+    assert.equal(await b.cancel(id), false, "b cannot cancel a's task");
+    assert.equal(await a.cancel(id), true);
+  });
+
+  it("result() waiters outlive a busy pool: thousands of them share a few reads", async () => {
+    const { default: pg } = await import("pg");
+    const pool = new pg.Pool({ connectionString: db().url, max: 2, connectionTimeoutMillis: 500 });
+    pool.on("error", () => undefined);
+    const underway = await Underway.connect({ pool, logger: silentLogger });
+    try {
+      const job = underway.job(defineJob({ queue: "busy_pool", input: N, output: t.number }));
+      const ids = await job.enqueueMany(
+        Array.from({ length: 1_000 }, (_, n) => ({ n })),
+        { delayMs: 1_500 },
+      );
+      const results = Promise.all(ids.map((id) => job.result(id)));
+      // Both connections busy for 1.5 s: every waiter's first reads time out.
+      const held = await Promise.all([pool.connect(), pool.connect()]);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      for (const client of held) client.release();
+      const worker = job.start(async ({ n }) => n, { concurrency: 20 });
+      assert.deepEqual(
+        await results,
+        ids.map((_, n) => n),
+      );
+      await worker.stop();
+    } finally {
+      await underway.close();
+      await pool.end();
+    }
+  });
+
+  it("checks delay, ttl, runAt and retry intervals where they are written", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "spans", input: N }));
+    for (const options of [
+      { delayMs: 1e20 },
+      { ttlMs: 1e20 },
+      { delayMs: "10" as unknown as number },
+      { runAt: new Date("nope") },
+      { runAt: new Date(), delayMs: 5 },
+      { retry: { initialIntervalMs: 1_000, maxIntervalMs: 1 } },
+    ]) {
+      await assert.rejects(() => job.enqueue({ n: 1 }, options), ConfigError, JSON.stringify(options));
+    }
+    assert.throws(() => defineJob({ queue: "not_a_schema", input: {} as unknown as typeof N }), ConfigError);
+    await assert.rejects(() => job.enqueueMany("abc" as unknown as Array<{ n: number }>), ValidationError);
+    assert.equal(await rowCount("spans"), 0);
   });
 });

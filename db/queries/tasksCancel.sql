@@ -1,4 +1,5 @@
--- $1 task id or null, $2 job id or null, $3 the cancel channel. A pending
+-- $1 task id or null, $2 job id or null, $3 the cancel channel, $4 the queue
+-- (a handle cancels only its own queue's tasks). A pending
 -- task becomes cancelled at once. A running one is only marked
 -- cancel-requested: it stays in progress, and keeps its concurrency key's
 -- slot, until its handler really ends or its lease expires; then whatever
@@ -14,6 +15,7 @@ update {{schema}}.task t
        error = case when t.state = 'pending' then 'cancelled' else t.error end,
        cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
  where (t.id = $1::bigint or t.job_id = $2::uuid) and t.state in ('pending', 'in_progress')
+   and t.queue_name = $4
 returning t.id::text,
           case when t.state = 'cancelled' then 'pending' else 'in_progress' end as previous,
           case when t.state = 'in_progress' then pg_notify($3, t.id::text) end as notified
