@@ -29,7 +29,7 @@ import {
 } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { Handler } from "./worker/execute.ts";
-import { checkPoolSize } from "./worker/poolSize.ts";
+import { checkPoolSize, transactionalConcurrency } from "./worker/poolSize.ts";
 import {
   drain,
   runOne,
@@ -419,12 +419,17 @@ export class Job<In, V, R, O> {
   }
 
   /** @internal A worker whose tasks are decoded and continued differently (multi-step jobs). */
-  startWith(handler: Handler<V, unknown>, options: WorkOptions, internals: JobInternals<V, O>): Worker<O> {
-    const { concurrency } = checkWorkOptions(options);
+  startWith(handler: Handler<V, unknown>, given: WorkOptions, internals: JobInternals<V, O>): Worker<O> {
+    const checked = checkWorkOptions(given);
     this.underway.assertOpen();
     const deps = this.depsOf(handler, internals);
-    if (deps.transactional !== undefined)
-      checkPoolSize(this.underway.pool, concurrency, `the worker of queue ${this.queue}`);
+    let options = given;
+    if (deps.transactional !== undefined) {
+      const { pool } = this.underway;
+      const concurrency = transactionalConcurrency(pool, given.concurrency, checked.concurrency);
+      checkPoolSize(pool, concurrency, `the worker of queue ${this.queue}`);
+      options = { ...given, concurrency };
+    }
     this.registerQuietly();
     let stop: () => Promise<void> = async () => undefined;
     const outcomes$ = new Observable<Outcome<O>>((subscriber) => {

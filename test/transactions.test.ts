@@ -369,7 +369,7 @@ describe("transactional handlers", () => {
       if (rows.length > 0) break;
       const doomed = txWorker("steps");
       processes.push(doomed);
-      await doomed.exited;
+      assert.equal(await doomed.exited, "SIGKILL");
     }
     assert.equal(await job.result(jobId), 20);
     const lines = processes.flatMap((p) => p.lines);
@@ -459,13 +459,15 @@ describe("transactional handlers", () => {
       .step(async ({ n }) => next({ n }))
       .step(transactional(async () => done()));
     assert.throws(() => underway.job(def).start(steps, { concurrency: 19 }), ConfigError);
-    // underway's own pool has 10.
+    // underway's own pool has 10: by default a transactional worker runs 8.
     const own = await Underway.connect({ connectionString: db().url, logger: silentLogger });
     try {
+      const ownJob = own.job(defineJob({ queue: "tx_pool", input: N }));
       assert.throws(
-        () => own.job(defineJob({ queue: "tx_pool", input: N })).start(handler),
+        () => ownJob.start(handler, { concurrency: 10 }),
         /concurrency 10 needs a pool of at least 12 connections .* the pool's max is 10/,
       );
+      await ownJob.start(handler).stop();
     } finally {
       await own.close();
     }

@@ -10,6 +10,20 @@ export const workerConnections = 2;
 /** pg's default when a pool is made without `max`. */
 const pgDefaultMax = 10;
 
+const poolMax = (pool: pg.Pool): number => pool.options.max ?? pgDefaultMax;
+
+/**
+ * The concurrency of a transactional worker given none: the usual default
+ * (10), or less if the pool cannot serve that many (8 on underway's own pool
+ * of 10), so that the defaults work together. An explicit concurrency is
+ * taken as meant and checked by {@link checkPoolSize}.
+ */
+export const transactionalConcurrency = (
+  pool: pg.Pool,
+  asked: number | undefined,
+  fallback: number,
+): number => asked ?? Math.max(1, Math.min(fallback, poolMax(pool) - workerConnections));
+
 /**
  * Throws a `ConfigError` when a worker whose handlers may each hold a
  * connection for their whole run (transactional handlers) could take every
@@ -19,7 +33,7 @@ const pgDefaultMax = 10;
  * prevents looks like flaky tasks far from its cause.
  */
 export const checkPoolSize = (pool: pg.Pool, concurrency: number, where: string): void => {
-  const max = pool.options.max ?? pgDefaultMax;
+  const max = poolMax(pool);
   const needed = concurrency + workerConnections;
   if (needed <= max) return;
   const lower = max - workerConnections >= 1 ? `lower concurrency to ${max - workerConnections}, or ` : "";
