@@ -60,6 +60,29 @@ describe("transactional handlers", () => {
     return underway;
   };
 
+  it("types ctx.tx: present in a transactional handler or step, absent otherwise", () => {
+    // Type-level only (tsc runs over tests in CI): never executed.
+    const typeCheck = (underway: Underway) => {
+      const job = underway.job(defineJob({ queue: "typed", input: N }));
+      job.start(
+        transactional(async ({ n }, { tx }) => {
+          await tx.query("select $1::int", [n]);
+          return null;
+        }),
+      );
+      // @ts-expect-error a plain handler's context has no tx
+      job.start(async (_input, { tx }) => tx);
+      const def = defineStepJob({ queue: "typed_steps", input: N });
+      Steps.of(def, { state: { k: 1 } }).step(
+        transactional(async ({ n }, { tx, state, stepCount }) => {
+          await tx.query("select $1::int", [n + state.k + stepCount]);
+          return done();
+        }),
+      );
+    };
+    assert.equal(typeof typeCheck, "function");
+  });
+
   it("commits the handler's writes with the completion; the outcome is heard on commit", async () => {
     const underway = await setUp();
     const job = underway.job(defineJob({ queue: "tx_commit", input: N, output: t.type({ m: t.number }) }));
