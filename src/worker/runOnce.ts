@@ -8,7 +8,7 @@ import type { Listener } from "./listener.ts";
 import { checkWorkOptions } from "./workOptions.ts";
 import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 
-/** How {@link runOnce}-style calls run a task in the calling process. */
+/** How `runOnce` and `drain` run a task in the calling process. */
 export interface RunOnceOptions {
   /**
    * Aborts the running handler (its signal fires with an `AbortError` of
