@@ -398,18 +398,13 @@ describe("transactional handlers", () => {
     const lines = processes.flatMap((p) => p.lines);
     const inserted = lines.filter((line) => line["inserted"] !== undefined);
     const committed = lines.filter((line) => line["committed"] !== undefined);
-    // Every step wrote twice (once killed before commit), committed once.
-    assert.deepEqual(
-      inserted.map((line) => [line["stepIndex"], line["attempt"]]),
-      [
-        [0, 1],
-        [0, 2],
-        [1, 1],
-        [1, 2],
-        [2, 1],
-        [2, 2],
-      ],
-    );
+    // Writes were made by attempts that then died before their commit: at
+    // least step 0's first. (A later step's first attempt may instead be
+    // claimed by the process that committed the step before it, and die
+    // unstarted with it.)
+    const wrote = inserted.map((line) => [line["stepIndex"], line["attempt"]]);
+    assert.ok(wrote.length >= 4, `writes made: ${JSON.stringify(wrote)}`);
+    assert.deepEqual(wrote[0], [0, 1]);
     assert.deepEqual(
       committed.map((line) => line["stepIndex"]),
       [0, 1, 2],
@@ -419,20 +414,22 @@ describe("transactional handlers", () => {
       [jobId],
     );
     assert.deepEqual(
-      tasks.map((task) => [task.step_index, task.attempt]),
-      [
-        [0, 2],
-        [1, 2],
-        [2, 2],
-      ],
+      tasks.map((task) => task.step_index),
+      [0, 1, 2],
     );
+    assert.ok(
+      tasks.every((task) => task.attempt >= 2),
+      "every step's first attempt died",
+    );
+    // Exactly one write per step, the one of the attempt that committed;
+    // every write made by an attempt that died before its commit is gone.
     assert.deepEqual(
       (await effects(tasks.map((task) => task.id))).map((row) => [row.what, row.attempt]),
-      [
-        ["step0", 2],
-        ["step1", 2],
-        ["step2", 2],
-      ],
+      tasks.map((task) => [`step${task.step_index}`, task.attempt]),
+    );
+    assert.ok(
+      wrote.length > tasks.length,
+      "some writes were made by attempts that died before committing, and are gone",
     );
   });
 
