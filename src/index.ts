@@ -48,6 +48,13 @@ export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } 
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 export { isFinal, type Outcome, type FinalOutcome, type OutcomeBase } from "./outcomes.ts";
 export type { Handler, TaskContext } from "./worker/execute.ts";
+export {
+  transactional,
+  type TransactionalContext,
+  type TransactionalHandler,
+  type WithTransaction,
+} from "./worker/transactional.ts";
+export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
 export type { ListenerOptions } from "./worker/listener.ts";
 export type { AttemptRow, Queryable } from "./queries.ts";

@@ -1,4 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
+import { hostname } from "node:os";
 import { pipe } from "fp-ts/lib/function.js";
 import { Observable, filter, firstValueFrom, map, merge, mergeMap, share, timer, defer } from "rxjs";
 import type { JobDefinition } from "./definition.ts";
@@ -29,6 +30,16 @@ import {
 } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { Handler } from "./worker/execute.ts";
+import { checkPoolSize, transactionalConcurrency } from "./worker/poolSize.ts";
+import {
+  drain,
+  runOne,
+  type DrainOptions,
+  type DrainResult,
+  type RunOnceDeps,
+  type RunOnceOptions,
+} from "./worker/runOnce.ts";
+import { isTransactional } from "./worker/transactional.ts";
 import { WorkerRun, type WorkOptions } from "./worker/worker.ts";
 import { checkWorkOptions } from "./worker/workOptions.ts";
 import { yieldingBuffer } from "./worker/yieldingBuffer.ts";
@@ -88,6 +99,8 @@ export interface JobInternals<V, O> {
     returned: unknown,
     row: ClaimedRow,
   ) => { readonly value: O; readonly stored: unknown };
+  /** Which tasks run in a transaction of their own (steps marked `transactional`); unset if none. */
+  readonly transactional?: (row: ClaimedRow) => boolean;
 }
 
 /** A started worker: its outcome stream and a graceful stop. */
@@ -459,35 +472,18 @@ export class Job<In, V, R, O> {
   }
 
   /** @internal A worker whose tasks are decoded and continued differently (multi-step jobs). */
-  startWith(handler: Handler<V, unknown>, options: WorkOptions, internals: JobInternals<V, O>): Worker<O> {
-    checkWorkOptions(options);
+  startWith(handler: Handler<V, unknown>, given: WorkOptions, internals: JobInternals<V, O>): Worker<O> {
+    const checked = checkWorkOptions(given);
     this.underway.assertOpen();
-    const output = this.definition.output;
-    const input = this.definition.input;
-    const deps = {
-      sql: this.underway.sql,
-      pool: this.underway.pool,
-      queue: this.queue,
-      dlq: this.definition.dlq,
-      decodeInput: internals.decodeTaskInput ?? ((value: unknown) => input.load(value)),
-      continuation: internals.continuation,
-      encodeOutput:
-        internals.encodeOutput ??
-        ((returned: unknown) => {
-          const checked = output.check(returned as R);
-          if (E.isLeft(checked)) throw new ValidationError(`output of queue ${this.queue}`, checked.left);
-          return checked.right;
-        }),
-      handler,
-      log: this.underway.log,
-      listener: this.underway.listener,
-    };
-    void this.underway.register(this.definition).catch((error: unknown) =>
-      this.underway.log.warn("could not register the queue; tasks still run", {
-        queue: this.queue,
-        error: messageOf(error),
-      }),
-    );
+    const deps = this.depsOf(handler, internals);
+    let options = given;
+    if (deps.transactional !== undefined) {
+      const { pool } = this.underway;
+      const concurrency = transactionalConcurrency(pool, given.concurrency, checked.concurrency);
+      checkPoolSize(pool, concurrency, `the worker of queue ${this.queue}`);
+      options = { ...given, concurrency };
+    }
+    this.registerQuietly();
     let stop: () => Promise<void> = async () => undefined;
     const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
       const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
@@ -514,6 +510,123 @@ export class Job<In, V, R, O> {
         keepAlive.unsubscribe();
       },
     };
+  }
+
+  /** What executing this job's tasks needs, for a worker or a run in the calling process. */
+  private depsOf(handler: Handler<V, unknown>, internals: JobInternals<V, O>) {
+    const output = this.definition.output;
+    const input = this.definition.input;
+    const transactional = internals.transactional ?? (isTransactional(handler) ? () => true : undefined);
+    return {
+      sql: this.underway.sql,
+      pool: this.underway.pool,
+      queue: this.queue,
+      dlq: this.definition.dlq,
+      decodeInput: internals.decodeTaskInput ?? ((value: unknown) => input.load(value)),
+      continuation: internals.continuation,
+      encodeOutput:
+        internals.encodeOutput ??
+        ((returned: unknown) => {
+          const checked = output.check(returned as R);
+          if (E.isLeft(checked)) throw new ValidationError(`output of queue ${this.queue}`, checked.left);
+          return checked.right;
+        }),
+      handler,
+      log: this.underway.log,
+      listener: this.underway.listener,
+      ...(transactional === undefined ? {} : { transactional }),
+    };
+  }
+
+  /** Records the queue for redrive and inspection; tasks run whether or not that works. */
+  private registerQuietly(): void {
+    void this.underway.register(this.definition).catch((error: unknown) =>
+      this.underway.log.warn("could not register the queue; tasks still run", {
+        queue: this.queue,
+        error: messageOf(error),
+      }),
+    );
+  }
+
+  /**
+   * Claims at most one due task and runs `handler` on it here, in the
+   * calling process, without a long-lived worker: for tests, scripts and
+   * cron-style jobs. The task gets what a worker gives it (lease renewals,
+   * timeout, cancellation, the attempt-fenced write of its verdict, in its
+   * own transaction for a {@link transactional} handler) and outcome streams
+   * hear of it. Resolves with the outcome written (`cancelled` if it was
+   * cancelled while running), or `undefined` when no task was due (or,
+   * rarely, when its lease was lost and its result not written).
+   *
+   * @example
+   * const outcome = await underway.job(welcomeEmail).runOnce(sendWelcome);
+   * if (outcome === undefined) console.log("nothing to do");
+   */
+  async runOnce(handler: Handler<V, R>, options: RunOnceOptions = {}): Promise<Outcome<O> | undefined> {
+    return this.runOnceWith(handler, options, {});
+  }
+
+  /** @internal `runOnce` with a multi-step job's internals. */
+  async runOnceWith(
+    handler: Handler<V, unknown>,
+    options: RunOnceOptions,
+    internals: JobInternals<V, O>,
+  ): Promise<Outcome<O> | undefined> {
+    const one = await this.runHere(handler, internals, 1, (deps) => runOne(deps, options));
+    return one.claimed ? one.outcome : undefined;
+  }
+
+  /**
+   * Runs due tasks here until none is due (`until: "empty"`), then resolves
+   * with how their attempts ended. Expired leases are returned to pending
+   * first, so it also picks up what a crashed worker left; retries due
+   * later are not waited for. `concurrency` tasks run at once (default 1).
+   *
+   * @example
+   * // a cron job: work off the backlog, then exit
+   * const { succeeded, failed } = await underway.job(report).drain(buildReport, { until: "empty" });
+   */
+  async drain(handler: Handler<V, R>, options: DrainOptions = {}): Promise<DrainResult> {
+    return this.drainWith(handler, options, {});
+  }
+
+  /** @internal `drain` with a multi-step job's internals. */
+  async drainWith(
+    handler: Handler<V, unknown>,
+    options: DrainOptions,
+    internals: JobInternals<V, O>,
+  ): Promise<DrainResult> {
+    if (options.until !== undefined && options.until !== "empty")
+      throw new ConfigError(`drain: until must be "empty", got ${JSON.stringify(options.until)}`);
+    const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
+    return this.runHere(handler, internals, concurrency, (deps) => drain(deps, { ...options, concurrency }));
+  }
+
+  /** Runs `run` in this process as a worker would; `close()` waits for it. */
+  private async runHere<A>(
+    handler: Handler<V, unknown>,
+    internals: JobInternals<V, O>,
+    concurrency: number,
+    run: (deps: RunOnceDeps<V, O>) => Promise<A>,
+  ): Promise<A> {
+    this.underway.assertOpen();
+    const deps = { ...this.depsOf(handler, internals), workerId: `${hostname()}:${process.pid}:once` };
+    if (deps.transactional !== undefined)
+      checkPoolSize(this.underway.pool, concurrency, `runOnce/drain on queue ${this.queue}`);
+    this.registerQuietly();
+    const running = run(deps);
+    const untrack = this.underway.track({
+      stop: () =>
+        running.then(
+          () => undefined,
+          () => undefined,
+        ),
+    });
+    try {
+      return await running;
+    } finally {
+      untrack();
+    }
   }
 
   /**

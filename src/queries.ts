@@ -321,6 +321,36 @@ export const tasksCompleteAndContinue = (
   );
 };
 
+/**
+ * A transactional handler's success, in its own transaction (`db` is that
+ * transaction's client): fenced by the attempt and by the lease, with the
+ * job's next step, if any, inserted in the same statement. True if written.
+ */
+export const tasksCompleteLeased = (
+  sql: Sql,
+  db: Queryable,
+  id: string,
+  attempt: number,
+  output: string | null,
+  next: EnqueueColumns | undefined,
+) => {
+  // The next step's columns as arrays of one element (the job id comes
+  // from the completed row), or of none.
+  const nextValues =
+    next === undefined
+      ? Array.from({ length: 15 }, () => [])
+      : [...columnValues(next).slice(0, 14), next.stepIndex].map((values) =>
+          (values as unknown[]).slice(0, 1),
+        );
+  return TE.map((rows: ReadonlyArray<IdRow>) => rows.length > 0)(
+    run<IdRow>(sql, db, "tasksCompleteLeased", [id, attempt, output, ...nextValues]),
+  );
+};
+
+/** Cancels the query a backend is running (an aborted transactional handler's). */
+export const backendsCancel = (sql: Sql, db: Queryable, pid: number) =>
+  TE.map(() => undefined)(run(sql, db, "backendsCancel", [pid]));
+
 type CancelledRow = { readonly id: string; readonly previous: string };
 
 /**

@@ -5,7 +5,14 @@ import { jsonCodec } from "./codec.ts";
 import type { JobDefinition, StepJobDefinition } from "./definition.ts";
 import { ConfigError, TaskFailedError, UnderwayError, ValidationError } from "./errors.ts";
 import { checkJobId } from "./identifier.ts";
-import { firstFinal, Job, type CheckedInput, type EnqueueOptions, type Worker } from "./job.ts";
+import {
+  firstFinal,
+  Job,
+  type CheckedInput,
+  type EnqueueOptions,
+  type JobInternals,
+  type Worker,
+} from "./job.ts";
 import { jsonProblem, type JsonValue } from "./json.ts";
 import type { TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
@@ -20,6 +27,8 @@ import {
 } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
+import type { DrainOptions, DrainResult, RunOnceOptions } from "./worker/runOnce.ts";
+import { isTransactional } from "./worker/transactional.ts";
 import type { WorkOptions } from "./worker/worker.ts";
 import { checkWorkOptions } from "./worker/workOptions.ts";
 /** Go on to the next step with this value, optionally after a delay. */
@@ -431,12 +440,8 @@ export class StepJob<In, V, R, O> {
     }
   }
 
-  /**
-   * Starts a worker running `steps` (built with `Steps.of(definition)`);
-   * `stop()` ends it gracefully. Bad options throw a `ConfigError` here.
-   */
-  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput> {
-    checkWorkOptions(options);
+  /** The one handler that runs a chain's steps by index, and how its tasks are decoded, continued and committed. */
+  private runnerOf<S>(steps: Steps<V, unknown, R, S, R>) {
     const chain = steps.steps;
     const stepCount = chain.length;
     if (stepCount === 0) throw new ConfigError(`the job on queue ${this.queue} needs at least one step`);
@@ -449,17 +454,56 @@ export class StepJob<In, V, R, O> {
       if (step === undefined || context.jobId === null) {
         throw new UnderwayError(`task ${context.taskId} names step ${index} of a ${stepCount}-step job`);
       }
+      // The spread keeps a transactional step's `tx`.
       return step.run(input, { ...context, jobId: context.jobId, stepIndex: index, stepCount, state });
     };
     const input = this.definition.input;
-    return this.job.startWith(handler, options, {
+    // Only steps marked `transactional` hold a connection while they run.
+    const transactional = chain.some((step) => isTransactional(step.run))
+      ? (row: ClaimedRow) => isTransactional(chain[row.step_index ?? 0]?.run)
+      : undefined;
+    const internals: JobInternals<V, StepOutput> = {
       // The definition's schema describes the first step's input; later
       // inputs were produced by the previous step of this same code.
       decodeTaskInput: (value, row) =>
         (row.step_index ?? 0) === 0 ? input.load(value) : E.right(value as V),
       continuation: (output, row) => this.continuation(output, row, chain),
       encodeOutput: (returned, row) => this.checkStepOutput(returned, row, stepCount),
-    });
+      ...(transactional === undefined ? {} : { transactional }),
+    };
+    return { handler, internals };
+  }
+
+  /**
+   * Starts a worker running `steps` (built with `Steps.of(definition)`);
+   * `stop()` ends it gracefully. Bad options throw a `ConfigError` here.
+   */
+  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput> {
+    checkWorkOptions(options);
+    const { handler, internals } = this.runnerOf(steps);
+    return this.job.startWith(handler, options, internals);
+  }
+
+  /**
+   * Claims at most one due step of any run and runs it here (see
+   * `Job.runOnce`); its next step, if any, is enqueued as a worker would.
+   * Resolves with the step's task outcome, or `undefined` when none was due.
+   */
+  async runOnce<S>(
+    steps: Steps<V, unknown, R, S, R>,
+    options: RunOnceOptions = {},
+  ): Promise<Outcome<StepOutput> | undefined> {
+    const { handler, internals } = this.runnerOf(steps);
+    return this.job.runOnceWith(handler, options, internals);
+  }
+
+  /**
+   * Runs due steps here until none is due (see `Job.drain`): a run whose
+   * next steps follow at once runs to its end; a delayed step is left for later.
+   */
+  async drain<S>(steps: Steps<V, unknown, R, S, R>, options: DrainOptions = {}): Promise<DrainResult> {
+    const { handler, internals } = this.runnerOf(steps);
+    return this.job.drainWith(handler, options, internals);
   }
 
   /** A worker as an Observable of its task outcomes: subscribe runs, unsubscribe stops gracefully. */

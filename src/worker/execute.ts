@@ -83,6 +83,12 @@ export interface ExecuteDeps<I, O> {
   ) => { readonly value: O; readonly stored: unknown };
   readonly handler: Handler<I, unknown>;
   readonly completions: Completions;
+  /**
+   * Whether a task's handler runs in a transaction of its own, which also
+   * writes its verdict (see ./transactionalAttempt.ts). Per row: a job's
+   * steps may differ.
+   */
+  readonly transactional?: (row: ClaimedRow) => boolean;
   readonly log: Logger;
   readonly random?: () => number;
 }

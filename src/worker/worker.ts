@@ -43,6 +43,7 @@ import {
 import { Completions } from "./completions.ts";
 import { abortTask, recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
+import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 import type { Listener } from "./listener.ts";
 import { dueTimer } from "./dueTimer.ts";
 import { checkWorkOptions, type ResolvedWorkOptions, type WorkOptions } from "./workOptions.ts";
@@ -290,29 +291,38 @@ export class WorkerRun<I, O> {
     return Promise.resolve();
   }
 
+  /** Runs `work` in a slot, unless the stop came first (shutdown() gives the task back). */
+  private inSlot<A>(task: RunningTask, work: () => Observable<A>): Observable<A> {
+    return this.slots.run(() => {
+      if (this.stopping !== undefined) return EMPTY;
+      task.started = true;
+      return work();
+    });
+  }
+
   private execute(task: RunningTask): Observable<Outcome<O> | undefined> {
+    const deps = this.executeDeps;
     // Only the handler holds a slot: the write of its verdict is grouped with
-    // others and must not keep the next task waiting.
-    return this.slots
-      .run(() => {
-        // Claimed but not started when the stop came: given back by shutdown().
-        if (this.stopping !== undefined) return EMPTY;
-        task.started = true;
-        return fromTask(runAttempt(this.executeDeps)(task));
-      })
-      .pipe(
-        mergeMap((verdict) => fromTask(recordAttempt(this.executeDeps, task)(verdict))),
-        // A bug must cost one task (its lease expires and it runs again), never the worker.
-        catchError((thrown: unknown) => {
-          const error = describeThrown(thrown);
-          this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
-            taskId: task.row.id,
-            error: error.stack ?? error.message,
-          });
-          return of(undefined);
-        }),
-        finalize(() => this.forget(task.row.id)),
-      );
+    // others and must not keep the next task waiting. A transactional
+    // handler's verdict is written in its own transaction, inside its slot.
+    const attempt$ =
+      deps.transactional?.(task.row) === true
+        ? this.inSlot(task, () => fromTask(runTransactionalAttempt(deps, task)))
+        : this.inSlot(task, () => fromTask(runAttempt(deps)(task))).pipe(
+            mergeMap((verdict) => fromTask(recordAttempt(deps, task)(verdict))),
+          );
+    return attempt$.pipe(
+      // A bug must cost one task (its lease expires and it runs again), never the worker.
+      catchError((thrown: unknown) => {
+        const error = describeThrown(thrown);
+        this.deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+          taskId: task.row.id,
+          error: error.stack ?? error.message,
+        });
+        return of(undefined);
+      }),
+      finalize(() => this.forget(task.row.id)),
+    );
   }
 
   private forget(id: string): void {

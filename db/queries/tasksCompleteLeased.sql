@@ -1,0 +1,34 @@
+-- A transactional handler's success, written inside the handler's own
+-- transaction: $1 id, $2 attempt, $3 output; then the next step of a job, as
+-- arrays of zero or one element ($4 input … $17 delay in ms, $18 step index).
+-- Fenced by the attempt AND by the lease: a worker whose lease expired (even
+-- if no one has reaped it yet) matches no row, and its caller rolls the whole
+-- transaction back, handler writes included. The clock is
+-- statement_timestamp(), not now(): now() is when the transaction began,
+-- before the handler ran.
+with completed as (
+  update {{schema}}.task t
+     set state = 'succeeded', output = $3::jsonb, finished_at = statement_timestamp(),
+         lease_expires_at = null, error = null
+   where t.id = $1::bigint and t.attempt = $2::integer and t.state = 'in_progress'
+     and t.lease_expires_at > statement_timestamp()
+  returning t.id, t.queue_name, t.job_id
+), continued as (
+  insert into {{schema}}.task (
+    queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
+    timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+    run_at, job_id, step_index)
+  select c.queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
+         n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
+         n.concurrency_limit, n.unique_key, statement_timestamp() + n.delay_ms * interval '1 millisecond',
+         c.job_id, n.step_index
+    from unnest($4::jsonb[], $5::integer[], $6::integer[], $7::integer[], $8::float8[],
+                $9::float8[], $10::integer[], $11::integer[], $12::bigint[], $13::integer[], $14::text[],
+                $15::integer[], $16::text[], $17::float8[], $18::integer[])
+         as n(input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
+              timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+              delay_ms, step_index)
+    cross join completed c
+  returning id
+)
+select id::text from completed

@@ -1,0 +1,157 @@
+import * as E from "fp-ts/lib/Either.js";
+import { DatabaseError } from "../errors.ts";
+import type { Outcome } from "../outcomes.ts";
+import { tasksClaim, tasksGet, tasksHeartbeat, tasksReap, type ClaimedRow } from "../queries.ts";
+import { Completions } from "./completions.ts";
+import { abortTask, recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
+import type { Listener } from "./listener.ts";
+import { checkWorkOptions } from "./workOptions.ts";
+import { runTransactionalAttempt } from "./transactionalAttempt.ts";
+
+/** How `runOnce` and `drain` run a task in the calling process. */
+export interface RunOnceOptions {
+  /**
+   * Aborts the running handler (its signal fires with an `AbortError` of
+   * kind `shutdown`; the task goes back to pending at once) and, for
+   * `drain`, stops claiming.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What `drain` takes. */
+export interface DrainOptions extends RunOnceOptions {
+  /** Runs until no task is due now. The only mode so far; the default. */
+  readonly until?: "empty";
+  /** Tasks run at once. Default 1. */
+  readonly concurrency?: number;
+}
+
+/** What `drain` did: how many tasks it ran, by how their attempt ended. */
+export interface DrainResult {
+  /** Attempts run. */
+  readonly ran: number;
+  readonly succeeded: number;
+  /** Failed attempts that will run again later (a drain does not wait for them). */
+  readonly retrying: number;
+  /** Failed for good (and dead-lettered, with a DLQ). */
+  readonly failed: number;
+  readonly cancelled: number;
+  /** Attempts whose result was not this call's to write: the lease was lost or the write fenced off. */
+  readonly lost: number;
+}
+
+export interface RunOnceDeps<I, O> extends Omit<ExecuteDeps<I, O>, "completions"> {
+  readonly listener: Listener;
+  readonly workerId: string;
+}
+
+/** One claim-and-run: `claimed: false` when no task was due. */
+export type RunOne<O> =
+  { readonly claimed: false } | { readonly claimed: true; readonly outcome: Outcome<O> | undefined };
+
+/**
+ * Claims at most one due task and runs it here, with what a worker gives a
+ * task: its lease renewed while it runs, its signal fired on timeout, cancel
+ * (NOTIFY) or a lost lease, its verdict written fenced by the attempt (in
+ * the handler's transaction for a transactional handler).
+ */
+export const runOne = async <I, O>(
+  deps: RunOnceDeps<I, O>,
+  options: RunOnceOptions = {},
+): Promise<RunOne<O>> => {
+  // Listening before the claim, so a cancel right after it is heard.
+  const cancelChannel = `${deps.sql.schema}.cancel`;
+  let task: RunningTask | undefined;
+  const cancels = deps.listener.channel$(cancelChannel).subscribe((id) => {
+    if (task !== undefined && id === task.row.id) abortTask(task, "cancelled");
+  });
+  try {
+    await deps.listener.ready(cancelChannel);
+    const claimed = await tasksClaim(deps.sql, deps.pool, deps.queue, 1, deps.workerId)();
+    if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
+    const row: ClaimedRow | undefined = claimed.right[0];
+    if (row === undefined) return { claimed: false };
+    const running: RunningTask = {
+      row,
+      controller: new AbortController(),
+      abandon: new AbortController(),
+      started: true,
+    };
+    task = running;
+    return { claimed: true, outcome: await runClaimed(deps, running, options) };
+  } finally {
+    cancels.unsubscribe();
+  }
+};
+
+const runClaimed = async <I, O>(
+  deps: RunOnceDeps<I, O>,
+  task: RunningTask,
+  options: RunOnceOptions,
+): Promise<Outcome<O> | undefined> => {
+  const { row } = task;
+  const renew = async () => {
+    const kept = await tasksHeartbeat(deps.sql, deps.pool, [row.id], [row.attempt])();
+    // A failed renewal is tried again on the next tick, as in a worker.
+    if (E.isLeft(kept)) return;
+    const mine = kept.right.find((renewed) => renewed.id === row.id);
+    if (mine === undefined) abortTask(task, "lease lost");
+    // A cancel whose NOTIFY was missed still reaches the handler.
+    else if (mine.cancel_requested) abortTask(task, "cancelled");
+  };
+  const heartbeat = setInterval(() => void renew(), Math.max(10, Math.floor(row.heartbeat_ms / 3)));
+  const onAbort = () => abortTask(task, "shutdown");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted === true) onAbort();
+  try {
+    const executeDeps: ExecuteDeps<I, O> = { ...deps, completions: new Completions(deps.sql, deps.pool) };
+    const outcome =
+      deps.transactional?.(row) === true
+        ? await runTransactionalAttempt(executeDeps, task)()
+        : await recordAttempt(executeDeps, task)(await runAttempt(executeDeps)(task)())();
+    if (outcome !== undefined || !task.controller.signal.aborted) return outcome;
+    // Taken away: a cancel wrote the task's state itself; say so rather than nothing.
+    const current = await tasksGet(deps.sql, deps.pool, row.id)();
+    return E.isRight(current) && current.right?.state === "cancelled" && current.right.attempt === row.attempt
+      ? {
+          _tag: "cancelled",
+          taskId: row.id,
+          queue: deps.queue,
+          attempt: row.attempt,
+          jobId: row.job_id,
+          stepIndex: row.step_index,
+        }
+      : undefined;
+  } finally {
+    clearInterval(heartbeat);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+};
+
+/**
+ * Runs due tasks here until none is due (tasks that fall due meanwhile
+ * are run too; retries scheduled for later are not waited for). Returns
+ * expired leases to pending first, as a worker's reaper would, so a drain
+ * also picks up tasks a crashed worker left behind.
+ */
+export const drain = async <I, O>(
+  deps: RunOnceDeps<I, O>,
+  options: DrainOptions = {},
+): Promise<DrainResult> => {
+  const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
+  const reaped = await tasksReap(deps.sql, deps.pool, 500)();
+  if (E.isLeft(reaped)) throw new DatabaseError(reaped.left);
+  const loop = async (): Promise<void> => {
+    while (options.signal?.aborted !== true) {
+      const one = await runOne(deps, options);
+      if (!one.claimed) return;
+      counts.ran += 1;
+      if (one.outcome === undefined) counts.lost += 1;
+      else counts[one.outcome._tag] += 1;
+    }
+  };
+  await Promise.all(
+    Array.from({ length: checkWorkOptions({ concurrency: options.concurrency ?? 1 }).concurrency }, loop),
+  );
+  return counts;
+};

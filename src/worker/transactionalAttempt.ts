@@ -1,0 +1,179 @@
+import * as E from "fp-ts/lib/Either.js";
+import type * as T from "fp-ts/lib/Task.js";
+import type pg from "pg";
+import { messageOf, type TaskFailure } from "../errors.ts";
+import type { Outcome } from "../outcomes.ts";
+import { backendsCancel, tasksCompleteLeased } from "../queries.ts";
+import type { TransactionalContext } from "./transactional.ts";
+import {
+  recordAttempt,
+  runAttempt,
+  type ExecuteDeps,
+  type RunningTask,
+  type TaskContext,
+} from "./execute.ts";
+
+// A wait for a connection longer than this is reported: the pool is too
+// small for the transactional handlers (and everything else) sharing it.
+const slowConnectMs = 1_000;
+// How long a rollback may take before the connection is closed instead.
+const rollbackWaitMs = 5_000;
+
+const retryable = (message: string, thrown?: unknown): TaskFailure => ({
+  _tag: "Retryable",
+  name: "DatabaseError",
+  message: thrown === undefined ? message : `${message}: ${messageOf(thrown)}`,
+  stack: null,
+});
+
+/** Resolves with `promise`'s value, or `undefined` after `ms`; never rejects. */
+const within = async <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((done) => {
+    timer = setTimeout(() => done(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/** A pool client inside BEGIN; a slow checkout is logged, since it means the pool is too small. */
+const begin = async <I, O>(deps: ExecuteDeps<I, O>, taskId: string): Promise<pg.PoolClient> => {
+  const asked = Date.now();
+  const client = await deps.pool.connect();
+  const waitedMs = Date.now() - asked;
+  if (waitedMs > slowConnectMs)
+    deps.log.warn(
+      "a transactional handler waited for a pool connection; the pool is too small for what shares it",
+      { taskId, waitedMs, poolMax: deps.pool.options.max ?? 10 },
+    );
+  try {
+    await client.query("begin");
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
+  return client;
+};
+
+/**
+ * Ends the handler's transaction without committing. A handler that
+ * settled gets a ROLLBACK and its connection goes back to the pool. An
+ * aborted one (timeout, cancel, lost lease, shutdown) may still be running
+ * a query on it, and may use it again later: its query is cancelled and the
+ * connection closed, so the server rolls back and nothing it sends after
+ * can commit or reach another task's session.
+ */
+const discard = async <I, O>(deps: ExecuteDeps<I, O>, tx: pg.PoolClient, aborted: boolean) => {
+  if (aborted) {
+    const pid = (tx as unknown as { readonly processID?: unknown }).processID;
+    if (typeof pid === "number") await backendsCancel(deps.sql, deps.pool, pid)();
+    tx.release(true);
+    return;
+  }
+  const rolledBack = await within(
+    tx.query("rollback").then(() => true),
+    rollbackWaitMs,
+  );
+  tx.release(rolledBack === true ? undefined : true);
+};
+
+/**
+ * One attempt of a transactional handler, from BEGIN to COMMIT: the
+ * handler runs with `tx` under the task's timeout and signal, then its
+ * success (and a job's next step) is written in the same transaction,
+ * fenced by the attempt and the lease, and committed; outcome streams hear
+ * of it on commit. A fenced-off write rolls everything back (logged). A
+ * failure rolls back first, then is recorded outside the transaction as for
+ * any task. Holds a worker slot and a connection throughout.
+ */
+export const runTransactionalAttempt =
+  <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask): T.Task<Outcome<O> | undefined> =>
+  async () => {
+    const { row } = task;
+    const { signal } = task.controller;
+    let tx: pg.PoolClient | undefined;
+    // While underway holds the client for the handler, a connection lost
+    // under it must not become an unhandled 'error' event (a crash): the
+    // handler's query rejects anyway.
+    const onClientError = (error: Error) =>
+      deps.log.warn("a transactional handler's connection failed", { taskId: row.id, error: error.message });
+    // Opening the transaction is part of the handler, so it counts against
+    // the task's timeout and ends with its signal.
+    const handler = async (input: I, context: TaskContext): Promise<unknown> => {
+      const client = await begin(deps, row.id);
+      if (signal.aborted) {
+        // The attempt ended while this waited for a connection.
+        await discard(deps, client, false);
+        throw signal.reason;
+      }
+      client.on("error", onClientError);
+      tx = client;
+      const withTx: TransactionalContext = { ...context, tx: client };
+      return deps.handler(input, withTx);
+    };
+    const verdict = await runAttempt({ ...deps, handler })(task)();
+    const release = async (aborted: boolean) => {
+      if (tx === undefined) return;
+      const client = tx;
+      tx = undefined;
+      await discard(deps, client, aborted);
+      client.off("error", onClientError);
+    };
+    const recordFailure = async (failure: TaskFailure) => recordAttempt(deps, task)(E.left(failure))();
+
+    if (E.isLeft(verdict)) {
+      await release(signal.aborted);
+      return recordFailure(verdict.left);
+    }
+    const client = tx;
+    if (client === undefined) return recordFailure(retryable("the handler returned without a transaction"));
+    const { output, json } = verdict.right;
+    const written = await tasksCompleteLeased(
+      deps.sql,
+      client,
+      row.id,
+      row.attempt,
+      json,
+      deps.continuation?.(output, row),
+    )();
+    if (E.isLeft(written)) {
+      // Often the handler's own doing: it swallowed an error that aborted the transaction.
+      await release(false);
+      return recordFailure(
+        retryable("could not record the result in the handler's transaction", written.left.cause),
+      );
+    }
+    if (!written.right) {
+      await release(false);
+      deps.log.warn(
+        "transactional task rolled back: its lease expired or it was reclaimed or cancelled (fenced); its writes were discarded",
+        { taskId: row.id, attempt: row.attempt },
+      );
+      return undefined;
+    }
+    try {
+      await client.query("commit");
+    } catch (error) {
+      tx = undefined;
+      client.off("error", onClientError);
+      client.release(true);
+      // If the commit did land after all, the task is no longer in progress
+      // and this fenced write changes nothing.
+      return recordFailure(retryable("commit of the handler's transaction failed", error));
+    }
+    tx = undefined;
+    client.off("error", onClientError);
+    client.release();
+    return {
+      _tag: "succeeded",
+      taskId: row.id,
+      queue: deps.queue,
+      attempt: row.attempt,
+      jobId: row.job_id,
+      stepIndex: row.step_index,
+      output,
+    };
+  };
