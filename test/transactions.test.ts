@@ -147,9 +147,9 @@ describe("transactional handlers", () => {
         [2, "succeeded", null],
       ],
     );
-    // The concurrency slot was given back by both attempts.
+    // The key holds no slot once both attempts ended: nothing of it runs.
     const { rows } = await db().pool.query(
-      "select running from underway.concurrency_slot where queue_name = 'tx_throw' and concurrency_key = 'k'",
+      "select count(*)::int as running from underway.task where queue_name = 'tx_throw' and concurrency_key = 'k' and state = 'in_progress'",
     );
     assert.deepEqual(rows, [{ running: 0 }]);
   });

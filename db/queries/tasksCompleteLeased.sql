@@ -5,13 +5,17 @@
 -- if no one has reaped it yet) matches no row, and its caller rolls the whole
 -- transaction back, handler writes included. The clock is
 -- statement_timestamp(), not now(): now() is when the transaction began,
--- before the handler ran.
+-- before the handler ran. A task whose cancel was requested is not completed
+-- (its caller rolls back, so the handler's writes go too), and the job's
+-- lock is held in share mode, as for any step completion, so a job cancel
+-- sees the next step this inserts or stops it.
 with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = $3::jsonb, finished_at = statement_timestamp(),
          lease_expires_at = null, error = null
    where t.id = $1::bigint and t.attempt = $2::integer and t.state = 'in_progress'
-     and t.lease_expires_at > statement_timestamp()
+     and t.lease_expires_at > statement_timestamp() and t.cancel_requested_at is null
+     and {{schema}}.task_job_lock_shared(t.job_id)
   returning t.id, t.queue_name, t.job_id
 ), continued as (
   insert into {{schema}}.task (

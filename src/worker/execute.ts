@@ -105,11 +105,11 @@ export const abortTask = (task: RunningTask, kind: AbortKind): void =>
 const isTakenAway = (task: RunningTask): boolean =>
   abortErrorOf(task.controller.signal)?.kind === "lease lost" || task.abandon.signal.aborted;
 
-const isCancelled = (task: RunningTask): boolean =>
+export const isCancelled = (task: RunningTask): boolean =>
   abortErrorOf(task.controller.signal)?.kind === "cancelled";
 
 // The handler's stack says nothing about why the signal fired.
-const failureOfAbort = (reason: AbortError): TaskFailure => ({
+export const failureOfAbort = (reason: AbortError): TaskFailure => ({
   _tag: reason.kind === "timeout" ? "TimedOut" : "Aborted",
   name: reason.name,
   message: reason.message,

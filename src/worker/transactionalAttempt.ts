@@ -1,11 +1,13 @@
 import * as E from "fp-ts/lib/Either.js";
 import type * as T from "fp-ts/lib/Task.js";
 import type pg from "pg";
-import { messageOf, type TaskFailure } from "../errors.ts";
+import { AbortError, messageOf, type TaskFailure } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import { backendsCancel, tasksCompleteLeased } from "../queries.ts";
 import type { TransactionalContext } from "./transactional.ts";
 import {
+  failureOfAbort,
+  isCancelled,
   recordAttempt,
   runAttempt,
   type ExecuteDeps,
@@ -111,6 +113,17 @@ export const runTransactionalAttempt =
       }
       client.on("error", onClientError);
       tx = client;
+      // A cancelled handler is waited for until it ends: end the query it
+      // waits on now, so it does (the transaction is then aborted, and
+      // nothing it sends after can commit).
+      const pid = (client as unknown as { readonly processID?: unknown }).processID;
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (typeof pid === "number" && tx === client) void backendsCancel(deps.sql, deps.pool, pid)();
+        },
+        { once: true },
+      );
       const withTx: TransactionalContext = { ...context, tx: client };
       return deps.handler(input, withTx);
     };
@@ -127,6 +140,13 @@ export const runTransactionalAttempt =
     if (E.isLeft(verdict)) {
       await release(signal.aborted);
       return recordFailure(verdict.left);
+    }
+    // Cancelled while it ran (a cancelled handler is waited for): its writes
+    // are discarded, and the cancel is written outside, as for any task.
+    const cancel = (): TaskFailure => failureOfAbort(new AbortError("cancelled"));
+    if (isCancelled(task)) {
+      await release(true);
+      return recordFailure(cancel());
     }
     const client = tx;
     if (client === undefined) return recordFailure(retryable("the handler returned without a transaction"));
@@ -148,6 +168,8 @@ export const runTransactionalAttempt =
     }
     if (!written.right) {
       await release(false);
+      // A cancel that landed while the result was being written.
+      if (isCancelled(task)) return recordFailure(cancel());
       deps.log.warn(
         "transactional task rolled back: its lease expired or it was reclaimed or cancelled (fenced); its writes were discarded",
         { taskId: row.id, attempt: row.attempt },
