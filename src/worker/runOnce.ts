@@ -30,11 +30,13 @@ export interface DrainOptions extends RunOnceOptions {
 export interface DrainResult {
   /** Attempts run. */
   readonly ran: number;
+  /** Attempts that succeeded. */
   readonly succeeded: number;
   /** Failed attempts that will run again later (a drain does not wait for them). */
   readonly retrying: number;
   /** Failed for good (and dead-lettered, with a DLQ). */
   readonly failed: number;
+  /** Attempts that ended with their task cancelled. */
   readonly cancelled: number;
   /** Attempts whose result was not this call's to write: the lease was lost or the write fenced off. */
   readonly lost: number;

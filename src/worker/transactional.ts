@@ -20,6 +20,7 @@ export type TransactionalContext = WithTransaction<TaskContext>;
 
 /** A handler marked by {@link transactional}; workers give it a transaction. */
 export type TransactionalHandler<I, O, C = TaskContext> = ((input: I, context: C) => Promise<O>) & {
+  /** Marks the handler as transactional, for `start()` and the pool check. */
   readonly [marker]: true;
 };
 
