@@ -17,7 +17,7 @@ import {
   silentLogger,
   Underway,
 } from "../src/index.ts";
-import { eventually, useDatabase } from "./support/harness.ts";
+import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
 const { db, connect } = useDatabase("hardening");
 
@@ -345,5 +345,52 @@ describe("found by a new user", () => {
     assert.throws(() => defineJob({ queue: "not_a_schema", input: {} as unknown as typeof N }), ConfigError);
     await assert.rejects(() => job.enqueueMany("abc" as unknown as Array<{ n: number }>), ValidationError);
     assert.equal(await rowCount("spans"), 0);
+  });
+});
+
+describe("a failed read of a truncated outcome", () => {
+  it("is logged; the subscriber lives on and gets the next outcome", async () => {
+    const underway = await connect();
+    const def = defineJob({ queue: "truncated_read", input: N, output: t.string });
+    const job = underway.job(def);
+    // A watcher whose role may LISTEN and register but not read tasks: the
+    // read that completes a truncated outcome fails for good.
+    await db().pool.query(`
+      do $$ begin
+        if not exists (select from pg_roles where rolname = 'outcome_watcher') then
+          create role outcome_watcher login;
+        end if;
+      end $$;
+      grant usage on schema underway to outcome_watcher;
+      grant select, insert, update, delete on underway.outcome_listener to outcome_watcher;`);
+    const url = new URL(db().url);
+    url.username = "outcome_watcher";
+    const log = recordingLogger();
+    const watcher = await Underway.connect({ connectionString: url.toString(), migrate: false, logger: log });
+    try {
+      const seen: Array<{ tag: string; size: number }> = [];
+      let failed: unknown;
+      const sub = watcher.job(def).outcomes$.subscribe({
+        next: (outcome) =>
+          seen.push({ tag: outcome._tag, size: outcome._tag === "succeeded" ? outcome.output.length : 0 }),
+        error: (error: unknown) => {
+          failed = error;
+        },
+      });
+      await watcher.listening();
+      const worker = job.start(async ({ n }) => (n === 1 ? "x".repeat(10_000) : "small"));
+      await job.result(await job.enqueue({ n: 1 })); // truncated: its read is refused
+      await job.result(await job.enqueue({ n: 2 }));
+      await eventually(() => seen.some((outcome) => outcome.size === 5), 10_000, "the next outcome");
+      await worker.stop();
+      assert.equal(failed, undefined, "outcomes$ did not error");
+      assert.ok(
+        log.lines.some((line) => line.level === "error" && /too large to notify/.test(line.message)),
+        JSON.stringify(log.lines),
+      );
+      sub.unsubscribe();
+    } finally {
+      await watcher.close();
+    }
   });
 });
