@@ -378,6 +378,7 @@ export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerO
     ticks$: ticks.asObservable(),
     stop: () => {
       stopping ??= run.stop().finally(() => {
+        shutdown.unsubscribe();
         untrack();
         ticks.complete();
       });
@@ -392,7 +393,6 @@ export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerO
     .channel$(`${sql.schema}.shutdown`)
     .pipe(filter((name) => name === job.queue))
     .subscribe(() => void scheduler.stop());
-  void ticks.subscribe({ complete: () => shutdown.unsubscribe() });
   run.start((event) => ticks.next(event));
   return scheduler;
 };
