@@ -14,7 +14,7 @@ import {
   type TaskFailure,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Outcome } from "../outcomes.ts";
+import type { Outcome, OutcomeBase } from "../outcomes.ts";
 import {
   tasksFail,
   tasksRetry,
@@ -237,18 +237,21 @@ const storedError = (failure: TaskFailure): AttemptError => ({
   stack: failure.stack === null ? null : errorText(failure.stack, maxErrorStackLength),
 });
 
+/** What every outcome of this attempt says about its task. */
+export const outcomeBaseOf = (queue: string, row: ClaimedRow): OutcomeBase => ({
+  taskId: row.id,
+  queue,
+  attempt: row.attempt,
+  jobId: row.job_id,
+  stepIndex: row.step_index,
+});
+
 /** Writes a failure: retry by policy, or fail (and dead-letter) for good. */
 const recordFailure =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
   (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
     const error = storedError(failure);
-    const base = {
-      taskId: row.id,
-      queue: deps.queue,
-      attempt: row.attempt,
-      jobId: row.job_id,
-      stepIndex: row.step_index,
-    };
+    const base = outcomeBaseOf(deps.queue, row);
     // An attempt cut off by a shutdown is not the task's fault: even the last
     // one goes back to pending, or a deploy would fail tasks for good.
     const final = failure._tag === "Fatal" || (failure._tag !== "Aborted" && row.attempt >= row.max_attempts);
@@ -296,17 +299,7 @@ const recordSuccess =
     pipe(
       deps.completions.complete(row.id, row.attempt, json, deps.continuation?.(output, row)),
       TE.map((written) =>
-        written
-          ? {
-              _tag: "succeeded" as const,
-              taskId: row.id,
-              queue: deps.queue,
-              attempt: row.attempt,
-              jobId: row.job_id,
-              stepIndex: row.step_index,
-              output,
-            }
-          : undefined,
+        written ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded" as const, output } : undefined,
       ),
     );
 

@@ -3,7 +3,14 @@ import { DatabaseError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import { tasksClaim, tasksGet, tasksHeartbeat, tasksReap, type ClaimedRow } from "../queries.ts";
 import { Completions } from "./completions.ts";
-import { abortTask, recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
+import {
+  abortTask,
+  outcomeBaseOf,
+  recordAttempt,
+  runAttempt,
+  type ExecuteDeps,
+  type RunningTask,
+} from "./execute.ts";
 import type { Listener } from "./listener.ts";
 import { checkWorkOptions } from "./workOptions.ts";
 import { runTransactionalAttempt } from "./transactionalAttempt.ts";
@@ -115,14 +122,7 @@ const runClaimed = async <I, O>(
     // Taken away: a cancel wrote the task's state itself; say so rather than nothing.
     const current = await tasksGet(deps.sql, deps.pool, row.id)();
     return E.isRight(current) && current.right?.state === "cancelled" && current.right.attempt === row.attempt
-      ? {
-          _tag: "cancelled",
-          taskId: row.id,
-          queue: deps.queue,
-          attempt: row.attempt,
-          jobId: row.job_id,
-          stepIndex: row.step_index,
-        }
+      ? { ...outcomeBaseOf(deps.queue, row), _tag: "cancelled" }
       : undefined;
   } finally {
     clearInterval(heartbeat);

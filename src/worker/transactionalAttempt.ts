@@ -8,6 +8,7 @@ import type { TransactionalContext } from "./transactional.ts";
 import {
   failureOfAbort,
   isCancelled,
+  outcomeBaseOf,
   recordAttempt,
   runAttempt,
   type ExecuteDeps,
@@ -189,13 +190,5 @@ export const runTransactionalAttempt =
     tx = undefined;
     client.off("error", onClientError);
     client.release();
-    return {
-      _tag: "succeeded",
-      taskId: row.id,
-      queue: deps.queue,
-      attempt: row.attempt,
-      jobId: row.job_id,
-      stepIndex: row.step_index,
-      output,
-    };
+    return { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded", output };
   };
