@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type * as t from "io-ts";
 import { ConfigError, type DecodeError } from "./errors.ts";
+import { describeThrown } from "./describeThrown.ts";
 import { jsonProblem } from "./json.ts";
 import type { StandardSchemaV1 } from "./standardSchema.ts";
 
@@ -76,87 +77,105 @@ export interface Codec<In, Out> {
 const isStandard = (schema: Schema): schema is StandardSchemaV1 =>
   typeof schema === "object" && schema !== null && "~standard" in schema;
 
-// jsonb cannot hold NUL, lone surrogates, NaN or Infinity (JSON.stringify
-// would turn the last two into null, silently); refuse them up front.
-const storable = (stored: unknown): E.Either<DecodeError, unknown> => {
-  const problem = jsonProblem(stored);
-  return problem === undefined
-    ? E.right(stored)
-    : E.left(decodeError([problem.path], `${problem.path}: ${problem.message}`));
+// What is stored is what JSON makes of a value: checked first for what jsonb
+// cannot hold (NUL, lone surrogates, NaN, Infinity, bigint, cycles…), then
+// round-tripped, so a check runs on exactly what readers will load (a Date
+// becomes its ISO string here, not only in another process).
+const storable = (value: unknown): E.Either<DecodeError, unknown> => {
+  const problem = jsonProblem(value);
+  if (problem !== undefined)
+    return E.left(decodeError([problem.path], `${problem.path}: ${problem.message}`));
+  const text = JSON.stringify(value);
+  return E.right(text === undefined ? null : (JSON.parse(text) as unknown));
+};
+
+const issuesError = (issues: ReadonlyArray<StandardSchemaV1.Issue>, prefix: string): DecodeError => {
+  const paths = issues.map((issue) =>
+    issue.path === undefined || issue.path.length === 0
+      ? "(root)"
+      : issue.path.map((segment) => String(typeof segment === "object" ? segment.key : segment)).join("."),
+  );
+  return decodeError(
+    paths,
+    issues.map((issue, index) => `${prefix}${paths[index] ?? "(root)"}: ${issue.message}`).join("; "),
+  );
 };
 
 const standardCodec = <In, Out>(schema: StandardSchemaV1<In, Out>): Codec<In, Out> => {
-  const validate = (value: unknown): E.Either<DecodeError, Out> => {
-    const result = schema["~standard"].validate(value);
+  const validate = (value: unknown, prefix = ""): E.Either<DecodeError, Out> => {
+    let result: StandardSchemaV1.Result<Out> | Promise<StandardSchemaV1.Result<Out>>;
+    try {
+      result = schema["~standard"].validate(value);
+    } catch (error) {
+      return E.left(decodeError(["(root)"], `${prefix}the schema threw: ${describeThrown(error).message}`));
+    }
     if (result instanceof Promise) {
+      // zod, for one, falls back to a promise when a check throws: it must
+      // not become an unhandled rejection.
+      result.catch(() => undefined);
       return E.left(
         decodeError(
           ["(root)"],
-          "asynchronous Standard Schema validation is not supported; use a synchronous schema",
+          `${prefix}the schema did not validate synchronously (an async refinement, or a check that threw); use a synchronous schema whose checks do not throw`,
         ),
       );
     }
-    if (result.issues === undefined) return E.right(result.value);
-    const paths = result.issues.map((issue) =>
-      issue.path === undefined || issue.path.length === 0
-        ? "(root)"
-        : issue.path.map((segment) => String(typeof segment === "object" ? segment.key : segment)).join("."),
-    );
-    return E.left(
-      decodeError(
-        paths,
-        result.issues.map((issue, index) => `${paths[index] ?? "(root)"}: ${issue.message}`).join("; "),
-      ),
-    );
+    return result.issues === undefined ? E.right(result.value) : E.left(issuesError(result.issues, prefix));
   };
   return {
     check: (value) =>
       pipe(
         validate(value),
-        E.chain((out) =>
+        E.chain(() => storable(value)),
+        // Readers validate the stored JSON: so does the writer, so that what
+        // is accepted here is what they can load.
+        E.chain((stored) =>
           pipe(
-            storable(value),
-            E.map((stored) => ({ value: out, stored })),
+            validate(stored, "as stored (JSON): "),
+            E.map((out) => ({ value: out, stored })),
           ),
         ),
       ),
-    load: validate,
+    load: (stored) => validate(stored),
   };
 };
 
 const ioTsCodec = <A, O>(codec: t.Type<A, O, unknown>): Codec<A, A> => {
   const decode = decodeWith(codec);
-  // A value is checked by a round trip, encode then decode, so codecs whose
-  // type differs from their JSON form (a Date stored as a string) check the
-  // typed value; an encode that throws on a bad value falls back to decoding
-  // the value itself, which names the bad fields.
-  const encoded = (value: A): E.Either<DecodeError, unknown> => {
-    let stored: unknown;
-    try {
-      stored = codec.encode(value);
-    } catch {
-      return pipe(
-        decode(value),
-        E.chain(() => E.left(decodeError(["(root)"], "the codec could not encode the value"))),
-      );
-    }
-    return pipe(
-      decode(stored),
-      E.map(() => stored),
-    );
-  };
+  // A value is checked by a round trip (encode, JSON, decode), so codecs
+  // whose type differs from their JSON form (a Date stored as a string)
+  // check the typed value, and what is accepted is what readers can load.
+  // An encode that throws on a bad value falls back to decoding the value
+  // itself, which names the bad fields.
   return {
-    check: (value) =>
-      pipe(
-        encoded(value),
-        E.chain(storable),
+    check: (value) => {
+      let encoded: unknown;
+      try {
+        encoded = codec.encode(value);
+      } catch {
+        return pipe(
+          decode(value),
+          E.chain(() => E.left(decodeError(["(root)"], "the codec could not encode the value"))),
+        );
+      }
+      return pipe(
+        storable(encoded),
         E.chain((stored) =>
           pipe(
             decode(stored),
+            // The typed value's own errors name its fields better than the
+            // stored form's, when it has any.
+            E.orElse((error) =>
+              pipe(
+                decode(value),
+                E.chain(() => E.left<DecodeError, A>(error)),
+              ),
+            ),
             E.map((valid) => ({ value: valid, stored })),
           ),
         ),
-      ),
+      );
+    },
     load: decode,
   };
 };
@@ -190,7 +209,7 @@ export const jsonCodec = <A>(): Codec<A, A> => ({
   check: (value) =>
     pipe(
       storable(value),
-      E.map((stored) => ({ value, stored })),
+      E.map((stored) => ({ value: stored as A, stored })),
     ),
   load: (stored) => E.right(stored as A),
 });

@@ -32,7 +32,9 @@ export const checkQueueName = (name: string): string => {
 };
 
 const invalidId = (what: string, expected: string, id: unknown): ValidationError => {
-  const text = String(id);
+  // Never calls the value's own methods: a hostile id still gets this error.
+  const text =
+    typeof id === "string" ? id : typeof id === "number" ? String(id) : Object.prototype.toString.call(id);
   const shown = JSON.stringify(text.slice(0, 40)) + (text.length > 40 ? "…" : "");
   return new ValidationError(`invalid ${what}`, {
     _tag: "DecodeError",

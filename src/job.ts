@@ -117,6 +117,9 @@ export interface CheckedInput<V> {
   readonly stored: unknown;
 }
 
+// How long close() lets a runOnce/drain handler finish, as a worker's default shutdownGraceMs.
+const runHereGraceMs = 30_000;
+
 // Rows per INSERT statement of enqueueMany: one array parameter per column,
 // so the limit is memory per statement, not the 65,535 bind parameters.
 const enqueueChunk = 5_000;
@@ -572,7 +575,9 @@ export class Job<In, V, R, O> {
     options: RunOnceOptions,
     internals: JobInternals<V, O>,
   ): Promise<Outcome<O> | undefined> {
-    const one = await this.runHere(handler, internals, 1, (deps) => runOne(deps, options));
+    const one = await this.runHere(handler, internals, 1, options.signal, (deps, control) =>
+      runOne(deps, { ...options, ...control }),
+    );
     return one.claimed ? one.outcome : undefined;
   }
 
@@ -599,28 +604,47 @@ export class Job<In, V, R, O> {
     if (options.until !== undefined && options.until !== "empty")
       throw new ConfigError(`drain: until must be "empty", got ${JSON.stringify(options.until)}`);
     const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
-    return this.runHere(handler, internals, concurrency, (deps) => drain(deps, { ...options, concurrency }));
+    return this.runHere(handler, internals, concurrency, options.signal, (deps, control) =>
+      drain(deps, { ...options, ...control, concurrency }),
+    );
   }
 
-  /** Runs `run` in this process as a worker would; `close()` waits for it. */
+  /**
+   * Runs `run` in this process as a worker would. `close()` stops it as it
+   * stops a worker: no new claims at once, running handlers get the grace
+   * period (30 s), then their signal fires.
+   */
   private async runHere<A>(
     handler: Handler<V, unknown>,
     internals: JobInternals<V, O>,
     concurrency: number,
-    run: (deps: RunOnceDeps<V, O>) => Promise<A>,
+    signal: AbortSignal | undefined,
+    run: (
+      deps: RunOnceDeps<V, O>,
+      control: { readonly signal: AbortSignal; readonly stopClaiming: AbortSignal },
+    ) => Promise<A>,
   ): Promise<A> {
     this.underway.assertOpen();
     const deps = { ...this.depsOf(handler, internals), workerId: `${hostname()}:${process.pid}:once` };
     if (deps.transactional !== undefined)
       checkPoolSize(this.underway.pool, concurrency, `runOnce/drain on queue ${this.queue}`);
     this.registerQuietly();
-    const running = run(deps);
+    const stopClaiming = new AbortController();
+    const abort = new AbortController();
+    const running = run(deps, {
+      signal: signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
+      stopClaiming: stopClaiming.signal,
+    });
     const untrack = this.underway.track({
-      stop: () =>
-        running.then(
+      stop: async () => {
+        stopClaiming.abort();
+        const grace = setTimeout(() => abort.abort(), runHereGraceMs);
+        await running.then(
           () => undefined,
           () => undefined,
-        ),
+        );
+        clearTimeout(grace);
+      },
     });
     try {
       return await running;

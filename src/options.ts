@@ -83,63 +83,49 @@ const check = (ok: boolean, what: string): void => {
   if (!ok) throw new ConfigError(`invalid task option: ${what}`);
 };
 
+const finite = (name: string, value: unknown, min: number, max: number): void =>
+  check(
+    typeof value === "number" && Number.isFinite(value) && value >= min && value <= max,
+    `${name} must be a number from ${min} to ${max}, got ${shown(value)}`,
+  );
+
+const integer = (name: string, value: unknown, min: number, max: number): void =>
+  check(
+    typeof value === "number" && Number.isInteger(value) && value >= min && value <= max,
+    `${name} must be an integer from ${min} to ${max}, got ${shown(value)}`,
+  );
+
 /** Layers option sets (later wins) and validates the result. */
 export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | undefined>): TaskOptions => {
   let options = defaultTaskOptions;
   for (const layer of layers) {
     if (layer === undefined) continue;
+    check(typeof layer === "object" && layer !== null, `options must be an object, got ${shown(layer)}`);
+    check(
+      layer.retry === undefined || (typeof layer.retry === "object" && layer.retry !== null),
+      `retry must be an object, got ${shown(layer.retry)}`,
+    );
     options = { ...options, ...defined(layer), retry: { ...options.retry, ...defined(layer.retry) } };
   }
   const { retry } = options;
-  check(
-    Number.isInteger(retry.maxAttempts) && retry.maxAttempts >= 1,
-    `retry.maxAttempts must be an integer >= 1, got ${retry.maxAttempts}`,
-  );
-  check(
-    retry.initialIntervalMs >= 0 && retry.initialIntervalMs <= int32,
-    `retry.initialIntervalMs out of range: ${retry.initialIntervalMs}`,
-  );
-  check(
-    retry.maxIntervalMs >= 0 && retry.maxIntervalMs <= int32,
-    `retry.maxIntervalMs out of range: ${retry.maxIntervalMs}`,
-  );
-  check(
-    retry.backoffCoefficient >= 1 && Number.isFinite(retry.backoffCoefficient),
-    `retry.backoffCoefficient must be >= 1, got ${retry.backoffCoefficient}`,
-  );
-  check(retry.jitter >= 0 && retry.jitter <= 1, `retry.jitter must be within 0..1, got ${retry.jitter}`);
-  check(
-    Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 && options.timeoutMs <= int32,
-    `timeoutMs must be a positive integer ms below 2^31, got ${options.timeoutMs}`,
-  );
+  // Each bound is what the column holds (integer, bigint) and what makes sense.
+  integer("retry.maxAttempts", retry.maxAttempts, 1, int32);
+  integer("retry.initialIntervalMs", retry.initialIntervalMs, 0, int32);
+  integer("retry.maxIntervalMs", retry.maxIntervalMs, 0, int32);
+  finite("retry.backoffCoefficient", retry.backoffCoefficient, 1, 1_000);
+  finite("retry.jitter", retry.jitter, 0, 1);
+  integer("timeoutMs", options.timeoutMs, 1, int32);
   // A lease must outlast a few renewals plus a stalled event loop or a slow
   // round trip; shorter leases lapsed on a busy machine and failed healthy tasks.
-  check(
-    Number.isInteger(options.heartbeatMs) &&
-      options.heartbeatMs >= minHeartbeatMs &&
-      options.heartbeatMs <= int32,
-    `heartbeatMs must be an integer from ${minHeartbeatMs} to ${int32}, got ${options.heartbeatMs}`,
-  );
-  check(
-    typeof options.ttlMs === "number" && options.ttlMs >= 0 && options.ttlMs <= maxSpanMs,
-    `ttlMs must be a number of ms from 0 to ${maxSpanMs} (100 years), got ${shown(options.ttlMs)}`,
-  );
-  check(
-    typeof options.delayMs === "number" && options.delayMs >= 0 && options.delayMs <= maxSpanMs,
-    `delayMs must be a number of ms from 0 to ${maxSpanMs} (100 years), got ${shown(options.delayMs)}`,
-  );
+  integer("heartbeatMs", options.heartbeatMs, minHeartbeatMs, int32);
+  integer("ttlMs", options.ttlMs, 0, maxSpanMs);
+  finite("delayMs", options.delayMs, 0, maxSpanMs);
   check(
     retry.maxIntervalMs >= retry.initialIntervalMs,
     `retry.maxIntervalMs (${retry.maxIntervalMs}) must be >= retry.initialIntervalMs (${retry.initialIntervalMs})`,
   );
-  check(
-    Number.isInteger(options.priority) && Math.abs(options.priority) <= int32,
-    `priority must be a 32-bit integer, got ${options.priority}`,
-  );
-  check(
-    Number.isInteger(options.concurrencyLimit) && options.concurrencyLimit >= 1,
-    `concurrencyLimit must be an integer >= 1, got ${options.concurrencyLimit}`,
-  );
+  integer("priority", options.priority, -int32, int32);
+  integer("concurrencyLimit", options.concurrencyLimit, 1, int32);
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);
   return options;

@@ -44,6 +44,8 @@ export class OutcomeFeed {
   /** Settles once the last unsubscribe deleted the registration. */
   private unregistered: Promise<void> = Promise.resolve();
   private readonly closing = new Subject<void>();
+  /** Subscriptions of `payloads$` open now (0 or 1: it is shared). */
+  private subscribed = 0;
   private closed = false;
   readonly payloads$: Observable<string>;
   /**
@@ -74,8 +76,12 @@ export class OutcomeFeed {
       subscriptions.add(listener.channel$(channel).subscribe(subscriber));
       // close() completes every outcome stream, which ends this subscription.
       subscriptions.add(this.closing.subscribe(() => subscriber.complete()));
-      // Registered at once, so `ready()` right after subscribing covers it.
-      this.registered = this.register();
+      // Registered at once, so `ready()` right after subscribing covers it,
+      // but after the delete of an unsubscribe just before (an unsubscribe
+      // and a subscribe in one tick): the delete must not land after the
+      // insert, or no outcome would be sent while this one listens.
+      this.subscribed += 1;
+      this.registered = this.unregistered.then(() => this.register());
       // Renewed on a timer, and at once after a reconnect of the LISTEN
       // connection: a server that crashed lost the (unlogged) registration,
       // and until it is back no outcome is sent to anyone.
@@ -86,7 +92,11 @@ export class OutcomeFeed {
       );
       return () => {
         subscriptions.unsubscribe();
-        this.unregistered = this.registered.then(() => this.unregister());
+        this.subscribed -= 1;
+        // Deleted only if nothing subscribed again meanwhile.
+        this.unregistered = this.registered.then(() =>
+          this.subscribed === 0 ? this.unregister() : undefined,
+        );
       };
     }).pipe(share());
     this.sources$ = this.payloads$.pipe(

@@ -255,6 +255,11 @@ export const tasksGet = (sql: Sql, db: Queryable, id: string) =>
 export const tasksGetMany = (sql: Sql, db: Queryable, ids: ReadonlyArray<string>) =>
   run<TaskRow>(sql, db, "tasksGetMany", [ids]);
 
+export const tasksCancelRequested = (sql: Sql, db: Queryable, id: string, attempt: number) =>
+  TE.map((rows: ReadonlyArray<{ readonly requested: boolean }>) => rows[0]?.requested === true)(
+    run<{ readonly requested: boolean }>(sql, db, "tasksCancelRequested", [id, attempt]),
+  );
+
 /** One attempt of a task. */
 export interface AttemptRow {
   /** The attempt's number, 1-based; it goes on counting after a redrive. */

@@ -14,7 +14,7 @@ import {
   type Worker,
 } from "./job.ts";
 import { jsonProblem, type JsonValue } from "./json.ts";
-import type { TaskOptionsInput } from "./options.ts";
+import { resolveTaskOptions, type TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
 import {
   tasksCancel,
@@ -53,7 +53,10 @@ export interface Done<D> {
 export const next = <N>(value: N): Next<N> => ({ _tag: "next", value, delayMs: 0 });
 
 /** Hands `value` to the next step after `delayMs`. */
-export const nextAfter = <N>(value: N, delayMs: number): Next<N> => ({ _tag: "next", value, delayMs });
+export const nextAfter = <N>(value: N, delayMs: number): Next<N> => {
+  resolveTaskOptions({ delayMs });
+  return { _tag: "next", value, delayMs };
+};
 
 /** Ends the job; `value` is the job's output (`null` when omitted). */
 export function done(): Done<null>;
@@ -197,6 +200,14 @@ export class Steps<V, Cur, Out, S, R> {
     run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D>>,
     options?: TaskOptionsInput,
   ): Steps<V, N, Out | D, S, R> {
+    if (options !== undefined) {
+      // Checked where they are written, not when the step before finishes.
+      resolveTaskOptions(options);
+      if (options.uniqueKey !== undefined && options.uniqueKey !== null)
+        throw new ConfigError(
+          `a step of queue ${this.queue} cannot take a uniqueKey: a run whose next step found the key taken could not go on`,
+        );
+    }
     if (this.steps.length === 0 && options !== undefined)
       throw new ConfigError(
         `the first step of queue ${this.queue} takes its options from the job definition (producers enqueue it)`,

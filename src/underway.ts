@@ -54,6 +54,10 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
+// Marks stopOnSignals' handlers, so the last client of a process to finish
+// closing is the one that exits. Symbol.for: two copies of underway agree.
+const underwaySignalHandler = Symbol.for("underway.stopOnSignals");
+
 const passwordOf = (connectionString: string | undefined): string | undefined => {
   if (connectionString === undefined) return undefined;
   try {
@@ -278,7 +282,12 @@ export class Underway {
       this.log.warn(`${signal} received: stopping workers gracefully (send again to exit at once)`);
       void this.close().then(
         () => {
-          if (options.exit !== false) process.exit(0);
+          // Another client of this process still closing (its own
+          // stopOnSignals) exits when it is done, not cut short by this one.
+          const othersClosing = signals.some((name) =>
+            process.listeners(name).some((listener) => underwaySignalHandler in listener),
+          );
+          if (options.exit !== false && !othersClosing) process.exit(0);
         },
         (error: unknown) => {
           this.log.error("graceful shutdown failed", { error: String(error) });
@@ -286,6 +295,7 @@ export class Underway {
         },
       );
     };
+    Object.defineProperty(onSignal, underwaySignalHandler, { value: true });
     for (const signal of signals) process.on(signal, onSignal);
     const remove = () => {
       for (const signal of signals) process.off(signal, onSignal);

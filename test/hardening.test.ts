@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { firstValueFrom, filter, lastValueFrom, take, toArray } from "rxjs";
+import { z } from "zod";
 import {
   ConfigError,
   Steps,
@@ -12,6 +13,7 @@ import {
   defineStepJob,
   done,
   next,
+  nextAfter,
   runScheduler,
   schedule,
   silentLogger,
@@ -392,5 +394,168 @@ describe("a failed read of a truncated outcome", () => {
     } finally {
       await watcher.close();
     }
+  });
+});
+
+describe("found by a hostile tester", () => {
+  it("a Standard Schema whose check throws is a ValidationError, not a crash", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "zod_throws",
+        input: z.object({ s: z.string().refine((s) => JSON.parse(s) !== null) }),
+      }),
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await assert.rejects(() => job.enqueue({ s: "{not json" }), ValidationError);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("a value that does not survive JSON for its Standard Schema is refused where it is written", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "zod_date",
+        input: z.object({ at: z.date() }),
+        output: z.object({ at: z.date() }),
+        options: { retry: { maxAttempts: 1 } },
+      }),
+    );
+    await assert.rejects(
+      () => job.enqueue({ at: new Date() }),
+      (error: unknown) => error instanceof ValidationError && /as stored \(JSON\)/.test(error.message),
+    );
+    assert.equal(await rowCount("zod_date"), 0);
+    const strings = underway.job(
+      defineJob({
+        queue: "zod_date_out",
+        input: N,
+        output: z.object({ at: z.date() }),
+        options: { retry: { maxAttempts: 1 } },
+      }),
+    );
+    const worker = strings.start(async () => ({ at: new Date() }));
+    const id = await strings.enqueue({ n: 1 });
+    const outcome = await strings.outcome(id);
+    await worker.stop();
+    // Refused by the worker before it wrote a success no reader could load.
+    assert.equal(outcome._tag, "failed");
+    const { rows } = await db().pool.query<{ state: string }>(
+      "select state::text from underway.task where id = $1",
+      [id],
+    );
+    assert.equal(rows[0]?.state, "failed");
+  });
+
+  it("an unsubscribe and a subscribe in one tick keep outcomes flowing", async () => {
+    const underway = await connect();
+    const producer = await connect();
+    const job = underway.job(defineJob({ queue: "churn", input: N }));
+    for (let trial = 0; trial < 5; trial += 1) {
+      const first = job.outcomes$.subscribe();
+      await underway.listening();
+      first.unsubscribe();
+      const seen = firstValueFrom(job.outcomes$);
+      await underway.listening();
+      const id = await producer
+        .job(defineJob({ queue: "churn", input: N }))
+        .enqueue({ n: trial }, { delayMs: 60_000 });
+      await producer.job(defineJob({ queue: "churn", input: N })).cancel(id);
+      const outcome = await Promise.race([
+        seen,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000)),
+      ]);
+      assert.equal(outcome?._tag, "cancelled", `trial ${trial}`);
+    }
+  });
+
+  it("step options and nextAfter delays are checked where they are written", async () => {
+    const def = defineStepJob({ queue: "step_options", input: N });
+    const first = Steps.of(def).step(async ({ n }) => next({ n }));
+    assert.throws(() => first.step(async ({ n }) => done(n), { timeoutMs: -1 }), ConfigError);
+    assert.throws(
+      () => first.step(async ({ n }) => done(n), { retry: { initialIntervalMs: 1.5 } }),
+      ConfigError,
+    );
+    assert.throws(() => first.step(async ({ n }) => done(n), { uniqueKey: "s2" }), ConfigError);
+    assert.throws(() => nextAfter({ n: 1 }, -5), ConfigError);
+    assert.throws(() => nextAfter({ n: 1 }, Number.NaN), ConfigError);
+  });
+
+  it("options of the wrong type or out of a column's range are ConfigErrors, not database errors", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "option_types", input: N }));
+    const bad: unknown[] = [
+      { retry: { maxAttempts: 1e10 } },
+      { concurrencyLimit: 2 ** 31 },
+      { retry: { initialIntervalMs: 1.5 } },
+      { ttlMs: 1.5 },
+      { retry: { initialIntervalMs: null } },
+      { retry: { jitter: true } },
+      { retry: { initialIntervalMs: "5" } },
+      { retry: "x" },
+      { retry: null },
+    ];
+    for (const options of bad)
+      await assert.rejects(
+        () => job.enqueue({ n: 1 }, options as never),
+        ConfigError,
+        JSON.stringify(options),
+      );
+    assert.equal(await rowCount("option_types"), 0);
+  });
+
+  it("the strictest limit of a key wins when its tasks were enqueued with different limits", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "mixed_limits", input: N }));
+    let running = 0;
+    let peak = 0;
+    const worker = job.start(
+      async ({ n }) => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, n === 0 ? 600 : 100));
+        running -= 1;
+        return null;
+      },
+      { concurrency: 4 },
+    );
+    const strict = await job.enqueue({ n: 0 }, { concurrencyKey: "m", concurrencyLimit: 1 });
+    await eventually(() => running === 1, 5_000, "the strict task to start");
+    const loose = await job.enqueueMany(
+      [1, 2, 3].map((n) => ({ n })),
+      { concurrencyKey: "m", concurrencyLimit: 3 },
+    );
+    await Promise.all([strict, ...loose].map((id) => job.result(id)));
+    await worker.stop();
+    // While the limit-1 task ran, nothing else of its key did.
+    const { rows } = await db().pool.query<{ overlaps: number }>(
+      `select count(*)::int as overlaps from underway.task s, underway.task o
+        where s.id = $1 and o.queue_name = 'mixed_limits' and o.id <> s.id
+          and o.started_at < s.finished_at and o.finished_at > s.started_at`,
+      [strict],
+    );
+    assert.equal(rows[0]?.overlaps, 0);
+  });
+
+  it("a hostile id gets a ValidationError", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "hostile_ids", input: N }));
+    const hostile = [
+      Object.create(null),
+      {
+        toString() {
+          throw new Error("boom");
+        },
+      },
+    ];
+    for (const id of hostile) assert.throws(() => job.result(id as string), ValidationError);
   });
 });

@@ -493,6 +493,108 @@ describe("transactional handlers", () => {
     }
     await assert.rejects(job.drain(handler, { concurrency: 19 }), ConfigError);
   });
+  it("ctx.tx refuses transaction control, release, and any use after the handler's part is over", async () => {
+    const underway = await setUp();
+    const job = underway.job(
+      defineJob({ queue: "tx_guard", input: N, options: { retry: { maxAttempts: 1 } } }),
+    );
+    const refused: string[] = [];
+    let late: Promise<unknown> | undefined;
+    const attempt = async (what: () => Promise<unknown>) =>
+      what().then(
+        () => refused.push("allowed"),
+        (error: unknown) => refused.push((error as Error).message.slice(0, 24)),
+      );
+    const id = await job.enqueue({ n: 1 });
+    const ran = await job.runOnce(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        await attempt(() => context.tx.query("commit"));
+        await attempt(() => context.tx.query({ text: " ROLLBACK" }));
+        await attempt(() => context.tx.query("set transaction isolation level serializable"));
+        await attempt(async () => context.tx.release());
+        await context.tx.query("savepoint s1");
+        await context.tx.query("rollback to savepoint s1");
+        late = sleep(50).then(() => insert(context, "late"));
+        return null;
+      }),
+    );
+    assert.equal(ran?._tag, "succeeded");
+    await assert.rejects(late ?? Promise.resolve(), /ctx.tx is closed/);
+    assert.deepEqual(refused, [
+      'ctx.tx refuses "commit":',
+      'ctx.tx refuses "ROLLBACK"',
+      'ctx.tx refuses "set trans',
+      "ctx.tx is underway's: do",
+    ]);
+    assert.deepEqual(
+      (await effects([id])).map((row) => row.what),
+      ["n1"],
+    );
+  });
+
+  it("runOnce with an aborted signal claims nothing", async () => {
+    const underway = await setUp();
+    const job = underway.job(defineJob({ queue: "tx_aborted_signal", input: N }));
+    const id = await job.enqueue({ n: 1 });
+    const controller = new AbortController();
+    controller.abort();
+    assert.equal(await job.runOnce(async () => null, { signal: controller.signal }), undefined);
+    assert.deepEqual(await taskRow(id).then((row) => [row.state, row.attempt]), ["pending", 0]);
+  });
+
+  it("close() stops a running drain from claiming more, as it stops a worker", async () => {
+    const underway = await setUp();
+    const job = underway.job(defineJob({ queue: "tx_close_drain", input: N }));
+    await job.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
+    let ran = 0;
+    const drained = job.drain(async () => {
+      ran += 1;
+      await sleep(100);
+      return null;
+    });
+    await eventually(() => ran >= 2, 10_000, "two tasks to run");
+    await underway.close();
+    const counts = await drained;
+    assert.ok(counts.ran < 20, `ran ${counts.ran} of 20 after close()`);
+    const { rows } = await db().pool.query<{ n: number }>(
+      "select count(*)::int as n from underway.task where queue_name = 'tx_close_drain' and state = 'pending'",
+    );
+    assert.equal(rows[0]?.n, 20 - counts.ran);
+  });
+
+  it("an abort while the completion commits cancels no other query on the pool", async () => {
+    const underway = await setUp();
+    const job = underway.job(defineJob({ queue: "tx_stray_cancel", input: N }));
+    // A deferred trigger slows the commit down, so the abort lands while it runs.
+    await db().pool.query(`
+      create or replace function slow_commit() returns trigger language plpgsql as $$
+      begin perform pg_sleep(0.5); return null; end $$;
+      drop trigger if exists slow_commit on tx_effect;
+      create constraint trigger slow_commit after insert on tx_effect
+        deferrable initially deferred for each row execute function slow_commit();`);
+    try {
+      await job.enqueue({ n: 1 });
+      const controller = new AbortController();
+      const outcome = job.runOnce(
+        transactional(async ({ n }, context) => {
+          await insert(context, `n${n}`);
+          return null;
+        }),
+        { signal: controller.signal },
+      );
+      await sleep(200); // in the commit by now
+      controller.abort();
+      const unrelated = underway.pool.query("select pg_sleep(0.8)").then(
+        () => "ok",
+        (error: unknown) => (error as Error).message,
+      );
+      assert.equal((await outcome)?._tag, "succeeded");
+      assert.equal(await unrelated, "ok");
+    } finally {
+      await db().pool.query("drop trigger if exists slow_commit on tx_effect");
+    }
+  });
 });
 
 describe("running tasks by hand", () => {

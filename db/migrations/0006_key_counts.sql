@@ -43,20 +43,24 @@ create function {{schema}}.task_job_lock_id(job_id uuid) returns bigint language
 -- sees committed rows and this statement's earlier rows, so a batch that
 -- claims two rows of a key counts the first when admitting the second.
 -- Nothing is stored, so nothing can drift: the count is the state itself.
+-- Tasks of one key enqueued with different limits (a deploy lowered it): the
+-- strictest limit among the running ones and the claimed one wins, so a
+-- lowered limit holds at once instead of after the old tasks drain.
 create function {{schema}}.task_key_admit() returns trigger language plpgsql volatile as $$
 declare
   running integer;
+  strictest integer;
 begin
   if not pg_try_advisory_xact_lock(
        {{schema}}.task_key_lock_id(tg_table_schema, new.queue_name, new.concurrency_key)) then
     return null;
   end if;
-  select count(*) into running from (
-    select 1 from {{schema}}.task r
+  select count(*), least(min(concurrency_limit), new.concurrency_limit) into running, strictest from (
+    select r.concurrency_limit from {{schema}}.task r
      where r.queue_name = new.queue_name and r.concurrency_key = new.concurrency_key
        and r.state = 'in_progress'
      limit new.concurrency_limit) capped;
-  if running >= new.concurrency_limit then
+  if running >= coalesce(strictest, new.concurrency_limit) then
     return null;
   end if;
   return new;

@@ -199,19 +199,30 @@ const decodeInput =
 
 const encodeOutput =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  (returned: unknown): TE.TaskEither<TaskFailure, { readonly output: O; readonly json: string | null }> =>
-    TE.fromEither(
-      E.tryCatch(
-        () => {
-          const { value, stored } = deps.encodeOutput(returned, row);
-          return { output: value, json: stored === undefined ? null : JSON.stringify(stored) };
-        },
-        (thrown): TaskFailure => {
-          const error = describeThrown(thrown);
-          return { ...error, _tag: "Fatal", message: `output could not be serialised: ${error.message}` };
-        },
+  (returned: unknown): TE.TaskEither<TaskFailure, Success<O>> => {
+    const fatal =
+      (what: string) =>
+      (thrown: unknown): TaskFailure => {
+        const error = describeThrown(thrown);
+        return { ...error, _tag: "Fatal", message: `${what}: ${error.message}` };
+      };
+    return pipe(
+      E.tryCatch(() => deps.encodeOutput(returned, row), fatal("output could not be serialised")),
+      // A job's next step is built here, with the output: options it cannot
+      // accept fail this attempt, instead of the write after it.
+      E.chain(({ value, stored }) =>
+        E.tryCatch(
+          (): Success<O> => ({
+            output: value,
+            json: stored === undefined ? null : JSON.stringify(stored),
+            next: deps.continuation?.(value, row),
+          }),
+          fatal("the next step could not be enqueued"),
+        ),
       ),
+      TE.fromEither,
     );
+  };
 
 // Backoff counts attempts since the last redrive, so a redriven task starts
 // again at the initial interval.
@@ -289,22 +300,23 @@ const recordFailure =
 
 const recordSuccess =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  ({
-    output,
-    json,
-  }: {
-    readonly output: O;
-    readonly json: string | null;
-  }): TE.TaskEither<DbError, Outcome<O> | undefined> =>
+  ({ output, json, next }: Success<O>): TE.TaskEither<DbError, Outcome<O> | undefined> =>
     pipe(
-      deps.completions.complete(row.id, row.attempt, json, deps.continuation?.(output, row)),
+      deps.completions.complete(row.id, row.attempt, json, next),
       TE.map((written) =>
         written ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded" as const, output } : undefined,
       ),
     );
 
 /** How an attempt ended, before it is written. */
-export type Verdict<O> = E.Either<TaskFailure, { readonly output: O; readonly json: string | null }>;
+export type Verdict<O> = E.Either<TaskFailure, Success<O>>;
+
+/** A handler's success as it will be written: its output, stored JSON, and a job's next step. */
+export interface Success<O> {
+  readonly output: O;
+  readonly json: string | null;
+  readonly next: EnqueueColumns | undefined;
+}
 
 /**
  * The first half of an attempt, as a TaskEither pipeline: decode the input,

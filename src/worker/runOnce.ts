@@ -20,9 +20,11 @@ export interface RunOnceOptions {
   /**
    * Aborts the running handler (its signal fires with an `AbortError` of
    * kind `shutdown`; the task goes back to pending at once) and, for
-   * `drain`, stops claiming.
+   * `drain`, stops claiming. Already aborted: nothing is claimed.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
+  /** @internal Stops claiming (the client is closing); running handlers go on. */
+  readonly stopClaiming?: AbortSignal | undefined;
 }
 
 /** What `drain` takes. */
@@ -76,6 +78,7 @@ export const runOne = async <I, O>(
   });
   try {
     await deps.listener.ready(cancelChannel);
+    if (options.signal?.aborted === true || options.stopClaiming?.aborted === true) return { claimed: false };
     const claimed = await tasksClaim(deps.sql, deps.pool, deps.queue, 1, deps.workerId)();
     if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
     const row: ClaimedRow | undefined = claimed.right[0];
@@ -144,7 +147,7 @@ export const drain = async <I, O>(
   const reaped = await tasksReap(deps.sql, deps.pool, 500)();
   if (E.isLeft(reaped)) throw new DatabaseError(reaped.left);
   const loop = async (): Promise<void> => {
-    while (options.signal?.aborted !== true) {
+    while (options.signal?.aborted !== true && options.stopClaiming?.aborted !== true) {
       const one = await runOne(deps, options);
       if (!one.claimed) return;
       counts.ran += 1;

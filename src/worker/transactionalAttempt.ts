@@ -1,9 +1,9 @@
 import * as E from "fp-ts/lib/Either.js";
 import type * as T from "fp-ts/lib/Task.js";
 import type pg from "pg";
-import { AbortError, messageOf, type TaskFailure } from "../errors.ts";
+import { AbortError, UnderwayError, messageOf, type TaskFailure } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { backendsCancel, tasksCompleteLeased } from "../queries.ts";
+import { backendsCancel, tasksCancelRequested, tasksCompleteLeased } from "../queries.ts";
 import type { TransactionalContext } from "./transactional.ts";
 import {
   failureOfAbort,
@@ -83,6 +83,75 @@ const discard = async <I, O>(deps: ExecuteDeps<I, O>, tx: pg.PoolClient, aborted
   tx.release(rolledBack === true ? undefined : true);
 };
 
+interface TxGuard {
+  readonly client: pg.PoolClient;
+  close(): void;
+}
+
+// Statements that would end or replace the transaction underway commits in,
+// or change its isolation (a repeatable-read or serializable snapshot makes
+// the completion fail against the lease renewals made meanwhile).
+const transactionControl =
+  /^\s*(commit|end|abort|begin|start\s+transaction|prepare\s+transaction|rollback(?!\s+to\b)|set\s+(session\s+characteristics|transaction))\b/i;
+
+const refuse = (message: string, callback: unknown): Promise<never> | undefined => {
+  const error = new UnderwayError(message);
+  if (typeof callback === "function") {
+    queueMicrotask(() => (callback as (error: Error) => void)(error));
+    return undefined;
+  }
+  return Promise.reject(error);
+};
+
+/**
+ * The client a handler gets as `ctx.tx`: the real one, except that it
+ * cannot be released, refuses transaction control (COMMIT, ROLLBACK,
+ * changing the isolation), and refuses every query once the handler's part
+ * of the attempt is over, so a late write can neither autocommit nor land in
+ * another task's transaction.
+ */
+const guardedClient = (client: pg.PoolClient): TxGuard => {
+  let open = true;
+  const query = (...args: unknown[]): unknown => {
+    const [config] = args;
+    const callback = args.find((arg, index) => index > 0 && typeof arg === "function");
+    if (!open)
+      return refuse(
+        "ctx.tx is closed: this attempt's handler has settled, timed out or been aborted; use tx only inside the handler",
+        callback,
+      );
+    const text =
+      typeof config === "string"
+        ? config
+        : typeof config === "object" && config !== null && "text" in config
+          ? String((config as { readonly text: unknown }).text)
+          : "";
+    if (transactionControl.test(text))
+      return refuse(
+        `ctx.tx refuses ${JSON.stringify(text.trim().slice(0, 40))}: underway commits or rolls back the handler's transaction, at read committed (use savepoints for nested work)`,
+        callback,
+      );
+    return (client.query as (...a: unknown[]) => unknown).apply(client, args);
+  };
+  const release = () => {
+    throw new UnderwayError("ctx.tx is underway's: do not release it");
+  };
+  const proxy = new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === "query") return query;
+      if (property === "release") return release;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    client: proxy,
+    close: () => {
+      open = false;
+    },
+  };
+};
+
 /**
  * One attempt of a transactional handler, from BEGIN to COMMIT: the
  * handler runs with `tx` under the task's timeout and signal, then its
@@ -98,6 +167,12 @@ export const runTransactionalAttempt =
     const { row } = task;
     const { signal } = task.controller;
     let tx: pg.PoolClient | undefined;
+    // The handler's phase: only then may an abort cancel the backend's query.
+    // Past it the connection is underway's (completion, commit) and then the
+    // pool's: a cancel landing there would hit someone else's statement.
+    let handlerRunning = false;
+    let cancelling: Promise<unknown> | undefined;
+    let guard: TxGuard | undefined;
     // While underway holds the client for the handler, a connection lost
     // under it must not become an unhandled 'error' event (a crash): the
     // handler's query rejects anyway.
@@ -114,6 +189,7 @@ export const runTransactionalAttempt =
       }
       client.on("error", onClientError);
       tx = client;
+      handlerRunning = true;
       // A cancelled handler is waited for until it ends: end the query it
       // waits on now, so it does (the transaction is then aborted, and
       // nothing it sends after can commit).
@@ -121,14 +197,22 @@ export const runTransactionalAttempt =
       signal.addEventListener(
         "abort",
         () => {
-          if (typeof pid === "number" && tx === client) void backendsCancel(deps.sql, deps.pool, pid)();
+          if (typeof pid === "number" && handlerRunning && tx === client)
+            cancelling = backendsCancel(deps.sql, deps.pool, pid)();
         },
         { once: true },
       );
-      const withTx: TransactionalContext = { ...context, tx: client };
+      guard = guardedClient(client);
+      const withTx: TransactionalContext = { ...context, tx: guard.client };
       return deps.handler(input, withTx);
     };
     const verdict = await runAttempt({ ...deps, handler })(task)();
+    // The handler's part is over (or given up on): its `tx` refuses further
+    // use, and a cancel sent during it has landed before the connection is
+    // used or given back.
+    handlerRunning = false;
+    guard?.close();
+    await cancelling;
     const release = async (aborted: boolean) => {
       if (tx === undefined) return;
       const client = tx;
@@ -151,15 +235,8 @@ export const runTransactionalAttempt =
     }
     const client = tx;
     if (client === undefined) return recordFailure(retryable("the handler returned without a transaction"));
-    const { output, json } = verdict.right;
-    const written = await tasksCompleteLeased(
-      deps.sql,
-      client,
-      row.id,
-      row.attempt,
-      json,
-      deps.continuation?.(output, row),
-    )();
+    const { output, json, next } = verdict.right;
+    const written = await tasksCompleteLeased(deps.sql, client, row.id, row.attempt, json, next)();
     if (E.isLeft(written)) {
       // Often the handler's own doing: it swallowed an error that aborted the transaction.
       await release(false);
@@ -169,8 +246,11 @@ export const runTransactionalAttempt =
     }
     if (!written.right) {
       await release(false);
-      // A cancel that landed while the result was being written.
-      if (isCancelled(task)) return recordFailure(cancel());
+      // A cancel that landed while the result was being written (its NOTIFY
+      // may not have arrived yet): write it now rather than leave the task
+      // holding its key until the lease lapses.
+      const requested = await tasksCancelRequested(deps.sql, deps.pool, row.id, row.attempt)();
+      if (isCancelled(task) || (E.isRight(requested) && requested.right)) return recordFailure(cancel());
       deps.log.warn(
         "transactional task rolled back: its lease expired or it was reclaimed or cancelled (fenced); its writes were discarded",
         { taskId: row.id, attempt: row.attempt },
