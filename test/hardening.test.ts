@@ -20,6 +20,7 @@ import {
   Underway,
 } from "../src/index.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
+import { spawnFixture } from "./support/processes.ts";
 
 const { db, connect } = useDatabase("hardening");
 
@@ -557,5 +558,23 @@ describe("found by a hostile tester", () => {
       },
     ];
     for (const id of hostile) assert.throws(() => job.result(id as string), ValidationError);
+  });
+});
+
+describe("two clients with stopOnSignals in one process", () => {
+  it("exit only once both have closed: the busy one's task finishes", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "two_clients", input: N }));
+    const child = spawnFixture("twoClients", { url: db().url });
+    await child.waitFor((line) => line["ready"] === true, 20_000, "ready");
+    const id = await job.enqueue({ n: 1 });
+    await child.waitFor((line) => line["started"] === true, 20_000, "the task to start");
+    child.child.kill("SIGTERM");
+    assert.equal(await child.exited, 0);
+    const { rows } = await db().pool.query<{ state: string }>(
+      "select state::text from underway.task where id = $1",
+      [id],
+    );
+    assert.equal(rows[0]?.state, "succeeded");
   });
 });
