@@ -523,8 +523,8 @@ describe("transactional handlers", () => {
     await assert.rejects(late ?? Promise.resolve(), /ctx.tx is closed/);
     assert.deepEqual(refused, [
       'ctx.tx refuses "commit":',
-      'ctx.tx refuses "ROLLBACK"',
-      'ctx.tx refuses "set trans',
+      'ctx.tx refuses "ROLLBACK',
+      'ctx.tx refuses "set tran',
       "ctx.tx is underway's: do",
     ]);
     assert.deepEqual(
