@@ -358,6 +358,10 @@ describe("a failed read of a truncated outcome", () => {
     const job = underway.job(def);
     // A watcher whose role may LISTEN and register but not read tasks: the
     // read that completes a truncated outcome fails for good.
+    // The same password as the test's own user: servers with password auth
+    // (the embedded one) accept it; trust servers ignore it.
+    const url = new URL(db().url);
+    const password = decodeURIComponent(url.password);
     await db().pool.query(`
       do $$ begin
         if not exists (select from pg_roles where rolname = 'outcome_watcher') then
@@ -366,7 +370,8 @@ describe("a failed read of a truncated outcome", () => {
       end $$;
       grant usage on schema underway to outcome_watcher;
       grant select, insert, update, delete on underway.outcome_listener to outcome_watcher;`);
-    const url = new URL(db().url);
+    if (password !== "")
+      await db().pool.query(`alter role outcome_watcher password '${password.replaceAll("'", "''")}'`);
     url.username = "outcome_watcher";
     const log = recordingLogger();
     const watcher = await Underway.connect({ connectionString: url.toString(), migrate: false, logger: log });
