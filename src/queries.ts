@@ -290,6 +290,20 @@ export interface AttemptRow {
 export const taskAttemptsList = (sql: Sql, db: Queryable, id: string) =>
   run<AttemptRow>(sql, db, "taskAttemptsList", [id]);
 
+/** A queue's pause state after a pause or resume. */
+export interface QueuePauseRow {
+  readonly name: string;
+  readonly pausedAt: Date | null;
+}
+
+export const queuesSetPaused = (sql: Sql, db: Queryable, queue: string, paused: boolean) =>
+  run<QueuePauseRow>(sql, db, "queuesSetPaused", [queue, paused, `${sql.schema}.ready`]);
+
+export const queuesGetPaused = (sql: Sql, db: Queryable, queue: string) =>
+  TE.map((rows: ReadonlyArray<{ readonly pausedAt: Date | null }>) => rows[0]?.pausedAt ?? null)(
+    run<{ readonly pausedAt: Date | null }>(sql, db, "queuesGetPaused", [queue]),
+  );
+
 export const queuesUpsert = (
   sql: Sql,
   db: Queryable,

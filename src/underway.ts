@@ -11,11 +11,11 @@ import {
   messageOf,
   type DbError,
 } from "./errors.ts";
-import { quoteSchema } from "./identifier.ts";
+import { checkQueueName, quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
 import { Job } from "./job.ts";
-import { queuesUpsert, type Sql } from "./queries.ts";
+import { queuesGetPaused, queuesSetPaused, queuesUpsert, type Sql } from "./queries.ts";
 import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
@@ -252,6 +252,33 @@ export class Underway {
    */
   async listening(): Promise<void> {
     await Promise.all([this.listener.readyAll(), this.outcomeFeed.ready()]);
+  }
+
+  /**
+   * Pauses a queue in every process, persistently: no worker claims its
+   * tasks (running ones finish) until `resumeQueue`, across restarts.
+   * Enqueues, schedules and outcome streams go on. Idempotent: pausing a
+   * paused queue keeps its first pause time.
+   *
+   * @example
+   * await underway.pauseQueue("email"); // the mail provider is down
+   * await underway.resumeQueue("email"); // workers everywhere wake at once
+   */
+  async pauseQueue(queue: string): Promise<void> {
+    checkQueueName(queue);
+    await orThrow(queuesSetPaused(this.sql, this.pool, queue, true)());
+  }
+
+  /** Resumes a paused queue: its workers in every process wake and claim at once (NOTIFY). */
+  async resumeQueue(queue: string): Promise<void> {
+    checkQueueName(queue);
+    await orThrow(queuesSetPaused(this.sql, this.pool, queue, false)());
+  }
+
+  /** When the queue was paused, or `null` when it is not. */
+  async queuePausedAt(queue: string): Promise<Date | null> {
+    checkQueueName(queue);
+    return orThrow(queuesGetPaused(this.sql, this.pool, queue)());
   }
 
   /**

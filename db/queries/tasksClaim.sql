@@ -3,11 +3,13 @@
 -- never wait on each other. Per concurrency key, at most its limit of the
 -- batch are tried (the task_key_admit trigger makes the exact check under the
 -- key's lock), and keys already at their limit (counted in this statement's
--- snapshot, a hint) are left out so they cannot crowd out others.
+-- snapshot, a hint) are left out so they cannot crowd out others. A paused
+-- queue yields nothing (one look-up of its row per claim).
 with locked as (
   select id, concurrency_key, concurrency_limit, priority, run_at
     from {{schema}}.task t
    where queue_name = $1 and state = 'pending' and run_at <= now()
+     and not exists (select 1 from {{schema}}.queue q where q.name = $1 and q.paused_at is not null)
      and (concurrency_key is null or (
            select count(*) from (
              select 1 from {{schema}}.task r

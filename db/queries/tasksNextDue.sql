@@ -38,7 +38,10 @@ with recursive priorities(priority) as (
     ) first
    where p.priority is not null
 )
--- Null when nothing waits (greatest() alone would turn null into 0).
-select case when run_at is null then null
+-- Null when nothing waits (greatest() alone would turn null into 0), or
+-- when the queue is paused (its resume NOTIFYs the workers).
+select case when run_at is null
+              or exists (select 1 from {{schema}}.queue q where q.name = $1 and q.paused_at is not null)
+            then null
             else greatest(0, ceil(extract(epoch from run_at - now()) * 1000))::float8 end as wait_ms
   from next_due
