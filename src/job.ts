@@ -660,6 +660,7 @@ export class Job<In, V, R, O> {
    */
   work(handler: Handler<V, R>, options: WorkOptions = {}): Observable<Outcome<O>> {
     checkWorkOptions(options);
+    this.underway.assertOpen();
     return new Observable<Outcome<O>>((subscriber) => {
       const worker = this.start(handler, options);
       const sub = worker.outcomes$.subscribe(subscriber);

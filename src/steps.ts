@@ -520,6 +520,7 @@ export class StepJob<In, V, R, O> {
   /** A worker as an Observable of its task outcomes: subscribe runs, unsubscribe stops gracefully. */
   work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<Outcome<StepOutput>> {
     checkWorkOptions(options);
+    this.underway.assertOpen();
     return new Observable<Outcome<StepOutput>>((subscriber) => {
       const worker = this.start(steps, options);
       const sub = worker.outcomes$.subscribe(subscriber);
