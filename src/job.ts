@@ -280,7 +280,7 @@ export class Job<In, V, R, O> {
     if (valid.length === 0) return [];
     await this.underway.register(this.definition);
     if (options?.client !== undefined) return this.insertMany(options.client, valid, options);
-    const client = await this.underway.connectClient();
+    const client = await this.underway.pool.connect();
     try {
       await client.query("begin");
       const ids = await this.insertMany(client, valid, options);

@@ -433,7 +433,7 @@ export class StepJob<In, V, R, O> {
 
   private async cancelOf(jobId: string): Promise<boolean> {
     const { sql } = this.underway;
-    const client = await this.underway.connectClient();
+    const client = await this.underway.pool.connect();
     try {
       // The job's lock first, in a statement of its own: the cancel then
       // reads in a snapshot that holds every step a completion enqueued,

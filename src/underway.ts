@@ -225,11 +225,6 @@ export class Underway {
     return done;
   }
 
-  /** @internal A pool client, or a `ClosedError` once closed. */
-  async connectClient(): Promise<pg.PoolClient> {
-    return this.pool.connect();
-  }
-
   /**
    * @internal Throws `ClosedError` once `close()` was called: for calls that
    * start something, checked synchronously before any subscription.
