@@ -15,18 +15,8 @@ import {
   next,
   type Outcome,
 } from "../src/index.ts";
+import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 import { useDatabase } from "./support/harness.ts";
-
-/** An ISO-8601 string in the database, a `Date` in every process that reads it. */
-const DateFromISOString = new t.Type<Date, string, unknown>(
-  "DateFromISOString",
-  (value): value is Date => value instanceof Date,
-  (value, context) => {
-    const date = typeof value === "string" ? new Date(value) : undefined;
-    return date !== undefined && !Number.isNaN(date.getTime()) ? t.success(date) : t.failure(value, context);
-  },
-  (date) => date.toISOString(),
-);
 
 const N = t.type({ n: t.number });
 const sentAt = new Date("2024-06-01T12:34:56.789Z");

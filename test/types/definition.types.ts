@@ -6,17 +6,8 @@
 import * as t from "io-ts";
 import * as v from "valibot";
 import { z } from "zod";
+import { DateFromISOString } from "../../examples/tasks/welcomeEmail.ts";
 import { Steps, defineJob, defineStepJob, done, next, type Underway } from "../../src/index.ts";
-
-const DateFromISOString = new t.Type<Date, string, unknown>(
-  "DateFromISOString",
-  (value): value is Date => value instanceof Date,
-  (value, context) =>
-    typeof value === "string" && !Number.isNaN(Date.parse(value))
-      ? t.success(new Date(value))
-      : t.failure(value, context),
-  (date) => date.toISOString(),
-);
 
 const N = t.type({ n: t.number });
 const plain = defineJob({ queue: "plain", input: N });
