@@ -13,9 +13,6 @@ export const maxErrorMessageLength = 8 * 1024;
 /** Longest stored stack, in UTF-16 code units. */
 export const maxErrorStackLength = 16 * 1024;
 
-// A high surrogate not followed by a low one, or a low one not preceded by a high one.
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 /**
  * Replaces NUL and lone surrogates with U+FFFD and cuts the text to at most
  * `max` code units, marker included, saying how much was cut. Idempotent: a
@@ -32,5 +29,5 @@ export const errorText = (text: string, max: number): string => {
     const kept = Math.max(0, room);
     cut = `${text.slice(0, kept)}… [${text.length - kept} more characters cut]`;
   }
-  return cut.replaceAll("\u0000", "\uFFFD").replace(loneSurrogate, "\uFFFD");
+  return cut.replaceAll("\u0000", "\uFFFD").toWellFormed();
 };

@@ -15,9 +15,7 @@ export interface JsonProblem {
 
 const badText = (text: string): string | undefined => {
   if (text.includes("\u0000")) return "contains a NUL character (\\u0000), which jsonb cannot store";
-  // A lone surrogate: a high one not followed by a low one, or a low one alone.
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text))
-    return "contains a lone UTF-16 surrogate, which jsonb cannot store";
+  if (!text.isWellFormed()) return "contains a lone UTF-16 surrogate, which jsonb cannot store";
   return undefined;
 };
 
