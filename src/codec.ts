@@ -63,6 +63,16 @@ export type SchemaOutput<S> =
       : never;
 
 /**
+ * @internal A checked value: what handlers (or readers) see, its stored JSON
+ * form, and that form's text, made once and written as is.
+ */
+export interface Stored<V> {
+  readonly value: V;
+  readonly stored: unknown;
+  readonly json: string;
+}
+
+/**
  * @internal How values cross the database: `check` validates what the user
  * gives and returns its stored (JSON) form; `load` turns the stored form back
  * into the value. io-ts codecs encode and decode; a Standard Schema stores
@@ -70,7 +80,7 @@ export type SchemaOutput<S> =
  * the reading side.
  */
 export interface Codec<In, Out> {
-  check(value: In): E.Either<DecodeError, { readonly value: Out; readonly stored: unknown }>;
+  check(value: In): E.Either<DecodeError, Stored<Out>>;
   load(stored: unknown): E.Either<DecodeError, Out>;
 }
 
@@ -81,12 +91,14 @@ const isStandard = (schema: Schema): schema is StandardSchemaV1 =>
 // cannot hold (NUL, lone surrogates, NaN, Infinity, bigint, cycles…), then
 // round-tripped, so a check runs on exactly what readers will load (a Date
 // becomes its ISO string here, not only in another process).
-const storable = (value: unknown): E.Either<DecodeError, unknown> => {
+const storable = (
+  value: unknown,
+): E.Either<DecodeError, { readonly stored: unknown; readonly json: string }> => {
   const problem = jsonProblem(value);
   if (problem !== undefined)
     return E.left(decodeError([problem.path], `${problem.path}: ${problem.message}`));
-  const text = JSON.stringify(value);
-  return E.right(text === undefined ? null : (JSON.parse(text) as unknown));
+  const json = JSON.stringify(value) ?? "null";
+  return E.right({ stored: JSON.parse(json) as unknown, json });
 };
 
 const issuesError = (issues: ReadonlyArray<StandardSchemaV1.Issue>, prefix: string): DecodeError => {
@@ -129,10 +141,10 @@ const standardCodec = <In, Out>(schema: StandardSchemaV1<In, Out>): Codec<In, Ou
         E.chain(() => storable(value)),
         // Readers validate the stored JSON: so does the writer, so that what
         // is accepted here is what they can load.
-        E.chain((stored) =>
+        E.chain(({ stored, json }) =>
           pipe(
             validate(stored, "as stored (JSON): "),
-            E.map((out) => ({ value: out, stored })),
+            E.map((out) => ({ value: out, stored, json })),
           ),
         ),
       ),
@@ -160,7 +172,7 @@ const ioTsCodec = <A, O>(codec: t.Type<A, O, unknown>): Codec<A, A> => {
       }
       return pipe(
         storable(encoded),
-        E.chain((stored) =>
+        E.chain(({ stored, json }) =>
           pipe(
             decode(stored),
             // The typed value's own errors name its fields better than the
@@ -171,7 +183,7 @@ const ioTsCodec = <A, O>(codec: t.Type<A, O, unknown>): Codec<A, A> => {
                 E.chain(() => E.left<DecodeError, A>(error)),
               ),
             ),
-            E.map((valid) => ({ value: valid, stored })),
+            E.map((valid) => ({ value: valid, stored, json })),
           ),
         ),
       );
@@ -209,7 +221,7 @@ export const jsonCodec = <A>(): Codec<A, A> => ({
   check: (value) =>
     pipe(
       storable(value),
-      E.map((stored) => ({ value: stored as A, stored })),
+      E.map(({ stored, json }) => ({ value: stored as A, stored, json })),
     ),
   load: (stored) => E.right(stored as A),
 });

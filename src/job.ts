@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { hostname } from "node:os";
 import { pipe } from "fp-ts/lib/function.js";
 import { Observable, filter, firstValueFrom, map, merge, mergeMap, share, timer, defer } from "rxjs";
+import type { Stored } from "./codec.ts";
 import type { JobDefinition } from "./definition.ts";
 import {
   ConfigError,
@@ -95,10 +96,7 @@ export interface JobInternals<V, O> {
   /** The next step to enqueue in the statement that completes this one. */
   readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
   /** Checks a returned value; gives its stored form and the value readers see. */
-  readonly encodeOutput?: (
-    returned: unknown,
-    row: ClaimedRow,
-  ) => { readonly value: O; readonly stored: unknown };
+  readonly encodeOutput?: (returned: unknown, row: ClaimedRow) => Stored<O>;
   /** Which tasks run in a transaction of their own (steps marked `transactional`); unset if none. */
   readonly transactional?: (row: ClaimedRow) => boolean;
 }
@@ -111,11 +109,8 @@ export interface Worker<O> {
   stop(): Promise<void>;
 }
 
-/** @internal A validated input: the value handlers see, and its stored JSON form. */
-export interface CheckedInput<V> {
-  readonly value: V;
-  readonly stored: unknown;
-}
+/** @internal A validated input: the value handlers see, and its stored JSON form and text. */
+export type CheckedInput<V> = Stored<V>;
 
 // How long close() lets a runOnce/drain handler finish, as a worker's default shutdownGraceMs.
 const runHereGraceMs = 30_000;
@@ -210,7 +205,7 @@ export class Job<In, V, R, O> {
     };
     for (const input of inputs) {
       const options = this.optionsOf(input.value, enqueue);
-      columns.inputs.push(JSON.stringify(input.stored));
+      columns.inputs.push(input.json);
       columns.maxAttempts.push(options.retry.maxAttempts);
       columns.retryInitialMs.push(options.retry.initialIntervalMs);
       columns.retryMaxMs.push(options.retry.maxIntervalMs);
@@ -316,7 +311,7 @@ export class Job<In, V, R, O> {
                   sql,
                   db,
                   this.queue,
-                  chunk.map((input) => JSON.stringify(input.stored)),
+                  chunk.map((input) => input.json),
                   shared,
                 )(),
               ),

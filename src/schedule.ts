@@ -184,7 +184,7 @@ export const schedule = async <In, V>(
       queue,
       spec.cron,
       spec.timeZone,
-      JSON.stringify(valid.stored),
+      valid.json,
       options.catchUp ?? false,
     )(),
   );

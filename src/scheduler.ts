@@ -177,7 +177,9 @@ class SchedulerRun<In, V> {
     this.clock = options.scheduler ?? asyncScheduler;
     this.cursor = this.clock.now();
     this.decodeInput = (stored) =>
-      E.map((value: V): CheckedInput<V> => ({ value, stored }))(job.definition.input.load(stored));
+      E.map((value: V): CheckedInput<V> => ({ value, stored, json: JSON.stringify(stored) }))(
+        job.definition.input.load(stored),
+      );
     const maxCatchUp = options.maxCatchUp ?? 100;
     if (!Number.isInteger(maxCatchUp) || maxCatchUp < 1) {
       throw new ConfigError(`maxCatchUp must be an integer >= 1, got ${maxCatchUp}`);

@@ -258,7 +258,7 @@ export class StepJob<In, V, R, O> {
       const checked = this.definition.output.check(output.value as R);
       if (E.isLeft(checked)) throw new ValidationError(`output of job on queue ${this.queue}`, checked.left);
       const stored: StepOutput = { _tag: "done", value: checked.right.stored };
-      return { value: stored, stored };
+      return { value: stored, stored, json: JSON.stringify(stored) };
     }
     const problem = jsonProblem(output.value);
     if (problem !== undefined)
@@ -270,14 +270,14 @@ export class StepJob<In, V, R, O> {
           message: `${problem.path}: ${problem.message}`,
         },
       );
-    return { value: output, stored: output };
+    return { value: output, stored: output, json: JSON.stringify(output) };
   }
 
   private continuation(output: StepOutput, row: ClaimedRow, steps: ReadonlyArray<StepDefinition>) {
     const nextIndex = (row.step_index ?? 0) + 1;
     if (output._tag !== "next" || nextIndex >= steps.length || row.job_id === null) return undefined;
     return this.job.columnsOf(
-      [{ value: output.value as V, stored: output.value }],
+      [{ value: output.value as V, stored: output.value, json: JSON.stringify(output.value) }],
       { ...steps[nextIndex]?.options, delayMs: output.delayMs },
       { jobId: row.job_id, stepIndex: nextIndex },
     );

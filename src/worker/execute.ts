@@ -14,6 +14,7 @@ import {
   type TaskFailure,
 } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Stored } from "../codec.ts";
 import type { Outcome, OutcomeBase } from "../outcomes.ts";
 import {
   tasksFail,
@@ -77,10 +78,7 @@ export interface ExecuteDeps<I, O> {
   /** For job steps: the next step to enqueue in the statement that completes this one. */
   readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
   /** Checks the handler's return value and gives its stored form and the value readers will see; throws if it cannot be stored. */
-  readonly encodeOutput: (
-    returned: unknown,
-    row: ClaimedRow,
-  ) => { readonly value: O; readonly stored: unknown };
+  readonly encodeOutput: (returned: unknown, row: ClaimedRow) => Stored<O>;
   readonly handler: Handler<I, unknown>;
   readonly completions: Completions;
   /**
@@ -210,11 +208,11 @@ const encodeOutput =
       E.tryCatch(() => deps.encodeOutput(returned, row), fatal("output could not be serialised")),
       // A job's next step is built here, with the output: options it cannot
       // accept fail this attempt, instead of the write after it.
-      E.chain(({ value, stored }) =>
+      E.chain(({ value, json }) =>
         E.tryCatch(
           (): Success<O> => ({
             output: value,
-            json: stored === undefined ? null : JSON.stringify(stored),
+            json,
             next: deps.continuation?.(value, row),
           }),
           fatal("the next step could not be enqueued"),
