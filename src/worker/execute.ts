@@ -23,6 +23,7 @@ import {
   type AttemptState,
   type ClaimedRow,
   type EnqueueColumns,
+  type HeartbeatRow,
   type Sql,
 } from "../queries.ts";
 import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
@@ -245,6 +246,20 @@ const storedError = (failure: TaskFailure): AttemptError => ({
   message: errorText(failure.message, maxErrorMessageLength),
   stack: failure.stack === null ? null : errorText(failure.stack, maxErrorStackLength),
 });
+
+/**
+ * What a lease renewal tells a running task: the lease was lost (its
+ * signal fires), or kept, with a cancel request its process may have missed
+ * the NOTIFY of (its signal fires too). Whether the lease was kept.
+ */
+export const applyRenewal = (task: RunningTask, renewed: HeartbeatRow | undefined): boolean => {
+  if (renewed === undefined) {
+    abortTask(task, "lease lost");
+    return false;
+  }
+  if (renewed.cancel_requested) abortTask(task, "cancelled");
+  return true;
+};
 
 /** What every outcome of this attempt says about its task. */
 export const outcomeBaseOf = (queue: string, row: ClaimedRow): OutcomeBase => ({

@@ -5,6 +5,7 @@ import { tasksClaim, tasksGet, tasksHeartbeat, tasksReap, type ClaimedRow } from
 import { Completions } from "./completions.ts";
 import {
   abortTask,
+  applyRenewal,
   outcomeBaseOf,
   recordAttempt,
   runAttempt,
@@ -103,13 +104,9 @@ const runClaimed = async <I, O>(
 ): Promise<Outcome<O> | undefined> => {
   const { row } = task;
   const renew = async () => {
-    const kept = await tasksHeartbeat(deps.sql, deps.pool, [row.id], [row.attempt])();
+    const renewed = await tasksHeartbeat(deps.sql, deps.pool, [row.id], [row.attempt])();
     // A failed renewal is tried again on the next tick, as in a worker.
-    if (E.isLeft(kept)) return;
-    const mine = kept.right.find((renewed) => renewed.id === row.id);
-    if (mine === undefined) abortTask(task, "lease lost");
-    // A cancel whose NOTIFY was missed still reaches the handler.
-    else if (mine.cancel_requested) abortTask(task, "cancelled");
+    if (E.isRight(renewed)) applyRenewal(task, renewed.right[0]);
   };
   const heartbeat = setInterval(() => void renew(), Math.max(10, Math.floor(row.heartbeat_ms / 3)));
   const onAbort = () => abortTask(task, "shutdown");

@@ -41,7 +41,14 @@ import {
   type ClaimedRow,
 } from "../queries.ts";
 import { Completions } from "./completions.ts";
-import { abortTask, recordAttempt, runAttempt, type ExecuteDeps, type RunningTask } from "./execute.ts";
+import {
+  abortTask,
+  applyRenewal,
+  recordAttempt,
+  runAttempt,
+  type ExecuteDeps,
+  type RunningTask,
+} from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 import type { Listener } from "./listener.ts";
@@ -367,13 +374,11 @@ export class WorkerRun<I, O> {
             error: messageOf(error.cause),
           }),
         (rows) => {
-          const kept = new Map(rows.map((row) => [row.id, row.cancel_requested]));
+          const renewed = new Map(rows.map((row) => [row.id, row]));
           for (const task of due) {
-            const cancelRequested = kept.get(task.row.id);
-            if (cancelRequested !== undefined) task.renewedAt = now;
-            else if (this.running.has(task.row.id)) abortTask(task, "lease lost");
-            // A cancel whose NOTIFY this process missed still reaches the handler.
-            if (cancelRequested === true) this.abort(task.row.id, "cancelled");
+            // A task that ended meanwhile is no longer this worker's concern.
+            if (this.running.has(task.row.id) && applyRenewal(task, renewed.get(task.row.id)))
+              task.renewedAt = now;
           }
         },
       ),
