@@ -13,7 +13,7 @@ create index task_key_list_idx on {{schema}}.task (concurrency_key, id) where co
 -- Queues and states are correlated (a DLQ holds failed tasks only): the
 -- combined most-common-values list lets the planner estimate each
 -- (queue, state) pair, which is what the counts read instead of count(*).
-create statistics task_queue_state_stat (mcv) on queue_name, state from {{schema}}.task;
+create statistics {{schema}}.task_queue_state_stat (mcv) on queue_name, state from {{schema}}.task;
 
 -- The planner's row estimate for one (queue, state): fast at any size, as
 -- current as the last ANALYZE scaled to the table's current size. Volatile
