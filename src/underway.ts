@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
-import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
 import {
   ClosedError,
   ConfigError,
@@ -20,6 +20,7 @@ import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
+import { Reaper } from "./maintenance/reaper.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -109,7 +110,18 @@ export class Underway {
     private readonly ownsPool: boolean,
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+    this.reaper = new Reaper({ sql, pool: () => ownPool, log });
   }
+
+  /** The lease reaper: one sweep per client, however many workers run. */
+  private readonly reaper: Reaper;
+
+  /**
+   * @internal A worker asks for expired leases to be reaped every
+   * `intervalMs` while it runs; call the result when it stops.
+   */
+  readonly requestReaping = (intervalMs: number, scheduler: SchedulerLike): (() => void) =>
+    this.reaper.request(intervalMs, scheduler);
 
   /**
    * The pool underway queries through. After `close()` it throws a
