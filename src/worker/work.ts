@@ -3,7 +3,6 @@ import {
   Subject,
   concat,
   defer,
-  endWith,
   exhaustMap,
   filter,
   finalize,
@@ -30,6 +29,7 @@ import { fromTask } from "./fromTask.ts";
 import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
+import { alongside, graceOver$ } from "./shutdown.ts";
 import { throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
@@ -161,9 +161,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         if (outcome._tag === "retrying") dueIn.next(outcome.runAt.getTime() - now());
       }),
     );
-    const main$ = concat(outcomes$, fromTask(() => execute.completions.idle()).pipe(ignoreElements())).pipe(
-      share(),
-    );
+    const main$ = concat(outcomes$, fromTask(() => execute.completions.idle()).pipe(ignoreElements()));
 
     const renew$ = renewalTick$(leases, settings.heartbeatTickMs, scheduler).pipe(
       exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))),
@@ -181,8 +179,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         if (task !== undefined) abortTask(task, "cancelled");
       }),
     );
-    const grace$ = stopped$.pipe(
-      exhaustMap(() => timer(settings.shutdownGraceMs, scheduler)),
+    const grace$ = graceOver$(stopped$, settings.shutdownGraceMs, scheduler).pipe(
       tap(() => {
         for (const task of tasks.all()) {
           // A cancelled handler still running: stop waiting for it and stop
@@ -193,11 +190,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         }
       }),
     );
-    const sides$ = merge(renew$, expire$, cancels$, grace$).pipe(
-      ignoreElements(),
-      takeUntil(main$.pipe(ignoreElements(), endWith(null))),
-    );
     const reaping =
       settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
-    return merge(main$, sides$).pipe(finalize(() => reaping?.()));
+    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(finalize(() => reaping?.()));
   });
