@@ -84,3 +84,22 @@ export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions 
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
 export type { EventRow } from "./queries.ts";
+export { Ops } from "./ops/ops.ts";
+export type {
+  TaskState,
+  TaskFilter,
+  TaskSummary,
+  TaskPage,
+  ListOptions,
+  TaskDetail,
+  TaskDetailOptions,
+  TaskLease,
+  WorkerQueue,
+  Count,
+  QueueStats,
+  ThroughputBucket,
+  BulkOptions,
+  BulkResult,
+  ScheduleInfo,
+  WorkerInfo,
+} from "./ops/types.ts";
