@@ -1,4 +1,4 @@
-import { CliError } from "../connection.ts";
+import { CliError } from "../command.ts";
 import type { Command } from "../command.ts";
 
 /** `underway dashboard`: a placeholder until the web dashboard lands. */
