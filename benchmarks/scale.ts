@@ -175,8 +175,10 @@ try {
             await until(() => total() >= n, 15 * 60_000, `${n} tasks to drain`);
             const last = Math.max(...children.map((child) => child.last));
             const sampled = await sampler.stop();
-            // Less the sampler's own and the two pg_stat_database reads.
-            commits += (await commitsOf()) - commits0;
+            // Less the sampler's own read-only transactions and the first
+            // pg_stat_database read. Approximate: backends report their
+            // counts to pg_stat_database up to a second late.
+            commits += (await commitsOf()) - commits0 - sampled.samples - 1;
             busy += sampled.meanBusy;
             for (const [wait, share] of Object.entries(sampled.shares))
               waits.set(wait, (waits.get(wait) ?? 0) + share / rounds);

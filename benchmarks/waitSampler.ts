@@ -7,12 +7,15 @@ export type WaitShares = Readonly<Record<string, number>>;
  * Samples pg_stat_activity of the database every `everyMs` on a connection
  * of its own, counting backends that are busy (active, or idle inside a
  * transaction) by wait event. `stop` returns each event's share of the
- * busy samples and the mean number of busy backends.
+ * busy samples, the mean number of busy backends, and the number of
+ * samples (each one a read-only transaction of the database's own count).
  */
 export const sampleWaits = async (
   url: string,
   everyMs = 20,
-): Promise<{ stop(): Promise<{ readonly shares: WaitShares; readonly meanBusy: number }> }> => {
+): Promise<{
+  stop(): Promise<{ readonly shares: WaitShares; readonly meanBusy: number; readonly samples: number }>;
+}> => {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const counts = new Map<string, number>();
@@ -48,7 +51,7 @@ export const sampleWaits = async (
           .sort((a, b) => b[1] - a[1])
           .map(([wait, n]) => [wait, busy === 0 ? 0 : Math.round((n / busy) * 1000) / 1000]),
       );
-      return { shares, meanBusy: samples === 0 ? 0 : busy / samples };
+      return { shares, meanBusy: samples === 0 ? 0 : busy / samples, samples };
     },
   };
 };

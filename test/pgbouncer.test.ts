@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import * as t from "io-ts";
 import pg from "pg";
 import {
+  ConfigError,
   defineJob,
   defineStepJob,
   done,
@@ -21,7 +22,7 @@ import {
   type UnderwayOptions,
 } from "../src/index.ts";
 import { createRunTable, statesOf } from "./support/faults.ts";
-import { eventually, useDatabase } from "./support/harness.ts";
+import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 import { pgbouncerMissing, startPgBouncer, type PgBouncer } from "./support/pgbouncer.ts";
 import { spawnFixture } from "./support/processes.ts";
 
@@ -118,6 +119,22 @@ describe("through PgBouncer in transaction mode", { skip: pgbouncerMissing() }, 
     assert.ok(
       [...codes].some((code) => code === "42P05" || code === "26000"),
       `expected 42P05/26000 among failures, got ${JSON.stringify([...codes])}`,
+    );
+  });
+
+  it("says what is wrong with the listener settings for a pooler", async () => {
+    await assert.rejects(
+      Underway.connect({
+        connectionString: bounced(),
+        listener: { connection: { connectionString: db().url }, connectionString: db().url },
+      }),
+      (error: unknown) => error instanceof ConfigError && /not both/.test(error.message),
+    );
+    const logger = recordingLogger();
+    await connect({ logger, listener: undefined });
+    assert.ok(
+      logger.lines.some((line) => line.level === "warn" && /listener\.connectionString/.test(line.message)),
+      "unnamed statements without a direct LISTEN connection are warned about",
     );
   });
 
