@@ -1,7 +1,8 @@
 import { EMPTY, Observable, catchError, defer, mergeMap, of } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import type { Outcome } from "../outcomes.ts";
-import { recordAttempt, runAttempt, type ExecuteDeps } from "./execute.ts";
+import { runAttempt, type ExecuteDeps } from "./execute.ts";
+import { recordAttempt } from "./record.ts";
 import { admitTask } from "./admit.ts";
 import { fromTask } from "./fromTask.ts";
 import type { HeldTask } from "./localTasks.ts";
