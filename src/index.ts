@@ -62,7 +62,7 @@ export {
 } from "./worker/transactional.ts";
 export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
-export type { ListenerOptions } from "./worker/listener.ts";
+export type { ListenerOptions } from "./notify/listener.ts";
 export type { AttemptRow, Queryable } from "./queries.ts";
 export { consoleLogger, silentLogger, type Logger } from "./log.ts";
 export {

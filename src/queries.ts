@@ -65,10 +65,36 @@ export interface ClaimedRow {
   readonly dlq_from: string | null;
   /** The policy's attempts once a redrive raised max_attempts past them; null before. */
   readonly attempt_budget: number | null;
+  /**
+   * Started at claim. False for a keyed task claimed ahead of a free slot:
+   * it holds no key slot until `tasksStart` admits it.
+   */
+  readonly admitted: boolean;
 }
 
-export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>
-  run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId]);
+/** Claims up to `limit` tasks; keyed ones past the first `startable` are claimed unstarted (see `tasksStart`). */
+export const tasksClaim = (
+  sql: Sql,
+  db: Queryable,
+  queue: string,
+  limit: number,
+  workerId: string,
+  startable: number = limit,
+) => run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId, startable]);
+
+/**
+ * Starts claimed, unstarted keyed tasks: each takes its key's slot, or is
+ * left unstarted when its key is at its limit. Returns the ids started.
+ */
+export const tasksStart = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+) =>
+  TE.map((rows: ReadonlyArray<{ readonly id: string }>) => rows.map((row) => row.id))(
+    run<{ readonly id: string }>(sql, db, "tasksStart", [ids, attempts]),
+  );
 
 /**
  * Ms until the queue's next pending task falls due, on the database clock;

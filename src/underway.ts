@@ -18,7 +18,7 @@ import { Job } from "./job.ts";
 import { queuesGetPaused, queuesSetPaused, queuesUpsert, type Sql } from "./queries.ts";
 import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
-import { Listener, type ListenerOptions } from "./worker/listener.ts";
+import { Listener, type ListenerOptions } from "./notify/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";

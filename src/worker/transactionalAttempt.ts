@@ -9,12 +9,12 @@ import {
   failureOfAbort,
   isCancelled,
   outcomeBaseOf,
-  recordAttempt,
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
   type TaskContext,
 } from "./execute.ts";
+import { recordAttempt } from "./record.ts";
 
 // A wait for a connection longer than this is reported: the pool is too
 // small for the transactional handlers (and everything else) sharing it.
