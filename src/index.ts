@@ -91,3 +91,22 @@ export type {
   DashboardRequestInfo,
   DashboardAuditEvent,
 } from "./dashboard/dashboardOptions.ts";
+export { Ops } from "./ops/ops.ts";
+export type {
+  TaskState,
+  TaskFilter,
+  TaskSummary,
+  TaskPage,
+  ListOptions,
+  TaskDetail,
+  TaskDetailOptions,
+  TaskLease,
+  WorkerQueue,
+  Count,
+  QueueStats,
+  ThroughputBucket,
+  BulkOptions,
+  BulkResult,
+  ScheduleInfo,
+  WorkerInfo,
+} from "./ops/types.ts";

@@ -20,6 +20,9 @@ import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
+import { Ops } from "./ops/ops.ts";
+import { ThroughputCounters } from "./ops/throughputCounters.ts";
+import { WorkerRegistry } from "./ops/workerRegistry.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -109,6 +112,25 @@ export class Underway {
     private readonly ownsPool: boolean,
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+    this.throughput = new ThroughputCounters(sql, ownPool, log);
+    this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
+  }
+
+  /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */
+  readonly throughput: ThroughputCounters;
+
+  /** @internal This client's row in the worker registry (see `ops.workers()`). */
+  readonly workerRegistry: WorkerRegistry;
+
+  /**
+   * The inspection and admin API: lists, counts, throughput, one task in
+   * full, bulk retry/cancel/delete/redrive, pause, schedules and workers.
+   *
+   * @example
+   * for (const queue of await underway.ops.queues()) console.log(queue.queue, queue.counts.pending.count);
+   */
+  get ops(): Ops {
+    return new Ops(this);
   }
 
   /**
@@ -348,6 +370,7 @@ export class Underway {
     this.isClosed = true;
     this.ended.next();
     this.ended.complete();
+    await Promise.all([this.throughput.close(), this.workerRegistry.close()]);
     await this.outcomeFeed.close();
     await this.listener.close();
     if (this.ownsPool) {

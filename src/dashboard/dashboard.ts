@@ -73,7 +73,7 @@ const readForm = async (request: Request): Promise<URLSearchParams> => {
   return new URLSearchParams(await request.text());
 };
 
-const opsOf = (underway: Underway): OpsApi => (underway as unknown as { readonly ops: OpsApi }).ops;
+const opsOf = (underway: Underway): OpsApi => underway.ops;
 
 /**
  * A web dashboard for underway: queues, tasks, dead letters, schedules and
