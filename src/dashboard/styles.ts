@@ -23,6 +23,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num a.zero { color: var(--muted); text-decoration: none; }
 .approx { color: var(--muted); }
 .state { display: inline-block; padding: 0 .45rem; border-radius: 4px; font-size: 12px; font-weight: 600; }
 .state.pending { background: #e8f0fe; color: #1a56c4; } .state.in_progress { background: #efe7fd; color: var(--run); }
@@ -42,6 +43,7 @@ pre { background: var(--panel); border: 1px solid var(--line); border-radius: 4p
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem; }
+.panel h2:first-child { margin-top: 0; }
 .panel { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; background: var(--bg); }
 .muted { color: var(--muted); }
 .timeline { list-style: none; padding: 0; margin: 0; }

@@ -5,9 +5,9 @@ const width = 900;
 const height = 200;
 const pad = { left: 40, right: 10, top: 10, bottom: 24 };
 const series = [
-  { key: "enqueued", color: "#2f6fde", label: "enqueued", className: "enq" },
-  { key: "succeeded", color: "#1e8e3e", label: "succeeded", className: "ok" },
-  { key: "failed", color: "#c5221f", label: "failed", className: "bad" },
+  { key: "enqueued", color: "#2f6fde", label: "enqueued", className: "enq", dash: "5 3" },
+  { key: "succeeded", color: "#1e8e3e", label: "succeeded", className: "ok", dash: "" },
+  { key: "failed", color: "#c5221f", label: "failed", className: "bad", dash: "" },
 ] as const;
 
 /**

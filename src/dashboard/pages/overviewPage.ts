@@ -35,7 +35,9 @@ const queueRow = (ctx: PageContext, queue: QueueStats): Html =>
     ${states.map(
       (state) =>
         html`<td class="num" data-state="${state}">
-          <a href="${href(ctx, "/tasks", { queue: queue.queue, state })}"
+          <a
+            class="${queue.counts[state]?.count === 0 ? "zero" : ""}"
+            href="${href(ctx, "/tasks", { queue: queue.queue, state })}"
             >${countCell(queue.counts[state])}</a
           >
         </td>`,
