@@ -43,7 +43,13 @@ export {
   type SchedulerOptions,
   type TickEvent,
 } from "./scheduler.ts";
-export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+export {
+  migrate,
+  pendingMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  type PendingMigration,
+} from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 export { isFinal, type Outcome, type FinalOutcome, type OutcomeBase } from "./outcomes.ts";
