@@ -1,6 +1,7 @@
 // The `underway` command line, run as a child process against a real
 // PostgreSQL: help, usage errors, connection errors, migrate, pause/resume.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { readdirSync } from "node:fs";
 import { Underway, silentLogger } from "../src/index.ts";
@@ -140,9 +141,40 @@ describe("underway CLI", () => {
     }
   });
 
-  it("dashboard is a registered command that is not available yet", async () => {
-    const run = await cli("dashboard");
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /not available yet/);
+  it("dashboard serves on 127.0.0.1 until SIGINT, and refuses another host without --allow-remote", async () => {
+    const refused = await cli("dashboard", "--host", "0.0.0.0", "--port", "0");
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--allow-remote/);
+    // The CLI never migrates by itself.
+    await (await Underway.connect({ connectionString: db().url, logger: silentLogger })).close();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "dashboard", "--port", "0"],
+      {
+        env: { ...process.env, DATABASE_URL: db().url },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const found = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (found !== null) resolve(found[0]);
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code} before serving: ${err}`)));
+      });
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /<h1>Overview<\/h1>/);
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
