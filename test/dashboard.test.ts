@@ -119,6 +119,10 @@ describe(
       ids["retry"] = await mails.enqueue({ user: { id: 3 }, note: "fail then retry" });
       ids["dead"] = await mails.enqueue({ user: { id: 4 }, note: "fail then redrive" });
       ids["job"] = await signups.enqueue({ userId: 9 });
+      // Some traffic for the counts, the chart and the screenshots.
+      await mails.enqueueMany(
+        Array.from({ length: 24 }, (_, n) => ({ user: { id: 100 + n }, note: `newsletter ${n}` })),
+      );
       await schedule(underway.job(paced), "0 */15 * * * *[America/Los_Angeles]", { n: 1 });
       await signups.result(ids["job"]);
       await eventually(async () => (await stateOf(ids["dead"] ?? "")) === "failed", 15_000, "the failure");
