@@ -50,7 +50,7 @@ dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 .timeline li { border-left: 3px solid var(--line); padding: .3rem .8rem; margin-bottom: .5rem; }
 .timeline li.failed, .timeline li.timed_out, .timeline li.lost { border-color: var(--bad); }
 .timeline li.succeeded { border-color: var(--ok); } .timeline li.event { border-color: var(--accent); }
-svg.chart { width: 100%; max-width: 900px; height: auto; }
+svg.chart { width: 100%; height: auto; }
 svg.chart text { fill: var(--muted); font-size: 11px; }
 .legend span { margin-right: 1rem; font-size: 12px; }
 .legend .enq { color: var(--accent); } .legend .ok { color: var(--ok); } .legend .bad { color: var(--bad); }
