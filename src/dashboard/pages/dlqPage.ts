@@ -44,6 +44,8 @@ export const dlqPage = async (ctx: PageContext): Promise<{ body: Html; banners: 
   // Dead letters are the failed tasks moved into the DLQ (dlq_from says whence).
   const params = new URLSearchParams(ctx.url.searchParams);
   params.set("queue", chosen);
+  // One (queue, state) range of the list index: fast on a large DLQ.
+  if (!params.has("state")) params.set("state", "failed");
   const parsed = parseFilter(params);
   const banners = parsed.problems.map((problem) => banner("error", problem));
   const page =
