@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { orThrow, type Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
-import { runFiltered, schemaOf, type SummaryRow } from "./opsQueries.ts";
+import { opsQueueNames, runFiltered, runPairs, schemaOf, type SummaryRow } from "./opsQueries.ts";
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskSummary } from "./types.ts";
 
@@ -41,6 +41,9 @@ export const taskPage = async (
   if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
   const { sql, pool } = underway;
   const schema = schemaOf(sql);
+  // Without a queue, every queue that has tasks (one index probe each).
+  const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool)())));
+  if (!isNarrow(checked) && queues.length === 0) return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
   const rows = isNarrow(checked)
     ? await orThrow(
@@ -54,12 +57,14 @@ export const taskPage = async (
         )(),
       )
     : await orThrow(
-        runFiltered<SummaryRow>(
+        runPairs<SummaryRow>(
           sql,
           pool,
-          "opsTasksByPair",
-          [checked.queues, checked.states ?? taskStates, after, limit + 1],
-          predicateOf(schema, checked, 5, false),
+          queues,
+          checked.states ?? taskStates,
+          after,
+          limit + 1,
+          predicateOf(schema, checked, 3, false),
           order,
         )(),
       );
