@@ -1,5 +1,6 @@
 // The `underway` command line, run as a child process against a real
 // PostgreSQL: help, usage errors, connection errors, migrate, pause/resume.
+// The commands on the ops API are in test/cliOps.test.ts.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
@@ -16,7 +17,7 @@ describe("underway CLI", () => {
 
   it("prints help for the tool and each command, and exits 2 on usage errors", async () => {
     // Independent runs in parallel: each is a Node process starting tsx.
-    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema] = await Promise.all([
+    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema, dashboard] = await Promise.all([
       cli("--help"),
       cli("migrate", "--help"),
       cli(),
@@ -24,9 +25,12 @@ describe("underway CLI", () => {
       cli("pause", "email", "--frob"),
       cli("pause"),
       cli("pause", "email", "--schema", "Robert'); drop"),
+      cli("dashboard"),
     ]);
     assert.equal(help.code, 0);
-    for (const name of ["migrate", "pause", "resume", "dashboard"])
+    for (const name of ["migrate", "queues", "tasks list", "tasks show", "retry", "cancel", "delete"])
+      assert.match(help.stdout, new RegExp(`^  ${name} `, "m"), `${name} in the tool's help`);
+    for (const name of ["redrive", "pause", "resume", "schedules", "workers", "dashboard"])
       assert.match(help.stdout, new RegExp(`^  ${name} `, "m"), `${name} in the tool's help`);
     assert.equal(migrateHelp.code, 0);
     assert.match(migrateHelp.stdout, /Usage: underway migrate/);
@@ -43,6 +47,8 @@ describe("underway CLI", () => {
     assert.match(noQueue.stderr, /name at least one queue/);
     assert.equal(badSchema.code, 2);
     assert.match(badSchema.stderr, /invalid schema name/);
+    assert.equal(dashboard.code, 1, "dashboard is registered, and says it is not available yet");
+    assert.match(dashboard.stderr, /not available yet/);
     for (const run of [none, unknown, badOption, noQueue, badSchema])
       assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace for a usage error");
   });
@@ -81,7 +87,10 @@ describe("underway CLI", () => {
   });
 
   it("migrate --dry-run prints SQL that, applied by another tool, leaves the schema as migrate would", async () => {
-    const dry = await cli("migrate", "--dry-run", "--schema", "cli_dry");
+    const [dry, all] = await Promise.all([
+      cli("migrate", "--dry-run", "--schema", "cli_dry"),
+      runCli(["migrate", "--dry-run", "--all", "--schema", "cli_dry"], { DATABASE_URL: undefined }),
+    ]);
     assert.equal(dry.code, 3, dry.stderr);
     assert.match(dry.stdout, new RegExp(`${migrationCount} pending migration`));
     assert.match(dry.stdout, /create table "cli_dry"\.task/);
@@ -106,9 +115,6 @@ describe("underway CLI", () => {
     assert.deepEqual(result.applied, []);
     assert.equal(result.alreadyApplied.length, migrationCount);
 
-    const all = await runCli(["migrate", "--dry-run", "--all", "--schema", "cli_dry"], {
-      DATABASE_URL: undefined,
-    });
     assert.equal(all.code, 0, "--all needs no database");
     assert.match(all.stdout, /create table "cli_dry"\.task/);
   });

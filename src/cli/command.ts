@@ -52,3 +52,8 @@ export interface Command {
   /** Resolves to the exit status. */
   readonly run: (input: CommandInput) => Promise<number>;
 }
+
+/** An expected failure (unreachable database, unmigrated schema): its message is printed, no stack. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}

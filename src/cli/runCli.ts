@@ -3,9 +3,9 @@ import { fileURLToPath } from "node:url";
 import { UnderwayError, ConfigError, ValidationError } from "../errors.ts";
 import type { Underway } from "../underway.ts";
 import { flagOf, globalOptions, parse, splitCommand, stringOf, UsageError } from "./args.ts";
-import { exitCode, type Command, type CommandInput, type Output } from "./command.ts";
+import { CliError, exitCode, type Command, type CommandInput, type Output } from "./command.ts";
 import { commands } from "./commands.ts";
-import { CliError, connectMigrated, openClient, redact, resolveUrl } from "./connection.ts";
+import { redact, resolveUrl } from "./redact.ts";
 import { commandHelp, toolHelp } from "./help.ts";
 
 // package.json sits two folders up from src/cli/ (tsx) and three from
@@ -86,11 +86,13 @@ const runCommand = async (
       schema,
       url: resolve,
       connect: async () => {
+        const { connectMigrated } = await import("./connection.ts");
         const client = await connectMigrated(resolve(), schema);
         clients.push(client);
         return client;
       },
       open: async () => {
+        const { openClient } = await import("./connection.ts");
         const opened = await openClient(resolve(), schema);
         clients.push(opened.underway);
         return opened;

@@ -15,7 +15,7 @@ export interface CliRun {
 export const runCli = (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>> = {},
-  timeoutMs = 30_000,
+  timeoutMs = 120_000,
 ): Promise<CliRun> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
