@@ -25,7 +25,7 @@ describe("underway CLI", () => {
       cli("pause", "email", "--frob"),
       cli("pause"),
       cli("pause", "email", "--schema", "Robert'); drop"),
-      cli("dashboard"),
+      cli("dashboard", "--port", "http"),
     ]);
     assert.equal(help.code, 0);
     for (const name of ["migrate", "queues", "tasks list", "tasks show", "retry", "cancel", "delete"])
@@ -47,8 +47,8 @@ describe("underway CLI", () => {
     assert.match(noQueue.stderr, /name at least one queue/);
     assert.equal(badSchema.code, 2);
     assert.match(badSchema.stderr, /invalid schema name/);
-    assert.equal(dashboard.code, 1, "dashboard is registered, and says it is not available yet");
-    assert.match(dashboard.stderr, /not available yet/);
+    assert.equal(dashboard.code, 2, "dashboard is registered, and checks its port");
+    assert.match(dashboard.stderr, /--port must be an integer/);
     for (const run of [none, unknown, badOption, noQueue, badSchema])
       assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace for a usage error");
   });
