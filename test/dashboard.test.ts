@@ -293,8 +293,13 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     assert.equal(await underway.queuePausedAt("paced"), null);
   });
 
-  it("refuses a POST without a CSRF token or from another origin", async () => {
-    await open(admin, "/");
+  it("refuses a POST without a CSRF token or from another origin, and shows no unsigned notice", async () => {
+    await open(admin, "/?notice=Session%20expired%3A%20log%20in%20at%20evil.example");
+    assert.equal(
+      await page.locator(".banner.info").count(),
+      0,
+      "a notice shows only when the dashboard signed it",
+    );
     const token = await page.locator('input[name="csrf"]').first().getAttribute("value");
     assert.ok(token !== null);
     const pause = new URL("queues/paced/pause", admin.url).href;

@@ -1,7 +1,7 @@
 import { html, type Html } from "./html.ts";
 import type { DashboardAuditEvent } from "./dashboardOptions.ts";
 import type { BulkResult, OpsApi, TaskFilter } from "./opsContract.ts";
-import { csrfField, href, type PageContext } from "./pageContext.ts";
+import { csrfField, href, noticeParams, type PageContext } from "./pageContext.ts";
 import { filterKeys, parseFilter } from "./taskFilterParams.ts";
 import { filterFields } from "./pages/tasksPage.ts";
 
@@ -103,7 +103,7 @@ export const bulkAction = async (
   const notice = `${result.changed} of ${result.matched} task${result.matched === 1 ? "" : "s"} ${past[verb]}.`;
   return {
     _tag: "redirect",
-    location: `${back}${back.includes("?") ? "&" : "?"}notice=${encodeURIComponent(notice)}`,
+    location: `${back}${back.includes("?") ? "&" : "?"}${new URLSearchParams(noticeParams(ctx, notice)).toString()}`,
     audit: {
       action: verb,
       target: { ...(dlq === "" ? {} : { dlq }), filter: parsed.filter, scope },
@@ -123,8 +123,8 @@ export const taskAction = async (ctx: PageContext, id: string, action: string): 
       : `Task ${id} was not ${past[action]} (its state did not allow it).`;
   const location =
     action === "delete" && result.changed === 1
-      ? href(ctx, "/tasks", { notice })
-      : href(ctx, `/tasks/${id}`, { notice });
+      ? href(ctx, "/tasks", noticeParams(ctx, notice))
+      : href(ctx, `/tasks/${id}`, noticeParams(ctx, notice));
   return {
     _tag: "redirect",
     location,
@@ -143,7 +143,7 @@ export const queueAction = async (
   const notice = `Queue ${queue} ${action === "pause" ? "paused: no worker claims its tasks" : "resumed"}.`;
   return {
     _tag: "redirect",
-    location: href(ctx, "/", { notice }),
+    location: href(ctx, "/", noticeParams(ctx, notice)),
     audit: { action, target: { queue }, matched: 0, changed: 0 },
   };
 };

@@ -155,7 +155,10 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
 
   const page = async (ctx: PageContext, path: string): Promise<Response | undefined> => {
     const notice = ctx.url.searchParams.get("notice");
-    const notices = notice === null ? [] : [banner("info", notice.slice(0, 300))];
+    const notices =
+      notice !== null && csrf.validNotice(notice, ctx.url.searchParams.get("sig"))
+        ? [banner("info", notice.slice(0, 300))]
+        : [];
     const render = (title: string, body: Html, banners: ReadonlyArray<Html> = []) =>
       htmlResponse(200, layout(ctx, title, body, [...notices, ...banners]));
     if (path === "/") return render("Overview", await overviewPage(ctx));
@@ -221,6 +224,7 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
       now: new Date(),
       url,
       live: options.live !== false,
+      signNotice: (text) => csrf.signNotice(text),
       timed,
     };
     try {

@@ -20,6 +20,8 @@ export interface PageContext {
   readonly url: URL;
   /** Server-sent events on; false: the page polls. */
   readonly live: boolean;
+  /** The MAC that lets a notice show after the redirect of an action. */
+  signNotice(text: string): string;
   /** Waits for a read at most the configured time, then rejects with `SlowQuery`. */
   timed<A>(read: Promise<A>): Promise<A>;
 }
@@ -56,3 +58,9 @@ export const actionForm = (
 /** @internal The hidden CSRF field for a form built by a page. */
 export const csrfField = (ctx: PageContext): Html =>
   html`<input type="hidden" name="csrf" value="${ctx.csrfToken}" />`;
+
+/** @internal Query parameters carrying a signed notice to the page an action redirects to. */
+export const noticeParams = (ctx: PageContext, notice: string): { notice: string; sig: string } => ({
+  notice,
+  sig: ctx.signNotice(notice),
+});

@@ -35,6 +35,21 @@ export class Csrf {
     return `${issued}.${this.sign(issued)}`;
   }
 
+  /**
+   * A MAC of a notice shown after an action, so a link from elsewhere
+   * cannot put its own words ("session expired, log in at …") on the page.
+   */
+  signNotice(text: string): string {
+    return createHmac("sha256", this.secret).update(`underway-dashboard-notice:${text}`).digest("base64url");
+  }
+
+  validNotice(text: string, mac: string | null): boolean {
+    if (mac === null) return false;
+    const expected = Buffer.from(this.signNotice(text));
+    const given = Buffer.from(mac);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+
   valid(token: string | null, now = Date.now()): boolean {
     if (token === null) return false;
     const [issued, mac] = token.split(".");
