@@ -548,6 +548,7 @@ export class Job<In, V, R, O> {
       handler,
       log: this.underway.log,
       listener: this.underway.listener,
+      requestReaping: this.underway.requestReaping,
       ...(transactional === undefined ? {} : { transactional }),
     };
   }

@@ -141,9 +141,15 @@ export const allMigrations = (schema = "underway"): ReadonlyArray<PendingMigrati
 /**
  * Applies underway's migrations in their own schema, recorded in their own
  * table (`<schema>.migration`), so they never collide with the host
- * application's. Safe to call from many processes at once (an advisory lock
- * serialises them) and idempotent. An applied migration whose file changed
- * since is an error, not silently skipped.
+ * application's. Safe to call from many processes at once and idempotent.
+ * An applied migration whose file changed since is an error, not silently
+ * skipped.
+ *
+ * Everything happens in one transaction that starts by taking a
+ * transaction-scoped advisory lock (keyed by schema): the lock ends with
+ * the transaction, so it cannot outlive it on a connection a pooler hands
+ * to someone else (PgBouncer in transaction mode), and a failed migration
+ * leaves the schema as it was.
  *
  * @example
  * await migrate(pool, { schema: "underway" });
@@ -153,49 +159,44 @@ export const migrate = async (pool: pg.Pool, options: MigrateOptions = {}): Prom
   const quoted = quoteSchema(schema);
   const migrations = readMigrations();
   const client = await pool.connect();
-  const applied: string[] = [];
-  const alreadyApplied: string[] = [];
+  let broken = false;
   try {
-    // Session-level lock, keyed by schema, held across the transactions below.
-    await client.query("select pg_advisory_lock(hashtext($1))", [`underway.migrate:${schema}`]);
+    await client.query("begin");
     try {
+      // Same key as the session lock of earlier versions, so a process still
+      // running one of those and this one exclude each other too.
+      await client.query("select pg_advisory_xact_lock(hashtext($1))", [`underway.migrate:${schema}`]);
       await client.query(preamble(quoted));
       const { rows } = await client.query<AppliedRow>(
         `select version, name, checksum from ${quoted}.migration order by version`,
       );
+      verifyApplied(schema, migrations, rows);
       const done = new Set(rows.map((row) => row.version));
+      const applied: string[] = [];
+      const alreadyApplied: string[] = [];
       for (const migration of migrations) {
-        const sum = checksum(migration.text);
         if (done.has(migration.version)) {
-          verifyApplied(
-            schema,
-            [migration],
-            rows.filter((row) => row.version === migration.version),
-          );
           alreadyApplied.push(migration.name);
           continue;
         }
-        await client.query("begin");
-        try {
-          await client.query(withSchema(migration.text, schema));
-          await client.query(
-            `insert into ${quoted}.migration (version, name, checksum) values ($1, $2, $3)`,
-            [migration.version, migration.name, sum],
-          );
-          await client.query("commit");
-        } catch (error) {
-          await client.query("rollback");
-          throw error;
-        }
+        await client.query(withSchema(migration.text, schema));
+        await client.query(`insert into ${quoted}.migration (version, name, checksum) values ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          checksum(migration.text),
+        ]);
         applied.push(migration.name);
       }
-      // After applying what is known, as before: an unknown newer migration is reported last.
-      verifyApplied(schema, migrations, rows);
-    } finally {
-      await client.query("select pg_advisory_unlock(hashtext($1))", [`underway.migrate:${schema}`]);
+      await client.query("commit");
+      return { applied, alreadyApplied };
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await client.query("rollback").catch(() => {
+        broken = true;
+      });
+      throw error;
     }
   } finally {
-    client.release();
+    client.release(broken ? true : undefined);
   }
-  return { applied, alreadyApplied };
 };

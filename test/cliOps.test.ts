@@ -50,7 +50,7 @@ describe("underway CLI on the ops API", () => {
         20_000,
         "the worker registered",
       );
-      const [queues, page1, byInput, shown, shownText, schedules, workers] = await Promise.all([
+      const [queues, page1, byInput, shown, shownText, schedules, workers, listText] = await Promise.all([
         cliOps("queues", "--json"),
         cliOps("tasks", "list", "--queue", "cli_mail_dlq", "--limit", "2", "--json"),
         cliOps("tasks", "list", "--input", '{"userId":3}', "--state", "failed", "--json"),
@@ -58,7 +58,12 @@ describe("underway CLI on the ops API", () => {
         cliOps("tasks", "show", failed3 ?? ""),
         cliOps("schedules", "--json"),
         cliOps("workers", "--json"),
+        cliOps("tasks", "list", "--queue", "cli_mail_dlq", "--limit", "2"),
       ]);
+      // Human output: a table, then the cursor of the next page.
+      assert.match(listText.stdout, /^ID +QUEUE +STATE +ATTEMPT/);
+      assert.match(listText.stdout, /cli_mail_dlq +failed +1\/1 .*smtp down/);
+      assert.match(listText.stdout, /\nnext page: --cursor \S+\n$/);
       assert.equal(queues.code, 0, queues.stderr);
       const stats = JSON.parse(queues.stdout) as Array<{
         queue: string;
