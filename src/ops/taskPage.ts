@@ -24,11 +24,19 @@ const summaryOf = ({ sort_id: _sortId, ...row }: SummaryRow): TaskSummary => row
 
 /**
  * Narrow filters (ids, a job, a concurrency key) are read off their own
- * index; everything else walks (queue, state) ranges of
+ * index, and a list of every task (at most a time range) off the primary
+ * key; everything else walks (queue, state) ranges of
  * task_queue_state_idx in id order and merges them.
  */
 const isNarrow = (filter: CheckedFilter): boolean =>
-  filter.ids !== null || filter.jobId !== null || filter.concurrencyKey !== null;
+  filter.ids !== null ||
+  filter.jobId !== null ||
+  filter.concurrencyKey !== null ||
+  // Nothing to narrow by: the primary key in id order is the whole list.
+  (filter.queues === null &&
+    filter.states === null &&
+    filter.errorLike === null &&
+    filter.inputContains === null);
 
 /** One keyset page of tasks; see {@link Ops.tasks}. */
 export const taskPage = async (
