@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { Underway, silentLogger } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 import { runCli } from "./support/cli.ts";
@@ -17,16 +17,24 @@ describe("underway CLI", () => {
 
   it("prints help for the tool and each command, and exits 2 on usage errors", async () => {
     // Independent runs in parallel: each is a Node process starting tsx.
-    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema, dashboard] = await Promise.all([
-      cli("--help"),
-      cli("migrate", "--help"),
-      cli(),
-      cli("frobnicate"),
-      cli("pause", "email", "--frob"),
-      cli("pause"),
-      cli("pause", "email", "--schema", "Robert'); drop"),
-      cli("dashboard", "--port", "http"),
-    ]);
+    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema, dashboard, version, group] =
+      await Promise.all([
+        cli("--help"),
+        cli("migrate", "--help"),
+        cli(),
+        cli("frobnicate"),
+        cli("pause", "email", "--frob"),
+        cli("pause"),
+        cli("pause", "email", "--schema", "Robert'); drop"),
+        cli("dashboard", "--port", "http"),
+        cli("--version"),
+        cli("tasks"),
+      ]);
+    assert.equal(group.code, 2, "a group without its subcommand");
+    assert.match(group.stderr, /`underway tasks` needs a subcommand/);
+    assert.match(group.stderr, /Usage: underway tasks <list\|show>/);
+    const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    assert.equal(version.stdout, `${pkg.version}\n`);
     assert.equal(help.code, 0);
     for (const name of ["migrate", "queues", "tasks list", "tasks show", "retry", "cancel", "delete"])
       assert.match(help.stdout, new RegExp(`^  ${name} `, "m"), `${name} in the tool's help`);
