@@ -84,6 +84,19 @@ export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions 
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
 export type { EventRow } from "./queries.ts";
+export { dashboard, type DashboardHandler } from "./dashboard/dashboard.ts";
+export { dashboardListener, type DashboardListener } from "./dashboard/dashboardListener.ts";
+export {
+  serveDashboard,
+  type ServeDashboardOptions,
+  type DashboardServer,
+} from "./dashboard/serveDashboard.ts";
+export type {
+  DashboardOptions,
+  DashboardRole,
+  DashboardRequestInfo,
+  DashboardAuditEvent,
+} from "./dashboard/dashboardOptions.ts";
 export { Ops } from "./ops/ops.ts";
 export type {
   TaskState,

@@ -2,8 +2,9 @@
 // PostgreSQL: help, usage errors, connection errors, migrate, pause/resume.
 // The commands on the ops API are in test/cliOps.test.ts.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { Underway, silentLogger } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 import { runCli } from "./support/cli.ts";
@@ -16,16 +17,24 @@ describe("underway CLI", () => {
 
   it("prints help for the tool and each command, and exits 2 on usage errors", async () => {
     // Independent runs in parallel: each is a Node process starting tsx.
-    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema, dashboard] = await Promise.all([
-      cli("--help"),
-      cli("migrate", "--help"),
-      cli(),
-      cli("frobnicate"),
-      cli("pause", "email", "--frob"),
-      cli("pause"),
-      cli("pause", "email", "--schema", "Robert'); drop"),
-      cli("dashboard"),
-    ]);
+    const [help, migrateHelp, none, unknown, badOption, noQueue, badSchema, dashboard, version, group] =
+      await Promise.all([
+        cli("--help"),
+        cli("migrate", "--help"),
+        cli(),
+        cli("frobnicate"),
+        cli("pause", "email", "--frob"),
+        cli("pause"),
+        cli("pause", "email", "--schema", "Robert'); drop"),
+        cli("dashboard", "--port", "http"),
+        cli("--version"),
+        cli("tasks"),
+      ]);
+    assert.equal(group.code, 2, "a group without its subcommand");
+    assert.match(group.stderr, /`underway tasks` needs a subcommand/);
+    assert.match(group.stderr, /Usage: underway tasks <list\|show>/);
+    const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    assert.equal(version.stdout, `${pkg.version}\n`);
     assert.equal(help.code, 0);
     for (const name of ["migrate", "queues", "tasks list", "tasks show", "retry", "cancel", "delete"])
       assert.match(help.stdout, new RegExp(`^  ${name} `, "m"), `${name} in the tool's help`);
@@ -46,8 +55,8 @@ describe("underway CLI", () => {
     assert.match(noQueue.stderr, /name at least one queue/);
     assert.equal(badSchema.code, 2);
     assert.match(badSchema.stderr, /invalid schema name/);
-    assert.equal(dashboard.code, 1, "dashboard is registered, and says it is not available yet");
-    assert.match(dashboard.stderr, /not available yet/);
+    assert.equal(dashboard.code, 2, "dashboard is registered, and checks its port");
+    assert.match(dashboard.stderr, /--port must be an integer/);
     for (const run of [none, unknown, badOption, noQueue, badSchema])
       assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace for a usage error");
   });
@@ -143,6 +152,43 @@ describe("underway CLI", () => {
       assert.ok((await underway.queuePausedAt("sms")) instanceof Date, "only the named queue resumed");
     } finally {
       await underway.close();
+    }
+  });
+
+  it("dashboard serves on 127.0.0.1 until SIGINT, and refuses another host without --allow-remote", async () => {
+    const refused = await cli("dashboard", "--host", "0.0.0.0", "--port", "0");
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--allow-remote/);
+    // The CLI never migrates by itself.
+    await (await Underway.connect({ connectionString: db().url, logger: silentLogger })).close();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "dashboard", "--port", "0"],
+      {
+        env: { ...process.env, DATABASE_URL: db().url },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const found = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (found !== null) resolve(found[0]);
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code} before serving: ${err}`)));
+      });
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /<h1>Overview<\/h1>/);
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 });
