@@ -4,7 +4,9 @@ import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
 import {
   tasksComplete,
+  tasksCompleteAndClaim,
   tasksCompleteAndContinue,
+  type ClaimedRow,
   type EnqueueColumns,
   type Queryable,
   type Sql,
@@ -20,20 +22,43 @@ interface Pending {
   readonly done: (written: E.Either<DbError, boolean>) => void;
 }
 
+/** A claim a worker sends along with a write of its successes. */
+export interface ClaimAlong {
+  readonly queue: string;
+  readonly workerId: string;
+  /** Tasks to claim; at least 1. */
+  readonly want: number;
+  /** Called once with what the claim brought, before the written completions resolve. */
+  readonly deliver: (claimed: E.Either<DbError, ReadonlyArray<ClaimedRow>>) => void;
+}
+
+/**
+ * Asked just before each write, with how many of the worker's tasks the
+ * write finishes: returns a claim to send in the same statement, or
+ * undefined for none (a claim already in flight, the worker stopping).
+ */
+export type ClaimAlongside = (finishing: number) => ClaimAlong | undefined;
+
 /**
  * Group commit for successes: while one write is in flight, completions
  * queue up and go out together in the next statement. An idle worker writes
  * at once (no added latency); a busy one writes in batches of up to `max`.
+ * With `claimAlongside`, the worker's next claim rides in the same statement
+ * (tasksCompleteAndClaim): a busy worker then spends one round trip and one
+ * commit per batch of tasks, not two.
  */
 export class Completions {
   private queue: Pending[] = [];
   private writing = false;
+  /** The worker wants to claim: the next statement carries a claim even without successes. */
+  private claimWanted = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly sql: Sql,
     private readonly db: Queryable,
     private readonly max = 500,
+    private readonly claimAlongside?: ClaimAlongside,
   ) {}
 
   /** Right if written; `false` when fenced off (no longer this attempt's). */
@@ -50,10 +75,46 @@ export class Completions {
       });
   }
 
+  /**
+   * True when a write is under way, which then carries the worker's claim
+   * in its next statement (asking `claimAlongside` how many); false when
+   * the caller should claim by itself.
+   */
+  claimSoon(): boolean {
+    if (!this.writing || this.claimAlongside === undefined) return false;
+    this.claimWanted = true;
+    return true;
+  }
+
   /** Resolves when nothing is queued or being written. */
   idle(): Promise<void> {
     if (!this.writing && this.queue.length === 0) return Promise.resolve();
     return new Promise((done) => this.idleWaiters.push(done));
+  }
+
+  /** Writes successes together with a claim; falls back to a plain write if the statement fails. */
+  private async writeClaiming(batch: ReadonlyArray<Pending>, claim: ClaimAlong): Promise<void> {
+    const result = await retryTransient(
+      tasksCompleteAndClaim(
+        this.sql,
+        this.db,
+        batch.map((item) => item.id),
+        batch.map((item) => item.attempt),
+        batch.map((item) => item.output),
+        { queue: claim.queue, limit: claim.want, workerId: claim.workerId },
+      ),
+    )();
+    claim.deliver(
+      pipe(
+        result,
+        E.map((written) => written.claimed),
+      ),
+    );
+    // A failed statement claimed nothing; the successes still need writing,
+    // with the isolation of a plain write.
+    if (E.isLeft(result)) return this.write(batch, false);
+    const written = new Set(result.right.completed);
+    for (const item of batch) item.done(E.right(written.has(item.id)));
   }
 
   private async write(batch: ReadonlyArray<Pending>, continuing: boolean): Promise<void> {
@@ -93,12 +154,20 @@ export class Completions {
   private async flush(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.claimWanted) {
       const batch = this.queue.slice(0, this.max);
       this.queue = this.queue.slice(batch.length);
+      this.claimWanted = false;
       const plain = batch.filter((item) => item.next === undefined);
       const continuing = batch.filter((item) => item.next !== undefined);
-      await Promise.all([this.write(plain, false), this.write(continuing, true)]);
+      const claim = this.claimAlongside?.(batch.length);
+      await Promise.all([
+        claim === undefined ? this.write(plain, false) : this.writeClaiming(plain, claim),
+        this.write(continuing, true),
+      ]);
+      // Lets the tasks just claimed start, and the successes that came in
+      // meanwhile join the queue, so the next statement carries them all.
+      await new Promise((done) => setImmediate(done));
     }
     this.writing = false;
     const waiters = this.idleWaiters;

@@ -28,7 +28,7 @@ import {
 } from "rxjs";
 import { performance } from "node:perf_hooks";
 import { describeThrown } from "../describeThrown.ts";
-import { AbortError, messageOf } from "../errors.ts";
+import { AbortError, messageOf, type DbError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import {
   queueWaitersDelete,
@@ -40,7 +40,7 @@ import {
   tasksRelease,
   type ClaimedRow,
 } from "../queries.ts";
-import { Completions } from "./completions.ts";
+import { Completions, type ClaimAlong } from "./completions.ts";
 import {
   abortTask,
   applyRenewal,
@@ -105,7 +105,9 @@ export class WorkerRun<I, O> {
     private readonly emit: (outcome: Outcome<O>) => void,
   ) {
     this.settings = checkWorkOptions(options);
-    this.completions = new Completions(deps.sql, deps.pool);
+    this.completions = new Completions(deps.sql, deps.pool, undefined, (finishing) =>
+      this.claimAlongside(finishing),
+    );
     this.executeDeps = { ...deps, completions: this.completions };
     this.concurrency = this.settings.concurrency;
     this.target = this.concurrency + this.settings.prefetch;
@@ -211,34 +213,62 @@ export class WorkerRun<I, O> {
     }
     const want = this.free();
     if (want <= 0) return;
+    // A write of successes under way carries the claim in its next statement.
+    if (this.completions.claimSoon()) return;
     this.claimAgain = false;
-    this.claiming = (async () => {
-      const claimStarted = performance.now();
-      const result = await tasksClaim(this.deps.sql, this.deps.pool, this.deps.queue, want, this.workerId)();
-      await pipe(
-        result,
-        E.fold(
-          async (error) =>
-            this.deps.log.warn("claim failed; will retry on the next wake-up", {
-              error: messageOf(error.cause),
-            }),
-          (rows) => this.accept(rows),
-        ),
-      );
-      const got = E.isRight(result) ? result.right.length : -1;
-      if (got === 0) {
-        // Registering may race an insert that did not see us yet: claim once
-        // more after a new registration, so nothing waits for the poll.
-        if (await this.waitForInserts()) this.claimAgain = true;
-      } else if (got === want) {
-        await this.stopWaiting();
-      }
-      // The queue had fewer tasks ready than wanted: learn when the next one
-      // falls due, so it starts on time rather than at the next poll.
-      if (got >= 0 && got < want) await this.readNextDue(performance.now() - claimStarted);
-      this.claiming = undefined;
-      if (this.claimAgain || got === want) this.claim();
-    })();
+    const { sql, pool, queue } = this.deps;
+    this.claiming = this.claimed$(
+      want,
+      performance.now(),
+      tasksClaim(sql, pool, queue, want, this.workerId)(),
+    );
+  }
+
+  /**
+   * A claim sent along with a write of `finishing` successes (one statement):
+   * it counts those tasks as free already. None while a claim is in flight.
+   */
+  private claimAlongside(finishing: number): ClaimAlong | undefined {
+    if (this.stopping !== undefined || this.claiming !== undefined) return undefined;
+    const want = this.free() + finishing;
+    if (want <= 0) return undefined;
+    this.claimAgain = false;
+    let deliver: ClaimAlong["deliver"] = () => undefined;
+    const result = new Promise<E.Either<DbError, ReadonlyArray<ClaimedRow>>>((done) => (deliver = done));
+    this.claiming = this.claimed$(want, performance.now(), result);
+    return { queue: this.deps.queue, workerId: this.workerId, want, deliver };
+  }
+
+  /** Takes a claim's rows; then registers for NOTIFY, or learns the next due time, as the count says. */
+  private async claimed$(
+    want: number,
+    claimStarted: number,
+    claim: Promise<E.Either<DbError, ReadonlyArray<ClaimedRow>>>,
+  ): Promise<void> {
+    const result = await claim;
+    await pipe(
+      result,
+      E.fold(
+        async (error) =>
+          this.deps.log.warn("claim failed; will retry on the next wake-up", {
+            error: messageOf(error.cause),
+          }),
+        (rows) => this.accept(rows),
+      ),
+    );
+    const got = E.isRight(result) ? result.right.length : -1;
+    if (got === 0) {
+      // Registering may race an insert that did not see us yet: claim once
+      // more after a new registration, so nothing waits for the poll.
+      if (await this.waitForInserts()) this.claimAgain = true;
+    } else if (got === want) {
+      await this.stopWaiting();
+    }
+    // The queue had fewer tasks ready than wanted: learn when the next one
+    // falls due, so it starts on time rather than at the next poll.
+    if (got >= 0 && got < want) await this.readNextDue(performance.now() - claimStarted);
+    this.claiming = undefined;
+    if (this.claimAgain || got === want) this.claim();
   }
 
   /** Announces the queue's next due time; `sinceClaimMs` has passed since the last claim started. */
