@@ -94,15 +94,16 @@ export class Completions {
 
   /** Writes successes together with a claim; falls back to a plain write if the statement fails. */
   private async writeClaiming(batch: ReadonlyArray<Pending>, claim: ClaimAlong): Promise<void> {
-    const result = await retryTransient(
-      tasksCompleteAndClaim(
-        this.sql,
-        this.db,
-        batch.map((item) => item.id),
-        batch.map((item) => item.attempt),
-        batch.map((item) => item.output),
-        { queue: claim.queue, limit: claim.want, workerId: claim.workerId },
-      ),
+    // Not retried: a statement that committed but whose reply was lost would
+    // claim a second batch, and the first would wait out its leases. A failure
+    // falls back to the plain write below, which retries.
+    const result = await tasksCompleteAndClaim(
+      this.sql,
+      this.db,
+      batch.map((item) => item.id),
+      batch.map((item) => item.attempt),
+      batch.map((item) => item.output),
+      { queue: claim.queue, limit: claim.want, workerId: claim.workerId },
     )();
     claim.deliver(
       pipe(
@@ -110,8 +111,9 @@ export class Completions {
         E.map((written) => written.claimed),
       ),
     );
-    // A failed statement claimed nothing; the successes still need writing,
-    // with the isolation of a plain write.
+    // A failed statement claimed nothing (or its claim is lost with the
+    // reply); the successes still need writing, with the retries and the
+    // isolation of a plain write.
     if (E.isLeft(result)) return this.write(batch, false);
     const written = new Set(result.right.completed);
     for (const item of batch) item.done(E.right(written.has(item.id)));
