@@ -43,7 +43,13 @@ export {
   type SchedulerOptions,
   type TickEvent,
 } from "./scheduler.ts";
-export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+export {
+  migrate,
+  pendingMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  type PendingMigration,
+} from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 export { isFinal, type Outcome, type FinalOutcome, type OutcomeBase } from "./outcomes.ts";
@@ -78,3 +84,22 @@ export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions 
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
 export type { EventRow } from "./queries.ts";
+export { Ops } from "./ops/ops.ts";
+export type {
+  TaskState,
+  TaskFilter,
+  TaskSummary,
+  TaskPage,
+  ListOptions,
+  TaskDetail,
+  TaskDetailOptions,
+  TaskLease,
+  WorkerQueue,
+  Count,
+  QueueStats,
+  ThroughputBucket,
+  BulkOptions,
+  BulkResult,
+  ScheduleInfo,
+  WorkerInfo,
+} from "./ops/types.ts";

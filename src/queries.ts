@@ -9,13 +9,20 @@ export interface Queryable {
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
-/** The named queries of one schema, run as prepared statements. */
+/** The named queries of one schema, run as prepared statements unless `preparedStatements` is false. */
 export interface Sql {
   readonly schema: string;
   readonly queries: Queries;
+  /**
+   * Named (prepared once per connection) statements, or unnamed ones that
+   * are parsed on every run. Unnamed statements survive a transaction-mode
+   * pooler, which hands each transaction a different server connection.
+   * Default true.
+   */
+  readonly preparedStatements?: boolean;
 }
 
-/** Runs one named query of `db/queries/` as a prepared statement; errors become `DbError` values. */
+/** Runs one named query of `db/queries/`, prepared unless turned off; errors become `DbError` values. */
 export const run = <R extends pg.QueryResultRow>(
   sql: Sql,
   db: Queryable,
@@ -28,7 +35,11 @@ export const run = <R extends pg.QueryResultRow>(
       if (text === undefined) throw new Error(`no query named ${name} in db/queries`);
       // Prepared once per connection; the name is unique per schema because
       // the text differs per schema.
-      const result = await db.query<R>({ name: `underway.${sql.schema}.${name}`, text, values: [...values] });
+      const config =
+        sql.preparedStatements === false
+          ? { text, values: [...values] }
+          : { name: `underway.${sql.schema}.${name}`, text, values: [...values] };
+      const result = await db.query<R>(config);
       return result.rows;
     },
     (cause) => dbError(name, cause),

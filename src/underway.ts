@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
-import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
 import {
   ClosedError,
   ConfigError,
@@ -20,6 +20,10 @@ import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./worker/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
+import { Ops } from "./ops/ops.ts";
+import { ThroughputCounters } from "./ops/throughputCounters.ts";
+import { WorkerRegistry } from "./ops/workerRegistry.ts";
+import { Reaper } from "./maintenance/reaper.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -37,8 +41,20 @@ export interface UnderwayOptions {
   readonly migrate?: boolean | undefined;
   /** Where underway logs. Default: the console. */
   readonly logger?: Logger | undefined;
-  /** The LISTEN connection's settings. */
+  /**
+   * The LISTEN connection's settings. Behind a transaction-mode pooler
+   * (PgBouncer), give it a direct `connectionString` to PostgreSQL: LISTEN
+   * needs a session of its own. See docs/scaling.md.
+   */
   readonly listener?: ListenerOptions | undefined;
+  /**
+   * Run underway's queries as named prepared statements (parsed once per
+   * connection). Set false behind PgBouncer in transaction mode (before
+   * 1.21's `max_prepared_statements`): a name prepared on one server
+   * connection is unknown on the next, and two clients preparing it on one
+   * collide. Default true. See docs/scaling.md for the cost.
+   */
+  readonly preparedStatements?: boolean | undefined;
   /**
    * For the pool underway makes (`connectionString`): how long a query may
    * wait for its answer before it fails with a `DatabaseError`, so a frozen
@@ -66,6 +82,15 @@ const passwordOf = (connectionString: string | undefined): string | undefined =>
   } catch {
     return undefined;
   }
+};
+
+/**
+ * Where the LISTEN connection goes: its own settings, its own connection
+ * string (a direct one when the pool goes through a pooler), else the pool's.
+ */
+const listenerConnection = (options: ListenerOptions | undefined, pool: pg.Pool): pg.ClientConfig => {
+  if (options?.connectionString !== undefined) return { connectionString: options.connectionString };
+  return options?.connection ?? pool.options;
 };
 
 /** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
@@ -109,7 +134,37 @@ export class Underway {
     private readonly ownsPool: boolean,
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+    this.throughput = new ThroughputCounters(sql, ownPool, log);
+    this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
+    this.reaper = new Reaper({ sql, pool: () => ownPool, log });
   }
+
+  /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */
+  readonly throughput: ThroughputCounters;
+
+  /** @internal This client's row in the worker registry (see `ops.workers()`). */
+  readonly workerRegistry: WorkerRegistry;
+
+  /**
+   * The inspection and admin API: lists, counts, throughput, one task in
+   * full, bulk retry/cancel/delete/redrive, pause, schedules and workers.
+   *
+   * @example
+   * for (const queue of await underway.ops.queues()) console.log(queue.queue, queue.counts.pending.count);
+   */
+  get ops(): Ops {
+    return new Ops(this);
+  }
+
+  /** The lease reaper: one sweep per client, however many workers run. */
+  private readonly reaper: Reaper;
+
+  /**
+   * @internal A worker asks for expired leases to be reaped every
+   * `intervalMs` while it runs; call the result when it stops.
+   */
+  readonly requestReaping = (intervalMs: number, scheduler: SchedulerLike): (() => void) =>
+    this.reaper.request(intervalMs, scheduler);
 
   /**
    * The pool underway queries through. After `close()` it throws a
@@ -144,6 +199,8 @@ export class Underway {
         "Underway.connect needs exactly one of `pool` or `connectionString` (is DATABASE_URL set?)",
       );
     }
+    if (options.listener?.connection !== undefined && options.listener.connectionString !== undefined)
+      throw new ConfigError("listener takes one of `connection` or `connectionString`, not both");
     // A frozen server must not mean an unbounded hang: connects give up
     // after 10 s, queries after queryTimeoutMs (client side: a frozen server
     // cannot enforce its own statement_timeout).
@@ -175,10 +232,20 @@ export class Underway {
         throw new DatabaseError(dbError("connect", error), passwordOf(options.connectionString));
       }
     }
-    const listener = new Listener(options.listener?.connection ?? pool.options, log, options.listener);
+    // Unnamed statements usually mean a transaction-mode pooler, through
+    // which LISTEN hears nothing: workers would run on polling alone.
+    if (
+      options.preparedStatements === false &&
+      options.listener?.connection === undefined &&
+      options.listener?.connectionString === undefined
+    )
+      log.warn(
+        "preparedStatements: false without listener.connectionString: behind a transaction-mode pooler, LISTEN needs a direct connection (docs/scaling.md)",
+      );
+    const listener = new Listener(listenerConnection(options.listener, pool), log, options.listener);
     return new Underway(
       pool,
-      { schema, queries: readQueries(schema) },
+      { schema, queries: readQueries(schema), preparedStatements: options.preparedStatements !== false },
       listener,
       log,
       options.pool === undefined,
@@ -348,6 +415,7 @@ export class Underway {
     this.isClosed = true;
     this.ended.next();
     this.ended.complete();
+    await Promise.all([this.throughput.close(), this.workerRegistry.close()]);
     await this.outcomeFeed.close();
     await this.listener.close();
     if (this.ownsPool) {

@@ -33,32 +33,24 @@ export interface ClaimAlong {
 }
 
 /**
- * Asked just before each write, with how many of the worker's tasks the
- * write finishes: returns a claim to send in the same statement, or
- * undefined for none (a claim already in flight, the worker stopping).
- */
-export type ClaimAlongside = (finishing: number) => ClaimAlong | undefined;
-
-/**
  * Group commit for successes: while one write is in flight, completions
  * queue up and go out together in the next statement. An idle worker writes
  * at once (no added latency); a busy one writes in batches of up to `max`.
- * With `claimAlongside`, the worker's next claim rides in the same statement
- * (tasksCompleteAndClaim): a busy worker then spends one round trip and one
- * commit per batch of tasks, not two.
+ * A claim made while a write is under way rides in the next statement
+ * (claimWith, tasksCompleteAndClaim): a busy worker then spends one round
+ * trip and one commit per batch of tasks, not two.
  */
 export class Completions {
   private queue: Pending[] = [];
   private writing = false;
-  /** The worker wants to claim: the next statement carries a claim even without successes. */
-  private claimWanted = false;
+  /** A claim to send with the next statement, even one without successes. */
+  private pendingClaim: ClaimAlong | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly sql: Sql,
     private readonly db: Queryable,
     private readonly max = 500,
-    private readonly claimAlongside?: ClaimAlongside,
   ) {}
 
   /** Right if written; `false` when fenced off (no longer this attempt's). */
@@ -76,14 +68,15 @@ export class Completions {
   }
 
   /**
-   * True when a write is under way, which then carries the worker's claim
-   * in its next statement (asking `claimAlongside` how many); false when
-   * the caller should claim by itself.
+   * While a write is under way, the claim rides in the next statement and
+   * this resolves with what it claimed; otherwise (or when a claim already
+   * waits) undefined, and the caller claims by itself.
    */
-  claimSoon(): boolean {
-    if (!this.writing || this.claimAlongside === undefined) return false;
-    this.claimWanted = true;
-    return true;
+  claimWith(
+    claim: Omit<ClaimAlong, "deliver">,
+  ): Promise<E.Either<DbError, ReadonlyArray<ClaimedRow>>> | undefined {
+    if (!this.writing || this.pendingClaim !== undefined) return undefined;
+    return new Promise((deliver) => (this.pendingClaim = { ...claim, deliver }));
   }
 
   /** Resolves when nothing is queued or being written. */
@@ -156,13 +149,13 @@ export class Completions {
   private async flush(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
-    while (this.queue.length > 0 || this.claimWanted) {
+    while (this.queue.length > 0 || this.pendingClaim !== undefined) {
       const batch = this.queue.slice(0, this.max);
       this.queue = this.queue.slice(batch.length);
-      this.claimWanted = false;
+      const claim = this.pendingClaim;
+      this.pendingClaim = undefined;
       const plain = batch.filter((item) => item.next === undefined);
       const continuing = batch.filter((item) => item.next !== undefined);
-      const claim = this.claimAlongside?.(batch.length);
       await Promise.all([
         claim === undefined ? this.write(plain, false) : this.writeClaiming(plain, claim),
         this.write(continuing, true),
