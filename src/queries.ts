@@ -121,6 +121,42 @@ export const tasksComplete = (
     run<IdRow>(sql, db, "tasksComplete", [ids, attempts, outputs]),
   );
 
+/** What a write of successes that also claimed brought back. */
+export interface CompletedAndClaimed {
+  /** The ids actually completed (fenced as tasksComplete). */
+  readonly completed: ReadonlyArray<string>;
+  readonly claimed: ReadonlyArray<ClaimedRow>;
+}
+
+/** tasksComplete and tasksClaim in one statement: one round trip, one commit. */
+export const tasksCompleteAndClaim = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+  outputs: ReadonlyArray<string | null>,
+  claim: {
+    readonly queue: string;
+    readonly limit: number;
+    readonly workerId: string;
+    readonly startable: number;
+  },
+) =>
+  TE.map(
+    (rows: ReadonlyArray<CompletedAndClaimed>): CompletedAndClaimed =>
+      rows[0] ?? { completed: [], claimed: [] },
+  )(
+    run<CompletedAndClaimed>(sql, db, "tasksCompleteAndClaim", [
+      ids,
+      attempts,
+      outputs,
+      claim.queue,
+      claim.limit,
+      claim.workerId,
+      claim.startable,
+    ]),
+  );
+
 export type AttemptState = "failed" | "timed_out" | "lost" | "cancelled";
 
 /** A failed attempt's error as stored: already cleaned and bounded (see errorText.ts). */

@@ -2,11 +2,17 @@
 -- Fenced: a row reclaimed since (new attempt) or no longer in progress is
 -- left alone and not returned. A row whose cancel was requested ends
 -- cancelled instead (trigger task_cancel_wins) and is not returned either.
+-- Committed without waiting for the WAL flush (synchronous_commit off for
+-- this transaction only, set in the statement so it costs no round trip): a
+-- completion lost in a server crash leaves the task in progress, so it runs
+-- again once its lease expires, which at-least-once delivery allows. See
+-- docs/reliability.md.
 with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
     from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
-   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+   where (select set_config('synchronous_commit', 'off', true)) = 'off'
+     and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
      -- Drives a generic plan through the primary key, whatever the estimates.
      and t.id = any($1::bigint[])
   returning t.id, t.state

@@ -8,11 +8,17 @@
 -- it runs before the row is locked): a job's cancel waits for this statement
 -- or this statement waits for the cancel, and then finds its step
 -- cancel-requested, ends it cancelled (task_cancel_wins) and continues nothing.
+-- Committed without waiting for the WAL flush (synchronous_commit off for
+-- this transaction only, set in the statement so it costs no round trip): a
+-- completion (and its next step) lost in a server crash leaves the step in progress, so it runs
+-- again once its lease expires, which at-least-once delivery allows. See
+-- docs/reliability.md.
 with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
     from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
-   where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
+   where (select set_config('synchronous_commit', 'off', true)) = 'off'
+     and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
      and {{schema}}.task_job_lock_shared(t.job_id)
   returning t.id, t.queue_name, t.job_id, t.state
 ), continued as (

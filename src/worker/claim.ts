@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Completions } from "./completions.ts";
 import {
   queueWaitersDelete,
   queueWaitersUpsert,
@@ -21,6 +22,8 @@ export interface ClaimDeps {
   readonly pollIntervalMs: number;
   /** The scheduler's clock: how long the claim took, for the next-due look-back. */
   readonly now: () => number;
+  /** Sends the claim with a write of successes under way (one statement), if there is one. */
+  readonly claimWith?: Completions["claimWith"];
 }
 
 /** What one claim round found. */
@@ -79,7 +82,8 @@ export const claimRound = async (
 ): Promise<ClaimRound> => {
   const { sql, pool, queue, workerId, log } = deps;
   const startedAt = deps.now();
-  const result = await tasksClaim(sql, pool, queue, want, workerId, startable)();
+  const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ??
+    tasksClaim(sql, pool, queue, want, workerId, startable)());
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
     return { rows: [], again: false, dueInMs: null };

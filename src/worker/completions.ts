@@ -4,7 +4,9 @@ import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
 import {
   tasksComplete,
+  tasksCompleteAndClaim,
   tasksCompleteAndContinue,
+  type ClaimedRow,
   type EnqueueColumns,
   type Queryable,
   type Sql,
@@ -20,14 +22,31 @@ interface Pending {
   readonly done: (written: E.Either<DbError, boolean>) => void;
 }
 
+/** A claim a worker sends along with a write of its successes. */
+export interface ClaimAlong {
+  readonly queue: string;
+  readonly workerId: string;
+  /** Tasks to claim; at least 1. */
+  readonly want: number;
+  /** How many keyed tasks of the claim start now (the rest are claimed unstarted; see tasksClaim). */
+  readonly startable: number;
+  /** Called once with what the claim brought, before the written completions resolve. */
+  readonly deliver: (claimed: E.Either<DbError, ReadonlyArray<ClaimedRow>>) => void;
+}
+
 /**
  * Group commit for successes: while one write is in flight, completions
  * queue up and go out together in the next statement. An idle worker writes
  * at once (no added latency); a busy one writes in batches of up to `max`.
+ * A claim made while a write is under way rides in the next statement
+ * (claimWith, tasksCompleteAndClaim): a busy worker then spends one round
+ * trip and one commit per batch of tasks, not two.
  */
 export class Completions {
   private queue: Pending[] = [];
   private writing = false;
+  /** A claim to send with the next statement, even one without successes. */
+  private pendingClaim: ClaimAlong | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -50,10 +69,49 @@ export class Completions {
       });
   }
 
+  /**
+   * While a write is under way, the claim rides in the next statement and
+   * this resolves with what it claimed; otherwise (or when a claim already
+   * waits) undefined, and the caller claims by itself.
+   */
+  claimWith(
+    claim: Omit<ClaimAlong, "deliver">,
+  ): Promise<E.Either<DbError, ReadonlyArray<ClaimedRow>>> | undefined {
+    if (!this.writing || this.pendingClaim !== undefined) return undefined;
+    return new Promise((deliver) => (this.pendingClaim = { ...claim, deliver }));
+  }
+
   /** Resolves when nothing is queued or being written. */
   idle(): Promise<void> {
     if (!this.writing && this.queue.length === 0) return Promise.resolve();
     return new Promise((done) => this.idleWaiters.push(done));
+  }
+
+  /** Writes successes together with a claim; falls back to a plain write if the statement fails. */
+  private async writeClaiming(batch: ReadonlyArray<Pending>, claim: ClaimAlong): Promise<void> {
+    // Not retried: a statement that committed but whose reply was lost would
+    // claim a second batch, and the first would wait out its leases. A failure
+    // falls back to the plain write below, which retries.
+    const result = await tasksCompleteAndClaim(
+      this.sql,
+      this.db,
+      batch.map((item) => item.id),
+      batch.map((item) => item.attempt),
+      batch.map((item) => item.output),
+      { queue: claim.queue, limit: claim.want, workerId: claim.workerId, startable: claim.startable },
+    )();
+    claim.deliver(
+      pipe(
+        result,
+        E.map((written) => written.claimed),
+      ),
+    );
+    // A failed statement claimed nothing (or its claim is lost with the
+    // reply); the successes still need writing, with the retries and the
+    // isolation of a plain write.
+    if (E.isLeft(result)) return this.write(batch, false);
+    const written = new Set(result.right.completed);
+    for (const item of batch) item.done(E.right(written.has(item.id)));
   }
 
   private async write(batch: ReadonlyArray<Pending>, continuing: boolean): Promise<void> {
@@ -93,12 +151,20 @@ export class Completions {
   private async flush(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.pendingClaim !== undefined) {
       const batch = this.queue.slice(0, this.max);
       this.queue = this.queue.slice(batch.length);
+      const claim = this.pendingClaim;
+      this.pendingClaim = undefined;
       const plain = batch.filter((item) => item.next === undefined);
       const continuing = batch.filter((item) => item.next !== undefined);
-      await Promise.all([this.write(plain, false), this.write(continuing, true)]);
+      await Promise.all([
+        claim === undefined ? this.write(plain, false) : this.writeClaiming(plain, claim),
+        this.write(continuing, true),
+      ]);
+      // Lets the tasks just claimed start, and the successes that came in
+      // meanwhile join the queue, so the next statement carries them all.
+      await new Promise((done) => setImmediate(done));
     }
     this.writing = false;
     const waiters = this.idleWaiters;

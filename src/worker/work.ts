@@ -92,6 +92,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       log: execute.log,
       pollIntervalMs: settings.pollIntervalMs,
       now,
+      claimWith: (claim) => execute.completions.claimWith(claim),
     };
     const waiting = new Waiting(claimDeps);
     const schema = execute.sql.schema;

@@ -1,0 +1,102 @@
+// Which commits wait for the WAL flush (docs/reliability.md, "Commits that do
+// not wait for the disk"): an acknowledged enqueue is durable; a claim, a
+// completion or a lease renewal commits without waiting, since losing one
+// in a server crash only makes a task run again. Each statement is run here
+// inside an open transaction, where the setting it leaves can be read.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import * as t from "io-ts";
+import type pg from "pg";
+import { defineJob } from "../src/index.ts";
+import {
+  tasksClaim,
+  tasksComplete,
+  tasksCompleteAndClaim,
+  tasksHeartbeat,
+  type Sql,
+} from "../src/queries.ts";
+import { readQueries } from "../src/sql.ts";
+import { useDatabase } from "./support/harness.ts";
+
+const N = t.type({ n: t.number });
+
+const asyncQueries = [
+  "tasksClaim",
+  "tasksComplete",
+  "tasksCompleteAndClaim",
+  "tasksCompleteAndContinue",
+  "tasksHeartbeat",
+];
+
+/** `synchronous_commit` as left by `work`, inside a transaction rolled back afterwards. */
+const settingAfter = async (pool: pg.Pool, work: (client: pg.PoolClient) => Promise<unknown>) => {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await work(client);
+    const { rows } = await client.query<{ synchronous_commit: string }>("show synchronous_commit");
+    return rows[0]?.synchronous_commit;
+  } finally {
+    await client.query("rollback");
+    client.release();
+  }
+};
+
+describe("durability of each write", () => {
+  const { db, connect } = useDatabase("durability");
+
+  it("enqueues wait for the WAL flush; claims, completions and renewals do not", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "durable", input: N }));
+    const sql: Sql = { schema: "underway", queries: readQueries("underway") };
+    const pool = db().pool;
+
+    assert.equal(await settingAfter(pool, (client) => job.enqueue({ n: 1 }, { client })), "on");
+    assert.equal(
+      await settingAfter(pool, (client) => job.enqueueMany([{ n: 2 }, { n: 3 }], { client })),
+      "on",
+    );
+
+    await job.enqueueMany([{ n: 4 }, { n: 5 }]);
+    const claimed = await settingAfter(pool, async (client) => {
+      const rows = await tasksClaim(sql, client, "durable", 1, "test-worker")();
+      assert.ok(rows._tag === "Right" && rows.right.length === 1, "claimed one task");
+      const row = rows.right[0];
+      if (row === undefined) return;
+      const renewed = await tasksHeartbeat(sql, client, [row.id], [row.attempt])();
+      assert.equal(renewed._tag === "Right" && renewed.right.length, 1);
+      const both = await tasksCompleteAndClaim(sql, client, [row.id], [row.attempt], [null], {
+        queue: "durable",
+        limit: 5,
+        workerId: "test-worker",
+        startable: 5,
+      })();
+      assert.ok(both._tag === "Right");
+      assert.deepEqual(both.right.completed, [row.id]);
+      assert.ok(both.right.claimed.length >= 1, "claimed along with the completion");
+    });
+    assert.equal(claimed, "off");
+
+    const completedAlone = await settingAfter(pool, async (client) => {
+      const rows = await tasksClaim(sql, client, "durable", 1, "test-worker")();
+      const row = rows._tag === "Right" ? rows.right[0] : undefined;
+      assert.ok(row !== undefined);
+      // The claim set it; a fresh transaction shows the completion sets it too.
+      await client.query("commit");
+      await client.query("begin");
+      const written = await tasksComplete(sql, client, [row.id], [row.attempt], [null])();
+      assert.deepEqual(written._tag === "Right" && written.right, [row.id]);
+    });
+    assert.equal(completedAlone, "off");
+  });
+
+  it("only the statements whose loss reruns a task commit without waiting", () => {
+    const folder = new URL("../db/queries/", import.meta.url);
+    const setting = readdirSync(folder)
+      .filter((file) => readFileSync(new URL(file, folder), "utf8").includes("'synchronous_commit'"))
+      .map((file) => file.replace(/\.sql$/, ""))
+      .sort();
+    assert.deepEqual(setting, [...asyncQueries].sort());
+  });
+});
