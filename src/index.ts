@@ -77,4 +77,11 @@ export {
 export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
+export type {
+  TaskEvent,
+  TaskEventTag,
+  EventBase,
+  AttemptEventBase,
+  AttemptEndBase,
+} from "./events/taskEvent.ts";
 export type { EventRow } from "./queries.ts";

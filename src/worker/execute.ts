@@ -29,6 +29,7 @@ import {
 import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
 import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
 import type { Completions } from "./completions.ts";
+import type { TaskEvents } from "../events/taskEvents.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -90,6 +91,8 @@ export interface ExecuteDeps<I, O> {
   readonly transactional?: (row: ClaimedRow) => boolean;
   readonly log: Logger;
   readonly random?: () => number;
+  /** Lifecycle events, metrics and tracing (src/events). */
+  readonly events: TaskEvents;
 }
 
 /** Only the worker aborts a task's controller, always with an `AbortError`. */
@@ -169,7 +172,7 @@ const runHandler =
       };
       signal.addEventListener("abort", onAbort, { once: true });
       Promise.resolve()
-        .then(() => deps.handler(input, context))
+        .then(() => deps.events.within(task, () => deps.handler(input, context)))
         .then(
           (output) => settle(E.right(output)),
           (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
@@ -340,7 +343,10 @@ export const runAttempt =
   <I, O>(deps: ExecuteDeps<I, O>) =>
   (task: RunningTask): T.Task<Verdict<O>> =>
     pipe(
-      TE.of<TaskFailure, ClaimedRow>(task.row),
+      TE.rightIO<TaskFailure, ClaimedRow>(() => {
+        deps.events.started(deps.queue, task);
+        return task.row;
+      }),
       TE.chain(decodeInput(deps)),
       TE.chain(runHandler(deps, task)),
       TE.chain(encodeOutput(deps, task.row)),

@@ -24,6 +24,7 @@ import {
   scan,
   startWith,
   switchMap,
+  tap,
   timer,
 } from "rxjs";
 import { performance } from "node:perf_hooks";
@@ -215,6 +216,11 @@ export class WorkerRun<I, O> {
     this.claiming = (async () => {
       const claimStarted = performance.now();
       const result = await tasksClaim(this.deps.sql, this.deps.pool, this.deps.queue, want, this.workerId)();
+      this.deps.events.claimed(
+        this.deps.queue,
+        E.isRight(result) ? result.right.length : 0,
+        performance.now() - claimStarted,
+      );
       await pipe(
         result,
         E.fold(
@@ -328,6 +334,7 @@ export class WorkerRun<I, O> {
         });
         return of(undefined);
       }),
+      tap((outcome) => deps.events.ended(deps.queue, task, outcome)),
       finalize(() => this.forget(task.row.id)),
     );
   }
@@ -392,6 +399,7 @@ export class WorkerRun<I, O> {
       E.fold(
         (error) => this.deps.log.warn("reaping expired leases failed", { error: messageOf(error.cause) }),
         (ids) => {
+          this.deps.events.reaped(ids);
           if (ids.length > 0) this.deps.log.warn("returned tasks with expired leases", { count: ids.length });
         },
       ),
