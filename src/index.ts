@@ -85,3 +85,22 @@ export type {
   AttemptEndBase,
 } from "./events/taskEvent.ts";
 export type { EventRow } from "./queries.ts";
+export { Ops } from "./ops/ops.ts";
+export type {
+  TaskState,
+  TaskFilter,
+  TaskSummary,
+  TaskPage,
+  ListOptions,
+  TaskDetail,
+  TaskDetailOptions,
+  TaskLease,
+  WorkerQueue,
+  Count,
+  QueueStats,
+  ThroughputBucket,
+  BulkOptions,
+  BulkResult,
+  ScheduleInfo,
+  WorkerInfo,
+} from "./ops/types.ts";

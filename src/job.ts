@@ -259,6 +259,7 @@ export class Job<In, V, R, O> {
     // the key is free again and the insert is retried.
     for (let tries = 0; tries < 3; tries += 1) {
       const id = await orThrow(tasksEnqueueOne(sql, db, this.queue, columns, trace)());
+      if (id !== undefined) this.underway.throughput.count(this.queue, "enqueued");
       if (id !== undefined) return id;
       if (uniqueKey === null) break;
       const existing = await orThrow(tasksFindUnique(sql, db, this.queue, [uniqueKey])());
@@ -346,6 +347,7 @@ export class Job<In, V, R, O> {
               chunk.map(() => shared.uniqueKey[0] ?? null),
             ];
       ids.push(...(await this.idsInOrder(db, rows, uniqueKeys)));
+      this.underway.throughput.count(this.queue, "enqueued", rows.length);
     }
     return ids;
   }
@@ -464,6 +466,12 @@ export class Job<In, V, R, O> {
     const rows = await orThrow(
       tasksCancel(this.underway.sql, this.underway.pool, taskId, null, this.queue)(),
     );
+    // A running task is counted when its worker reports it cancelled.
+    this.underway.throughput.count(
+      this.queue,
+      "cancelled",
+      rows.filter((row) => row.previous === "pending").length,
+    );
     return rows.length > 0;
   }
 
@@ -512,8 +520,15 @@ export class Job<In, V, R, O> {
     this.registerQuietly();
     let stop: () => Promise<void> = async () => undefined;
     const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
-      const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
+      const run = new WorkerRun<V, O>(deps, options, (outcome) => {
+        this.underway.throughput.countOutcome(this.queue, outcome._tag);
+        subscriber.next(outcome);
+      });
       const untrack = this.underway.track(run);
+      const unregister = this.underway.workerRegistry.add(
+        this.queue,
+        options.concurrency ?? checked.concurrency,
+      );
       run.start();
       const { listener, sql } = this.underway;
       const broadcast = listener
@@ -523,6 +538,7 @@ export class Job<In, V, R, O> {
       stop = () =>
         run.stop().finally(() => {
           broadcast.unsubscribe();
+          unregister();
           untrack();
           subscriber.complete();
         });

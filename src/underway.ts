@@ -22,6 +22,9 @@ import { Listener, type ListenerOptions } from "./worker/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
 import { TaskEvents } from "./events/taskEvents.ts";
 import type { TaskEvent } from "./events/taskEvent.ts";
+import { Ops } from "./ops/ops.ts";
+import { ThroughputCounters } from "./ops/throughputCounters.ts";
+import { WorkerRegistry } from "./ops/workerRegistry.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -112,6 +115,8 @@ export class Underway {
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
     this.lifecycle = new TaskEvents(log);
+    this.throughput = new ThroughputCounters(sql, ownPool, log);
+    this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
   }
 
   /** @internal Where producers and workers report the lifecycle; events$, metrics and tracing listen. */
@@ -133,6 +138,23 @@ export class Underway {
    */
   get events$(): Observable<TaskEvent> {
     return this.lifecycle.events$;
+  }
+
+  /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */
+  readonly throughput: ThroughputCounters;
+
+  /** @internal This client's row in the worker registry (see `ops.workers()`). */
+  readonly workerRegistry: WorkerRegistry;
+
+  /**
+   * The inspection and admin API: lists, counts, throughput, one task in
+   * full, bulk retry/cancel/delete/redrive, pause, schedules and workers.
+   *
+   * @example
+   * for (const queue of await underway.ops.queues()) console.log(queue.queue, queue.counts.pending.count);
+   */
+  get ops(): Ops {
+    return new Ops(this);
   }
 
   /**
@@ -373,6 +395,7 @@ export class Underway {
     this.lifecycle.complete();
     this.ended.next();
     this.ended.complete();
+    await Promise.all([this.throughput.close(), this.workerRegistry.close()]);
     await this.outcomeFeed.close();
     await this.listener.close();
     if (this.ownsPool) {

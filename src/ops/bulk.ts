@@ -1,0 +1,210 @@
+import { ConfigError } from "../errors.ts";
+import { checkQueueName } from "../identifier.ts";
+import { run, type Queryable } from "../queries.ts";
+import { orThrow, type Underway } from "../underway.ts";
+import { runFiltered, schemaOf } from "./opsQueries.ts";
+import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
+import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
+
+interface Batch {
+  readonly lastId: string | null;
+  readonly matched: number;
+  readonly changed: number;
+}
+
+const checkBulk = (options: BulkOptions): { dryRun: boolean; batchSize: number; limit: number } => {
+  if (typeof options !== "object" || options === null)
+    throw new ConfigError("bulk options must be an object");
+  const positive = (value: number, what: string): number => {
+    if (!Number.isInteger(value) || value < 1)
+      throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 40)}`);
+    return value;
+  };
+  return {
+    dryRun: options.dryRun === true,
+    batchSize: Math.min(positive(options.batchSize ?? 1_000, "batchSize"), 10_000),
+    limit: options.limit === undefined ? Infinity : positive(options.limit, "limit"),
+  };
+};
+
+/** The states an action applies to: those the filter names (all allowed), or its defaults. */
+const statesFor = (
+  action: string,
+  filter: CheckedFilter,
+  allowed: ReadonlyArray<TaskState>,
+  defaults: ReadonlyArray<TaskState> = allowed,
+): ReadonlyArray<TaskState> => {
+  if (filter.states === null) return defaults;
+  const refused = filter.states.filter((state) => !allowed.includes(state));
+  if (refused.length > 0)
+    throw badFilter(
+      "state",
+      `${action} applies to ${allowed.join(" and ")} tasks, not ${refused.join(", ")}`,
+    );
+  return filter.states;
+};
+
+/**
+ * Runs an action batch after batch, each its own statement (and
+ * transaction), walking up the ids so that rows skipped (locked by someone
+ * else, or kept for their unique key) never make it loop.
+ */
+const inBatches = async (
+  batchSize: number,
+  limit: number,
+  batch: (after: string, size: number) => Promise<Batch>,
+): Promise<{ matched: number; changed: number }> => {
+  let after = "0";
+  let matched = 0;
+  let changed = 0;
+  while (matched < limit) {
+    const size = Math.min(batchSize, limit - matched);
+    const result = await batch(after, size);
+    matched += result.matched;
+    changed += result.changed;
+    if (result.lastId === null || result.matched < size) break;
+    after = result.lastId;
+  }
+  return { matched, changed };
+};
+
+const withExtra = (predicate: Predicate, extra: string): Predicate => ({
+  text: `${predicate.text} and ${extra}`,
+  values: predicate.values,
+});
+
+/** The shared shape of the four actions: validate, dry-run count, or batches. */
+const bulk = async (
+  underway: Underway,
+  filter: CheckedFilter,
+  options: BulkOptions,
+  extra: string | null,
+  firstParam: number,
+  batch: (db: Queryable, predicate: Predicate, after: string, size: number) => Promise<Batch>,
+): Promise<BulkResult> => {
+  const { dryRun, batchSize, limit } = checkBulk(options);
+  if (filter.ids !== null && filter.ids.length === 0) return { matched: 0, changed: 0, dryRun };
+  const { sql, pool } = underway;
+  const schema = schemaOf(sql);
+  const base = (first: number): Predicate => {
+    const predicate = predicateOf(schema, filter, first);
+    return extra === null ? predicate : withExtra(predicate, extra);
+  };
+  if (dryRun) {
+    const rows = await orThrow(
+      runFiltered<{ count: number }>(
+        sql,
+        pool,
+        "opsTasksCount",
+        [Number.isFinite(limit) ? limit : null],
+        base(2),
+      )(),
+    );
+    return { matched: rows[0]?.count ?? 0, changed: 0, dryRun };
+  }
+  const predicate = base(firstParam);
+  const result = await inBatches(batchSize, limit, (after, size) => batch(pool, predicate, after, size));
+  return { ...result, dryRun };
+};
+
+/** Failed and cancelled tasks back to pending; see {@link Ops.retry}. */
+export const bulkRetry = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+  const checked = checkFilter(given);
+  const filter = { ...checked, states: statesFor("retry", checked, ["failed", "cancelled"]) };
+  return retryMatching(underway, filter, options, "retried", null);
+};
+
+/** Dead-lettered tasks back to their queues; see {@link Ops.redrive}. */
+export const bulkRedrive = (
+  underway: Underway,
+  dlq: string,
+  given: unknown,
+  options: BulkOptions,
+): Promise<BulkResult> => {
+  checkQueueName(dlq);
+  const checked = checkFilter(given);
+  if (checked.queues !== null)
+    throw badFilter("queue", "redrive takes the dead-letter queue as its first argument");
+  const filter = { ...checked, queues: [dlq], states: statesFor("redrive", checked, ["failed"]) };
+  return retryMatching(underway, filter, options, "redriven", "t.dlq_from is not null");
+};
+
+const retryMatching = (
+  underway: Underway,
+  filter: CheckedFilter,
+  options: BulkOptions,
+  kind: string,
+  extra: string | null,
+): Promise<BulkResult> =>
+  bulk(underway, filter, options, extra, 5, async (db, predicate, after, size) => {
+    const rows = await orThrow(
+      runFiltered<Batch>(
+        underway.sql,
+        db,
+        "opsTasksRetry",
+        [after, size, `${underway.sql.schema}.ready`, kind],
+        predicate,
+      )(),
+    );
+    return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
+  });
+
+/** Pending tasks cancelled, running ones asked to stop; see {@link Ops.cancel}. */
+export const bulkCancel = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+  const checked = checkFilter(given);
+  const filter = { ...checked, states: statesFor("cancel", checked, ["pending", "in_progress"]) };
+  const { sql } = underway;
+  const cancelBatch = async (db: Queryable, predicate: Predicate, after: string, size: number) => {
+    const rows = await orThrow(
+      runFiltered<{
+        lastId: string | null;
+        matched: number;
+        changed: ReadonlyArray<{ queue: string; cancelled: boolean }>;
+      }>(sql, db, "opsTasksCancel", [after, size, `${sql.schema}.cancel`], predicate)(),
+    );
+    const row = rows[0];
+    if (row === undefined) return { lastId: null, matched: 0, changed: 0 };
+    // Running tasks are counted when their worker reports them cancelled.
+    for (const { queue, cancelled } of row.changed)
+      if (cancelled) underway.throughput.count(queue, "cancelled");
+    return { lastId: row.lastId, matched: row.matched, changed: row.changed.length };
+  };
+  return bulk(underway, filter, options, null, 4, async (pool, predicate, after, size) => {
+    if (filter.jobId === null) return cancelBatch(pool, predicate, after, size);
+    // As a job's cancel does: hold the job's lock so no step completing
+    // meanwhile enqueues a next step this batch cannot see.
+    const client = await underway.pool.connect();
+    try {
+      await client.query("begin");
+      await orThrow(run(sql, client, "tasksLockJob", [filter.jobId])());
+      const result = await cancelBatch(client, predicate, after, size);
+      await client.query("commit");
+      return result;
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  });
+};
+
+/** Tasks deleted, finished ones unless the filter names others; see {@link Ops.delete}. */
+export const bulkDelete = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+  const checked = checkFilter(given);
+  const filter = {
+    ...checked,
+    states: statesFor(
+      "delete",
+      checked,
+      ["pending", "in_progress", "succeeded", "cancelled", "failed"],
+      ["succeeded", "cancelled", "failed"],
+    ),
+  };
+  return bulk(underway, filter, options, null, 3, async (db, predicate, after, size) => {
+    const rows = await orThrow(
+      runFiltered<Batch>(underway.sql, db, "opsTasksDelete", [after, size], predicate)(),
+    );
+    return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
+  });
+};

@@ -1,0 +1,166 @@
+import { checkQueueName } from "../identifier.ts";
+import { ConfigError } from "../errors.ts";
+import { parseSchedule, nextTick } from "../schedule.ts";
+import { orThrow, type Underway } from "../underway.ts";
+import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
+import { queueStatsList, schedulesList, workerProcessesList } from "./opsQueries.ts";
+import { queueStats } from "./queueStats.ts";
+import { taskDetail } from "./taskDetail.ts";
+import { taskPage } from "./taskPage.ts";
+import { workerDeadAfterSeconds } from "./workerRegistry.ts";
+import type {
+  BulkOptions,
+  BulkResult,
+  ListOptions,
+  QueueStats,
+  ScheduleInfo,
+  TaskDetail,
+  TaskFilter,
+  TaskPage,
+  ThroughputBucket,
+  WorkerInfo,
+} from "./types.ts";
+
+/**
+ * The inspection and admin API, for operators, the CLI and the dashboard:
+ * lists, counts, throughput, one task in full, bulk retry, cancel, delete
+ * and redrive by filter, pause, schedules and the worker registry. Get it
+ * from `underway.ops`. Untyped on purpose: it reads any queue's tasks as
+ * stored JSON, with no codec. Bad ids and filters reject with a
+ * `ValidationError`, bad options with a `ConfigError`, before anything is
+ * read or written. See docs/operations.md.
+ *
+ * @example
+ * const failed = await underway.ops.tasks({ queue: "email", state: "failed" }, { limit: 20 });
+ * const preview = await underway.ops.retry({ queue: "email", errorLike: "smtp" }, { dryRun: true });
+ * if (preview.matched < 1_000) await underway.ops.retry({ queue: "email", errorLike: "smtp" });
+ */
+export class Ops {
+  /** @internal Made by `underway.ops`. */
+  constructor(private readonly underway: Underway) {}
+
+  /**
+   * Every queue (registered, or holding tasks) with its tasks per state,
+   * pause and the age of its oldest due pending task. Counts are exact while
+   * small (at most 1,000 per state); above that they are the planner's
+   * estimates, marked `approximate: true`, so the call stays fast on any
+   * table size (no `count(*)` scan).
+   */
+  queues(): Promise<ReadonlyArray<QueueStats>> {
+    return queueStats(this.underway);
+  }
+
+  /**
+   * One page of tasks matching `filter`, newest first unless
+   * `order: "oldest"`. Pass the page's `next` as `after` for the following
+   * page (keyset pagination: pages stay fast however deep, and tasks added
+   * meanwhile never shift them). A cursor from elsewhere is a `ValidationError`.
+   *
+   * @example
+   * let page = await underway.ops.tasks({ queue: "email", state: ["failed", "cancelled"] });
+   * while (page.next !== null) page = await underway.ops.tasks({ queue: "email" }, { after: page.next });
+   */
+  tasks(filter: TaskFilter = {}, options: ListOptions = {}): Promise<TaskPage> {
+    return taskPage(this.underway, filter, options);
+  }
+
+  /** One task in full (input, output, options, lease, history), or undefined when no task has this id. */
+  task(id: string): Promise<TaskDetail | undefined> {
+    return taskDetail(this.underway, id);
+  }
+
+  /**
+   * Throughput per queue and minute since `since` (default: the last hour),
+   * oldest first, from counters each client flushes every few seconds: the
+   * current minute is still filling, and counts of a process that crashed
+   * in its last seconds are lost. Kept 7 days.
+   */
+  async throughput(
+    options: { readonly queue?: string; readonly since?: Date } = {},
+  ): Promise<ReadonlyArray<ThroughputBucket>> {
+    const queue = options.queue === undefined ? null : checkQueueName(options.queue);
+    const since = options.since ?? new Date(Date.now() - 3_600_000);
+    if (!(since instanceof Date) || Number.isNaN(since.getTime()))
+      throw new ConfigError("throughput: since must be a valid Date");
+    return orThrow(queueStatsList(this.underway.sql, this.underway.pool, queue, since)());
+  }
+
+  /**
+   * Failed and cancelled tasks matching `filter` go back to pending, due
+   * now, with a fresh retry budget (the policy's `maxAttempts` again; attempt
+   * numbers go on counting). A dead-lettered task goes back to the queue it
+   * came from. Each is recorded in its history as a `retried` event. A task
+   * whose unique key a live task holds is skipped. A `state` other than
+   * failed or cancelled in the filter is a `ValidationError`.
+   */
+  retry(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
+    return bulkRetry(this.underway, filter, options);
+  }
+
+  /**
+   * Pending tasks matching `filter` are cancelled at once; running ones are
+   * asked to stop (their handler's signal fires in whichever process runs
+   * them, and they end cancelled when it returns), as `job.cancel` does.
+   */
+  cancel(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
+    return bulkCancel(this.underway, filter, options);
+  }
+
+  /**
+   * Deletes tasks matching `filter`, with their history. Only finished
+   * tasks (succeeded, failed, cancelled) unless the filter's `state` names
+   * pending or in_progress: a filter without `state` never deletes live work.
+   */
+  delete(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
+    return bulkDelete(this.underway, filter, options);
+  }
+
+  /**
+   * Moves dead-lettered tasks of `dlq` matching `filter` back to the queue
+   * each came from, as `redrive()` does (recorded as `redriven` events).
+   * The filter may not name a queue (the `dlq` is it), and only `failed`.
+   */
+  redrive(dlq: string, filter: TaskFilter = {}, options: BulkOptions = {}): Promise<BulkResult> {
+    return bulkRedrive(this.underway, dlq, filter, options);
+  }
+
+  /** Pauses a queue in every process; see `underway.pauseQueue`. */
+  pause(queue: string): Promise<void> {
+    return this.underway.pauseQueue(queue);
+  }
+
+  /** Resumes a paused queue in every process; see `underway.resumeQueue`. */
+  resume(queue: string): Promise<void> {
+    return this.underway.resumeQueue(queue);
+  }
+
+  /** Every schedule with its next `nextRuns` run times (default 5, at most 100), in its zone. */
+  async schedules(options: { readonly nextRuns?: number } = {}): Promise<ReadonlyArray<ScheduleInfo>> {
+    const count = options.nextRuns ?? 5;
+    if (!Number.isInteger(count) || count < 0 || count > 100)
+      throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
+    const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool)());
+    const now = new Date();
+    return rows.map((row) => {
+      const spec = parseSchedule(`${row.cron}[${row.timeZone}]`);
+      const nextRuns: Date[] = [];
+      for (let after = now; nextRuns.length < count;) {
+        const tick = nextTick(spec, after);
+        if (tick === null) break;
+        nextRuns.push(tick);
+        after = tick;
+      }
+      return { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input, nextRuns };
+    });
+  }
+
+  /**
+   * Processes running workers, from the worker registry: each client that
+   * runs workers renews its row every 10 s and deletes it on close. A
+   * process not heard from for 30 s (crashed, frozen) is left out, and its
+   * row pruned by the next heartbeat of any live one.
+   */
+  workers(): Promise<ReadonlyArray<WorkerInfo>> {
+    return orThrow(workerProcessesList(this.underway.sql, this.underway.pool, workerDeadAfterSeconds)());
+  }
+}

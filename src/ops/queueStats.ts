@@ -1,0 +1,48 @@
+import { orThrow, type Underway } from "../underway.ts";
+import { opsQueueCounts, opsQueuesList, type CountRow } from "./opsQueries.ts";
+import { taskStates, type Count, type QueueStats, type TaskState } from "./types.ts";
+
+/**
+ * Pairs the planner estimates at or below this are counted exactly (a
+ * range scan of at most this many index entries); larger ones report the
+ * estimate, marked approximate.
+ */
+export const exactCountBound = 1_000;
+
+/**
+ * An exact count when the bounded count stayed under its bound. When it
+ * did not, the estimate was stale (rows came since the last ANALYZE): the
+ * count is at least the bound, so report the larger of the two, approximate.
+ */
+const countOf = (row: CountRow | undefined): Count => {
+  if (row === undefined) return { count: 0, approximate: false };
+  if (row.exact !== null && row.exact <= exactCountBound) return { count: row.exact, approximate: false };
+  return { count: Math.max(Math.round(row.estimate), row.exact ?? 0), approximate: true };
+};
+
+/** Every queue with its counts per state, pause and backlog age; see {@link Ops.queues}. */
+export const queueStats = async (underway: Underway): Promise<ReadonlyArray<QueueStats>> => {
+  const { sql, pool } = underway;
+  const counts = await orThrow(opsQueueCounts(sql, pool, exactCountBound)());
+  const byQueue = new Map<string, Map<TaskState, CountRow>>();
+  for (const row of counts) {
+    const states = byQueue.get(row.queue) ?? new Map<TaskState, CountRow>();
+    states.set(row.state, row);
+    byQueue.set(row.queue, states);
+  }
+  const queues = await orThrow(opsQueuesList(sql, pool, [...byQueue.keys()])());
+  return queues.map((queue) => {
+    const states = byQueue.get(queue.queue);
+    return {
+      queue: queue.queue,
+      dlq: queue.dlq,
+      pausedAt: queue.pausedAt,
+      counts: Object.fromEntries(taskStates.map((state) => [state, countOf(states?.get(state))])) as Record<
+        TaskState,
+        Count
+      >,
+      oldestPendingAgeSeconds:
+        queue.oldestPendingAgeSeconds === null ? null : Math.max(0, queue.oldestPendingAgeSeconds),
+    };
+  });
+};

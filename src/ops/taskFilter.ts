@@ -1,0 +1,174 @@
+import { ValidationError } from "../errors.ts";
+import { checkJobId, checkQueueName, checkTaskId } from "../identifier.ts";
+import { taskStates, type TaskFilter, type TaskState } from "./types.ts";
+
+/** A filter after validation: each criterion null when left out. */
+export interface CheckedFilter {
+  readonly queues: ReadonlyArray<string> | null;
+  readonly states: ReadonlyArray<TaskState> | null;
+  readonly ids: ReadonlyArray<string> | null;
+  readonly jobId: string | null;
+  readonly concurrencyKey: string | null;
+  readonly errorLike: string | null;
+  /** The JSON text of `inputContains`. */
+  readonly inputContains: string | null;
+  readonly createdAfter: Date | null;
+  readonly createdBefore: Date | null;
+}
+
+const knownKeys = new Set([
+  "queue",
+  "state",
+  "ids",
+  "jobId",
+  "concurrencyKey",
+  "errorLike",
+  "inputContains",
+  "createdAfter",
+  "createdBefore",
+]);
+
+/** A `ValidationError` naming the filter field that was wrong. */
+export const badFilter = (field: string, message: string): ValidationError =>
+  new ValidationError("invalid task filter", {
+    _tag: "DecodeError",
+    paths: [field],
+    message: `${field}: ${message}`,
+  });
+
+const listOf = <A>(value: A | ReadonlyArray<A>): ReadonlyArray<A> =>
+  Array.isArray(value) ? (value as ReadonlyArray<A>) : [value as A];
+
+const checkText = (field: string, value: unknown, max: number): string => {
+  if (typeof value !== "string" || value.length === 0 || value.length > max || value.includes("\u0000"))
+    throw badFilter(field, `expected a non-empty string of at most ${max} characters without NUL`);
+  return value;
+};
+
+const checkDate = (field: string, value: unknown): Date => {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw badFilter(field, "expected a valid Date");
+  return value;
+};
+
+const checkQueues = (value: unknown): ReadonlyArray<string> => {
+  const queues = listOf(value);
+  if (queues.length === 0) throw badFilter("queue", "expected a queue name or a non-empty list of them");
+  return queues.map((queue) => {
+    try {
+      return checkQueueName(queue as string);
+    } catch (error) {
+      throw badFilter("queue", (error as Error).message);
+    }
+  });
+};
+
+const checkStates = (value: unknown): ReadonlyArray<TaskState> => {
+  const states = listOf(value);
+  if (states.length === 0) throw badFilter("state", "expected a state or a non-empty list of them");
+  for (const state of states)
+    if (!taskStates.includes(state as TaskState))
+      throw badFilter(
+        "state",
+        `expected one of ${taskStates.join(", ")}, got ${JSON.stringify(String(state).slice(0, 40))}`,
+      );
+  return [...new Set(states as ReadonlyArray<TaskState>)];
+};
+
+const checkIds = (value: unknown): ReadonlyArray<string> => {
+  if (!Array.isArray(value)) throw badFilter("ids", "expected a list of task ids");
+  return (value as ReadonlyArray<unknown>).map((id) => {
+    try {
+      return checkTaskId(id as string);
+    } catch (error) {
+      throw badFilter("ids", (error as Error).message);
+    }
+  });
+};
+
+const checkJson = (value: unknown): string => {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw badFilter("inputContains", (error as Error).message);
+  }
+  if (text === undefined || value === null || typeof value !== "object")
+    throw badFilter("inputContains", "expected a JSON object or array, such as { userId: 42 }");
+  // JSON.stringify escapes a NUL as \u0000, which jsonb refuses.
+  if (text.includes("\\u0000"))
+    throw badFilter("inputContains", "contains a NUL character, which jsonb cannot store");
+  return text;
+};
+
+/**
+ * Validates a filter: unknown fields are refused (a misspelt `queues` must
+ * not turn a bulk delete into "every task"), and every value is checked
+ * before anything is read or written.
+ */
+export const checkFilter = (filter: unknown): CheckedFilter => {
+  if (filter === undefined) filter = {};
+  if (typeof filter !== "object" || filter === null || Array.isArray(filter))
+    throw badFilter("(root)", "expected an object");
+  const f = filter as Record<string, unknown>;
+  for (const key of Object.keys(f))
+    if (!knownKeys.has(key))
+      throw badFilter(key, `unknown filter field; known: ${[...knownKeys].join(", ")}`);
+  const given = (key: keyof TaskFilter): boolean => f[key] !== undefined;
+  return {
+    queues: given("queue") ? checkQueues(f["queue"]) : null,
+    states: given("state") ? checkStates(f["state"]) : null,
+    ids: given("ids") ? checkIds(f["ids"]) : null,
+    jobId: given("jobId") ? checkJobIdField(f["jobId"]) : null,
+    concurrencyKey: given("concurrencyKey") ? checkText("concurrencyKey", f["concurrencyKey"], 1_000) : null,
+    errorLike: given("errorLike") ? checkText("errorLike", f["errorLike"], 1_000) : null,
+    inputContains: given("inputContains") ? checkJson(f["inputContains"]) : null,
+    createdAfter: given("createdAfter") ? checkDate("createdAfter", f["createdAfter"]) : null,
+    createdBefore: given("createdBefore") ? checkDate("createdBefore", f["createdBefore"]) : null,
+  };
+};
+
+const checkJobIdField = (value: unknown): string => {
+  try {
+    return checkJobId(value as string);
+  } catch (error) {
+    throw badFilter("jobId", (error as Error).message);
+  }
+};
+
+/** SQL conditions on alias `t` and their bind values, numbered from `first`. */
+export interface Predicate {
+  readonly text: string;
+  readonly values: ReadonlyArray<unknown>;
+}
+
+/**
+ * The filter as a WHERE condition on `t`: fixed SQL fragments joined with
+ * AND, every value a bind parameter. `withQueueState: false` leaves queue
+ * and state out, for the list that walks (queue, state) pairs itself.
+ */
+export const predicateOf = (
+  schema: string,
+  filter: CheckedFilter,
+  first: number,
+  withQueueState = true,
+): Predicate => {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  const add = (fragment: (param: string) => string, value: unknown): void => {
+    values.push(value);
+    conditions.push(fragment(`$${first + values.length - 1}`));
+  };
+  if (withQueueState && filter.queues !== null) add((p) => `t.queue_name = any(${p}::text[])`, filter.queues);
+  if (withQueueState && filter.states !== null)
+    add((p) => `t.state = any(${p}::${schema}.task_state[])`, filter.states);
+  if (filter.ids !== null) add((p) => `t.id = any(${p}::bigint[])`, filter.ids);
+  if (filter.jobId !== null) add((p) => `t.job_id = ${p}::uuid`, filter.jobId);
+  if (filter.concurrencyKey !== null) add((p) => `t.concurrency_key = ${p}::text`, filter.concurrencyKey);
+  if (filter.errorLike !== null)
+    add((p) => `strpos(lower(coalesce(t.error, '')), lower(${p}::text)) > 0`, filter.errorLike);
+  if (filter.inputContains !== null) add((p) => `t.input @> ${p}::jsonb`, filter.inputContains);
+  if (filter.createdAfter !== null) add((p) => `t.created_at >= ${p}::timestamptz`, filter.createdAfter);
+  if (filter.createdBefore !== null) add((p) => `t.created_at < ${p}::timestamptz`, filter.createdBefore);
+  return { text: conditions.length === 0 ? "true" : conditions.join(" and "), values };
+};

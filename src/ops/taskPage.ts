@@ -1,0 +1,69 @@
+import { ConfigError } from "../errors.ts";
+import { orThrow, type Underway } from "../underway.ts";
+import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
+import { runFiltered, schemaOf, type SummaryRow } from "./opsQueries.ts";
+import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
+import { taskStates, type ListOptions, type TaskPage, type TaskSummary } from "./types.ts";
+
+const checkList = (options: ListOptions): { limit: number; order: ListOrder; after: string | null } => {
+  if (typeof options !== "object" || options === null)
+    throw new ConfigError("list options must be an object");
+  const limit = options.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
+    throw new ConfigError(`limit must be an integer from 1 to 1000, got ${String(limit).slice(0, 40)}`);
+  const order = options.order ?? "newest";
+  if (order !== "newest" && order !== "oldest")
+    throw new ConfigError(
+      `order must be "newest" or "oldest", got ${JSON.stringify(String(order).slice(0, 40))}`,
+    );
+  const after = options.after === undefined ? null : decodeCursor(options.after, order);
+  return { limit, order, after };
+};
+
+const summaryOf = ({ sort_id: _sortId, ...row }: SummaryRow): TaskSummary => row;
+
+/**
+ * Narrow filters (ids, a job, a concurrency key) are read off their own
+ * index; everything else walks (queue, state) ranges of
+ * task_queue_state_idx in id order and merges them.
+ */
+const isNarrow = (filter: CheckedFilter): boolean =>
+  filter.ids !== null || filter.jobId !== null || filter.concurrencyKey !== null;
+
+/** One keyset page of tasks; see {@link Ops.tasks}. */
+export const taskPage = async (
+  underway: Underway,
+  filter: unknown,
+  options: ListOptions,
+): Promise<TaskPage> => {
+  const checked = checkFilter(filter);
+  const { limit, order, after } = checkList(options);
+  if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
+  const { sql, pool } = underway;
+  const schema = schemaOf(sql);
+  // One row more than the page tells whether another page follows.
+  const rows = isNarrow(checked)
+    ? await orThrow(
+        runFiltered<SummaryRow>(
+          sql,
+          pool,
+          "opsTasksPlain",
+          [after, limit + 1],
+          predicateOf(schema, checked, 3),
+          order,
+        )(),
+      )
+    : await orThrow(
+        runFiltered<SummaryRow>(
+          sql,
+          pool,
+          "opsTasksByPair",
+          [checked.queues, checked.states ?? taskStates, after, limit + 1],
+          predicateOf(schema, checked, 5, false),
+          order,
+        )(),
+      );
+  const tasks = rows.slice(0, limit).map(summaryOf);
+  const last = tasks[tasks.length - 1];
+  return { tasks, next: rows.length > limit && last !== undefined ? encodeCursor(order, last.id) : null };
+};

@@ -1,0 +1,244 @@
+import type { HistoryEntry } from "../history.ts";
+import type { JsonValue } from "../json.ts";
+
+/** A task's state, as stored. */
+export type TaskState = "pending" | "in_progress" | "succeeded" | "cancelled" | "failed";
+
+/** Every task state, in lifecycle order. */
+export const taskStates: ReadonlyArray<TaskState> = [
+  "pending",
+  "in_progress",
+  "succeeded",
+  "cancelled",
+  "failed",
+];
+
+/**
+ * Which tasks an ops call looks at; criteria combine (all must hold). An
+ * empty filter matches every task. See docs/operations.md for the index
+ * behind each criterion.
+ */
+export interface TaskFilter {
+  /** In this queue, or in any of these queues. */
+  readonly queue?: string | ReadonlyArray<string>;
+  /** In this state, or in any of these states. */
+  readonly state?: TaskState | ReadonlyArray<TaskState>;
+  /** Only these task ids (decimal strings). An empty list matches nothing. */
+  readonly ids?: ReadonlyArray<string>;
+  /** Steps of this multi-step job run (a UUID). */
+  readonly jobId?: string;
+  /** With this concurrency key. */
+  readonly concurrencyKey?: string;
+  /** The last error contains this text, ignoring case: a plain substring, not a pattern. */
+  readonly errorLike?: string;
+  /** The stored input contains this JSON (`input @> value`), e.g. `{ userId: 42 }`. */
+  readonly inputContains?: JsonValue;
+  /** Created at or after this time. */
+  readonly createdAfter?: Date;
+  /** Created before this time. */
+  readonly createdBefore?: Date;
+}
+
+/** A task as lists show it: no input or output. */
+export interface TaskSummary {
+  /** The task id (a bigint as a decimal string). */
+  readonly id: string;
+  /** The queue it is in (a dead-letter queue once dead-lettered). */
+  readonly queue: string;
+  /** Its state. */
+  readonly state: TaskState;
+  /** Attempts started so far (0 before the first claim). */
+  readonly attempt: number;
+  /** Attempts it may have in all (a retry or redrive raises it). */
+  readonly maxAttempts: number;
+  /** Higher runs first. */
+  readonly priority: number;
+  /** Its concurrency key, if any. */
+  readonly concurrencyKey: string | null;
+  /** The multi-step job run it is a step of, if any. */
+  readonly jobId: string | null;
+  /** Which step of the job it is (0-based), if any. */
+  readonly stepIndex: number | null;
+  /** The last error message, at most 1,000 characters; null when none. */
+  readonly error: string | null;
+  /** When it is (or was) due. */
+  readonly runAt: Date;
+  /** When it was enqueued. */
+  readonly createdAt: Date;
+  /** When its latest attempt started. */
+  readonly startedAt: Date | null;
+  /** When it finished. */
+  readonly finishedAt: Date | null;
+}
+
+/** One page of tasks and the cursor to the next. */
+export interface TaskPage {
+  /** The tasks of this page, in the order asked for. */
+  readonly tasks: ReadonlyArray<TaskSummary>;
+  /** Opaque keyset cursor for `ListOptions.after`; null on the last page. */
+  readonly next: string | null;
+}
+
+/** Paging of {@link Ops.tasks}. */
+export interface ListOptions {
+  /** Tasks per page: 1 to 1,000. Default 50. */
+  readonly limit?: number;
+  /** A `next` cursor from the previous page (of the same order). */
+  readonly after?: string;
+  /** By id: `"newest"` first (the default) or `"oldest"` first. */
+  readonly order?: "newest" | "oldest";
+}
+
+/** The options a task was enqueued with, as stored. */
+export interface TaskDetailOptions {
+  /** Attempts it may have in all. */
+  readonly maxAttempts: number;
+  /** First retry delay. */
+  readonly retryInitialMs: number;
+  /** Longest retry delay. */
+  readonly retryMaxMs: number;
+  /** Backoff coefficient. */
+  readonly retryCoefficient: number;
+  /** Jitter, 0 to 1. */
+  readonly retryJitter: number;
+  /** Attempt timeout. */
+  readonly timeoutMs: number;
+  /** Lease renewal interval. */
+  readonly heartbeatMs: number;
+  /** How long it is kept once finished. */
+  readonly ttlMs: number;
+  /** Higher runs first. */
+  readonly priority: number;
+  /** Its concurrency key, if any. */
+  readonly concurrencyKey: string | null;
+  /** Tasks of the key that may run at once. */
+  readonly concurrencyLimit: number;
+  /** Its unique key, if any. */
+  readonly uniqueKey: string | null;
+}
+
+/** The lease of a running task. */
+export interface TaskLease {
+  /** The worker holding it (host:pid:random). */
+  readonly workerId: string;
+  /** When it lapses unless renewed; then the reaper returns the task to pending. */
+  readonly expiresAt: Date;
+}
+
+/** One task in full. */
+export interface TaskDetail extends TaskSummary {
+  /** The stored input (JSON as stored: ops is untyped). */
+  readonly input: unknown;
+  /** The stored output once it succeeded; null otherwise. */
+  readonly output: unknown;
+  /** The options it was enqueued with. */
+  readonly options: TaskDetailOptions;
+  /** The lease of a running task: which worker holds it and until when. */
+  readonly lease: TaskLease | null;
+  /** The queue it was dead-lettered from, while it sits in a dead-letter queue. */
+  readonly dlqFrom: string | null;
+  /** When a cancel was requested while it ran; null otherwise. */
+  readonly cancelRequestedAt: Date | null;
+  /** Attempts (with error name, message and stack) and events, oldest first, as `taskHistory()`. */
+  readonly history: ReadonlyArray<HistoryEntry>;
+}
+
+/** A count, exact or a planner estimate. */
+export interface Count {
+  /** How many. */
+  readonly count: number;
+  /** True when `count` is the planner's estimate rather than an exact count. */
+  readonly approximate: boolean;
+}
+
+/** One queue at a glance. */
+export interface QueueStats {
+  /** The queue's name. */
+  readonly queue: string;
+  /** Its dead-letter queue, if any. */
+  readonly dlq: string | null;
+  /** When it was paused; null when it is not. */
+  readonly pausedAt: Date | null;
+  /** Tasks per state. */
+  readonly counts: Readonly<Record<TaskState, Count>>;
+  /** Seconds since the oldest pending task that is due now fell due; null when none is. */
+  readonly oldestPendingAgeSeconds: number | null;
+}
+
+/** What happened in one queue in one minute, from counters every client flushes. */
+export interface ThroughputBucket {
+  /** The queue. */
+  readonly queue: string;
+  /** The minute's start. */
+  readonly at: Date;
+  /** Tasks enqueued (through `enqueue`/`enqueueMany`). */
+  readonly enqueued: number;
+  /** Attempts that succeeded. */
+  readonly succeeded: number;
+  /** Tasks that failed for good. */
+  readonly failed: number;
+  /** Attempts that failed and were scheduled to retry. */
+  readonly retried: number;
+  /** Tasks cancelled (by a worker noticing a cancel, or by `cancel`). */
+  readonly cancelled: number;
+}
+
+/** Options of the bulk actions. */
+export interface BulkOptions {
+  /** Count what would change, change nothing. Default false. */
+  readonly dryRun?: boolean;
+  /** Tasks changed per statement (each its own transaction). Default 1,000. */
+  readonly batchSize?: number;
+  /** At most this many tasks, lowest id first. Default: no limit. */
+  readonly limit?: number;
+}
+
+/** What a bulk action did (or, in a dry run, would do). */
+export interface BulkResult {
+  /** Tasks the filter matched that the action applies to. */
+  readonly matched: number;
+  /** Tasks changed (0 in a dry run); fewer than `matched` when some were skipped (locked, or a unique key held). */
+  readonly changed: number;
+  /** Whether this was a dry run. */
+  readonly dryRun: boolean;
+}
+
+/** A schedule with its next run times. */
+export interface ScheduleInfo {
+  /** The queue it enqueues into. */
+  readonly queue: string;
+  /** The cron expression (with seconds). */
+  readonly expression: string;
+  /** The IANA zone its wall-clock times are read in. */
+  readonly timeZone: string;
+  /** The input each tick enqueues, as stored. */
+  readonly input: unknown;
+  /** The next run times, soonest first. */
+  readonly nextRuns: ReadonlyArray<Date>;
+}
+
+/** A process running workers, from the worker registry. */
+export interface WorkerInfo {
+  /** The client's registry id (host:pid:random). */
+  readonly id: string;
+  /** The host name. */
+  readonly host: string;
+  /** The process id. */
+  readonly pid: number;
+  /** The queues it works, with each worker's concurrency (summed per queue). */
+  readonly queues: ReadonlyArray<WorkerQueue>;
+  /** When its first worker started. */
+  readonly startedAt: Date;
+  /** Its last heartbeat. */
+  readonly heartbeatAt: Date;
+  /** Seconds since its last heartbeat, on the database clock. */
+  readonly heartbeatAgeSeconds: number;
+}
+
+/** A queue a registered process works, and how many of its tasks it runs at once. */
+export interface WorkerQueue {
+  /** The queue. */
+  readonly queue: string;
+  /** Its workers' concurrency in that process, summed. */
+  readonly concurrency: number;
+}
