@@ -84,6 +84,13 @@ export type {
   AttemptEventBase,
   AttemptEndBase,
 } from "./events/taskEvent.ts";
+export {
+  prometheusMetrics,
+  type PrometheusMetrics,
+  type PrometheusOptions,
+  type PrometheusRegistry,
+  type MetricsResponse,
+} from "./metrics/prometheusMetrics.ts";
 export type { EventRow } from "./queries.ts";
 export { Ops } from "./ops/ops.ts";
 export type {
