@@ -91,6 +91,13 @@ export {
   type PrometheusRegistry,
   type MetricsResponse,
 } from "./metrics/prometheusMetrics.ts";
+export {
+  openTelemetry,
+  type TelemetryOptions,
+  type Telemetry,
+  type TracerProviderLike,
+  type MeterProviderLike,
+} from "./telemetry/openTelemetry.ts";
 export type { EventRow } from "./queries.ts";
 export { Ops } from "./ops/ops.ts";
 export type {
