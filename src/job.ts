@@ -577,6 +577,7 @@ export class Job<In, V, R, O> {
       log: this.underway.log,
       listener: this.underway.listener,
       events: this.underway.lifecycle,
+      requestReaping: this.underway.requestReaping,
       ...(transactional === undefined ? {} : { transactional }),
     };
   }

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
-import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
 import {
   ClosedError,
   ConfigError,
@@ -25,6 +25,7 @@ import type { TaskEvent } from "./events/taskEvent.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
+import { Reaper } from "./maintenance/reaper.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
 export interface UnderwayOptions {
@@ -117,6 +118,7 @@ export class Underway {
     this.lifecycle = new TaskEvents(log);
     this.throughput = new ThroughputCounters(sql, ownPool, log);
     this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
+    this.reaper = new Reaper({ sql, pool: () => ownPool, log, events: this.lifecycle });
   }
 
   /** @internal Where producers and workers report the lifecycle; events$, metrics and tracing listen. */
@@ -156,6 +158,16 @@ export class Underway {
   get ops(): Ops {
     return new Ops(this);
   }
+
+  /** The lease reaper: one sweep per client, however many workers run. */
+  private readonly reaper: Reaper;
+
+  /**
+   * @internal A worker asks for expired leases to be reaped every
+   * `intervalMs` while it runs; call the result when it stops.
+   */
+  readonly requestReaping = (intervalMs: number, scheduler: SchedulerLike): (() => void) =>
+    this.reaper.request(intervalMs, scheduler);
 
   /**
    * The pool underway queries through. After `close()` it throws a

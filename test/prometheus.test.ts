@@ -88,6 +88,8 @@ describe("prometheus metrics", () => {
         const fatal = await job.enqueue({ kind: "fatal" });
         await Promise.all([...ok, flaky].map((id) => job.result(id)));
         await assert.rejects(job.result(fatal));
+        // Paused first: the redriven task must not run (and fail again) before the scrape.
+        await underway.pauseQueue("pm");
         assert.deepEqual(await redrive(underway, "pm_dlq"), [fatal]);
         await eventually(
           async () =>
@@ -120,6 +122,7 @@ describe("prometheus metrics", () => {
         // Gauges, read from the database at this scrape.
         assert.equal(value('underway_tasks{queue="pm_idle",state="pending"}'), 2);
         assert.equal(value('underway_tasks{queue="pm",state="succeeded"}'), 4);
+        assert.equal(value('underway_tasks{queue="pm",state="pending"}'), 1, "the redriven task");
         assert.ok((value('underway_queue_oldest_pending_age_seconds{queue="pm_idle"}') ?? 0) >= 89);
         const heartbeatAge = value('underway_worker_heartbeat_age_seconds{queue="pm"}');
         assert.ok(

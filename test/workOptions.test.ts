@@ -26,6 +26,7 @@ describe("work options", () => {
     assert.deepEqual(checkWorkOptions({}), {
       concurrency: 10,
       prefetch: 10,
+      prefetchHoldMs: 5_000,
       pollIntervalMs: 1_000,
       heartbeatTickMs: 500,
       reapIntervalMs: 5_000,

@@ -5,15 +5,18 @@
 -- first), bounded counts, and the loose scan that finds every queue name.
 -- One index for all of them: each index on task costs every insert and,
 -- since state changes are never HOT updates here, every claim and completion.
-create index task_queue_state_idx on {{schema}}.task (queue_name, state, id);
+-- `if not exists`: on a large table, create it (and the next one) by hand
+-- with CREATE INDEX CONCURRENTLY first; here it would block writes while it
+-- builds, migrations running in a transaction.
+create index if not exists task_queue_state_idx on {{schema}}.task (queue_name, state, id);
 
 -- Lists by concurrency key. Partial: tasks without a key pay nothing.
-create index task_key_list_idx on {{schema}}.task (concurrency_key, id) where concurrency_key is not null;
+create index if not exists task_key_list_idx on {{schema}}.task (concurrency_key, id) where concurrency_key is not null;
 
 -- Queues and states are correlated (a DLQ holds failed tasks only): the
 -- combined most-common-values list lets the planner estimate each
 -- (queue, state) pair, which is what the counts read instead of count(*).
-create statistics task_queue_state_stat (mcv) on queue_name, state from {{schema}}.task;
+create statistics {{schema}}.task_queue_state_stat (mcv) on queue_name, state from {{schema}}.task;
 
 -- The planner's row estimate for one (queue, state): fast at any size, as
 -- current as the last ANALYZE scaled to the table's current size. Volatile

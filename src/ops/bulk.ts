@@ -108,14 +108,18 @@ const bulk = async (
 };
 
 /** Failed and cancelled tasks back to pending; see {@link Ops.retry}. */
-export const bulkRetry = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+export const bulkRetry = async (
+  underway: Underway,
+  given: unknown,
+  options: BulkOptions,
+): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("retry", checked, ["failed", "cancelled"]) };
   return retryMatching(underway, filter, options, "retried", null);
 };
 
 /** Dead-lettered tasks back to their queues; see {@link Ops.redrive}. */
-export const bulkRedrive = (
+export const bulkRedrive = async (
   underway: Underway,
   dlq: string,
   given: unknown,
@@ -150,7 +154,11 @@ const retryMatching = (
   });
 
 /** Pending tasks cancelled, running ones asked to stop; see {@link Ops.cancel}. */
-export const bulkCancel = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+export const bulkCancel = async (
+  underway: Underway,
+  given: unknown,
+  options: BulkOptions,
+): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("cancel", checked, ["pending", "in_progress"]) };
   const { sql } = underway;
@@ -190,7 +198,11 @@ export const bulkCancel = (underway: Underway, given: unknown, options: BulkOpti
 };
 
 /** Tasks deleted, finished ones unless the filter names others; see {@link Ops.delete}. */
-export const bulkDelete = (underway: Underway, given: unknown, options: BulkOptions): Promise<BulkResult> => {
+export const bulkDelete = async (
+  underway: Underway,
+  given: unknown,
+  options: BulkOptions,
+): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = {
     ...checked,

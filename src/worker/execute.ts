@@ -3,6 +3,7 @@ import * as T from "fp-ts/lib/Task.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
+import { asyncScheduler, type SchedulerLike } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import {
   AbortError,
@@ -93,6 +94,10 @@ export interface ExecuteDeps<I, O> {
   readonly random?: () => number;
   /** Lifecycle events, metrics and tracing (src/events). */
   readonly events: TaskEvents;
+  /** The clock retry times are computed on; a worker passes its scheduler's. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Runs handler timeouts; a worker passes its own, so tests run on virtual time. Default: asyncScheduler. */
+  readonly scheduler?: SchedulerLike;
 }
 
 /** Only the worker aborts a task's controller, always with an `AbortError`. */
@@ -147,7 +152,7 @@ const runHandler =
   () => {
     const { row, controller } = task;
     const signal = controller.signal;
-    const timer = setTimeout(
+    const timer = (deps.scheduler ?? asyncScheduler).schedule(
       () => controller.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`)),
       row.timeout_ms,
     );
@@ -181,7 +186,7 @@ const runHandler =
           signal.removeEventListener("abort", onAbort);
           task.abandon.signal.removeEventListener("abort", settleAborted);
         });
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => timer.unsubscribe());
   };
 
 const decodeInput =
@@ -307,7 +312,7 @@ const recordFailure =
               ...base,
               _tag: "retrying" as const,
               error: error.message,
-              runAt: new Date(Date.now() + delayMs),
+              runAt: new Date((deps.now ?? Date.now)() + delayMs),
             }
           : undefined,
       ),

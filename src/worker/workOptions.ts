@@ -13,6 +13,13 @@ export interface WorkOptions {
    */
   readonly prefetch?: number;
   /**
+   * How long a prefetched task may wait here for a slot before it goes back
+   * to pending for other workers, so a worker with long handlers does not
+   * hoard tasks idle workers could run. After one goes back, this worker
+   * claims only for free slots for as long again. At least 10 ms. Default 5,000 ms.
+   */
+  readonly prefetchHoldMs?: number;
+  /**
    * Fallback poll for lost notifications; delayed tasks and retries wake the
    * worker on time without it. At least 10 ms. Default 1,000 ms.
    */
@@ -23,7 +30,11 @@ export interface WorkOptions {
    * worker tick faster from then on. At least 10 ms. Default 500 ms.
    */
   readonly heartbeatTickMs?: number;
-  /** How often this worker returns expired leases to pending. 0 disables, else at least 10 ms. Default 5,000 ms. */
+  /**
+   * How often expired leases are returned to pending while this worker runs.
+   * One sweep per client covers every queue, at the shortest interval its
+   * running workers ask for. 0: this worker asks for none. Else at least 10 ms. Default 5,000 ms.
+   */
   readonly reapIntervalMs?: number;
   /** On stop, how long in-flight tasks may run before their signal fires. At least 0. Default 30,000 ms. */
   readonly shutdownGraceMs?: number;
@@ -35,6 +46,7 @@ export interface WorkOptions {
 export interface ResolvedWorkOptions {
   readonly concurrency: number;
   readonly prefetch: number;
+  readonly prefetchHoldMs: number;
   readonly pollIntervalMs: number;
   readonly heartbeatTickMs: number;
   readonly reapIntervalMs: number;
@@ -106,6 +118,7 @@ export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions
     concurrency,
     // Prefetch is on top of the running tasks, so any count from 0 is sane.
     prefetch: integer("prefetch", or(options.prefetch, concurrency), 0, maxCount),
+    prefetchHoldMs: millis("prefetchHoldMs", or(options.prefetchHoldMs, 5_000), 10),
     // Below 10 ms a poll is a busy loop (0 burned half a core).
     pollIntervalMs: millis("pollIntervalMs", or(options.pollIntervalMs, 1_000), 10),
     heartbeatTickMs: millis("heartbeatTickMs", or(options.heartbeatTickMs, 500), 10),

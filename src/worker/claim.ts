@@ -1,0 +1,101 @@
+import * as E from "fp-ts/lib/Either.js";
+import type pg from "pg";
+import { messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { TaskEvents } from "../events/taskEvents.ts";
+import {
+  queueWaitersDelete,
+  queueWaitersUpsert,
+  tasksClaim,
+  tasksNextDue,
+  type ClaimedRow,
+  type Sql,
+} from "../queries.ts";
+
+/** What a claim round needs. */
+export interface ClaimDeps {
+  readonly sql: Sql;
+  readonly pool: pg.Pool;
+  readonly queue: string;
+  readonly workerId: string;
+  readonly log: Logger;
+  readonly pollIntervalMs: number;
+  /** The scheduler's clock: how long the claim took, for the next-due look-back. */
+  readonly now: () => number;
+  /** Lifecycle events (src/events): each claim's duration. */
+  readonly events: TaskEvents;
+}
+
+/** What one claim round found. */
+export interface ClaimRound {
+  readonly rows: ReadonlyArray<ClaimedRow>;
+  /** Claim again at once: a full batch (a backlog), or a fresh NOTIFY registration that may have raced an insert. */
+  readonly again: boolean;
+  /** The queue's next task falls due in this many ms (read when fewer were ready than wanted). */
+  readonly dueInMs: number | null;
+}
+
+// Added to the time since a claim started when reading the next due time:
+// covers the gap between the two statements' clocks on a busy machine.
+const lookBackMarginMs = 100;
+
+/**
+ * Whether this worker is registered in queue_waiter (inserts NOTIFY it).
+ * An idle worker registers; a busy one finds work by claiming as it
+ * finishes and unregisters, so a busy queue's inserts notify no one.
+ */
+export class Waiting {
+  private registered = false;
+
+  constructor(private readonly deps: ClaimDeps) {}
+
+  /** Asks inserts to NOTIFY; true when this is a new registration. */
+  async register(): Promise<boolean> {
+    const ttl = Math.max(3 * this.deps.pollIntervalMs, 60_000);
+    const { sql, pool, queue, workerId } = this.deps;
+    const result = await queueWaitersUpsert(sql, pool, queue, workerId, ttl)();
+    const fresh = E.isRight(result) && !this.registered;
+    if (E.isRight(result)) this.registered = true;
+    return fresh;
+  }
+
+  async unregister(): Promise<void> {
+    if (!this.registered) return;
+    this.registered = false;
+    const { sql, pool, queue, workerId } = this.deps;
+    await queueWaitersDelete(sql, pool, queue, workerId)();
+  }
+}
+
+/**
+ * One claim round: up to `want` tasks in one statement; then, when fewer
+ * were ready, the next due time (so delayed tasks start on time rather
+ * than at the next poll) and, when none, a NOTIFY registration.
+ */
+export const claimRound = async (deps: ClaimDeps, waiting: Waiting, want: number): Promise<ClaimRound> => {
+  const { sql, pool, queue, workerId, log } = deps;
+  const startedAt = deps.now();
+  const timed = performance.now();
+  const result = await tasksClaim(sql, pool, queue, want, workerId)();
+  deps.events.claimed(queue, E.isRight(result) ? result.right.length : 0, performance.now() - timed);
+  if (E.isLeft(result)) {
+    log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
+    return { rows: [], again: false, dueInMs: null };
+  }
+  const rows = result.right;
+  // Registering may race an insert that did not see us yet: claim once
+  // more after a new registration, so nothing waits for the poll.
+  let again = rows.length === want;
+  if (rows.length === 0) again = await waiting.register();
+  else if (rows.length === want) await waiting.unregister();
+  if (rows.length === want) return { rows, again, dueInMs: null };
+  const sinceClaimMs = Math.max(0, deps.now() - startedAt);
+  const due = await tasksNextDue(sql, pool, queue, Math.ceil(sinceClaimMs) + lookBackMarginMs)();
+  if (E.isLeft(due)) {
+    log.warn("could not read the next due time; delayed tasks wait for the poll", {
+      error: messageOf(due.left.cause),
+    });
+    return { rows, again, dueInMs: null };
+  }
+  return { rows, again, dueInMs: due.right };
+};

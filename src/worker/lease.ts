@@ -1,0 +1,85 @@
+import * as E from "fp-ts/lib/Either.js";
+import type pg from "pg";
+import {
+  distinctUntilChanged,
+  map,
+  scan,
+  startWith,
+  switchMap,
+  timer,
+  type Observable,
+  type SchedulerLike,
+} from "rxjs";
+import { messageOf } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { tasksHeartbeat, tasksRelease, type Sql } from "../queries.ts";
+import { applyRenewal } from "./execute.ts";
+import type { HeldTask, LocalTasks } from "./localTasks.ts";
+
+// A lease is renewed at a third of its length; ticking at least four times
+// per lease keeps a renewal due at most 7/12 of the lease after the last.
+const ticksPerLease = 4;
+
+/**
+ * The renewal tick. It follows the shortest lease seen, so a short lease is
+ * renewed several times within its length whatever `tickMs` says.
+ */
+export const renewalTick$ = (
+  leases$: Observable<number>,
+  tickMs: number,
+  scheduler: SchedulerLike,
+): Observable<number> =>
+  leases$.pipe(
+    scan((shortest, lease) => Math.min(shortest, lease), Number.POSITIVE_INFINITY),
+    map((shortest) => Math.max(10, Math.min(tickMs, Math.floor(shortest / ticksPerLease)))),
+    startWith(tickMs),
+    distinctUntilChanged(),
+    switchMap((tick) => timer(tick, tick, scheduler)),
+  );
+
+/** What writing leases needs. */
+export interface LeaseDeps {
+  readonly sql: Sql;
+  readonly pool: pg.Pool;
+  readonly log: Logger;
+}
+
+/** Renews the leases that are a third through; aborts tasks whose lease was lost. */
+export const renewLeases = async (deps: LeaseDeps, tasks: LocalTasks, now: number): Promise<void> => {
+  const due = tasks.dueForRenewal(now);
+  if (due.length === 0) return;
+  const result = await tasksHeartbeat(
+    deps.sql,
+    deps.pool,
+    due.map((task) => task.row.id),
+    due.map((task) => task.row.attempt),
+  )();
+  if (E.isLeft(result)) {
+    deps.log.warn("heartbeat failed; retrying on the next tick", { error: messageOf(result.left.cause) });
+    return;
+  }
+  const renewed = new Map(result.right.map((row) => [row.id, row]));
+  for (const task of due) {
+    // A task that ended meanwhile is no longer this worker's concern.
+    if (tasks.holds(task) && applyRenewal(task, renewed.get(task.row.id))) task.renewedAt = now;
+  }
+};
+
+/** Gives claimed, unstarted tasks back to pending as if never claimed (no attempt spent). */
+export const releaseTasks = async (
+  deps: LeaseDeps,
+  given: ReadonlyArray<Pick<HeldTask, "row">>,
+): Promise<void> => {
+  if (given.length === 0) return;
+  const result = await tasksRelease(
+    deps.sql,
+    deps.pool,
+    given.map((task) => task.row.id),
+    given.map((task) => task.row.attempt),
+  )();
+  if (E.isLeft(result)) {
+    deps.log.warn("could not return unstarted tasks; they run again when their lease expires", {
+      error: messageOf(result.left.cause),
+    });
+  }
+};

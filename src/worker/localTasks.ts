@@ -1,0 +1,62 @@
+import type { ClaimedRow } from "../queries.ts";
+import type { RunningTask } from "./execute.ts";
+
+/** A task this worker claimed, started or not. Times are the scheduler's. */
+export interface HeldTask extends RunningTask {
+  readonly claimedAt: number;
+  renewedAt: number;
+}
+
+/**
+ * The tasks one worker holds: claimed and not yet finished. One instance
+ * per subscription of `work$`, so nothing outlives a run.
+ */
+export class LocalTasks {
+  private readonly tasks = new Map<string, HeldTask>();
+
+  hold(row: ClaimedRow, now: number): HeldTask {
+    const task: HeldTask = {
+      row,
+      controller: new AbortController(),
+      abandon: new AbortController(),
+      started: false,
+      claimedAt: now,
+      renewedAt: now,
+    };
+    this.tasks.set(row.id, task);
+    return task;
+  }
+
+  get(id: string): HeldTask | undefined {
+    return this.tasks.get(id);
+  }
+
+  /** Whether `task` is still this worker's (not finished, not given back). */
+  holds(task: HeldTask): boolean {
+    return this.tasks.get(task.row.id) === task;
+  }
+
+  forget(task: HeldTask): void {
+    if (this.holds(task)) this.tasks.delete(task.row.id);
+  }
+
+  get size(): number {
+    return this.tasks.size;
+  }
+
+  all(): HeldTask[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Claimed, not started: forgotten here, for the caller to give back. */
+  takeUnstarted(olderThan: (task: HeldTask) => boolean = () => true): HeldTask[] {
+    const taken = this.all().filter((task) => !task.started && olderThan(task));
+    for (const task of taken) this.tasks.delete(task.row.id);
+    return taken;
+  }
+
+  /** Leases a third through (or more), due for renewal at `now`. */
+  dueForRenewal(now: number): HeldTask[] {
+    return this.all().filter((task) => now - task.renewedAt >= task.row.heartbeat_ms / 3);
+  }
+}

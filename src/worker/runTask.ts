@@ -1,0 +1,43 @@
+import { EMPTY, Observable, catchError, defer, mergeMap, of, tap } from "rxjs";
+import { describeThrown } from "../describeThrown.ts";
+import type { Outcome } from "../outcomes.ts";
+import { recordAttempt, runAttempt, type ExecuteDeps } from "./execute.ts";
+import { fromTask } from "./fromTask.ts";
+import type { HeldTask } from "./localTasks.ts";
+import { runTransactionalAttempt } from "./transactionalAttempt.ts";
+
+/**
+ * The execute and record stages of one task, from the moment it has a slot:
+ * run the handler (decode, timeout, encode), then write its verdict fenced
+ * by the attempt. Only the handler holds the slot: the write is grouped
+ * with others (./completions.ts) and must not keep the next task waiting.
+ * A transactional handler's verdict is written in its own transaction,
+ * inside its slot. `canStart` is asked at the last moment: a task given
+ * back meanwhile (shutdown, held too long) does not run. Emits the outcome,
+ * or `undefined` when nothing was written by this worker.
+ */
+export const runTask = <I, O>(
+  deps: ExecuteDeps<I, O>,
+  task: HeldTask,
+  canStart: () => boolean,
+): Observable<Outcome<O> | undefined> =>
+  defer(() => {
+    if (!canStart()) return EMPTY;
+    task.started = true;
+    return deps.transactional?.(task.row) === true
+      ? fromTask(runTransactionalAttempt(deps, task))
+      : fromTask(runAttempt(deps)(task)).pipe(
+          mergeMap((verdict) => fromTask(recordAttempt(deps, task)(verdict))),
+        );
+  }).pipe(
+    // A bug must cost one task (its lease expires and it runs again), never the worker.
+    catchError((thrown: unknown) => {
+      const error = describeThrown(thrown);
+      deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+        taskId: task.row.id,
+        error: error.stack ?? error.message,
+      });
+      return of(undefined);
+    }),
+    tap((outcome) => deps.events.ended(deps.queue, task, outcome)),
+  );

@@ -1,0 +1,197 @@
+import {
+  EMPTY,
+  Subject,
+  concat,
+  defer,
+  exhaustMap,
+  filter,
+  finalize,
+  from,
+  ignoreElements,
+  map,
+  merge,
+  mergeMap,
+  share,
+  take,
+  takeUntil,
+  tap,
+  timer,
+  type Observable,
+  type SchedulerLike,
+} from "rxjs";
+import { AbortError } from "../errors.ts";
+import type { Outcome } from "../outcomes.ts";
+import type { ClaimedRow } from "../queries.ts";
+import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
+import { coalesceMap } from "./coalesce.ts";
+import { abortTask, type ExecuteDeps } from "./execute.ts";
+import { fromTask } from "./fromTask.ts";
+import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
+import { LocalTasks, type HeldTask } from "./localTasks.ts";
+import { runTask } from "./runTask.ts";
+import { alongside, graceOver$ } from "./shutdown.ts";
+import { throttle, type KeyOf } from "./throttle.ts";
+import { freedEnough$, wake$ } from "./wake.ts";
+import type { ResolvedWorkOptions } from "./workOptions.ts";
+
+/** The LISTEN side a worker uses. */
+export interface WorkListener {
+  channel$(channel: string): Observable<string>;
+  ready(channel: string): Promise<void>;
+  readonly reconnected$: Observable<void>;
+}
+
+/** Everything one worker's pipeline runs on. */
+export interface WorkEnv<I, O> {
+  readonly execute: ExecuteDeps<I, O>;
+  readonly listener: WorkListener;
+  readonly settings: ResolvedWorkOptions;
+  readonly scheduler: SchedulerLike;
+  readonly workerId: string;
+  /** Asks the client's lease reaper to run while this worker does (see ../maintenance/reaper.ts). */
+  readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+}
+
+const keyOfTask: KeyOf<HeldTask> = {
+  key: (task) => task.row.concurrency_key,
+  limit: (task) => task.row.concurrency_limit,
+};
+
+/**
+ * One worker of one queue as a cold Observable of its outcomes: wake →
+ * claim → throttle (per key, then global) → execute and record, beside
+ * lease renewal, prefetch expiry and cancellation. Subscribing runs it;
+ * `stop$` emitting stops it gracefully: no more claims, unstarted tasks go
+ * back to pending, running ones get `shutdownGraceMs` before their signal
+ * fires; it completes once every result is written. Every timer runs on
+ * `env.scheduler`, so the stream logic runs on virtual time in tests.
+ */
+export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Observable<Outcome<O>> =>
+  defer(() => {
+    const { settings, scheduler, listener, execute } = env;
+    const now = () => scheduler.now();
+    const tasks = new LocalTasks();
+    const ended = new Subject<void>();
+    const dueIn = new Subject<number>();
+    const leases = new Subject<number>();
+    let stopping = false;
+    // When prefetched tasks were last given back unstarted: for a hold
+    // period after, claims take only what can start at once (no hoarding).
+    let expiredAt = Number.NEGATIVE_INFINITY;
+    const { concurrency, prefetch } = settings;
+    const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
+    const want = () => concurrency + prefetchNow() - tasks.size;
+    const claimDeps: ClaimDeps = {
+      sql: execute.sql,
+      pool: execute.pool,
+      queue: execute.queue,
+      workerId: env.workerId,
+      log: execute.log,
+      pollIntervalMs: settings.pollIntervalMs,
+      now,
+      events: execute.events,
+    };
+    const waiting = new Waiting(claimDeps);
+    const schema = execute.sql.schema;
+    const stopped$ = stop$.pipe(
+      take(1),
+      tap(() => (stopping = true)),
+      share(),
+    );
+
+    const accept = (round: ClaimRound): Observable<HeldTask> => {
+      if (round.dueInMs !== null) dueIn.next(round.dueInMs);
+      // Part of the claim, which the stop waits for: the tasks are back
+      // before the worker completes (and before the pool can be ended).
+      if (stopping) return fromTask(() => releaseRows(round.rows)).pipe(ignoreElements());
+      return from(
+        round.rows.map((row) => {
+          leases.next(row.heartbeat_ms);
+          return tasks.hold(row, now());
+        }),
+      );
+    };
+    const releaseRows = (rows: ReadonlyArray<ClaimedRow>) =>
+      releaseTasks(
+        execute,
+        rows.map((row) => ({ row })),
+      );
+
+    const wakes$ = wake$(
+      {
+        notified$: listener.channel$(`${schema}.ready`).pipe(filter((name) => name === execute.queue)),
+        listening: () => listener.ready(`${schema}.ready`),
+        reconnected$: listener.reconnected$,
+        dueIn$: dueIn,
+        freed$: freedEnough$(
+          ended,
+          want,
+          () => tasks.size,
+          Math.max(1, Math.floor((concurrency + prefetch) / 2)),
+        ),
+        pollIntervalMs: settings.pollIntervalMs,
+      },
+      scheduler,
+    ).pipe(takeUntil(stopped$));
+
+    const claimed$ = concat(
+      wakes$.pipe(
+        coalesceMap(
+          () => defer(() => (want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want())) : EMPTY)),
+          (round) => round.again,
+        ),
+        mergeMap(accept),
+      ),
+      // Stopped: unregister for NOTIFY, and give prefetched tasks back at once.
+      defer(() => fromTask(() => waiting.unregister())),
+      defer(() => fromTask(() => releaseTasks(execute, tasks.takeUnstarted()))),
+    ).pipe(filter((item): item is HeldTask => item !== undefined));
+
+    const outcomes$ = claimed$.pipe(
+      throttle(keyOfTask, concurrency, (task) =>
+        runTask(execute, task, () => !stopping && tasks.holds(task)).pipe(
+          finalize(() => {
+            tasks.forget(task);
+            ended.next();
+          }),
+        ),
+      ),
+      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
+      // This worker wrote the retry, so it knows when it falls due.
+      tap((outcome) => {
+        if (outcome._tag === "retrying") dueIn.next(outcome.runAt.getTime() - now());
+      }),
+    );
+    const main$ = concat(outcomes$, fromTask(() => execute.completions.idle()).pipe(ignoreElements()));
+
+    const renew$ = renewalTick$(leases, settings.heartbeatTickMs, scheduler).pipe(
+      exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))),
+    );
+    const holdMs = settings.prefetchHoldMs;
+    const expire$ = timer(holdMs / 4, holdMs / 4, scheduler).pipe(
+      map(() => tasks.takeUnstarted((task) => now() - task.claimedAt >= holdMs)),
+      filter((given) => given.length > 0),
+      tap(() => (expiredAt = now())),
+      exhaustMap((given) => fromTask(() => releaseTasks(execute, given))),
+    );
+    const cancels$ = listener.channel$(`${schema}.cancel`).pipe(
+      tap((id) => {
+        const task = tasks.get(id);
+        if (task !== undefined) abortTask(task, "cancelled");
+      }),
+    );
+    const grace$ = graceOver$(stopped$, settings.shutdownGraceMs, scheduler).pipe(
+      tap(() => {
+        for (const task of tasks.all()) {
+          // A cancelled handler still running: stop waiting for it and stop
+          // renewing its lease, which lapses; the reaper ends the task cancelled.
+          const reason: unknown = task.controller.signal.reason;
+          if (reason instanceof AbortError && reason.kind === "cancelled") task.abandon.abort();
+          else abortTask(task, "shutdown");
+        }
+      }),
+    );
+    const reaping =
+      settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
+    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(finalize(() => reaping?.()));
+  });
