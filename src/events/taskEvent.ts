@@ -60,7 +60,11 @@ export type TaskEvent =
   | (AttemptEventBase & {
       /** An attempt starts running here. */
       readonly _tag: "started";
-      /** Ms from when the task was due (`run_at`) to this start, on the database clock. */
+      /**
+       * Ms from when the task was due (`run_at`) to its claim, on the
+       * database clock (a prefetched task's wait for a free slot after its
+       * claim is not included).
+       */
       readonly waitMs: number;
     })
   | (AttemptEndBase & {

@@ -92,7 +92,7 @@ export const eventMetrics = {
     kind: "histogram",
     prometheus: "task_wait_seconds",
     otel: "underway.task.wait",
-    help: "Time from when a task was due to when its attempt started (database clock).",
+    help: "Time from when a task was due to its claim by a worker (database clock).",
     labels: ["queue"],
     buckets: waitBuckets,
   },

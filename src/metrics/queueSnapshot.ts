@@ -2,26 +2,6 @@ import { messageOf } from "../errors.ts";
 import type { Underway } from "../underway.ts";
 import type { GaugeMetricKey } from "./metricDefinitions.ts";
 
-// The part of the ops API (OPS_API.md, `underway.ops`) the gauges read.
-interface OpsView {
-  queues(): Promise<
-    ReadonlyArray<{
-      readonly queue: string;
-      readonly counts: Readonly<Record<string, { readonly count: number }>>;
-      readonly oldestPendingAgeSeconds: number | null;
-    }>
-  >;
-  workers(): Promise<
-    ReadonlyArray<{
-      readonly queues: ReadonlyArray<{ readonly queue: string }>;
-      readonly heartbeatAgeSeconds: number;
-    }>
-  >;
-  schedules(options?: {
-    readonly nextRuns?: number;
-  }): Promise<ReadonlyArray<{ readonly queue: string; readonly nextRuns: ReadonlyArray<Date> }>>;
-}
-
 /** @internal One gauge value with its labels. */
 export interface GaugeValue {
   readonly labels: Readonly<Record<string, string>>;
@@ -30,11 +10,6 @@ export interface GaugeValue {
 
 /** @internal The database's view at one moment, by gauge. */
 export type QueueSnapshot = Readonly<Record<GaugeMetricKey, ReadonlyArray<GaugeValue>>>;
-
-const opsOf = (underway: Underway): OpsView | undefined => {
-  const ops = (underway as unknown as { readonly ops?: OpsView }).ops;
-  return typeof ops?.queues === "function" ? ops : undefined;
-};
 
 /**
  * @internal Reads the gauges through the ops API. Each read stands alone:
@@ -55,8 +30,7 @@ export const queueSnapshots = (underway: Underway, reuseMs = 1_000): (() => Prom
     }
   };
   const take = async (): Promise<QueueSnapshot> => {
-    const ops = opsOf(underway);
-    if (ops === undefined) return { tasks: [], oldestPendingAge: [], heartbeatAge: [], nextRun: [] };
+    const { ops } = underway;
     const [queues, workers, schedules] = await Promise.all([
       read("queue stats", () => ops.queues(), []),
       read("workers", () => ops.workers(), []),
