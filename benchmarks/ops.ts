@@ -187,7 +187,7 @@ const main = async () => {
       `${Number(size[0]?.n ?? 0).toLocaleString("en-US")} rows (${size[0]?.bytes ?? "?"} with indexes; 5 queues, 90% of each`,
       `queue's rows succeeded), after VACUUM ANALYZE; median of ${runs} calls after one warm-up, 50 tasks a page.`,
       `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? "?"}), shared with other work and loaded`,
-      `(load average ${load} at the end), PostgreSQL ${(await underway.pool.query<{ v: string }>("show server_version")).rows[0]?.v ?? "?"}.`,
+      `(load average ${load} at the end), PostgreSQL ${(await underway.pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? "?"}.`,
       "",
       "| call | median |",
       "| --- | ---: |",

@@ -18,6 +18,11 @@ export const systemEntries: readonly SystemEntry[] = [
     create: async () => (await import("./systems/underway.ts")).underway({ prefetch: 500 }),
   },
   {
+    // Unnamed statements, as behind PgBouncer in transaction mode (docs/scaling.md).
+    name: "underway-unnamed",
+    create: async () => (await import("./systems/underway.ts")).underway({ preparedStatements: false }),
+  },
+  {
     name: "graphile-worker",
     create: async () => (await import("./systems/graphileWorker.ts")).graphileWorker({ tuned: false }),
   },

@@ -3,13 +3,23 @@
 // worker share the definition in ./tasks/welcomeEmail.ts; here they run in
 // one process, in production usually in two.
 // Run: `npm start` (uses DATABASE_URL, or starts an embedded PostgreSQL).
-import { Underway } from "../src/index.ts";
+// It also serves the web dashboard on 127.0.0.1 and prints its URL; run
+// from a terminal (or with UNDERWAY_DASHBOARD=1) it keeps serving after the
+// demo until Ctrl-C, otherwise (CI, output piped) it exits when done.
+// UNDERWAY_DASHBOARD=0 leaves the dashboard out.
+import { serveDashboard, Underway } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 import { welcomeEmail, type WelcomeEmail } from "./tasks/welcomeEmail.ts";
 
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
 const emails = underway.job(welcomeEmail);
+const dashboardWanted = process.env["UNDERWAY_DASHBOARD"] !== "0";
+const keepServing = dashboardWanted && (process.env["UNDERWAY_DASHBOARD"] === "1" || process.stdout.isTTY);
+const dashboard = dashboardWanted
+  ? await serveDashboard(underway, { port: Number(process.env["PORT"] ?? 0) })
+  : undefined;
+if (dashboard !== undefined) console.log(`Dashboard: ${dashboard.url}`);
 
 // The worker side: attach the handler to the shared definition.
 const flaky = new Set<number>([3]); // this user's first send fails, then is retried
@@ -49,8 +59,12 @@ const results = await Promise.all(ids.map((id) => emails.outcome(id)));
 const succeeded = results.filter((outcome) => outcome._tag === "succeeded").length;
 console.log(`${succeeded} of ${ids.length} welcome emails sent`);
 
+if (keepServing && dashboard !== undefined) {
+  console.log(`Dashboard still serving at ${dashboard.url} (Ctrl-C to stop)`);
+  await new Promise((resolve) => process.once("SIGINT", resolve));
+}
 await worker.stop();
 outcomes.unsubscribe();
-await underway.close();
+await underway.close(); // stops the dashboard too
 await database.stop();
 process.exit(succeeded === ids.length ? 0 : 1);

@@ -43,7 +43,13 @@ export {
   type SchedulerOptions,
   type TickEvent,
 } from "./scheduler.ts";
-export { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+export {
+  migrate,
+  pendingMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  type PendingMigration,
+} from "./migrate.ts";
 export { defaultRetryPolicy, retryDelayMs, retryDelayBounds, type RetryPolicy } from "./retry.ts";
 export { defaultTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 export { isFinal, type Outcome, type FinalOutcome, type OutcomeBase } from "./outcomes.ts";
@@ -56,7 +62,7 @@ export {
 } from "./worker/transactional.ts";
 export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
-export type { ListenerOptions } from "./worker/listener.ts";
+export type { ListenerOptions } from "./notify/listener.ts";
 export type { AttemptRow, Queryable } from "./queries.ts";
 export { consoleLogger, silentLogger, type Logger } from "./log.ts";
 export {
@@ -99,6 +105,19 @@ export {
   type MeterProviderLike,
 } from "./telemetry/openTelemetry.ts";
 export type { EventRow } from "./queries.ts";
+export { dashboard, type DashboardHandler } from "./dashboard/dashboard.ts";
+export { dashboardListener, type DashboardListener } from "./dashboard/dashboardListener.ts";
+export {
+  serveDashboard,
+  type ServeDashboardOptions,
+  type DashboardServer,
+} from "./dashboard/serveDashboard.ts";
+export type {
+  DashboardOptions,
+  DashboardRole,
+  DashboardRequestInfo,
+  DashboardAuditEvent,
+} from "./dashboard/dashboardOptions.ts";
 export { Ops } from "./ops/ops.ts";
 export type {
   TaskState,

@@ -27,7 +27,7 @@ import {
   type TaskRow,
 } from "./queries.ts";
 import { retryTransient } from "./retry.ts";
-import type { Listener } from "./worker/listener.ts";
+import type { Listener } from "./notify/listener.ts";
 
 // A registration lapses this long after its last renewal; renewed at a third.
 const ttlMs = 60_000;

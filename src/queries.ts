@@ -10,13 +10,20 @@ export interface Queryable {
   query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
-/** The named queries of one schema, run as prepared statements. */
+/** The named queries of one schema, run as prepared statements unless `preparedStatements` is false. */
 export interface Sql {
   readonly schema: string;
   readonly queries: Queries;
+  /**
+   * Named (prepared once per connection) statements, or unnamed ones that
+   * are parsed on every run. Unnamed statements survive a transaction-mode
+   * pooler, which hands each transaction a different server connection.
+   * Default true.
+   */
+  readonly preparedStatements?: boolean;
 }
 
-/** Runs one named query of `db/queries/` as a prepared statement; errors become `DbError` values. */
+/** Runs one named query of `db/queries/`, prepared unless turned off; errors become `DbError` values. */
 export const run = <R extends pg.QueryResultRow>(
   sql: Sql,
   db: Queryable,
@@ -29,7 +36,11 @@ export const run = <R extends pg.QueryResultRow>(
       if (text === undefined) throw new Error(`no query named ${name} in db/queries`);
       // Prepared once per connection; the name is unique per schema because
       // the text differs per schema.
-      const result = await db.query<R>({ name: `underway.${sql.schema}.${name}`, text, values: [...values] });
+      const config =
+        sql.preparedStatements === false
+          ? { text, values: [...values] }
+          : { name: `underway.${sql.schema}.${name}`, text, values: [...values] };
+      const result = await db.query<R>(config);
       return result.rows;
     },
     (cause) => dbError(name, cause),
@@ -59,10 +70,36 @@ export interface ClaimedRow {
   readonly wait_ms: number;
   /** The producer's trace context, stored at enqueue when tracing was on. */
   readonly trace_context: TraceCarrier | null;
+  /**
+   * Started at claim. False for a keyed task claimed ahead of a free slot:
+   * it holds no key slot until `tasksStart` admits it.
+   */
+  readonly admitted: boolean;
 }
 
-export const tasksClaim = (sql: Sql, db: Queryable, queue: string, limit: number, workerId: string) =>
-  run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId]);
+/** Claims up to `limit` tasks; keyed ones past the first `startable` are claimed unstarted (see `tasksStart`). */
+export const tasksClaim = (
+  sql: Sql,
+  db: Queryable,
+  queue: string,
+  limit: number,
+  workerId: string,
+  startable: number = limit,
+) => run<ClaimedRow>(sql, db, "tasksClaim", [queue, limit, workerId, startable]);
+
+/**
+ * Starts claimed, unstarted keyed tasks: each takes its key's slot, or is
+ * left unstarted when its key is at its limit. Returns the ids started.
+ */
+export const tasksStart = (
+  sql: Sql,
+  db: Queryable,
+  ids: ReadonlyArray<string>,
+  attempts: ReadonlyArray<number>,
+) =>
+  TE.map((rows: ReadonlyArray<{ readonly id: string }>) => rows.map((row) => row.id))(
+    run<{ readonly id: string }>(sql, db, "tasksStart", [ids, attempts]),
+  );
 
 /**
  * Ms until the queue's next pending task falls due, on the database clock;

@@ -18,7 +18,7 @@ import { Job } from "./job.ts";
 import { queuesGetPaused, queuesSetPaused, queuesUpsert, type Sql } from "./queries.ts";
 import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
-import { Listener, type ListenerOptions } from "./worker/listener.ts";
+import { Listener, type ListenerOptions } from "./notify/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
 import { TaskEvents } from "./events/taskEvents.ts";
 import type { TaskEvent } from "./events/taskEvent.ts";
@@ -43,8 +43,20 @@ export interface UnderwayOptions {
   readonly migrate?: boolean | undefined;
   /** Where underway logs. Default: the console. */
   readonly logger?: Logger | undefined;
-  /** The LISTEN connection's settings. */
+  /**
+   * The LISTEN connection's settings. Behind a transaction-mode pooler
+   * (PgBouncer), give it a direct `connectionString` to PostgreSQL: LISTEN
+   * needs a session of its own. See docs/scaling.md.
+   */
   readonly listener?: ListenerOptions | undefined;
+  /**
+   * Run underway's queries as named prepared statements (parsed once per
+   * connection). Set false behind PgBouncer in transaction mode (before
+   * 1.21's `max_prepared_statements`): a name prepared on one server
+   * connection is unknown on the next, and two clients preparing it on one
+   * collide. Default true. See docs/scaling.md for the cost.
+   */
+  readonly preparedStatements?: boolean | undefined;
   /**
    * For the pool underway makes (`connectionString`): how long a query may
    * wait for its answer before it fails with a `DatabaseError`, so a frozen
@@ -72,6 +84,15 @@ const passwordOf = (connectionString: string | undefined): string | undefined =>
   } catch {
     return undefined;
   }
+};
+
+/**
+ * Where the LISTEN connection goes: its own settings, its own connection
+ * string (a direct one when the pool goes through a pooler), else the pool's.
+ */
+const listenerConnection = (options: ListenerOptions | undefined, pool: pg.Pool): pg.ClientConfig => {
+  if (options?.connectionString !== undefined) return { connectionString: options.connectionString };
+  return options?.connection ?? pool.options;
 };
 
 /** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
@@ -202,6 +223,8 @@ export class Underway {
         "Underway.connect needs exactly one of `pool` or `connectionString` (is DATABASE_URL set?)",
       );
     }
+    if (options.listener?.connection !== undefined && options.listener.connectionString !== undefined)
+      throw new ConfigError("listener takes one of `connection` or `connectionString`, not both");
     // A frozen server must not mean an unbounded hang: connects give up
     // after 10 s, queries after queryTimeoutMs (client side: a frozen server
     // cannot enforce its own statement_timeout).
@@ -233,10 +256,20 @@ export class Underway {
         throw new DatabaseError(dbError("connect", error), passwordOf(options.connectionString));
       }
     }
-    const listener = new Listener(options.listener?.connection ?? pool.options, log, options.listener);
+    // Unnamed statements usually mean a transaction-mode pooler, through
+    // which LISTEN hears nothing: workers would run on polling alone.
+    if (
+      options.preparedStatements === false &&
+      options.listener?.connection === undefined &&
+      options.listener?.connectionString === undefined
+    )
+      log.warn(
+        "preparedStatements: false without listener.connectionString: behind a transaction-mode pooler, LISTEN needs a direct connection (docs/scaling.md)",
+      );
+    const listener = new Listener(listenerConnection(options.listener, pool), log, options.listener);
     return new Underway(
       pool,
-      { schema, queries: readQueries(schema) },
+      { schema, queries: readQueries(schema), preparedStatements: options.preparedStatements !== false },
       listener,
       log,
       options.pool === undefined,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, migrate, MigrationError, Underway } from "../src/index.ts";
+import { ConfigError, migrate, MigrationError, pendingMigrations, Underway } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
 
 describe("migrate", () => {
@@ -52,5 +52,24 @@ describe("migrate", () => {
       await assert.rejects(migrate(db().pool, { schema }), ConfigError, schema);
       await assert.rejects(Underway.connect({ pool: db().pool, schema }), ConfigError, schema);
     }
+  });
+
+  it("pendingMigrations lists what migrate would apply, as SQL, creating nothing; and checks as migrate does", async () => {
+    const fresh = await pendingMigrations(db().pool, { schema: "jobs_e" });
+    assert.equal(fresh[0]?.name, "0001_init");
+    assert.match(fresh[0]?.sql ?? "", /^create schema if not exists "jobs_e";/);
+    assert.doesNotMatch(fresh[1]?.sql ?? "", /create schema/, "only the first creates the schema");
+    assert.ok(fresh.every((migration) => !migration.sql.includes("{{schema}}")));
+    const { rows } = await db().pool.query("select 1 from pg_namespace where nspname = 'jobs_e'");
+    assert.equal(rows.length, 0, "nothing created");
+
+    const { applied } = await migrate(db().pool, { schema: "jobs_e" });
+    assert.deepEqual(
+      applied,
+      fresh.map((migration) => migration.name),
+    );
+    assert.deepEqual(await pendingMigrations(db().pool, { schema: "jobs_e" }), []);
+    await db().pool.query("update jobs_e.migration set checksum = 'edited' where version = 2");
+    await assert.rejects(pendingMigrations(db().pool, { schema: "jobs_e" }), MigrationError);
   });
 });

@@ -12,9 +12,12 @@ type BenchJob = Job<TaskPayload, TaskPayload, JsonValue, JsonValue>;
 
 /**
  * underway itself, through its public API only, with default task options;
- * `prefetch` as graphile-worker's tuned `localQueue` (default: concurrency).
+ * `prefetch` as graphile-worker's tuned `localQueue` (default: concurrency);
+ * `preparedStatements: false` as behind PgBouncer in transaction mode.
  */
-export const underway = (options: { readonly prefetch?: number } = {}): BenchSystem => {
+export const underway = (
+  options: { readonly prefetch?: number; readonly preparedStatements?: boolean } = {},
+): BenchSystem => {
   let client: Underway | undefined;
   let pool: pg.Pool | undefined;
   let url = "";
@@ -25,13 +28,25 @@ export const underway = (options: { readonly prefetch?: number } = {}): BenchSys
   };
 
   return {
-    name: options.prefetch === undefined ? "underway" : "underway-tuned",
+    name:
+      options.preparedStatements === false
+        ? "underway-unnamed"
+        : options.prefetch === undefined
+          ? "underway"
+          : "underway-tuned",
     schema,
     async setup(databaseUrl, fresh) {
       url = databaseUrl;
       if (fresh) await dropSchema(url, schema);
       pool = new pg.Pool({ connectionString: url, max: poolSize });
-      client = await Underway.connect({ pool, schema, logger: silentLogger });
+      client = await Underway.connect({
+        pool,
+        schema,
+        logger: silentLogger,
+        preparedStatements: options.preparedStatements,
+        // Its LISTEN goes where the pool goes (no pooler here).
+        listener: { connection: pool.options },
+      });
       job = client.job(bench);
     },
     async reset() {

@@ -19,7 +19,10 @@ with recursive names(name) as (
 select e.name as queue, e.state, e.estimate::float8 as estimate,
        case when e.estimate <= $1 then (
          select count(*) from (
-           select 1 from {{schema}}.task t where t.queue_name = e.name and t.state = e.state limit $1 + 1
+           -- Ordered by the index key so that only task_queue_state_idx
+           -- serves it: a scan of anything else for a rare pair reads the table.
+           select 1 from {{schema}}.task t where t.queue_name = e.name and t.state = e.state
+            order by t.queue_name, t.state, t.id limit $1 + 1
          ) bounded
        ) end::float8 as exact
   from estimates e

@@ -32,7 +32,7 @@ with recursive priorities(priority) as (
                select count(*) from (
                  select 1 from {{schema}}.task r
                   where r.queue_name = t.queue_name and r.concurrency_key = t.concurrency_key
-                    and r.state = 'in_progress'
+                    and r.state = 'in_progress' and r.started_at is not null
                   limit t.concurrency_limit) running) < t.concurrency_limit)
        order by t.run_at limit 1
     ) first

@@ -13,12 +13,11 @@ export type QueueSnapshot = Readonly<Record<GaugeMetricKey, ReadonlyArray<GaugeV
 
 /**
  * @internal Reads the gauges through the ops API. Each read stands alone:
- * one that fails (logged) leaves only its gauges empty. Reads within
- * `reuseMs` of the last share it, so one scrape (several gauges, or
- * Prometheus and OpenTelemetry together) costs one round of queries.
+ * one that fails (logged) leaves only its gauges empty. Calls while a read
+ * is in flight share it, so one scrape (its gauges collect concurrently)
+ * costs one round of queries.
  */
-export const queueSnapshots = (underway: Underway, reuseMs = 1_000): (() => Promise<QueueSnapshot>) => {
-  let last: { readonly at: number; readonly snapshot: Promise<QueueSnapshot> } | undefined;
+export const queueSnapshots = (underway: Underway): (() => Promise<QueueSnapshot>) => {
   const read = async <A>(what: string, run: () => Promise<A>, empty: A): Promise<A> => {
     try {
       return await run();
@@ -53,9 +52,17 @@ export const queueSnapshots = (underway: Underway, reuseMs = 1_000): (() => Prom
       ),
     };
   };
+  let pending: Promise<QueueSnapshot> | undefined;
+  // Shared while in flight only: the gauges of one scrape collect at once;
+  // the next scrape reads afresh.
   return () => {
-    const now = Date.now();
-    if (last === undefined || now - last.at > reuseMs) last = { at: now, snapshot: take() };
-    return last.snapshot;
+    if (pending === undefined) {
+      const reading = take();
+      pending = reading;
+      void reading.finally(() => {
+        if (pending === reading) pending = undefined;
+      });
+    }
+    return pending;
   };
 };

@@ -39,6 +39,62 @@ export const runFiltered = <R extends pg.QueryResultRow>(
     (cause) => dbError(name, cause),
   );
 
+/** The filled-in text of a query of `db/queries/` (see {@link runFiltered}), without its comment lines. */
+const templateOf = (sql: Sql, name: string): string => {
+  const template = sql.queries[name];
+  if (template === undefined) throw new Error(`no query named ${name} in db/queries`);
+  return template
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("--"))
+    .join("\n");
+};
+
+/**
+ * A page merged from one branch per (queue, state) pair: `$1` the cursor's
+ * id, `$2` the rows wanted, then the predicate's values, then each queue
+ * and each state once. Unnamed, so every branch is planned for its pair.
+ */
+export const runPairs = <R extends pg.QueryResultRow>(
+  sql: Sql,
+  db: Queryable,
+  queues: ReadonlyArray<string>,
+  states: ReadonlyArray<TaskState>,
+  after: string | null,
+  rows: number,
+  predicate: Predicate,
+  order: ListOrder,
+): TE.TaskEither<DbError, ReadonlyArray<R>> =>
+  TE.tryCatch(
+    async () => {
+      const direction = order === "newest" ? "desc" : "asc";
+      const queueParam = (index: number) => `$${3 + predicate.values.length + index}`;
+      const stateParam = (index: number) => `$${3 + predicate.values.length + queues.length + index}`;
+      const branch = templateOf(sql, "opsTasksPairBranch")
+        .replaceAll("{{where}}", `(${predicate.text})`)
+        .replaceAll("{{after}}", order === "newest" ? "<" : ">")
+        .replaceAll("{{direction}}", direction);
+      const branches = queues.flatMap((_, q) =>
+        states.map((_, s) =>
+          branch.replaceAll("{{queue}}", queueParam(q)).replaceAll("{{state}}", stateParam(s)),
+        ),
+      );
+      const text = templateOf(sql, "opsTasksByPair")
+        .replace("{{branches}}", branches.join("\nunion all\n"))
+        .replaceAll("{{direction}}", direction);
+      const result = await db.query<R>({
+        text,
+        values: [after, rows, ...predicate.values, ...queues, ...states],
+      });
+      return result.rows;
+    },
+    (cause) => dbError("opsTasksByPair", cause),
+  );
+
+export const opsQueueNames = (sql: Sql, db: Queryable) =>
+  TE.map((rows: ReadonlyArray<{ readonly name: string }>) => rows.map((row) => row.name))(
+    run<{ readonly name: string }>(sql, db, "opsQueueNames", []),
+  );
+
 /** A task row as lists return it (`sort_id` is the raw id the page sorted on). */
 export interface SummaryRow {
   readonly sort_id: string;

@@ -54,13 +54,14 @@ const checkDate = (field: string, value: unknown): Date => {
 const checkQueues = (value: unknown): ReadonlyArray<string> => {
   const queues = listOf(value);
   if (queues.length === 0) throw badFilter("queue", "expected a queue name or a non-empty list of them");
-  return queues.map((queue) => {
+  const checked = queues.map((queue) => {
     try {
       return checkQueueName(queue as string);
     } catch (error) {
       throw badFilter("queue", (error as Error).message);
     }
   });
+  return [...new Set(checked)];
 };
 
 const checkStates = (value: unknown): ReadonlyArray<TaskState> => {

@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { orThrow, type Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
-import { runFiltered, schemaOf, type SummaryRow } from "./opsQueries.ts";
+import { opsQueueNames, runFiltered, runPairs, schemaOf, type SummaryRow } from "./opsQueries.ts";
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskSummary } from "./types.ts";
 
@@ -24,11 +24,19 @@ const summaryOf = ({ sort_id: _sortId, ...row }: SummaryRow): TaskSummary => row
 
 /**
  * Narrow filters (ids, a job, a concurrency key) are read off their own
- * index; everything else walks (queue, state) ranges of
+ * index, and a list of every task (at most a time range) off the primary
+ * key; everything else walks (queue, state) ranges of
  * task_queue_state_idx in id order and merges them.
  */
 const isNarrow = (filter: CheckedFilter): boolean =>
-  filter.ids !== null || filter.jobId !== null || filter.concurrencyKey !== null;
+  filter.ids !== null ||
+  filter.jobId !== null ||
+  filter.concurrencyKey !== null ||
+  // Nothing to narrow by: the primary key in id order is the whole list.
+  (filter.queues === null &&
+    filter.states === null &&
+    filter.errorLike === null &&
+    filter.inputContains === null);
 
 /** One keyset page of tasks; see {@link Ops.tasks}. */
 export const taskPage = async (
@@ -41,6 +49,9 @@ export const taskPage = async (
   if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
   const { sql, pool } = underway;
   const schema = schemaOf(sql);
+  // Without a queue, every queue that has tasks (one index probe each).
+  const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool)())));
+  if (!isNarrow(checked) && queues.length === 0) return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
   const rows = isNarrow(checked)
     ? await orThrow(
@@ -54,12 +65,14 @@ export const taskPage = async (
         )(),
       )
     : await orThrow(
-        runFiltered<SummaryRow>(
+        runPairs<SummaryRow>(
           sql,
           pool,
-          "opsTasksByPair",
-          [checked.queues, checked.states ?? taskStates, after, limit + 1],
-          predicateOf(schema, checked, 5, false),
+          queues,
+          checked.states ?? taskStates,
+          after,
+          limit + 1,
+          predicateOf(schema, checked, 3, false),
           order,
         )(),
       );

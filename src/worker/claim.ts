@@ -68,15 +68,22 @@ export class Waiting {
 }
 
 /**
- * One claim round: up to `want` tasks in one statement; then, when fewer
+ * One claim round: up to `want` tasks in one statement, of which keyed
+ * tasks past the first `startable` (slots free now) are claimed without
+ * taking their key's slot (see ./admit.ts); then, when fewer
  * were ready, the next due time (so delayed tasks start on time rather
  * than at the next poll) and, when none, a NOTIFY registration.
  */
-export const claimRound = async (deps: ClaimDeps, waiting: Waiting, want: number): Promise<ClaimRound> => {
+export const claimRound = async (
+  deps: ClaimDeps,
+  waiting: Waiting,
+  want: number,
+  startable: number,
+): Promise<ClaimRound> => {
   const { sql, pool, queue, workerId, log } = deps;
   const startedAt = deps.now();
   const timed = performance.now();
-  const result = await tasksClaim(sql, pool, queue, want, workerId)();
+  const result = await tasksClaim(sql, pool, queue, want, workerId, startable)();
   deps.events.claimed(queue, E.isRight(result) ? result.right.length : 0, performance.now() - timed);
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });

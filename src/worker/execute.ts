@@ -5,30 +5,11 @@ import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
 import { asyncScheduler, type SchedulerLike } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
-import {
-  AbortError,
-  FatalError,
-  messageOf,
-  type AbortKind,
-  type DbError,
-  type DecodeError,
-  type TaskFailure,
-} from "../errors.ts";
+import { AbortError, FatalError, type AbortKind, type DecodeError, type TaskFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Stored } from "../codec.ts";
-import type { Outcome, OutcomeBase } from "../outcomes.ts";
-import {
-  tasksFail,
-  tasksRetry,
-  type AttemptError,
-  type AttemptState,
-  type ClaimedRow,
-  type EnqueueColumns,
-  type HeartbeatRow,
-  type Sql,
-} from "../queries.ts";
-import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
-import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
+import type { OutcomeBase } from "../outcomes.ts";
+import { type ClaimedRow, type EnqueueColumns, type HeartbeatRow, type Sql } from "../queries.ts";
 import type { Completions } from "./completions.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 
@@ -109,7 +90,7 @@ export const abortTask = (task: RunningTask, kind: AbortKind): void =>
   task.controller.abort(new AbortError(kind));
 
 /** Someone else writes this attempt's end: a reaper or another worker has the task, or the lease is left to lapse. */
-const isTakenAway = (task: RunningTask): boolean =>
+export const isTakenAway = (task: RunningTask): boolean =>
   abortErrorOf(task.controller.signal)?.kind === "lease lost" || task.abandon.signal.aborted;
 
 export const isCancelled = (task: RunningTask): boolean =>
@@ -231,30 +212,6 @@ const encodeOutput =
     );
   };
 
-// Backoff counts attempts since the last redrive, so a redriven task starts
-// again at the initial interval.
-const attemptInRun = (row: ClaimedRow): number =>
-  row.attempt_budget === null ? row.attempt : row.attempt - (row.max_attempts - row.attempt_budget);
-
-const policyOf = (row: ClaimedRow): RetryPolicy => ({
-  maxAttempts: row.max_attempts,
-  initialIntervalMs: row.retry_initial_ms,
-  maxIntervalMs: row.retry_max_ms,
-  backoffCoefficient: row.retry_coefficient,
-  jitter: row.retry_jitter,
-});
-
-// A cancelled attempt is recorded by the cancel itself, never here.
-const attemptStateOf = (failure: TaskFailure): AttemptState =>
-  failure._tag === "TimedOut" ? "timed_out" : "failed";
-
-/** The failure as written: cleaned and bounded however it was made. */
-const storedError = (failure: TaskFailure): AttemptError => ({
-  name: errorText(failure.name, maxErrorNameLength),
-  message: errorText(failure.message, maxErrorMessageLength),
-  stack: failure.stack === null ? null : errorText(failure.stack, maxErrorStackLength),
-});
-
 /**
  * What a lease renewal tells a running task: the lease was lost (its
  * signal fires), or kept, with a cancel request its process may have missed
@@ -277,57 +234,6 @@ export const outcomeBaseOf = (queue: string, row: ClaimedRow): OutcomeBase => ({
   jobId: row.job_id,
   stepIndex: row.step_index,
 });
-
-/** Writes a failure: retry by policy, or fail (and dead-letter) for good. */
-const recordFailure =
-  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
-    const error = storedError(failure);
-    const base = outcomeBaseOf(deps.queue, row);
-    // An attempt cut off by a shutdown is not the task's fault: even the last
-    // one goes back to pending, or a deploy would fail tasks for good.
-    const final = failure._tag === "Fatal" || (failure._tag !== "Aborted" && row.attempt >= row.max_attempts);
-    if (final) {
-      return pipe(
-        retryTransient(
-          tasksFail(deps.sql, deps.pool, row.id, row.attempt, error, attemptStateOf(failure), deps.dlq),
-        ),
-        TE.map((written) =>
-          written
-            ? { ...base, _tag: "failed" as const, error: error.message, deadLetterQueue: deps.dlq }
-            : undefined,
-        ),
-      );
-    }
-    // A shutdown is not the task's fault: run it again at once elsewhere.
-    const delayMs =
-      failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
-    return pipe(
-      retryTransient(
-        tasksRetry(deps.sql, deps.pool, row.id, row.attempt, error, delayMs, attemptStateOf(failure)),
-      ),
-      TE.map((written) =>
-        written
-          ? {
-              ...base,
-              _tag: "retrying" as const,
-              error: error.message,
-              runAt: new Date((deps.now ?? Date.now)() + delayMs),
-            }
-          : undefined,
-      ),
-    );
-  };
-
-const recordSuccess =
-  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  ({ output, json, next }: Success<O>): TE.TaskEither<DbError, Outcome<O> | undefined> =>
-    pipe(
-      deps.completions.complete(row.id, row.attempt, json, next),
-      TE.map((written) =>
-        written ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded" as const, output } : undefined,
-      ),
-    );
 
 /** How an attempt ended, before it is written. */
 export type Verdict<O> = E.Either<TaskFailure, Success<O>>;
@@ -356,50 +262,3 @@ export const runAttempt =
       TE.chain(runHandler(deps, task)),
       TE.chain(encodeOutput(deps, task.row)),
     );
-
-/**
- * The second half: write the next state fenced by the attempt number.
- * Resolves to the outcome, or `undefined` when the write was fenced off (the
- * task was reclaimed or cancelled) or could not be made.
- */
-export const recordAttempt =
-  <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
-  (verdict: Verdict<O>): T.Task<Outcome<O> | undefined> => {
-    const row = task.row;
-    return pipe(
-      T.of(verdict),
-      T.chain(
-        E.fold(
-          (failure) =>
-            // Whoever took the task away (a reaper, another worker) writes its
-            // state; an abandoned cancel is left to the reaper. A cancel is
-            // written here: the retry it asks for ends the task cancelled.
-            isTakenAway(task)
-              ? TE.right<DbError, Outcome<O> | undefined>(undefined)
-              : recordFailure(deps, row)(failure),
-          recordSuccess(deps, row),
-        ),
-      ),
-      T.map(
-        E.fold(
-          (error) => {
-            deps.log.error("could not record a task's result; its lease will expire and it will run again", {
-              taskId: row.id,
-              attempt: row.attempt,
-              error: messageOf(error.cause),
-            });
-            return undefined;
-          },
-          (outcome) => {
-            if (outcome === undefined && !isTakenAway(task) && !isCancelled(task)) {
-              deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
-                taskId: row.id,
-                attempt: row.attempt,
-              });
-            }
-            return outcome;
-          },
-        ),
-      ),
-    );
-  };

@@ -7,12 +7,12 @@ import {
   abortTask,
   applyRenewal,
   outcomeBaseOf,
-  recordAttempt,
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
 } from "./execute.ts";
-import type { Listener } from "./listener.ts";
+import { recordAttempt } from "./record.ts";
+import type { Listener } from "../notify/listener.ts";
 import { checkWorkOptions } from "./workOptions.ts";
 import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 

@@ -9,12 +9,12 @@ import {
   failureOfAbort,
   isCancelled,
   outcomeBaseOf,
-  recordAttempt,
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
   type TaskContext,
 } from "./execute.ts";
+import { recordAttempt } from "./record.ts";
 
 // A wait for a connection longer than this is reported: the pool is too
 // small for the transactional handlers (and everything else) sharing it.
@@ -42,8 +42,17 @@ const within = async <A>(promise: Promise<A>, ms: number): Promise<A | undefined
   }
 };
 
-/** A pool client inside BEGIN; a slow checkout is logged, since it means the pool is too small. */
-const begin = async <I, O>(deps: ExecuteDeps<I, O>, taskId: string): Promise<pg.PoolClient> => {
+/**
+ * A pool client inside BEGIN, and the pid of the server backend running
+ * that transaction; a slow checkout is logged, since it means the pool is
+ * too small. The pid is asked inside the transaction because the client's
+ * own `processID` is a pooler's made-up key behind PgBouncer, while the
+ * transaction holds one server backend until it ends.
+ */
+const begin = async <I, O>(
+  deps: ExecuteDeps<I, O>,
+  taskId: string,
+): Promise<{ readonly client: pg.PoolClient; readonly pid: number }> => {
   const asked = Date.now();
   const client = await deps.pool.connect();
   const waitedMs = Date.now() - asked;
@@ -54,11 +63,14 @@ const begin = async <I, O>(deps: ExecuteDeps<I, O>, taskId: string): Promise<pg.
     );
   try {
     await client.query("begin");
+    const { rows } = await client.query<{ readonly pid: number }>("select pg_backend_pid() as pid");
+    const pid = rows[0]?.pid;
+    if (typeof pid !== "number") throw new UnderwayError("pg_backend_pid() returned no pid");
+    return { client, pid };
   } catch (error) {
     client.release(true);
     throw error;
   }
-  return client;
 };
 
 /**
@@ -69,10 +81,14 @@ const begin = async <I, O>(deps: ExecuteDeps<I, O>, taskId: string): Promise<pg.
  * connection closed, so the server rolls back and nothing it sends after
  * can commit or reach another task's session.
  */
-const discard = async <I, O>(deps: ExecuteDeps<I, O>, tx: pg.PoolClient, aborted: boolean) => {
+const discard = async <I, O>(
+  deps: ExecuteDeps<I, O>,
+  tx: pg.PoolClient,
+  aborted: boolean,
+  pid: number | undefined,
+) => {
   if (aborted) {
-    const pid = (tx as unknown as { readonly processID?: unknown }).processID;
-    if (typeof pid === "number") await backendsCancel(deps.sql, deps.pool, pid)();
+    if (pid !== undefined) await backendsCancel(deps.sql, deps.pool, pid)();
     tx.release(true);
     return;
   }
@@ -167,6 +183,7 @@ export const runTransactionalAttempt =
     const { row } = task;
     const { signal } = task.controller;
     let tx: pg.PoolClient | undefined;
+    let backendPid: number | undefined;
     // The handler's phase: only then may an abort cancel the backend's query.
     // Past it the connection is underway's (completion, commit) and then the
     // pool's: a cancel landing there would hit someone else's statement.
@@ -181,24 +198,23 @@ export const runTransactionalAttempt =
     // Opening the transaction is part of the handler, so it counts against
     // the task's timeout and ends with its signal.
     const handler = async (input: I, context: TaskContext): Promise<unknown> => {
-      const client = await begin(deps, row.id);
+      const { client, pid } = await begin(deps, row.id);
       if (signal.aborted) {
         // The attempt ended while this waited for a connection.
-        await discard(deps, client, false);
+        await discard(deps, client, false, pid);
         throw signal.reason;
       }
       client.on("error", onClientError);
       tx = client;
+      backendPid = pid;
       handlerRunning = true;
       // A cancelled handler is waited for until it ends: end the query it
       // waits on now, so it does (the transaction is then aborted, and
       // nothing it sends after can commit).
-      const pid = (client as unknown as { readonly processID?: unknown }).processID;
       signal.addEventListener(
         "abort",
         () => {
-          if (typeof pid === "number" && handlerRunning && tx === client)
-            cancelling = backendsCancel(deps.sql, deps.pool, pid)();
+          if (handlerRunning && tx === client) cancelling = backendsCancel(deps.sql, deps.pool, pid)();
         },
         { once: true },
       );
@@ -217,7 +233,7 @@ export const runTransactionalAttempt =
       if (tx === undefined) return;
       const client = tx;
       tx = undefined;
-      await discard(deps, client, aborted);
+      await discard(deps, client, aborted, backendPid);
       client.off("error", onClientError);
     };
     const recordFailure = async (failure: TaskFailure) => recordAttempt(deps, task)(E.left(failure))();

@@ -81,6 +81,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const { concurrency, prefetch } = settings;
     const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
     const want = () => concurrency + prefetchNow() - tasks.size;
+    // Slots no held task will take: keyed tasks claimed for these start at
+    // once; the rest of a batch (prefetch) takes no key slot until it starts.
+    const startable = () => Math.max(0, concurrency - tasks.size);
     const claimDeps: ClaimDeps = {
       sql: execute.sql,
       pool: execute.pool,
@@ -104,8 +107,14 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       // Part of the claim, which the stop waits for: the tasks are back
       // before the worker completes (and before the pool can be ended).
       if (stopping) return fromTask(() => releaseRows(round.rows)).pipe(ignoreElements());
+      // Keyed tasks started at claim hold their key's slot: they go first,
+      // into the free slots they were claimed for.
+      const admittedFirst = [...round.rows].sort(
+        (x, y) =>
+          Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
+      );
       return from(
-        round.rows.map((row) => {
+        admittedFirst.map((row) => {
           leases.next(row.heartbeat_ms);
           return tasks.hold(row, now());
         }),
@@ -137,7 +146,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const claimed$ = concat(
       wakes$.pipe(
         coalesceMap(
-          () => defer(() => (want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want())) : EMPTY)),
+          () =>
+            defer(() =>
+              want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want(), startable())) : EMPTY,
+            ),
           (round) => round.again,
         ),
         mergeMap(accept),

@@ -109,7 +109,8 @@ contents() {
   local files
   files=$(tar -tzf "$tarball")
   local must=(package/LICENSE package/README.md package/package.json package/dist/src/index.js
-    package/dist/src/index.d.ts package/db/migrations/0001_init.sql package/db/queries/tasksClaim.sql)
+    package/dist/src/index.d.ts package/dist/src/cli/main.js package/db/migrations/0001_init.sql
+    package/db/queries/tasksClaim.sql)
   for file in "${must[@]}"; do
     grep -qx "$file" <<<"$files" || { echo "missing: $file"; return 1; }
   done
@@ -205,6 +206,24 @@ require_works() {
   fi
 }
 
+# The `underway` bin as npm installed it: found by npx, run by the node on
+# PATH through its #!/usr/bin/env node line (so PATH picks the Node version).
+cli_works() {
+  local node=$1 url=$2 out code
+  cd "$app" || return 1
+  export PATH="$(dirname "$node"):$PATH" DATABASE_URL=$url
+  out=$(npx --no-install underway --help) || { echo "--help failed: $out"; return 1; }
+  grep -q "Usage: underway <command>" <<<"$out" || { echo "unexpected help: $out"; return 1; }
+  # app.js migrated the default schema; a fresh one has every migration pending (exit 3).
+  out=$(npx --no-install underway migrate --dry-run --schema consumer_cli)
+  code=$?
+  [ "$code" -eq 3 ] || { echo "migrate --dry-run exited $code, expected 3: $out"; return 1; }
+  grep -q 'create table "consumer_cli".task' <<<"$out" || { echo "no SQL in: $out"; return 1; }
+  npx --no-install underway migrate --schema consumer_cli || return 1
+  npx --no-install underway migrate --dry-run --schema consumer_cli || { echo "still pending after migrate"; return 1; }
+  npx --no-install underway pause email --schema consumer_cli --json || return 1
+}
+
 index=0
 for node in "${nodes[@]}"; do
   index=$((index + 1))
@@ -217,6 +236,7 @@ for node in "${nodes[@]}"; do
   fi
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
   check "node $version: require(\"underway\")" require_works "$node"
+  check "node $version: npx underway --help, migrate --dry-run, migrate, pause" cli_works "$node" "$(database_url "$db")"
 done
 
 summary

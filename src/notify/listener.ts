@@ -13,6 +13,12 @@ export interface ListenerOptions {
    * cannot work) and this straight to PostgreSQL. Default: the pool's options.
    */
   readonly connection?: pg.ClientConfig;
+  /**
+   * Shorthand for `connection: { connectionString }`: a direct connection to
+   * PostgreSQL for LISTEN when the pool goes through PgBouncer in transaction
+   * mode. Not both.
+   */
+  readonly connectionString?: string;
 }
 
 // Backoff of retries of a first connect that failed.

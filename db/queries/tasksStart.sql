@@ -1,0 +1,12 @@
+-- $1 ids, $2 attempts: start claimed, unstarted (prefetched) keyed tasks.
+-- Setting started_at takes the key's slot through the task_key_admit
+-- trigger; a task whose key is at its limit is left as it was and missing
+-- from the result (the worker gives it back). Fenced by the attempt.
+update {{schema}}.task t
+   set started_at = now(),
+       lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
+  from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
+ where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.started_at is null
+   -- Drives a generic plan through the primary key, whatever the estimates.
+   and t.id = any($1::bigint[])
+returning t.id::text

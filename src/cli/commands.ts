@@ -1,0 +1,26 @@
+import type { Command } from "./command.ts";
+import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
+import { dashboardCommand } from "./commands/dashboard.ts";
+import { migrateCommand } from "./commands/migrate.ts";
+import { pauseCommand, resumeCommand } from "./commands/pause.ts";
+import { queuesCommand } from "./commands/queues.ts";
+import { schedulesCommand } from "./commands/schedules.ts";
+import { tasksListCommand, tasksShowCommand } from "./commands/tasks.ts";
+import { workersCommand } from "./commands/workers.ts";
+
+/** Every command, in the order the tool's help lists them. */
+export const commands: ReadonlyArray<Command> = [
+  migrateCommand,
+  queuesCommand,
+  tasksListCommand,
+  tasksShowCommand,
+  retryCommand,
+  cancelCommand,
+  deleteCommand,
+  redriveCommand,
+  pauseCommand,
+  resumeCommand,
+  schedulesCommand,
+  workersCommand,
+  dashboardCommand,
+];

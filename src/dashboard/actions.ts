@@ -1,0 +1,149 @@
+import { html, type Html } from "./html.ts";
+import type { DashboardAuditEvent } from "./dashboardOptions.ts";
+import type { BulkResult, OpsApi, TaskFilter } from "./opsContract.ts";
+import { csrfField, href, noticeParams, type PageContext } from "./pageContext.ts";
+import { filterKeys, parseFilter } from "./taskFilterParams.ts";
+import { filterFields } from "./pages/tasksPage.ts";
+
+/** @internal What a POST led to: a redirect after the change, or a page (the dry-run count, a refusal). */
+export type ActionOutcome =
+  | {
+      readonly _tag: "redirect";
+      readonly location: string;
+      readonly audit?: Omit<DashboardAuditEvent, "at" | "remoteAddress" | "userAgent">;
+    }
+  | { readonly _tag: "page"; readonly status: number; readonly title: string; readonly body: Html };
+
+const bulkActions = ["retry", "cancel", "delete", "redrive"] as const;
+type BulkAction = (typeof bulkActions)[number];
+const past: Readonly<Record<BulkAction, string>> = {
+  retry: "retried",
+  cancel: "cancelled",
+  delete: "deleted",
+  redrive: "redriven",
+};
+
+const refuse = (status: number, text: string): ActionOutcome => ({
+  _tag: "page",
+  status,
+  title: "Not done",
+  body: html`<p class="banner error" role="alert">${text}</p>`,
+});
+
+const runBulk = (
+  ops: OpsApi,
+  action: BulkAction,
+  filter: TaskFilter,
+  dlq: string,
+  dryRun: boolean,
+): Promise<BulkResult> =>
+  action === "redrive" ? ops.redrive(dlq, filter, { dryRun }) : ops[action](filter, { dryRun });
+
+const describe = (filter: TaskFilter): string => JSON.stringify(filter);
+
+/**
+ * @internal A bulk action on the ticked rows or on everything matching the
+ * filter. Without `confirm` it only counts (dry run) and asks; with it, acts.
+ */
+export const bulkAction = async (
+  ctx: PageContext,
+  form: URLSearchParams,
+  path: "/tasks/bulk" | "/dlq/redrive",
+): Promise<ActionOutcome> => {
+  const [action, scope] = (form.get("do") ?? "").split(":");
+  if (!bulkActions.includes(action as BulkAction) || (scope !== "selected" && scope !== "matching"))
+    return refuse(400, "Unknown action.");
+  const dlq = form.get("dlq") ?? "";
+  if ((action === "redrive") !== (path === "/dlq/redrive") || (action === "redrive" && dlq === ""))
+    return refuse(400, "Unknown action.");
+  const params = new URLSearchParams(form);
+  // "All matching" means the filter, not whatever rows happened to be ticked.
+  if (scope === "matching") params.delete("ids");
+  else if (params.getAll("ids").length === 0) return refuse(400, "Select at least one task first.");
+  // For a redrive the queue is the DLQ itself, given separately.
+  if (action === "redrive") params.delete("queue");
+  const parsed = parseFilter(params);
+  if (parsed.problems.length > 0) return refuse(400, parsed.problems.join("; "));
+  const verb = action as BulkAction;
+  const back =
+    verb === "redrive"
+      ? href(ctx, "/dlq", { dlq, error: parsed.params.error, input: parsed.params.input })
+      : href(ctx, "/tasks", Object.fromEntries(filterKeys.map((k) => [k, parsed.params[k]])));
+  if (form.get("confirm") !== "1") {
+    const dry = await ctx.timed(runBulk(ctx.ops, verb, parsed.filter, dlq, true));
+    const label = `${verb[0]?.toUpperCase()}${verb.slice(1)} ${dry.matched} task${dry.matched === 1 ? "" : "s"}`;
+    return {
+      _tag: "page",
+      status: 200,
+      title: `${label}?`,
+      body: html`<p id="dry-run" data-matched="${dry.matched}">
+          Dry run: <strong>${dry.matched}</strong> task${dry.matched === 1 ? "" : "s"}
+          ${scope === "selected" ? "selected" : "match"}
+          <code>${describe(parsed.filter)}</code>${dry.matched === 0 ? "; nothing to do." : "."}
+        </p>
+        ${
+          dry.matched === 0
+            ? null
+            : html`<form method="post" action="${href(ctx, path)}">
+                ${csrfField(ctx)} ${filterFields(parsed)}
+                ${parsed.filter.ids === undefined || scope === "matching" ? null : parsed.filter.ids.map((id) => html`<input type="hidden" name="ids" value="${id}" />`)}
+                ${dlq === "" ? null : html`<input type="hidden" name="dlq" value="${dlq}" />`}
+                <input type="hidden" name="do" value="${action}:${scope}" /><input
+                  type="hidden"
+                  name="confirm"
+                  value="1"
+                />
+                <button type="submit" class="primary" id="confirm">${label}</button>
+              </form>`
+        }
+        <p><a href="${back}">Back</a></p>`,
+    };
+  }
+  const result = await runBulk(ctx.ops, verb, parsed.filter, dlq, false);
+  const notice = `${result.changed} of ${result.matched} task${result.matched === 1 ? "" : "s"} ${past[verb]}.`;
+  return {
+    _tag: "redirect",
+    location: `${back}${back.includes("?") ? "&" : "?"}${new URLSearchParams(noticeParams(ctx, notice)).toString()}`,
+    audit: {
+      action: verb,
+      target: { ...(dlq === "" ? {} : { dlq }), filter: parsed.filter, scope },
+      matched: result.matched,
+      changed: result.changed,
+    },
+  };
+};
+
+/** @internal Retry, cancel or delete one task, from its page. */
+export const taskAction = async (ctx: PageContext, id: string, action: string): Promise<ActionOutcome> => {
+  if (action !== "retry" && action !== "cancel" && action !== "delete") return refuse(404, "Unknown action.");
+  const result = await ctx.ops[action]({ ids: [id] });
+  const notice =
+    result.changed === 1
+      ? `Task ${id} ${past[action]}.`
+      : `Task ${id} was not ${past[action]} (its state did not allow it).`;
+  const location =
+    action === "delete" && result.changed === 1
+      ? href(ctx, "/tasks", noticeParams(ctx, notice))
+      : href(ctx, `/tasks/${id}`, noticeParams(ctx, notice));
+  return {
+    _tag: "redirect",
+    location,
+    audit: { action, target: { taskId: id }, matched: result.matched, changed: result.changed },
+  };
+};
+
+/** @internal Pause or resume a queue. */
+export const queueAction = async (
+  ctx: PageContext,
+  queue: string,
+  action: string,
+): Promise<ActionOutcome> => {
+  if (action !== "pause" && action !== "resume") return refuse(404, "Unknown action.");
+  await ctx.ops[action](queue);
+  const notice = `Queue ${queue} ${action === "pause" ? "paused: no worker claims its tasks" : "resumed"}.`;
+  return {
+    _tag: "redirect",
+    location: href(ctx, "/", noticeParams(ctx, notice)),
+    audit: { action, target: { queue }, matched: 0, changed: 0 },
+  };
+};

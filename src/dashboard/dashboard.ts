@@ -1,0 +1,274 @@
+import { ConfigError, DatabaseError, UnderwayError } from "../errors.ts";
+import type { Underway } from "../underway.ts";
+import { bulkAction, queueAction, taskAction, type ActionOutcome } from "./actions.ts";
+import { clientScript } from "./clientScript.ts";
+import type { DashboardAuditEvent, DashboardOptions, DashboardRequestInfo } from "./dashboardOptions.ts";
+import { html, type Html } from "./html.ts";
+import { banner, layout } from "./layout.ts";
+import type { OpsApi } from "./opsContract.ts";
+import { SlowQuery, type PageContext } from "./pageContext.ts";
+import { dlqPage } from "./pages/dlqPage.ts";
+import { jobPage } from "./pages/jobPage.ts";
+import { overviewPage } from "./pages/overviewPage.ts";
+import { schedulesPage } from "./pages/schedulesPage.ts";
+import { taskPage } from "./pages/taskPage.ts";
+import { tasksPage } from "./pages/tasksPage.ts";
+import { workersPage } from "./pages/workersPage.ts";
+import { Csrf, localOnly, sameOrigin } from "./security.ts";
+import { styles } from "./styles.ts";
+import { eventStream } from "./eventStream.ts";
+
+/**
+ * The dashboard as a Fetch handler: give it a `Request`, get a `Response`.
+ * `info` carries what a `Request` does not: the client's address (for the
+ * default `authorize`) and the mount path; the node:http adapter
+ * ({@link dashboardListener}) fills it in.
+ */
+export type DashboardHandler = (request: Request, info?: DashboardRequestInfo) => Promise<Response>;
+
+// No inline script or style at all: a payload that slipped past escaping
+// still could not run.
+const securityHeaders = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+  "cache-control": "no-store",
+} as const;
+
+const htmlResponse = (status: number, page: Html): Response =>
+  new Response(page.text, {
+    status,
+    headers: { ...securityHeaders, "content-type": "text/html; charset=utf-8" },
+  });
+
+const textResponse = (status: number, text: string): Response =>
+  new Response(text, {
+    status,
+    headers: { ...securityHeaders, "content-type": "text/plain; charset=utf-8" },
+  });
+
+const asset = (body: string, type: string): Response =>
+  new Response(body, {
+    headers: { "content-type": type, "cache-control": "no-cache", "x-content-type-options": "nosniff" },
+  });
+
+/** "/admin/queues/" → "/admin/queues"; "/" → "". */
+const normalizeBase = (path: string): string => {
+  const trimmed = path.replace(/\/+$/, "");
+  if (trimmed !== "" && !trimmed.startsWith("/")) return `/${trimmed}`;
+  return trimmed;
+};
+
+const readForm = async (request: Request): Promise<URLSearchParams> => {
+  const type = request.headers.get("content-type") ?? "";
+  if (type.startsWith("multipart/form-data")) {
+    const data = await request.formData();
+    const params = new URLSearchParams();
+    data.forEach((value, key) => {
+      if (typeof value === "string") params.append(key, value);
+    });
+    return params;
+  }
+  return new URLSearchParams(await request.text());
+};
+
+const opsOf = (underway: Underway): OpsApi => underway.ops;
+
+/**
+ * A web dashboard for underway: queues, tasks, dead letters, schedules and
+ * workers, with live updates (server-sent events from the client's LISTEN
+ * connection, polling as the fallback) and actions (retry, cancel, delete,
+ * redrive, pause, resume) that each need a CSRF token and emit an audit event.
+ * Server-rendered HTML, no build step; mount it anywhere (see
+ * {@link dashboardListener} and {@link serveDashboard}).
+ *
+ * Safe by default: without `authorize`, only requests from this machine's
+ * loopback address that did not come through a proxy are let in.
+ *
+ * @example
+ * const handler = dashboard(underway, {
+ *   basePath: "/admin/queues",
+ *   authorize: (request) => (isAdmin(request) ? "admin" : "deny"),
+ * });
+ * const response = await handler(new Request("http://localhost/admin/queues/tasks"));
+ */
+export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler => {
+  const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
+  if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs > 0))
+    throw new ConfigError(
+      `dashboard queryTimeoutMs must be a positive integer, got ${String(queryTimeoutMs)}`,
+    );
+  if (options.basePath !== undefined && !/^\/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(options.basePath))
+    throw new ConfigError(
+      `dashboard basePath must be a URL path such as "/admin/queues", got ${JSON.stringify(options.basePath)}`,
+    );
+  const csrf = new Csrf();
+  const authorize = options.authorize ?? localOnly;
+  const timed = <A>(read: Promise<A>): Promise<A> => {
+    let timer: NodeJS.Timeout | undefined;
+    // A read that answers after the deadline is dropped, not unhandled.
+    read.catch(() => undefined);
+    return Promise.race([
+      read,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SlowQuery(queryTimeoutMs)), queryTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+
+  const audit = (event: DashboardAuditEvent) => {
+    underway.log.info("dashboard action", { ...event, at: event.at.toISOString() });
+    try {
+      options.onAudit?.(event);
+    } catch (error) {
+      underway.log.warn("dashboard onAudit threw", { error: String(error) });
+    }
+  };
+
+  const failure = (ctx: PageContext, error: unknown): Response => {
+    if (error instanceof SlowQuery)
+      return htmlResponse(
+        503,
+        layout(ctx, "Slow database", html`<p class="muted">Nothing to show yet.</p>`, [
+          banner(
+            "error",
+            `The database did not answer within ${error.ms} ms, so this page shows no data. It may be busy or locked; try again, or narrow the filter.`,
+          ),
+        ]),
+      );
+    // Bad ids and filter values are the user's to fix; database errors go
+    // to the log, never to the page (no connection details in HTML).
+    if (error instanceof UnderwayError && !(error instanceof DatabaseError))
+      return htmlResponse(400, layout(ctx, "Not understood", html``, [banner("error", error.message)]));
+    underway.log.error("dashboard request failed", {
+      error: error instanceof Error ? error.message : String(error),
+      path: ctx.url.pathname,
+    });
+    return htmlResponse(
+      500,
+      layout(ctx, "Error", html``, [
+        banner("error", "The dashboard could not read the database; the server log has the details."),
+      ]),
+    );
+  };
+
+  const page = async (ctx: PageContext, path: string): Promise<Response | undefined> => {
+    const notice = ctx.url.searchParams.get("notice");
+    const notices =
+      notice !== null && csrf.validNotice(notice, ctx.url.searchParams.get("sig"))
+        ? [banner("info", notice.slice(0, 300))]
+        : [];
+    const render = (title: string, body: Html, banners: ReadonlyArray<Html> = []) =>
+      htmlResponse(200, layout(ctx, title, body, [...notices, ...banners]));
+    if (path === "/") return render("Overview", await overviewPage(ctx));
+    if (path === "/tasks") {
+      const { body, banners } = await tasksPage(ctx);
+      return render("Tasks", body, banners);
+    }
+    const task = /^\/tasks\/([0-9]{1,19})$/.exec(path);
+    if (task?.[1] !== undefined) {
+      const body = await taskPage(ctx, task[1]);
+      return body === undefined
+        ? htmlResponse(
+            404,
+            layout(ctx, "No such task", html`<p>Task ${task[1]} does not exist (or was deleted).</p>`),
+          )
+        : render(`Task ${task[1]}`, body);
+    }
+    const job = /^\/jobs\/([^/]{1,200})$/.exec(path);
+    if (job?.[1] !== undefined) {
+      const jobId = decodeURIComponent(job[1]);
+      return render(`Job ${jobId}`, await jobPage(ctx, jobId));
+    }
+    if (path === "/dlq") {
+      const { body, banners } = await dlqPage(ctx);
+      return render("Dead letters", body, banners);
+    }
+    if (path === "/schedules") return render("Schedules", await schedulesPage(ctx));
+    if (path === "/workers") return render("Workers", await workersPage(ctx));
+    return undefined;
+  };
+
+  const act = async (
+    ctx: PageContext,
+    path: string,
+    form: URLSearchParams,
+  ): Promise<ActionOutcome | undefined> => {
+    if (path === "/tasks/bulk" || path === "/dlq/redrive") return bulkAction(ctx, form, path);
+    const task = /^\/tasks\/([0-9]{1,19})\/([a-z]+)$/.exec(path);
+    if (task?.[1] !== undefined && task[2] !== undefined) return taskAction(ctx, task[1], task[2]);
+    const queue = /^\/queues\/([^/]{1,400})\/([a-z]+)$/.exec(path);
+    if (queue?.[1] !== undefined && queue[2] !== undefined)
+      return queueAction(ctx, decodeURIComponent(queue[1]), queue[2]);
+    return undefined;
+  };
+
+  return async (request, info = {}) => {
+    const url = new URL(request.url);
+    const base = normalizeBase(options.basePath ?? info.basePath ?? "");
+    const rest = url.pathname.slice(base.length);
+    if (!url.pathname.startsWith(base) || (rest !== "" && !rest.startsWith("/")))
+      return textResponse(404, "Not found");
+    const path = rest === "" ? "/" : rest;
+    const role = await authorize(request, info);
+    if (role !== "admin" && role !== "read-only")
+      return textResponse(403, "Forbidden: this dashboard is not open to you.");
+    if (path === "/assets/dashboard.js") return asset(clientScript, "text/javascript; charset=utf-8");
+    if (path === "/assets/dashboard.css") return asset(styles, "text/css; charset=utf-8");
+    const ctx: PageContext = {
+      ops: opsOf(underway),
+      base,
+      canAct: role === "admin" && options.readOnly !== true,
+      csrfToken: csrf.token(),
+      now: new Date(),
+      url,
+      live: options.live !== false,
+      signNotice: (text) => csrf.signNotice(text),
+      timed,
+    };
+    try {
+      if (request.method === "GET" || request.method === "HEAD") {
+        if (path === "/events")
+          return options.live === false
+            ? textResponse(404, "Not found")
+            : eventStream(underway, request.signal);
+        return (
+          (await page(ctx, path)) ?? htmlResponse(404, layout(ctx, "Not found", html`<p>No such page.</p>`))
+        );
+      }
+      if (request.method !== "POST") return textResponse(405, "Method not allowed");
+      // Every write: allowed to act, from this origin, with a valid token.
+      if (!ctx.canAct) return textResponse(403, "Forbidden: read-only access.");
+      if (!sameOrigin(request)) return textResponse(403, "Forbidden: cross-origin request.");
+      const form = await readForm(request);
+      if (!csrf.valid(form.get("csrf")))
+        return textResponse(403, "Forbidden: missing or expired CSRF token; reload the page.");
+      const who = {
+        at: new Date(),
+        remoteAddress: info.remoteAddress,
+        userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? undefined,
+      };
+      const outcome = await act(ctx, path, form).catch((error: unknown) => {
+        // A failed action is audited too: someone tried.
+        const action = form.get("do")?.split(":")[0] ?? path.split("/").pop() ?? path;
+        audit({
+          ...who,
+          action,
+          target: { path },
+          matched: 0,
+          changed: 0,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        throw error;
+      });
+      if (outcome === undefined) return textResponse(404, "Not found");
+      if (outcome._tag === "page")
+        return htmlResponse(outcome.status, layout(ctx, outcome.title, outcome.body));
+      if (outcome.audit !== undefined) audit({ ...outcome.audit, ...who });
+      return new Response(null, { status: 303, headers: { ...securityHeaders, location: outcome.location } });
+    } catch (error) {
+      return failure(ctx, error);
+    }
+  };
+};

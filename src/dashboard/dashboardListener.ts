@@ -1,0 +1,113 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { DashboardHandler } from "./dashboard.ts";
+
+// Forms are small; a larger body is refused rather than buffered.
+const maxBodyBytes = 1_000_000;
+
+/** A node:http `(req, res)` listener; Express passes `next` as a third argument (unused). */
+export type DashboardListener = (request: IncomingMessage, response: ServerResponse, next?: unknown) => void;
+
+const readBody = async (request: IncomingMessage): Promise<Buffer | undefined> => {
+  // A framework's body parser may have read the stream already (Express'
+  // urlencoded, for example): re-encode what it parsed.
+  const parsed: unknown = (request as { body?: unknown }).body;
+  if (typeof parsed === "string") return Buffer.from(parsed);
+  if (Buffer.isBuffer(parsed)) return parsed;
+  if (typeof parsed === "object" && parsed !== null) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(parsed))
+      for (const item of Array.isArray(value) ? value : [value]) params.append(key, String(item));
+    return Buffer.from(params.toString());
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBodyBytes) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+};
+
+const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Request | undefined> => {
+  const scheme = (req.socket as TLSSocket).encrypted === true ? "https" : "http";
+  // Express strips the mount path from req.url and keeps it in originalUrl.
+  const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value === undefined || key.startsWith(":")) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(key, item);
+  }
+  const method = req.method ?? "GET";
+  let body: Buffer | undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    body = await readBody(req);
+    if (body === undefined) return undefined;
+    headers.delete("content-length");
+    headers.delete("transfer-encoding");
+  }
+  return new Request(`${scheme}://${req.headers.host ?? "localhost"}${path}`, {
+    method,
+    headers,
+    signal,
+    ...(body === undefined ? {} : { body }),
+  });
+};
+
+const send = async (response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> => {
+  res.statusCode = response.status;
+  response.headers.forEach((value, key) => {
+    if (key !== "set-cookie") res.setHeader(key, value);
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  if (response.body === null) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  signal.addEventListener("abort", () => void reader.cancel().catch(() => undefined), { once: true });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || res.destroyed) break;
+    // Back-pressure: wait for the socket to drain (or close).
+    if (!res.write(value)) await new Promise((resume) => res.once("drain", resume).once("close", resume));
+  }
+  res.end();
+};
+
+/**
+ * The Fetch handler as a node:http listener, for `http.createServer`,
+ * Express (`app.use("/admin/queues", listener)`: the mount path becomes the
+ * base path) and Fastify (see docs/dashboard.md). The client's TCP address
+ * goes to `authorize` as `info.remoteAddress`.
+ *
+ * @example
+ * const listener = dashboardListener(dashboard(underway, { authorize }));
+ * http.createServer(listener).listen(3000, "127.0.0.1");
+ */
+export const dashboardListener =
+  (handler: DashboardHandler, options: { readonly basePath?: string } = {}): DashboardListener =>
+  (req, res) => {
+    const closed = new AbortController();
+    res.once("close", () => closed.abort());
+    void (async () => {
+      const request = await toRequest(req, closed.signal);
+      if (request === undefined) {
+        res.writeHead(413, { "content-type": "text/plain" }).end("Request body too large");
+        return;
+      }
+      const mount = options.basePath ?? (req as { baseUrl?: string }).baseUrl;
+      const response = await handler(request, {
+        remoteAddress: req.socket.remoteAddress,
+        ...(mount === undefined || mount === "" ? {} : { basePath: mount }),
+      });
+      await send(response, res, closed.signal);
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("Internal error");
+      else res.destroy();
+    });
+  };

@@ -1,0 +1,34 @@
+// The ops API types the dashboard reads (src/ops/), and the slice of `Ops`
+// it calls: the pages depend on this much and no more.
+import type { Ops } from "../ops/ops.ts";
+
+export type {
+  BulkOptions,
+  BulkResult,
+  Count,
+  QueueStats,
+  ScheduleInfo,
+  TaskDetail,
+  TaskFilter,
+  TaskState,
+  TaskSummary,
+  ThroughputBucket,
+  WorkerInfo,
+} from "../ops/types.ts";
+
+/** @internal */
+export type OpsApi = Pick<
+  Ops,
+  | "queues"
+  | "tasks"
+  | "task"
+  | "throughput"
+  | "retry"
+  | "cancel"
+  | "delete"
+  | "redrive"
+  | "pause"
+  | "resume"
+  | "schedules"
+  | "workers"
+>;

@@ -1,0 +1,79 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConfigError } from "../errors.ts";
+import type { Stoppable, Underway } from "../underway.ts";
+import { dashboard } from "./dashboard.ts";
+import { dashboardListener } from "./dashboardListener.ts";
+import type { DashboardOptions } from "./dashboardOptions.ts";
+
+/** Options of {@link serveDashboard}: where to listen, and the dashboard's own. */
+export interface ServeDashboardOptions extends DashboardOptions {
+  /**
+   * The address to bind. Default `127.0.0.1`: reachable from this machine
+   * only. Any other address needs an explicit `authorize`.
+   */
+  readonly host?: string;
+  /** The port; default 0 (a free one, see `url`). */
+  readonly port?: number;
+}
+
+/** A running dashboard server; `close()` (or the client's `close()`) stops it. */
+export interface DashboardServer extends Stoppable {
+  /** Where it answers, such as `http://127.0.0.1:4000/`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops listening and ends open connections (live-update streams included). */
+  close(): Promise<void>;
+}
+
+const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/**
+ * Serves the dashboard on its own HTTP server, bound to 127.0.0.1 by
+ * default. Binding anything else (`0.0.0.0`, a LAN address) without an
+ * `authorize` function is refused with a `ConfigError`, so the dashboard is
+ * never open to a network by accident. Stopped by `close()` on the server or
+ * on the client.
+ *
+ * @example
+ * const server = await serveDashboard(underway, { port: 4000 });
+ * console.log(`dashboard at ${server.url}`);
+ */
+export const serveDashboard = async (
+  underway: Underway,
+  options: ServeDashboardOptions = {},
+): Promise<DashboardServer> => {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65_535))
+    throw new ConfigError(`dashboard port must be an integer 0..65535, got ${String(port)}`);
+  if (!loopbackHosts.has(host) && options.authorize === undefined)
+    throw new ConfigError(
+      `serveDashboard binds ${host}, reachable from other machines: pass an authorize function (or bind 127.0.0.1)`,
+    );
+  const server = createServer(dashboardListener(dashboard(underway, options)));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const base = (options.basePath ?? "").replace(/\/+$/, "");
+  let closing: Promise<void> | undefined;
+  let untrack: () => void = () => undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      untrack();
+      server.close(() => resolve());
+      // Live-update streams never end by themselves.
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+  untrack = underway.track({ stop: close });
+  return { url: `http://${shownHost}:${address.port}${base}/`, port: address.port, close, stop: close };
+};

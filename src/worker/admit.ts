@@ -1,0 +1,29 @@
+import * as E from "fp-ts/lib/Either.js";
+import { messageOf } from "../errors.ts";
+import { tasksStart } from "../queries.ts";
+import { releaseTasks, type LeaseDeps } from "./lease.ts";
+import type { HeldTask } from "./localTasks.ts";
+
+/**
+ * Starts a keyed task that was claimed ahead of a free slot: the database
+ * admits it under its key's limit across every process (task_key_admit),
+ * or not, when other processes run the key to its limit meanwhile; then
+ * it goes back to pending at once, no attempt spent. True when admitted.
+ */
+export const admitTask = async (deps: LeaseDeps, task: HeldTask): Promise<boolean> => {
+  if (task.row.admitted) return true;
+  const result = await tasksStart(deps.sql, deps.pool, [task.row.id], [task.row.attempt])();
+  if (E.isRight(result) && result.right.includes(task.row.id)) return true;
+  if (E.isRight(result)) {
+    deps.log.info("a prefetched keyed task's key is at its limit in another process; gave the task back", {
+      taskId: task.row.id,
+    });
+  } else {
+    deps.log.warn("could not start a prefetched keyed task; giving it back", {
+      taskId: task.row.id,
+      error: messageOf(result.left.cause),
+    });
+  }
+  await releaseTasks(deps, [task]);
+  return false;
+};
