@@ -83,6 +83,27 @@ export {
 export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
+export type {
+  TaskEvent,
+  TaskEventTag,
+  EventBase,
+  AttemptEventBase,
+  AttemptEndBase,
+} from "./events/taskEvent.ts";
+export {
+  prometheusMetrics,
+  type PrometheusMetrics,
+  type PrometheusOptions,
+  type PrometheusRegistry,
+  type MetricsResponse,
+} from "./metrics/prometheusMetrics.ts";
+export {
+  openTelemetry,
+  type TelemetryOptions,
+  type Telemetry,
+  type TracerProviderLike,
+  type MeterProviderLike,
+} from "./telemetry/openTelemetry.ts";
 export type { EventRow } from "./queries.ts";
 export { dashboard, type DashboardHandler } from "./dashboard/dashboard.ts";
 export { dashboardListener, type DashboardListener } from "./dashboard/dashboardListener.ts";

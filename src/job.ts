@@ -30,6 +30,7 @@ import {
   type Queryable,
 } from "./queries.ts";
 import { orThrow, type Underway } from "./underway.ts";
+import type { TraceCarrier } from "./events/taskEvents.ts";
 import type { Handler } from "./worker/execute.ts";
 import { checkPoolSize, transactionalConcurrency } from "./worker/poolSize.ts";
 import {
@@ -240,12 +241,24 @@ export class Job<In, V, R, O> {
     const columns = this.columnsOf([valid], options);
     await this.underway.register(this.definition);
     const db = options?.client ?? this.underway.pool;
+    return this.underway.lifecycle.produce(
+      this.queue,
+      (trace) => this.insertOne(db, columns, trace),
+      (id) => [id],
+    );
+  }
+
+  private async insertOne(
+    db: Queryable,
+    columns: EnqueueColumns,
+    trace: TraceCarrier | null,
+  ): Promise<string> {
     const { sql } = this.underway;
     const uniqueKey = columns.uniqueKey[0] ?? null;
     // A conflicting task may finish between the insert and the look-up; then
     // the key is free again and the insert is retried.
     for (let tries = 0; tries < 3; tries += 1) {
-      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue, columns)());
+      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue, columns, trace)());
       if (id !== undefined) this.underway.throughput.count(this.queue, "enqueued");
       if (id !== undefined) return id;
       if (uniqueKey === null) break;
@@ -275,11 +288,24 @@ export class Job<In, V, R, O> {
     const valid = inputs.map((input, index) => this.check(input, index));
     if (valid.length === 0) return [];
     await this.underway.register(this.definition);
-    if (options?.client !== undefined) return this.insertMany(options.client, valid, options);
+    return this.underway.lifecycle.produce(
+      this.queue,
+      (trace) => this.insertManyOnce(valid, options, trace),
+      (ids) => ids,
+    );
+  }
+
+  /** All of `enqueueMany` or nothing: in the caller's transaction, or in one of its own. */
+  private async insertManyOnce(
+    valid: ReadonlyArray<CheckedInput<V>>,
+    options: EnqueueOptions | undefined,
+    trace: TraceCarrier | null,
+  ): Promise<string[]> {
+    if (options?.client !== undefined) return this.insertMany(options.client, valid, options, trace);
     const client = await this.underway.pool.connect();
     try {
       await client.query("begin");
-      const ids = await this.insertMany(client, valid, options);
+      const ids = await this.insertMany(client, valid, options, trace);
       await client.query("commit");
       return ids;
     } catch (error) {
@@ -294,6 +320,7 @@ export class Job<In, V, R, O> {
     db: Queryable,
     inputs: ReadonlyArray<CheckedInput<V>>,
     options: EnqueueOptions | undefined,
+    trace: TraceCarrier | null,
   ): Promise<string[]> {
     const ids: string[] = [];
     const { sql } = this.underway;
@@ -305,7 +332,7 @@ export class Job<In, V, R, O> {
       const chunk = inputs.slice(start, start + enqueueChunk);
       const [rows, uniqueKeys] =
         shared === undefined
-          ? await this.insertChunk(db, this.columnsOf(chunk, options))
+          ? await this.insertChunk(db, this.columnsOf(chunk, options), trace)
           : [
               await orThrow(
                 tasksEnqueueUniform(
@@ -314,6 +341,7 @@ export class Job<In, V, R, O> {
                   this.queue,
                   chunk.map((input) => input.json),
                   shared,
+                  trace,
                 )(),
               ),
               chunk.map(() => shared.uniqueKey[0] ?? null),
@@ -324,8 +352,8 @@ export class Job<In, V, R, O> {
     return ids;
   }
 
-  private async insertChunk(db: Queryable, columns: EnqueueColumns) {
-    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue, columns)());
+  private async insertChunk(db: Queryable, columns: EnqueueColumns, trace: TraceCarrier | null) {
+    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue, columns, trace)());
     return [rows, columns.uniqueKey] as const;
   }
 
@@ -548,6 +576,7 @@ export class Job<In, V, R, O> {
       handler,
       log: this.underway.log,
       listener: this.underway.listener,
+      events: this.underway.lifecycle,
       requestReaping: this.underway.requestReaping,
       ...(transactional === undefined ? {} : { transactional }),
     };

@@ -1,6 +1,7 @@
 import * as TE from "fp-ts/lib/TaskEither.js";
 import type pg from "pg";
 import { dbError, type DbError } from "./errors.ts";
+import type { TraceCarrier } from "./events/taskEvents.ts";
 import type { Queries } from "./sql.ts";
 
 /** Anything that runs a query: a pool, a pooled client, or the caller's client in a transaction. */
@@ -65,6 +66,10 @@ export interface ClaimedRow {
   readonly dlq_from: string | null;
   /** The policy's attempts once a redrive raised max_attempts past them; null before. */
   readonly attempt_budget: number | null;
+  /** Ms from when the task was due to this claim, on the database clock. */
+  readonly wait_ms: number;
+  /** The producer's trace context, stored at enqueue when tracing was on. */
+  readonly trace_context: TraceCarrier | null;
   /**
    * Started at claim. False for a keyed task claimed ahead of a free slot:
    * it holds no key slot until `tasksStart` admits it.
@@ -231,10 +236,11 @@ export const tasksRelease = (
     run<IdRow>(sql, db, "tasksRelease", [ids, attempts]),
   );
 
+/** Tasks reaped, each with the queue it was reaped from. */
 export const tasksReap = (sql: Sql, db: Queryable, limit: number) =>
-  TE.map((rows: ReadonlyArray<TaskIdRow>) => rows.map((row) => row.task_id))(
-    run<TaskIdRow>(sql, db, "tasksReap", [limit]),
-  );
+  TE.map((rows: ReadonlyArray<TaskIdRow & { readonly queue: string }>) =>
+    rows.map((row) => ({ id: row.task_id, queue: row.queue })),
+  )(run<TaskIdRow & { readonly queue: string }>(sql, db, "tasksReap", [limit]));
 
 /** Column values of tasks to insert, one array per column. */
 export interface EnqueueColumns {
@@ -277,15 +283,27 @@ const columnValues = (c: EnqueueColumns): ReadonlyArray<unknown> => [
 
 type EnqueuedRow = { readonly id: string; readonly unique_key: string | null };
 
-export const tasksEnqueue = (sql: Sql, db: Queryable, queue: string, columns: EnqueueColumns) =>
-  run<EnqueuedRow>(sql, db, "tasksEnqueue", [queue, ...columnValues(columns)]);
+export const tasksEnqueue = (
+  sql: Sql,
+  db: Queryable,
+  queue: string,
+  columns: EnqueueColumns,
+  trace: TraceCarrier | null = null,
+) => run<EnqueuedRow>(sql, db, "tasksEnqueue", [queue, ...columnValues(columns), trace]);
 
 /** Single-row form; `columns` holds exactly one row. */
-export const tasksEnqueueOne = (sql: Sql, db: Queryable, queue: string, columns: EnqueueColumns) =>
+export const tasksEnqueueOne = (
+  sql: Sql,
+  db: Queryable,
+  queue: string,
+  columns: EnqueueColumns,
+  trace: TraceCarrier | null = null,
+) =>
   TE.map((rows: ReadonlyArray<IdRow>) => rows[0]?.id)(
     run<IdRow>(sql, db, "tasksEnqueueOne", [
       queue,
       ...columnValues(columns).map((column) => (column as unknown[])[0]),
+      trace,
     ]),
   );
 
@@ -296,6 +314,7 @@ export const tasksEnqueueUniform = (
   queue: string,
   inputs: ReadonlyArray<string>,
   columns: EnqueueColumns,
+  trace: TraceCarrier | null = null,
 ) =>
   run<EnqueuedRow>(sql, db, "tasksEnqueueUniform", [
     queue,
@@ -303,6 +322,7 @@ export const tasksEnqueueUniform = (
     ...columnValues(columns)
       .slice(1, 14)
       .map((column) => (column as unknown[])[0]),
+    trace,
   ]);
 
 export const tasksFindUnique = (sql: Sql, db: Queryable, queue: string, keys: ReadonlyArray<string>) =>

@@ -101,5 +101,6 @@ export const redrive = async (
   const moved = await orThrow(
     redriveBatches(underway, dlq, selection, batchSize, Math.min(limit, ids?.length ?? Infinity))(),
   );
+  underway.lifecycle.redriven(dlq, moved.length);
   return [...moved].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
 };

@@ -297,7 +297,11 @@ export class StepJob<In, V, R, O> {
     await this.underway.register(this.definition);
     const { sql, pool } = this.underway;
     const db = options?.client ?? pool;
-    const rows = await orThrow(tasksEnqueue(sql, db, this.queue, columns)());
+    const rows = await this.underway.lifecycle.produce(
+      this.queue,
+      (trace) => orThrow(tasksEnqueue(sql, db, this.queue, columns, trace)()),
+      (inserted) => inserted.map((row) => row.id),
+    );
     const jobIds = columns.jobId as string[];
     if (rows.length === jobIds.length) return jobIds;
     // A live run holds a unique key: that input gets the run's job id, not

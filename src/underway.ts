@@ -20,6 +20,8 @@ import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./notify/listener.ts";
 import { OutcomeFeed } from "./outcomeFeed.ts";
+import { TaskEvents } from "./events/taskEvents.ts";
+import type { TaskEvent } from "./events/taskEvent.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
@@ -134,9 +136,31 @@ export class Underway {
     private readonly ownsPool: boolean,
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
+    this.lifecycle = new TaskEvents(log);
     this.throughput = new ThroughputCounters(sql, ownPool, log);
     this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
-    this.reaper = new Reaper({ sql, pool: () => ownPool, log });
+    this.reaper = new Reaper({ sql, pool: () => ownPool, log, events: this.lifecycle });
+  }
+
+  /** @internal Where producers and workers report the lifecycle; events$, metrics and tracing listen. */
+  readonly lifecycle: TaskEvents;
+
+  /**
+   * Lifecycle events of this process's producers and workers: enqueued,
+   * claimed, started, succeeded, retrying, failed, deadLettered,
+   * cancelled, leaseLost, leasesExpired, redriven (see {@link TaskEvent}).
+   * Hot and local: what this client does while subscribed, delivered
+   * asynchronously (a slow subscriber never holds up a worker; nothing is
+   * dropped). With no subscriber, emitting costs nothing. Completes when
+   * the client closes.
+   *
+   * @example
+   * underway.events$.pipe(filter((event) => event._tag === "leaseLost")).subscribe((event) =>
+   *   console.warn("lease lost", event.queue, event.taskId, event.attempt),
+   * );
+   */
+  get events$(): Observable<TaskEvent> {
+    return this.lifecycle.events$;
   }
 
   /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */
@@ -413,6 +437,7 @@ export class Underway {
   private async shutdown(): Promise<void> {
     const stopped = await Promise.allSettled([...this.running].map((worker) => worker.stop()));
     this.isClosed = true;
+    this.lifecycle.complete();
     this.ended.next();
     this.ended.complete();
     await Promise.all([this.throughput.close(), this.workerRegistry.close()]);

@@ -46,4 +46,6 @@ update {{schema}}.task t
    and t.id = any(array(select id from locked))
 returning t.id::text, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
           t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
-          t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget, t.started_at is not null as admitted
+          t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget, t.started_at is not null as admitted,
+          -- For lifecycle events and tracing: the wait since due (database clock), the producer's trace.
+          (extract(epoch from now() - t.run_at) * 1000)::float8 as wait_ms, t.trace_context

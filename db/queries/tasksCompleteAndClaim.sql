@@ -50,7 +50,8 @@ with completed as (
   returning t.id::text as id, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
             t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key,
             t.concurrency_limit, t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget,
-            t.started_at is not null as admitted
+            t.started_at is not null as admitted,
+            (extract(epoch from now() - t.run_at) * 1000)::float8 as wait_ms, t.trace_context
 )
 select array(select id::text from completed where state = 'succeeded') as completed,
        coalesce((select json_agg(c) from claimed c), '[]'::json) as claimed

@@ -20,15 +20,16 @@ with completed as (
    where (select set_config('synchronous_commit', 'off', true)) = 'off'
      and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
      and {{schema}}.task_job_lock_shared(t.job_id)
-  returning t.id, t.queue_name, t.job_id, t.state
+  returning t.id, t.queue_name, t.job_id, t.state, t.trace_context
 ), continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
     timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-    run_at, job_id, step_index)
+    run_at, job_id, step_index, trace_context)
   select c.queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
          n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
-         n.concurrency_limit, n.unique_key, now() + n.delay_ms * interval '1 millisecond', c.job_id, n.step_index
+         n.concurrency_limit, n.unique_key, now() + n.delay_ms * interval '1 millisecond', c.job_id, n.step_index,
+         c.trace_context -- each step links to the span that enqueued the job
     from unnest($4::bigint[], $5::jsonb[], $6::integer[], $7::integer[], $8::integer[], $9::float8[],
                 $10::float8[], $11::integer[], $12::integer[], $13::bigint[], $14::integer[], $15::text[],
                 $16::integer[], $17::text[], $18::float8[], $19::integer[])

@@ -4,7 +4,7 @@
 -- task whose cancel was requested ends cancelled instead of retrying
 -- (trigger task_cancel_wins, which records the attempt as cancelled).
 with expired as (
-  select id from {{schema}}.task
+  select id, queue_name from {{schema}}.task
    where state = 'in_progress' and lease_expires_at < now()
    order by lease_expires_at
    limit $1
@@ -29,4 +29,5 @@ with expired as (
   insert into {{schema}}.task_attempt (task_id, attempt, state, error, started_at)
   select id, attempt, 'lost', error, started_at from reaped where state <> 'cancelled'
 )
-select id::text as task_id from reaped
+-- The queue each came from (before a move to its DLQ), for metrics.
+select r.id::text as task_id, e.queue_name as queue from reaped r join expired e on e.id = r.id

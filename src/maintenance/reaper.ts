@@ -3,6 +3,7 @@ import type pg from "pg";
 import { BehaviorSubject, asyncScheduler, map, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { TaskEvents } from "../events/taskEvents.ts";
 import { tasksReap, type Sql } from "../queries.ts";
 import { fromTask } from "../worker/fromTask.ts";
 import { sweep$ } from "./sweep.ts";
@@ -12,6 +13,8 @@ export interface ReaperDeps {
   readonly sql: Sql;
   readonly pool: () => pg.Pool;
   readonly log: Logger;
+  /** Lifecycle events (src/events): tasks reaped, by queue. */
+  readonly events: TaskEvents;
 }
 
 // Expired leases returned per statement; the next run takes the rest.
@@ -20,6 +23,7 @@ const batchSize = 500;
 /** Returns expired leases to pending (or fails them), once. */
 export const reapOnce = async (deps: ReaperDeps): Promise<void> => {
   const result = await tasksReap(deps.sql, deps.pool(), batchSize)();
+  if (E.isRight(result)) deps.events.reaped(result.right);
   if (E.isLeft(result)) {
     deps.log.warn("reaping expired leases failed", { error: messageOf(result.left.cause) });
   } else if (result.right.length > 0) {

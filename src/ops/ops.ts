@@ -121,7 +121,11 @@ export class Ops {
    * The filter may not name a queue (the `dlq` is it), and only `failed`.
    */
   redrive(dlq: string, filter: TaskFilter = {}, options: BulkOptions = {}): Promise<BulkResult> {
-    return bulkRedrive(this.underway, dlq, filter, options);
+    return bulkRedrive(this.underway, dlq, filter, options).then((result) => {
+      // For the redriven counter of metrics and events$ (src/events).
+      this.underway.lifecycle.redriven(dlq, result.changed);
+      return result;
+    });
   }
 
   /** Pauses a queue in every process; see `underway.pauseQueue`. */

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Completions } from "./completions.ts";
+import type { TaskEvents } from "../events/taskEvents.ts";
 import {
   queueWaitersDelete,
   queueWaitersUpsert,
@@ -24,6 +25,8 @@ export interface ClaimDeps {
   readonly now: () => number;
   /** Sends the claim with a write of successes under way (one statement), if there is one. */
   readonly claimWith?: Completions["claimWith"];
+  /** Lifecycle events (src/events): each claim's duration. */
+  readonly events: TaskEvents;
 }
 
 /** What one claim round found. */
@@ -82,8 +85,10 @@ export const claimRound = async (
 ): Promise<ClaimRound> => {
   const { sql, pool, queue, workerId, log } = deps;
   const startedAt = deps.now();
+  const timed = performance.now();
   const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ??
     tasksClaim(sql, pool, queue, want, workerId, startable)());
+  deps.events.claimed(queue, E.isRight(result) ? result.right.length : 0, performance.now() - timed);
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
     return { rows: [], again: false, dueInMs: null };

@@ -11,6 +11,7 @@ import type { Stored } from "../codec.ts";
 import type { OutcomeBase } from "../outcomes.ts";
 import { type ClaimedRow, type EnqueueColumns, type HeartbeatRow, type Sql } from "../queries.ts";
 import type { Completions } from "./completions.ts";
+import type { TaskEvents } from "../events/taskEvents.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -72,6 +73,8 @@ export interface ExecuteDeps<I, O> {
   readonly transactional?: (row: ClaimedRow) => boolean;
   readonly log: Logger;
   readonly random?: () => number;
+  /** Lifecycle events, metrics and tracing (src/events). */
+  readonly events: TaskEvents;
   /** The clock retry times are computed on; a worker passes its scheduler's. Default `Date.now`. */
   readonly now?: () => number;
   /** Runs handler timeouts; a worker passes its own, so tests run on virtual time. Default: asyncScheduler. */
@@ -155,7 +158,7 @@ const runHandler =
       };
       signal.addEventListener("abort", onAbort, { once: true });
       Promise.resolve()
-        .then(() => deps.handler(input, context))
+        .then(() => deps.events.within(task, () => deps.handler(input, context)))
         .then(
           (output) => settle(E.right(output)),
           (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
@@ -251,7 +254,10 @@ export const runAttempt =
   <I, O>(deps: ExecuteDeps<I, O>) =>
   (task: RunningTask): T.Task<Verdict<O>> =>
     pipe(
-      TE.of<TaskFailure, ClaimedRow>(task.row),
+      TE.rightIO<TaskFailure, ClaimedRow>(() => {
+        deps.events.started(deps.queue, task);
+        return task.row;
+      }),
       TE.chain(decodeInput(deps)),
       TE.chain(runHandler(deps, task)),
       TE.chain(encodeOutput(deps, task.row)),

@@ -80,7 +80,13 @@ export const runOne = async <I, O>(
   try {
     await deps.listener.ready(cancelChannel);
     if (options.signal?.aborted === true || options.stopClaiming?.aborted === true) return { claimed: false };
+    const claimStarted = performance.now();
     const claimed = await tasksClaim(deps.sql, deps.pool, deps.queue, 1, deps.workerId)();
+    deps.events.claimed(
+      deps.queue,
+      E.isRight(claimed) ? claimed.right.length : 0,
+      performance.now() - claimStarted,
+    );
     if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
     const row: ClaimedRow | undefined = claimed.right[0];
     if (row === undefined) return { claimed: false };
@@ -91,7 +97,9 @@ export const runOne = async <I, O>(
       started: true,
     };
     task = running;
-    return { claimed: true, outcome: await runClaimed(deps, running, options) };
+    const outcome = await runClaimed(deps, running, options);
+    deps.events.ended(deps.queue, running, outcome);
+    return { claimed: true, outcome };
   } finally {
     cancels.unsubscribe();
   }
@@ -143,6 +151,7 @@ export const drain = async <I, O>(
   const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
   const reaped = await tasksReap(deps.sql, deps.pool, 500)();
   if (E.isLeft(reaped)) throw new DatabaseError(reaped.left);
+  deps.events.reaped(reaped.right);
   const loop = async (): Promise<void> => {
     while (options.signal?.aborted !== true && options.stopClaiming?.aborted !== true) {
       const one = await runOne(deps, options);

@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, defer, mergeMap, of } from "rxjs";
+import { EMPTY, Observable, catchError, defer, mergeMap, of, tap } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import type { Outcome } from "../outcomes.ts";
 import { runAttempt, type ExecuteDeps } from "./execute.ts";
@@ -47,4 +47,5 @@ export const runTask = <I, O>(
       });
       return of(undefined);
     }),
+    tap((outcome) => deps.events.ended(deps.queue, task, outcome)),
   );

@@ -93,6 +93,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       pollIntervalMs: settings.pollIntervalMs,
       now,
       claimWith: (claim) => execute.completions.claimWith(claim),
+      events: execute.events,
     };
     const waiting = new Waiting(claimDeps);
     const schema = execute.sql.schema;

@@ -9,6 +9,7 @@ import * as t from "io-ts";
 import { filter, firstValueFrom } from "rxjs";
 import {
   AbortError,
+  ConfigError,
   Steps,
   TaskFailedError,
   Underway,
@@ -17,6 +18,8 @@ import {
   defineStepJob,
   done,
   next,
+  openTelemetry,
+  prometheusMetrics,
   runScheduler,
   schedule,
   unschedule,
@@ -128,6 +131,12 @@ const ticked = await firstValueFrom(
 assert.equal(ticked._tag === "succeeded" && ticked.output, "report for west");
 await unschedule(producer.job(report));
 console.log("ok schedule");
+
+// The optional peers are not installed here: underway works, and the
+// integrations that need them say so with a ConfigError.
+await assert.rejects(prometheusMetrics(producer), ConfigError);
+await assert.rejects(openTelemetry(producer), ConfigError);
+console.log("ok without optional peers");
 
 // Close: everything the clients started ends; the process must then exit on its own.
 await Promise.all([worker.stop(), signupWorker.stop()]);
