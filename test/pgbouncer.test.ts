@@ -46,18 +46,21 @@ const assertEachOnce = (ran: ReadonlyArray<string>, expected: ReadonlyArray<stri
 };
 
 describe("through PgBouncer in transaction mode", { skip: pgbouncerMissing() }, () => {
-  const { db } = useDatabase("pgbouncer");
   let bouncer: PgBouncer | undefined;
   const clients: Underway[] = [];
   const pools: pg.Pool[] = [];
-
-  before(async () => {
-    bouncer = await startPgBouncer(db().url);
-  });
+  // Registered before useDatabase's: hooks run in that order, so clients and
+  // the bouncer are gone before the database is dropped under them (closing a
+  // client through a bouncer whose database vanished waits out its timeouts).
   after(async () => {
     await Promise.all(clients.map((client) => client.close()));
     await Promise.all(pools.map((pool) => pool.end()));
     await bouncer?.stop();
+  });
+  const { db } = useDatabase("pgbouncer");
+
+  before(async () => {
+    bouncer = await startPgBouncer(db().url);
   });
 
   const bounced = (): string => {
