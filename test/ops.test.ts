@@ -306,6 +306,14 @@ describe("ops", () => {
       const detail = await underway.ops.task(enqueued[0] ?? "");
       assert.equal(detail?.attempt, 2);
       assert.equal(detail?.maxAttempts, 2, "a fresh budget of the policy's one attempt");
+      // Error searches skip succeeded tasks (taskPage.ts), which holds because a success clears the error.
+      assert.equal(detail?.error, null, "a success clears the task's error");
+      assert.deepEqual(
+        (await underway.ops.tasks({ queue: "retried", errorLike: "provider down" })).tasks.map(
+          (task) => task.id,
+        ),
+        [keep],
+      );
       assert.deepEqual(
         detail?.history.map((entry) =>
           entry._tag === "attempt" ? `${entry.attempt} ${entry.state}` : entry.kind,

@@ -3,7 +3,7 @@ import { orThrow, type Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { opsQueueNames, runFiltered, runPairs, schemaOf, type SummaryRow } from "./opsQueries.ts";
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
-import { taskStates, type ListOptions, type TaskPage, type TaskSummary } from "./types.ts";
+import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
 const checkList = (options: ListOptions): { limit: number; order: ListOrder; after: string | null } => {
   if (typeof options !== "object" || options === null)
@@ -38,6 +38,17 @@ const isNarrow = (filter: CheckedFilter): boolean =>
     filter.errorLike === null &&
     filter.inputContains === null);
 
+/**
+ * Every write that makes a task succeed clears its error (tasksComplete,
+ * tasksCompleteAndClaim, tasksCompleteAndContinue, tasksCompleteLeased), so
+ * an error search never walks the succeeded ranges: usually most of the
+ * table, and never a match.
+ */
+const statesToWalk = (filter: CheckedFilter): ReadonlyArray<TaskState> => {
+  const states = filter.states ?? taskStates;
+  return filter.errorLike === null ? states : states.filter((state) => state !== "succeeded");
+};
+
 /** One keyset page of tasks; see {@link Ops.tasks}. */
 export const taskPage = async (
   underway: Underway,
@@ -51,7 +62,8 @@ export const taskPage = async (
   const schema = schemaOf(sql);
   // Without a queue, every queue that has tasks (one index probe each).
   const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool)())));
-  if (!isNarrow(checked) && queues.length === 0) return { tasks: [], next: null };
+  if (!isNarrow(checked) && (queues.length === 0 || statesToWalk(checked).length === 0))
+    return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
   const rows = isNarrow(checked)
     ? await orThrow(
@@ -69,7 +81,7 @@ export const taskPage = async (
           sql,
           pool,
           queues,
-          checked.states ?? taskStates,
+          statesToWalk(checked),
           after,
           limit + 1,
           predicateOf(schema, checked, 3, false),
