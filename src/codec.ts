@@ -28,7 +28,8 @@ const describe = (error: t.ValidationError): string => {
   return `${pathOf(error)}: expected ${expected}, got ${preview(error.value)}`;
 };
 
-const decodeError = (paths: ReadonlyArray<string>, message: string): DecodeError => ({
+/** @internal A DecodeError from paths and a message. */
+export const decodeError = (paths: ReadonlyArray<string>, message: string): DecodeError => ({
   _tag: "DecodeError",
   paths: [...new Set(paths)],
   message,

@@ -126,6 +126,7 @@ export type {
   TaskPage,
   ListOptions,
   TaskDetail,
+  TypedTaskDetail,
   TaskDetailOptions,
   TaskLease,
   WorkerQueue,

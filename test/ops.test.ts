@@ -15,6 +15,7 @@ import {
   type Underway,
 } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
+import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 
 const Input = t.type({ n: t.number, tag: t.string });
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -125,6 +126,41 @@ describe("ops", () => {
     assert.equal(summary?.error, "SMTP Timeout after 30s");
     assert.equal(summary?.maxAttempts, 5);
     assert.ok(summary?.createdAt instanceof Date && summary.finishedAt instanceof Date);
+  });
+
+  it("decodes one task's input and output by its definition, and refuses another queue's task or JSON the schemas refuse", async () => {
+    const underway = await connect();
+    const stamped = defineJob({
+      queue: "typed_detail",
+      input: t.type({ n: t.number }),
+      output: t.type({ at: DateFromISOString }),
+    });
+    const worker = underway
+      .job(stamped)
+      .start(async ({ n }) => ({ at: new Date(Date.UTC(2026, 0, n)) }), { pollIntervalMs: 20 });
+    try {
+      const id = await underway.job(stamped).enqueue({ n: 2 });
+      await underway.job(stamped).result(id);
+      const typed = await underway.ops.task(id, stamped);
+      assert.deepEqual(typed?.input, { n: 2 });
+      assert.ok(typed?.output?.at instanceof Date, "the output decoded: a Date, not its string");
+      assert.equal(typed.output.at.toISOString(), "2026-01-02T00:00:00.000Z");
+      const raw = await underway.ops.task(id);
+      assert.deepEqual(raw?.output, { at: "2026-01-02T00:00:00.000Z" }, "untyped: the stored JSON");
+      const other = defineJob({ queue: "typed_other", input: t.type({ n: t.number }) });
+      await assert.rejects(underway.ops.task(id, other), (error: unknown) => {
+        return (
+          error instanceof ValidationError && /not of queue typed_other.*typed_detail/.test(error.message)
+        );
+      });
+      const changed = defineJob({ queue: "typed_detail", input: t.type({ n: t.string }) });
+      await assert.rejects(underway.ops.task(id, changed), (error: unknown) => {
+        return error instanceof ValidationError && error.message.startsWith(`stored input of task ${id}`);
+      });
+      assert.equal(await underway.ops.task("999999999", stamped), undefined);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it("refuses bad cursors, ids, filters and options before reading anything", async () => {

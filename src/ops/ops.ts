@@ -5,7 +5,9 @@ import { orThrow, type Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { queueStatsList, schedulesList, workerProcessesList } from "./opsQueries.ts";
 import { queueStats } from "./queueStats.ts";
+import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
+import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
@@ -15,6 +17,7 @@ import type {
   QueueStats,
   ScheduleInfo,
   TaskDetail,
+  TypedTaskDetail,
   TaskFilter,
   TaskPage,
   ThroughputBucket,
@@ -64,9 +67,28 @@ export class Ops {
     return taskPage(this.underway, filter, options);
   }
 
-  /** One task in full (input, output, options, lease, history), or undefined when no task has this id. */
-  task(id: string): Promise<TaskDetail | undefined> {
-    return taskDetail(this.underway, id);
+  /**
+   * One task in full (input, output, options, lease, history), or undefined
+   * when no task has this id. Given the task's definition, its input and
+   * output come decoded by the definition's schemas, typed (a `Date` output
+   * comes back a `Date`); a task of another queue, or stored JSON the
+   * schemas refuse, is then a `ValidationError`.
+   *
+   * @example
+   * const raw = await underway.ops.task(id); // input and output as stored JSON
+   * const typed = await underway.ops.task(id, welcomeEmail); // typed by the definition
+   */
+  task(id: string): Promise<TaskDetail | undefined>;
+  task<In, V, R, O>(
+    id: string,
+    definition: TaskDefinition<In, V, R, O>,
+  ): Promise<TypedTaskDetail<V, O> | undefined>;
+  async task<In, V, R, O>(
+    id: string,
+    definition?: TaskDefinition<In, V, R, O>,
+  ): Promise<TaskDetail | TypedTaskDetail<V, O> | undefined> {
+    const detail = await taskDetail(this.underway, id);
+    return detail === undefined || definition === undefined ? detail : typedTaskDetail(detail, definition);
   }
 
   /**

@@ -242,3 +242,15 @@ export interface WorkerQueue {
   /** Its workers' concurrency in that process, summed. */
   readonly concurrency: number;
 }
+
+/**
+ * One task in full, its input and output decoded by its definition's
+ * schemas (see {@link Ops.task} with a definition): `V` is the decoded
+ * input, `O` the decoded output.
+ */
+export interface TypedTaskDetail<V, O> extends Omit<TaskDetail, "input" | "output"> {
+  /** The input, decoded by the definition's input schema. */
+  readonly input: V;
+  /** The output, decoded by the definition's output schema, once it succeeded; null otherwise. */
+  readonly output: O | null;
+}
