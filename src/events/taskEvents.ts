@@ -1,5 +1,4 @@
 import { Subject, type Observable } from "rxjs";
-import { AbortError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../queries.ts";
@@ -183,8 +182,7 @@ const endEvent = <O>(
   if (outcome === undefined) {
     // A cancel is written by the cancel (trigger task_cancel_wins), so the
     // worker gets no outcome for it; anything else unwritten lost the task.
-    const reason: unknown = task.controller.signal.reason;
-    const cancelled = reason instanceof AbortError && reason.kind === "cancelled";
+    const cancelled = task.abort.reason?.kind === "cancelled";
     return { ...base, _tag: cancelled ? "cancelled" : "leaseLost" };
   }
   switch (outcome._tag) {

@@ -10,6 +10,7 @@ import {
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
+  runningTask,
 } from "./execute.ts";
 import { recordAttempt } from "./record.ts";
 import type { Listener } from "../notify/listener.ts";
@@ -90,12 +91,7 @@ export const runOne = async <I, O>(
     if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
     const row: ClaimedRow | undefined = claimed.right[0];
     if (row === undefined) return { claimed: false };
-    const running: RunningTask = {
-      row,
-      controller: new AbortController(),
-      abandon: new AbortController(),
-      started: true,
-    };
+    const running: RunningTask = { ...runningTask(row), started: true };
     task = running;
     const outcome = await runClaimed(deps, running, options);
     deps.events.ended(deps.queue, running, outcome);
@@ -126,7 +122,7 @@ const runClaimed = async <I, O>(
       deps.transactional?.(row) === true
         ? await runTransactionalAttempt(executeDeps, task)()
         : await recordAttempt(executeDeps, task)(await runAttempt(executeDeps)(task)())();
-    if (outcome !== undefined || !task.controller.signal.aborted) return outcome;
+    if (outcome !== undefined || !task.abort.aborted) return outcome;
     // Taken away: a cancel wrote the task's state itself; say so rather than nothing.
     const current = await tasksGet(deps.sql, deps.pool, row.id)();
     return E.isRight(current) && current.right?.state === "cancelled" && current.right.attempt === row.attempt

@@ -181,7 +181,7 @@ export const runTransactionalAttempt =
   <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask): T.Task<Outcome<O> | undefined> =>
   async () => {
     const { row } = task;
-    const { signal } = task.controller;
+    const { signal } = task.abort;
     let tx: pg.PoolClient | undefined;
     let backendPid: number | undefined;
     // The handler's phase: only then may an abort cancel the backend's query.
