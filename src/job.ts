@@ -16,19 +16,12 @@ import {
 import { checkTaskId } from "./identifier.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "./options.ts";
 import { toOutcome, type FinalOutcome, type Outcome } from "./outcomes.ts";
-import {
-  taskAttemptsList,
-  tasksEnqueue,
-  tasksEnqueueOne,
-  tasksEnqueueUniform,
-  tasksFindUnique,
-  tasksGet,
-  tasksCancel,
-  type AttemptRow,
-  type ClaimedRow,
-  type EnqueueColumns,
-  type Queryable,
-} from "./queries.ts";
+import type { ClaimedRow } from "./db/claimQueries.ts";
+import type { EnqueueColumns } from "./db/enqueueColumns.ts";
+import { tasksEnqueue, tasksEnqueueOne, tasksEnqueueUniform, tasksFindUnique } from "./db/enqueueQueries.ts";
+import { taskAttemptsList, type AttemptRow } from "./db/historyQueries.ts";
+import type { Queryable } from "./db/query.ts";
+import { tasksCancel, tasksGet } from "./db/taskQueries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TraceCarrier } from "./events/taskEvents.ts";
 import type { Handler } from "./worker/execute.ts";
@@ -258,11 +251,11 @@ export class Job<In, V, R, O> {
     // A conflicting task may finish between the insert and the look-up; then
     // the key is free again and the insert is retried.
     for (let tries = 0; tries < 3; tries += 1) {
-      const id = await orThrow(tasksEnqueueOne(sql, db, this.queue, columns, trace)());
+      const id = await orThrow(tasksEnqueueOne(sql, db, { queue: this.queue, columns, trace })());
       if (id !== undefined) this.underway.throughput.count(this.queue, "enqueued");
       if (id !== undefined) return id;
       if (uniqueKey === null) break;
-      const existing = await orThrow(tasksFindUnique(sql, db, this.queue, [uniqueKey])());
+      const existing = await orThrow(tasksFindUnique(sql, db, { queue: this.queue, keys: [uniqueKey] })());
       if (existing[0] !== undefined) return existing[0].id;
     }
     throw new UnderwayError(`enqueue on queue ${this.queue} returned no id`);
@@ -335,14 +328,12 @@ export class Job<In, V, R, O> {
           ? await this.insertChunk(db, this.columnsOf(chunk, options), trace)
           : [
               await orThrow(
-                tasksEnqueueUniform(
-                  sql,
-                  db,
-                  this.queue,
-                  chunk.map((input) => input.json),
-                  shared,
+                tasksEnqueueUniform(sql, db, {
+                  queue: this.queue,
+                  inputs: chunk.map((input) => input.json),
+                  columns: shared,
                   trace,
-                )(),
+                })(),
               ),
               chunk.map(() => shared.uniqueKey[0] ?? null),
             ];
@@ -353,7 +344,7 @@ export class Job<In, V, R, O> {
   }
 
   private async insertChunk(db: Queryable, columns: EnqueueColumns, trace: TraceCarrier | null) {
-    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, this.queue, columns, trace)());
+    const rows = await orThrow(tasksEnqueue(this.underway.sql, db, { queue: this.queue, columns, trace })());
     return [rows, columns.uniqueKey] as const;
   }
 
@@ -368,7 +359,9 @@ export class Job<In, V, R, O> {
   ): Promise<string[]> {
     if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
     const taken = uniqueKeys.filter((key): key is string => key !== null);
-    const existing = await orThrow(tasksFindUnique(this.underway.sql, db, this.queue, taken)());
+    const existing = await orThrow(
+      tasksFindUnique(this.underway.sql, db, { queue: this.queue, keys: taken })(),
+    );
     const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
     let next = 0;
     const unkeyed = rows.filter((row) => row.unique_key === null);
@@ -464,7 +457,7 @@ export class Job<In, V, R, O> {
 
   private async cancelOf(taskId: string): Promise<boolean> {
     const rows = await orThrow(
-      tasksCancel(this.underway.sql, this.underway.pool, taskId, null, this.queue)(),
+      tasksCancel(this.underway.sql, this.underway.pool, { taskId, jobId: null, queue: this.queue })(),
     );
     // A running task is counted when its worker reports it cancelled.
     this.underway.throughput.count(
@@ -482,10 +475,10 @@ export class Job<In, V, R, O> {
   }
 
   private async attemptsOf(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
-    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, taskId)());
+    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, { id: taskId })());
     if (row === undefined || !this.owns(row))
       throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
-    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, taskId)());
+    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, { id: taskId })());
   }
 
   /**

@@ -22,14 +22,15 @@ import {
 } from "rxjs";
 import type { CheckedInput } from "./job.ts";
 import { ConfigError, dbError, messageOf, type DbError, type DecodeError } from "./errors.ts";
-import { tasksEnqueue, type EnqueueColumns } from "./queries.ts";
+import type { EnqueueColumns } from "./db/enqueueColumns.ts";
+import { tasksEnqueue } from "./db/enqueueQueries.ts";
 import { nextTick, scheduleSpecOf, ticksBetween, type Schedulable, type ScheduleSpec } from "./schedule.ts";
 import {
   scheduleTicksInsert,
   scheduleTicksSetTask,
   schedulesGet,
   type ScheduleRow,
-} from "./scheduleQueries.ts";
+} from "./db/scheduleQueries.ts";
 import { fromTask, fromTaskEither } from "./worker/fromTask.ts";
 
 /** How a scheduler runs. Every field has a default. */
@@ -202,7 +203,7 @@ class SchedulerRun<In, V> {
       defer(() => listener.ready(channel)).pipe(
         mergeMap(() => timer(0, this.options.refreshIntervalMs ?? 10_000, this.clock)),
       ),
-    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.job.underway.pool, queue))));
+    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.job.underway.pool, { queue }))));
     this.subscriptions.add(reads$.subscribe((read) => this.learn(read)));
 
     const loop$ = fromTask(() => this.runStep()).pipe(
@@ -328,17 +329,17 @@ class SchedulerRun<In, V> {
       TE.chain((columns) =>
         withTransaction(pool, (client) =>
           pipe(
-            scheduleTicksInsert(sql, client, queue, known.row.version, tick),
+            scheduleTicksInsert(sql, client, { queue, version: known.row.version, tickAt: tick }),
             TE.chain((claim): TE.TaskEither<DbError, Fired> => {
               if (claim.version !== known.row.version) return TE.right({ _tag: "Outdated" });
               if (!claim.claimed) return TE.right({ _tag: "Taken" });
               return pipe(
-                tasksEnqueue(sql, client, queue, columns),
+                tasksEnqueue(sql, client, { queue, columns }),
                 TE.chain((rows) => {
                   const taskId = rows[0]?.id ?? null;
                   if (taskId === null) return TE.right<DbError, Fired>({ _tag: "Claimed", taskId });
                   return pipe(
-                    scheduleTicksSetTask(sql, client, queue, tick, taskId),
+                    scheduleTicksSetTask(sql, client, { queue, tickAt: tick, taskId }),
                     TE.map((): Fired => ({ _tag: "Claimed", taskId })),
                   );
                 }),

@@ -16,15 +16,9 @@ import {
 import { jsonProblem, type JsonValue } from "./json.ts";
 import { resolveTaskOptions, type TaskOptionsInput } from "./options.ts";
 import type { Outcome } from "./outcomes.ts";
-import {
-  tasksCancel,
-  tasksLockJob,
-  tasksEnqueue,
-  tasksFindUnique,
-  tasksGetLatestOfJob,
-  type ClaimedRow,
-  type TaskRow,
-} from "./queries.ts";
+import type { ClaimedRow } from "./db/claimQueries.ts";
+import { tasksEnqueue, tasksFindUnique } from "./db/enqueueQueries.ts";
+import { tasksCancel, tasksGetLatestOfJob, tasksLockJob, type TaskRow } from "./db/taskQueries.ts";
 import { orThrow, type Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
 import type { DrainOptions, DrainResult, RunOnceOptions } from "./worker/runOnce.ts";
@@ -299,7 +293,7 @@ export class StepJob<In, V, R, O> {
     const db = options?.client ?? pool;
     const rows = await this.underway.lifecycle.produce(
       this.queue,
-      (trace) => orThrow(tasksEnqueue(sql, db, this.queue, columns, trace)()),
+      (trace) => orThrow(tasksEnqueue(sql, db, { queue: this.queue, columns, trace })()),
       (inserted) => inserted.map((row) => row.id),
     );
     const jobIds = columns.jobId as string[];
@@ -308,7 +302,7 @@ export class StepJob<In, V, R, O> {
     // the id of a run that was never inserted.
     const inserted = new Set(rows.map((row) => row.unique_key));
     const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
-    const existing = await orThrow(tasksFindUnique(sql, db, this.queue, taken)());
+    const existing = await orThrow(tasksFindUnique(sql, db, { queue: this.queue, keys: taken })());
     const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
     return jobIds.map((jobId, index) => {
       const key = columns.uniqueKey[index] ?? null;
@@ -380,7 +374,7 @@ export class StepJob<In, V, R, O> {
         filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
       ),
       async () => {
-        const row = await orThrow(tasksGetLatestOfJob(sql, pool, jobId)());
+        const row = await orThrow(tasksGetLatestOfJob(sql, pool, { jobId })());
         if (row === undefined || !this.job.owns(row))
           throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
         return row.state === "pending" || row.state === "in_progress"
@@ -443,8 +437,8 @@ export class StepJob<In, V, R, O> {
       // reads in a snapshot that holds every step a completion enqueued,
       // and no completion can enqueue one until it commits.
       await client.query("begin");
-      await orThrow(tasksLockJob(sql, client, jobId)());
-      const rows = await orThrow(tasksCancel(sql, client, null, jobId, this.queue)());
+      await orThrow(tasksLockJob(sql, client, { jobId })());
+      const rows = await orThrow(tasksCancel(sql, client, { taskId: null, jobId, queue: this.queue })());
       await client.query("commit");
       return rows.length > 0;
     } catch (error) {

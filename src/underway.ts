@@ -15,7 +15,8 @@ import { checkQueueName, quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { migrate } from "./migrate.ts";
 import { Job } from "./job.ts";
-import { queuesGetPaused, queuesSetPaused, queuesUpsert, type Sql } from "./queries.ts";
+import type { Sql } from "./db/query.ts";
+import { queuesGetPaused, queuesSetPaused, queuesUpsert } from "./db/queueQueries.ts";
 import { StepJob } from "./steps.ts";
 import { readQueries } from "./sql.ts";
 import { Listener, type ListenerOptions } from "./notify/listener.ts";
@@ -306,8 +307,16 @@ export class Underway {
     if (done === undefined) {
       done = (async () => {
         if (definition.dlq !== null)
-          await orThrow(queuesUpsert(this.sql, this.pool, definition.dlq, null, false)());
-        await orThrow(queuesUpsert(this.sql, this.pool, definition.queue, definition.dlq, true)());
+          await orThrow(
+            queuesUpsert(this.sql, this.pool, { name: definition.dlq, dlq: null, overwriteDlq: false })(),
+          );
+        await orThrow(
+          queuesUpsert(this.sql, this.pool, {
+            name: definition.queue,
+            dlq: definition.dlq,
+            overwriteDlq: true,
+          })(),
+        );
       })();
       // A failed registration is tried again by the next call.
       done.catch(() => this.registered.delete(key));
@@ -352,19 +361,19 @@ export class Underway {
    */
   async pauseQueue(queue: string): Promise<void> {
     checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, queue, true)());
+    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: true })());
   }
 
   /** Resumes a paused queue: its workers in every process wake and claim at once (NOTIFY). */
   async resumeQueue(queue: string): Promise<void> {
     checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, queue, false)());
+    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: false })());
   }
 
   /** When the queue was paused, or `null` when it is not. */
   async queuePausedAt(queue: string): Promise<Date | null> {
     checkQueueName(queue);
-    return orThrow(queuesGetPaused(this.sql, this.pool, queue)());
+    return orThrow(queuesGetPaused(this.sql, this.pool, { queue })());
   }
 
   /**

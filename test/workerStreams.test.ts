@@ -13,7 +13,7 @@ import { LocalTasks } from "../src/worker/localTasks.ts";
 import { alongside, graceOver$ } from "../src/worker/shutdown.ts";
 import { sweep$ } from "../src/maintenance/sweep.ts";
 import { freedEnough$, wake$ } from "../src/worker/wake.ts";
-import type { ClaimedRow } from "../src/queries.ts";
+import type { ClaimedRow } from "../src/db/claimQueries.ts";
 
 // One scheduler per test: stages take it explicitly, as the worker passes its own.
 let current: TestScheduler | undefined;

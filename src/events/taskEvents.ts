@@ -1,7 +1,7 @@
 import { Subject, type Observable } from "rxjs";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { RunningTask } from "../worker/execute.ts";
 import { deliverLater } from "./deliverLater.ts";
 import type { AttemptEventBase, TaskEvent } from "./taskEvent.ts";

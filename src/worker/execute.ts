@@ -8,7 +8,10 @@ import { AbortError, FatalError, type AbortKind, type DecodeError, type TaskFail
 import type { Logger } from "../log.ts";
 import type { Stored } from "../codec.ts";
 import type { OutcomeBase } from "../outcomes.ts";
-import { type ClaimedRow, type EnqueueColumns, type HeartbeatRow, type Sql } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { HeartbeatRow } from "../db/leaseQueries.ts";
+import type { Sql } from "../db/query.ts";
 import type { Completions } from "./completions.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Deadlines } from "./deadlines.ts";

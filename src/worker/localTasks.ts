@@ -1,4 +1,4 @@
-import type { ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import { runningTask, type RunningTask } from "./execute.ts";
 
 /** A task this worker claimed, started or not. Times are the scheduler's. */

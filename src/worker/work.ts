@@ -21,7 +21,7 @@ import {
 } from "rxjs";
 import { AbortError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
 import { coalesceMap } from "./coalesce.ts";
 import { Deadlines } from "./deadlines.ts";
