@@ -6,7 +6,7 @@
  * on SIGTERM after a graceful close.
  */
 import * as t from "io-ts";
-import { defineJob, silentLogger, Underway } from "../src/index.ts";
+import { builtUnderway } from "./builtUnderway.ts";
 
 interface Config {
   readonly url: string;
@@ -22,6 +22,7 @@ interface Config {
 const config = JSON.parse(process.argv[2] ?? "{}") as Config;
 const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
+const { Underway, defineJob, silentLogger } = await builtUnderway();
 const underway = await Underway.connect({
   connectionString: config.url,
   schema: config.schema,

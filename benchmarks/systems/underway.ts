@@ -1,13 +1,13 @@
 import * as t from "io-ts";
 import pg from "pg";
-import { defineJob, silentLogger, Underway, type Job, type JsonValue, type Worker } from "../../src/index.ts";
+import type { Job, JsonValue, Underway, Worker } from "../../src/index.ts";
+import { builtUnderway } from "../builtUnderway.ts";
 import type { BenchSystem, RunningWorker, TaskPayload } from "../system.ts";
 import { dropSchema, withClient } from "../withClient.ts";
 import { poolSize } from "./poolSize.ts";
 
 const schema = "bench_underway";
 const Payload = t.type({ i: t.number, t: t.number });
-const bench = defineJob({ queue: "bench", input: Payload });
 type BenchJob = Job<TaskPayload, TaskPayload, JsonValue, JsonValue>;
 
 /**
@@ -39,6 +39,7 @@ export const underway = (
       url = databaseUrl;
       if (fresh) await dropSchema(url, schema);
       pool = new pg.Pool({ connectionString: url, max: poolSize });
+      const { Underway, defineJob, silentLogger } = await builtUnderway();
       client = await Underway.connect({
         pool,
         schema,
@@ -47,7 +48,7 @@ export const underway = (
         // Its LISTEN goes where the pool goes (no pooler here).
         listener: { connection: pool.options },
       });
-      job = client.job(bench);
+      job = client.job(defineJob({ queue: "bench", input: Payload }));
     },
     async reset() {
       await withClient(url, (c) => c.query(`truncate ${schema}.task, ${schema}.task_attempt`));

@@ -2,7 +2,8 @@ import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Completions } from "./completions.ts";
+import type { Claimed, Completions } from "./completions.ts";
+import type { DbError } from "../errors.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import {
   queueWaitersDelete,
@@ -80,26 +81,33 @@ export class Waiting {
 export const claimRound = async (
   deps: ClaimDeps,
   waiting: Waiting,
-  want: number,
-  startable: number,
+  want: () => number,
+  startable: () => number,
 ): Promise<ClaimRound> => {
   const { sql, pool, queue, workerId, log } = deps;
   const startedAt = deps.now();
   const timed = performance.now();
-  const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ??
-    tasksClaim(sql, pool, { queue, limit: want, workerId, startable })());
-  deps.events.claimed(queue, E.isRight(result) ? result.right.length : 0, performance.now() - timed);
+  const claim = async (): Promise<E.Either<DbError, Claimed>> => {
+    const wanted = want();
+    if (wanted <= 0) return E.right({ rows: [], wanted });
+    const rows = await tasksClaim(sql, pool, { queue, limit: wanted, workerId, startable: startable() })();
+    return E.map((claimed: ReadonlyArray<ClaimedRow>) => ({ rows: claimed, wanted }))(rows);
+  };
+  const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ?? claim());
+  deps.events.claimed(queue, E.isRight(result) ? result.right.rows.length : 0, performance.now() - timed);
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
     return { rows: [], again: false, dueInMs: null };
   }
-  const rows = result.right;
+  const { rows, wanted } = result.right;
+  // Full by the time the claim went out: tasks ending wake the next one.
+  if (wanted <= 0) return { rows, again: false, dueInMs: null };
   // Registering may race an insert that did not see us yet: claim once
   // more after a new registration, so nothing waits for the poll.
-  let again = rows.length === want;
+  let again = rows.length === wanted;
   if (rows.length === 0) again = await waiting.register();
-  else if (rows.length === want) await waiting.unregister();
-  if (rows.length === want) return { rows, again, dueInMs: null };
+  else if (rows.length === wanted) await waiting.unregister();
+  if (rows.length === wanted) return { rows, again, dueInMs: null };
   const sinceClaimMs = Math.max(0, deps.now() - startedAt);
   const due = await tasksNextDue(sql, pool, {
     queue,

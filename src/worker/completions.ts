@@ -21,12 +21,21 @@ interface Pending {
 export interface ClaimAlong {
   readonly queue: string;
   readonly workerId: string;
-  /** Tasks to claim; at least 1. */
-  readonly want: number;
-  /** How many keyed tasks of the claim start now (the rest are claimed unstarted; see tasksClaim). */
-  readonly startable: number;
+  /**
+   * Tasks to claim, asked when the statement is sent rather than when the
+   * claim was asked for: successes written meanwhile have freed room.
+   */
+  readonly want: () => number;
+  /** How many keyed tasks of the claim start now (the rest are claimed unstarted; see tasksClaim); asked with `want`. */
+  readonly startable: () => number;
   /** Called once with what the claim brought, before the written completions resolve. */
-  readonly deliver: (claimed: E.Either<DbError, ReadonlyArray<ClaimedRow>>) => void;
+  readonly deliver: (claimed: E.Either<DbError, Claimed>) => void;
+}
+
+/** What a claim brought, and how many it asked for. */
+export interface Claimed {
+  readonly rows: ReadonlyArray<ClaimedRow>;
+  readonly wanted: number;
 }
 
 /**
@@ -69,9 +78,7 @@ export class Completions {
    * this resolves with what it claimed; otherwise (or when a claim already
    * waits) undefined, and the caller claims by itself.
    */
-  claimWith(
-    claim: Omit<ClaimAlong, "deliver">,
-  ): Promise<E.Either<DbError, ReadonlyArray<ClaimedRow>>> | undefined {
+  claimWith(claim: Omit<ClaimAlong, "deliver">): Promise<E.Either<DbError, Claimed>> | undefined {
     if (!this.writing || this.pendingClaim !== undefined) return undefined;
     return new Promise((deliver) => (this.pendingClaim = { ...claim, deliver }));
   }
@@ -84,6 +91,12 @@ export class Completions {
 
   /** Writes successes together with a claim; falls back to a plain write if the statement fails. */
   private async writeClaiming(batch: ReadonlyArray<Pending>, claim: ClaimAlong): Promise<void> {
+    const wanted = claim.want();
+    if (wanted <= 0) {
+      // Full since it asked: it claims again once tasks end.
+      claim.deliver(E.right({ rows: [], wanted: 0 }));
+      return this.write(batch, false);
+    }
     // Not retried: a statement that committed but whose reply was lost would
     // claim a second batch, and the first would wait out its leases. A failure
     // falls back to the plain write below, which retries.
@@ -92,14 +105,14 @@ export class Completions {
       attempts: batch.map((item) => item.attempt),
       outputs: batch.map((item) => item.output),
       queue: claim.queue,
-      limit: claim.want,
+      limit: wanted,
       workerId: claim.workerId,
-      startable: claim.startable,
+      startable: claim.startable(),
     })();
     claim.deliver(
       pipe(
         result,
-        E.map((written) => written.claimed),
+        E.map((written) => ({ rows: written.claimed, wanted })),
       ),
     );
     // A failed statement claimed nothing (or its claim is lost with the

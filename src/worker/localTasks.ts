@@ -1,5 +1,6 @@
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { runningTask, type RunningTask } from "./execute.ts";
+import type { RunningTask } from "./execute.ts";
+import { TaskAbort } from "./taskAbort.ts";
 
 /** A task this worker claimed, started or not. Times are the scheduler's. */
 export interface HeldTask extends RunningTask {
@@ -15,7 +16,14 @@ export class LocalTasks {
   private readonly tasks = new Map<string, HeldTask>();
 
   hold(row: ClaimedRow, now: number): HeldTask {
-    const task: HeldTask = { ...runningTask(row), claimedAt: now, renewedAt: now };
+    const task: HeldTask = {
+      row,
+      abort: new TaskAbort(),
+      abandon: new TaskAbort(),
+      started: false,
+      claimedAt: now,
+      renewedAt: now,
+    };
     this.tasks.set(row.id, task);
     return task;
   }

@@ -98,59 +98,52 @@ const recordFailure =
     );
   };
 
-const recordSuccess =
-  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  ({ output, json, next }: Success<O>): TE.TaskEither<DbError, Outcome<O> | undefined> =>
-    pipe(
-      deps.completions.complete(row.id, row.attempt, json, next),
-      TE.map((written) =>
-        written ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded" as const, output } : undefined,
-      ),
-    );
+const recordSuccess = async <I, O>(
+  deps: ExecuteDeps<I, O>,
+  row: ClaimedRow,
+  { output, json, next }: Success<O>,
+): Promise<E.Either<DbError, Outcome<O> | undefined>> => {
+  const written = await deps.completions.complete(row.id, row.attempt, json, next)();
+  if (E.isLeft(written)) return written;
+  return E.right(
+    written.right ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded", output } : undefined,
+  );
+};
 
 /**
  * The second half: write the next state fenced by the attempt number.
  * Resolves to the outcome, or `undefined` when the write was fenced off (the
- * task was reclaimed or cancelled) or could not be made.
+ * task was reclaimed or cancelled) or could not be made. A TaskEither folded
+ * by hand rather than through combinators: it runs once per task, and each
+ * combinator is a closure and a promise more (see docs/performance.md).
  */
 export const recordAttempt =
   <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
-  (verdict: Verdict<O>): T.Task<Outcome<O> | undefined> => {
+  (verdict: Verdict<O>): T.Task<Outcome<O> | undefined> =>
+  async () => {
     const row = task.row;
-    return pipe(
-      T.of(verdict),
-      T.chain(
-        E.fold(
-          (failure) =>
-            // Whoever took the task away (a reaper, another worker) writes its
-            // state; an abandoned cancel is left to the reaper. A cancel is
-            // written here: the retry it asks for ends the task cancelled.
-            isTakenAway(task)
-              ? TE.right<DbError, Outcome<O> | undefined>(undefined)
-              : recordFailure(deps, row)(failure),
-          recordSuccess(deps, row),
-        ),
-      ),
-      T.map(
-        E.fold(
-          (error) => {
-            deps.log.error("could not record a task's result; its lease will expire and it will run again", {
-              taskId: row.id,
-              attempt: row.attempt,
-              error: messageOf(error.cause),
-            });
-            return undefined;
-          },
-          (outcome) => {
-            if (outcome === undefined && !isTakenAway(task) && !isCancelled(task)) {
-              deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
-                taskId: row.id,
-                attempt: row.attempt,
-              });
-            }
-            return outcome;
-          },
-        ),
-      ),
-    );
+    const written: E.Either<DbError, Outcome<O> | undefined> = E.isRight(verdict)
+      ? await recordSuccess(deps, row, verdict.right)
+      : // Whoever took the task away (a reaper, another worker) writes its
+        // state; an abandoned cancel is left to the reaper. A cancel is
+        // written here: the retry it asks for ends the task cancelled.
+        isTakenAway(task)
+        ? E.right(undefined)
+        : await recordFailure(deps, row)(verdict.left)();
+    if (E.isLeft(written)) {
+      deps.log.error("could not record a task's result; its lease will expire and it will run again", {
+        taskId: row.id,
+        attempt: row.attempt,
+        error: messageOf(written.left.cause),
+      });
+      return undefined;
+    }
+    const outcome = written.right;
+    if (outcome === undefined && !isTakenAway(task) && !isCancelled(task)) {
+      deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
+        taskId: row.id,
+        attempt: row.attempt,
+      });
+    }
+    return outcome;
   };

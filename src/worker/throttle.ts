@@ -1,4 +1,4 @@
-import { Observable, Subject, defer, mergeAll, mergeMap, type OperatorFunction } from "rxjs";
+import { Observable, Subject, Subscription, defer, mergeMap, type OperatorFunction } from "rxjs";
 
 /** How the throttle reads an item's concurrency key and that key's limit. */
 export interface KeyOf<T> {
@@ -110,6 +110,56 @@ export const afterBothPhases =
       };
     });
 
+/** Called as a task's two phases end (see {@link throttle}). */
+export interface PhaseHooks<T> {
+  /** The first phase emitted the second: the item's global slot is free. */
+  readonly handedOn?: (item: T) => void;
+  /** Both phases are over (or the first ended without a second). */
+  readonly ended?: (item: T) => void;
+}
+
+/**
+ * Subscribes to every inner Observable at once and merges what they emit;
+ * completes when the source and every inner have. As `mergeAll()`, but the
+ * inner subscriptions are kept in a Set: `mergeAll` keeps them in an array,
+ * so each inner's end costs a scan of all in flight, which with hundreds of
+ * writes under way is quadratic per batch.
+ */
+export const mergeInner =
+  <R>(): OperatorFunction<Observable<R>, R> =>
+  (source) =>
+    new Observable<R>((subscriber) => {
+      const inner = new Set<Subscription>();
+      let sourceDone = false;
+      const outer = source.subscribe({
+        next: (inner$) => {
+          // Added before subscribing: an inner that ends at once leaves at once.
+          const holder = new Subscription();
+          inner.add(holder);
+          holder.add(
+            inner$.subscribe({
+              next: (value) => subscriber.next(value),
+              error: (error: unknown) => subscriber.error(error),
+              complete: () => {
+                inner.delete(holder);
+                if (sourceDone && inner.size === 0) subscriber.complete();
+              },
+            }),
+          );
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          sourceDone = true;
+          if (inner.size === 0) subscriber.complete();
+        },
+      });
+      return () => {
+        outer.unsubscribe();
+        for (const subscription of inner) subscription.unsubscribe();
+        inner.clear();
+      };
+    });
+
 /**
  * The worker's throttle: per concurrency key at most its limit, across keys
  * at most `concurrency` at once, the rest in claim order. `run` is two
@@ -118,21 +168,35 @@ export const afterBothPhases =
  * outside the global limit so that the next handler starts while writes
  * are grouped (./completions.ts); a key's slot is held until both phases
  * end, since the database counts the task against its key until written.
- * In-process only: the database guard (the key's admission trigger) keeps
- * other processes from exceeding a key's limit.
+ * `hooks` hear of both ends. In-process only: the database guard (the
+ * key's admission trigger) keeps other processes from exceeding a key's
+ * limit.
  */
 export const throttle =
   <T, R>(
     keyOf: KeyOf<T>,
     concurrency: number,
     run: (item: T) => Observable<Observable<R>>,
+    hooks: PhaseHooks<T> = {},
   ): OperatorFunction<T, R> =>
   (items$) =>
     defer(() => {
       const ended = new Subject<T>();
       return items$.pipe(
         limitPerKey(keyOf, ended),
-        mergeMap((item) => run(item).pipe(afterBothPhases(() => ended.next(item))), concurrency),
-        mergeAll(),
+        mergeMap(
+          (item) =>
+            run(item).pipe(
+              afterBothPhases(
+                () => {
+                  hooks.ended?.(item);
+                  ended.next(item);
+                },
+                () => hooks.handedOn?.(item),
+              ),
+            ),
+          concurrency,
+        ),
+        mergeInner(),
       );
     });

@@ -31,7 +31,7 @@ import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
-import { afterBothPhases, throttle, type KeyOf } from "./throttle.ts";
+import { throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
@@ -84,13 +84,21 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     let expiredAt = Number.NEGATIVE_INFINITY;
     const { concurrency, prefetch } = settings;
     const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
-    const want = () => concurrency + prefetchNow() - tasks.size;
+    // Held tasks whose handler is done and whose verdict is being written:
+    // they hold no slot, and leave once written.
+    let recording = 0;
+    const writing = new WeakSet<HeldTask>();
+    const active = () => tasks.size - recording;
+    // Room for running and prefetched tasks, not counting those being
+    // written (a claim sent with their write replaces them); all held tasks
+    // stay under twice that, should writes fall behind.
+    const want = () => {
+      const room = concurrency + prefetchNow();
+      return Math.max(0, Math.min(room - active(), 2 * room - tasks.size));
+    };
     // Slots no held task will take: keyed tasks claimed for these start at
     // once; the rest of a batch (prefetch) takes no key slot until it starts.
-    // Held tasks whose handler is done and whose verdict is being written:
-    // they hold no slot.
-    let recording = 0;
-    const startable = () => Math.max(0, concurrency - (tasks.size - recording));
+    const startable = () => Math.max(0, concurrency - active());
     const claimDeps: ClaimDeps = {
       sql: execute.sql,
       pool: execute.pool,
@@ -156,7 +164,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         coalesceMap(
           () =>
             defer(() =>
-              want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want(), startable())) : EMPTY,
+              want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want, startable)) : EMPTY,
             ),
           (round) => round.again,
         ),
@@ -168,23 +176,25 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     ).pipe(filter((item): item is HeldTask => item !== undefined));
 
     const outcomes$ = claimed$.pipe(
-      throttle(keyOfTask, concurrency, (task) => {
-        let writing = false;
-        return runTask(execute, task, () => !stopping && tasks.holds(task)).pipe(
-          afterBothPhases(
-            () => {
-              if (writing) recording -= 1;
-              tasks.forget(task);
-              ended.next();
-            },
-            // The handler is done; its verdict is being written.
-            () => {
-              writing = true;
-              recording += 1;
-            },
-          ),
-        );
-      }),
+      throttle(
+        keyOfTask,
+        concurrency,
+        (task) => runTask(execute, task, () => !stopping && tasks.holds(task)),
+        {
+          // The handler is done; its verdict is being written, and a claim
+          // may ride with that write.
+          handedOn: (task) => {
+            writing.add(task);
+            recording += 1;
+            ended.next();
+          },
+          ended: (task) => {
+            if (writing.delete(task)) recording -= 1;
+            tasks.forget(task);
+            ended.next();
+          },
+        },
+      ),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined),
       // This worker wrote the retry, so it knows when it falls due.
       tap((outcome) => {
