@@ -11,6 +11,7 @@ import {
   UnderwayError,
   ValidationError,
   messageOf,
+  orThrow,
   type DecodeError,
 } from "./errors.ts";
 import { checkTaskId } from "./identifier.ts";
@@ -29,7 +30,7 @@ import {
   type EnqueueColumns,
   type Queryable,
 } from "./queries.ts";
-import { orThrow, type Underway } from "./underway.ts";
+import type { Underway } from "./underway.ts";
 import type { TraceCarrier } from "./events/taskEvents.ts";
 import type { Handler } from "./worker/execute.ts";
 import { checkPoolSize, transactionalConcurrency } from "./worker/poolSize.ts";

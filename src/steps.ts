@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { Observable, filter, map } from "rxjs";
 import { jsonCodec } from "./codec.ts";
 import type { JobDefinition, StepJobDefinition } from "./definition.ts";
-import { ConfigError, TaskFailedError, UnderwayError, ValidationError } from "./errors.ts";
+import { ConfigError, TaskFailedError, UnderwayError, ValidationError, orThrow } from "./errors.ts";
 import { checkJobId } from "./identifier.ts";
 import {
   firstFinal,
@@ -25,7 +25,7 @@ import {
   type ClaimedRow,
   type TaskRow,
 } from "./queries.ts";
-import { orThrow, type Underway } from "./underway.ts";
+import type { Underway } from "./underway.ts";
 import type { TaskContext } from "./worker/execute.ts";
 import type { DrainOptions, DrainResult, RunOnceOptions } from "./worker/runOnce.ts";
 import { isTransactional } from "./worker/transactional.ts";

@@ -1,4 +1,3 @@
-import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
 import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
@@ -9,7 +8,7 @@ import {
   UnderwayError,
   dbError,
   messageOf,
-  type DbError,
+  orThrow,
 } from "./errors.ts";
 import { checkQueueName, quoteSchema } from "./identifier.ts";
 import { consoleLogger, type Logger } from "./log.ts";
@@ -93,13 +92,6 @@ const passwordOf = (connectionString: string | undefined): string | undefined =>
 const listenerConnection = (options: ListenerOptions | undefined, pool: pg.Pool): pg.ClientConfig => {
   if (options?.connectionString !== undefined) return { connectionString: options.connectionString };
   return options?.connection ?? pool.options;
-};
-
-/** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
-export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
-  const either = await result;
-  if (E.isLeft(either)) throw new DatabaseError(either.left);
-  return either.right;
 };
 
 /**

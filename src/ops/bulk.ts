@@ -1,7 +1,7 @@
-import { ConfigError } from "../errors.ts";
+import { ConfigError, orThrow } from "../errors.ts";
 import { checkQueueName } from "../identifier.ts";
 import { run, type Queryable } from "../queries.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import type { Underway } from "../underway.ts";
 import { runFiltered, schemaOf } from "./opsQueries.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";

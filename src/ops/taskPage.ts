@@ -1,5 +1,5 @@
-import { ConfigError } from "../errors.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import { ConfigError, orThrow } from "../errors.ts";
+import type { Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { opsQueueNames, runFiltered, runPairs, schemaOf, type SummaryRow } from "./opsQueries.ts";
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
