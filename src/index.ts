@@ -24,7 +24,7 @@ export {
   type StepContext,
   type JobOutcome,
   type StepOutput,
-} from "./steps.ts";
+} from "./steps/stepJob.ts";
 export {
   schedule,
   unschedule,

@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { ConfigError, ValidationError, messageOf, orThrow } from "./errors.ts";
 import type { JobDefinition } from "./definition.ts";
-import type { CheckedInput } from "./job.ts";
+import type { CheckedInput } from "./enqueue/checkInput.ts";
 import type { EnqueueColumns, Queryable } from "./queries.ts";
 import { schedulesDelete, schedulesUpsert } from "./scheduleQueries.ts";
 import type { Underway } from "./underway.ts";

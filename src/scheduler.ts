@@ -20,7 +20,7 @@ import {
   timer,
   type SchedulerLike,
 } from "rxjs";
-import type { CheckedInput } from "./job.ts";
+import type { CheckedInput } from "./enqueue/checkInput.ts";
 import { ConfigError, dbError, messageOf, type DbError, type DecodeError } from "./errors.ts";
 import { tasksEnqueue, type EnqueueColumns } from "./queries.ts";
 import { nextTick, scheduleSpecOf, ticksBetween, type Schedulable, type ScheduleSpec } from "./schedule.ts";

@@ -15,9 +15,9 @@ import {
   timer,
   type Subscriber,
 } from "rxjs";
-import { ClosedError, messageOf, type DbError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import { decodeOutcomePayload, type OutcomeSource } from "./outcomes.ts";
+import { ClosedError, messageOf, type DbError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { decodeOutcomePayload, type OutcomeSource } from "../outcomes.ts";
 import {
   outcomeListenersDelete,
   outcomeListenersUpsert,
@@ -25,9 +25,9 @@ import {
   tasksGetMany,
   type Sql,
   type TaskRow,
-} from "./queries.ts";
-import { retryTransient } from "./retry.ts";
-import type { Listener } from "./notify/listener.ts";
+} from "../queries.ts";
+import { retryTransient } from "../retry.ts";
+import type { Listener } from "./listener.ts";
 
 // A registration lapses this long after its last renewal; renewed at a third.
 const ttlMs = 60_000;
