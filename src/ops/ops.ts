@@ -1,6 +1,6 @@
 import { checkQueueName } from "../identifier.ts";
 import { ConfigError, orThrow } from "../errors.ts";
-import { parseSchedule, nextTick } from "../schedule.ts";
+import { parseSchedule, nextTick } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { queueStatsList, schedulesList, workerProcessesList } from "./opsQueries.ts";

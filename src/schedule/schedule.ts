@@ -1,12 +1,12 @@
 import { Cron } from "croner";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import { ConfigError, ValidationError, messageOf, orThrow } from "./errors.ts";
-import type { JobDefinition } from "./definition.ts";
-import type { CheckedInput } from "./enqueue/checkInput.ts";
-import type { EnqueueColumns, Queryable } from "./queries.ts";
-import { schedulesDelete, schedulesUpsert } from "./scheduleQueries.ts";
-import type { Underway } from "./underway.ts";
+import { ConfigError, ValidationError, messageOf, orThrow } from "../errors.ts";
+import type { JobDefinition } from "../definition.ts";
+import type { CheckedInput } from "../enqueue/checkInput.ts";
+import type { EnqueueColumns, Queryable } from "../queries.ts";
+import { schedulesDelete, schedulesUpsert } from "../scheduleQueries.ts";
+import type { Underway } from "../underway.ts";
 
 /**
  * A validated cron schedule: an expression with 5 fields (minute first) or
