@@ -1,6 +1,6 @@
 import { orThrow } from "./errors.ts";
 import { inTransaction } from "./inTransaction.ts";
-import { tasksCancel, tasksLockJob } from "./queries.ts";
+import { tasksCancel, tasksLockJob } from "./db/taskQueries.ts";
 import type { Underway } from "./underway.ts";
 
 /**
@@ -9,7 +9,7 @@ import type { Underway } from "./underway.ts";
  * Resolves true if it was pending or running.
  */
 export const cancelTask = async (underway: Underway, queue: string, taskId: string): Promise<boolean> => {
-  const rows = await orThrow(tasksCancel(underway.sql, underway.pool, taskId, null, queue)());
+  const rows = await orThrow(tasksCancel(underway.sql, underway.pool, { taskId, jobId: null, queue })());
   // A running task is counted when its worker reports it cancelled.
   underway.throughput.count(queue, "cancelled", rows.filter((row) => row.previous === "pending").length);
   return rows.length > 0;
@@ -27,8 +27,8 @@ export const cancelRun = async (underway: Underway, queue: string, jobId: string
     // The job's lock first, in a statement of its own: the cancel then
     // reads in a snapshot that holds every step a completion enqueued,
     // and no completion can enqueue one until it commits.
-    await orThrow(tasksLockJob(sql, client, jobId)());
-    const rows = await orThrow(tasksCancel(sql, client, null, jobId, queue)());
+    await orThrow(tasksLockJob(sql, client, { jobId })());
+    const rows = await orThrow(tasksCancel(sql, client, { taskId: null, jobId, queue })());
     return rows.length > 0;
   });
 };

@@ -1,4 +1,4 @@
-import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./queries.ts";
+import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./db/historyQueries.ts";
 import { checkTaskId } from "./identifier.ts";
 import { orThrow } from "./errors.ts";
 import type { Underway } from "./underway.ts";
@@ -30,8 +30,8 @@ export const taskHistory = async (
 ): Promise<ReadonlyArray<HistoryEntry>> => {
   checkTaskId(taskId);
   const [attempts, events] = await Promise.all([
-    orThrow(taskAttemptsList(underway.sql, underway.pool, taskId)()),
-    orThrow(taskEventsList(underway.sql, underway.pool, taskId)()),
+    orThrow(taskAttemptsList(underway.sql, underway.pool, { id: taskId })()),
+    orThrow(taskEventsList(underway.sql, underway.pool, { id: taskId })()),
   ]);
   const entries: HistoryEntry[] = [
     ...attempts.map((row) => ({ _tag: "attempt" as const, ...row })),

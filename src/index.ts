@@ -63,7 +63,8 @@ export {
 export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
 export type { ListenerOptions } from "./notify/listener.ts";
-export type { AttemptRow, Queryable } from "./queries.ts";
+export type { AttemptRow } from "./db/historyQueries.ts";
+export type { Queryable } from "./db/query.ts";
 export { consoleLogger, silentLogger, type Logger } from "./log.ts";
 export {
   UnderwayError,
@@ -104,7 +105,7 @@ export {
   type TracerProviderLike,
   type MeterProviderLike,
 } from "./telemetry/openTelemetry.ts";
-export type { EventRow } from "./queries.ts";
+export type { EventRow } from "./db/historyQueries.ts";
 export { dashboard, type DashboardHandler } from "./dashboard/dashboard.ts";
 export { dashboardListener, type DashboardListener } from "./dashboard/dashboardListener.ts";
 export {

@@ -10,7 +10,9 @@ import { taskColumns, type RunPlace } from "./enqueue/taskColumns.ts";
 import { checkTaskId } from "./identifier.ts";
 import { TaskOutcomes } from "./notify/taskOutcomes.ts";
 import type { FinalOutcome, Outcome } from "./outcomes.ts";
-import { taskAttemptsList, tasksGet, type AttemptRow, type EnqueueColumns } from "./queries.ts";
+import type { EnqueueColumns } from "./db/enqueueColumns.ts";
+import { taskAttemptsList, type AttemptRow } from "./db/historyQueries.ts";
+import { tasksGet } from "./db/taskQueries.ts";
 import { drainHere, runOnceHere } from "./run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "./run/startWorker.ts";
 import { handlerRunner } from "./run/taskRunner.ts";
@@ -135,10 +137,10 @@ export class Job<In, V, R, O> {
   }
 
   private async attemptsOf(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
-    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, taskId)());
+    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, { id: taskId })());
     if (row === undefined || !this.outcomes.owns(row))
       throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
-    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, taskId)());
+    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, { id: taskId })());
   }
 
   /**

@@ -2,7 +2,7 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { ConfigError, orThrow, type DbError } from "./errors.ts";
 import { checkQueueName, checkTaskId } from "./identifier.ts";
-import { tasksRedrive, type RedriveSelection } from "./queries.ts";
+import { tasksRedrive, type RedriveSelection } from "./db/taskQueries.ts";
 import type { Underway } from "./underway.ts";
 
 /** Which dead-lettered tasks to move; criteria combine (all must hold). */
@@ -51,7 +51,11 @@ const redriveBatches = (
   remaining <= 0
     ? TE.right(movedSoFar)
     : pipe(
-        tasksRedrive(underway.sql, underway.pool, dlq, selection, Math.min(batchSize, remaining)),
+        tasksRedrive(underway.sql, underway.pool, {
+          dlq,
+          ...selection,
+          limit: Math.min(batchSize, remaining),
+        }),
         TE.chain((ids) =>
           ids.length === 0
             ? TE.right(movedSoFar)

@@ -3,7 +3,7 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
 import { ConfigError, messageOf, orThrow, type DbError } from "./errors.ts";
-import { tasksDeleteExpired } from "./queries.ts";
+import { tasksDeleteExpired } from "./db/taskQueries.ts";
 import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
 
@@ -41,7 +41,7 @@ const sweep = (
   deletedSoFar = 0,
 ): TE.TaskEither<DbError, number> =>
   pipe(
-    tasksDeleteExpired(underway.sql, underway.pool, batchSize),
+    tasksDeleteExpired(underway.sql, underway.pool, { limit: batchSize }),
     TE.chain((ids) => {
       const deleted = deletedSoFar + ids.length;
       return ids.length === batchSize && goOn()

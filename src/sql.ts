@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { queryNames, type QueryName } from "./db/queryNames.ts";
 import { quoteSchema } from "./identifier.ts";
 
 /**
@@ -35,15 +36,14 @@ export const readMigrations = (): ReadonlyArray<MigrationFile> =>
 export const withSchema = (text: string, schema: string): string =>
   text.replaceAll("{{schema}}", quoteSchema(schema));
 
-/** The named queries of `db/queries/`, bound to one schema. */
-export type Queries = Readonly<Record<string, string>>;
+/** The text of every file of `db/queries/`, bound to one schema. */
+export type Queries = Readonly<Record<QueryName, string>>;
 
+/** Reads every query the catalogue names; a missing file fails here, at start-up, not on first use. */
 export const readQueries = (schema: string): Queries =>
   Object.fromEntries(
-    readdirSync(`${dbFolder()}queries`)
-      .filter((file) => file.endsWith(".sql"))
-      .map((file) => [
-        file.replace(/\.sql$/, ""),
-        withSchema(readFileSync(`${dbFolder()}queries/${file}`, "utf8"), schema),
-      ]),
-  );
+    queryNames.map((name) => [
+      name,
+      withSchema(readFileSync(`${dbFolder()}queries/${name}.sql`, "utf8"), schema),
+    ]),
+  ) as Record<QueryName, string>;

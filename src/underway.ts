@@ -17,7 +17,8 @@ import { OutcomeFeed } from "./notify/outcomeFeed.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
-import { queuesGetPaused, queuesSetPaused, type Sql } from "./queries.ts";
+import type { Sql } from "./db/query.ts";
+import { queuesGetPaused, queuesSetPaused } from "./db/queueQueries.ts";
 import { StepJob } from "./steps/stepJob.ts";
 
 // The options connect takes, exported with the client (src/index.ts takes them from here).
@@ -218,19 +219,19 @@ export class Underway {
    */
   async pauseQueue(queue: string): Promise<void> {
     checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, queue, true)());
+    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: true })());
   }
 
   /** Resumes a paused queue: its workers in every process wake and claim at once (NOTIFY). */
   async resumeQueue(queue: string): Promise<void> {
     checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, queue, false)());
+    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: false })());
   }
 
   /** When the queue was paused, or `null` when it is not. */
   async queuePausedAt(queue: string): Promise<Date | null> {
     checkQueueName(queue);
-    return orThrow(queuesGetPaused(this.sql, this.pool, queue)());
+    return orThrow(queuesGetPaused(this.sql, this.pool, { queue })());
   }
 
   /**

@@ -9,13 +9,10 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import type pg from "pg";
 import { defineJob } from "../src/index.ts";
-import {
-  tasksClaim,
-  tasksComplete,
-  tasksCompleteAndClaim,
-  tasksHeartbeat,
-  type Sql,
-} from "../src/queries.ts";
+import { tasksClaim } from "../src/db/claimQueries.ts";
+import { tasksComplete, tasksCompleteAndClaim } from "../src/db/completeQueries.ts";
+import { tasksHeartbeat } from "../src/db/leaseQueries.ts";
+import type { Sql } from "../src/db/query.ts";
 import { readQueries } from "../src/sql.ts";
 import { useDatabase } from "./support/harness.ts";
 
@@ -60,13 +57,16 @@ describe("durability of each write", () => {
 
     await job.enqueueMany([{ n: 4 }, { n: 5 }]);
     const claimed = await settingAfter(pool, async (client) => {
-      const rows = await tasksClaim(sql, client, "durable", 1, "test-worker")();
+      const rows = await tasksClaim(sql, client, { queue: "durable", limit: 1, workerId: "test-worker" })();
       assert.ok(rows._tag === "Right" && rows.right.length === 1, "claimed one task");
       const row = rows.right[0];
       if (row === undefined) return;
-      const renewed = await tasksHeartbeat(sql, client, [row.id], [row.attempt])();
+      const renewed = await tasksHeartbeat(sql, client, { ids: [row.id], attempts: [row.attempt] })();
       assert.equal(renewed._tag === "Right" && renewed.right.length, 1);
-      const both = await tasksCompleteAndClaim(sql, client, [row.id], [row.attempt], [null], {
+      const both = await tasksCompleteAndClaim(sql, client, {
+        ids: [row.id],
+        attempts: [row.attempt],
+        outputs: [null],
         queue: "durable",
         limit: 5,
         workerId: "test-worker",
@@ -79,13 +79,17 @@ describe("durability of each write", () => {
     assert.equal(claimed, "off");
 
     const completedAlone = await settingAfter(pool, async (client) => {
-      const rows = await tasksClaim(sql, client, "durable", 1, "test-worker")();
+      const rows = await tasksClaim(sql, client, { queue: "durable", limit: 1, workerId: "test-worker" })();
       const row = rows._tag === "Right" ? rows.right[0] : undefined;
       assert.ok(row !== undefined);
       // The claim set it; a fresh transaction shows the completion sets it too.
       await client.query("commit");
       await client.query("begin");
-      const written = await tasksComplete(sql, client, [row.id], [row.attempt], [null])();
+      const written = await tasksComplete(sql, client, {
+        ids: [row.id],
+        attempts: [row.attempt],
+        outputs: [null],
+      })();
       assert.deepEqual(written._tag === "Right" && written.right, [row.id]);
     });
     assert.equal(completedAlone, "off");

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import type pg from "pg";
 import { defineJob, defineStepJob, done, next, Steps, TaskFailedError } from "../src/index.ts";
-import { tasksClaim } from "../src/queries.ts";
+import { tasksClaim } from "../src/db/claimQueries.ts";
 import { readQueries } from "../src/sql.ts";
 import { createRunTable, statesOf } from "./support/faults.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
@@ -52,7 +52,7 @@ describe("races", () => {
         await client.query("set local lock_timeout = '3s'");
       }
       const claim = async (client: pg.PoolClient): Promise<string[]> => {
-        const rows = await tasksClaim(sql, client, "opposite", 1, "test")();
+        const rows = await tasksClaim(sql, client, { queue: "opposite", limit: 1, workerId: "test" })();
         if (rows._tag === "Left") throw rows.left.cause;
         return rows.right.map((row) => row.concurrency_key ?? "?");
       };
@@ -72,7 +72,7 @@ describe("races", () => {
     }
     assert.deepEqual(await runningPerKey("opposite"), { a: 1, b: 1 });
     // With both committed, a key at its limit stays closed; a new claim admits nothing.
-    const more = await tasksClaim(sql, db().pool, "opposite", 10, "test")();
+    const more = await tasksClaim(sql, db().pool, { queue: "opposite", limit: 10, workerId: "test" })();
     assert.deepEqual(more._tag === "Right" ? more.right.length : -1, 0);
   });
 

@@ -13,7 +13,7 @@ import { LocalTasks } from "../src/worker/localTasks.ts";
 import { alongside, graceOver$ } from "../src/worker/shutdown.ts";
 import { sweep$ } from "../src/maintenance/sweep.ts";
 import { freedEnough$, wake$ } from "../src/worker/wake.ts";
-import type { ClaimedRow } from "../src/queries.ts";
+import type { ClaimedRow } from "../src/db/claimQueries.ts";
 
 // One scheduler per test: stages take it explicitly, as the worker passes its own.
 let current: TestScheduler | undefined;
@@ -80,7 +80,7 @@ describe("worker streams on virtual time", () => {
         d: { id: "d", key: "j", limit: 2, ms: 10 },
         e: { id: "e", key: "j", limit: 2, ms: 10 },
       };
-      const run = (item: Item): Observable<string> => timer(item.ms).pipe(map(() => item.id));
+      const run = (item: Item): Observable<Observable<string>> => timer(item.ms).pipe(map(() => of(item.id)));
       // Global limit 3. a, c and d start at 0; b waits for a (its key), e
       // for a free slot (its key has room). At 10 both start.
       const source = hot("(abcde)", items);
@@ -95,8 +95,26 @@ describe("worker streams on virtual time", () => {
         b: { id: "b", key: "k", limit: 2, ms: 10 },
         c: { id: "c", key: "k", limit: 2, ms: 10 },
       };
-      const run = (item: Item) => timer(item.ms).pipe(map(() => item.id));
+      const run = (item: Item) => timer(item.ms).pipe(map(() => of(item.id)));
       expectObservable(hot("(abc|)", items).pipe(throttle(keyOf, 10, run))).toBe("10ms (ab) 6ms (c|)");
+    });
+  });
+
+  it("frees the global slot when the handler ends, and a key's slot only once its verdict is written", () => {
+    ts().run(({ hot, expectObservable }) => {
+      const items: Record<string, Item> = {
+        a: { id: "a", key: null, limit: 1, ms: 10 },
+        b: { id: "b", key: null, limit: 1, ms: 10 },
+        c: { id: "c", key: "k", limit: 1, ms: 10 },
+        d: { id: "d", key: "k", limit: 1, ms: 10 },
+      };
+      // Each handler takes 10 frames, then its write 20 more.
+      const run = (item: Item) => timer(item.ms).pipe(map(() => timer(20).pipe(map(() => item.id))));
+      // Global limit 1: b starts at 10 while a's write runs, so both are
+      // written by 40. c starts at 20, d (same key) only once c is written at 50.
+      expectObservable(hot("(abcd|)", items).pipe(throttle(keyOf, 1, run))).toBe(
+        "30ms a 9ms b 9ms c 29ms (d|)",
+      );
     });
   });
 

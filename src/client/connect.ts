@@ -4,7 +4,7 @@ import { quoteSchema } from "../identifier.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { migrate } from "../migrate.ts";
 import { Listener, type ListenerOptions } from "../notify/listener.ts";
-import type { Sql } from "../queries.ts";
+import type { Sql } from "../db/query.ts";
 import { readQueries } from "../sql.ts";
 import type { UnderwayOptions } from "./underwayOptions.ts";
 

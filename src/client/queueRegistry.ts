@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { JobDefinition } from "../definition.ts";
 import { orThrow } from "../errors.ts";
-import { queuesUpsert, type Sql } from "../queries.ts";
+import { queuesUpsert } from "../db/queueQueries.ts";
+import type { Sql } from "../db/query.ts";
 
 /**
  * The queues (and dead-letter queues) a client has recorded in the
@@ -25,8 +26,16 @@ export class QueueRegistry {
     if (done === undefined) {
       done = (async () => {
         if (definition.dlq !== null)
-          await orThrow(queuesUpsert(this.sql, this.pool(), definition.dlq, null, false)());
-        await orThrow(queuesUpsert(this.sql, this.pool(), definition.queue, definition.dlq, true)());
+          await orThrow(
+            queuesUpsert(this.sql, this.pool(), { name: definition.dlq, dlq: null, overwriteDlq: false })(),
+          );
+        await orThrow(
+          queuesUpsert(this.sql, this.pool(), {
+            name: definition.queue,
+            dlq: definition.dlq,
+            overwriteDlq: true,
+          })(),
+        );
       })();
       // A failed registration is tried again by the next call.
       done.catch(() => this.registered.delete(key));

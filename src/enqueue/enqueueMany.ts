@@ -2,13 +2,9 @@ import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, ValidationError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
 import { inTransaction } from "../inTransaction.ts";
-import {
-  tasksEnqueue,
-  tasksEnqueueUniform,
-  tasksFindUnique,
-  type EnqueueColumns,
-  type Queryable,
-} from "../queries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { tasksEnqueue, tasksEnqueueUniform, tasksFindUnique } from "../db/enqueueQueries.ts";
+import type { Queryable } from "../db/query.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import type { EnqueueOptions } from "./enqueueOptions.ts";
@@ -74,14 +70,12 @@ const insertMany = async <In, V, R, O>(
         ? await insertChunk(underway, queue, db, taskColumns(definition, chunk, options), trace)
         : [
             await orThrow(
-              tasksEnqueueUniform(
-                sql,
-                db,
+              tasksEnqueueUniform(sql, db, {
                 queue,
-                chunk.map((input) => input.json),
-                shared,
+                inputs: chunk.map((input) => input.json),
+                columns: shared,
                 trace,
-              )(),
+              })(),
             ),
             chunk.map(() => shared.uniqueKey[0] ?? null),
           ];
@@ -98,7 +92,7 @@ const insertChunk = async (
   columns: EnqueueColumns,
   trace: TraceCarrier | null,
 ) => {
-  const rows = await orThrow(tasksEnqueue(underway.sql, db, queue, columns, trace)());
+  const rows = await orThrow(tasksEnqueue(underway.sql, db, { queue, columns, trace })());
   return [rows, columns.uniqueKey] as const;
 };
 
@@ -115,7 +109,7 @@ const idsInOrder = async (
 ): Promise<string[]> => {
   if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
   const taken = uniqueKeys.filter((key): key is string => key !== null);
-  const existing = await orThrow(tasksFindUnique(underway.sql, db, queue, taken)());
+  const existing = await orThrow(tasksFindUnique(underway.sql, db, { queue, keys: taken })());
   const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
   let next = 0;
   const unkeyed = rows.filter((row) => row.unique_key === null);

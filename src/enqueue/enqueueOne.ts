@@ -1,7 +1,9 @@
 import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
-import { tasksEnqueueOne, tasksFindUnique, type EnqueueColumns, type Queryable } from "../queries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
+import type { Queryable } from "../db/query.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput } from "./checkInput.ts";
 import type { EnqueueOptions } from "./enqueueOptions.ts";
@@ -40,11 +42,11 @@ const insertOne = async (
   // A conflicting task may finish between the insert and the look-up; then
   // the key is free again and the insert is retried.
   for (let tries = 0; tries < 3; tries += 1) {
-    const id = await orThrow(tasksEnqueueOne(sql, db, queue, columns, trace)());
+    const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
     if (id !== undefined) underway.throughput.count(queue, "enqueued");
     if (id !== undefined) return id;
     if (uniqueKey === null) break;
-    const existing = await orThrow(tasksFindUnique(sql, db, queue, [uniqueKey])());
+    const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: [uniqueKey] })());
     if (existing[0] !== undefined) return existing[0].id;
   }
   throw new UnderwayError(`enqueue on queue ${queue} returned no id`);

@@ -1,7 +1,7 @@
 import type { JobDefinition } from "../definition.ts";
 import { ConfigError } from "../errors.ts";
 import { resolveTaskOptions, type TaskOptions, type TaskOptionsInput } from "../options.ts";
-import type { Queryable } from "../queries.ts";
+import type { Queryable } from "../db/query.ts";
 
 /** Per-enqueue options, applied last. */
 export type EnqueueOptions = TaskOptionsInput & {

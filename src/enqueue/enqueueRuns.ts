@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
-import { tasksEnqueue, tasksFindUnique, type EnqueueColumns } from "../queries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { tasksEnqueue, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import type { EnqueueOptions, OptionsSource } from "./enqueueOptions.ts";
@@ -48,7 +49,7 @@ export const enqueueRuns = async <In, V, R, O>(
   const db = options?.client ?? pool;
   const rows = await underway.lifecycle.produce(
     queue,
-    (trace) => orThrow(tasksEnqueue(sql, db, queue, columns, trace)()),
+    (trace) => orThrow(tasksEnqueue(sql, db, { queue, columns, trace })()),
     (inserted) => inserted.map((row) => row.id),
   );
   const jobIds = columns.jobId as string[];
@@ -57,7 +58,7 @@ export const enqueueRuns = async <In, V, R, O>(
   // the id of a run that was never inserted.
   const inserted = new Set(rows.map((row) => row.unique_key));
   const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
-  const existing = await orThrow(tasksFindUnique(sql, db, queue, taken)());
+  const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: taken })());
   const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
   return jobIds.map((jobId, index) => {
     const key = columns.uniqueKey[index] ?? null;

@@ -1,4 +1,4 @@
-import type { EnqueueColumns } from "../queries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { CheckedInput } from "./checkInput.ts";
 import { taskOptionsOf, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
 

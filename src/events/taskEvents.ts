@@ -1,8 +1,7 @@
 import { Subject, type Observable } from "rxjs";
-import { AbortError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { RunningTask } from "../worker/execute.ts";
 import { deliverLater } from "./deliverLater.ts";
 import type { AttemptEventBase, TaskEvent } from "./taskEvent.ts";
@@ -183,8 +182,7 @@ const endEvent = <O>(
   if (outcome === undefined) {
     // A cancel is written by the cancel (trigger task_cancel_wins), so the
     // worker gets no outcome for it; anything else unwritten lost the task.
-    const reason: unknown = task.controller.signal.reason;
-    const cancelled = reason instanceof AbortError && reason.kind === "cancelled";
+    const cancelled = task.abort.reason?.kind === "cancelled";
     return { ...base, _tag: cancelled ? "cancelled" : "leaseLost" };
   }
   switch (outcome._tag) {

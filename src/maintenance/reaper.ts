@@ -4,7 +4,8 @@ import { BehaviorSubject, asyncScheduler, map, type SchedulerLike, type Subscrip
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
-import { tasksReap, type Sql } from "../queries.ts";
+import { tasksReap } from "../db/leaseQueries.ts";
+import type { Sql } from "../db/query.ts";
 import { fromTask } from "../worker/fromTask.ts";
 import { sweep$ } from "./sweep.ts";
 
@@ -22,7 +23,7 @@ const batchSize = 500;
 
 /** Returns expired leases to pending (or fails them), once. */
 export const reapOnce = async (deps: ReaperDeps): Promise<void> => {
-  const result = await tasksReap(deps.sql, deps.pool(), batchSize)();
+  const result = await tasksReap(deps.sql, deps.pool(), { limit: batchSize })();
   if (E.isRight(result)) deps.events.reaped(result.right);
   if (E.isLeft(result)) {
     deps.log.warn("reaping expired leases failed", { error: messageOf(result.left.cause) });

@@ -18,14 +18,9 @@ import {
 import { ClosedError, messageOf, type DbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { decodeOutcomePayload, type OutcomeSource } from "../outcomes.ts";
-import {
-  outcomeListenersDelete,
-  outcomeListenersUpsert,
-  tasksGet,
-  tasksGetMany,
-  type Sql,
-  type TaskRow,
-} from "../queries.ts";
+import type { Sql } from "../db/query.ts";
+import { outcomeListenersDelete, outcomeListenersUpsert } from "../db/queueQueries.ts";
+import { tasksGet, tasksGetMany, type TaskRow } from "../db/taskQueries.ts";
 import { retryTransient } from "../retry.ts";
 import type { Listener } from "./listener.ts";
 
@@ -124,7 +119,7 @@ export class OutcomeFeed {
     // A failed read must not end the stream for every subscriber: it is
     // retried while transient, then logged; waiters still find the outcome
     // by reading the row themselves.
-    return from(retryTransient(tasksGet(this.sql, this.pool, source.id))()).pipe(
+    return from(retryTransient(tasksGet(this.sql, this.pool, { id: source.id }))()).pipe(
       mergeMap((read) => {
         if (E.isLeft(read)) {
           this.log.error("could not read a finished task whose outcome was too large to notify", {
@@ -206,7 +201,7 @@ export class OutcomeFeed {
     const ids = [...batch.keys()];
     for (let start = 0; start < ids.length; start += 1_000) {
       const chunk = ids.slice(start, start + 1_000);
-      const result = await tasksGetMany(this.sql, this.pool, chunk)();
+      const result = await tasksGetMany(this.sql, this.pool, { ids: chunk })();
       const rows = E.map((found: ReadonlyArray<TaskRow>) => new Map(found.map((row) => [row.id, row])))(
         result,
       );
@@ -230,7 +225,10 @@ export class OutcomeFeed {
   }
 
   private async register(): Promise<void> {
-    const result = await outcomeListenersUpsert(this.sql, this.pool, this.listenerId, ttlMs)();
+    const result = await outcomeListenersUpsert(this.sql, this.pool, {
+      listenerId: this.listenerId,
+      ttlMs,
+    })();
     if (E.isLeft(result)) {
       this.log.warn("could not register for outcome notifications; outcome waits fall back to reading rows", {
         error: messageOf(result.left.cause),
@@ -239,7 +237,7 @@ export class OutcomeFeed {
   }
 
   private async unregister(): Promise<void> {
-    const result = await outcomeListenersDelete(this.sql, this.pool, this.listenerId)();
+    const result = await outcomeListenersDelete(this.sql, this.pool, { listenerId: this.listenerId })();
     if (E.isLeft(result)) {
       // Harmless: the registration lapses by itself.
       this.log.info("could not unregister from outcome notifications", {

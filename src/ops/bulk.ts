@@ -1,16 +1,18 @@
 import { ConfigError, orThrow } from "../errors.ts";
 import { checkQueueName } from "../identifier.ts";
-import { run, type Queryable } from "../queries.ts";
+import { schemaOf, type WhereFrom } from "../db/filteredQuery.ts";
+import {
+  opsTasksCancel,
+  opsTasksCount,
+  opsTasksDelete,
+  opsTasksRetry,
+  type BatchRow,
+} from "../db/opsQueries.ts";
+import type { Queryable } from "../db/query.ts";
+import { tasksLockJob } from "../db/taskQueries.ts";
 import type { Underway } from "../underway.ts";
-import { runFiltered, schemaOf } from "./opsQueries.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
-
-interface Batch {
-  readonly lastId: string | null;
-  readonly matched: number;
-  readonly changed: number;
-}
 
 const checkBulk = (options: BulkOptions): { dryRun: boolean; batchSize: number; limit: number } => {
   if (typeof options !== "object" || options === null)
@@ -52,7 +54,7 @@ const statesFor = (
 const inBatches = async (
   batchSize: number,
   limit: number,
-  batch: (after: string, size: number) => Promise<Batch>,
+  batch: (after: string, size: number) => Promise<BatchRow>,
 ): Promise<{ matched: number; changed: number }> => {
   let after = "0";
   let matched = 0;
@@ -79,31 +81,23 @@ const bulk = async (
   filter: CheckedFilter,
   options: BulkOptions,
   extra: string | null,
-  firstParam: number,
-  batch: (db: Queryable, predicate: Predicate, after: string, size: number) => Promise<Batch>,
+  batch: (db: Queryable, where: WhereFrom, after: string, size: number) => Promise<BatchRow>,
 ): Promise<BulkResult> => {
   const { dryRun, batchSize, limit } = checkBulk(options);
   if (filter.ids !== null && filter.ids.length === 0) return { matched: 0, changed: 0, dryRun };
   const { sql, pool } = underway;
   const schema = schemaOf(sql);
-  const base = (first: number): Predicate => {
+  const where = (first: number): Predicate => {
     const predicate = predicateOf(schema, filter, first);
     return extra === null ? predicate : withExtra(predicate, extra);
   };
   if (dryRun) {
     const rows = await orThrow(
-      runFiltered<{ count: number }>(
-        sql,
-        pool,
-        "opsTasksCount",
-        [Number.isFinite(limit) ? limit : null],
-        base(2),
-      )(),
+      opsTasksCount(sql, pool, { limit: Number.isFinite(limit) ? limit : null, where })(),
     );
     return { matched: rows[0]?.count ?? 0, changed: 0, dryRun };
   }
-  const predicate = base(firstParam);
-  const result = await inBatches(batchSize, limit, (after, size) => batch(pool, predicate, after, size));
+  const result = await inBatches(batchSize, limit, (after, size) => batch(pool, where, after, size));
   return { ...result, dryRun };
 };
 
@@ -137,19 +131,11 @@ const retryMatching = (
   underway: Underway,
   filter: CheckedFilter,
   options: BulkOptions,
-  kind: string,
+  kind: "retried" | "redriven",
   extra: string | null,
 ): Promise<BulkResult> =>
-  bulk(underway, filter, options, extra, 5, async (db, predicate, after, size) => {
-    const rows = await orThrow(
-      runFiltered<Batch>(
-        underway.sql,
-        db,
-        "opsTasksRetry",
-        [after, size, `${underway.sql.schema}.ready`, kind],
-        predicate,
-      )(),
-    );
+  bulk(underway, filter, options, extra, async (db, where, after, size) => {
+    const rows = await orThrow(opsTasksRetry(underway.sql, db, { after, size, kind, where })());
     return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
   });
 
@@ -162,14 +148,8 @@ export const bulkCancel = async (
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("cancel", checked, ["pending", "in_progress"]) };
   const { sql } = underway;
-  const cancelBatch = async (db: Queryable, predicate: Predicate, after: string, size: number) => {
-    const rows = await orThrow(
-      runFiltered<{
-        lastId: string | null;
-        matched: number;
-        changed: ReadonlyArray<{ queue: string; cancelled: boolean }>;
-      }>(sql, db, "opsTasksCancel", [after, size, `${sql.schema}.cancel`], predicate)(),
-    );
+  const cancelBatch = async (db: Queryable, where: WhereFrom, after: string, size: number) => {
+    const rows = await orThrow(opsTasksCancel(sql, db, { after, size, where })());
     const row = rows[0];
     if (row === undefined) return { lastId: null, matched: 0, changed: 0 };
     // Running tasks are counted when their worker reports them cancelled.
@@ -177,15 +157,15 @@ export const bulkCancel = async (
       if (cancelled) underway.throughput.count(queue, "cancelled");
     return { lastId: row.lastId, matched: row.matched, changed: row.changed.length };
   };
-  return bulk(underway, filter, options, null, 4, async (pool, predicate, after, size) => {
-    if (filter.jobId === null) return cancelBatch(pool, predicate, after, size);
+  return bulk(underway, filter, options, null, async (pool, where, after, size) => {
+    if (filter.jobId === null) return cancelBatch(pool, where, after, size);
     // As a job's cancel does: hold the job's lock so no step completing
     // meanwhile enqueues a next step this batch cannot see.
     const client = await underway.pool.connect();
     try {
       await client.query("begin");
-      await orThrow(run(sql, client, "tasksLockJob", [filter.jobId])());
-      const result = await cancelBatch(client, predicate, after, size);
+      await orThrow(tasksLockJob(sql, client, { jobId: filter.jobId })());
+      const result = await cancelBatch(client, where, after, size);
       await client.query("commit");
       return result;
     } catch (error) {
@@ -213,10 +193,8 @@ export const bulkDelete = async (
       ["succeeded", "cancelled", "failed"],
     ),
   };
-  return bulk(underway, filter, options, null, 3, async (db, predicate, after, size) => {
-    const rows = await orThrow(
-      runFiltered<Batch>(underway.sql, db, "opsTasksDelete", [after, size], predicate)(),
-    );
+  return bulk(underway, filter, options, null, async (db, where, after, size) => {
+    const rows = await orThrow(opsTasksDelete(underway.sql, db, { after, size, where })());
     return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
   });
 };

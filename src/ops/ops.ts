@@ -3,7 +3,9 @@ import { ConfigError, orThrow } from "../errors.ts";
 import { parseSchedule, nextTick } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
-import { queueStatsList, schedulesList, workerProcessesList } from "./opsQueries.ts";
+import { schedulesList } from "../db/scheduleQueries.ts";
+import { queueStatsList } from "../db/statsQueries.ts";
+import { workerProcessesList } from "../db/workerProcessQueries.ts";
 import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
@@ -104,7 +106,7 @@ export class Ops {
     const since = options.since ?? new Date(Date.now() - 3_600_000);
     if (!(since instanceof Date) || Number.isNaN(since.getTime()))
       throw new ConfigError("throughput: since must be a valid Date");
-    return orThrow(queueStatsList(this.underway.sql, this.underway.pool, queue, since)());
+    return orThrow(queueStatsList(this.underway.sql, this.underway.pool, { queue, since })());
   }
 
   /**
@@ -165,7 +167,7 @@ export class Ops {
     const count = options.nextRuns ?? 5;
     if (!Number.isInteger(count) || count < 0 || count > 100)
       throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
-    const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool)());
+    const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool, {})());
     const now = new Date();
     return rows.map((row) => {
       const spec = parseSchedule(`${row.cron}[${row.timeZone}]`);
@@ -187,6 +189,8 @@ export class Ops {
    * row pruned by the next heartbeat of any live one.
    */
   workers(): Promise<ReadonlyArray<WorkerInfo>> {
-    return orThrow(workerProcessesList(this.underway.sql, this.underway.pool, workerDeadAfterSeconds)());
+    return orThrow(
+      workerProcessesList(this.underway.sql, this.underway.pool, { liveSeconds: workerDeadAfterSeconds })(),
+    );
   }
 }

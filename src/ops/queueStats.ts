@@ -1,6 +1,6 @@
 import { orThrow } from "../errors.ts";
 import type { Underway } from "../underway.ts";
-import { opsQueueCounts, opsQueuesList, type CountRow } from "./opsQueries.ts";
+import { opsQueueCounts, opsQueuesList, type CountRow } from "../db/opsQueries.ts";
 import { taskStates, type Count, type QueueStats, type TaskState } from "./types.ts";
 
 /**
@@ -24,14 +24,14 @@ const countOf = (row: CountRow | undefined): Count => {
 /** Every queue with its counts per state, pause and backlog age; see {@link Ops.queues}. */
 export const queueStats = async (underway: Underway): Promise<ReadonlyArray<QueueStats>> => {
   const { sql, pool } = underway;
-  const counts = await orThrow(opsQueueCounts(sql, pool, exactCountBound)());
+  const counts = await orThrow(opsQueueCounts(sql, pool, { bound: exactCountBound })());
   const byQueue = new Map<string, Map<TaskState, CountRow>>();
   for (const row of counts) {
     const states = byQueue.get(row.queue) ?? new Map<TaskState, CountRow>();
     states.set(row.state, row);
     byQueue.set(row.queue, states);
   }
-  const queues = await orThrow(opsQueuesList(sql, pool, [...byQueue.keys()])());
+  const queues = await orThrow(opsQueuesList(sql, pool, { queues: [...byQueue.keys()] })());
   return queues.map((queue) => {
     const states = byQueue.get(queue.queue);
     return {

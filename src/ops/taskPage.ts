@@ -1,7 +1,8 @@
 import { ConfigError, orThrow } from "../errors.ts";
 import type { Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
-import { opsQueueNames, runFiltered, runPairs, schemaOf, type SummaryRow } from "./opsQueries.ts";
+import { schemaOf } from "../db/filteredQuery.ts";
+import { opsQueueNames, opsTasksByPair, opsTasksPlain, type SummaryRow } from "../db/opsQueries.ts";
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
@@ -61,32 +62,28 @@ export const taskPage = async (
   const { sql, pool } = underway;
   const schema = schemaOf(sql);
   // Without a queue, every queue that has tasks (one index probe each).
-  const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool)())));
+  const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
   if (!isNarrow(checked) && (queues.length === 0 || statesToWalk(checked).length === 0))
     return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
   const rows = isNarrow(checked)
     ? await orThrow(
-        runFiltered<SummaryRow>(
-          sql,
-          pool,
-          "opsTasksPlain",
-          [after, limit + 1],
-          predicateOf(schema, checked, 3),
+        opsTasksPlain(sql, pool, {
+          after,
+          rows: limit + 1,
+          where: (first) => predicateOf(schema, checked, first),
           order,
-        )(),
+        })(),
       )
     : await orThrow(
-        runPairs<SummaryRow>(
-          sql,
-          pool,
-          queues,
-          statesToWalk(checked),
+        opsTasksByPair(sql, pool, {
           after,
-          limit + 1,
-          predicateOf(schema, checked, 3, false),
+          rows: limit + 1,
+          where: (first) => predicateOf(schema, checked, first, false),
           order,
-        )(),
+          queues,
+          states: statesToWalk(checked),
+        })(),
       );
   const tasks = rows.slice(0, limit).map(summaryOf);
   const last = tasks[tasks.length - 1];

@@ -2,8 +2,8 @@ import type pg from "pg";
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Sql } from "../queries.ts";
-import { queueStatsAdd, queueStatsPrune, type StatDeltas } from "./opsQueries.ts";
+import type { Sql } from "../db/query.ts";
+import { queueStatsAdd, queueStatsPrune, type StatDeltas } from "../db/statsQueries.ts";
 
 /** What the throughput counters count. */
 export type CounterName = "enqueued" | "succeeded" | "failed" | "retried" | "cancelled";
@@ -105,7 +105,7 @@ export class ThroughputCounters {
     }
     if (Date.now() - this.lastPruneAt > pruneEveryMs) {
       this.lastPruneAt = Date.now();
-      const pruned = await queueStatsPrune(this.sql, this.pool, keepDays)();
+      const pruned = await queueStatsPrune(this.sql, this.pool, { keepDays })();
       if (E.isLeft(pruned))
         this.log.warn("could not prune throughput counters", { error: messageOf(pruned.left.cause) });
     }

@@ -4,8 +4,8 @@ import type pg from "pg";
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Sql } from "../queries.ts";
-import { workerProcessesDelete, workerProcessesUpsert } from "./opsQueries.ts";
+import type { Sql } from "../db/query.ts";
+import { workerProcessesDelete, workerProcessesUpsert } from "../db/workerProcessQueries.ts";
 
 /** How often a client running workers renews its row. */
 export const workerHeartbeatMs = 10_000;
@@ -68,16 +68,14 @@ export class WorkerRegistry {
     const queues = [...perQueue].map(([queue, concurrency]) => ({ queue, concurrency }));
     const result =
       queues.length === 0
-        ? await workerProcessesDelete(this.sql, this.pool, this.id)()
-        : await workerProcessesUpsert(
-            this.sql,
-            this.pool,
-            this.id,
-            hostname(),
-            process.pid,
-            JSON.stringify(queues),
-            workerDeadAfterSeconds,
-          )();
+        ? await workerProcessesDelete(this.sql, this.pool, { id: this.id })()
+        : await workerProcessesUpsert(this.sql, this.pool, {
+            id: this.id,
+            host: hostname(),
+            pid: process.pid,
+            queues: JSON.stringify(queues),
+            deadAfterSeconds: workerDeadAfterSeconds,
+          })();
     if (E.isLeft(result))
       this.log.warn("could not write the worker registry; workers run on", {
         error: messageOf(result.left.cause),

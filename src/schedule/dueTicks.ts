@@ -1,4 +1,4 @@
-import type { ScheduleRow } from "../scheduleQueries.ts";
+import type { ScheduleRow } from "../db/scheduleQueries.ts";
 import { ticksBetween, type ScheduleSpec } from "./schedule.ts";
 
 /**

@@ -4,8 +4,9 @@ import { pipe } from "fp-ts/lib/function.js";
 import { ConfigError, ValidationError, messageOf, orThrow } from "../errors.ts";
 import type { JobDefinition } from "../definition.ts";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
-import type { EnqueueColumns, Queryable } from "../queries.ts";
-import { schedulesDelete, schedulesUpsert } from "../scheduleQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Queryable } from "../db/query.ts";
+import { schedulesDelete, schedulesUpsert } from "../db/scheduleQueries.ts";
 import type { Underway } from "../underway.ts";
 
 /**
@@ -178,15 +179,13 @@ export const schedule = async <In, V>(
     }),
   );
   await orThrow(
-    schedulesUpsert(
-      underway.sql,
-      options.client ?? underway.pool,
+    schedulesUpsert(underway.sql, options.client ?? underway.pool, {
       queue,
-      spec.cron,
-      spec.timeZone,
-      valid.json,
-      options.catchUp ?? false,
-    )(),
+      cron: spec.cron,
+      timeZone: spec.timeZone,
+      input: valid.json,
+      catchUp: options.catchUp ?? false,
+    })(),
   );
   return spec;
 };
@@ -199,4 +198,4 @@ export const unschedule = <In, V>(
   job: Schedulable<In, V>,
   options: { readonly client?: Queryable } = {},
 ): Promise<boolean> =>
-  orThrow(schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, job.queue)());
+  orThrow(schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, { queue: job.queue })());

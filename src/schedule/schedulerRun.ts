@@ -18,7 +18,7 @@ import {
 } from "rxjs";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import { ConfigError, messageOf, type DbError, type DecodeError } from "../errors.ts";
-import { schedulesGet, type ScheduleRow } from "../scheduleQueries.ts";
+import { schedulesGet, type ScheduleRow } from "../db/scheduleQueries.ts";
 import { fromTask, fromTaskEither } from "../worker/fromTask.ts";
 import { cursorFor, dueTicks } from "./dueTicks.ts";
 import { fireTick } from "./fireTick.ts";
@@ -99,7 +99,7 @@ export class SchedulerRun<In, V> {
       defer(() => listener.ready(channel)).pipe(
         mergeMap(() => timer(0, this.options.refreshIntervalMs ?? 10_000, this.clock)),
       ),
-    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.job.underway.pool, queue))));
+    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.job.underway.pool, { queue }))));
     this.subscriptions.add(reads$.subscribe((read) => this.learn(read)));
 
     const loop$ = fromTask(() => this.runStep()).pipe(

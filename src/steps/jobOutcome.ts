@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Outcome } from "../outcomes.ts";
-import type { TaskRow } from "../queries.ts";
+import type { TaskRow } from "../db/taskQueries.ts";
 import type { StepOutput } from "./steps.ts";
 
 /** What becomes of a job run. `stepSucceeded` and `retrying` are not final. */

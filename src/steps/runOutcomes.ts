@@ -4,7 +4,7 @@ import { jsonCodec } from "../codec.ts";
 import { TaskFailedError, UnderwayError, orThrow } from "../errors.ts";
 import { firstFinal } from "../notify/firstFinal.ts";
 import { TaskOutcomes } from "../notify/taskOutcomes.ts";
-import { tasksGetLatestOfJob } from "../queries.ts";
+import { tasksGetLatestOfJob } from "../db/taskQueries.ts";
 import type { Underway } from "../underway.ts";
 import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
 import type { StepOutput } from "./steps.ts";
@@ -44,7 +44,7 @@ export class RunOutcomes<O> {
         filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
       ),
       async () => {
-        const row = await orThrow(tasksGetLatestOfJob(sql, pool, jobId)());
+        const row = await orThrow(tasksGetLatestOfJob(sql, pool, { jobId })());
         if (row === undefined || !this.tasks.owns(row))
           throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
         return row.state === "pending" || row.state === "in_progress"

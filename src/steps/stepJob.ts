@@ -7,7 +7,7 @@ import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { enqueueRuns, runColumns } from "../enqueue/enqueueRuns.ts";
 import { checkJobId } from "../identifier.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { EnqueueColumns } from "../queries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { drainHere, runOnceHere } from "../run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "../run/startWorker.ts";
 import type { Underway } from "../underway.ts";

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
-import { tasksStart } from "../queries.ts";
+import { tasksStart } from "../db/claimQueries.ts";
 import { releaseTasks, type LeaseDeps } from "./lease.ts";
 import type { HeldTask } from "./localTasks.ts";
 
@@ -12,7 +12,10 @@ import type { HeldTask } from "./localTasks.ts";
  */
 export const admitTask = async (deps: LeaseDeps, task: HeldTask): Promise<boolean> => {
   if (task.row.admitted) return true;
-  const result = await tasksStart(deps.sql, deps.pool, [task.row.id], [task.row.attempt])();
+  const result = await tasksStart(deps.sql, deps.pool, {
+    ids: [task.row.id],
+    attempts: [task.row.attempt],
+  })();
   if (E.isRight(result) && result.right.includes(task.row.id)) return true;
   if (E.isRight(result)) {
     deps.log.info("a prefetched keyed task's key is at its limit in another process; gave the task back", {

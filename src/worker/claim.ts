@@ -10,8 +10,8 @@ import {
   tasksClaim,
   tasksNextDue,
   type ClaimedRow,
-  type Sql,
-} from "../queries.ts";
+} from "../db/claimQueries.ts";
+import type { Sql } from "../db/query.ts";
 
 /** What a claim round needs. */
 export interface ClaimDeps {
@@ -56,7 +56,7 @@ export class Waiting {
   async register(): Promise<boolean> {
     const ttl = Math.max(3 * this.deps.pollIntervalMs, 60_000);
     const { sql, pool, queue, workerId } = this.deps;
-    const result = await queueWaitersUpsert(sql, pool, queue, workerId, ttl)();
+    const result = await queueWaitersUpsert(sql, pool, { queue, workerId, ttlMs: ttl })();
     const fresh = E.isRight(result) && !this.registered;
     if (E.isRight(result)) this.registered = true;
     return fresh;
@@ -66,7 +66,7 @@ export class Waiting {
     if (!this.registered) return;
     this.registered = false;
     const { sql, pool, queue, workerId } = this.deps;
-    await queueWaitersDelete(sql, pool, queue, workerId)();
+    await queueWaitersDelete(sql, pool, { queue, workerId })();
   }
 }
 
@@ -87,7 +87,7 @@ export const claimRound = async (
   const startedAt = deps.now();
   const timed = performance.now();
   const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ??
-    tasksClaim(sql, pool, queue, want, workerId, startable)());
+    tasksClaim(sql, pool, { queue, limit: want, workerId, startable })());
   deps.events.claimed(queue, E.isRight(result) ? result.right.length : 0, performance.now() - timed);
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
@@ -101,7 +101,10 @@ export const claimRound = async (
   else if (rows.length === want) await waiting.unregister();
   if (rows.length === want) return { rows, again, dueInMs: null };
   const sinceClaimMs = Math.max(0, deps.now() - startedAt);
-  const due = await tasksNextDue(sql, pool, queue, Math.ceil(sinceClaimMs) + lookBackMarginMs)();
+  const due = await tasksNextDue(sql, pool, {
+    queue,
+    lookBackMs: Math.ceil(sinceClaimMs) + lookBackMarginMs,
+  })();
   if (E.isLeft(due)) {
     log.warn("could not read the next due time; delayed tasks wait for the poll", {
       error: messageOf(due.left.cause),

@@ -2,15 +2,10 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
-import {
-  tasksComplete,
-  tasksCompleteAndClaim,
-  tasksCompleteAndContinue,
-  type ClaimedRow,
-  type EnqueueColumns,
-  type Queryable,
-  type Sql,
-} from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import { tasksComplete, tasksCompleteAndClaim, tasksCompleteAndContinue } from "../db/completeQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Queryable, Sql } from "../db/query.ts";
 import { retryTransient } from "../retry.ts";
 
 interface Pending {
@@ -92,14 +87,15 @@ export class Completions {
     // Not retried: a statement that committed but whose reply was lost would
     // claim a second batch, and the first would wait out its leases. A failure
     // falls back to the plain write below, which retries.
-    const result = await tasksCompleteAndClaim(
-      this.sql,
-      this.db,
-      batch.map((item) => item.id),
-      batch.map((item) => item.attempt),
-      batch.map((item) => item.output),
-      { queue: claim.queue, limit: claim.want, workerId: claim.workerId, startable: claim.startable },
-    )();
+    const result = await tasksCompleteAndClaim(this.sql, this.db, {
+      ids: batch.map((item) => item.id),
+      attempts: batch.map((item) => item.attempt),
+      outputs: batch.map((item) => item.output),
+      queue: claim.queue,
+      limit: claim.want,
+      workerId: claim.workerId,
+      startable: claim.startable,
+    })();
     claim.deliver(
       pipe(
         result,
@@ -120,11 +116,14 @@ export class Completions {
     const attempts = batch.map((item) => item.attempt);
     const outputs = batch.map((item) => item.output);
     const statement = continuing
-      ? tasksCompleteAndContinue(this.sql, this.db, ids, attempts, outputs, {
+      ? tasksCompleteAndContinue(this.sql, this.db, {
+          ids,
+          attempts,
+          outputs,
           sourceIds: ids,
-          columns: concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next]))),
+          next: concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next]))),
         })
-      : tasksComplete(this.sql, this.db, ids, attempts, outputs);
+      : tasksComplete(this.sql, this.db, { ids, attempts, outputs });
     const result = await retryTransient(statement)();
     // Isolation: a statement that fails for good because of one row (a value
     // a trigger rejects, a row locked past lock_timeout) must not cost the

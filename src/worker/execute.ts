@@ -1,6 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
 import * as T from "fp-ts/lib/Task.js";
-import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
 import { asyncScheduler, type SchedulerLike } from "rxjs";
@@ -9,9 +8,14 @@ import { AbortError, FatalError, type AbortKind, type DecodeError, type TaskFail
 import type { Logger } from "../log.ts";
 import type { Stored } from "../codec.ts";
 import type { OutcomeBase } from "../outcomes.ts";
-import { type ClaimedRow, type EnqueueColumns, type HeartbeatRow, type Sql } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { HeartbeatRow } from "../db/leaseQueries.ts";
+import type { Sql } from "../db/query.ts";
 import type { Completions } from "./completions.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
+import type { Deadlines } from "./deadlines.ts";
+import { TaskAbort } from "./taskAbort.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -43,15 +47,24 @@ export type Handler<I, O> = (input: I, context: TaskContext) => Promise<O>;
 /** A claimed task inside a worker. */
 export interface RunningTask {
   readonly row: ClaimedRow;
-  readonly controller: AbortController;
+  /** Fired on timeout, cancel, lost lease or shutdown; the handler's `signal` is its. */
+  readonly abort: TaskAbort;
   /**
    * Fired at shutdown past its grace period: stop waiting for a cancelled
    * handler that ignores its signal, and write nothing (the lease lapses and
    * the reaper ends the task cancelled).
    */
-  readonly abandon: AbortController;
+  readonly abandon: TaskAbort;
   started: boolean;
 }
+
+/** A task's abort states, before it runs. */
+export const runningTask = (row: ClaimedRow): RunningTask => ({
+  row,
+  abort: new TaskAbort(),
+  abandon: new TaskAbort(),
+  started: false,
+});
 
 export interface ExecuteDeps<I, O> {
   readonly sql: Sql;
@@ -79,22 +92,18 @@ export interface ExecuteDeps<I, O> {
   readonly now?: () => number;
   /** Runs handler timeouts; a worker passes its own, so tests run on virtual time. Default: asyncScheduler. */
   readonly scheduler?: SchedulerLike;
+  /** Times handlers out on one timer per worker (./deadlines.ts); without it, one timer per task. */
+  readonly deadlines?: Deadlines;
 }
 
-/** Only the worker aborts a task's controller, always with an `AbortError`. */
-const abortErrorOf = (signal: AbortSignal): AbortError | undefined =>
-  signal.aborted && signal.reason instanceof AbortError ? signal.reason : undefined;
-
 /** Fires a running task's signal; its reason is an `AbortError` of that kind. */
-export const abortTask = (task: RunningTask, kind: AbortKind): void =>
-  task.controller.abort(new AbortError(kind));
+export const abortTask = (task: RunningTask, kind: AbortKind): void => task.abort.abort(new AbortError(kind));
 
 /** Someone else writes this attempt's end: a reaper or another worker has the task, or the lease is left to lapse. */
 export const isTakenAway = (task: RunningTask): boolean =>
-  abortErrorOf(task.controller.signal)?.kind === "lease lost" || task.abandon.signal.aborted;
+  task.abort.reason?.kind === "lease lost" || task.abandon.aborted;
 
-export const isCancelled = (task: RunningTask): boolean =>
-  abortErrorOf(task.controller.signal)?.kind === "cancelled";
+export const isCancelled = (task: RunningTask): boolean => task.abort.reason?.kind === "cancelled";
 
 // The handler's stack says nothing about why the signal fired.
 export const failureOfAbort = (reason: AbortError): TaskFailure => ({
@@ -127,67 +136,73 @@ const failureOfThrown = (thrown: unknown): TaskFailure => {
  * its concurrency key's slot meanwhile, so a handler that ignores the
  * signal never runs beside another task of its key.
  */
-const runHandler =
-  <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask) =>
-  (input: I): TE.TaskEither<TaskFailure, unknown> =>
-  () => {
-    const { row, controller } = task;
-    const signal = controller.signal;
-    const timer = (deps.scheduler ?? asyncScheduler).schedule(
-      () => controller.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`)),
-      row.timeout_ms,
-    );
-    const context: TaskContext = {
-      taskId: row.id,
-      queue: deps.queue,
-      attempt: row.attempt,
-      maxAttempts: row.max_attempts,
-      signal,
-      jobId: row.job_id,
-      stepIndex: row.step_index,
-    };
-    return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
-      const settleAborted = () =>
-        settle(E.left(failureOfAbort(abortErrorOf(signal) ?? new AbortError("shutdown"))));
-      if (signal.aborted) return settleAborted();
-      // Whatever the handler returns after a cancel, the task ends cancelled
-      // (the database's task_cancel_wins trigger sees to that).
-      const onAbort = () => {
-        if (abortErrorOf(signal)?.kind !== "cancelled") return settleAborted();
-        task.abandon.signal.addEventListener("abort", settleAborted, { once: true });
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      Promise.resolve()
-        .then(() => deps.events.within(task, () => deps.handler(input, context)))
-        .then(
-          (output) => settle(E.right(output)),
-          (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
-        )
-        .finally(() => {
-          signal.removeEventListener("abort", onAbort);
-          task.abandon.signal.removeEventListener("abort", settleAborted);
-        });
-    }).finally(() => timer.unsubscribe());
+const runHandler = <I, O>(
+  deps: ExecuteDeps<I, O>,
+  task: RunningTask,
+  input: I,
+): Promise<E.Either<TaskFailure, unknown>> => {
+  const { row, abort } = task;
+  const timedOut = () => abort.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`));
+  const cancelTimer =
+    deps.deadlines?.after(row.timeout_ms, timedOut) ??
+    unsubscriber((deps.scheduler ?? asyncScheduler).schedule(timedOut, row.timeout_ms));
+  const context: TaskContext = {
+    taskId: row.id,
+    queue: deps.queue,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    // Made when read: most handlers never do (./taskAbort.ts).
+    get signal() {
+      return abort.signal;
+    },
+    jobId: row.job_id,
+    stepIndex: row.step_index,
   };
+  return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
+    const settleAborted = () => settle(E.left(failureOfAbort(abort.reason ?? new AbortError("shutdown"))));
+    if (abort.aborted) return settleAborted();
+    let stopAbandon: (() => void) | undefined;
+    // Whatever the handler returns after a cancel, the task ends cancelled
+    // (the database's task_cancel_wins trigger sees to that).
+    const stopAbort = abort.onAbort(() => {
+      if (abort.reason?.kind !== "cancelled") return settleAborted();
+      stopAbandon = task.abandon.onAbort(settleAborted);
+    });
+    let returned: Promise<unknown>;
+    try {
+      returned = Promise.resolve(deps.events.within(task, () => deps.handler(input, context)));
+    } catch (thrown: unknown) {
+      returned = Promise.reject(thrown);
+    }
+    returned
+      .then(
+        (output) => settle(E.right(output)),
+        (thrown: unknown) => settle(E.left(failureOfThrown(thrown))),
+      )
+      .finally(() => {
+        stopAbort();
+        stopAbandon?.();
+        cancelTimer();
+      });
+  });
+};
 
-const decodeInput =
-  <I, O>(deps: ExecuteDeps<I, O>) =>
-  (row: ClaimedRow): TE.TaskEither<TaskFailure, I> =>
-    TE.fromEither(
-      pipe(
-        deps.decodeInput(row.input, row),
-        E.mapLeft((error): TaskFailure => ({
-          _tag: "Fatal",
-          name: "ValidationError",
-          message: `input failed its codec: ${error.message}`,
-          stack: null,
-        })),
-      ),
-    );
+const unsubscriber = (subscription: { unsubscribe(): void }) => () => subscription.unsubscribe();
+
+const decodeInput = <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow): E.Either<TaskFailure, I> =>
+  pipe(
+    deps.decodeInput(row.input, row),
+    E.mapLeft((error): TaskFailure => ({
+      _tag: "Fatal",
+      name: "ValidationError",
+      message: `input failed its codec: ${error.message}`,
+      stack: null,
+    })),
+  );
 
 const encodeOutput =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
-  (returned: unknown): TE.TaskEither<TaskFailure, Success<O>> => {
+  (returned: unknown): E.Either<TaskFailure, Success<O>> => {
     const fatal =
       (what: string) =>
       (thrown: unknown): TaskFailure => {
@@ -208,7 +223,6 @@ const encodeOutput =
           fatal("the next step could not be enqueued"),
         ),
       ),
-      TE.fromEither,
     );
   };
 
@@ -246,19 +260,18 @@ export interface Success<O> {
 }
 
 /**
- * The first half of an attempt, as a TaskEither pipeline: decode the input,
- * run the handler under its timeout, encode the output. Holds a worker
- * slot; writing the verdict does not.
+ * The first half of an attempt, as a TaskEither: decode the input, run the
+ * handler under its timeout, encode the output. Decoding and encoding are
+ * synchronous Eithers, so the only asynchronous step is the handler's own
+ * (one promise per attempt, not one per stage). Holds a worker slot;
+ * writing the verdict does not.
  */
 export const runAttempt =
   <I, O>(deps: ExecuteDeps<I, O>) =>
   (task: RunningTask): T.Task<Verdict<O>> =>
-    pipe(
-      TE.rightIO<TaskFailure, ClaimedRow>(() => {
-        deps.events.started(deps.queue, task);
-        return task.row;
-      }),
-      TE.chain(decodeInput(deps)),
-      TE.chain(runHandler(deps, task)),
-      TE.chain(encodeOutput(deps, task.row)),
-    );
+  async () => {
+    deps.events.started(deps.queue, task);
+    const input = decodeInput(deps, task.row);
+    if (E.isLeft(input)) return input;
+    return E.chain(encodeOutput(deps, task.row))(await runHandler(deps, task, input.right));
+  };

@@ -12,7 +12,8 @@ import {
 } from "rxjs";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { tasksHeartbeat, tasksRelease, type Sql } from "../queries.ts";
+import { tasksHeartbeat, tasksRelease } from "../db/leaseQueries.ts";
+import type { Sql } from "../db/query.ts";
 import { applyRenewal } from "./execute.ts";
 import type { HeldTask, LocalTasks } from "./localTasks.ts";
 
@@ -48,12 +49,10 @@ export interface LeaseDeps {
 export const renewLeases = async (deps: LeaseDeps, tasks: LocalTasks, now: number): Promise<void> => {
   const due = tasks.dueForRenewal(now);
   if (due.length === 0) return;
-  const result = await tasksHeartbeat(
-    deps.sql,
-    deps.pool,
-    due.map((task) => task.row.id),
-    due.map((task) => task.row.attempt),
-  )();
+  const result = await tasksHeartbeat(deps.sql, deps.pool, {
+    ids: due.map((task) => task.row.id),
+    attempts: due.map((task) => task.row.attempt),
+  })();
   if (E.isLeft(result)) {
     deps.log.warn("heartbeat failed; retrying on the next tick", { error: messageOf(result.left.cause) });
     return;
@@ -71,12 +70,10 @@ export const releaseTasks = async (
   given: ReadonlyArray<Pick<HeldTask, "row">>,
 ): Promise<void> => {
   if (given.length === 0) return;
-  const result = await tasksRelease(
-    deps.sql,
-    deps.pool,
-    given.map((task) => task.row.id),
-    given.map((task) => task.row.attempt),
-  )();
+  const result = await tasksRelease(deps.sql, deps.pool, {
+    ids: given.map((task) => task.row.id),
+    attempts: given.map((task) => task.row.attempt),
+  })();
   if (E.isLeft(result)) {
     deps.log.warn("could not return unstarted tasks; they run again when their lease expires", {
       error: messageOf(result.left.cause),

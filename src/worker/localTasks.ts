@@ -1,5 +1,5 @@
-import type { ClaimedRow } from "../queries.ts";
-import type { RunningTask } from "./execute.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import { runningTask, type RunningTask } from "./execute.ts";
 
 /** A task this worker claimed, started or not. Times are the scheduler's. */
 export interface HeldTask extends RunningTask {
@@ -15,14 +15,7 @@ export class LocalTasks {
   private readonly tasks = new Map<string, HeldTask>();
 
   hold(row: ClaimedRow, now: number): HeldTask {
-    const task: HeldTask = {
-      row,
-      controller: new AbortController(),
-      abandon: new AbortController(),
-      started: false,
-      claimedAt: now,
-      renewedAt: now,
-    };
+    const task: HeldTask = { ...runningTask(row), claimedAt: now, renewedAt: now };
     this.tasks.set(row.id, task);
     return task;
   }

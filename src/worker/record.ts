@@ -4,7 +4,8 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { messageOf, type DbError, type TaskFailure } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksFail, tasksRetry, type AttemptError, type AttemptState, type ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import { tasksFail, tasksRetry, type AttemptError, type AttemptState } from "../db/completeQueries.ts";
 import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
 import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
 import {
@@ -56,7 +57,13 @@ const recordFailure =
     if (final) {
       return pipe(
         retryTransient(
-          tasksFail(deps.sql, deps.pool, row.id, row.attempt, error, attemptStateOf(failure), deps.dlq),
+          tasksFail(deps.sql, deps.pool, {
+            id: row.id,
+            attempt: row.attempt,
+            error,
+            attemptState: attemptStateOf(failure),
+            dlq: deps.dlq,
+          }),
         ),
         TE.map((written) =>
           written
@@ -70,7 +77,13 @@ const recordFailure =
       failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
     return pipe(
       retryTransient(
-        tasksRetry(deps.sql, deps.pool, row.id, row.attempt, error, delayMs, attemptStateOf(failure)),
+        tasksRetry(deps.sql, deps.pool, {
+          id: row.id,
+          attempt: row.attempt,
+          error,
+          delayMs,
+          attemptState: attemptStateOf(failure),
+        }),
       ),
       TE.map((written) =>
         written

@@ -1,7 +1,9 @@
 import * as E from "fp-ts/lib/Either.js";
 import { DatabaseError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksClaim, tasksGet, tasksHeartbeat, tasksReap, type ClaimedRow } from "../queries.ts";
+import { tasksClaim, type ClaimedRow } from "../db/claimQueries.ts";
+import { tasksHeartbeat, tasksReap } from "../db/leaseQueries.ts";
+import { tasksGet } from "../db/taskQueries.ts";
 import { Completions } from "./completions.ts";
 import {
   abortTask,
@@ -10,6 +12,7 @@ import {
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
+  runningTask,
 } from "./execute.ts";
 import { recordAttempt } from "./record.ts";
 import type { Listener } from "../notify/listener.ts";
@@ -81,7 +84,11 @@ export const runOne = async <I, O>(
     await deps.listener.ready(cancelChannel);
     if (options.signal?.aborted === true || options.stopClaiming?.aborted === true) return { claimed: false };
     const claimStarted = performance.now();
-    const claimed = await tasksClaim(deps.sql, deps.pool, deps.queue, 1, deps.workerId)();
+    const claimed = await tasksClaim(deps.sql, deps.pool, {
+      queue: deps.queue,
+      limit: 1,
+      workerId: deps.workerId,
+    })();
     deps.events.claimed(
       deps.queue,
       E.isRight(claimed) ? claimed.right.length : 0,
@@ -90,12 +97,7 @@ export const runOne = async <I, O>(
     if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
     const row: ClaimedRow | undefined = claimed.right[0];
     if (row === undefined) return { claimed: false };
-    const running: RunningTask = {
-      row,
-      controller: new AbortController(),
-      abandon: new AbortController(),
-      started: true,
-    };
+    const running: RunningTask = { ...runningTask(row), started: true };
     task = running;
     const outcome = await runClaimed(deps, running, options);
     deps.events.ended(deps.queue, running, outcome);
@@ -112,7 +114,7 @@ const runClaimed = async <I, O>(
 ): Promise<Outcome<O> | undefined> => {
   const { row } = task;
   const renew = async () => {
-    const renewed = await tasksHeartbeat(deps.sql, deps.pool, [row.id], [row.attempt])();
+    const renewed = await tasksHeartbeat(deps.sql, deps.pool, { ids: [row.id], attempts: [row.attempt] })();
     // A failed renewal is tried again on the next tick, as in a worker.
     if (E.isRight(renewed)) applyRenewal(task, renewed.right[0]);
   };
@@ -126,9 +128,9 @@ const runClaimed = async <I, O>(
       deps.transactional?.(row) === true
         ? await runTransactionalAttempt(executeDeps, task)()
         : await recordAttempt(executeDeps, task)(await runAttempt(executeDeps)(task)())();
-    if (outcome !== undefined || !task.controller.signal.aborted) return outcome;
+    if (outcome !== undefined || !task.abort.aborted) return outcome;
     // Taken away: a cancel wrote the task's state itself; say so rather than nothing.
-    const current = await tasksGet(deps.sql, deps.pool, row.id)();
+    const current = await tasksGet(deps.sql, deps.pool, { id: row.id })();
     return E.isRight(current) && current.right?.state === "cancelled" && current.right.attempt === row.attempt
       ? { ...outcomeBaseOf(deps.queue, row), _tag: "cancelled" }
       : undefined;
@@ -149,7 +151,7 @@ export const drain = async <I, O>(
   options: DrainOptions = {},
 ): Promise<DrainResult> => {
   const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
-  const reaped = await tasksReap(deps.sql, deps.pool, 500)();
+  const reaped = await tasksReap(deps.sql, deps.pool, { limit: 500 })();
   if (E.isLeft(reaped)) throw new DatabaseError(reaped.left);
   deps.events.reaped(reaped.right);
   const loop = async (): Promise<void> => {

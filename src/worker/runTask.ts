@@ -1,51 +1,87 @@
-import { EMPTY, Observable, catchError, defer, mergeMap, of, tap } from "rxjs";
+import { Observable } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import type { Outcome } from "../outcomes.ts";
 import { runAttempt, type ExecuteDeps } from "./execute.ts";
 import { recordAttempt } from "./record.ts";
 import { admitTask } from "./admit.ts";
-import { fromTask } from "./fromTask.ts";
 import type { HeldTask } from "./localTasks.ts";
 import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 
 /**
- * The execute and record stages of one task, from the moment it has a slot:
- * run the handler (decode, timeout, encode), then write its verdict fenced
- * by the attempt. Only the handler holds the slot: the write is grouped
- * with others (./completions.ts) and must not keep the next task waiting.
- * A transactional handler's verdict is written in its own transaction,
- * inside its slot. A keyed task claimed ahead of a free slot is admitted
- * under its key's limit first (./admit.ts). `canStart` is asked at the last moment: a task given
- * back meanwhile (shutdown, held too long) does not run. Emits the outcome,
- * or `undefined` when nothing was written by this worker.
+ * The execute and record stages of one task, from the moment it has a slot,
+ * as two phases (see ./throttle.ts): the Observable returned runs the
+ * handler (decode, timeout, encode) and emits the second phase, the write of
+ * its verdict fenced by the attempt. Only the first phase holds the global
+ * slot: the write is grouped with others (./completions.ts) and must not
+ * keep the next task waiting. A transactional handler's verdict is written
+ * in its own transaction, inside its slot. A keyed task claimed ahead of a
+ * free slot is admitted under its key's limit first (./admit.ts).
+ * `canStart` is asked at the last moment: a task given back meanwhile
+ * (shutdown, held too long) does not run. The second phase emits the
+ * outcome, or `undefined` when nothing was written by this worker.
+ *
+ * Both phases are plain Observables over one promise each, not operator
+ * chains: this runs once per task, and each operator is a subscriber and a
+ * subscription more per task (see docs/performance.md).
  */
 export const runTask = <I, O>(
   deps: ExecuteDeps<I, O>,
   task: HeldTask,
   canStart: () => boolean,
-): Observable<Outcome<O> | undefined> =>
-  defer(() => {
-    if (!canStart()) return EMPTY;
+): Observable<Observable<Outcome<O> | undefined>> => {
+  // A bug must cost one task (its lease expires and it runs again), never the worker.
+  const contained = (thrown: unknown): undefined => {
+    const error = describeThrown(thrown);
+    deps.log.error("task pipeline threw; the task will run again when its lease expires", {
+      taskId: task.row.id,
+      error: error.stack ?? error.message,
+    });
+    return undefined;
+  };
+  const ended = (outcome$: Promise<Outcome<O> | undefined>): Observable<Outcome<O> | undefined> =>
+    fromPromise(
+      outcome$.catch(contained).then((outcome) => {
+        deps.events.ended(deps.queue, task, outcome);
+        return outcome;
+      }),
+    );
+  // The handler's phase: resolves to the write under way (boxed: an async
+  // function would await a promise it returns), or undefined when the task
+  // did not run.
+  const handled = async (): Promise<{ readonly written: Promise<Outcome<O> | undefined> } | undefined> => {
+    if (!canStart()) return undefined;
     task.started = true;
-    const attempt$ =
-      deps.transactional?.(task.row) === true
-        ? fromTask(runTransactionalAttempt(deps, task))
-        : fromTask(runAttempt(deps)(task)).pipe(
-            mergeMap((verdict) => fromTask(recordAttempt(deps, task)(verdict))),
-          );
     // A prefetched keyed task takes its key's slot only now.
-    return task.row.admitted
-      ? attempt$
-      : fromTask(() => admitTask(deps, task)).pipe(mergeMap((admitted) => (admitted ? attempt$ : EMPTY)));
-  }).pipe(
-    // A bug must cost one task (its lease expires and it runs again), never the worker.
-    catchError((thrown: unknown) => {
-      const error = describeThrown(thrown);
-      deps.log.error("task pipeline threw; the task will run again when its lease expires", {
-        taskId: task.row.id,
-        error: error.stack ?? error.message,
-      });
-      return of(undefined);
-    }),
-    tap((outcome) => deps.events.ended(deps.queue, task, outcome)),
-  );
+    if (!task.row.admitted && !(await admitTask(deps, task))) return undefined;
+    if (deps.transactional?.(task.row) === true) {
+      const outcome = await runTransactionalAttempt(deps, task)();
+      return { written: Promise.resolve(outcome) };
+    }
+    const verdict = await runAttempt(deps)(task)();
+    return { written: recordAttempt(deps, task)(verdict)() };
+  };
+  return new Observable((subscriber) => {
+    handled().then(
+      (phase) => {
+        if (phase !== undefined) subscriber.next(ended(phase.written));
+        subscriber.complete();
+      },
+      (thrown: unknown) => {
+        subscriber.next(ended(Promise.resolve(contained(thrown))));
+        subscriber.complete();
+      },
+    );
+  });
+};
+
+/** A promise as an Observable of its value: one subscriber, no operators. */
+const fromPromise = <A>(promise: Promise<A>): Observable<A> =>
+  new Observable<A>((subscriber) => {
+    promise.then(
+      (value) => {
+        subscriber.next(value);
+        subscriber.complete();
+      },
+      (error: unknown) => subscriber.error(error),
+    );
+  });

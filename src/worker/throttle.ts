@@ -1,4 +1,4 @@
-import { Observable, Subject, defer, finalize, mergeMap, type OperatorFunction } from "rxjs";
+import { Observable, Subject, defer, mergeAll, mergeMap, type OperatorFunction } from "rxjs";
 
 /** How the throttle reads an item's concurrency key and that key's limit. */
 export interface KeyOf<T> {
@@ -63,18 +63,76 @@ export const limitPerKey =
     });
 
 /**
+ * Calls `done` once, when a two-phase run is over: after its second phase
+ * (the inner Observable it emitted) ends, or when it ended without one, or
+ * was unsubscribed. `handedOn` is called when the first phase emits the
+ * second. A plain Observable rather than an operator chain, as it wraps
+ * every task (see ./runTask.ts).
+ */
+export const afterBothPhases =
+  <R>(done: () => void, handedOn: () => void = () => undefined) =>
+  (run$: Observable<Observable<R>>): Observable<Observable<R>> =>
+    new Observable<Observable<R>>((subscriber) => {
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        done();
+      };
+      let second = false;
+      const first = run$.subscribe({
+        next: (rest$) => {
+          if (second) return;
+          second = true;
+          handedOn();
+          subscriber.next(
+            new Observable<R>((inner) => {
+              const rest = rest$.subscribe(inner);
+              return () => {
+                rest.unsubscribe();
+                end();
+              };
+            }),
+          );
+        },
+        error: (error: unknown) => {
+          if (!second) end();
+          subscriber.error(error);
+        },
+        complete: () => {
+          if (!second) end();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        first.unsubscribe();
+        if (!second) end();
+      };
+    });
+
+/**
  * The worker's throttle: per concurrency key at most its limit, across keys
- * at most `concurrency` at once, the rest in claim order. Only `run`'s
- * lifetime holds a slot. In-process only: the database guard (the key's
- * admission trigger) keeps other processes from exceeding a key's limit.
+ * at most `concurrency` at once, the rest in claim order. `run` is two
+ * phases: the Observable it returns is the handler's (it holds a global
+ * slot) and emits the second phase, the write of the verdict, which runs
+ * outside the global limit so that the next handler starts while writes
+ * are grouped (./completions.ts); a key's slot is held until both phases
+ * end, since the database counts the task against its key until written.
+ * In-process only: the database guard (the key's admission trigger) keeps
+ * other processes from exceeding a key's limit.
  */
 export const throttle =
-  <T, R>(keyOf: KeyOf<T>, concurrency: number, run: (item: T) => Observable<R>): OperatorFunction<T, R> =>
+  <T, R>(
+    keyOf: KeyOf<T>,
+    concurrency: number,
+    run: (item: T) => Observable<Observable<R>>,
+  ): OperatorFunction<T, R> =>
   (items$) =>
     defer(() => {
       const ended = new Subject<T>();
       return items$.pipe(
         limitPerKey(keyOf, ended),
-        mergeMap((item) => run(item).pipe(finalize(() => ended.next(item))), concurrency),
+        mergeMap((item) => run(item).pipe(afterBothPhases(() => ended.next(item))), concurrency),
+        mergeAll(),
       );
     });

@@ -3,7 +3,8 @@ import type * as T from "fp-ts/lib/Task.js";
 import type pg from "pg";
 import { AbortError, UnderwayError, messageOf, type TaskFailure } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { backendsCancel, tasksCancelRequested, tasksCompleteLeased } from "../queries.ts";
+import { tasksCompleteLeased } from "../db/completeQueries.ts";
+import { backendsCancel, tasksCancelRequested } from "../db/leaseQueries.ts";
 import type { TransactionalContext } from "./transactional.ts";
 import {
   failureOfAbort,
@@ -88,7 +89,7 @@ const discard = async <I, O>(
   pid: number | undefined,
 ) => {
   if (aborted) {
-    if (pid !== undefined) await backendsCancel(deps.sql, deps.pool, pid)();
+    if (pid !== undefined) await backendsCancel(deps.sql, deps.pool, { pid })();
     tx.release(true);
     return;
   }
@@ -181,7 +182,7 @@ export const runTransactionalAttempt =
   <I, O>(deps: ExecuteDeps<I, O>, task: RunningTask): T.Task<Outcome<O> | undefined> =>
   async () => {
     const { row } = task;
-    const { signal } = task.controller;
+    const { signal } = task.abort;
     let tx: pg.PoolClient | undefined;
     let backendPid: number | undefined;
     // The handler's phase: only then may an abort cancel the backend's query.
@@ -214,7 +215,7 @@ export const runTransactionalAttempt =
       signal.addEventListener(
         "abort",
         () => {
-          if (handlerRunning && tx === client) cancelling = backendsCancel(deps.sql, deps.pool, pid)();
+          if (handlerRunning && tx === client) cancelling = backendsCancel(deps.sql, deps.pool, { pid })();
         },
         { once: true },
       );
@@ -252,7 +253,12 @@ export const runTransactionalAttempt =
     const client = tx;
     if (client === undefined) return recordFailure(retryable("the handler returned without a transaction"));
     const { output, json, next } = verdict.right;
-    const written = await tasksCompleteLeased(deps.sql, client, row.id, row.attempt, json, next)();
+    const written = await tasksCompleteLeased(deps.sql, client, {
+      id: row.id,
+      attempt: row.attempt,
+      output: json,
+      next,
+    })();
     if (E.isLeft(written)) {
       // Often the handler's own doing: it swallowed an error that aborted the transaction.
       await release(false);
@@ -265,7 +271,10 @@ export const runTransactionalAttempt =
       // A cancel that landed while the result was being written (its NOTIFY
       // may not have arrived yet): write it now rather than leave the task
       // holding its key until the lease lapses.
-      const requested = await tasksCancelRequested(deps.sql, deps.pool, row.id, row.attempt)();
+      const requested = await tasksCancelRequested(deps.sql, deps.pool, {
+        id: row.id,
+        attempt: row.attempt,
+      })();
       if (isCancelled(task) || (E.isRight(requested) && requested.right)) return recordFailure(cancel());
       deps.log.warn(
         "transactional task rolled back: its lease expired or it was reclaimed or cancelled (fenced); its writes were discarded",

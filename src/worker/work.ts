@@ -21,16 +21,17 @@ import {
 } from "rxjs";
 import { AbortError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { ClaimedRow } from "../queries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
 import { coalesceMap } from "./coalesce.ts";
+import { Deadlines } from "./deadlines.ts";
 import { abortTask, type ExecuteDeps } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
-import { throttle, type KeyOf } from "./throttle.ts";
+import { afterBothPhases, throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
@@ -68,7 +69,10 @@ const keyOfTask: KeyOf<HeldTask> = {
  */
 export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Observable<Outcome<O>> =>
   defer(() => {
-    const { settings, scheduler, listener, execute } = env;
+    const { settings, scheduler, listener } = env;
+    // Handler timeouts on one timer for this run (./deadlines.ts).
+    const deadlines = new Deadlines(scheduler);
+    const execute: ExecuteDeps<I, O> = { ...env.execute, deadlines };
     const now = () => scheduler.now();
     const tasks = new LocalTasks();
     const ended = new Subject<void>();
@@ -83,7 +87,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const want = () => concurrency + prefetchNow() - tasks.size;
     // Slots no held task will take: keyed tasks claimed for these start at
     // once; the rest of a batch (prefetch) takes no key slot until it starts.
-    const startable = () => Math.max(0, concurrency - tasks.size);
+    // Held tasks whose handler is done and whose verdict is being written:
+    // they hold no slot.
+    let recording = 0;
+    const startable = () => Math.max(0, concurrency - (tasks.size - recording));
     const claimDeps: ClaimDeps = {
       sql: execute.sql,
       pool: execute.pool,
@@ -161,14 +168,23 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     ).pipe(filter((item): item is HeldTask => item !== undefined));
 
     const outcomes$ = claimed$.pipe(
-      throttle(keyOfTask, concurrency, (task) =>
-        runTask(execute, task, () => !stopping && tasks.holds(task)).pipe(
-          finalize(() => {
-            tasks.forget(task);
-            ended.next();
-          }),
-        ),
-      ),
+      throttle(keyOfTask, concurrency, (task) => {
+        let writing = false;
+        return runTask(execute, task, () => !stopping && tasks.holds(task)).pipe(
+          afterBothPhases(
+            () => {
+              if (writing) recording -= 1;
+              tasks.forget(task);
+              ended.next();
+            },
+            // The handler is done; its verdict is being written.
+            () => {
+              writing = true;
+              recording += 1;
+            },
+          ),
+        );
+      }),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined),
       // This worker wrote the retry, so it knows when it falls due.
       tap((outcome) => {
@@ -198,13 +214,17 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         for (const task of tasks.all()) {
           // A cancelled handler still running: stop waiting for it and stop
           // renewing its lease, which lapses; the reaper ends the task cancelled.
-          const reason: unknown = task.controller.signal.reason;
-          if (reason instanceof AbortError && reason.kind === "cancelled") task.abandon.abort();
+          if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
           else abortTask(task, "shutdown");
         }
       }),
     );
     const reaping =
       settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
-    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(finalize(() => reaping?.()));
+    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(
+      finalize(() => {
+        reaping?.();
+        deadlines.close();
+      }),
+    );
   });

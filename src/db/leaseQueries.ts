@@ -1,0 +1,31 @@
+import type { Fenced } from "./claimQueries.ts";
+import { defineQuery, idsOf, nothing } from "./query.ts";
+
+/** A lease renewed: the task is still this attempt's; `cancel_requested` if a cancel awaits its handler. */
+export interface HeartbeatRow {
+  readonly id: string;
+  readonly cancel_requested: boolean;
+}
+
+/** Extends the leases of a worker's tasks; returns those still its own. */
+export const tasksHeartbeat = defineQuery<Fenced, HeartbeatRow>("tasksHeartbeat", ["ids", "attempts"]);
+
+/** Claimed, never started tasks back to pending (no attempt spent); returns the ids released. */
+export const tasksRelease = defineQuery<Fenced, { readonly id: string }>("tasksRelease", ["ids", "attempts"]).map(
+  idsOf,
+);
+
+/** Tasks reaped, each with the queue it was reaped from. */
+export const tasksReap = defineQuery<
+  { readonly limit: number },
+  { readonly task_id: string; readonly queue: string }
+>("tasksReap", ["limit"]).map((rows) => rows.map((row) => ({ id: row.task_id, queue: row.queue })));
+
+/** Whether a cancel was requested for this running attempt. */
+export const tasksCancelRequested = defineQuery<
+  { readonly id: string; readonly attempt: number },
+  { readonly requested: boolean }
+>("tasksCancelRequested", ["id", "attempt"]).map((rows) => rows[0]?.requested === true);
+
+/** Cancels the query a backend is running (an aborted transactional handler's). */
+export const backendsCancel = defineQuery<{ readonly pid: number }>("backendsCancel", ["pid"]).map(nothing);

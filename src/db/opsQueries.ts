@@ -1,0 +1,128 @@
+import type { TaskState } from "../ops/types.ts";
+import { defineFilteredQuery, definePairQuery, type Filtered } from "./filteredQuery.ts";
+import { defineQuery, type NoParams } from "./query.ts";
+
+/** Every queue name that has tasks (one index probe per queue). */
+export const opsQueueNames = defineQuery<NoParams, { readonly name: string }>("opsQueueNames", []).map((rows) =>
+  rows.map((row) => row.name),
+);
+
+/** A task row as lists return it (`sort_id` is the raw id the page sorted on). */
+export interface SummaryRow {
+  readonly sort_id: string;
+  readonly id: string;
+  readonly queue: string;
+  readonly state: TaskState;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  readonly concurrencyKey: string | null;
+  readonly jobId: string | null;
+  readonly stepIndex: number | null;
+  readonly error: string | null;
+  readonly runAt: Date;
+  readonly createdAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+/** One task with its options, lease and I/O. */
+export interface DetailRow extends Omit<SummaryRow, "sort_id"> {
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly retryCoefficient: number;
+  readonly retryJitter: number;
+  readonly timeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly ttlMs: number;
+  readonly concurrencyLimit: number;
+  readonly uniqueKey: string | null;
+  readonly workerId: string | null;
+  readonly leaseExpiresAt: Date | null;
+  readonly dlqFrom: string | null;
+  readonly cancelRequestedAt: Date | null;
+}
+
+/** One task with everything stored about it but its history; undefined when there is none. */
+export const opsTaskDetail = defineQuery<{ readonly id: string }, DetailRow>("opsTaskDetail", ["id"]).map(
+  (rows) => rows[0],
+);
+
+/** Per (queue, state): the planner's estimate, and an exact count when that is small. */
+export interface CountRow {
+  readonly queue: string;
+  readonly state: TaskState;
+  readonly estimate: number;
+  readonly exact: number | null;
+}
+
+/** Every queue's counts per state; exact where the estimate is at most `bound`. */
+export const opsQueueCounts = defineQuery<{ readonly bound: number }, CountRow>("opsQueueCounts", ["bound"]);
+
+/** A queue's settings and backlog age. */
+export interface QueueRow {
+  readonly queue: string;
+  readonly dlq: string | null;
+  readonly pausedAt: Date | null;
+  readonly oldestPendingAgeSeconds: number | null;
+}
+
+/** These queues' settings and backlog ages. */
+export const opsQueuesList = defineQuery<{ readonly queues: ReadonlyArray<string> }, QueueRow>("opsQueuesList", [
+  "queues",
+]);
+
+/** A page of tasks for a narrow filter (ids, a job, a concurrency key, or none), off its own index. */
+export const opsTasksPlain = defineFilteredQuery<
+  { readonly after: string | null; readonly rows: number },
+  SummaryRow
+>("opsTasksPlain", ["after", "rows"]);
+
+/** A page of tasks merged from one branch per (queue, state) pair. */
+export const opsTasksByPair = definePairQuery<SummaryRow>("opsTasksByPair", "opsTasksPairBranch");
+
+/** How many tasks match, up to `limit` (null: all): a bulk action's dry run. */
+export const opsTasksCount = defineFilteredQuery<{ readonly limit: number | null }, { readonly count: number }>(
+  "opsTasksCount",
+  ["limit"],
+);
+
+/** One batch of a bulk action: the last id it read, how many it matched and changed. */
+export interface BatchRow {
+  readonly lastId: string | null;
+  readonly matched: number;
+  readonly changed: number;
+}
+
+/** Walks up the ids, `size` rows a batch. */
+interface BatchParams {
+  readonly after: string;
+  readonly size: number;
+}
+
+/** One batch of a bulk retry or redrive (`kind` the event recorded). */
+export const opsTasksRetry = defineFilteredQuery<
+  BatchParams & { readonly channel: string; readonly kind: "retried" | "redriven" },
+  BatchRow
+>("opsTasksRetry", ["after", "size", "channel", "kind"]).from(
+  (params: BatchParams & { readonly kind: "retried" | "redriven" } & Filtered, sql) => ({
+    ...params,
+    channel: `${sql.schema}.ready`,
+  }),
+);
+
+/** A cancel batch's rows changed: their queue, and whether each ended cancelled (pending) or was asked to stop. */
+export interface CancelBatchRow extends Omit<BatchRow, "changed"> {
+  readonly changed: ReadonlyArray<{ readonly queue: string; readonly cancelled: boolean }>;
+}
+
+/** One batch of a bulk cancel. */
+export const opsTasksCancel = defineFilteredQuery<BatchParams & { readonly channel: string }, CancelBatchRow>(
+  "opsTasksCancel",
+  ["after", "size", "channel"],
+).from((params: BatchParams & Filtered, sql) => ({ ...params, channel: `${sql.schema}.cancel` }));
+
+/** One batch of a bulk delete, with the tasks' attempts and events. */
+export const opsTasksDelete = defineFilteredQuery<BatchParams, BatchRow>("opsTasksDelete", ["after", "size"]);
