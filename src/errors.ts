@@ -2,6 +2,7 @@
  * Errors are values inside underway (tagged unions); public Promise APIs
  * reject with the `UnderwayError` subclasses below, each carrying its cause.
  */
+import * as E from "fp-ts/lib/Either.js";
 
 /** A database call failed. `transient` marks errors worth retrying. */
 export interface DbError {
@@ -106,6 +107,16 @@ export class DatabaseError extends UnderwayError {
     super(secret === undefined ? message : message.split(secret).join("****"), { cause: dbError.cause });
   }
 }
+
+/**
+ * Turns an internal Either into a Promise that rejects with a `DatabaseError`:
+ * where a value-typed `DbError` leaves for a public Promise API.
+ */
+export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
+  const either = await result;
+  if (E.isLeft(either)) throw new DatabaseError(either.left);
+  return either.right;
+};
 
 /**
  * The client was closed: every call made after `close()` (and every

@@ -1,6 +1,7 @@
 import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./db/historyQueries.ts";
 import { checkTaskId } from "./identifier.ts";
-import { orThrow, type Underway } from "./underway.ts";
+import { orThrow } from "./errors.ts";
+import type { Underway } from "./underway.ts";
 
 /** One line of a task's history: an attempt, or an event such as a redrive. */
 export type HistoryEntry =

@@ -24,7 +24,7 @@ export {
   type StepContext,
   type JobOutcome,
   type StepOutput,
-} from "./steps.ts";
+} from "./steps/stepJob.ts";
 export {
   schedule,
   unschedule,
@@ -35,14 +35,14 @@ export {
   type ScheduleSpec,
   type ScheduleOptions,
   type Schedulable,
-} from "./schedule.ts";
+} from "./schedule/schedule.ts";
 export {
   runScheduler,
   scheduler$,
   type Scheduler,
   type SchedulerOptions,
   type TickEvent,
-} from "./scheduler.ts";
+} from "./schedule/scheduler.ts";
 export {
   migrate,
   pendingMigrations,

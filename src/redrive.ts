@@ -1,9 +1,9 @@
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
-import { ConfigError, type DbError } from "./errors.ts";
+import { ConfigError, orThrow, type DbError } from "./errors.ts";
 import { checkQueueName, checkTaskId } from "./identifier.ts";
 import { tasksRedrive, type RedriveSelection } from "./db/taskQueries.ts";
-import { orThrow, type Underway } from "./underway.ts";
+import type { Underway } from "./underway.ts";
 
 /** Which dead-lettered tasks to move; criteria combine (all must hold). */
 export interface RedriveFilter {

@@ -2,9 +2,9 @@ import * as E from "fp-ts/lib/Either.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
-import { ConfigError, messageOf, type DbError } from "./errors.ts";
+import { ConfigError, messageOf, orThrow, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./db/taskQueries.ts";
-import { orThrow, type Stoppable, type Underway } from "./underway.ts";
+import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
 
 /** Options of {@link sweepExpired}. */

@@ -1,107 +1,34 @@
-import * as E from "fp-ts/lib/Either.js";
-import pg from "pg";
-import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
+import type pg from "pg";
 import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
-import {
-  ClosedError,
-  ConfigError,
-  DatabaseError,
-  UnderwayError,
-  dbError,
-  messageOf,
-  type DbError,
-} from "./errors.ts";
-import { checkQueueName, quoteSchema } from "./identifier.ts";
-import { consoleLogger, type Logger } from "./log.ts";
-import { migrate } from "./migrate.ts";
-import { Job } from "./job.ts";
-import type { Sql } from "./db/query.ts";
-import { queuesGetPaused, queuesSetPaused, queuesUpsert } from "./db/queueQueries.ts";
-import { StepJob } from "./steps.ts";
-import { readQueries } from "./sql.ts";
-import { Listener, type ListenerOptions } from "./notify/listener.ts";
-import { OutcomeFeed } from "./outcomeFeed.ts";
-import { TaskEvents } from "./events/taskEvents.ts";
+import { connect } from "./client/connect.ts";
+import { QueueRegistry } from "./client/queueRegistry.ts";
+import { SignalHandlers } from "./client/signalHandlers.ts";
+import type { UnderwayOptions } from "./client/underwayOptions.ts";
+import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
+import { ClosedError, UnderwayError, messageOf, orThrow } from "./errors.ts";
 import type { TaskEvent } from "./events/taskEvent.ts";
+import { TaskEvents } from "./events/taskEvents.ts";
+import { checkQueueName } from "./identifier.ts";
+import { Job } from "./job.ts";
+import type { Logger } from "./log.ts";
+import { Reaper } from "./maintenance/reaper.ts";
+import type { Listener } from "./notify/listener.ts";
+import { OutcomeFeed } from "./notify/outcomeFeed.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
-import { Reaper } from "./maintenance/reaper.ts";
+import type { Sql } from "./db/query.ts";
+import { queuesGetPaused, queuesSetPaused } from "./db/queueQueries.ts";
+import { StepJob } from "./steps/stepJob.ts";
 
-/** How to reach PostgreSQL and where underway's tables live. */
-export interface UnderwayOptions {
-  /** Your pool; underway never ends it. Either this or `connectionString`. */
-  readonly pool?: pg.Pool | undefined;
-  /**
-   * underway makes (and ends on `close`) its own pool. `| undefined` so that
-   * `connectionString: process.env.DATABASE_URL` compiles under
-   * `exactOptionalPropertyTypes`; left undefined, `connect` rejects.
-   */
-  readonly connectionString?: string | undefined;
-  /** Schema of underway's tables. Default `underway`. */
-  readonly schema?: string | undefined;
-  /** Apply migrations on connect. Default true. */
-  readonly migrate?: boolean | undefined;
-  /** Where underway logs. Default: the console. */
-  readonly logger?: Logger | undefined;
-  /**
-   * The LISTEN connection's settings. Behind a transaction-mode pooler
-   * (PgBouncer), give it a direct `connectionString` to PostgreSQL: LISTEN
-   * needs a session of its own. See docs/scaling.md.
-   */
-  readonly listener?: ListenerOptions | undefined;
-  /**
-   * Run underway's queries as named prepared statements (parsed once per
-   * connection). Set false behind PgBouncer in transaction mode (before
-   * 1.21's `max_prepared_statements`): a name prepared on one server
-   * connection is unknown on the next, and two clients preparing it on one
-   * collide. Default true. See docs/scaling.md for the cost.
-   */
-  readonly preparedStatements?: boolean | undefined;
-  /**
-   * For the pool underway makes (`connectionString`): how long a query may
-   * wait for its answer before it fails with a `DatabaseError`, so a frozen
-   * server is an error, not a hang. Default 60,000 ms; 0 waits forever.
-   * Connecting gives up after 10 s. Your own `pool` keeps its own settings.
-   */
-  readonly queryTimeoutMs?: number | undefined;
-}
+// The options connect takes, exported with the client (src/index.ts takes them from here).
+export type { UnderwayOptions } from "./client/underwayOptions.ts";
 
 /** Anything that stops when asked (workers, schedulers, retention loops). */
 export interface Stoppable {
   /** Stops gracefully; resolves once stopped. */
   stop(): Promise<void>;
 }
-
-// Marks stopOnSignals' handlers, so the last client of a process to finish
-// closing is the one that exits. Symbol.for: two copies of underway agree.
-const underwaySignalHandler = Symbol.for("underway.stopOnSignals");
-
-const passwordOf = (connectionString: string | undefined): string | undefined => {
-  if (connectionString === undefined) return undefined;
-  try {
-    const password = decodeURIComponent(new URL(connectionString).password);
-    return password === "" ? undefined : password;
-  } catch {
-    return undefined;
-  }
-};
-
-/**
- * Where the LISTEN connection goes: its own settings, its own connection
- * string (a direct one when the pool goes through a pooler), else the pool's.
- */
-const listenerConnection = (options: ListenerOptions | undefined, pool: pg.Pool): pg.ClientConfig => {
-  if (options?.connectionString !== undefined) return { connectionString: options.connectionString };
-  return options?.connection ?? pool.options;
-};
-
-/** Turns an internal Either into a Promise that rejects with a `DatabaseError`. */
-export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
-  const either = await result;
-  if (E.isLeft(either)) throw new DatabaseError(either.left);
-  return either.right;
-};
 
 /**
  * The client: owns the pool (or borrows yours), the process's one LISTEN
@@ -115,7 +42,6 @@ export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise
 export class Underway {
   private readonly running = new Set<Stoppable>();
   private closing: Promise<void> | undefined;
-  private readonly registered = new Map<string, Promise<void>>();
   /** Emits (and completes) once what was running has stopped: from then on the client is closed. */
   private readonly ended = new AsyncSubject<void>();
   private isClosed = false;
@@ -141,7 +67,15 @@ export class Underway {
     this.throughput = new ThroughputCounters(sql, ownPool, log);
     this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
     this.reaper = new Reaper({ sql, pool: () => ownPool, log, events: this.lifecycle });
+    this.queues = new QueueRegistry(sql, () => this.pool);
+    this.signals = new SignalHandlers(() => this.close(), log);
   }
+
+  /** The queues this client recorded in the database. */
+  private readonly queues: QueueRegistry;
+
+  /** The handlers `stopOnSignals` installed. */
+  private readonly signals: SignalHandlers;
 
   /** @internal Where producers and workers report the lifecycle; events$, metrics and tracing listen. */
   readonly lifecycle: TaskEvents;
@@ -217,64 +151,8 @@ export class Underway {
    * await underway.close();
    */
   static async connect(options: UnderwayOptions): Promise<Underway> {
-    const schema = options.schema ?? "underway";
-    quoteSchema(schema);
-    if ((options.pool === undefined) === (options.connectionString === undefined)) {
-      throw new ConfigError(
-        "Underway.connect needs exactly one of `pool` or `connectionString` (is DATABASE_URL set?)",
-      );
-    }
-    if (options.listener?.connection !== undefined && options.listener.connectionString !== undefined)
-      throw new ConfigError("listener takes one of `connection` or `connectionString`, not both");
-    // A frozen server must not mean an unbounded hang: connects give up
-    // after 10 s, queries after queryTimeoutMs (client side: a frozen server
-    // cannot enforce its own statement_timeout).
-    const queryTimeoutMs = options.queryTimeoutMs ?? 60_000;
-    if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs >= 0 && queryTimeoutMs <= 2_147_483_647))
-      throw new ConfigError(
-        `queryTimeoutMs must be an integer ms >= 0, got ${String(queryTimeoutMs).slice(0, 100)}`,
-      );
-    const pool =
-      options.pool ??
-      new pg.Pool({
-        connectionString: options.connectionString,
-        max: 10,
-        connectionTimeoutMillis: 10_000,
-        ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
-        keepAlive: true,
-      });
-    const log = options.logger ?? consoleLogger;
-    // The pool reports errors of idle clients (a server restart); without a
-    // listener they would crash the process.
-    if (options.pool === undefined)
-      pool.on("error", (error) => log.warn("idle pool client error", { error: error.message }));
-    if (options.migrate !== false) {
-      try {
-        await migrate(pool, { schema });
-      } catch (error) {
-        if (options.pool === undefined) await pool.end().catch(() => undefined);
-        if (error instanceof UnderwayError) throw error;
-        throw new DatabaseError(dbError("connect", error), passwordOf(options.connectionString));
-      }
-    }
-    // Unnamed statements usually mean a transaction-mode pooler, through
-    // which LISTEN hears nothing: workers would run on polling alone.
-    if (
-      options.preparedStatements === false &&
-      options.listener?.connection === undefined &&
-      options.listener?.connectionString === undefined
-    )
-      log.warn(
-        "preparedStatements: false without listener.connectionString: behind a transaction-mode pooler, LISTEN needs a direct connection (docs/scaling.md)",
-      );
-    const listener = new Listener(listenerConnection(options.listener, pool), log, options.listener);
-    return new Underway(
-      pool,
-      { schema, queries: readQueries(schema), preparedStatements: options.preparedStatements !== false },
-      listener,
-      log,
-      options.pool === undefined,
-    );
+    const { pool, sql, listener, log, ownsPool } = await connect(options);
+    return new Underway(pool, sql, listener, log, ownsPool);
   }
 
   /**
@@ -302,27 +180,7 @@ export class Underway {
     definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">,
   ): Promise<void> {
     // Not assertOpen(): handlers finishing during close() may still enqueue.
-    const key = `${definition.queue}\u0000${definition.dlq ?? ""}`;
-    let done = this.registered.get(key);
-    if (done === undefined) {
-      done = (async () => {
-        if (definition.dlq !== null)
-          await orThrow(
-            queuesUpsert(this.sql, this.pool, { name: definition.dlq, dlq: null, overwriteDlq: false })(),
-          );
-        await orThrow(
-          queuesUpsert(this.sql, this.pool, {
-            name: definition.queue,
-            dlq: definition.dlq,
-            overwriteDlq: true,
-          })(),
-        );
-      })();
-      // A failed registration is tried again by the next call.
-      done.catch(() => this.registered.delete(key));
-      this.registered.set(key, done);
-    }
-    return done;
+    return this.queues.register(definition);
   }
 
   /**
@@ -394,40 +252,8 @@ export class Underway {
     options: { readonly signals?: ReadonlyArray<NodeJS.Signals>; readonly exit?: boolean } = {},
   ): () => void {
     this.assertOpen();
-    // One set of handlers per client: a second call replaces the first.
-    this.removeSignalHandlers?.();
-    const signals = options.signals ?? ["SIGTERM", "SIGINT"];
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      this.log.warn(`${signal} received: stopping workers gracefully (send again to exit at once)`);
-      void this.close().then(
-        () => {
-          // Another client of this process still closing (its own
-          // stopOnSignals) exits when it is done, not cut short by this one.
-          const othersClosing = signals.some((name) =>
-            process.listeners(name).some((listener) => underwaySignalHandler in listener),
-          );
-          if (options.exit !== false && !othersClosing) process.exit(0);
-        },
-        (error: unknown) => {
-          this.log.error("graceful shutdown failed", { error: String(error) });
-          process.exit(1);
-        },
-      );
-    };
-    Object.defineProperty(onSignal, underwaySignalHandler, { value: true });
-    for (const signal of signals) process.on(signal, onSignal);
-    const remove = () => {
-      for (const signal of signals) process.off(signal, onSignal);
-      if (this.removeSignalHandlers === remove) this.removeSignalHandlers = undefined;
-    };
-    this.removeSignalHandlers = remove;
-    return remove;
+    return this.signals.install(options);
   }
-
-  private removeSignalHandlers: (() => void) | undefined;
 
   /**
    * Ends everything this client started, so a process whose only work was
@@ -460,7 +286,7 @@ export class Underway {
       this.ownPool.on("error", () => undefined);
     }
     // Closed: signal handlers of stopOnSignals() have nothing left to stop.
-    this.removeSignalHandlers?.();
+    this.signals.remove();
     // A worker that failed to stop is reported once everything else is closed.
     const failed = stopped.find((result) => result.status === "rejected");
     if (failed !== undefined) {

@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.ts";
+import { ConfigError, orThrow } from "../errors.ts";
 import { checkQueueName } from "../identifier.ts";
 import { schemaOf, type WhereFrom } from "../db/filteredQuery.ts";
 import {
@@ -10,7 +10,7 @@ import {
 } from "../db/opsQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import { tasksLockJob } from "../db/taskQueries.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import type { Underway } from "../underway.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
 

@@ -1,7 +1,7 @@
 import { checkQueueName } from "../identifier.ts";
-import { ConfigError } from "../errors.ts";
-import { parseSchedule, nextTick } from "../schedule.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import { ConfigError, orThrow } from "../errors.ts";
+import { parseSchedule, nextTick } from "../schedule/schedule.ts";
+import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { schedulesList } from "../db/scheduleQueries.ts";
 import { queueStatsList } from "../db/statsQueries.ts";

@@ -1,4 +1,5 @@
-import { orThrow, type Underway } from "../underway.ts";
+import { orThrow } from "../errors.ts";
+import type { Underway } from "../underway.ts";
 import { opsQueueCounts, opsQueuesList, type CountRow } from "../db/opsQueries.ts";
 import { taskStates, type Count, type QueueStats, type TaskState } from "./types.ts";
 

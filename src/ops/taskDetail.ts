@@ -1,6 +1,7 @@
 import { checkTaskId } from "../identifier.ts";
 import { taskHistory } from "../history.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import { orThrow } from "../errors.ts";
+import type { Underway } from "../underway.ts";
 import { opsTaskDetail } from "../db/opsQueries.ts";
 import type { TaskDetail } from "./types.ts";
 

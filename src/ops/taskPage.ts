@@ -1,5 +1,5 @@
-import { ConfigError } from "../errors.ts";
-import { orThrow, type Underway } from "../underway.ts";
+import { ConfigError, orThrow } from "../errors.ts";
+import type { Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { schemaOf } from "../db/filteredQuery.ts";
 import { opsQueueNames, opsTasksByPair, opsTasksPlain, type SummaryRow } from "../db/opsQueries.ts";

@@ -1,13 +1,13 @@
 import { Cron } from "croner";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import { ConfigError, ValidationError, messageOf } from "./errors.ts";
-import type { JobDefinition } from "./definition.ts";
-import type { CheckedInput } from "./job.ts";
-import type { EnqueueColumns } from "./db/enqueueColumns.ts";
-import type { Queryable } from "./db/query.ts";
-import { schedulesDelete, schedulesUpsert } from "./db/scheduleQueries.ts";
-import { orThrow, type Underway } from "./underway.ts";
+import { ConfigError, ValidationError, messageOf, orThrow } from "../errors.ts";
+import type { JobDefinition } from "../definition.ts";
+import type { CheckedInput } from "../enqueue/checkInput.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Queryable } from "../db/query.ts";
+import { schedulesDelete, schedulesUpsert } from "../db/scheduleQueries.ts";
+import type { Underway } from "../underway.ts";
 
 /**
  * A validated cron schedule: an expression with 5 fields (minute first) or

@@ -15,14 +15,14 @@ import {
   timer,
   type Subscriber,
 } from "rxjs";
-import { ClosedError, messageOf, type DbError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import { decodeOutcomePayload, type OutcomeSource } from "./outcomes.ts";
-import type { Sql } from "./db/query.ts";
-import { outcomeListenersDelete, outcomeListenersUpsert } from "./db/queueQueries.ts";
-import { tasksGet, tasksGetMany, type TaskRow } from "./db/taskQueries.ts";
-import { retryTransient } from "./retry.ts";
-import type { Listener } from "./notify/listener.ts";
+import { ClosedError, messageOf, type DbError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { decodeOutcomePayload, type OutcomeSource } from "../outcomes.ts";
+import type { Sql } from "../db/query.ts";
+import { outcomeListenersDelete, outcomeListenersUpsert } from "../db/queueQueries.ts";
+import { tasksGet, tasksGetMany, type TaskRow } from "../db/taskQueries.ts";
+import { retryTransient } from "../retry.ts";
+import type { Listener } from "./listener.ts";
 
 // A registration lapses this long after its last renewal; renewed at a third.
 const ttlMs = 60_000;

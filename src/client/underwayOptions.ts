@@ -1,0 +1,42 @@
+import type pg from "pg";
+import type { Logger } from "../log.ts";
+import type { ListenerOptions } from "../notify/listener.ts";
+
+/** How to reach PostgreSQL and where underway's tables live. */
+export interface UnderwayOptions {
+  /** Your pool; underway never ends it. Either this or `connectionString`. */
+  readonly pool?: pg.Pool | undefined;
+  /**
+   * underway makes (and ends on `close`) its own pool. `| undefined` so that
+   * `connectionString: process.env.DATABASE_URL` compiles under
+   * `exactOptionalPropertyTypes`; left undefined, `connect` rejects.
+   */
+  readonly connectionString?: string | undefined;
+  /** Schema of underway's tables. Default `underway`. */
+  readonly schema?: string | undefined;
+  /** Apply migrations on connect. Default true. */
+  readonly migrate?: boolean | undefined;
+  /** Where underway logs. Default: the console. */
+  readonly logger?: Logger | undefined;
+  /**
+   * The LISTEN connection's settings. Behind a transaction-mode pooler
+   * (PgBouncer), give it a direct `connectionString` to PostgreSQL: LISTEN
+   * needs a session of its own. See docs/scaling.md.
+   */
+  readonly listener?: ListenerOptions | undefined;
+  /**
+   * Run underway's queries as named prepared statements (parsed once per
+   * connection). Set false behind PgBouncer in transaction mode (before
+   * 1.21's `max_prepared_statements`): a name prepared on one server
+   * connection is unknown on the next, and two clients preparing it on one
+   * collide. Default true. See docs/scaling.md for the cost.
+   */
+  readonly preparedStatements?: boolean | undefined;
+  /**
+   * For the pool underway makes (`connectionString`): how long a query may
+   * wait for its answer before it fails with a `DatabaseError`, so a frozen
+   * server is an error, not a hang. Default 60,000 ms; 0 waits forever.
+   * Connecting gives up after 10 s. Your own `pool` keeps its own settings.
+   */
+  readonly queryTimeoutMs?: number | undefined;
+}

@@ -1,0 +1,53 @@
+import type { JobDefinition } from "../definition.ts";
+import { UnderwayError, orThrow } from "../errors.ts";
+import type { TraceCarrier } from "../events/taskEvents.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
+import type { Queryable } from "../db/query.ts";
+import type { Underway } from "../underway.ts";
+import { checkInput } from "./checkInput.ts";
+import type { EnqueueOptions } from "./enqueueOptions.ts";
+import { taskColumns } from "./taskColumns.ts";
+
+/**
+ * Validates and enqueues one task (with the caller's client when given);
+ * resolves with its id, or with the id of the live task holding its unique key.
+ */
+export const enqueueOne = async <In, V, R, O>(
+  underway: Underway,
+  definition: JobDefinition<In, V, R, O>,
+  input: In,
+  options: EnqueueOptions | undefined,
+): Promise<string> => {
+  const valid = checkInput(definition, input);
+  const columns = taskColumns(definition, [valid], options);
+  await underway.register(definition);
+  const db = options?.client ?? underway.pool;
+  return underway.lifecycle.produce(
+    definition.queue,
+    (trace) => insertOne(underway, definition.queue, db, columns, trace),
+    (id) => [id],
+  );
+};
+
+const insertOne = async (
+  underway: Underway,
+  queue: string,
+  db: Queryable,
+  columns: EnqueueColumns,
+  trace: TraceCarrier | null,
+): Promise<string> => {
+  const { sql } = underway;
+  const uniqueKey = columns.uniqueKey[0] ?? null;
+  // A conflicting task may finish between the insert and the look-up; then
+  // the key is free again and the insert is retried.
+  for (let tries = 0; tries < 3; tries += 1) {
+    const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
+    if (id !== undefined) underway.throughput.count(queue, "enqueued");
+    if (id !== undefined) return id;
+    if (uniqueKey === null) break;
+    const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: [uniqueKey] })());
+    if (existing[0] !== undefined) return existing[0].id;
+  }
+  throw new UnderwayError(`enqueue on queue ${queue} returned no id`);
+};

@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import type { JobDefinition } from "../definition.ts";
+import { UnderwayError, orThrow } from "../errors.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { tasksEnqueue, tasksFindUnique } from "../db/enqueueQueries.ts";
+import type { Underway } from "../underway.ts";
+import { checkInput, type CheckedInput } from "./checkInput.ts";
+import type { EnqueueOptions, OptionsSource } from "./enqueueOptions.ts";
+import { taskColumns } from "./taskColumns.ts";
+
+/**
+ * Task rows of new multi-step job runs: one first-step row per valid input,
+ * each with a job id of its own. Schedules enqueue their runs through this too.
+ */
+export const runColumns = <V>(
+  definition: OptionsSource<V>,
+  inputs: ReadonlyArray<CheckedInput<V>>,
+  options: EnqueueOptions | undefined,
+): EnqueueColumns => {
+  const columns = inputs.map((input) =>
+    taskColumns(definition, [input], options, { jobId: randomUUID(), stepIndex: 0 }),
+  );
+  return columns.reduce(
+    (all, one) => {
+      for (const key of Object.keys(all) as Array<keyof typeof all>)
+        (all[key] as unknown[]).push(...(one[key] as unknown[]));
+      return all;
+    },
+    taskColumns(definition, [], undefined),
+  );
+};
+
+/**
+ * Validates every input (all or nothing), then enqueues one run per input
+ * in one statement; resolves with their job ids, in input order. An input
+ * whose unique key a live run holds gets that run's job id.
+ */
+export const enqueueRuns = async <In, V, R, O>(
+  underway: Underway,
+  definition: JobDefinition<In, V, R, O>,
+  inputs: ReadonlyArray<In>,
+  options: EnqueueOptions | undefined,
+): Promise<string[]> => {
+  const { queue } = definition;
+  const valid = inputs.map((input, index) => checkInput(definition, input, index));
+  const columns = runColumns(definition, valid, options);
+  await underway.register(definition);
+  const { sql, pool } = underway;
+  const db = options?.client ?? pool;
+  const rows = await underway.lifecycle.produce(
+    queue,
+    (trace) => orThrow(tasksEnqueue(sql, db, { queue, columns, trace })()),
+    (inserted) => inserted.map((row) => row.id),
+  );
+  const jobIds = columns.jobId as string[];
+  if (rows.length === jobIds.length) return jobIds;
+  // A live run holds a unique key: that input gets the run's job id, not
+  // the id of a run that was never inserted.
+  const inserted = new Set(rows.map((row) => row.unique_key));
+  const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
+  const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: taken })());
+  const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
+  return jobIds.map((jobId, index) => {
+    const key = columns.uniqueKey[index] ?? null;
+    if (key === null || inserted.has(key)) return jobId;
+    const holder = byKey.get(key);
+    if (holder === undefined || holder === null)
+      throw new UnderwayError(
+        `unique key ${JSON.stringify(key.slice(0, 40))} is held by a task that is not a job run`,
+      );
+    return holder;
+  });
+};

@@ -1,0 +1,60 @@
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { CheckedInput } from "./checkInput.ts";
+import { taskOptionsOf, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
+
+/** Where a task belongs in a multi-step job run: the run's id and the step's index. */
+export interface RunPlace {
+  readonly jobId: string;
+  readonly stepIndex: number;
+}
+
+/**
+ * The task rows for inputs that passed validation, as one array per column
+ * (what the INSERT statements take): each row with its options resolved,
+ * and with its place in a job run when it has one.
+ */
+export const taskColumns = <V>(
+  definition: OptionsSource<V>,
+  inputs: ReadonlyArray<CheckedInput<V>>,
+  enqueue: EnqueueOptions | undefined,
+  place?: RunPlace,
+): EnqueueColumns => {
+  const columns: EnqueueColumns = {
+    inputs: [],
+    maxAttempts: [],
+    retryInitialMs: [],
+    retryMaxMs: [],
+    retryCoefficient: [],
+    retryJitter: [],
+    timeoutMs: [],
+    heartbeatMs: [],
+    ttlMs: [],
+    priority: [],
+    concurrencyKey: [],
+    concurrencyLimit: [],
+    uniqueKey: [],
+    delayMs: [],
+    jobId: [],
+    stepIndex: [],
+  };
+  for (const input of inputs) {
+    const options = taskOptionsOf(definition, input.value, enqueue);
+    columns.inputs.push(input.json);
+    columns.maxAttempts.push(options.retry.maxAttempts);
+    columns.retryInitialMs.push(options.retry.initialIntervalMs);
+    columns.retryMaxMs.push(options.retry.maxIntervalMs);
+    columns.retryCoefficient.push(options.retry.backoffCoefficient);
+    columns.retryJitter.push(options.retry.jitter);
+    columns.timeoutMs.push(options.timeoutMs);
+    columns.heartbeatMs.push(options.heartbeatMs);
+    columns.ttlMs.push(options.ttlMs);
+    columns.priority.push(options.priority);
+    columns.concurrencyKey.push(options.concurrencyKey);
+    columns.concurrencyLimit.push(options.concurrencyLimit);
+    columns.uniqueKey.push(options.uniqueKey);
+    columns.delayMs.push(options.delayMs);
+    columns.jobId.push(place?.jobId ?? null);
+    columns.stepIndex.push(place?.stepIndex ?? null);
+  }
+  return columns;
+};

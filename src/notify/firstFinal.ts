@@ -1,0 +1,40 @@
+import * as E from "fp-ts/lib/Either.js";
+import { Observable, defer, filter, firstValueFrom, merge, mergeMap, timer } from "rxjs";
+import { DatabaseError } from "../errors.ts";
+import type { Underway } from "../underway.ts";
+
+/**
+ * The first final outcome among notifications and reads of the row: the
+ * read starts once LISTEN is active and repeats as a fallback for a lost
+ * notification, so it also finds outcomes that came before the call.
+ */
+export const firstFinal = <T extends { readonly _tag: string }>(
+  underway: Underway,
+  notified$: Observable<T>,
+  read: () => Promise<T | undefined>,
+  pollIntervalMs = 1_000,
+): Promise<Exclude<T, { _tag: "retrying" }>> => {
+  const final = (outcome: T | undefined): outcome is Exclude<T, { _tag: "retrying" }> =>
+    outcome !== undefined && outcome._tag !== "retrying" && outcome._tag !== "stepSucceeded";
+  // Reads at 0, 1, 2, 4, 8, 16 polls, then every 30: many waiters on long
+  // tasks cost little, and a lost notification is still found.
+  const read$ = defer(() => underway.listening()).pipe(
+    mergeMap(() => timer(0, pollIntervalMs)),
+    filter((n) => (n & (n - 1)) === 0 || n % 30 === 0),
+    mergeMap(read),
+  );
+  // closed$ errors when the client closes: a wait still pending then rejects with ClosedError.
+  return firstValueFrom(merge(notified$, read$, underway.closed$).pipe(filter(final)));
+};
+
+/**
+ * A waiter's fallback read of a task row, batched with other waiters'
+ * reads. A transient database error is `"retry"` (the next poll reads
+ * again): a waiter outlives a busy pool or a restart as workers do.
+ */
+export const readRow = async (underway: Underway, taskId: string) => {
+  const read = await underway.outcomeFeed.read(taskId);
+  if (E.isRight(read)) return read.right;
+  if (read.left.transient) return "retry" as const;
+  throw new DatabaseError(read.left);
+};

@@ -1,0 +1,91 @@
+import { hostname } from "node:os";
+import { ConfigError } from "../errors.ts";
+import type { Outcome } from "../outcomes.ts";
+import type { Underway } from "../underway.ts";
+import { checkPoolSize } from "../worker/poolSize.ts";
+import {
+  drain,
+  runOne,
+  type DrainOptions,
+  type DrainResult,
+  type RunOnceDeps,
+  type RunOnceOptions,
+} from "../worker/runOnce.ts";
+import { checkWorkOptions } from "../worker/workOptions.ts";
+import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
+
+// How long close() lets a runOnce/drain handler finish, as a worker's default shutdownGraceMs.
+const runHereGraceMs = 30_000;
+
+/** Claims at most one due task and runs it here; `undefined` when none was due (or its result was lost). */
+export const runOnceHere = async <V, O>(
+  underway: Underway,
+  target: RunTarget,
+  runner: TaskRunner<V, O>,
+  options: RunOnceOptions,
+): Promise<Outcome<O> | undefined> => {
+  const one = await runHere(underway, target, runner, 1, options.signal, (deps, control) =>
+    runOne(deps, { ...options, ...control }),
+  );
+  return one.claimed ? one.outcome : undefined;
+};
+
+/** Runs due tasks here until none is due. */
+export const drainHere = async <V, O>(
+  underway: Underway,
+  target: RunTarget,
+  runner: TaskRunner<V, O>,
+  options: DrainOptions,
+): Promise<DrainResult> => {
+  if (options.until !== undefined && options.until !== "empty")
+    throw new ConfigError(`drain: until must be "empty", got ${JSON.stringify(options.until)}`);
+  const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
+  return runHere(underway, target, runner, concurrency, options.signal, (deps, control) =>
+    drain(deps, { ...options, ...control, concurrency }),
+  );
+};
+
+/**
+ * Runs `run` in this process as a worker would. `close()` stops it as it
+ * stops a worker: no new claims at once, running handlers get the grace
+ * period (30 s), then their signal fires.
+ */
+const runHere = async <V, O, A>(
+  underway: Underway,
+  target: RunTarget,
+  runner: TaskRunner<V, O>,
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  run: (
+    deps: RunOnceDeps<V, O>,
+    control: { readonly signal: AbortSignal; readonly stopClaiming: AbortSignal },
+  ) => Promise<A>,
+): Promise<A> => {
+  underway.assertOpen();
+  const deps = { ...executeDeps(underway, target, runner), workerId: `${hostname()}:${process.pid}:once` };
+  if (deps.transactional !== undefined)
+    checkPoolSize(underway.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
+  registerQuietly(underway, target);
+  const stopClaiming = new AbortController();
+  const abort = new AbortController();
+  const running = run(deps, {
+    signal: signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
+    stopClaiming: stopClaiming.signal,
+  });
+  const untrack = underway.track({
+    stop: async () => {
+      stopClaiming.abort();
+      const grace = setTimeout(() => abort.abort(), runHereGraceMs);
+      await running.then(
+        () => undefined,
+        () => undefined,
+      );
+      clearTimeout(grace);
+    },
+  });
+  try {
+    return await running;
+  } finally {
+    untrack();
+  }
+};

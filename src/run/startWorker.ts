@@ -1,0 +1,93 @@
+import { Observable, filter, share } from "rxjs";
+import type { Outcome } from "../outcomes.ts";
+import type { Underway } from "../underway.ts";
+import { checkPoolSize, transactionalConcurrency } from "../worker/poolSize.ts";
+import { WorkerRun, type WorkOptions } from "../worker/worker.ts";
+import { checkWorkOptions } from "../worker/workOptions.ts";
+import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
+
+/** A started worker: its outcome stream and a graceful stop. */
+export interface Worker<O> {
+  /** Outcomes of the tasks this worker ran. */
+  readonly outcomes$: Observable<Outcome<O>>;
+  /** Stops claiming, lets in-flight tasks finish (up to the grace period), resolves when all is written. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker running `runner`'s tasks of `target`'s queue; the client
+ * tracks it (`close()` stops it) and `shutdownQueue` stops it from any
+ * process. Bad options, or a closed client, throw here, synchronously.
+ */
+export const startWorker = <V, O>(
+  underway: Underway,
+  target: RunTarget,
+  runner: TaskRunner<V, O>,
+  given: WorkOptions,
+): Worker<O> => {
+  const checked = checkWorkOptions(given);
+  underway.assertOpen();
+  const deps = executeDeps(underway, target, runner);
+  const { queue } = target;
+  let options = given;
+  if (deps.transactional !== undefined) {
+    const { pool } = underway;
+    const concurrency = transactionalConcurrency(pool, given.concurrency, checked.concurrency);
+    checkPoolSize(pool, concurrency, `the worker of queue ${queue}`);
+    options = { ...given, concurrency };
+  }
+  registerQuietly(underway, target);
+  let stop: () => Promise<void> = async () => undefined;
+  const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
+    const run = new WorkerRun<V, O>(deps, options, (outcome) => {
+      underway.throughput.countOutcome(queue, outcome._tag);
+      subscriber.next(outcome);
+    });
+    const untrack = underway.track(run);
+    const unregister = underway.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
+    run.start();
+    const { listener, sql } = underway;
+    const broadcast = listener
+      .channel$(`${sql.schema}.shutdown`)
+      .pipe(filter((name) => name === queue))
+      .subscribe(() => void stop());
+    stop = () =>
+      run.stop().finally(() => {
+        broadcast.unsubscribe();
+        unregister();
+        untrack();
+        subscriber.complete();
+      });
+    return () => void stop();
+  }).pipe(share());
+  const keepAlive = outcomes$.subscribe();
+  return {
+    outcomes$,
+    stop: async () => {
+      await stop();
+      keepAlive.unsubscribe();
+    },
+  };
+};
+
+/**
+ * A worker as an Observable of its outcomes: subscribing starts one,
+ * unsubscribing stops it gracefully. Options and the client are checked
+ * here, synchronously; `start` checks the rest when subscribed.
+ */
+export const workerOutcomes$ = <O>(
+  underway: Underway,
+  options: WorkOptions,
+  start: () => Worker<O>,
+): Observable<Outcome<O>> => {
+  checkWorkOptions(options);
+  underway.assertOpen();
+  return new Observable<Outcome<O>>((subscriber) => {
+    const worker = start();
+    const sub = worker.outcomes$.subscribe(subscriber);
+    return () => {
+      sub.unsubscribe();
+      void worker.stop();
+    };
+  });
+};

@@ -1,0 +1,78 @@
+import * as E from "fp-ts/lib/Either.js";
+import type { Stored } from "../codec.ts";
+import type { JobDefinition } from "../definition.ts";
+import { ValidationError, messageOf, type DecodeError } from "../errors.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Underway } from "../underway.ts";
+import type { Handler } from "../worker/execute.ts";
+import { isTransactional } from "../worker/transactional.ts";
+
+/**
+ * How one task type's claimed rows are run: the seam between a task type
+ * (`Job`, `StepJob`) and the machinery that runs it (a worker, or
+ * `runOnce`/`drain` in the calling process). A `Job` gives its handler and
+ * its schemas ({@link handlerRunner}); a `StepJob` gives one handler that
+ * dispatches by step index, decodes later steps' inputs as JSON, and
+ * continues a run with its next step's row (src/steps/stepRunner.ts).
+ */
+export interface TaskRunner<V, O> {
+  /** Runs one task. */
+  readonly handler: Handler<V, unknown>;
+  /** Decodes a claimed task's input. */
+  readonly decodeInput: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, V>;
+  /** Checks a returned value; gives its stored form and the value readers see. */
+  readonly encodeOutput: (returned: unknown, row: ClaimedRow) => Stored<O>;
+  /** The next task to enqueue in the statement that completes this one (a job run's next step). */
+  readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+  /** Which tasks run in a transaction of their own; unset if none. */
+  readonly transactional?: (row: ClaimedRow) => boolean;
+}
+
+/** What a runner runs for: a queue and where its tasks go when they fail for good. */
+export type RunTarget = Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">;
+
+/** The runner of a one-handler task type: its handler, checked by its definition's schemas. */
+export const handlerRunner = <In, V, R, O>(
+  definition: JobDefinition<In, V, R, O>,
+  handler: Handler<V, R>,
+): TaskRunner<V, O> => {
+  const { input, output, queue } = definition;
+  return {
+    handler,
+    decodeInput: (value) => input.load(value),
+    encodeOutput: (returned) => {
+      const checked = output.check(returned as R);
+      if (E.isLeft(checked)) throw new ValidationError(`output of queue ${queue}`, checked.left);
+      return checked.right;
+    },
+    ...(isTransactional(handler) ? { transactional: () => true } : {}),
+  };
+};
+
+/** What executing a runner's tasks needs, for a worker or a run in the calling process. */
+export const executeDeps = <V, O>(underway: Underway, target: RunTarget, runner: TaskRunner<V, O>) => ({
+  sql: underway.sql,
+  pool: underway.pool,
+  queue: target.queue,
+  dlq: target.dlq,
+  decodeInput: runner.decodeInput,
+  continuation: runner.continuation,
+  encodeOutput: runner.encodeOutput,
+  handler: runner.handler,
+  log: underway.log,
+  listener: underway.listener,
+  events: underway.lifecycle,
+  requestReaping: underway.requestReaping,
+  ...(runner.transactional === undefined ? {} : { transactional: runner.transactional }),
+});
+
+/** Records the queue for redrive and inspection; tasks run whether or not that works. */
+export const registerQuietly = (underway: Underway, target: RunTarget): void => {
+  void underway.register(target).catch((error: unknown) =>
+    underway.log.warn("could not register the queue; tasks still run", {
+      queue: target.queue,
+      error: messageOf(error),
+    }),
+  );
+};

@@ -1,0 +1,67 @@
+import type * as E from "fp-ts/lib/Either.js";
+import { filter, map, type Observable } from "rxjs";
+import { jsonCodec } from "../codec.ts";
+import { TaskFailedError, UnderwayError, orThrow } from "../errors.ts";
+import { firstFinal } from "../notify/firstFinal.ts";
+import { TaskOutcomes } from "../notify/taskOutcomes.ts";
+import { tasksGetLatestOfJob } from "../db/taskQueries.ts";
+import type { Underway } from "../underway.ts";
+import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
+import type { StepOutput } from "./steps.ts";
+
+/**
+ * One multi-step queue's outcomes as run outcomes: its step tasks' outcomes
+ * (what steps returned, as stored) mapped to what became of their runs,
+ * `done` values decoded by the definition's output schema.
+ */
+export class RunOutcomes<O> {
+  private readonly tasks: TaskOutcomes<StepOutput>;
+
+  constructor(
+    private readonly underway: Underway,
+    private readonly queue: string,
+    private readonly decodeOutput: (value: unknown) => E.Either<{ readonly message: string }, O>,
+  ) {
+    this.tasks = new TaskOutcomes(underway, queue, jsonCodec<StepOutput>().load);
+  }
+
+  /** Outcomes of every run, step by step, from every process. */
+  get all$(): Observable<JobOutcome<O>> {
+    return this.tasks.all$.pipe(
+      map((outcome) => jobOutcomeOf(outcome, this.decodeOutput)),
+      filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
+    );
+  }
+
+  /** The final outcome of a run: notified, or read from its latest step's row. */
+  final(jobId: string, pollIntervalMs?: number): Promise<JobOutcome<O>> {
+    const { sql, pool } = this.underway;
+    return firstFinal<JobOutcome<O>>(
+      this.underway,
+      this.tasks.of$(jobId).pipe(
+        filter((outcome) => outcome.jobId === jobId),
+        map((outcome) => jobOutcomeOf(outcome, this.decodeOutput)),
+        filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
+      ),
+      async () => {
+        const row = await orThrow(tasksGetLatestOfJob(sql, pool, { jobId })());
+        if (row === undefined || !this.tasks.owns(row))
+          throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
+        return row.state === "pending" || row.state === "in_progress"
+          ? undefined
+          : jobOutcomeOf(rowOutcome(row), this.decodeOutput);
+      },
+      pollIntervalMs,
+    );
+  }
+
+  /** The run's `done` value; `TaskFailedError` if a step failed or the run was cancelled. */
+  async result(jobId: string): Promise<O> {
+    const outcome = await this.final(jobId);
+    if (outcome._tag === "succeeded") return outcome.output;
+    if (outcome._tag === "failed" || outcome._tag === "cancelled") {
+      throw new TaskFailedError(jobId, outcome._tag, outcome._tag === "failed" ? outcome.error : null);
+    }
+    throw new UnderwayError(`job ${jobId} ended as ${outcome._tag}`);
+  }
+}

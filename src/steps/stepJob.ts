@@ -1,0 +1,139 @@
+import type { Observable } from "rxjs";
+import { cancelRun } from "../cancel.ts";
+import type { StepJobDefinition } from "../definition.ts";
+import { UnderwayError } from "../errors.ts";
+import type { CheckedInput } from "../enqueue/checkInput.ts";
+import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
+import { enqueueRuns, runColumns } from "../enqueue/enqueueRuns.ts";
+import { checkJobId } from "../identifier.ts";
+import type { Outcome } from "../outcomes.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { drainHere, runOnceHere } from "../run/runHere.ts";
+import { startWorker, workerOutcomes$, type Worker } from "../run/startWorker.ts";
+import type { Underway } from "../underway.ts";
+import type { DrainOptions, DrainResult, RunOnceOptions } from "../worker/runOnce.ts";
+import type { WorkOptions } from "../worker/worker.ts";
+import { checkWorkOptions } from "../worker/workOptions.ts";
+import type { JobOutcome } from "./jobOutcome.ts";
+import { RunOutcomes } from "./runOutcomes.ts";
+import { stepRunner } from "./stepRunner.ts";
+import type { StepOutput, Steps } from "./steps.ts";
+
+// The public face of multi-step jobs: src/index.ts takes all of it from here.
+export {
+  Steps,
+  next,
+  nextAfter,
+  done,
+  type Next,
+  type Done,
+  type StepContext,
+  type StepOutput,
+} from "./steps.ts";
+export type { JobOutcome } from "./jobOutcome.ts";
+
+/**
+ * A multi-step job type bound to a client: enqueue runs, follow them to
+ * their output, cancel them, and (in a worker process) run their steps.
+ * Get it with `underway.job(stepJobDefinition)`.
+ */
+export class StepJob<In, V, R, O> {
+  private readonly runs: RunOutcomes<O>;
+
+  /** @internal Use `underway.job(definition)`. */
+  constructor(
+    /** The client this handle uses. */
+    readonly underway: Underway,
+    /** The job type. */
+    readonly definition: StepJobDefinition<In, V, R, O>,
+  ) {
+    this.runs = new RunOutcomes(underway, definition.queue, (value) => definition.output.load(value));
+  }
+
+  /** The queue's name. */
+  get queue(): string {
+    return this.definition.queue;
+  }
+
+  /** Validates the input and enqueues a new run; resolves with its job id. */
+  async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
+    const [jobId] = await this.enqueueMany([input], options);
+    if (jobId === undefined) throw new UnderwayError("enqueue returned no job id");
+    return jobId;
+  }
+
+  /** Enqueues many runs in one statement; all-or-nothing on invalid input. Resolves with their job ids. */
+  async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
+    return enqueueRuns(this.underway, this.definition, inputs, options);
+  }
+
+  /**
+   * @internal Task rows of new runs, one per valid input, each with a job id
+   * of its own; schedules enqueue their runs through this too.
+   */
+  columnsOf(inputs: ReadonlyArray<CheckedInput<V>>, options: EnqueueOptions | undefined): EnqueueColumns {
+    return runColumns(this.definition, inputs, options);
+  }
+
+  /** Outcomes of every run of this job, step by step, from every process. Completes when the client closes. */
+  get outcomes$(): Observable<JobOutcome<O>> {
+    return this.runs.all$;
+  }
+
+  /** The final outcome of a run, also when it finished before the call. */
+  outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<JobOutcome<O>> {
+    checkJobId(jobId);
+    return this.runs.final(jobId, options.pollIntervalMs);
+  }
+
+  /** The run's output (the `done` value); rejects with `TaskFailedError` if a step failed or it was cancelled. */
+  result(jobId: string): Promise<O> {
+    checkJobId(jobId);
+    return this.runs.result(jobId);
+  }
+
+  /**
+   * Cancels a run: its pending step becomes cancelled, a running step's
+   * signal fires and the step ends cancelled when its handler returns.
+   * No step of the run starts afterwards, even one whose predecessor was
+   * completing at that moment (see docs/design/concurrency-keys.md).
+   */
+  cancel(jobId: string): Promise<boolean> {
+    checkJobId(jobId);
+    return cancelRun(this.underway, this.queue, jobId);
+  }
+
+  /**
+   * Starts a worker running `steps` (built with `Steps.of(definition)`);
+   * `stop()` ends it gracefully. Bad options throw a `ConfigError` here.
+   */
+  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput> {
+    checkWorkOptions(options);
+    return startWorker(this.underway, this.definition, stepRunner(this.definition, steps), options);
+  }
+
+  /**
+   * Claims at most one due step of any run and runs it here (see
+   * `Job.runOnce`); its next step, if any, is enqueued as a worker would.
+   * Resolves with the step's task outcome, or `undefined` when none was due.
+   */
+  async runOnce<S>(
+    steps: Steps<V, unknown, R, S, R>,
+    options: RunOnceOptions = {},
+  ): Promise<Outcome<StepOutput> | undefined> {
+    return runOnceHere(this.underway, this.definition, stepRunner(this.definition, steps), options);
+  }
+
+  /**
+   * Runs due steps here until none is due (see `Job.drain`): a run whose
+   * next steps follow at once runs to its end; a delayed step is left for later.
+   */
+  async drain<S>(steps: Steps<V, unknown, R, S, R>, options: DrainOptions = {}): Promise<DrainResult> {
+    return drainHere(this.underway, this.definition, stepRunner(this.definition, steps), options);
+  }
+
+  /** A worker as an Observable of its task outcomes: subscribe runs, unsubscribe stops gracefully. */
+  work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<Outcome<StepOutput>> {
+    return workerOutcomes$(this.underway, options, () => this.start(steps, options));
+  }
+}
