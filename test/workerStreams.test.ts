@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { Subject, map, of, take, tap, timer, type Observable } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { coalesceMap } from "../src/worker/coalesce.ts";
+import { Deadlines } from "../src/worker/deadlines.ts";
 import { throttle } from "../src/worker/throttle.ts";
 import { renewalTick$ } from "../src/worker/lease.ts";
 import { LocalTasks } from "../src/worker/localTasks.ts";
@@ -233,6 +234,31 @@ describe("worker streams on virtual time", () => {
         sweep$(of(Number.POSITIVE_INFINITY), virtual(), () => of("r")),
         "^ 50ms !",
       ).toBe("|");
+    });
+  });
+
+  it("times handlers out on one timer: each at its own deadline, none once cancelled, none left armed", () => {
+    ts().run(({ flush }) => {
+      const scheduler = virtual();
+      const deadlines = new Deadlines(scheduler);
+      const fired: string[] = [];
+      const at = (name: string) => () => fired.push(`${name}@${scheduler.now()}`);
+      deadlines.after(100, at("a"));
+      const cancelB = deadlines.after(100, at("b"));
+      scheduler.schedule(() => {
+        deadlines.after(100, at("c")); // due at 130
+        deadlines.after(20, at("d")); // a shorter length, due at 50, before a's 100
+        cancelB();
+      }, 30);
+      flush();
+      assert.deepEqual(fired, ["d@50", "a@100", "c@130"]);
+      // Cancelling the only one left disarms the timer: nothing fires, and
+      // nothing is left to keep a process alive.
+      const cancelE = deadlines.after(1_000, at("e"));
+      cancelE();
+      assert.equal(scheduler.actions.length, 0);
+      flush();
+      assert.deepEqual(fired, ["d@50", "a@100", "c@130"]);
     });
   });
 });

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { RunningTask } from "../worker/execute.ts";
-import { deliverLater } from "./deliverLater.ts";
+import { yieldingBuffer } from "../worker/yieldingBuffer.ts";
 import type { AttemptEventBase, TaskEvent } from "./taskEvent.ts";
 
 /** @internal W3C trace context as stored with a task (column `trace_context`). */
@@ -56,9 +56,13 @@ export class TaskEvents {
 
   constructor(private readonly log: Logger) {}
 
-  /** Delivered later, per subscriber (see deliverLater): a slow subscriber never holds up a worker. */
+  /**
+   * Delivered later, per subscriber, never inside the emitter's call (see
+   * yieldingBuffer): a slow subscriber never holds up a worker.
+   */
   readonly events$: Observable<TaskEvent> = this.subject.pipe(
-    deliverLater({
+    yieldingBuffer({
+      immediate: false,
       onBacklog: (size) =>
         this.log.warn("an events$ subscriber is falling behind; its events are buffered", { size }),
     }),

@@ -7,13 +7,19 @@ export interface YieldingBufferOptions {
   /** Called once each time the backlog grows past `warnAt` (default 10,000). */
   readonly onBacklog?: (size: number) => void;
   readonly warnAt?: number;
+  /**
+   * Whether a value may go to a subscriber that keeps up inside the
+   * emitter's call (default true). False always delivers from setImmediate,
+   * so the emitter never runs subscriber code (a worker's lifecycle events).
+   */
+  readonly immediate?: boolean;
 }
 
 /**
  * @internal Hands values to the subscriber at once while it keeps up (at
  * most `sliceMs` of its time per event-loop turn); past that, from a buffer,
  * in slices of at most `sliceMs`, yielding to the event loop between slices
- * (setImmediate).
+ * (setImmediate); with `immediate: false`, always from the buffer.
  * A slow synchronous subscriber then delays only itself: the LISTEN
  * connection's socket is read and its liveness query answered meanwhile, so
  * nothing is dropped. Lossless and unbounded: a subscriber slower than the
@@ -25,6 +31,7 @@ export const yieldingBuffer =
     new Observable<T>((subscriber) => {
       const sliceMs = options.sliceMs ?? 5;
       const warnAt = options.warnAt ?? 10_000;
+      const immediate = options.immediate ?? true;
       let buffer: T[] = [];
       let head = 0;
       let scheduled: NodeJS.Immediate | undefined;
@@ -56,7 +63,7 @@ export const yieldingBuffer =
       };
       const subscription = source.subscribe({
         next: (value) => {
-          if (head >= buffer.length && scheduled === undefined && spent < sliceMs) {
+          if (immediate && head >= buffer.length && scheduled === undefined && spent < sliceMs) {
             const started = performance.now();
             subscriber.next(value);
             spent += performance.now() - started;
