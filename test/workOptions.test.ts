@@ -25,7 +25,7 @@ describe("work options", () => {
   it("fills in the defaults", () => {
     assert.deepEqual(checkWorkOptions({}), {
       concurrency: 10,
-      prefetch: 10,
+      prefetch: 100,
       prefetchHoldMs: 5_000,
       pollIntervalMs: 1_000,
       heartbeatTickMs: 500,
@@ -33,7 +33,8 @@ describe("work options", () => {
       shutdownGraceMs: 30_000,
       scheduler: undefined,
     });
-    assert.equal(checkWorkOptions({ concurrency: 3 }).prefetch, 3);
+    assert.equal(checkWorkOptions({ concurrency: 3 }).prefetch, 100);
+    assert.equal(checkWorkOptions({ concurrency: 500 }).prefetch, 500);
     assert.equal(checkWorkOptions({ prefetch: 0 }).prefetch, 0);
     assert.equal(checkWorkOptions({ reapIntervalMs: 0 }).reapIntervalMs, 0);
     assert.equal(checkWorkOptions({ shutdownGraceMs: 0 }).shutdownGraceMs, 0);

@@ -48,8 +48,7 @@ export interface Claimed {
  */
 export class Completions {
   private queue: Pending[] = [];
-  /** Statements in flight (at most `inFlight`). */
-  private writing = 0;
+  private writing = false;
   /** A claim to send with the next statement, even one without successes. */
   private pendingClaim: ClaimAlong | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -58,7 +57,6 @@ export class Completions {
     private readonly sql: Sql,
     private readonly db: Queryable,
     private readonly max = 500,
-    private readonly inFlight = 1,
   ) {}
 
   /** Right if written; `false` when fenced off (no longer this attempt's). */
@@ -81,13 +79,13 @@ export class Completions {
    * waits) undefined, and the caller claims by itself.
    */
   claimWith(claim: Omit<ClaimAlong, "deliver">): Promise<E.Either<DbError, Claimed>> | undefined {
-    if (this.writing === 0 || this.pendingClaim !== undefined) return undefined;
+    if (!this.writing || this.pendingClaim !== undefined) return undefined;
     return new Promise((deliver) => (this.pendingClaim = { ...claim, deliver }));
   }
 
   /** Resolves when nothing is queued or being written. */
   idle(): Promise<void> {
-    if (this.writing === 0 && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing && this.queue.length === 0) return Promise.resolve();
     return new Promise((done) => this.idleWaiters.push(done));
   }
 
@@ -163,8 +161,8 @@ export class Completions {
   }
 
   private async flush(): Promise<void> {
-    if (this.writing >= this.inFlight) return;
-    this.writing += 1;
+    if (this.writing) return;
+    this.writing = true;
     while (this.queue.length > 0 || this.pendingClaim !== undefined) {
       const batch = this.queue.slice(0, this.max);
       this.queue = this.queue.slice(batch.length);
@@ -180,8 +178,7 @@ export class Completions {
       // meanwhile join the queue, so the next statement carries them all.
       await new Promise((done) => setImmediate(done));
     }
-    this.writing -= 1;
-    if (this.writing > 0) return;
+    this.writing = false;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const waiter of waiters) waiter();

@@ -8,8 +8,11 @@ export interface WorkOptions {
   /**
    * Tasks claimed ahead of free slots and held locally (leases renewed), so
    * a busy worker claims in batches and never waits on a claim. Claimed but
-   * unstarted tasks go back to pending on stop. An integer from 0 (claim
-   * only for free slots) to 100,000. Default: `concurrency`.
+   * unstarted tasks go back to pending on stop, and after `prefetchHoldMs`
+   * unstarted (so long handlers do not hoard them). A prefetched task with a
+   * concurrency key takes its key's slot only when it starts. An integer
+   * from 0 (claim only for free slots) to 100,000. Default: 100, or
+   * `concurrency` if larger (docs/performance.md has the figures behind it).
    */
   readonly prefetch?: number;
   /**
@@ -41,6 +44,11 @@ export interface WorkOptions {
   /** For tests on virtual time. */
   readonly scheduler?: SchedulerLike;
 }
+
+// Enough to carry a busy worker through a round trip without an idle slot
+// (a drain of no-op tasks ran 2.4x faster than with 10: docs/performance.md);
+// few enough that tasks go back soon when handlers are slow (prefetchHoldMs).
+const defaultPrefetch = 100;
 
 /** `WorkOptions` with every default filled in. */
 export interface ResolvedWorkOptions {
@@ -117,7 +125,7 @@ export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions
   return {
     concurrency,
     // Prefetch is on top of the running tasks, so any count from 0 is sane.
-    prefetch: integer("prefetch", or(options.prefetch, concurrency), 0, maxCount),
+    prefetch: integer("prefetch", or(options.prefetch, Math.max(defaultPrefetch, concurrency)), 0, maxCount),
     prefetchHoldMs: millis("prefetchHoldMs", or(options.prefetchHoldMs, 5_000), 10),
     // Below 10 ms a poll is a busy loop (0 burned half a core).
     pollIntervalMs: millis("pollIntervalMs", or(options.pollIntervalMs, 1_000), 10),
