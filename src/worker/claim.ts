@@ -35,8 +35,12 @@ export interface ClaimRound {
   readonly rows: ReadonlyArray<ClaimedRow>;
   /** Claim again at once: a full batch (a backlog), or a fresh NOTIFY registration that may have raced an insert. */
   readonly again: boolean;
-  /** The queue's next task falls due in this many ms (read when fewer were ready than wanted). */
-  readonly dueInMs: number | null;
+  /**
+   * The queue's next task falls due in this many ms, read when fewer were
+   * ready than wanted; a promise, so the claimed tasks start without waiting
+   * for that second round trip.
+   */
+  readonly dueIn: Promise<number | null> | null;
 }
 
 // Added to the time since a claim started when reading the next due time:
@@ -97,27 +101,27 @@ export const claimRound = async (
   deps.events.claimed(queue, E.isRight(result) ? result.right.rows.length : 0, performance.now() - timed);
   if (E.isLeft(result)) {
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });
-    return { rows: [], again: false, dueInMs: null };
+    return { rows: [], again: false, dueIn: null };
   }
   const { rows, wanted } = result.right;
   // Full by the time the claim went out: tasks ending wake the next one.
-  if (wanted <= 0) return { rows, again: false, dueInMs: null };
+  if (wanted <= 0) return { rows, again: false, dueIn: null };
   // Registering may race an insert that did not see us yet: claim once
   // more after a new registration, so nothing waits for the poll.
   let again = rows.length === wanted;
   if (rows.length === 0) again = await waiting.register();
   else if (rows.length === wanted) await waiting.unregister();
-  if (rows.length === wanted) return { rows, again, dueInMs: null };
+  if (rows.length === wanted) return { rows, again, dueIn: null };
   const sinceClaimMs = Math.max(0, deps.now() - startedAt);
-  const due = await tasksNextDue(sql, pool, {
+  const dueIn = tasksNextDue(sql, pool, {
     queue,
     lookBackMs: Math.ceil(sinceClaimMs) + lookBackMarginMs,
-  })();
-  if (E.isLeft(due)) {
+  })().then((due) => {
+    if (E.isRight(due)) return due.right;
     log.warn("could not read the next due time; delayed tasks wait for the poll", {
       error: messageOf(due.left.cause),
     });
-    return { rows, again, dueInMs: null };
-  }
-  return { rows, again, dueInMs: due.right };
+    return null;
+  });
+  return { rows, again, dueIn };
 };

@@ -119,7 +119,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     );
 
     const accept = (round: ClaimRound): Observable<HeldTask> => {
-      if (round.dueInMs !== null) dueIn.next(round.dueInMs);
+      void round.dueIn?.then((ms) => {
+        if (ms !== null) dueIn.next(ms);
+      });
       // Part of the claim, which the stop waits for: the tasks are back
       // before the worker completes (and before the pool can be ended).
       if (stopping) return fromTask(() => releaseRows(round.rows)).pipe(ignoreElements());
