@@ -1,9 +1,12 @@
 -- $1 ids, $2 attempts: claimed but never started (shutdown); back to pending
--- as if never claimed, so no attempt is spent.
+-- as if never claimed, so no attempt is spent. Committed without waiting
+-- for the WAL flush: a release lost in a server crash leaves the task claimed,
+-- and its lease running out returns it (docs/reliability.md).
 update {{schema}}.task t
    set state = 'pending', attempt = t.attempt - 1, lease_expires_at = null, worker_id = null, started_at = null
   from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
- where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
+ where (select set_config('synchronous_commit', 'off', true)) = 'off'
+   and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
    -- Drives a generic plan through the primary key, whatever the estimates.
    and t.id = any($1::bigint[])
 returning t.id::text

@@ -2,11 +2,14 @@
 -- Setting started_at takes the key's slot through the task_key_admit
 -- trigger; a task whose key is at its limit is left as it was and missing
 -- from the result (the worker gives it back). Fenced by the attempt.
+-- Committed without waiting for the WAL flush, as a claim is: an admission
+-- lost in a server crash only makes the task run again (docs/reliability.md).
 update {{schema}}.task t
    set started_at = now(),
        lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
   from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
- where t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.started_at is null
+ where (select set_config('synchronous_commit', 'off', true)) = 'off'
+   and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.started_at is null
    -- Drives a generic plan through the primary key, whatever the estimates.
    and t.id = any($1::bigint[])
 returning t.id::text

@@ -3,6 +3,7 @@ import { messageOf } from "../errors.ts";
 import { tasksStart } from "../db/claimQueries.ts";
 import { releaseTasks, type LeaseDeps } from "./lease.ts";
 import type { HeldTask } from "./localTasks.ts";
+import type { Admissions } from "./admissions.ts";
 
 /**
  * Starts a keyed task that was claimed ahead of a free slot: the database
@@ -10,13 +11,18 @@ import type { HeldTask } from "./localTasks.ts";
  * or not, when other processes run the key to its limit meanwhile; then
  * it goes back to pending at once, no attempt spent. True when admitted.
  */
-export const admitTask = async (deps: LeaseDeps, task: HeldTask): Promise<boolean> => {
+export const admitTask = async (
+  deps: LeaseDeps & { readonly admissions?: Admissions },
+  task: HeldTask,
+): Promise<boolean> => {
   if (task.row.admitted) return true;
-  const result = await tasksStart(deps.sql, deps.pool, {
-    ids: [task.row.id],
-    attempts: [task.row.attempt],
-  })();
-  if (E.isRight(result) && result.right.includes(task.row.id)) return true;
+  const result =
+    deps.admissions === undefined
+      ? E.map((ids: ReadonlyArray<string>) => ids.includes(task.row.id))(
+          await tasksStart(deps.sql, deps.pool, { ids: [task.row.id], attempts: [task.row.attempt] })(),
+        )
+      : await deps.admissions.admit(task);
+  if (E.isRight(result) && result.right) return true;
   if (E.isRight(result)) {
     deps.log.info("a prefetched keyed task's key is at its limit in another process; gave the task back", {
       taskId: task.row.id,

@@ -15,6 +15,7 @@ import type { Sql } from "../db/query.ts";
 import type { Completions } from "./completions.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Deadlines } from "./deadlines.ts";
+import type { Admissions } from "./admissions.ts";
 import { TaskAbort } from "./taskAbort.ts";
 
 /** What a handler is told about the attempt it runs. */
@@ -94,6 +95,8 @@ export interface ExecuteDeps<I, O> {
   readonly scheduler?: SchedulerLike;
   /** Times handlers out on one timer per worker (./deadlines.ts); without it, one timer per task. */
   readonly deadlines?: Deadlines;
+  /** Starts prefetched keyed tasks in groups (./admissions.ts); without it, one statement each. */
+  readonly admissions?: Admissions;
 }
 
 /** Fires a running task's signal; its reason is an `AbortError` of that kind. */

@@ -24,6 +24,7 @@ import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
 import { coalesceMap } from "./coalesce.ts";
+import { Admissions } from "./admissions.ts";
 import { Deadlines } from "./deadlines.ts";
 import { abortTask, type ExecuteDeps } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
@@ -70,20 +71,28 @@ const keyOfTask: KeyOf<HeldTask> = {
 export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Observable<Outcome<O>> =>
   defer(() => {
     const { settings, scheduler, listener } = env;
-    // Handler timeouts on one timer for this run (./deadlines.ts).
-    const deadlines = new Deadlines(scheduler);
-    const execute: ExecuteDeps<I, O> = { ...env.execute, deadlines };
     const now = () => scheduler.now();
     const tasks = new LocalTasks();
     const ended = new Subject<void>();
     const dueIn = new Subject<number>();
     const leases = new Subject<number>();
     let stopping = false;
-    // When prefetched tasks were last given back unstarted: for a hold
-    // period after, claims take only what can start at once (no hoarding).
+    // When prefetched tasks were last given back unstarted, or a prefetched
+    // keyed task found its key full: for a hold period after, claims take
+    // only what can start at once (no hoarding, no keys bouncing).
     let expiredAt = Number.NEGATIVE_INFINITY;
     const { concurrency, prefetch } = settings;
     const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
+    // Handler timeouts on one timer for this run (./deadlines.ts).
+    const deadlines = new Deadlines(scheduler);
+    const execute: ExecuteDeps<I, O> = {
+      ...env.execute,
+      deadlines,
+      // A key full in another process: prefetched keyed tasks would only
+      // bounce between processes, so for a hold period claim only what can
+      // start at once, as after an expiry.
+      admissions: new Admissions(env.execute, () => (expiredAt = now())),
+    };
     // Held tasks whose handler is done and whose verdict is being written:
     // they hold no slot, and leave once written.
     let recording = 0;

@@ -1,0 +1,58 @@
+import * as E from "fp-ts/lib/Either.js";
+import type { DbError } from "../errors.ts";
+import { tasksStart } from "../db/claimQueries.ts";
+import type { LeaseDeps } from "./lease.ts";
+import type { HeldTask } from "./localTasks.ts";
+
+interface Waiting {
+  readonly task: HeldTask;
+  readonly done: (admitted: E.Either<DbError, boolean>) => void;
+}
+
+/**
+ * Starts prefetched keyed tasks in groups: the starts asked for in one turn
+ * of the event loop, and those asked for while a statement is under way, go
+ * in one `tasksStart` statement. When slots free up together (a batch of
+ * completions written), as many keyed tasks start at once, and one round
+ * trip per task was what held a keyed drain back (docs/performance.md).
+ */
+export class Admissions {
+  private waiting: Waiting[] = [];
+  private busy = false;
+
+  /** `refused` hears of each task whose key was full: another process runs it. */
+  constructor(
+    private readonly deps: LeaseDeps,
+    private readonly refused: () => void = () => undefined,
+  ) {}
+
+  /** Right(true) once the database admitted the task under its key's limit; Right(false) if the key is full. */
+  admit(task: HeldTask): Promise<E.Either<DbError, boolean>> {
+    return new Promise((done) => {
+      this.waiting.push({ task, done });
+      if (!this.busy) {
+        this.busy = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting;
+      this.waiting = [];
+      const result = await tasksStart(this.deps.sql, this.deps.pool, {
+        ids: batch.map((item) => item.task.row.id),
+        attempts: batch.map((item) => item.task.row.attempt),
+      })();
+      const started = E.isRight(result) ? new Set(result.right) : undefined;
+      for (const item of batch) {
+        if (started !== undefined && !started.has(item.task.row.id)) this.refused();
+        item.done(
+          started === undefined ? (result as E.Left<DbError>) : E.right(started.has(item.task.row.id)),
+        );
+      }
+    }
+    this.busy = false;
+  }
+}
