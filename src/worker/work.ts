@@ -140,12 +140,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         (x, y) =>
           Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
       );
-      return from(
-        admittedFirst.map((row) => {
-          leases.next(row.heartbeat_ms);
-          return tasks.hold(row, now());
-        }),
-      );
+      // One lease length per round: the tick follows the shortest.
+      if (admittedFirst.length > 0) leases.next(Math.min(...admittedFirst.map((row) => row.heartbeat_ms)));
+      return from(admittedFirst.map((row) => tasks.hold(row, now())));
     };
     const releaseRows = (rows: ReadonlyArray<ClaimedRow>) =>
       releaseTasks(
