@@ -24,6 +24,10 @@ const asyncQueries = [
   "tasksCompleteAndClaim",
   "tasksCompleteAndContinue",
   "tasksHeartbeat",
+  // A prefetched keyed task's start, and giving an unstarted task back: lost
+  // in a crash, the task stays claimed until its lease runs out.
+  "tasksRelease",
+  "tasksStart",
 ];
 
 /** `synchronous_commit` as left by `work`, inside a transaction rolled back afterwards. */
