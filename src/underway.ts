@@ -63,8 +63,10 @@ export class Underway {
     private readonly ownsPool: boolean,
   ) {
     this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
-    this.lifecycle = new TaskEvents(log);
     this.throughput = new ThroughputCounters(sql, ownPool, log);
+    // Every attempt's end is counted where it is reported, whether a worker,
+    // runOnce or drain ran it, and whatever step of a job it was.
+    this.lifecycle = new TaskEvents(log, (queue, tag) => this.throughput.countOutcome(queue, tag));
     this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
     this.reaper = new Reaper({ sql, pool: () => ownPool, log, events: this.lifecycle });
     this.queues = new QueueRegistry(sql, () => this.pool);

@@ -8,7 +8,11 @@ import {
   ConfigError,
   FatalError,
   ValidationError,
+  Steps,
   defineJob,
+  defineStepJob,
+  done,
+  next,
   schedule,
   type TaskFilter,
   type TaskSummary,
@@ -604,6 +608,35 @@ describe("ops", () => {
       await underway.ops.throughput({ queue: "through", since: new Date(Date.now() + 120_000) }),
       [],
     );
+  });
+
+  it("counts tasks run by drain() and every step of a job, not only a worker's plain tasks", async () => {
+    const underway = await connect();
+    const since = new Date(Date.now() - 120_000);
+    const plain = underway.job(defineJob({ queue: "through_drain", input: Input }));
+    await plain.enqueueMany([0, 1, 2].map((n) => ({ n, tag: "d" })));
+    const drained = await plain.drain(async ({ n }) => ({ n }));
+    assert.equal(drained.succeeded, 3);
+    const twoSteps = defineStepJob({ queue: "through_steps", input: t.type({ n: t.number }) });
+    const steps = Steps.of(twoSteps)
+      .step(async ({ n }) => next({ n: n + 1 }))
+      .step(async ({ n }) => done(n));
+    const stepJob = underway.job(twoSteps);
+    const worker = stepJob.start(steps, { pollIntervalMs: 20 });
+    try {
+      assert.equal(await stepJob.result(await stepJob.enqueue({ n: 1 })), 2);
+    } finally {
+      await worker.stop();
+    }
+    await underway.throughput.flush();
+    const succeeded = async (queue: string) =>
+      (await underway.ops.throughput({ queue, since })).reduce(
+        (total, bucket) => total + bucket.succeeded,
+        0,
+      );
+    assert.equal(await succeeded("through_drain"), 3);
+    // Each step is a task of its own.
+    assert.equal(await succeeded("through_steps"), 2);
   });
 
   it("lists schedules with their next run times in their zone", async () => {

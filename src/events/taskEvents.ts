@@ -54,7 +54,11 @@ export class TaskEvents {
   /** When each attempt seen starting started (performance.now()); weak: a lost task leaks nothing. */
   private readonly startedAt = new WeakMap<RunningTask, number>();
 
-  constructor(private readonly log: Logger) {}
+  /** `countOutcome` hears of every attempt's written outcome, listened to or not (throughput counters). */
+  constructor(
+    private readonly log: Logger,
+    private readonly countOutcome: (queue: string, tag: Outcome<unknown>["_tag"]) => void = () => undefined,
+  ) {}
 
   /**
    * Delivered later, per subscriber, never inside the emitter's call (see
@@ -157,6 +161,7 @@ export class TaskEvents {
    * write fenced off or failed). Once per attempt seen starting.
    */
   ended<O>(queue: string, task: RunningTask, outcome: Outcome<O> | undefined): void {
+    if (outcome !== undefined) this.countOutcome(queue, outcome._tag);
     const started = this.startedAt.get(task);
     if (started === undefined) return;
     this.startedAt.delete(task);

@@ -39,10 +39,8 @@ export const startWorker = <V, O>(
   registerQuietly(underway, target);
   let stop: () => Promise<void> = async () => undefined;
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
-    const run = new WorkerRun<V, O>(deps, options, (outcome) => {
-      underway.throughput.countOutcome(queue, outcome._tag);
-      subscriber.next(outcome);
-    });
+    // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
+    const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
     const untrack = underway.track(run);
     const unregister = underway.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
     run.start();
