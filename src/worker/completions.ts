@@ -147,17 +147,12 @@ export class Completions {
       await this.write(batch.slice(half), continuing);
       return;
     }
-    const written = pipe(
-      result,
-      E.map((writtenIds) => new Set(writtenIds)),
-    );
-    for (const item of batch)
-      item.done(
-        pipe(
-          written,
-          E.map((set) => set.has(item.id)),
-        ),
-      );
+    if (E.isLeft(result)) {
+      for (const item of batch) item.done(result);
+      return;
+    }
+    const written = new Set(result.right);
+    for (const item of batch) item.done(E.right(written.has(item.id)));
   }
 
   private async flush(): Promise<void> {
