@@ -141,7 +141,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
           Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
       );
       // One lease length per round: the tick follows the shortest.
-      if (admittedFirst.length > 0) leases.next(Math.min(...admittedFirst.map((row) => row.heartbeat_ms)));
+      // (A loop, not Math.min(...rows): a claim may hold 100,000 rows.)
+      if (admittedFirst.length > 0)
+        leases.next(admittedFirst.reduce((shortest, row) => Math.min(shortest, row.heartbeat_ms), Infinity));
       return from(admittedFirst.map((row) => tasks.hold(row, now())));
     };
     const releaseRows = (rows: ReadonlyArray<ClaimedRow>) =>
