@@ -1,3 +1,4 @@
+import { inTransaction } from "../inTransaction.ts";
 import { ConfigError, orThrow } from "../errors.ts";
 import { checkQueueName } from "../identifier.ts";
 import { schemaOf, type WhereFrom } from "../db/filteredQuery.ts";
@@ -161,19 +162,11 @@ export const bulkCancel = async (
     if (filter.jobId === null) return cancelBatch(pool, where, after, size);
     // As a job's cancel does: hold the job's lock so no step completing
     // meanwhile enqueues a next step this batch cannot see.
-    const client = await underway.pool.connect();
-    try {
-      await client.query("begin");
-      await orThrow(tasksLockJob(sql, client, { jobId: filter.jobId })());
-      const result = await cancelBatch(client, where, after, size);
-      await client.query("commit");
-      return result;
-    } catch (error) {
-      await client.query("rollback").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    const { jobId } = filter;
+    return inTransaction(underway.pool, async (client) => {
+      await orThrow(tasksLockJob(sql, client, { jobId })());
+      return cancelBatch(client, where, after, size);
+    });
   });
 };
 
