@@ -107,4 +107,45 @@ describe("durability of each write", () => {
       .sort();
     assert.deepEqual(setting, [...asyncQueries].sort());
   });
+
+  it("a completion skips the outcome trigger's call while nobody listens for outcomes, and not otherwise", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "unheard", input: N }));
+    const sql: Sql = { schema: "underway", queries: readQueries("underway") };
+    await job.enqueueMany([{ n: 1 }, { n: 2 }]);
+    const client = await db().pool.connect();
+    // Calls of the outcome trigger's function made by one completion, counted
+    // within its transaction (rolled back, so nothing is left behind).
+    const triggerCalls = async (listening: boolean): Promise<number> => {
+      await client.query("begin");
+      try {
+        await client.query("set local track_functions = 'pl'");
+        if (listening)
+          await client.query(
+            "insert into underway.outcome_listener (listener_id, expires_at) values ('probe', now() + interval '1 minute')",
+          );
+        const rows = await tasksClaim(sql, client, { queue: "unheard", limit: 1, workerId: "probe" })();
+        assert.ok(rows._tag === "Right" && rows.right[0] !== undefined, "claimed a task");
+        const row = rows.right[0];
+        const written = await tasksComplete(sql, client, {
+          ids: [row.id],
+          attempts: [row.attempt],
+          outputs: [null],
+        })();
+        assert.deepEqual(written._tag === "Right" && written.right, [row.id]);
+        const { rows: calls } = await client.query<{ calls: string }>(
+          "select coalesce(pg_stat_get_xact_function_calls('underway.task_changed'::regproc), 0) as calls",
+        );
+        return Number(calls[0]?.calls);
+      } finally {
+        await client.query("rollback");
+      }
+    };
+    try {
+      assert.equal(await triggerCalls(false), 0);
+      assert.equal(await triggerCalls(true), 1);
+    } finally {
+      client.release();
+    }
+  });
 });
