@@ -22,8 +22,9 @@ interface DeadlineList {
  * new earliest head, so a busy worker sets about one timer per timeout
  * length rather than one per task, and none once nothing is timed (so no
  * timer keeps the process alive). Times come from `scheduler`, so timeouts
- * run on virtual time in tests; should its clock step back, a later task
- * may fire after an earlier one's deadline, never before its own.
+ * run on virtual time in tests (a worker on the real scheduler keeps them on
+ * a monotonic clock). Should the clock step back, a later task may fire
+ * after an earlier one's deadline, never before its own.
  */
 export class Deadlines {
   private readonly lists = new Map<number, DeadlineList>();
@@ -31,7 +32,15 @@ export class Deadlines {
   private armedAt = Number.POSITIVE_INFINITY;
   private size = 0;
 
-  constructor(private readonly scheduler: SchedulerLike) {}
+  /**
+   * `now` is the clock deadlines are kept on: the scheduler's by default; a
+   * worker on the real scheduler passes a monotonic one, so a wall clock
+   * stepped forward does not time every running handler out at once.
+   */
+  constructor(
+    private readonly scheduler: SchedulerLike,
+    private readonly now: () => number = () => scheduler.now(),
+  ) {}
 
   /** Calls `fire` once `ms` have passed, unless the returned cancel is called first. */
   after(ms: number, fire: () => void): () => void {
@@ -40,7 +49,7 @@ export class Deadlines {
       list = { head: undefined, tail: undefined };
       this.lists.set(ms, list);
     }
-    const entry: Entry = { at: this.scheduler.now() + ms, fire, prev: list.tail, next: undefined, list };
+    const entry: Entry = { at: this.now() + ms, fire, prev: list.tail, next: undefined, list };
     if (list.tail === undefined) list.head = entry;
     else list.tail.next = entry;
     list.tail = entry;
@@ -71,12 +80,12 @@ export class Deadlines {
   private arm(at: number): void {
     this.disarm();
     this.armedAt = at;
-    this.timer = this.scheduler.schedule(() => this.due(), Math.max(0, at - this.scheduler.now()));
+    this.timer = this.scheduler.schedule(() => this.due(), Math.max(0, at - this.now()));
   }
 
   private due(): void {
     this.disarm();
-    const now = this.scheduler.now();
+    const now = this.now();
     const fired: Array<() => void> = [];
     let earliest = Number.POSITIVE_INFINITY;
     for (const [ms, list] of this.lists) {

@@ -49,5 +49,8 @@ export const freedEnough$ = (
   ended$: Observable<unknown>,
   free: () => number,
   held: () => number,
-  threshold: number,
-): Observable<unknown> => ended$.pipe(filter(() => free() >= threshold || held() === 0));
+  threshold: number | (() => number),
+): Observable<unknown> =>
+  ended$.pipe(
+    filter(() => free() >= (typeof threshold === "number" ? threshold : threshold()) || held() === 0),
+  );

@@ -1,6 +1,7 @@
 import {
   EMPTY,
   Subject,
+  asyncScheduler,
   concat,
   defer,
   exhaustMap,
@@ -84,7 +85,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const { concurrency, prefetch } = settings;
     const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
     // Handler timeouts on one timer for this run (./deadlines.ts).
-    const deadlines = new Deadlines(scheduler);
+    const deadlines = new Deadlines(
+      scheduler,
+      scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now(),
+    );
     const execute: ExecuteDeps<I, O> = {
       ...env.execute,
       deadlines,
@@ -162,7 +166,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
           ended,
           want,
           () => tasks.size,
-          Math.max(1, Math.floor((concurrency + prefetch) / 2)),
+          // Half of what the worker may hold now: during a prefetch hold
+          // that is half of `concurrency`, or it would claim only once empty.
+          () => Math.max(1, Math.floor((concurrency + prefetchNow()) / 2)),
         ),
         pollIntervalMs: settings.pollIntervalMs,
       },
