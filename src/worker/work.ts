@@ -206,7 +206,9 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
           },
           ended: (task) => {
             if (writing.delete(task)) recording -= 1;
-            tasks.forget(task);
+            // One that never started (stopping) stays held, for the stop to
+            // give back to pending with the other unstarted ones.
+            if (task.started) tasks.forget(task);
             ended.next();
           },
         },
