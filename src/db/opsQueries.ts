@@ -1,4 +1,4 @@
-import type { TaskState } from "../ops/types.ts";
+import type { TaskState, TaskSummary } from "../ops/types.ts";
 import { defineFilteredQuery, definePairQuery, type Filtered } from "./filteredQuery.ts";
 import { defineQuery, type NoParams } from "./query.ts";
 
@@ -7,24 +7,8 @@ export const opsQueueNames = defineQuery<NoParams, { readonly name: string }>("o
   rows.map((row) => row.name),
 );
 
-/** A task row as lists return it (`sort_id` is the raw id the page sorted on). */
-export interface SummaryRow {
-  readonly sort_id: string;
-  readonly id: string;
-  readonly queue: string;
-  readonly state: TaskState;
-  readonly attempt: number;
-  readonly maxAttempts: number;
-  readonly priority: number;
-  readonly concurrencyKey: string | null;
-  readonly jobId: string | null;
-  readonly stepIndex: number | null;
-  readonly error: string | null;
-  readonly runAt: Date;
-  readonly createdAt: Date;
-  readonly startedAt: Date | null;
-  readonly finishedAt: Date | null;
-}
+/** A task row as lists return it: the public summary, and `sort_id`, the raw id the page sorted on. */
+export type SummaryRow = TaskSummary & { readonly sort_id: string };
 
 /** One task with its options, lease and I/O. */
 export interface DetailRow extends Omit<SummaryRow, "sort_id"> {

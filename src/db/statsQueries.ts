@@ -1,15 +1,8 @@
+import type { ThroughputBucket } from "../ops/types.ts";
 import { defineQuery, nothing } from "./query.ts";
 
-/** A throughput row. */
-export interface ThroughputRow {
-  readonly queue: string;
-  readonly at: Date;
-  readonly enqueued: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly retried: number;
-  readonly cancelled: number;
-}
+/** A throughput row: the public bucket, as stored. */
+export type ThroughputRow = ThroughputBucket;
 
 /** Throughput per queue (null: every queue) and minute since `since`, oldest first. */
 export const queueStatsList = defineQuery<{ readonly queue: string | null; readonly since: Date }, ThroughputRow>(
