@@ -1,4 +1,4 @@
-import { Observable } from "rxjs";
+import { Observable, from } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import type { Outcome } from "../outcomes.ts";
 import { runAttempt, type ExecuteDeps } from "./execute.ts";
@@ -20,8 +20,8 @@ import { runTransactionalAttempt } from "./transactionalAttempt.ts";
  * (shutdown, held too long) does not run. The second phase emits the
  * outcome, or `undefined` when nothing was written by this worker.
  *
- * Both phases are plain Observables over one promise each, not operator
- * chains: this runs once per task, and each operator is a subscriber and a
+ * Both phases are Observables over one promise each, not operator chains:
+ * this runs once per task, and each operator is a subscriber and a
  * subscription more per task (see docs/performance.md).
  */
 export const runTask = <I, O>(
@@ -39,7 +39,7 @@ export const runTask = <I, O>(
     return undefined;
   };
   const ended = (outcome$: Promise<Outcome<O> | undefined>): Observable<Outcome<O> | undefined> =>
-    fromPromise(
+    from(
       outcome$.catch(contained).then((outcome) => {
         deps.events.ended(deps.queue, task, outcome);
         return outcome;
@@ -73,15 +73,3 @@ export const runTask = <I, O>(
     );
   });
 };
-
-/** A promise as an Observable of its value: one subscriber, no operators. */
-const fromPromise = <A>(promise: Promise<A>): Observable<A> =>
-  new Observable<A>((subscriber) => {
-    promise.then(
-      (value) => {
-        subscriber.next(value);
-        subscriber.complete();
-      },
-      (error: unknown) => subscriber.error(error),
-    );
-  });
