@@ -99,9 +99,8 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     };
     // Held tasks whose handler is done and whose verdict is being written:
     // they hold no slot, and leave once written.
-    let recording = 0;
-    const writing = new WeakSet<HeldTask>();
-    const active = () => tasks.size - recording;
+    const writing = new Set<HeldTask>();
+    const active = () => tasks.size - writing.size;
     // Room for running and prefetched tasks, not counting those being
     // written (a claim sent with their write replaces them); all held tasks
     // stay under twice that, should writes fall behind.
@@ -201,11 +200,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
           // may ride with that write.
           handedOn: (task) => {
             writing.add(task);
-            recording += 1;
             ended.next();
           },
           ended: (task) => {
-            if (writing.delete(task)) recording -= 1;
+            writing.delete(task);
             // One that never started (stopping) stays held, for the stop to
             // give back to pending with the other unstarted ones.
             if (task.started) tasks.forget(task);
