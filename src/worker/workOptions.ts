@@ -46,7 +46,8 @@ export interface WorkOptions {
 }
 
 // Enough to carry a busy worker through a round trip without an idle slot
-// (a drain of no-op tasks ran 2.4x faster than with 10: docs/performance.md);
+// (a drain of no-op tasks ran 1.8x faster than with 10, 8,771 vs 4,867
+// tasks/s in benchmarks/profile.ts: docs/performance.md);
 // few enough that tasks go back soon when handlers are slow (prefetchHoldMs).
 const defaultPrefetch = 100;
 
