@@ -1,4 +1,6 @@
 import { checkQueueName } from "../identifier.ts";
+import { checkOptionShape } from "../optionShape.ts";
+import { storableRange, storableTime } from "./storableTime.ts";
 import { ConfigError, orThrow } from "../errors.ts";
 import { parseSchedule, nextTick } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
@@ -102,10 +104,11 @@ export class Ops {
   async throughput(
     options: { readonly queue?: string; readonly since?: Date } = {},
   ): Promise<ReadonlyArray<ThroughputBucket>> {
+    checkOptionShape("throughput options", options, { queue: "string", since: "Date" });
     const queue = options.queue === undefined ? null : checkQueueName(options.queue);
     const since = options.since ?? new Date(Date.now() - 3_600_000);
-    if (!(since instanceof Date) || Number.isNaN(since.getTime()))
-      throw new ConfigError("throughput: since must be a valid Date");
+    if (!storableTime(since))
+      throw new ConfigError(`throughput: since must be a valid Date ${storableRange}, got ${String(since)}`);
     return orThrow(queueStatsList(this.underway.sql, this.underway.pool, { queue, since })());
   }
 
@@ -164,6 +167,7 @@ export class Ops {
 
   /** Every schedule with its next `nextRuns` run times (default 5, at most 100), in its zone. */
   async schedules(options: { readonly nextRuns?: number } = {}): Promise<ReadonlyArray<ScheduleInfo>> {
+    checkOptionShape("schedules options", options, { nextRuns: "integer" });
     const count = options.nextRuns ?? 5;
     if (!Number.isInteger(count) || count < 0 || count > 100)
       throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
