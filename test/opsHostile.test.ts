@@ -5,7 +5,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pg from "pg";
 import * as t from "io-ts";
-import { ConfigError, ValidationError, defineJob, type BulkOptions, type Underway } from "../src/index.ts";
+import { Registry } from "prom-client";
+import {
+  ConfigError,
+  ValidationError,
+  defineJob,
+  prometheusMetrics,
+  schedule,
+  serveDashboard,
+  type BulkOptions,
+  type Underway,
+} from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number, tag: t.string });
@@ -149,5 +159,50 @@ describe("ops under hostile input", () => {
       page.tasks.map((task) => task.id),
       [literal],
     );
+  });
+
+  it("one stored schedule that no longer validates is shown broken, with its error, beside the others", async () => {
+    const underway = await connect();
+    await schedule(underway.job(defineJob({ queue: "sched_good", input: Input })), "@daily[UTC]", {
+      n: 1,
+      tag: "good",
+    });
+    await schedule(underway.job(defineJob({ queue: "sched_bad", input: Input })), "@hourly[UTC]", {
+      n: 2,
+      tag: "bad",
+    });
+    // As an older version (or a Node without this zone) left it.
+    await db().pool.query(
+      "update underway.schedule set time_zone = 'Mars/Olympus' where queue_name = 'sched_bad'",
+    );
+    const schedules = await underway.ops.schedules({ nextRuns: 2 });
+    const good = schedules.find((info) => info.queue === "sched_good");
+    const bad = schedules.find((info) => info.queue === "sched_bad");
+    assert.equal(good?.error, null);
+    assert.equal(good?.nextRuns.length, 2);
+    assert.match(bad?.error ?? "", /unknown time zone "Mars\/Olympus"/);
+    assert.deepEqual(bad?.nextRuns, []);
+    assert.equal(bad?.timeZone, "Mars/Olympus");
+    // The next-run metric of the good schedule's queue is still there.
+    const registry = new Registry();
+    const metrics = await prometheusMetrics(underway, { registry });
+    try {
+      const text = await registry.metrics();
+      assert.match(text, /underway_schedule_next_run_timestamp_seconds\{queue="sched_good"\} \d+/);
+      assert.doesNotMatch(text, /next_run_timestamp_seconds\{queue="sched_bad"\}/);
+    } finally {
+      metrics.stop();
+    }
+    // The dashboard's page lists both, the broken one with its reason.
+    const server = await serveDashboard(underway);
+    try {
+      const response = await fetch(new URL("schedules", server.url));
+      assert.equal(response.status, 200);
+      const page = await response.text();
+      assert.match(page, /sched_good/);
+      assert.match(page, /Broken, never fires:<\/strong> invalid schedule [^<]*unknown time zone/);
+    } finally {
+      await server.close();
+    }
   });
 });

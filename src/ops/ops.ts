@@ -1,8 +1,8 @@
 import { checkQueueName } from "../identifier.ts";
 import { checkOptionShape } from "../optionShape.ts";
 import { storableRange, storableTime } from "./storableTime.ts";
-import { ConfigError, orThrow } from "../errors.ts";
-import { parseSchedule, nextTick } from "../schedule/schedule.ts";
+import { ConfigError, messageOf, orThrow } from "../errors.ts";
+import { nextTick, scheduleSpecOf, type ScheduleSpec } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { schedulesList } from "../db/scheduleQueries.ts";
@@ -165,7 +165,12 @@ export class Ops {
     return this.underway.resumeQueue(queue);
   }
 
-  /** Every schedule with its next `nextRuns` run times (default 5, at most 100), in its zone. */
+  /**
+   * Every schedule with its next `nextRuns` run times (default 5, at most
+   * 100), in its zone. A stored schedule that no longer validates (an
+   * unknown zone, an expression this version refuses) comes with its
+   * `error` and no run times; the others are listed as usual.
+   */
   async schedules(options: { readonly nextRuns?: number } = {}): Promise<ReadonlyArray<ScheduleInfo>> {
     checkOptionShape("schedules options", options, { nextRuns: "integer" });
     const count = options.nextRuns ?? 5;
@@ -174,7 +179,16 @@ export class Ops {
     const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool, {})());
     const now = new Date();
     return rows.map((row) => {
-      const spec = parseSchedule(`${row.cron}[${row.timeZone}]`);
+      const base = { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input };
+      // A schedule stored by an older version, or whose zone this Node no
+      // longer knows, is shown broken with its reason: one bad row must not
+      // hide every other schedule.
+      let spec: ScheduleSpec;
+      try {
+        spec = scheduleSpecOf(row.cron, row.timeZone);
+      } catch (error) {
+        return { ...base, nextRuns: [], error: messageOf(error) };
+      }
       const nextRuns: Date[] = [];
       for (let after = now; nextRuns.length < count;) {
         const tick = nextTick(spec, after);
@@ -182,7 +196,7 @@ export class Ops {
         nextRuns.push(tick);
         after = tick;
       }
-      return { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input, nextRuns };
+      return { ...base, nextRuns, error: null };
     });
   }
 
