@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
+import pg from "pg";
 import {
   ConfigError,
   FatalError,
@@ -530,6 +531,63 @@ describe("transactional handlers", () => {
     assert.deepEqual(
       (await effects([id])).map((row) => row.what),
       ["n1"],
+    );
+  });
+
+  it("ctx.tx cannot commit early, however COMMIT is written: the write before it goes with the failed attempt", async () => {
+    const underway = await setUp();
+    await db().pool.query(
+      "create or replace procedure commits_inside() language plpgsql as $$ begin commit; end $$",
+    );
+    // Each trick, sent as the handler's first attempt would send it after its write.
+    const tricks: ReadonlyArray<(tx: TransactionalContext["tx"]) => Promise<unknown>> = [
+      (tx) => tx.query("select 1; commit"),
+      (tx) => tx.query("/* x */ commit"),
+      (tx) => tx.query("/* a /* nested */ one */ -- and a line\n commit"),
+      (tx) => tx.query("-- x\ncommit"),
+      (tx) => tx.query(";commit"),
+      (tx) => tx.query("select 1;end"),
+      (tx) =>
+        tx.query("select 1; rollback; insert into tx_effect (task_id, attempt, what) values ('x', 0, 'x')"),
+      (tx) => tx.query({ text: "select 1; commit" }),
+      (tx) =>
+        new Promise((resolve, reject) => {
+          // A submittable: client.query returns it, and it reports by events.
+          const query = tx.query(new pg.Query("select 1; commit"));
+          query.on("end", resolve);
+          query.on("error", reject);
+        }),
+      (tx) => tx.query("do $$ begin commit; end $$"),
+      (tx) => tx.query("call commits_inside()"),
+      async (tx) => (tx.connection as unknown as { query(text: string): void }).query("commit"),
+    ];
+    const job = underway.job(
+      defineJob({
+        queue: "tx_early_commit",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        if (context.attempt === 1) await tricks[n]?.(context.tx);
+        return null;
+      }),
+      { pollIntervalMs: 100, concurrency: 4 },
+    );
+    const ids = await Promise.all(tricks.map((_trick, n) => job.enqueue({ n })));
+    const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
+    await worker.stop();
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
+      tricks.map(() => ["succeeded", 2]),
+    );
+    // One row per task, the retry's: nothing of a first attempt was committed.
+    const byTask = (a: { task_id: string }, b: { task_id: string }) => a.task_id.localeCompare(b.task_id);
+    assert.deepEqual(
+      (await effects(ids)).sort(byTask),
+      ids.map((id, n) => ({ task_id: id, attempt: 2, what: `n${n}` })).sort(byTask),
     );
   });
 
