@@ -254,6 +254,44 @@ describe("transactional handlers", () => {
     assert.deepEqual(await effects([id]), [{ task_id: id, attempt: 1, what: "n6" }]);
   });
 
+  it("a handler that locks its own task row for three leases blocks no renewal, and commits once", async () => {
+    const underway = await setUp();
+    const job = underway.job(
+      defineJob({
+        queue: "tx_own_row",
+        input: N,
+        options: { heartbeatMs: 1_000, retry: { maxAttempts: 3 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        // Task 0 updates its own row: the lock is held until the commit.
+        if (n === 0)
+          await context.tx.query("update underway.task set priority = priority where id = $1", [
+            context.taskId,
+          ]);
+        await sleep(3_500);
+        return null;
+      }),
+      { concurrency: 2, prefetch: 0, pollIntervalMs: 100, heartbeatTickMs: 100, reapIntervalMs: 100 },
+    );
+    const ids = await Promise.all([0, 1].map((n) => job.enqueue({ n })));
+    const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
+    await worker.stop();
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
+      [
+        ["succeeded", 1],
+        ["succeeded", 1],
+      ],
+    );
+    assert.deepEqual(
+      (await effects(ids)).map((row) => [row.task_id, row.attempt]).sort(),
+      ids.map((id) => [id, 1]).sort(),
+    );
+  });
+
   const staleSetup = async (queue: string) => {
     const logger = recordingLogger();
     const underway = await connect({ logger });
