@@ -629,6 +629,41 @@ describe("transactional handlers", () => {
     );
   });
 
+  it("a submittable that commits on the raw connection fails its attempt: no success is written outside the transaction", async () => {
+    const underway = await setUp();
+    const job = underway.job(
+      defineJob({
+        queue: "tx_raw_commit",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        if (context.attempt === 1)
+          await new Promise<void>((resolve, reject) => {
+            // Speaks the wire protocol itself: past ctx.tx's checks.
+            void context.tx.query({
+              submit: (connection: { query(text: string): void }) => connection.query("commit"),
+              handleCommandComplete: () => undefined,
+              handleEmptyQuery: () => undefined,
+              handleError: reject,
+              handleReadyForQuery: () => resolve(),
+            } as unknown as pg.Submittable);
+          });
+        return null;
+      }),
+      { pollIntervalMs: 100 },
+    );
+    const id = await job.enqueue({ n: 1 });
+    const outcome = await job.outcome(id);
+    await worker.stop();
+    assert.deepEqual([outcome._tag, outcome.attempt], ["succeeded", 2]);
+    const attempts = await job.attempts(id);
+    assert.match(attempts[0]?.error ?? "", /transaction ended before underway's commit/);
+  });
+
   it("runOnce with an aborted signal claims nothing", async () => {
     const underway = await setUp();
     const job = underway.job(defineJob({ queue: "tx_aborted_signal", input: N }));
