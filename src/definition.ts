@@ -26,8 +26,11 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
 
 /** The output type a definition's `output` schema gives readers; `JsonValue` without one. */
 export type OutputOf<OS> = OS extends Schema ? SchemaOutput<OS> : JsonValue;
-/** What a handler returns for a definition's `output` schema; `JsonValue` without one. */
-export type ReturnOf<OS> = OS extends Schema ? SchemaInput<OS> : JsonValue;
+/**
+ * What a handler returns for a definition's `output` schema. Without one,
+ * `JsonValue`, or nothing at all (`Promise<void>`): the output is then `null`.
+ */
+export type ReturnOf<OS> = OS extends Schema ? SchemaInput<OS> : JsonValue | void;
 
 /**
  * A task type, defined once in a module that producers and workers both

@@ -135,6 +135,46 @@ describe("job definitions", () => {
     }
   });
 
+  it("a handler that returns nothing succeeds on its first attempt, its output stored as null", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "returns_nothing", input: N, options: { retry: { maxAttempts: 3 } } }),
+    );
+    const sent: number[] = [];
+    const running = job.start(async ({ n }) => {
+      sent.push(n);
+    });
+    try {
+      const id = await job.enqueue({ n: 7 });
+      assert.equal(await job.result(id), null);
+      const outcome = await job.outcome(id);
+      assert.equal(outcome._tag, "succeeded");
+      assert.equal(outcome.attempt, 1);
+      assert.deepEqual(sent, [7], "the side effect ran once: no retry repeated it");
+      const attempts = await job.attempts(id);
+      assert.deepEqual(
+        attempts.map((attempt) => attempt.state),
+        ["succeeded"],
+      );
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("with an output schema, a handler that returns nothing fails its schema, as before", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "void_with_schema", input: N, output: t.type({ total: t.number }) }),
+    );
+    const running = job.start((async () => undefined) as unknown as () => Promise<{ total: number }>);
+    try {
+      const id = await job.enqueue({ n: 1 });
+      await assert.rejects(job.result(id), TaskFailedError);
+    } finally {
+      await running.stop();
+    }
+  });
+
   it("an io-ts output codec is checked on the worker: a bad output fails the task, naming the path", async () => {
     const underway = await connect();
     const checked = defineJob({ queue: "checked_output", input: N, output: t.type({ total: t.number }) });
