@@ -22,6 +22,7 @@ export {
   type Next,
   type Done,
   type StepContext,
+  type StepOptions,
   type JobOutcome,
   type StepOutput,
 } from "./steps/stepJob.ts";

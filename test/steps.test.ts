@@ -76,6 +76,41 @@ describe("multi-step jobs", () => {
     ]);
   });
 
+  it("optionsFor applies to the first step's input only; a later step computes its options from its own input", async () => {
+    const underway = await connect();
+    const onboarding = defineStepJob({
+      queue: "per_user_steps",
+      input: t.type({ user: t.type({ id: t.number }) }),
+      // Reads a field only the first step's input has.
+      optionsFor: ({ user }) => ({ concurrencyKey: `user:${user.id}`, priority: 3 }),
+    });
+    const steps = Steps.of(onboarding)
+      .step(async ({ user }) => next({ userId: user.id }))
+      .step(
+        async ({ userId }) => next({ userId }),
+        ({ userId }) => ({ concurrencyKey: `mail:${userId}` }),
+      )
+      .step(async ({ userId }) => done(userId));
+    const job = underway.job(onboarding);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
+    try {
+      const [first, second] = await job.enqueueMany([{ user: { id: 1 } }, { user: { id: 2 } }]);
+      assert.equal(await job.result(first!), 1);
+      assert.equal(await job.result(second!), 2);
+      const { rows } = await db().pool.query(
+        "select step_index, concurrency_key, priority from underway.task where job_id = $1 order by step_index",
+        [second],
+      );
+      assert.deepEqual(rows, [
+        { step_index: 0, concurrency_key: "user:2", priority: 3 },
+        { step_index: 1, concurrency_key: "mail:2", priority: 0 },
+        { step_index: 2, concurrency_key: null, priority: 0 },
+      ]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("ends early on done, and reports a failed step as the job's failure", async () => {
     const underway = await connect();
     const early = defineStepJob({ queue: "early", input: t.type({ n: t.number }) });

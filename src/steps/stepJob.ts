@@ -28,6 +28,7 @@ export {
   type Next,
   type Done,
   type StepContext,
+  type StepOptions,
   type StepOutput,
 } from "./steps.ts";
 export type { JobOutcome } from "./jobOutcome.ts";
