@@ -183,6 +183,23 @@ export class Underway {
   }
 
   /**
+   * Records a definition's queue and its dead-letter queue in the database
+   * now, before the first enqueue or worker: the dashboard, the CLI and
+   * `ops` list a queue as soon as it is deployed. Idempotent. Binds the
+   * definition to this client like {@link Underway.job} (a `ConfigError`
+   * if another definition of the queue differs).
+   *
+   * @example
+   * // at deploy or startup
+   * await underway.declare(welcomeEmail);
+   */
+  async declare<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Promise<void> {
+    this.assertOpen();
+    this.bindings.bind(definition as JobDefinition<unknown, unknown, unknown, unknown>);
+    await this.register(definition);
+  }
+
+  /**
    * @internal Records the queue and its dead-letter queue in the database,
    * once per client: redrive and inspection read them. A DLQ that exists
    * keeps its own DLQ.

@@ -248,6 +248,30 @@ describe("job definitions", () => {
     }
   });
 
+  it("declare() records a queue and its DLQ before the first enqueue, for ops in any process; it binds like job()", async () => {
+    const [deployer, inspector] = await Promise.all([connect(), connect()]);
+    const invoices = defineJob({ queue: "declared_invoices", dlq: "declared_invoices_dlq", input: N });
+    const listed = async () =>
+      (await inspector.ops.queues())
+        .filter((queue) => queue.queue.startsWith("declared_invoices"))
+        .map(({ queue, dlq }) => ({ queue, dlq }));
+    assert.deepEqual(await listed(), []);
+    await deployer.declare(invoices);
+    await deployer.declare(invoices); // idempotent
+    assert.deepEqual(
+      (await listed()).sort((a, b) => a.queue.localeCompare(b.queue)),
+      [
+        { queue: "declared_invoices", dlq: "declared_invoices_dlq" },
+        { queue: "declared_invoices_dlq", dlq: null },
+      ],
+    );
+    assert.equal(await count("declared_invoices"), 0, "nothing enqueued");
+    await assert.rejects(
+      deployer.declare(defineJob({ queue: "declared_invoices", input: t.type({ to: t.string }) })),
+      ConfigError,
+    );
+  });
+
   it("an io-ts output codec is checked on the worker: a bad output fails the task, naming the path", async () => {
     const underway = await connect();
     const checked = defineJob({ queue: "checked_output", input: N, output: t.type({ total: t.number }) });
