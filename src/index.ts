@@ -23,6 +23,7 @@ export {
   type Done,
   type StepContext,
   type StepOptions,
+  type StepAttempt,
   type JobOutcome,
   type StepOutput,
 } from "./steps/stepJob.ts";

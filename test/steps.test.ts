@@ -111,6 +111,45 @@ describe("multi-step jobs", () => {
     }
   });
 
+  it("a step job's handle has attempts() and enqueueAfter(), and a failed run names its dead-letter queue", async () => {
+    const underway = await connect();
+    const billing = defineStepJob({
+      queue: "steps_handle",
+      dlq: "steps_handle_dlq",
+      input: t.type({ n: t.number }),
+      options: { retry: { maxAttempts: 2, initialIntervalMs: 10, jitter: 0 } },
+    });
+    const steps = Steps.of(billing)
+      .step(async ({ n }) => next({ n }))
+      .step(async ({ n }): Promise<ReturnType<typeof done<number>>> => {
+        throw new Error(`card ${n} declined`);
+      });
+    const job = underway.job(billing);
+    const worker = job.start(steps, { pollIntervalMs: 50 });
+    try {
+      const started = Date.now();
+      const jobId = await job.enqueueAfter({ n: 4 }, 300);
+      const outcome = await job.outcome(jobId);
+      assert.ok(Date.now() - started >= 280, "the run waited for its delay");
+      assert.equal(outcome._tag, "failed");
+      assert.ok(outcome._tag === "failed");
+      assert.equal(outcome.deadLetterQueue, "steps_handle_dlq");
+      assert.equal(outcome.stepIndex, 1);
+      const attempts = await job.attempts(jobId);
+      assert.deepEqual(
+        attempts.map(({ stepIndex, attempt, state, error }) => ({ stepIndex, attempt, state, error })),
+        [
+          { stepIndex: 0, attempt: 1, state: "succeeded", error: null },
+          { stepIndex: 1, attempt: 1, state: "failed", error: "card 4 declined" },
+          { stepIndex: 1, attempt: 2, state: "failed", error: "card 4 declined" },
+        ],
+      );
+      await assert.rejects(job.attempts("00000000-0000-4000-8000-000000000000"), /no job with id/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("ends early on done, and reports a failed step as the job's failure", async () => {
     const underway = await connect();
     const early = defineStepJob({ queue: "early", input: t.type({ n: t.number }) });
