@@ -3,6 +3,7 @@
 // The commands on the ops API are in test/cliOps.test.ts.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { Underway, silentLogger } from "../src/index.ts";
@@ -189,6 +190,41 @@ describe("underway CLI", () => {
       assert.equal(await exited, 0);
     } finally {
       child.kill("SIGKILL");
+    }
+  });
+
+  it("a malformed --url is a usage error naming it, not a DNS error about a host called `base`", async () => {
+    const runs = await Promise.all(
+      [
+        "not a url",
+        "host=localhost dbname=x",
+        "http://db.example/x",
+        "postgres://u:pw@localhost:99999/db",
+      ].map((url) => cli("queues", "--url", url)),
+    );
+    for (const run of runs) {
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /is malformed: .*expected postgres:\/\/user:password@host:port\/database/);
+      assert.doesNotMatch(run.stderr, /ENOTFOUND|getaddrinfo/);
+      assert.doesNotMatch(run.stderr, /\n\s+at /);
+    }
+    assert.doesNotMatch(runs[3]?.stderr ?? "", /:pw@/, "the password stays hidden");
+  });
+
+  it("dashboard on a port in use says so in one line, no stack", async () => {
+    await (await Underway.connect({ connectionString: db().url, logger: silentLogger })).close();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const run = await cli("dashboard", "--port", String(port));
+      assert.equal(run.code, 1);
+      assert.equal(
+        run.stderr,
+        `underway dashboard: error: 127.0.0.1:${port} is already in use: pick another --port, or --port 0 for a free one\n`,
+      );
+    } finally {
+      taken.close();
     }
   });
 });

@@ -13,7 +13,34 @@ export const resolveUrl = (flag: string | undefined, env: NodeJS.ProcessEnv): st
       `the connection string ${displayUrl(url)} does not parse as written: percent-encode the ` +
         "password (encodeURIComponent; @ is %40, / is %2F, ? is %3F, # is %23)",
     );
+  const problem = malformed(url);
+  if (problem !== undefined)
+    throw new UsageError(
+      `the connection string "${displayUrl(url)}" is malformed: ${problem}; expected ` +
+        "postgres://user:password@host:port/database (or socket:/path/to/socket-dir?db=database)",
+    );
   return url;
+};
+
+// pg reads anything that is not a URL as a database name on a host called
+// `base` (its parser resolves it against `postgres://base`), so a typo such
+// as `--url 'not a url'` failed later as `getaddrinfo ENOTFOUND base`. The
+// forms pg really reads: a postgres(ql):// URL, a socket: URL, or a socket
+// folder followed by a database name.
+const malformed = (url: string): string | undefined => {
+  if (url.startsWith("/") || /^socket:/i.test(url)) return undefined;
+  const scheme = schemePattern.exec(url)?.[0];
+  if (scheme === undefined)
+    return /^\s*\w+\s*=/.test(url)
+      ? "key=value strings are not read by pg, give a URL"
+      : "it is not a URL (no postgres:// at its start)";
+  if (!/^postgres(ql)?:\/\/$/i.test(scheme)) return `${scheme} is not a PostgreSQL URL scheme`;
+  try {
+    new URL(url);
+    return undefined;
+  } catch {
+    return "it does not parse as a URL (a port over 65535, a space or a stray character in the host?)";
+  }
 };
 
 /** A connection URL taken apart where its password cannot hide: the user info ends at the last `@`. */
@@ -68,7 +95,14 @@ const misread = (url: string): boolean => {
       decoded(parsed.username) !== decoded(parts.user) || decoded(parsed.password) !== decoded(parts.password)
     );
   } catch {
-    return true;
+    // Unparsable: the password's fault only if it parses with the password
+    // percent-encoded (a port over 65535 is malformed whatever the password).
+    try {
+      new URL(`${parts.scheme}${parts.user}:${encodeURIComponent(decoded(parts.password))}@${parts.rest}`);
+      return true;
+    } catch {
+      return false;
+    }
   }
 };
 

@@ -1,8 +1,21 @@
 import { serveDashboard } from "../../dashboard/serveDashboard.ts";
 import { flagOf, listOf, stringOf, UsageError } from "../args.ts";
-import { exitCode, type Command } from "../command.ts";
+import { CliError, exitCode, type Command } from "../command.ts";
 
 const defaultPort = 4000;
+
+// A port taken or forbidden is the operator's to fix: one line naming what
+// to do, not node's stack.
+const listenError = (error: unknown, host: string, port: number): unknown => {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "EADDRINUSE")
+    return new CliError(`${host}:${port} is already in use: pick another --port, or --port 0 for a free one`);
+  if (code === "EACCES")
+    return new CliError(`not allowed to listen on ${host}:${port}: pick a port above 1023 with --port`);
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND")
+    return new CliError(`cannot listen on ${host}: no such address on this machine (--host)`);
+  return error;
+};
 
 /**
  * `underway dashboard`: the web dashboard on its own server, bound to
@@ -64,6 +77,8 @@ export const dashboardCommand: Command = {
         ? { authorize: () => (readOnly ? "read-only" : "admin") }
         : {}),
       onAudit: (event) => input.err(`${JSON.stringify({ audit: event })}\n`),
+    }).catch((error: unknown) => {
+      throw listenError(error, host, port);
     });
     if (input.json) input.printJson({ url: server.url });
     else input.out(`underway dashboard at ${server.url}${readOnly ? " (read-only)" : ""} (Ctrl-C to stop)\n`);
