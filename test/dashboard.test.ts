@@ -43,7 +43,7 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
   let admin: DashboardServer;
   let readOnly: DashboardServer;
   let slow: DashboardServer;
-  const workers: Array<Worker<unknown>> = [];
+  const workers: Array<Pick<Worker<unknown>, "stop">> = [];
   const audits: DashboardAuditEvent[] = [];
   let page: Page;
   const ids: Record<string, string> = {};

@@ -150,6 +150,44 @@ describe("multi-step jobs", () => {
     }
   });
 
+  it("a step worker's outcomes$ emits run outcomes, the handle's type, and completes when the client closes", async () => {
+    const underway = await connect();
+    const chain = defineStepJob({
+      queue: "same_outcomes",
+      input: t.type({ n: t.number }),
+      output: t.type({ total: t.number }),
+    });
+    const steps = Steps.of(chain)
+      .step(async ({ n }) => next({ n: n + 1 }))
+      .step(async ({ n }) => done({ total: n * 10 }));
+    const job = underway.job(chain);
+    const fromHandle: unknown[] = [];
+    const handleSub = job.outcomes$.subscribe((outcome) => fromHandle.push(outcome));
+    await underway.listening();
+    const worker = job.start(steps, { pollIntervalMs: 100 });
+    const fromWorker: unknown[] = [];
+    let completed = false;
+    worker.outcomes$.subscribe({
+      next: (outcome) => fromWorker.push(outcome),
+      complete: () => (completed = true),
+    });
+    const jobId = await job.enqueue({ n: 1 });
+    assert.deepEqual(await job.result(jobId), { total: 20 });
+    await eventually(() => fromHandle.length === 2 && fromWorker.length === 2);
+    const shape = (outcome: unknown) => {
+      const { _tag, jobId: id, stepIndex, output } = outcome as Record<string, unknown>;
+      return { _tag, jobId: id, stepIndex, output };
+    };
+    assert.deepEqual(fromWorker.map(shape), [
+      { _tag: "stepSucceeded", jobId, stepIndex: 0, output: undefined },
+      { _tag: "succeeded", jobId, stepIndex: 1, output: { total: 20 } },
+    ]);
+    assert.deepEqual(fromWorker.map(shape), fromHandle.map(shape));
+    handleSub.unsubscribe();
+    await underway.close();
+    assert.ok(completed, "close() completed the worker's outcomes$");
+  });
+
   it("ends early on done, and reports a failed step as the job's failure", async () => {
     const underway = await connect();
     const early = defineStepJob({ queue: "early", input: t.type({ n: t.number }) });

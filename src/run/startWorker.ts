@@ -7,13 +7,19 @@ import { WorkerRun, type WorkOptions } from "../worker/worker.ts";
 import { checkWorkOptions } from "../worker/workOptions.ts";
 import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
 
-/** A started worker: its outcome stream and a graceful stop. */
-export interface Worker<O> {
+/**
+ * A started worker: its outcome stream and a graceful stop. `E` is what
+ * `outcomes$` emits: a task's `Outcome<O>` for a job, a run's `JobOutcome<O>`
+ * for a multi-step job (the same type as its handle's `outcomes$`).
+ */
+export interface Worker<O, E = Outcome<O>> {
   /**
-   * Outcomes of the tasks this worker ran. A subscriber's callback that
-   * throws is logged at error level and ignored: the worker keeps running.
+   * Outcomes of the tasks this worker ran; it completes when the worker has
+   * stopped (by `stop()`, `close()` or `shutdownQueue`). A subscriber's
+   * callback that throws is logged at error level and ignored: the worker
+   * keeps running.
    */
-  readonly outcomes$: Observable<Outcome<O>>;
+  readonly outcomes$: Observable<E>;
   /** Stops claiming, lets in-flight tasks finish (up to the grace period), resolves when all is written. */
   stop(): Promise<void>;
 }
@@ -45,7 +51,9 @@ export const startWorker = <V, O>(
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
     // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
     const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
-    const untrack = underway.track(run);
+    // The client's close() goes through the same stop as stop() does, so
+    // outcomes$ completes whichever way the worker ends.
+    const untrack = underway.track({ stop: () => stop() });
     const unregister = underway.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
     run.start();
     const { listener, sql } = underway;
@@ -78,15 +86,15 @@ export const startWorker = <V, O>(
  * unsubscribing stops it gracefully. Options and the client are checked
  * here, synchronously; `start` checks the rest when subscribed.
  */
-export const workerOutcomes$ = <O>(
+export const workerOutcomes$ = <O, E = Outcome<O>>(
   underway: Underway,
   options: WorkOptions,
-  start: () => Worker<O>,
-): Observable<Outcome<O>> => {
+  start: () => Worker<O, E>,
+): Observable<E> => {
   checkWorkOptions(options);
   underway.assertOpen();
   return guarded(
-    new Observable<Outcome<O>>((subscriber) => {
+    new Observable<E>((subscriber) => {
       const worker = start();
       const sub = worker.outcomes$.subscribe(subscriber);
       return () => {

@@ -5,6 +5,7 @@ import { TaskFailedError, UnderwayError, orThrow } from "../errors.ts";
 import { firstFinal } from "../notify/firstFinal.ts";
 import { TaskOutcomes } from "../notify/taskOutcomes.ts";
 import { tasksGetLatestOfJob } from "../db/taskQueries.ts";
+import type { Outcome } from "../outcomes.ts";
 import type { Underway } from "../underway.ts";
 import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
 import type { StepOutput } from "./steps.ts";
@@ -27,10 +28,19 @@ export class RunOutcomes<O> {
 
   /** Outcomes of every run, step by step, from every process. */
   get all$(): Observable<JobOutcome<O>> {
-    return this.tasks.all$.pipe(
-      map((outcome) => jobOutcomeOf(outcome, this.decodeOutput)),
+    return this.tasks.all$.pipe(this.asRunOutcomes);
+  }
+
+  /** Step task outcomes (a worker's, or notified) as outcomes of their runs. */
+  readonly asRunOutcomes = (outcomes: Observable<Outcome<StepOutput>>): Observable<JobOutcome<O>> =>
+    outcomes.pipe(
+      map((outcome) => this.ofStep(outcome)),
       filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
     );
+
+  /** One step task's outcome as an outcome of its run (`undefined` for a task of no run). */
+  ofStep(outcome: Outcome<StepOutput>): JobOutcome<O> | undefined {
+    return jobOutcomeOf(outcome, this.decodeOutput);
   }
 
   /** The final outcome of a run: notified, or read from its latest step's row. */
@@ -40,8 +50,7 @@ export class RunOutcomes<O> {
       this.underway,
       this.tasks.of$(jobId).pipe(
         filter((outcome) => outcome.jobId === jobId),
-        map((outcome) => jobOutcomeOf(outcome, this.decodeOutput)),
-        filter((outcome): outcome is JobOutcome<O> => outcome !== undefined),
+        this.asRunOutcomes,
       ),
       async () => {
         const row = await orThrow(tasksGetLatestOfJob(sql, pool, { jobId })());

@@ -6,7 +6,6 @@ import type { CheckedInput } from "../enqueue/checkInput.ts";
 import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { enqueueRuns, runColumns } from "../enqueue/enqueueRuns.ts";
 import { checkJobId } from "../identifier.ts";
-import type { Outcome } from "../outcomes.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { taskAttemptsList, type AttemptRow } from "../db/historyQueries.ts";
 import type { TaskSummary } from "../ops/types.ts";
@@ -156,22 +155,32 @@ export class StepJob<In, V, R, O> {
   /**
    * Starts a worker running `steps` (built with `Steps.of(definition)`);
    * `stop()` ends it gracefully. Bad options throw a `ConfigError` here.
+   * Its `outcomes$` emits run outcomes, as the handle's `outcomes$` does,
+   * for the steps this worker ran.
    */
-  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput> {
+  start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput, JobOutcome<O>> {
     checkWorkOptions(options);
-    return startWorker(this.underway, this.definition, stepRunner(this.definition, steps), options);
+    const worker = startWorker(this.underway, this.definition, stepRunner(this.definition, steps), options);
+    return { outcomes$: worker.outcomes$.pipe(this.runs.asRunOutcomes), stop: () => worker.stop() };
   }
 
   /**
    * Claims at most one due step of any run and runs it here (see
    * `Job.runOnce`); its next step, if any, is enqueued as a worker would.
-   * Resolves with the step's task outcome, or `undefined` when none was due.
+   * Resolves with the step's outcome as an outcome of its run, or
+   * `undefined` when none was due.
    */
   async runOnce<S>(
     steps: Steps<V, unknown, R, S, R>,
     options: RunOnceOptions = {},
-  ): Promise<Outcome<StepOutput> | undefined> {
-    return runOnceHere(this.underway, this.definition, stepRunner(this.definition, steps), options);
+  ): Promise<JobOutcome<O> | undefined> {
+    const outcome = await runOnceHere(
+      this.underway,
+      this.definition,
+      stepRunner(this.definition, steps),
+      options,
+    );
+    return outcome === undefined ? undefined : this.runs.ofStep(outcome);
   }
 
   /**
@@ -182,8 +191,8 @@ export class StepJob<In, V, R, O> {
     return drainHere(this.underway, this.definition, stepRunner(this.definition, steps), options);
   }
 
-  /** A worker as an Observable of its task outcomes: subscribe runs, unsubscribe stops gracefully. */
-  work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<Outcome<StepOutput>> {
+  /** A worker as an Observable of its run outcomes: subscribe runs, unsubscribe stops gracefully. */
+  work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<JobOutcome<O>> {
     return workerOutcomes$(this.underway, options, () => this.start(steps, options));
   }
 }
