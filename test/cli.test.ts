@@ -80,6 +80,14 @@ describe("underway CLI", () => {
     assert.doesNotMatch(unreachable.stderr + unreachable.stdout, new RegExp(secret));
     assert.doesNotMatch(unreachable.stderr, /\n\s+at /);
 
+    // A password that is also the user name (the embedded server's): hidden
+    // where it is the password, without blanking the scheme and the user.
+    const same = await cli("pause", "email", "--url", "postgres://postgres:postgres@127.0.0.1:1/nowhere");
+    assert.match(
+      same.stderr,
+      /cannot use the database at postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:1\/nowhere/,
+    );
+
     assert.equal(json.code, 1);
     const error = (JSON.parse(json.stderr) as { error: { message: string; exitCode: number } }).error;
     assert.equal(error.exitCode, 1);

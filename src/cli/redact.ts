@@ -145,12 +145,29 @@ export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
   return [...found].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
 };
 
-/** `text` with every secret of each of `urls` replaced by `****`. */
-export const redact = (text: string, ...urls: ReadonlyArray<string | undefined>): string =>
-  urls
-    .flatMap(secretsOf)
+const replaceAll = (text: string, secrets: ReadonlyArray<string>): string =>
+  [...secrets]
     .sort((a, b) => b.length - a.length)
     .reduce((result, secret) => result.split(secret).join("****"), text);
+
+/**
+ * `text` with every secret of each of `urls` replaced by `****`: each URL
+ * as typed first becomes its `displayUrl`, then any other copy of a secret
+ * goes too. A secret that is also a visible part of its URL (the password
+ * `postgres` of user `postgres` on `postgres://`, as an embedded server
+ * has it) is left to the first step: replaced everywhere it would blank
+ * the scheme and the user name, and PostgreSQL never echoes a password.
+ */
+export const redact = (text: string, ...urls: ReadonlyArray<string | undefined>): string => {
+  const given = urls.filter((url): url is string => url !== undefined && url !== "");
+  const shown = given.map(displayUrl);
+  const whole = given.reduce((result, url, index) => result.split(url).join(shown[index] ?? ""), text);
+  const visible = shown.join(" ");
+  return replaceAll(
+    whole,
+    given.flatMap(secretsOf).filter((secret) => !visible.includes(secret)),
+  );
+};
 
 /**
  * The connection string fit to print: the password replaced by `****`,
@@ -160,7 +177,7 @@ export const redact = (text: string, ...urls: ReadonlyArray<string | undefined>)
  */
 export const displayUrl = (url: string): string => {
   const parts = partsOf(url);
-  if (parts === undefined) return redact(url, url);
+  if (parts === undefined) return replaceAll(url, secretsOf(url));
   const userInfo =
     parts.password === undefined ? (parts.user === "" ? "" : `${parts.user}@`) : `${parts.user}:****@`;
   let rest: string;
