@@ -117,8 +117,13 @@ export const bulkAction = async (
 export const taskAction = async (ctx: PageContext, id: string, action: string): Promise<ActionOutcome> => {
   if (action !== "retry" && action !== "cancel" && action !== "delete") return refuse(404, "Unknown action.");
   const result = await ctx.ops[action]({ ids: [id] });
-  const notice =
-    result.changed === 1
+  // A running task is only asked to stop: saying "cancelled" while the page
+  // still shows it running would read as a lie.
+  const stillRunning =
+    action === "cancel" && result.changed === 1 && (await ctx.ops.task(id))?.state === "in_progress";
+  const notice = stillRunning
+    ? `Task ${id}: cancel requested. Its handler's signal fired; it ends cancelled when the handler returns.`
+    : result.changed === 1
       ? `Task ${id} ${past[action]}.`
       : `Task ${id} was not ${past[action]} (its state did not allow it).`;
   const location =

@@ -97,7 +97,11 @@ export const clientScript = `"use strict";
     }
   };
 
-  toggle.addEventListener("click", () => {
+  // A page answering a POST (a dry-run count) has no URL to GET again.
+  if (body.dataset.live === "off") {
+    toggle.hidden = true;
+    body.dataset.liveState = "off";
+  } else toggle.addEventListener("click", () => {
     paused = !paused;
     sessionStorage.setItem("underway.paused", paused ? "1" : "0");
     start();
@@ -105,6 +109,7 @@ export const clientScript = `"use strict";
   });
 
   document.addEventListener("visibilitychange", () => {
+    if (body.dataset.live === "off") return;
     start();
     if (!document.hidden && !paused) soon();
   });
@@ -122,6 +127,6 @@ export const clientScript = `"use strict";
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  start();
+  if (body.dataset.live !== "off") start();
 })();
 `;

@@ -16,7 +16,7 @@ import { tasksPage } from "./pages/tasksPage.ts";
 import { workersPage } from "./pages/workersPage.ts";
 import { readForm } from "./readForm.ts";
 import { AllowedHosts, Csrf, localOnly, sameOrigin } from "./security.ts";
-import { styles } from "./styles.ts";
+import { favicon, styles } from "./styles.ts";
 import { eventStream } from "./eventStream.ts";
 
 /**
@@ -251,6 +251,7 @@ export const servedDashboard = (
       return textResponse(403, "Forbidden: this dashboard is not open to you.");
     if (path === "/assets/dashboard.js") return asset(clientScript, "text/javascript; charset=utf-8");
     if (path === "/assets/dashboard.css") return asset(styles, "text/css; charset=utf-8");
+    if (path === "/assets/favicon.svg" || path === "/favicon.ico") return asset(favicon, "image/svg+xml");
     const ctx: PageContext = {
       ops: opsOf(underway),
       base,
@@ -259,6 +260,7 @@ export const servedDashboard = (
       now: new Date(),
       url,
       live: options.live !== false,
+      refreshable: request.method === "GET" || request.method === "HEAD",
       signNotice: (text) => csrf.signNotice(text),
       timed,
     };

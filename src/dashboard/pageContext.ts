@@ -20,6 +20,11 @@ export interface PageContext {
   readonly url: URL;
   /** Server-sent events on; false: the page polls. */
   readonly live: boolean;
+  /**
+   * False for a page answering a POST (a dry-run count, a refusal): its URL
+   * takes no GET, so the page must not refresh itself from it.
+   */
+  readonly refreshable: boolean;
   /** The MAC that lets a notice show after the redirect of an action. */
   signNotice(text: string): string;
   /** Waits for a read at most the configured time, then rejects with `SlowQuery`. */

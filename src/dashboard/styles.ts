@@ -56,3 +56,6 @@ svg.chart text { fill: var(--muted); font-size: 11px; }
 .legend .enq { color: var(--accent); } .legend .ok { color: var(--ok); } .legend .bad { color: var(--bad); }
 .pager { margin-top: .8rem; display: flex; gap: 1rem; }
 `;
+
+/** @internal The tab icon, served as /assets/favicon.svg (browsers log a 404 without one). */
+export const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#2f6fde"/><path d="M8 9v9a8 8 0 0 0 16 0V9h-4v9a4 4 0 0 1-8 0V9z" fill="#fff"/></svg>`;

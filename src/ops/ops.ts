@@ -204,11 +204,19 @@ export class Ops {
    * Processes running workers, from the worker registry: each client that
    * runs workers renews its row every 10 s and deletes it on close. A
    * process not heard from for 30 s (crashed, frozen) is left out, and its
-   * row pruned by the next heartbeat of any live one.
+   * row pruned by the next heartbeat of any live one. Each comes with the
+   * tasks it runs now; their lease names the same id.
    */
-  workers(): Promise<ReadonlyArray<WorkerInfo>> {
-    return orThrow(
+  async workers(): Promise<ReadonlyArray<WorkerInfo>> {
+    const rows = await orThrow(
       workerProcessesList(this.underway.sql, this.underway.pool, { liveSeconds: workerDeadAfterSeconds })(),
     );
+    return rows.map((row) => ({
+      ...row,
+      running: row.running.map((task) => ({
+        ...task,
+        startedAt: task.startedAt === null ? null : new Date(task.startedAt),
+      })),
+    }));
   }
 }

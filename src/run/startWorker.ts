@@ -44,7 +44,9 @@ export const startWorker = <V, O>(
   let stop: () => Promise<void> = async () => undefined;
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
     // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
-    const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
+    const run = new WorkerRun<V, O>(underway.workerRegistry.id, deps, options, (outcome) =>
+      subscriber.next(outcome),
+    );
     const untrack = underway.track(run);
     const unregister = underway.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
     run.start();
