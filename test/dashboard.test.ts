@@ -165,6 +165,16 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     await open(admin, `/jobs/${ids["job"]}`);
     assert.equal(await page.locator("#steps tbody tr").count(), 2, "both steps, in order");
     assert.deepEqual(await page.locator("#steps tbody tr td:first-child").allTextContents(), ["0", "1"]);
+    // The job's input, its state, and each step's state and output.
+    assert.match(await page.locator("#job-input").innerText(), /"userId": 9/);
+    assert.equal(await page.locator("#job-state").getAttribute("data-state"), "succeeded");
+    assert.deepEqual(
+      await page
+        .locator("#step-outputs li")
+        .evaluateAll((items) => items.map((li) => li.getAttribute("data-state"))),
+      ["succeeded", "succeeded"],
+    );
+    assert.match(await page.locator('#step-outputs li[data-step="1"] pre').innerText(), /"token": "t9"/);
     await open(admin, "/schedules");
     assert.match(
       (await page.locator('#schedules tr[data-queue="paced"]').textContent()) ?? "",
@@ -339,6 +349,8 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
   it("redrives a selected dead letter after a dry-run count", async () => {
     const id = ids["dead"] ?? "";
     await open(admin, "/dlq?dlq=mail_dlq");
+    // Where each dead letter came from, not the DLQ's own name.
+    assert.equal(await page.locator(`#dead-letters tr[data-task-id="${id}"] td.queue`).innerText(), "mail");
     await shot("dlq");
     await page.check(`#dead-letters input[name="ids"][value="${id}"]`);
     await page.click('button[name="do"][value="redrive:selected"]');

@@ -12,7 +12,12 @@ export const taskTable = (
   ctx: PageContext,
   id: string,
   tasks: ReadonlyArray<TaskSummary>,
-  options: { readonly selectable?: boolean; readonly showStep?: boolean } = {},
+  options: {
+    readonly selectable?: boolean;
+    readonly showStep?: boolean;
+    /** In a dead-letter queue: the queue each task came from, not the DLQ's own name. */
+    readonly showOrigin?: boolean;
+  } = {},
 ): Html => {
   const selectable = options.selectable === true && ctx.canAct;
   return html`<table id="${id}" data-live-region>
@@ -21,7 +26,7 @@ export const taskTable = (
         ${selectable ? html`<th><input type="checkbox" data-select-all aria-label="select all on this page" /></th>` : null}
         ${options.showStep === true ? html`<th class="num">Step</th>` : null}
         <th class="num">Id</th>
-        <th>Queue</th>
+        <th>${options.showOrigin === true ? "From queue" : "Queue"}</th>
         <th>State</th>
         <th class="num">Attempt</th>
         <th>Last error</th>
@@ -44,7 +49,15 @@ export const taskTable = (
             ${selectable ? html`<td><input type="checkbox" name="ids" value="${task.id}" aria-label="select task ${task.id}" /></td>` : null}
             ${options.showStep === true ? html`<td class="num">${task.stepIndex ?? ""}</td>` : null}
             <td class="num"><a href="${href(ctx, `/tasks/${task.id}`)}">${task.id}</a></td>
-            <td>${task.queue}</td>
+            <td class="queue">
+              ${
+                options.showOrigin === true
+                  ? (task.dlqFrom ?? task.queue)
+                  : task.dlqFrom === null
+                    ? task.queue
+                    : html`${task.queue} <span class="muted">from ${task.dlqFrom}</span>`
+              }
+            </td>
             <td>${stateLabel(task.state)}</td>
             <td class="num">${task.attempt}/${task.maxAttempts}</td>
             <td class="error">${task.error === null ? null : task.error.slice(0, 200)}</td>

@@ -25,7 +25,6 @@ export interface DetailRow extends Omit<SummaryRow, "sort_id"> {
   readonly uniqueKey: string | null;
   readonly workerId: string | null;
   readonly leaseExpiresAt: Date | null;
-  readonly dlqFrom: string | null;
   readonly cancelRequestedAt: Date | null;
 }
 

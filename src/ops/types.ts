@@ -69,6 +69,8 @@ export interface TaskSummary {
   readonly startedAt: Date | null;
   /** When it finished. */
   readonly finishedAt: Date | null;
+  /** The queue it was dead-lettered from, while it sits in a dead-letter queue; null otherwise. */
+  readonly dlqFrom: string | null;
 }
 
 /** One page of tasks and the cursor to the next. */
@@ -135,8 +137,6 @@ export interface TaskDetail extends TaskSummary {
   readonly options: TaskDetailOptions;
   /** The lease of a running task: which worker holds it and until when. */
   readonly lease: TaskLease | null;
-  /** The queue it was dead-lettered from, while it sits in a dead-letter queue. */
-  readonly dlqFrom: string | null;
   /** When a cancel was requested while it ran; null otherwise. */
   readonly cancelRequestedAt: Date | null;
   /** Attempts (with error name, message and stack) and events, oldest first, as `taskHistory()`. */
