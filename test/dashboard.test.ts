@@ -428,6 +428,44 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     await page.click("#live-toggle");
   });
 
+  it("runs a schedule now, shows its last run, and removes it (confirmed, audited)", async () => {
+    const row = page.locator('#schedules tr[data-queue="paced"]');
+    await open(admin, "/schedules");
+    assert.equal(await row.locator(".last-run").innerText(), "not yet");
+    await row.locator('button[data-action="run now"]').click();
+    await page.waitForURL(/notice=/);
+    const notice = await page.locator(".banner.info").innerText();
+    const id = /task (\d+) enqueued/.exec(notice)?.[1];
+    assert.ok(id !== undefined, notice);
+    const { rows } = await db().pool.query("select queue_name, input from underway.task where id = $1", [id]);
+    assert.deepEqual(rows[0], { queue_name: "paced", input: { n: 1 } });
+    await eventually(async () => (await stateOf(id)) === "succeeded", 10_000, "the task run now");
+    // A cron run, as a scheduler records it.
+    await db().pool.query(
+      "insert into underway.schedule_tick (queue_name, tick_at, task_id) values ('paced', now() - interval '5 minutes', $1)",
+      [id],
+    );
+    await db().pool.query("update underway.schedule set last_tick_at = now() - interval '5 minutes'");
+    await open(admin, "/schedules");
+    assert.match(await row.locator(".last-run").innerText(), /\(5m \d\ds ago\)\s+task \d+/);
+    assert.equal(await row.locator('button[data-action="remove"]').getAttribute("class"), "danger");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.locator('button[data-action="remove"]').click();
+    await page.waitForURL(/notice=/);
+    assert.match(await page.locator(".banner.info").innerText(), /schedule of paced was removed/);
+    assert.equal(await row.count(), 0);
+    assert.deepEqual(
+      (await underway.ops.schedules()).map((s) => s.queue),
+      [],
+    );
+    assert.deepEqual(
+      audits
+        .filter((a) => a.target["queue"] === "paced" && a.action.startsWith("schedule"))
+        .map((a) => a.action),
+      ["schedule-run", "schedule-remove"],
+    );
+  });
+
   it("gives a read-only user no buttons, and refuses their POSTs", async () => {
     for (const path of ["/", "/tasks", `/tasks/${ids["ok"]}`, "/dlq?dlq=mail_dlq"]) {
       const response = await open(readOnly, path);

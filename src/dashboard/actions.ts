@@ -152,3 +152,30 @@ export const queueAction = async (
     audit: { action, target: { queue }, matched: 0, changed: 0 },
   };
 };
+
+/** @internal Run a schedule's task now, or remove the schedule. */
+export const scheduleAction = async (
+  ctx: PageContext,
+  queue: string,
+  action: string,
+): Promise<ActionOutcome> => {
+  if (action !== "run" && action !== "remove") return refuse(404, "Unknown action.");
+  let notice: string;
+  let changed: number;
+  if (action === "run") {
+    const id = await ctx.ops.runSchedule(queue);
+    changed = id === undefined ? 0 : 1;
+    notice =
+      id === undefined
+        ? `The schedule of ${queue} was not run: its queue has no task to copy the task options from, or a live task holds its unique key.`
+        : `The schedule of ${queue} ran now: task ${id} enqueued.`;
+  } else {
+    changed = (await ctx.ops.unschedule(queue)) ? 1 : 0;
+    notice = changed === 1 ? `The schedule of ${queue} was removed.` : `${queue} had no schedule.`;
+  }
+  return {
+    _tag: "redirect",
+    location: href(ctx, "/schedules", noticeParams(ctx, notice)),
+    audit: { action: `schedule-${action}`, target: { queue }, matched: changed, changed },
+  };
+};

@@ -1,6 +1,6 @@
 import { ConfigError, DatabaseError, UnderwayError } from "../errors.ts";
 import type { Underway } from "../underway.ts";
-import { bulkAction, queueAction, taskAction, type ActionOutcome } from "./actions.ts";
+import { bulkAction, queueAction, scheduleAction, taskAction, type ActionOutcome } from "./actions.ts";
 import { clientScript } from "./clientScript.ts";
 import type { DashboardAuditEvent, DashboardOptions, DashboardRequestInfo } from "./dashboardOptions.ts";
 import { html, type Html } from "./html.ts";
@@ -217,17 +217,17 @@ export const servedDashboard = (
     if (path === "/tasks/bulk" || path === "/dlq/redrive") return bulkAction(ctx, form, path);
     const task = /^\/tasks\/([0-9]{1,19})\/([a-z]+)$/.exec(path);
     if (task?.[1] !== undefined && task[2] !== undefined) return taskAction(ctx, task[1], task[2]);
-    const queue = /^\/queues\/([^/]{1,400})\/([a-z]+)$/.exec(path);
-    if (queue?.[1] !== undefined && queue[2] !== undefined) {
-      const name = decoded(queue[1]);
-      return name === undefined
-        ? {
-            _tag: "page",
-            status: 400,
-            title: "Not understood",
-            body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
-          }
-        : queueAction(ctx, name, queue[2]);
+    const queue = /^\/(queues|schedules)\/([^/]{1,400})\/([a-z]+)$/.exec(path);
+    if (queue?.[2] !== undefined && queue[3] !== undefined) {
+      const name = decoded(queue[2]);
+      if (name === undefined)
+        return {
+          _tag: "page",
+          status: 400,
+          title: "Not understood",
+          body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
+        };
+      return queue[1] === "queues" ? queueAction(ctx, name, queue[3]) : scheduleAction(ctx, name, queue[3]);
     }
     return undefined;
   };

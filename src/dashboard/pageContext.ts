@@ -51,9 +51,10 @@ export const actionForm = (
   label: string,
   fields: Readonly<Record<string, string>> = {},
   className = "",
+  confirm?: string,
 ): Html | null =>
   ctx.canAct
-    ? html`<form method="post" action="${href(ctx, path)}" class="inline">
+    ? html`<form method="post" action="${href(ctx, path)}" class="inline" data-confirm="${confirm ?? null}">
         <input type="hidden" name="csrf" value="${ctx.csrfToken}" />
         ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)}
         <button type="submit" class="${className}" data-action="${label.toLowerCase()}">${label}</button>

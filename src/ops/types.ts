@@ -240,6 +240,10 @@ export interface ScheduleInfo {
   readonly input: unknown;
   /** The next run times, soonest first; empty when the schedule is broken. */
   readonly nextRuns: ReadonlyArray<Date>;
+  /** When its latest run was due (the latest tick enqueued); null when it has not run. */
+  readonly lastRunAt: Date | null;
+  /** The task its latest run enqueued; null when none (or its tick record was pruned after 7 days). */
+  readonly lastTaskId: string | null;
   /** Why the stored schedule no longer validates (it does not fire); null when it is fine. */
   readonly error: string | null;
 }
