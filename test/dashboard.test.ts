@@ -162,6 +162,9 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
       /\d/,
     );
     assert.equal(await page.locator("#throughput svg polyline").count(), 3);
+    // The partial current minute is not drawn (it would dip towards 0): 60 whole minutes.
+    const points = await page.locator("#throughput svg polyline").first().getAttribute("points");
+    assert.equal(points?.split(" ").length, 60);
     await open(admin, `/jobs/${ids["job"]}`);
     assert.equal(await page.locator("#steps tbody tr").count(), 2, "both steps, in order");
     assert.deepEqual(await page.locator("#steps tbody tr td:first-child").allTextContents(), ["0", "1"]);
@@ -464,6 +467,29 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
         .map((a) => a.action),
       ["schedule-run", "schedule-remove"],
     );
+  });
+
+  it("fits a 390 px wide phone screen", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const path of [
+        "/",
+        "/tasks",
+        `/tasks/${ids["dead"]}`,
+        `/jobs/${ids["job"]}`,
+        "/dlq",
+        "/schedules",
+        "/workers",
+      ]) {
+        await open(admin, path);
+        const width = await page.evaluate("document.documentElement.scrollWidth");
+        assert.ok(Number(width) <= 390, `${path} is ${String(width)} px wide`);
+      }
+      await open(admin, "/");
+      await shot("overview-narrow");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
   });
 
   it("gives a read-only user no buttons, and refuses their POSTs", async () => {

@@ -3,7 +3,7 @@ import type { DashboardAuditEvent } from "./dashboardOptions.ts";
 import type { BulkResult, OpsApi, TaskFilter } from "./opsContract.ts";
 import { csrfField, href, noticeParams, type PageContext } from "./pageContext.ts";
 import { filterKeys, parseFilter } from "./taskFilterParams.ts";
-import { filterFields } from "./pages/tasksPage.ts";
+import { dangerous, filterFields } from "./pages/tasksPage.ts";
 
 /** @internal What a POST led to: a redirect after the change, or a page (the dry-run count, a refusal). */
 export type ActionOutcome =
@@ -93,7 +93,9 @@ export const bulkAction = async (
                   name="confirm"
                   value="1"
                 />
-                <button type="submit" class="primary" id="confirm">${label}</button>
+                <button type="submit" class="${dangerous(verb) ? "danger" : "primary"}" id="confirm">
+                  ${label}
+                </button>
               </form>`
         }
         <p><a href="${back}">Back</a></p>`,

@@ -52,6 +52,15 @@ export const clientScript = `"use strict";
     }
   };
 
+  // Throughput counts reach the database with each client's next flush
+  // (every 5 s), after the change that announced them: one more refresh
+  // once they are in, so the chart follows the counts.
+  let trailing = null;
+  const afterFlush = () => {
+    clearTimeout(trailing);
+    trailing = setTimeout(() => { trailing = null; soon(); }, 6000);
+  };
+
   // At most one refresh a second, however many notifications arrive.
   const soon = () => {
     if (queued !== null) return;
@@ -77,7 +86,7 @@ export const clientScript = `"use strict";
     if (document.hidden) return show("hidden");
     if (body.dataset.live === "sse" && "EventSource" in window && failures < 3) {
       source = new EventSource(base + "/events");
-      source.addEventListener("change", soon);
+      source.addEventListener("change", () => { soon(); afterFlush(); });
       source.onopen = () => { failures = 0; show("live"); };
       source.onerror = () => {
         failures += 1;

@@ -144,7 +144,7 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
   const cancellable = task.state === "pending" || (task.state === "in_progress" && !cancelling(task));
   return html`<div class="actions" id="task-actions" data-live-region>
       ${task.state === "failed" || task.state === "cancelled" ? actionForm(ctx, `${base}/retry`, "Retry", {}, "primary") : null}
-      ${cancellable ? actionForm(ctx, `${base}/cancel`, "Cancel") : null}
+      ${cancellable ? actionForm(ctx, `${base}/cancel`, "Cancel", {}, "danger") : null}
       ${finished ? actionForm(ctx, `${base}/delete`, "Delete", {}, "danger") : null}
     </div>
     <div class="grid" id="task-detail" data-live-region>
