@@ -49,15 +49,6 @@ ul.running { margin: 0; padding-left: 1rem; }
 .state.cancel-requested { background: #fef7e0; color: var(--warn); }
 .timeline .duration { font-variant-numeric: tabular-nums; }
 figure.panel { margin: 0; }
-@media (max-width: 640px) {
-  main { padding: .8rem .6rem 1.5rem; }
-  header { padding: .5rem .6rem; }
-  header nav { order: 3; flex-basis: 100%; }
-  header .role { margin-left: auto; }
-  svg.chart { min-width: 560px; }
-  svg.chart text { font-size: 16px; }
-  th, td { padding: .3rem .4rem; }
-  dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .3rem; }
 }
 .panel h2:first-child { margin-top: 0; }
 .panel { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; background: var(--bg); }
@@ -71,6 +62,16 @@ svg.chart text { fill: var(--muted); font-size: 11px; }
 .legend span { margin-right: 1rem; font-size: 12px; }
 .legend .enq { color: var(--accent); } .legend .ok { color: var(--ok); } .legend .bad { color: var(--bad); }
 .pager { margin-top: .8rem; display: flex; gap: 1rem; }
+/* Last, so that it overrides the rules above on narrow screens. */
+@media (max-width: 640px) {
+  main { padding: .8rem .6rem 1.5rem; }
+  header { padding: .5rem .6rem; }
+  header nav { order: 3; flex-basis: 100%; }
+  header .role { margin-left: auto; }
+  svg.chart { min-width: 560px; }
+  svg.chart text { font-size: 16px; }
+  th, td { padding: .3rem .4rem; }
+  dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .3rem; }
 `;
 
 /** @internal The tab icon, served as /assets/favicon.svg (browsers log a 404 without one). */
