@@ -33,6 +33,14 @@ const mail = defineJob({
   options: { retry: { maxAttempts: 1 } },
 });
 const paced = defineJob({ queue: "paced", input: t.type({ n: t.number }) });
+// Fails once (plain Error) and retries in 10 minutes: a task waiting out a backoff.
+const flaky = defineJob({
+  queue: "states",
+  input: t.type({ note: t.string }),
+  options: { retry: { maxAttempts: 3, initialIntervalMs: 600_000, maxIntervalMs: 600_000, jitter: 0 } },
+});
+// Runs until cancelled, then takes a while to wind down.
+const slowJob = defineJob({ queue: "slow", input: t.type({ n: t.number }) });
 const signup = defineStepJob({ queue: "signup", input: t.type({ userId: t.number }) });
 const xss = `<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`;
 
@@ -84,6 +92,23 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
         { concurrency: 2, pollIntervalMs: 200 },
       ),
       underway.job(paced).start(async ({ n }) => ({ doubled: n * 2 }), { pollIntervalMs: 200 }),
+    );
+    workers.push(
+      underway.job(flaky).start(
+        async ({ note }) => {
+          if (note === "flaky") throw new Error("try again later");
+          return null;
+        },
+        { pollIntervalMs: 200 },
+      ),
+      underway.job(slowJob).start(
+        async (_input, { signal }) => {
+          await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+          await sleep(1_500);
+          throw signal.reason;
+        },
+        { pollIntervalMs: 200 },
+      ),
     );
     const steps = Steps.of(signup)
       .step(async ({ userId }) => next({ userId, token: `t${userId}` }))
@@ -137,10 +162,22 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
       /\d/,
     );
     assert.equal(await page.locator("#throughput svg polyline").count(), 3);
-    await shot("overview");
+    // The partial current minute is not drawn (it would dip towards 0): 60 whole minutes.
+    const points = await page.locator("#throughput svg polyline").first().getAttribute("points");
+    assert.equal(points?.split(" ").length, 60);
     await open(admin, `/jobs/${ids["job"]}`);
     assert.equal(await page.locator("#steps tbody tr").count(), 2, "both steps, in order");
     assert.deepEqual(await page.locator("#steps tbody tr td:first-child").allTextContents(), ["0", "1"]);
+    // The job's input, its state, and each step's state and output.
+    assert.match(await page.locator("#job-input").innerText(), /"userId": 9/);
+    assert.equal(await page.locator("#job-state").getAttribute("data-state"), "succeeded");
+    assert.deepEqual(
+      await page
+        .locator("#step-outputs li")
+        .evaluateAll((items) => items.map((li) => li.getAttribute("data-state"))),
+      ["succeeded", "succeeded"],
+    );
+    assert.match(await page.locator('#step-outputs li[data-step="1"] pre').innerText(), /"token": "t9"/);
     await open(admin, "/schedules");
     assert.match(
       (await page.locator('#schedules tr[data-queue="paced"]').textContent()) ?? "",
@@ -157,6 +194,81 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
       await open(admin, path);
       assert.doesNotMatch(await page.content(), /postgres(ql)?:\/\//);
     }
+  });
+
+  it("splits pending into due, delayed and retrying, and shows dead letters on the source queue's row", async () => {
+    const job = underway.job(flaky);
+    const retrying = await job.enqueue({ note: "flaky" });
+    await eventually(
+      async () =>
+        (
+          await db().pool.query(
+            "select 1 from underway.task where id = $1 and state = 'pending' and attempt = 1",
+            [retrying],
+          )
+        ).rowCount === 1,
+      10_000,
+      "the first attempt to fail and wait out its backoff",
+    );
+    await job.enqueueAfter({ note: "later" }, 3_600_000);
+    const cell = (queue: string, key: string) =>
+      page.locator(`#queues tr[data-queue="${queue}"] td[data-count="${key}"]`).innerText();
+    await open(admin, "/");
+    assert.equal(await cell("states", "due"), "0");
+    assert.equal(await cell("states", "delayed"), "1");
+    assert.equal(await cell("states", "retrying"), "1");
+    // Nothing is due: say when the next is, not "–".
+    assert.match(
+      await page.locator('#queues tr[data-queue="states"] td.backlog').innerText(),
+      /none due; next in (9m|10m)/,
+    );
+    await underway.pauseQueue("states");
+    try {
+      await job.enqueue({ note: "now" });
+      await open(admin, "/");
+      assert.equal(await cell("states", "due"), "1");
+      assert.match(await page.locator('#queues tr[data-queue="states"] td.backlog').innerText(), /^\d+s$/);
+    } finally {
+      await underway.resumeQueue("states");
+    }
+    // Both failed mails moved to mail_dlq: the mail row says so.
+    assert.equal(await cell("mail", "failed"), "0");
+    assert.equal(await cell("mail", "dead_lettered"), "2");
+    assert.match(
+      (await page
+        .locator('#queues tr[data-queue="mail"] td[data-count="dead_lettered"] a')
+        .getAttribute("href")) ?? "",
+      /\/dlq\?dlq=mail_dlq$/,
+    );
+    await shot("overview");
+  });
+
+  it("shows what each worker runs, under the id the task's lease names", async () => {
+    const id = await underway.job(slowJob).enqueue({ n: 1 });
+    await eventually(async () => (await stateOf(id)) === "in_progress", 10_000, "the slow task to start");
+    await open(admin, `/tasks/${id}`);
+    const workerId = await page.locator("#lease-worker code").innerText();
+    await open(admin, "/workers");
+    const row = page.locator(`#workers tr[data-worker-id="${workerId}"]`);
+    assert.equal(await row.count(), 1, `a Workers row for ${workerId}`);
+    assert.equal(await row.locator(`li[data-task-id="${id}"]`).count(), 1, "running the task");
+    await shot("workers");
+    ids["slow"] = id;
+  });
+
+  it("says 'cancel requested' at once after cancelling a running task, then turns cancelled live", async () => {
+    const id = ids["slow"] ?? "";
+    await open(admin, `/tasks/${id}`);
+    await page.click('button[data-action="cancel"]');
+    await page.waitForURL(/notice=/);
+    // The handler takes 1.5 s to stop: the page must not say "in progress" with a Cancel button meanwhile.
+    assert.equal(await stateOf(id), "in_progress");
+    assert.match(await page.locator(".banner.info").innerText(), /cancel requested/);
+    assert.equal(await page.locator("#task-state").getAttribute("data-cancel-requested"), "true");
+    assert.match(await page.locator("#task-state").innerText(), /cancel requested/);
+    assert.equal(await page.locator('button[data-action="cancel"]').count(), 0);
+    await page.locator('#task-state[data-state="cancelled"]').waitFor({ timeout: 8_000 });
+    assert.equal(await page.locator('button[data-action="retry"]').count(), 1, "the actions refresh too");
   });
 
   it("filters tasks by state, error text and input path, and opens one", async () => {
@@ -186,7 +298,31 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
       /mail server refused/,
     );
     assert.match((await page.locator("#task-input").textContent()) ?? "", /"id": 3/);
+    // Each attempt's duration; no blank output; options as a list; where it was dead-lettered from.
+    assert.match(
+      await page.locator(".timeline li[data-attempt] .duration").first().innerText(),
+      /^\d+(\.\d)? (ms|s)$/,
+    );
+    assert.equal(await page.locator("#task-output").innerText(), "none: it failed");
+    assert.match(await page.locator("#task-options").innerText(), /Timeout\s+\d+ (ms|s) per attempt/);
+    assert.match((await page.locator("#dlq-from").getAttribute("href")) ?? "", /\/tasks\?queue=mail$/);
     await shot("task");
+  });
+
+  it("serves a favicon: no page load logs a 404", async () => {
+    const missing: string[] = [];
+    const onResponse = (response: { status(): number; url(): string }) => {
+      if (response.status() >= 400) missing.push(`${response.status()} ${response.url()}`);
+    };
+    page.on("response", onResponse);
+    for (const path of ["/", "/tasks", "/workers"]) await open(admin, path);
+    page.off("response", onResponse);
+    assert.deepEqual(missing, []);
+    const href = await page.locator('link[rel="icon"]').getAttribute("href");
+    assert.equal(href, "/admin/queues/assets/favicon.svg");
+    const icon = await fetch(new URL(href, admin.url));
+    assert.equal(icon.status, 200);
+    assert.equal(icon.headers.get("content-type"), "image/svg+xml");
   });
 
   it("keeps an XSS payload as text", async () => {
@@ -216,11 +352,28 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
   it("redrives a selected dead letter after a dry-run count", async () => {
     const id = ids["dead"] ?? "";
     await open(admin, "/dlq?dlq=mail_dlq");
+    // Where each dead letter came from, not the DLQ's own name.
+    assert.equal(await page.locator(`#dead-letters tr[data-task-id="${id}"] td.queue`).innerText(), "mail");
     await shot("dlq");
     await page.check(`#dead-letters input[name="ids"][value="${id}"]`);
     await page.click('button[name="do"][value="redrive:selected"]');
     assert.equal(await page.locator("#dry-run").getAttribute("data-matched"), "1");
     assert.equal(await stateOf(id), "failed", "a dry run changes nothing");
+    // The count answers a POST: its URL takes no GET, so the page must not
+    // refresh itself from it when a change is announced.
+    assert.equal(await page.evaluate("document.body.dataset.live"), "off");
+    const gets: string[] = [];
+    const onRequest = (request: { method(): string; url(): string }) => {
+      if (request.method() === "GET") gets.push(request.url());
+    };
+    page.on("request", onRequest);
+    await underway.job(mail).enqueue({ user: { id: 5 }, note: "a change while counting" });
+    await sleep(1_500);
+    page.off("request", onRequest);
+    assert.deepEqual(
+      gets.filter((url) => url.includes("/dlq/redrive")),
+      [],
+    );
     await page.click("#confirm");
     await page.waitForURL(/notice=/);
     await eventually(async () => (await stateOf(id)) === "succeeded", 10_000, "the redriven task");
@@ -276,6 +429,67 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     await page.click("#live-toggle");
     assert.equal(await page.evaluate("document.body.dataset.liveState"), "paused");
     await page.click("#live-toggle");
+  });
+
+  it("runs a schedule now, shows its last run, and removes it (confirmed, audited)", async () => {
+    const row = page.locator('#schedules tr[data-queue="paced"]');
+    await open(admin, "/schedules");
+    assert.equal(await row.locator(".last-run").innerText(), "not yet");
+    await row.locator('button[data-action="run now"]').click();
+    await page.waitForURL(/notice=/);
+    const notice = await page.locator(".banner.info").innerText();
+    const id = /task (\d+) enqueued/.exec(notice)?.[1];
+    assert.ok(id !== undefined, notice);
+    const { rows } = await db().pool.query("select queue_name, input from underway.task where id = $1", [id]);
+    assert.deepEqual(rows[0], { queue_name: "paced", input: { n: 1 } });
+    await eventually(async () => (await stateOf(id)) === "succeeded", 10_000, "the task run now");
+    // A cron run, as a scheduler records it.
+    await db().pool.query(
+      "insert into underway.schedule_tick (queue_name, tick_at, task_id) values ('paced', now() - interval '5 minutes', $1)",
+      [id],
+    );
+    await db().pool.query("update underway.schedule set last_tick_at = now() - interval '5 minutes'");
+    await open(admin, "/schedules");
+    assert.match(await row.locator(".last-run").innerText(), /\(5m \d\ds ago\)\s+task \d+/);
+    assert.equal(await row.locator('button[data-action="remove"]').getAttribute("class"), "danger");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.locator('button[data-action="remove"]').click();
+    await page.waitForURL(/notice=/);
+    assert.match(await page.locator(".banner.info").innerText(), /schedule of paced was removed/);
+    assert.equal(await row.count(), 0);
+    assert.deepEqual(
+      (await underway.ops.schedules()).map((s) => s.queue),
+      [],
+    );
+    assert.deepEqual(
+      audits
+        .filter((a) => a.target["queue"] === "paced" && a.action.startsWith("schedule"))
+        .map((a) => a.action),
+      ["schedule-run", "schedule-remove"],
+    );
+  });
+
+  it("fits a 390 px wide phone screen", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const path of [
+        "/",
+        "/tasks",
+        `/tasks/${ids["dead"]}`,
+        `/jobs/${ids["job"]}`,
+        "/dlq",
+        "/schedules",
+        "/workers",
+      ]) {
+        await open(admin, path);
+        const width = await page.evaluate("document.documentElement.scrollWidth");
+        assert.ok(Number(width) <= 390, `${path} is ${String(width)} px wide`);
+      }
+      await open(admin, "/");
+      await shot("overview-narrow");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
   });
 
   it("gives a read-only user no buttons, and refuses their POSTs", async () => {

@@ -1,13 +1,53 @@
--- $1 queue names that have tasks, $2 those of them with pending tasks. Each
--- of these and every registered queue, with its dead-letter queue, pause
--- and the age of its oldest due pending task (task_oldest_due reads the
--- claim index; asked only of queues with pending tasks, so thousands of
--- idle queues cost nothing).
+-- $1 queue names that have tasks, $2 those of them with pending tasks, $3
+-- the exact-count bound. Each of these and every registered queue, with its
+-- dead-letter queue, pause and the age of its oldest due pending task
+-- (task_oldest_due reads the claim index; asked only of queues with pending
+-- tasks, so thousands of idle queues cost nothing).
+--
+-- Of the pending tasks, those not yet due: delayed (never attempted) or
+-- retrying (waiting out a backoff), and when the next falls due. Within one
+-- priority the claim index is ordered by run_at, so the tasks not due are
+-- one range at its end: a loose scan over the priorities, then at most
+-- $3 + 1 entries of each range.
+--
+-- Dead-lettered: failed tasks of its dead-letter queue that came from it
+-- (bounded at $3 + 1 too), so the source queue's row shows them.
 select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
        case when p.name is not null then
          extract(epoch from now() - {{schema}}.task_oldest_due(q.name))::float8
-       end as "oldestPendingAgeSeconds"
+       end as "oldestPendingAgeSeconds",
+       coalesce(w.delayed, 0)::float8 as delayed, coalesce(w.retrying, 0)::float8 as retrying,
+       w.next_due as "nextDueAt",
+       coalesce(d.dead, 0)::float8 as "deadLettered"
   from (select unnest($1::text[]) union select name from {{schema}}.queue) q(name)
   left join {{schema}}.queue r on r.name = q.name
   left join unnest($2::text[]) p(name) on p.name = q.name
+  left join lateral (
+    with recursive heads(priority) as (
+      (select t.priority from {{schema}}.task t
+        where t.queue_name = q.name and t.state = 'pending'
+        order by t.priority desc, t.run_at, t.id limit 1)
+      union all
+      select (select t.priority from {{schema}}.task t
+               where t.queue_name = q.name and t.state = 'pending' and t.priority < h.priority
+               order by t.priority desc, t.run_at, t.id limit 1)
+        from heads h where h.priority is not null
+    )
+    select count(*) filter (where l.attempt = 0) as delayed,
+           count(*) filter (where l.attempt > 0) as retrying,
+           min(l.run_at) as next_due
+      from heads h cross join lateral (
+        select t.attempt, t.run_at from {{schema}}.task t
+         where t.queue_name = q.name and t.state = 'pending' and t.priority = h.priority and t.run_at > now()
+         order by t.priority desc, t.run_at, t.id limit $3 + 1
+      ) l
+     where h.priority is not null
+  ) w on p.name is not null
+  left join lateral (
+    select count(*) as dead from (
+      select 1 from {{schema}}.task t
+       where t.queue_name = r.dlq_name and t.state = 'failed' and t.dlq_from = q.name
+       order by t.queue_name, t.state, t.id limit $3 + 1
+    ) b
+  ) d on r.dlq_name is not null
  order by q.name

@@ -3,7 +3,7 @@ import type { DashboardAuditEvent } from "./dashboardOptions.ts";
 import type { BulkResult, OpsApi, TaskFilter } from "./opsContract.ts";
 import { csrfField, href, noticeParams, type PageContext } from "./pageContext.ts";
 import { filterKeys, parseFilter } from "./taskFilterParams.ts";
-import { filterFields } from "./pages/tasksPage.ts";
+import { dangerous, filterFields } from "./pages/tasksPage.ts";
 
 /** @internal What a POST led to: a redirect after the change, or a page (the dry-run count, a refusal). */
 export type ActionOutcome =
@@ -93,7 +93,9 @@ export const bulkAction = async (
                   name="confirm"
                   value="1"
                 />
-                <button type="submit" class="primary" id="confirm">${label}</button>
+                <button type="submit" class="${dangerous(verb) ? "danger" : "primary"}" id="confirm">
+                  ${label}
+                </button>
               </form>`
         }
         <p><a href="${back}">Back</a></p>`,
@@ -117,8 +119,13 @@ export const bulkAction = async (
 export const taskAction = async (ctx: PageContext, id: string, action: string): Promise<ActionOutcome> => {
   if (action !== "retry" && action !== "cancel" && action !== "delete") return refuse(404, "Unknown action.");
   const result = await ctx.ops[action]({ ids: [id] });
-  const notice =
-    result.changed === 1
+  // A running task is only asked to stop: saying "cancelled" while the page
+  // still shows it running would read as a lie.
+  const stillRunning =
+    action === "cancel" && result.changed === 1 && (await ctx.ops.task(id))?.state === "in_progress";
+  const notice = stillRunning
+    ? `Task ${id}: cancel requested. Its handler's signal fired; it ends cancelled when the handler returns.`
+    : result.changed === 1
       ? `Task ${id} ${past[action]}.`
       : `Task ${id} was not ${past[action]} (its state did not allow it).`;
   const location =
@@ -145,5 +152,32 @@ export const queueAction = async (
     _tag: "redirect",
     location: href(ctx, "/", noticeParams(ctx, notice)),
     audit: { action, target: { queue }, matched: 0, changed: 0 },
+  };
+};
+
+/** @internal Run a schedule's task now, or remove the schedule. */
+export const scheduleAction = async (
+  ctx: PageContext,
+  queue: string,
+  action: string,
+): Promise<ActionOutcome> => {
+  if (action !== "run" && action !== "remove") return refuse(404, "Unknown action.");
+  let notice: string;
+  let changed: number;
+  if (action === "run") {
+    const id = await ctx.ops.runSchedule(queue);
+    changed = id === undefined ? 0 : 1;
+    notice =
+      id === undefined
+        ? `The schedule of ${queue} was not run: its queue has no task to copy the task options from, or a live task holds its unique key.`
+        : `The schedule of ${queue} ran now: task ${id} enqueued.`;
+  } else {
+    changed = (await ctx.ops.unschedule(queue)) ? 1 : 0;
+    notice = changed === 1 ? `The schedule of ${queue} was removed.` : `${queue} had no schedule.`;
+  }
+  return {
+    _tag: "redirect",
+    location: href(ctx, "/schedules", noticeParams(ctx, notice)),
+    audit: { action: `schedule-${action}`, target: { queue }, matched: changed, changed },
   };
 };

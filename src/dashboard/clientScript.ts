@@ -52,6 +52,15 @@ export const clientScript = `"use strict";
     }
   };
 
+  // Throughput counts reach the database with each client's next flush
+  // (every 5 s), after the change that announced them: one more refresh
+  // once they are in, so the chart follows the counts.
+  let trailing = null;
+  const afterFlush = () => {
+    clearTimeout(trailing);
+    trailing = setTimeout(() => { trailing = null; soon(); }, 6000);
+  };
+
   // At most one refresh a second, however many notifications arrive.
   const soon = () => {
     if (queued !== null) return;
@@ -77,7 +86,7 @@ export const clientScript = `"use strict";
     if (document.hidden) return show("hidden");
     if (body.dataset.live === "sse" && "EventSource" in window && failures < 3) {
       source = new EventSource(base + "/events");
-      source.addEventListener("change", soon);
+      source.addEventListener("change", () => { soon(); afterFlush(); });
       source.onopen = () => { failures = 0; show("live"); };
       source.onerror = () => {
         failures += 1;
@@ -97,7 +106,11 @@ export const clientScript = `"use strict";
     }
   };
 
-  toggle.addEventListener("click", () => {
+  // A page answering a POST (a dry-run count) has no URL to GET again.
+  if (body.dataset.live === "off") {
+    toggle.hidden = true;
+    body.dataset.liveState = "off";
+  } else toggle.addEventListener("click", () => {
     paused = !paused;
     sessionStorage.setItem("underway.paused", paused ? "1" : "0");
     start();
@@ -105,6 +118,7 @@ export const clientScript = `"use strict";
   });
 
   document.addEventListener("visibilitychange", () => {
+    if (body.dataset.live === "off") return;
     start();
     if (!document.hidden && !paused) soon();
   });
@@ -122,6 +136,6 @@ export const clientScript = `"use strict";
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  start();
+  if (body.dataset.live !== "off") start();
 })();
 `;

@@ -1,6 +1,6 @@
 import { ConfigError, DatabaseError, UnderwayError } from "../errors.ts";
 import type { Underway } from "../underway.ts";
-import { bulkAction, queueAction, taskAction, type ActionOutcome } from "./actions.ts";
+import { bulkAction, queueAction, scheduleAction, taskAction, type ActionOutcome } from "./actions.ts";
 import { clientScript } from "./clientScript.ts";
 import type { DashboardAuditEvent, DashboardOptions, DashboardRequestInfo } from "./dashboardOptions.ts";
 import { html, type Html } from "./html.ts";
@@ -16,7 +16,7 @@ import { tasksPage } from "./pages/tasksPage.ts";
 import { workersPage } from "./pages/workersPage.ts";
 import { readForm } from "./readForm.ts";
 import { AllowedHosts, Csrf, localOnly, sameOrigin } from "./security.ts";
-import { styles } from "./styles.ts";
+import { favicon, styles } from "./styles.ts";
 import { eventStream } from "./eventStream.ts";
 
 /**
@@ -217,17 +217,17 @@ export const servedDashboard = (
     if (path === "/tasks/bulk" || path === "/dlq/redrive") return bulkAction(ctx, form, path);
     const task = /^\/tasks\/([0-9]{1,19})\/([a-z]+)$/.exec(path);
     if (task?.[1] !== undefined && task[2] !== undefined) return taskAction(ctx, task[1], task[2]);
-    const queue = /^\/queues\/([^/]{1,400})\/([a-z]+)$/.exec(path);
-    if (queue?.[1] !== undefined && queue[2] !== undefined) {
-      const name = decoded(queue[1]);
-      return name === undefined
-        ? {
-            _tag: "page",
-            status: 400,
-            title: "Not understood",
-            body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
-          }
-        : queueAction(ctx, name, queue[2]);
+    const queue = /^\/(queues|schedules)\/([^/]{1,400})\/([a-z]+)$/.exec(path);
+    if (queue?.[2] !== undefined && queue[3] !== undefined) {
+      const name = decoded(queue[2]);
+      if (name === undefined)
+        return {
+          _tag: "page",
+          status: 400,
+          title: "Not understood",
+          body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
+        };
+      return queue[1] === "queues" ? queueAction(ctx, name, queue[3]) : scheduleAction(ctx, name, queue[3]);
     }
     return undefined;
   };
@@ -251,6 +251,7 @@ export const servedDashboard = (
       return textResponse(403, "Forbidden: this dashboard is not open to you.");
     if (path === "/assets/dashboard.js") return asset(clientScript, "text/javascript; charset=utf-8");
     if (path === "/assets/dashboard.css") return asset(styles, "text/css; charset=utf-8");
+    if (path === "/assets/favicon.svg" || path === "/favicon.ico") return asset(favicon, "image/svg+xml");
     const ctx: PageContext = {
       ops: opsOf(underway),
       base,
@@ -259,6 +260,7 @@ export const servedDashboard = (
       now: new Date(),
       url,
       live: options.live !== false,
+      refreshable: request.method === "GET" || request.method === "HEAD",
       signNotice: (text) => csrf.signNotice(text),
       timed,
     };

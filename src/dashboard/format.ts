@@ -43,3 +43,12 @@ export const inZone = (date: Date, timeZone: string): string => {
     return instant(date);
   }
 };
+
+/** @internal How long from `from` to `to` (or to `now` while running): `85 ms`, `2.4 s`, `4m 05s`. */
+export const duration = (from: Date | null, to: Date | null, now: Date): string => {
+  if (from === null) return "";
+  const ms = Math.max(0, (to ?? now).getTime() - from.getTime());
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
+  return age(ms / 1_000);
+};

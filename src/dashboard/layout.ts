@@ -33,9 +33,10 @@ export const layout = (
         <meta name="referrer" content="same-origin" />
         <title>${title} · underway</title>
         <link rel="stylesheet" href="${href(ctx, "/assets/dashboard.css")}" />
+        <link rel="icon" type="image/svg+xml" href="${href(ctx, "/assets/favicon.svg")}" />
         <script src="${href(ctx, "/assets/dashboard.js")}" defer></script>
       </head>
-      <body data-base="${ctx.base}" data-live="${ctx.live ? "sse" : "poll"}">
+      <body data-base="${ctx.base}" data-live="${!ctx.refreshable ? "off" : ctx.live ? "sse" : "poll"}">
         <header>
           <a class="brand" href="${href(ctx, "/")}">underway</a>
           <nav>

@@ -30,5 +30,7 @@ export type OpsApi = Pick<
   | "pause"
   | "resume"
   | "schedules"
+  | "unschedule"
+  | "runSchedule"
   | "workers"
 >;

@@ -20,6 +20,11 @@ export interface PageContext {
   readonly url: URL;
   /** Server-sent events on; false: the page polls. */
   readonly live: boolean;
+  /**
+   * False for a page answering a POST (a dry-run count, a refusal): its URL
+   * takes no GET, so the page must not refresh itself from it.
+   */
+  readonly refreshable: boolean;
   /** The MAC that lets a notice show after the redirect of an action. */
   signNotice(text: string): string;
   /** Waits for a read at most the configured time, then rejects with `SlowQuery`. */
@@ -46,9 +51,10 @@ export const actionForm = (
   label: string,
   fields: Readonly<Record<string, string>> = {},
   className = "",
+  confirm?: string,
 ): Html | null =>
   ctx.canAct
-    ? html`<form method="post" action="${href(ctx, path)}" class="inline">
+    ? html`<form method="post" action="${href(ctx, path)}" class="inline" data-confirm="${confirm ?? null}">
         <input type="hidden" name="csrf" value="${ctx.csrfToken}" />
         ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)}
         <button type="submit" class="${className}" data-action="${label.toLowerCase()}">${label}</button>

@@ -5,9 +5,9 @@ export const styles = `
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e8eb; --muted: #98a2b3; --bg: #14171c; --panel: #1c2027; --line: #2c323b; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-header { display: flex; align-items: center; gap: 1.2rem; padding: .6rem 1.2rem; border-bottom: 1px solid var(--line); background: var(--panel); }
+header { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem 1.2rem; padding: .6rem 1.2rem; border-bottom: 1px solid var(--line); background: var(--panel); }
 header .brand { font-weight: 700; color: var(--fg); text-decoration: none; letter-spacing: .02em; }
-header nav { display: flex; gap: .9rem; flex: 1; }
+header nav { display: flex; flex-wrap: wrap; gap: .2rem .9rem; flex: 1; }
 header nav a { color: var(--muted); text-decoration: none; padding: .2rem 0; }
 header nav a.current { color: var(--fg); border-bottom: 2px solid var(--accent); }
 .role { font-size: 12px; color: var(--muted); border: 1px solid var(--line); border-radius: 99px; padding: 0 .5rem; }
@@ -37,12 +37,19 @@ form.filters label { display: flex; flex-direction: column; font-size: 12px; col
 input, select { font: inherit; padding: .25rem .4rem; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); }
 button { font: inherit; padding: .25rem .7rem; border: 1px solid var(--line); border-radius: 4px; background: var(--panel); color: var(--fg); cursor: pointer; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
-button.danger { color: var(--bad); }
+button.danger { background: var(--bad); border-color: var(--bad); color: #fff; font-weight: 600; }
 .actions { display: flex; gap: .4rem; flex-wrap: wrap; margin: .6rem 0; align-items: center; }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 4px; padding: .6rem; overflow: auto; max-height: 28rem; white-space: pre-wrap; word-break: break-word; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 1rem; }
+.grid > * { min-width: 0; }
+.scroll, .chart-scroll { overflow-x: auto; max-width: 100%; }
+ul.running { margin: 0; padding-left: 1rem; }
+.state.cancel-requested { background: #fef7e0; color: var(--warn); }
+.timeline .duration { font-variant-numeric: tabular-nums; }
+figure.panel { margin: 0; }
+}
 .panel h2:first-child { margin-top: 0; }
 .panel { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; background: var(--bg); }
 .muted { color: var(--muted); }
@@ -55,4 +62,17 @@ svg.chart text { fill: var(--muted); font-size: 11px; }
 .legend span { margin-right: 1rem; font-size: 12px; }
 .legend .enq { color: var(--accent); } .legend .ok { color: var(--ok); } .legend .bad { color: var(--bad); }
 .pager { margin-top: .8rem; display: flex; gap: 1rem; }
+/* Last, so that it overrides the rules above on narrow screens. */
+@media (max-width: 640px) {
+  main { padding: .8rem .6rem 1.5rem; }
+  header { padding: .5rem .6rem; }
+  header nav { order: 3; flex-basis: 100%; }
+  header .role { margin-left: auto; }
+  svg.chart { min-width: 560px; }
+  svg.chart text { font-size: 16px; }
+  th, td { padding: .3rem .4rem; }
+  dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .3rem; }
 `;
+
+/** @internal The tab icon, served as /assets/favicon.svg (browsers log a 404 without one). */
+export const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#2f6fde"/><path d="M8 9v9a8 8 0 0 0 16 0V9h-4v9a4 4 0 0 1-8 0V9z" fill="#fff"/></svg>`;

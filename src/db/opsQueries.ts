@@ -25,7 +25,6 @@ export interface DetailRow extends Omit<SummaryRow, "sort_id"> {
   readonly uniqueKey: string | null;
   readonly workerId: string | null;
   readonly leaseExpiresAt: Date | null;
-  readonly dlqFrom: string | null;
   readonly cancelRequestedAt: Date | null;
 }
 
@@ -51,13 +50,25 @@ export interface QueueRow {
   readonly dlq: string | null;
   readonly pausedAt: Date | null;
   readonly oldestPendingAgeSeconds: number | null;
+  /** Pending tasks not yet due, never attempted; at most a little over `bound` per priority. */
+  readonly delayed: number;
+  /** Pending tasks not yet due, waiting out a retry backoff; bounded as `delayed`. */
+  readonly retrying: number;
+  /** When the next task not yet due falls due. */
+  readonly nextDueAt: Date | null;
+  /** Failed tasks of its dead-letter queue that came from it, at most `bound` + 1. */
+  readonly deadLettered: number;
 }
 
-/** These queues and every registered one: settings, and backlog ages of those in `pending`. */
+/** These queues and every registered one: settings, and backlogs of those in `pending`. */
 export const opsQueuesList = defineQuery<
-  { readonly queues: ReadonlyArray<string>; readonly pending: ReadonlyArray<string> },
+  {
+    readonly queues: ReadonlyArray<string>;
+    readonly pending: ReadonlyArray<string>;
+    readonly bound: number;
+  },
   QueueRow
->("opsQueuesList", ["queues", "pending"]);
+>("opsQueuesList", ["queues", "pending", "bound"]);
 
 /** A page of tasks for a narrow filter (ids, a job, a concurrency key, or none), off its own index. */
 export const opsTasksPlain = defineFilteredQuery<

@@ -32,6 +32,7 @@ export const queryNames = [
   "schedulesDelete",
   "schedulesGet",
   "schedulesList",
+  "schedulesRunNow",
   "schedulesUpsert",
   "taskAttemptsList",
   "taskEventsList",

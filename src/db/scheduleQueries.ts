@@ -38,10 +38,18 @@ export interface ScheduleListRow {
   readonly cron: string;
   readonly timeZone: string;
   readonly input: unknown;
+  readonly lastRunAt: Date | null;
+  readonly lastTaskId: string | null;
 }
 
 /** Every schedule, by queue. */
 export const schedulesList = defineQuery<NoParams, ScheduleListRow>("schedulesList", []);
+
+/** A schedule's task enqueued now, with its latest tick's task's options; the new id, or undefined. */
+export const schedulesRunNow = defineQuery<{ readonly queue: string }, { readonly id: string }>(
+  "schedulesRunNow",
+  ["queue"],
+).map((rows) => rows[0]?.id);
 
 /**
  * What claiming a tick found: whether this caller claimed it, and the

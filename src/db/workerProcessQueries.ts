@@ -9,6 +9,15 @@ export interface WorkerProcessRow {
   readonly startedAt: Date;
   readonly heartbeatAt: Date;
   readonly heartbeatAgeSeconds: number;
+  /** Its running tasks, `startedAt` an ISO string (json_agg). */
+  readonly running: ReadonlyArray<{
+    readonly id: string;
+    readonly queue: string;
+    readonly attempt: number;
+    readonly jobId: string | null;
+    readonly stepIndex: number | null;
+    readonly startedAt: string | null;
+  }>;
 }
 
 /** One client's heartbeat (`queues` as JSON); prunes rows dead for longer than `deadAfterSeconds`. */

@@ -5,7 +5,7 @@ import { ConfigError, messageOf, orThrow } from "../errors.ts";
 import { nextTick, scheduleSpecOf, type ScheduleSpec } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
-import { schedulesList } from "../db/scheduleQueries.ts";
+import { schedulesDelete, schedulesList, schedulesRunNow } from "../db/scheduleQueries.ts";
 import { queueStatsList } from "../db/statsQueries.ts";
 import { workerProcessesList } from "../db/workerProcessQueries.ts";
 import { queueStats } from "./queueStats.ts";
@@ -179,7 +179,14 @@ export class Ops {
     const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool, {})());
     const now = new Date();
     return rows.map((row) => {
-      const base = { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input };
+      const base = {
+        queue: row.queue,
+        expression: row.cron,
+        timeZone: row.timeZone,
+        input: row.input,
+        lastRunAt: row.lastRunAt,
+        lastTaskId: row.lastTaskId,
+      };
       // A schedule stored by an older version, or whose zone this Node no
       // longer knows, is shown broken with its reason: one bad row must not
       // hide every other schedule.
@@ -201,14 +208,49 @@ export class Ops {
   }
 
   /**
+   * Removes a queue's schedule, in every process (running schedulers stop
+   * firing it), as `unschedule(job)` does; false when it had none.
+   */
+  unschedule(queue: string): Promise<boolean> {
+    return orThrow(
+      schedulesDelete(this.underway.sql, this.underway.pool, { queue: checkQueueName(queue) })(),
+    );
+  }
+
+  /**
+   * Enqueues a schedule's task now, outside its cron times: its stored
+   * input, with the options of the task its latest run enqueued, or before
+   * any run of the queue's newest task (ops has no job definition to read
+   * them from). Resolves to the new task's id, or undefined when the queue
+   * has no task to copy options from or a live task holds its unique key.
+   * It is not a cron run: `lastRunAt` and the next runs stay as they were. A queue without a
+   * schedule is a `ConfigError`.
+   */
+  async runSchedule(queue: string): Promise<string | undefined> {
+    const name = checkQueueName(queue);
+    const { sql, pool } = this.underway;
+    const rows = await orThrow(schedulesList(sql, pool, {})());
+    if (!rows.some((row) => row.queue === name)) throw new ConfigError(`queue ${name} has no schedule`);
+    return orThrow(schedulesRunNow(sql, pool, { queue: name })());
+  }
+
+  /**
    * Processes running workers, from the worker registry: each client that
    * runs workers renews its row every 10 s and deletes it on close. A
    * process not heard from for 30 s (crashed, frozen) is left out, and its
-   * row pruned by the next heartbeat of any live one.
+   * row pruned by the next heartbeat of any live one. Each comes with the
+   * tasks it runs now; their lease names the same id.
    */
-  workers(): Promise<ReadonlyArray<WorkerInfo>> {
-    return orThrow(
+  async workers(): Promise<ReadonlyArray<WorkerInfo>> {
+    const rows = await orThrow(
       workerProcessesList(this.underway.sql, this.underway.pool, { liveSeconds: workerDeadAfterSeconds })(),
     );
+    return rows.map((row) => ({
+      ...row,
+      running: row.running.map((task) => ({
+        ...task,
+        startedAt: task.startedAt === null ? null : new Date(task.startedAt),
+      })),
+    }));
   }
 }

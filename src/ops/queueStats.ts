@@ -33,9 +33,15 @@ export const queueStats = async (underway: Underway): Promise<ReadonlyArray<Queu
     byQueue.set(row.queue, states);
   }
   const pending = [...byQueue].flatMap(([queue, states]) => (states.has("pending") ? [queue] : []));
-  const queues = await orThrow(opsQueuesList(sql, pool, { queues: [...byQueue.keys()], pending })());
+  const queues = await orThrow(
+    opsQueuesList(sql, pool, { queues: [...byQueue.keys()], pending, bound: exactCountBound })(),
+  );
   return queues.map((queue) => {
     const states = byQueue.get(queue.queue);
+    const all = countOf(states?.get("pending"));
+    // Bounded scans: past the bound, "at least this many", marked approximate.
+    const bounded = (count: number): Count => ({ count, approximate: count > exactCountBound });
+    const notDue = queue.delayed + queue.retrying;
     return {
       queue: queue.queue,
       dlq: queue.dlq,
@@ -44,8 +50,18 @@ export const queueStats = async (underway: Underway): Promise<ReadonlyArray<Queu
         TaskState,
         Count
       >,
+      pending: {
+        due: {
+          count: Math.max(0, all.count - notDue),
+          approximate: all.approximate || notDue > exactCountBound,
+        },
+        delayed: bounded(queue.delayed),
+        retrying: bounded(queue.retrying),
+      },
+      deadLettered: bounded(queue.deadLettered),
       oldestPendingAgeSeconds:
         queue.oldestPendingAgeSeconds === null ? null : Math.max(0, queue.oldestPendingAgeSeconds),
+      nextDueAt: queue.nextDueAt,
     };
   });
 };

@@ -69,6 +69,8 @@ export interface TaskSummary {
   readonly startedAt: Date | null;
   /** When it finished. */
   readonly finishedAt: Date | null;
+  /** The queue it was dead-lettered from, while it sits in a dead-letter queue; null otherwise. */
+  readonly dlqFrom: string | null;
 }
 
 /** One page of tasks and the cursor to the next. */
@@ -119,7 +121,7 @@ export interface TaskDetailOptions {
 
 /** The lease of a running task. */
 export interface TaskLease {
-  /** The worker holding it (host:pid:random). */
+  /** The client whose worker holds it (host:pid:random): its `id` in `ops.workers()`. */
   readonly workerId: string;
   /** When it lapses unless renewed; then the reaper returns the task to pending. */
   readonly expiresAt: Date;
@@ -135,8 +137,6 @@ export interface TaskDetail extends TaskSummary {
   readonly options: TaskDetailOptions;
   /** The lease of a running task: which worker holds it and until when. */
   readonly lease: TaskLease | null;
-  /** The queue it was dead-lettered from, while it sits in a dead-letter queue. */
-  readonly dlqFrom: string | null;
   /** When a cancel was requested while it ran; null otherwise. */
   readonly cancelRequestedAt: Date | null;
   /** Attempts (with error name, message and stack) and events, oldest first, as `taskHistory()`. */
@@ -161,8 +161,33 @@ export interface QueueStats {
   readonly pausedAt: Date | null;
   /** Tasks per state. */
   readonly counts: Readonly<Record<TaskState, Count>>;
+  /** The pending tasks of `counts.pending`, split by why they wait. */
+  readonly pending: PendingCounts;
+  /**
+   * Failed tasks in its dead-letter queue that came from this queue (0
+   * without a DLQ): a task that fails for good there moves to the DLQ, so
+   * `counts.failed` of this queue does not count it. Exact up to 1,000;
+   * above that, "at least", marked approximate.
+   */
+  readonly deadLettered: Count;
   /** Seconds since the oldest pending task that is due now fell due; null when none is. */
   readonly oldestPendingAgeSeconds: number | null;
+  /** When its next pending task that is not due yet (delayed or retrying) falls due; null when none. */
+  readonly nextDueAt: Date | null;
+}
+
+/**
+ * Pending tasks by why they wait. `delayed` and `retrying` are exact up to
+ * 1,000 per priority; above that they are "at least", marked approximate,
+ * and so is `due` (the pending count less the other two).
+ */
+export interface PendingCounts {
+  /** Due now: a worker of the queue claims them next (unless it is paused). */
+  readonly due: Count;
+  /** Not due yet, never attempted: enqueued with a delay or a run time. */
+  readonly delayed: Count;
+  /** Not due yet, attempted before: waiting out a retry backoff. */
+  readonly retrying: Count;
 }
 
 /** What happened in one queue in one minute, from counters every client flushes. */
@@ -215,6 +240,10 @@ export interface ScheduleInfo {
   readonly input: unknown;
   /** The next run times, soonest first; empty when the schedule is broken. */
   readonly nextRuns: ReadonlyArray<Date>;
+  /** When its latest run was due (the latest tick enqueued); null when it has not run. */
+  readonly lastRunAt: Date | null;
+  /** The task its latest run enqueued; null when none (or its tick record was pruned after 7 days). */
+  readonly lastTaskId: string | null;
   /** Why the stored schedule no longer validates (it does not fire); null when it is fine. */
   readonly error: string | null;
 }
@@ -235,6 +264,27 @@ export interface WorkerInfo {
   readonly heartbeatAt: Date;
   /** Seconds since its last heartbeat, on the database clock. */
   readonly heartbeatAgeSeconds: number;
+  /**
+   * The tasks it runs right now (at most 100, longest-running first): a
+   * running task's `lease.workerId` ({@link TaskDetail}) is this `id`.
+   */
+  readonly running: ReadonlyArray<RunningTask>;
+}
+
+/** A task a registered process runs now. */
+export interface RunningTask {
+  /** The task id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Which attempt this is (1 for the first). */
+  readonly attempt: number;
+  /** The multi-step job run it is a step of, if any. */
+  readonly jobId: string | null;
+  /** Which step of the job it is (0-based), if any. */
+  readonly stepIndex: number | null;
+  /** When this attempt started. */
+  readonly startedAt: Date | null;
 }
 
 /** A queue a registered process works, and how many of its tasks it runs at once. */

@@ -50,7 +50,9 @@ export const startWorker = <V, O>(
   let stop: () => Promise<void> = async () => undefined;
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
     // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
-    const run = new WorkerRun<V, O>(deps, options, (outcome) => subscriber.next(outcome));
+    const run = new WorkerRun<V, O>(underway.workerRegistry.id, deps, options, (outcome) =>
+      subscriber.next(outcome),
+    );
     // The client's close() goes through the same stop as stop() does, so
     // outcomes$ completes whichever way the worker ends.
     const untrack = underway.track({ stop: () => stop() });

@@ -20,6 +20,8 @@ export interface ClaimDeps {
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly workerId: string;
+  /** This worker's key in queue_waiter (several workers of a client share workerId). */
+  readonly waiterId: string;
   readonly log: Logger;
   readonly pollIntervalMs: number;
   /** The scheduler's clock: how long the claim took, for the next-due look-back. */
@@ -60,8 +62,8 @@ export class Waiting {
   /** Asks inserts to NOTIFY; true when this is a new registration. */
   async register(): Promise<boolean> {
     const ttl = Math.max(3 * this.deps.pollIntervalMs, 60_000);
-    const { sql, pool, queue, workerId } = this.deps;
-    const result = await queueWaitersUpsert(sql, pool, { queue, workerId, ttlMs: ttl })();
+    const { sql, pool, queue, waiterId } = this.deps;
+    const result = await queueWaitersUpsert(sql, pool, { queue, workerId: waiterId, ttlMs: ttl })();
     const fresh = E.isRight(result) && !this.registered;
     if (E.isRight(result)) this.registered = true;
     return fresh;
@@ -70,8 +72,8 @@ export class Waiting {
   async unregister(): Promise<void> {
     if (!this.registered) return;
     this.registered = false;
-    const { sql, pool, queue, workerId } = this.deps;
-    await queueWaitersDelete(sql, pool, { queue, workerId })();
+    const { sql, pool, queue, waiterId } = this.deps;
+    await queueWaitersDelete(sql, pool, { queue, workerId: waiterId })();
   }
 }
 

@@ -51,6 +51,8 @@ export interface WorkEnv<I, O> {
   readonly settings: ResolvedWorkOptions;
   readonly scheduler: SchedulerLike;
   readonly workerId: string;
+  /** Its key in queue_waiter, unique per worker (workerId is the client's). */
+  readonly waiterId: string;
   /** Asks the client's lease reaper to run while this worker does (see ../maintenance/reaper.ts). */
   readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
 }
@@ -116,6 +118,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       pool: execute.pool,
       queue: execute.queue,
       workerId: env.workerId,
+      waiterId: env.waiterId,
       log: execute.log,
       pollIntervalMs: settings.pollIntervalMs,
       now,

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { ReplaySubject, asyncScheduler, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf } from "../errors.ts";
@@ -22,7 +21,11 @@ export interface WorkerDeps<I, O> extends Omit<ExecuteDeps<I, O>, "completions" 
  * once it has completed (every result written, unstarted tasks given back).
  */
 export class WorkerRun<I, O> {
-  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // The client's registry id (ops.workers() shows it): every task this
+  // worker claims carries it, so a task's lease names a row of the Workers
+  // page. Its NOTIFY registration needs a key of its own: two workers of one
+  // queue in one client must not delete each other's.
+  private readonly waiterId: string;
   private readonly settings: ResolvedWorkOptions;
   private readonly stopRequested = new ReplaySubject<void>(1);
   private subscription: Subscription | undefined;
@@ -30,10 +33,12 @@ export class WorkerRun<I, O> {
   private markFinished: () => void = () => undefined;
 
   constructor(
+    readonly workerId: string,
     private readonly deps: WorkerDeps<I, O>,
     options: WorkOptions,
     private readonly emit: (outcome: Outcome<O>) => void,
   ) {
+    this.waiterId = `${workerId}:${randomUUID().slice(0, 8)}`;
     this.settings = checkWorkOptions(options);
     this.finished = new Promise((done) => (this.markFinished = done));
   }
@@ -50,6 +55,7 @@ export class WorkerRun<I, O> {
         settings: this.settings,
         scheduler,
         workerId: this.workerId,
+        waiterId: this.waiterId,
         ...(requestReaping === undefined ? {} : { requestReaping }),
       },
       this.stopRequested,

@@ -10,12 +10,17 @@ const rows = (queues: ReadonlyArray<QueueStats>): string[][] =>
   queues.map((queue) => [
     queue.queue,
     queue.pausedAt === null ? "active" : `paused ${formatDate(queue.pausedAt)}`,
-    count(queue.counts.pending),
+    count(queue.pending.due),
+    count(queue.pending.delayed),
+    count(queue.pending.retrying),
     count(queue.counts.in_progress),
     count(queue.counts.succeeded),
     count(queue.counts.failed),
+    queue.dlq === null ? "-" : count(queue.deadLettered),
     count(queue.counts.cancelled),
-    formatAge(queue.oldestPendingAgeSeconds),
+    queue.oldestPendingAgeSeconds === null && queue.nextDueAt !== null
+      ? `next ${formatDate(queue.nextDueAt)}`
+      : formatAge(queue.oldestPendingAgeSeconds),
     queue.dlq ?? "-",
   ]);
 
@@ -24,6 +29,9 @@ export const queuesCommand: Command = {
   name: "queues",
   summary: "every queue: tasks per state, pause, oldest due task",
   description:
+    "Pending tasks are split into DUE (claimed next), DELAYED (not due yet) and RETRYING (waiting\n" +
+    "out a backoff); DEAD-LETTERED counts this queue's tasks in its DLQ. With nothing due, OLDEST\n" +
+    "DUE says when the next task falls due.\n" +
     "Counts are exact up to 1,000 per state; above that they are planner estimates, shown as ~N\n" +
     '(and "approximate": true in --json), so this stays fast on tables of any size.',
   options: {},
@@ -38,7 +46,20 @@ export const queuesCommand: Command = {
     else
       input.out(
         table(
-          ["QUEUE", "STATUS", "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "OLDEST DUE", "DLQ"],
+          [
+            "QUEUE",
+            "STATUS",
+            "DUE",
+            "DELAYED",
+            "RETRYING",
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "DEAD-LETTERED",
+            "CANCELLED",
+            "OLDEST DUE",
+            "DLQ",
+          ],
           rows(queues),
         ),
       );

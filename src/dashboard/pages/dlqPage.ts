@@ -52,7 +52,7 @@ export const dlqPage = async (ctx: PageContext): Promise<{ body: Html; banners: 
     parsed.problems.length > 0
       ? { tasks: [] }
       : await ctx.timed(ctx.ops.tasks(parsed.filter, { limit: pageSize }));
-  const table = taskTable(ctx, "dead-letters", page.tasks, { selectable: true });
+  const table = taskTable(ctx, "dead-letters", page.tasks, { selectable: true, showOrigin: true });
   const filters = html`<form class="filters" method="get" action="${href(ctx, "/dlq")}">
     <input type="hidden" name="dlq" value="${chosen}" />
     <label>Error contains <input name="error" value="${parsed.params.error}" size="18" /></label>

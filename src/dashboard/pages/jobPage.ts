@@ -1,18 +1,61 @@
-import { html, type Html } from "../html.ts";
-import { actionForm, type PageContext } from "../pageContext.ts";
-import { taskTable } from "../taskTable.ts";
+import { html, jsonText, type Html } from "../html.ts";
+import { actionForm, href, type PageContext } from "../pageContext.ts";
+import { stateLabel, taskTable } from "../taskTable.ts";
+import type { TaskDetail } from "../opsContract.ts";
 
 // A job has a handful of steps; more than this is not a job page any more.
 const maxSteps = 1000;
+// Steps whose output the page shows (each is one more read).
+const maxOutputs = 50;
 
-/** @internal The tasks of one multi-step job, in step order. */
+const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
+  html`<li data-step="${step.stepIndex ?? 0}" data-state="${step.state}">
+    <strong>Step ${step.stepIndex ?? 0}</strong> ${stateLabel(step.state)}
+    <a href="${href(ctx, `/tasks/${step.id}`)}">task ${step.id}</a>
+    ${
+      step.output === null
+        ? html`<div class="muted">${step.state === "succeeded" ? "null" : "no output yet"}</div>`
+        : html`<pre>${jsonText(step.output)}</pre>`
+    }
+    ${step.error === null || step.state === "succeeded" ? null : html`<div class="error">${step.error}</div>`}
+  </li>`;
+
+/** @internal One multi-step job: its state, its input, and each step's state and output, in step order. */
 export const jobPage = async (ctx: PageContext, jobId: string): Promise<Html> => {
   const page = await ctx.timed(ctx.ops.tasks({ jobId }, { limit: maxSteps, order: "oldest" }));
   const steps = [...page.tasks].sort(
     (a, b) => (a.stepIndex ?? 0) - (b.stepIndex ?? 0) || Number(BigInt(a.id) - BigInt(b.id)),
   );
+  const details = (
+    await ctx.timed(Promise.all(steps.slice(0, maxOutputs).map((step) => ctx.ops.task(step.id))))
+  ).flatMap((detail) => (detail === undefined ? [] : [detail]));
   const running = steps.some((t) => t.state === "pending" || t.state === "in_progress");
+  // The latest step says where the job stands: a job is done when its last step is.
+  const latest = steps[steps.length - 1];
+  const first = details[0];
   return html`<p class="muted">Each step is its own task; a step's output is the next step's input.</p>
     ${running ? html`<div class="actions">${actionForm(ctx, "/tasks/bulk", "Cancel job", { job: jobId, do: "cancel:matching" }, "danger")}</div>` : null}
+    <div class="grid" id="job-detail" data-live-region>
+      <section class="panel">
+        <h2>Job</h2>
+        <dl class="facts">
+          <dt>State</dt>
+          <dd id="job-state" data-state="${latest?.state ?? ""}">
+            ${latest === undefined ? html`<span class="muted">no steps</span>` : html`${stateLabel(latest.state)} at step ${latest.stepIndex ?? 0}`}
+          </dd>
+          <dt>Steps so far</dt>
+          <dd>${steps.length}</dd>
+        </dl>
+        <h2>Input</h2>
+        ${first === undefined ? html`<p class="muted">unknown</p>` : html`<pre id="job-input">${jsonText(first.input)}</pre>`}
+      </section>
+      <section class="panel">
+        <h2>Steps and their output</h2>
+        <ol class="timeline" id="step-outputs">
+          ${details.map((step) => stepOutput(ctx, step))}
+        </ol>
+        ${steps.length > maxOutputs ? html`<p class="muted">The first ${maxOutputs} steps are shown.</p>` : null}
+      </section>
+    </div>
     ${taskTable(ctx, "steps", steps, { showStep: true })}`;
 };

@@ -1,5 +1,5 @@
 import { html, type Html } from "../html.ts";
-import { age } from "../format.ts";
+import { age, ageOf } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import type { Count, QueueStats, TaskState } from "../opsContract.ts";
 import { throughputChart } from "../throughputChart.ts";
@@ -25,17 +25,84 @@ const sorts = {
 } as const;
 type Sort = keyof typeof sorts;
 
+/**
+ * The count columns of a queue's row: pending split by why it waits (due,
+ * delayed, retrying), then the other states, and the dead letters that came
+ * from it (which its own "failed" does not count: they moved to the DLQ).
+ */
+interface Column {
+  readonly key: string;
+  readonly label: string;
+  readonly title: string;
+  readonly state?: TaskState;
+  readonly count: (q: QueueStats) => Count | undefined;
+  readonly link: (ctx: PageContext, q: QueueStats) => string | null;
+}
+
+const tasksOf = (state: TaskState) => (ctx: PageContext, q: QueueStats) =>
+  href(ctx, "/tasks", { queue: q.queue, state });
+
+const stateColumn = (state: TaskState, title: string): Column => ({
+  key: state,
+  label: state.replace("_", " "),
+  title,
+  state,
+  count: (q) => q.counts[state],
+  link: tasksOf(state),
+});
+
+/** @internal The overview's count columns, in the order a task goes through them. */
+export const columns: ReadonlyArray<Column> = [
+  {
+    key: "due",
+    label: "due",
+    title: "pending and due now: claimed next",
+    count: (q) => q.pending.due,
+    link: tasksOf("pending"),
+  },
+  {
+    key: "delayed",
+    label: "delayed",
+    title: "pending, not due yet: enqueued with a delay",
+    count: (q) => q.pending.delayed,
+    link: tasksOf("pending"),
+  },
+  {
+    key: "retrying",
+    label: "retrying",
+    title: "pending, not due yet: waiting out a retry backoff",
+    count: (q) => q.pending.retrying,
+    link: tasksOf("pending"),
+  },
+  stateColumn("in_progress", "running now"),
+  stateColumn("succeeded", "succeeded, kept until their retention ends"),
+  stateColumn("failed", "failed for good, in this queue"),
+  {
+    key: "dead_lettered",
+    label: "dead-lettered",
+    title: "failed for good and moved to this queue's dead-letter queue",
+    count: (q) => (q.dlq === null ? undefined : q.deadLettered),
+    link: (ctx, q) => (q.dlq === null ? null : href(ctx, "/dlq", { dlq: q.dlq })),
+  },
+  stateColumn("cancelled", "cancelled"),
+];
+
 /** Totals over every queue (not only the page shown), approximate if any part is. */
-const totals = (queues: ReadonlyArray<QueueStats>): Record<TaskState, Count> =>
-  Object.fromEntries(
-    states.map((state) => [
-      state,
-      {
-        count: queues.reduce((sum, q) => sum + (q.counts[state]?.count ?? 0), 0),
-        approximate: queues.some((q) => q.counts[state]?.approximate === true),
-      },
-    ]),
-  ) as Record<TaskState, Count>;
+const totals = (queues: ReadonlyArray<QueueStats>): ReadonlyArray<Count> =>
+  columns.map((column) => ({
+    count: queues.reduce((sum, q) => sum + (column.count(q)?.count ?? 0), 0),
+    approximate: queues.some((q) => column.count(q)?.approximate === true),
+  }));
+
+/** How long the oldest due task has waited; when none is due, when the next falls due. */
+const backlog = (ctx: PageContext, queue: QueueStats): Html =>
+  queue.oldestPendingAgeSeconds !== null
+    ? html`${age(queue.oldestPendingAgeSeconds)}`
+    : queue.nextDueAt !== null
+      ? html`<span class="muted" title="${queue.nextDueAt.toISOString()}"
+          >none due; next in ${ageOf(ctx.now, queue.nextDueAt)}</span
+        >`
+      : html`<span class="muted">–</span>`;
 
 const queueForm = (ctx: PageContext, search: string, sort: Sort): Html =>
   html`<form class="filters" method="get" action="${href(ctx, "/")}">
@@ -66,17 +133,18 @@ const queueRow = (ctx: PageContext, queue: QueueStats): Html =>
       ${queue.pausedAt === null ? null : html` <span class="paused" title="since ${queue.pausedAt.toISOString()}">paused</span>`}
       ${queue.dlq === null ? null : html`<div class="muted">dead letters → <a href="${href(ctx, "/dlq", { dlq: queue.dlq })}">${queue.dlq}</a></div>`}
     </td>
-    ${states.map(
-      (state) =>
-        html`<td class="num" data-state="${state}">
-          <a
-            class="${queue.counts[state]?.count === 0 ? "zero" : ""}"
-            href="${href(ctx, "/tasks", { queue: queue.queue, state })}"
-            >${countCell(queue.counts[state])}</a
-          >
-        </td>`,
-    )}
-    <td class="num">${age(queue.oldestPendingAgeSeconds)}</td>
+    ${columns.map((column) => {
+      const count = column.count(queue);
+      const link = column.link(ctx, queue);
+      return html`<td class="num" data-count="${column.key}" data-state="${column.state ?? null}">
+        ${
+          link === null || count === undefined
+            ? countCell(count)
+            : html`<a class="${count.count === 0 ? "zero" : ""}" href="${link}">${countCell(count)}</a>`
+        }
+      </td>`;
+    })}
+    <td class="num backlog">${backlog(ctx, queue)}</td>
     <td>
       ${
         queue.pausedAt === null
@@ -108,43 +176,45 @@ export const overviewPage = async (ctx: PageContext): Promise<Html> => {
   const pages = Math.max(1, Math.ceil(matching.length / queuesPerPage));
   const pageNumber = Math.min(pages, Math.max(1, Math.floor(Number(params.get("qpage") ?? "1")) || 1));
   const queues = matching.slice((pageNumber - 1) * queuesPerPage, pageNumber * queuesPerPage);
-  const anyApproximate = queues.some((q) => Object.values(q.counts).some((c) => c.approximate));
+  const anyApproximate = queues.some((q) => columns.some((c) => c.count(q)?.approximate === true));
   const here = { qs: search, qsort: sort === "name" ? undefined : sort };
   const sum = totals(matching);
   return html`<section>
     <h2>Queues</h2>
     ${all.length > queuesPerPage || search !== "" ? queueForm(ctx, search, sort) : null}
-    <table id="queues" data-live-region>
-      <thead>
-        <tr>
-          <th>Queue</th>
-          ${states.map((s) => html`<th class="num">${s.replace("_", " ")}</th>`)}
-          <th class="num">Oldest pending</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          matching.length > queues.length
-            ? html`<tr class="totals" id="queue-totals">
-                <th>All ${matching.length.toLocaleString("en-US")} queues</th>
-                ${states.map((state) => html`<th class="num" data-state="${state}">${countCell(sum[state])}</th>`)}
-                <th></th>
-                <th></th>
-              </tr>`
-            : null
-        }
-        ${
-          queues.length === 0
-            ? html`<tr>
-                <td colspan="8" class="muted">
-                  ${search === "" ? "No queues yet." : "No queue name contains that."}
-                </td>
-              </tr>`
-            : queues.map((q) => queueRow(ctx, q))
-        }
-      </tbody>
-    </table>
+    <div class="scroll">
+      <table id="queues" data-live-region>
+        <thead>
+          <tr>
+            <th>Queue</th>
+            ${columns.map((c) => html`<th class="num" title="${c.title}">${c.label}</th>`)}
+            <th class="num" title="how long the oldest due task has waited">Oldest due</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            matching.length > queues.length
+              ? html`<tr class="totals" id="queue-totals">
+                  <th>All ${matching.length.toLocaleString("en-US")} queues</th>
+                  ${columns.map((c, i) => html`<th class="num" data-count="${c.key}">${countCell(sum[i])}</th>`)}
+                  <th></th>
+                  <th></th>
+                </tr>`
+              : null
+          }
+          ${
+            queues.length === 0
+              ? html`<tr>
+                  <td colspan="${columns.length + 3}" class="muted">
+                    ${search === "" ? "No queues yet." : "No queue name contains that."}
+                  </td>
+                </tr>`
+              : queues.map((q) => queueRow(ctx, q))
+          }
+        </tbody>
+      </table>
+    </div>
     ${
       pages > 1
         ? html`<div class="pager" id="queue-pager">

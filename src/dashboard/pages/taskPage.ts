@@ -1,14 +1,17 @@
 import { html, jsonText, type Html } from "../html.ts";
-import { instant } from "../format.ts";
+import { duration, instant } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import type { HistoryEntry } from "../../history.ts";
 import type { TaskDetail } from "../opsContract.ts";
 import { stateLabel } from "../taskTable.ts";
 
-const entry = (item: HistoryEntry): Html =>
+const entry = (ctx: PageContext, item: HistoryEntry): Html =>
   item._tag === "attempt"
     ? html`<li class="${item.state}" data-attempt="${item.attempt}">
         <strong>Attempt ${item.attempt}</strong> ${stateLabel(item.state)}
+        <span class="duration" title="${item.finishedAt === null ? "so far" : "duration"}"
+          >${duration(item.startedAt, item.finishedAt, ctx.now)}</span
+        >
         <span class="muted">${instant(item.startedAt)} → ${instant(item.finishedAt) || "running"}</span>
         ${item.error === null ? null : html`<div><strong class="error-name">${item.errorName ?? "Error"}</strong>: <span class="error-message">${item.error}</span></div>`}
         ${
@@ -26,12 +29,65 @@ const entry = (item: HistoryEntry): Html =>
         <pre>${jsonText(item.details)}</pre>
       </li>`;
 
+/** Running, and asked to stop: it ends cancelled when its handler returns. */
+const cancelling = (task: TaskDetail): boolean =>
+  task.state === "in_progress" && task.cancelRequestedAt !== null;
+
+const ms = (value: number): string => (value % 1_000 === 0 ? `${value / 1_000} s` : `${value} ms`);
+
+/** The options as an operator reads them, not as stored. */
+const options = (task: TaskDetail): Html => {
+  const o = task.options;
+  const jitter = o.retryJitter === 0 ? "" : `, jitter ${Math.round(o.retryJitter * 100)}%`;
+  return html`<dl class="facts" id="task-options">
+    <dt>Attempts</dt>
+    <dd>at most ${o.maxAttempts}</dd>
+    <dt>Retry backoff</dt>
+    <dd>${ms(o.retryInitialMs)} × ${o.retryCoefficient} per attempt, at most ${ms(o.retryMaxMs)}${jitter}</dd>
+    <dt>Timeout</dt>
+    <dd>${ms(o.timeoutMs)} per attempt</dd>
+    <dt>Heartbeat</dt>
+    <dd>every ${ms(o.heartbeatMs)}</dd>
+    <dt>Kept after finishing</dt>
+    <dd>${ms(o.ttlMs)}</dd>
+    <dt>Priority</dt>
+    <dd>${o.priority}</dd>
+    <dt>Concurrency</dt>
+    <dd>
+      ${o.concurrencyKey === null ? html`<span class="muted">no key</span>` : html`key <code>${o.concurrencyKey}</code>, at most ${o.concurrencyLimit} at once`}
+    </dd>
+    <dt>Unique key</dt>
+    <dd>
+      ${o.uniqueKey === null ? html`<span class="muted">none</span>` : html`<code>${o.uniqueKey}</code>`}
+    </dd>
+  </dl>`;
+};
+
+const output = (task: TaskDetail): Html => {
+  if (task.output !== null) return html`<pre id="task-output">${jsonText(task.output)}</pre>`;
+  const why =
+    task.state === "succeeded"
+      ? "null (the handler returned nothing)"
+      : task.state === "pending" || task.state === "in_progress"
+        ? "none yet: it has not succeeded"
+        : `none: it ${task.state === "failed" ? "failed" : "was cancelled"}`;
+  return html`<p id="task-output" class="muted" data-empty>${why}</p>`;
+};
+
 const facts = (ctx: PageContext, task: TaskDetail): Html =>
   html`<dl class="facts">
     <dt>Queue</dt>
     <dd><a href="${href(ctx, "/tasks", { queue: task.queue })}">${task.queue}</a></dd>
     <dt>State</dt>
-    <dd id="task-state" data-live-region data-state="${task.state}">${stateLabel(task.state)}</dd>
+    <dd
+      id="task-state"
+      data-live-region
+      data-state="${task.state}"
+      data-cancel-requested="${cancelling(task)}"
+    >
+      ${stateLabel(task.state)}
+      ${cancelling(task) ? html`<span class="state cancel-requested">cancel requested</span>` : null}
+    </dd>
     <dt>Attempt</dt>
     <dd>${task.attempt} of ${task.maxAttempts}</dd>
     <dt>Priority</dt>
@@ -55,7 +111,9 @@ const facts = (ctx: PageContext, task: TaskDetail): Html =>
       task.dlqFrom === null
         ? null
         : html`<dt>Dead-lettered from</dt>
-            <dd>${task.dlqFrom}</dd>`
+            <dd>
+              <a id="dlq-from" href="${href(ctx, "/tasks", { queue: task.dlqFrom })}">${task.dlqFrom}</a>
+            </dd>`
     }
     <dt>Created</dt>
     <dd>${instant(task.createdAt)}</dd>
@@ -67,7 +125,13 @@ const facts = (ctx: PageContext, task: TaskDetail): Html =>
     <dd>${instant(task.finishedAt)}</dd>
     <dt>Lease</dt>
     <dd>
-      ${task.lease === null ? html`<span class="muted">none</span>` : html`worker ${task.lease.workerId}, expires ${instant(task.lease.expiresAt)}`}
+      ${
+        task.lease === null
+          ? html`<span class="muted">none</span>`
+          : html`worker
+              <a id="lease-worker" href="${href(ctx, "/workers")}"><code>${task.lease.workerId}</code></a
+              >, expires ${instant(task.lease.expiresAt)}`
+      }
     </dd>
   </dl>`;
 
@@ -77,9 +141,10 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
   if (task === undefined) return undefined;
   const finished = task.state === "succeeded" || task.state === "failed" || task.state === "cancelled";
   const base = `/tasks/${task.id}`;
-  return html`<div class="actions">
+  const cancellable = task.state === "pending" || (task.state === "in_progress" && !cancelling(task));
+  return html`<div class="actions" id="task-actions" data-live-region>
       ${task.state === "failed" || task.state === "cancelled" ? actionForm(ctx, `${base}/retry`, "Retry", {}, "primary") : null}
-      ${task.state === "pending" || task.state === "in_progress" ? actionForm(ctx, `${base}/cancel`, "Cancel") : null}
+      ${cancellable ? actionForm(ctx, `${base}/cancel`, "Cancel", {}, "danger") : null}
       ${finished ? actionForm(ctx, `${base}/delete`, "Delete", {}, "danger") : null}
     </div>
     <div class="grid" id="task-detail" data-live-region>
@@ -91,15 +156,15 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
         <h2>Input</h2>
         <pre id="task-input">${jsonText(task.input)}</pre>
         <h2>Output</h2>
-        <pre id="task-output">${task.output === null ? "" : jsonText(task.output)}</pre>
+        ${output(task)}
       </section>
       <section class="panel">
         <h2>Options</h2>
-        <pre>${jsonText(task.options)}</pre>
+        ${options(task)}
       </section>
     </div>
     <h2>Attempts and events</h2>
     <ol class="timeline" id="timeline" data-live-region>
-      ${task.history.length === 0 ? html`<li class="muted">Not attempted yet.</li>` : task.history.map(entry)}
+      ${task.history.length === 0 ? html`<li class="muted">Not attempted yet.</li>` : task.history.map((item) => entry(ctx, item))}
     </ol>`;
 };

@@ -45,10 +45,13 @@ const filterForm = (ctx: PageContext, parsed: ParsedFilter, order: string): Html
 /** @internal Bulk buttons: on the rows ticked, or on everything the filter matches (a dry-run count comes first). */
 export const bulkButtons = (actions: ReadonlyArray<readonly [string, string]>): Html =>
   html`<div class="actions">
-    ${actions.map(([action, label]) => html`<button type="submit" name="do" value="${action}:selected">${label} selected</button>`)}
+    ${actions.map(([action, label]) => html`<button type="submit" name="do" value="${action}:selected" class="${dangerous(action) ? "danger" : ""}">${label} selected</button>`)}
     <span class="muted">·</span>
-    ${actions.map(([action, label]) => html`<button type="submit" name="do" value="${action}:matching">${label} all matching…</button>`)}
+    ${actions.map(([action, label]) => html`<button type="submit" name="do" value="${action}:matching" class="${dangerous(action) ? "danger" : ""}">${label} all matching…</button>`)}
   </div>`;
+
+/** @internal Actions that destroy or stop work: styled as danger wherever they are offered. */
+export const dangerous = (action: string): boolean => action === "delete" || action === "cancel";
 
 /** @internal The filtered, keyset-paginated tasks list with bulk actions. */
 export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners: Html[] }> => {
