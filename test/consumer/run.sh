@@ -3,14 +3,15 @@
 # (`npm pack` from a clean tree, so `prepack` must build), installs the tarball
 # into a fresh project outside the repository with the install line documented
 # in docs/getting-started.md, type-checks test/consumer/app.ts and every ```ts
-# block of README.md and docs/getting-started.md with the strictest flags a
+# block of README.md and of every page in docs/ with the strictest flags a
 # user may have, then runs the compiled program with plain `node` (no tsx) on
 # each Node binary given, and `require("underway")` on each.
 #
 # Usage: DATABASE_URL=postgres://… test/consumer/run.sh [node binary…]
 # (default: the `node` on PATH). Each run gets its own database, created from
 # DATABASE_URL's server and dropped at the end. A ```ts block preceded by the
-# line `<!-- consumer: skip -->` is not compiled (for deliberate fragments).
+# line `<!-- consumer: skip -->` is not compiled (for deliberate fragments);
+# `<!-- consumer: preamble` … `-->` holds declarations a page takes as given.
 # Prints one line per check and ends with `consumer: N passed, M failed`.
 set -uo pipefail
 
@@ -138,12 +139,18 @@ required "install: ${install_line:-<missing>}" project
 # 3. Type-check the program and the documentation's snippets in one tsc run,
 # emitting JavaScript for plain node. Each page's ts blocks, read in order,
 # form one program (a page introduces names and later blocks use them); a
-# block preceded by `<!-- consumer: skip -->` is left out.
+# block preceded by `<!-- consumer: skip -->` is left out. A page may declare
+# what its fragments take as given (a mailer, the client) in a comment the
+# reader does not see, between `<!-- consumer: preamble` and `-->` lines: it
+# is compiled in place, in order with the blocks.
 mkdir -p "$app/snippets"
 cp "$repo/test/consumer/app.ts" "$app/app.ts"
-for md in README.md docs/getting-started.md; do
+for md in README.md docs/*.md; do
   awk -v file="$app/snippets/$(basename "$md" .md).ts" '
     /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
+    /^<!-- consumer: preamble[[:space:]]*$/ { preamble = 1; print "// preamble" > file; next }
+    preamble && /^-->[[:space:]]*$/ { preamble = 0; next }
+    preamble { print > file; next }
     !inside && /^```(ts|typescript)[[:space:]]*$/ {
       inside = 1; n++; keep = !skip; skip = 0
       if (keep) print "// block " n > file
