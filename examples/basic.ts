@@ -3,10 +3,11 @@
 // worker share the definition in ./tasks/welcomeEmail.ts; here they run in
 // one process, in production usually in two.
 // Run: `npm start` (uses DATABASE_URL, or starts an embedded PostgreSQL).
-// It also serves the web dashboard on 127.0.0.1 and prints its URL; run
-// from a terminal (or with UNDERWAY_DASHBOARD=1) it keeps serving after the
-// demo until Ctrl-C, otherwise (CI, output piped) it exits when done.
-// UNDERWAY_DASHBOARD=0 leaves the dashboard out.
+// Run from a terminal (or with UNDERWAY_DASHBOARD=1) it also serves the web
+// dashboard on 127.0.0.1, prints its URL and keeps serving after the demo
+// until Ctrl-C. With its output piped (CI, a log file) nobody could open a
+// URL that closes when the demo ends, so it serves none and exits when done;
+// UNDERWAY_DASHBOARD=0 leaves the dashboard out on a terminal too.
 import { serveDashboard, Underway } from "../src/index.ts";
 import { devDatabase } from "../test/support/devDatabase.ts";
 import { welcomeEmail, type WelcomeEmail } from "./tasks/welcomeEmail.ts";
@@ -14,8 +15,9 @@ import { welcomeEmail, type WelcomeEmail } from "./tasks/welcomeEmail.ts";
 const database = await devDatabase();
 const underway = await Underway.connect({ connectionString: database.url });
 const emails = underway.job(welcomeEmail);
-const dashboardWanted = process.env["UNDERWAY_DASHBOARD"] !== "0";
-const keepServing = dashboardWanted && (process.env["UNDERWAY_DASHBOARD"] === "1" || process.stdout.isTTY);
+const dashboardWanted =
+  process.env["UNDERWAY_DASHBOARD"] === "1" ||
+  (process.env["UNDERWAY_DASHBOARD"] !== "0" && process.stdout.isTTY);
 const dashboard = dashboardWanted
   ? await serveDashboard(underway, { port: Number(process.env["PORT"] ?? 0) })
   : undefined;
@@ -59,7 +61,7 @@ const results = await Promise.all(ids.map((id) => emails.outcome(id)));
 const succeeded = results.filter((outcome) => outcome._tag === "succeeded").length;
 console.log(`${succeeded} of ${ids.length} welcome emails sent`);
 
-if (keepServing && dashboard !== undefined) {
+if (dashboard !== undefined) {
   console.log(`Dashboard still serving at ${dashboard.url} (Ctrl-C to stop)`);
   await new Promise((resolve) => process.once("SIGINT", resolve));
 }

@@ -10,7 +10,11 @@ export interface DbError {
   readonly _tag: "DbError";
   /** What was being done: a named query of `db/queries/` (`"tasksClaim"`), or `"connect"`. */
   readonly operation: string;
-  /** What pg threw, as is (usually a `pg.DatabaseError` with a SQLSTATE `code`). */
+  /**
+   * What pg threw, as is (usually a `pg.DatabaseError` with a SQLSTATE
+   * `code`); for a named statement that collided behind a transaction-mode
+   * pooler, the `ConfigError` that says so (its `cause` pg's error).
+   */
   readonly cause: unknown;
   /**
    * True when a retry may succeed: lost connections, a server restarting,
@@ -114,9 +118,16 @@ export class DatabaseError extends UnderwayError {
  */
 export const orThrow = async <A>(result: Promise<E.Either<DbError, A>>): Promise<A> => {
   const either = await result;
-  if (E.isLeft(either)) throw new DatabaseError(either.left);
+  if (E.isLeft(either)) throw publicError(either.left);
   return either.right;
 };
+
+/**
+ * The error a public API rejects with for a `DbError`: a `DatabaseError`,
+ * or the `ConfigError` a misconfiguration found (see src/db/namedStatements.ts).
+ */
+export const publicError = (error: DbError): UnderwayError =>
+  error.cause instanceof ConfigError ? error.cause : new DatabaseError(error);
 
 /**
  * The client was closed: every call made after `close()` (and every

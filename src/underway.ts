@@ -6,6 +6,7 @@ import { SignalHandlers } from "./client/signalHandlers.ts";
 import type { UnderwayOptions } from "./client/underwayOptions.ts";
 import type { JobDefinition, StepJobDefinition, TaskDefinition } from "./definition.ts";
 import { ClosedError, UnderwayError, messageOf, orThrow } from "./errors.ts";
+import { guarded } from "./guarded.ts";
 import type { TaskEvent } from "./events/taskEvent.ts";
 import { TaskEvents } from "./events/taskEvents.ts";
 import { checkQueueName } from "./identifier.ts";
@@ -89,7 +90,10 @@ export class Underway {
    * Hot and local: what this client does while subscribed, delivered
    * asynchronously (a slow subscriber never holds up a worker; nothing is
    * dropped). With no subscriber, emitting costs nothing. Completes when
-   * the client closes.
+   * the client closes. A subscriber's callback that throws (`next`,
+   * `error`, `complete`, also after rxjs operators) is logged at error
+   * level and ignored: delivery goes on, to it and to the others, and
+   * workers and `close()` are unaffected.
    *
    * @example
    * underway.events$.pipe(filter((event) => event._tag === "leaseLost")).subscribe((event) =>
@@ -97,7 +101,7 @@ export class Underway {
    * );
    */
   get events$(): Observable<TaskEvent> {
-    return this.lifecycle.events$;
+    return guarded(this.lifecycle.events$, this.log, "events$");
   }
 
   /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */

@@ -7,6 +7,7 @@ import * as t from "io-ts";
 import type { Subscription } from "rxjs";
 import { FatalError, defineJob, type TaskEvent, type Underway } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
+import { spawnFixture } from "./support/processes.ts";
 
 const N = t.type({ n: t.number });
 
@@ -183,5 +184,45 @@ describe("lifecycle events", () => {
       subscription.unsubscribe();
       await worker.stop();
     }
+  });
+
+  it("subscribers of events$, outcomes$ and a worker's outcomes$ that throw in next and complete: the process lives, every task succeeds once, close() resolves", async () => {
+    const tasks = 30;
+    const child = spawnFixture("throwingSubscribers", { url: db().url, tasks }, { stderr: "capture" });
+    const code = await Promise.race([
+      child.exited,
+      child.waitFor((line) => line["closed"] === true, 60_000, "close() to resolve").then(() => child.exited),
+    ]);
+    assert.equal(
+      code,
+      0,
+      `the process should live to close() and exit by itself (stderr: ${child.stderr()})`,
+    );
+    assert.deepEqual(
+      child.lines.find((line) => "results" in line),
+      { results: Array.from({ length: tasks }, (_, n) => n * 2) },
+    );
+    assert.deepEqual(child.lines.at(-1), { closed: true, succeededEvents: tasks, outcomes: tasks });
+    const { rows } = await db().pool.query<{ state: string; attempt: number; n: number }>(
+      "select state::text, attempt, count(*)::int as n from underway.task where queue_name = 'throwing' group by 1, 2",
+    );
+    assert.deepEqual(
+      rows,
+      [{ state: "succeeded", attempt: 1, n: tasks }],
+      "each task succeeded on its first attempt",
+    );
+    // Each throw is logged at error level, by the default (console) logger.
+    const stderr = child.stderr();
+    for (const where of [
+      "events$ next",
+      "piped events$ next",
+      "events$ complete",
+      "outcomes$ next",
+      "outcomes$ complete",
+      // (A worker's outcomes$ completes on its own stop(), not on close().)
+      "worker outcomes$ next",
+    ])
+      assert.ok(stderr.includes(`subscriber throws in ${where}`), `the ${where} throw is logged`);
+    assert.match(stderr, /a subscriber's next callback threw; ignored, delivery goes on/);
   });
 });

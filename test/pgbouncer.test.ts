@@ -107,22 +107,37 @@ describe("through PgBouncer in transaction mode", { skip: pgbouncerMissing() }, 
     assert.equal(await advisoryLocks(), 0);
   });
 
-  it("needs preparedStatements: false: named statements collide across server connections", async () => {
-    // The control: what the option is for. The same load with names fails.
-    const named = await connect({ preparedStatements: true });
-    const job = named.job(defineJob({ queue: "named", input: N }));
-    const tries = await Promise.allSettled(Array.from({ length: 200 }, (_, n) => job.enqueue({ n })));
-    const codes = new Set(
-      tries.flatMap((outcome) =>
-        outcome.status === "rejected"
-          ? [String((outcome.reason as { cause?: { code?: unknown } }).cause?.code)]
-          : [],
-      ),
-    );
-    assert.ok(
-      [...codes].some((code) => code === "42P05" || code === "26000"),
-      `expected 42P05/26000 among failures, got ${JSON.stringify([...codes])}`,
-    );
+  it("without preparedStatements: false, connect rejects with a ConfigError naming it and docs/scaling.md", async () => {
+    // Named statements through transaction pooling collide (42P05/26000):
+    // enqueues failed and results went unwritten, so tasks ran twice. The
+    // pooler is found at connect, before anything is enqueued or claimed.
+    const misconfigured = (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message.includes("`preparedStatements: false`") &&
+      error.message.includes("docs/scaling.md");
+    for (let round = 0; round < 5; round += 1) {
+      await assert.rejects(
+        Underway.connect({
+          connectionString: bounced(),
+          listener: { connectionString: db().url },
+          logger: silentLogger,
+        }),
+        misconfigured,
+        `round ${round}: connectionString`,
+      );
+      const pool = bouncedPool();
+      await assert.rejects(
+        Underway.connect({ pool, listener: { connectionString: db().url }, logger: silentLogger }),
+        misconfigured,
+        `round ${round}: own pool`,
+      );
+      // The caller's pool is theirs: still usable.
+      await pool.query("select 1");
+    }
+    // Set up as docs/scaling.md says, the same bouncer connects and runs.
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "probed", input: N }));
+    await job.enqueue({ n: 1 });
   });
 
   it("says what is wrong with the listener settings for a pooler", async () => {

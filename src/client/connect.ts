@@ -5,6 +5,7 @@ import { consoleLogger, type Logger } from "../log.ts";
 import { migrate } from "../migrate.ts";
 import { Listener, type ListenerOptions } from "../notify/listener.ts";
 import type { Sql } from "../db/query.ts";
+import { namedStatementsProbe } from "./namedStatementsProbe.ts";
 import { readQueries } from "../sql.ts";
 import type { UnderwayOptions } from "./underwayOptions.ts";
 
@@ -93,10 +94,26 @@ export const connect = async (options: UnderwayOptions): Promise<Connection> => 
     log.warn(
       "preparedStatements: false without listener.connectionString: behind a transaction-mode pooler, LISTEN needs a direct connection (docs/scaling.md)",
     );
+  const sql: Sql = {
+    schema,
+    queries: readQueries(schema),
+    preparedStatements: options.preparedStatements !== false,
+    onCollision: (error) => log.error(error.message),
+  };
+  // Named statements behind a transaction-mode pooler collide, and a
+  // worker whose result write collides runs its task again: refused here
+  // when the probe finds it, rather than found at the first collision.
+  if (sql.preparedStatements === true) {
+    const misconfigured = await namedStatementsProbe(sql, pool);
+    if (misconfigured !== undefined) {
+      if (options.pool === undefined) await pool.end().catch(() => undefined);
+      throw misconfigured;
+    }
+  }
   const listener = new Listener(listenerConnection(options.listener, pool), log, options.listener);
   return {
     pool,
-    sql: { schema, queries: readQueries(schema), preparedStatements: options.preparedStatements !== false },
+    sql,
     listener,
     log,
     ownsPool: options.pool === undefined,

@@ -29,7 +29,11 @@ export interface UnderwayOptions {
    * connection). Set false behind PgBouncer in transaction mode (before
    * 1.21's `max_prepared_statements`): a name prepared on one server
    * connection is unknown on the next, and two clients preparing it on one
-   * collide. Default true. See docs/scaling.md for the cost.
+   * collide. Default true. See docs/scaling.md for the cost. Left true
+   * behind such a pooler, `connect` rejects with a `ConfigError` saying so
+   * when its probe finds the pooler; otherwise the first collision rejects
+   * the call that hit it with that error, is logged, and the client goes
+   * on with unnamed statements.
    */
   readonly preparedStatements?: boolean | undefined;
   /**

@@ -1,5 +1,5 @@
 import type { Fenced } from "./claimQueries.ts";
-import { defineQuery, idsOf, nothing } from "./query.ts";
+import { defineQuery, idsOf, nothing, type NoParams } from "./query.ts";
 
 /** A lease renewed: the task is still this attempt's; `cancel_requested` if a cancel awaits its handler. */
 export interface HeartbeatRow {
@@ -29,3 +29,6 @@ export const tasksCancelRequested = defineQuery<
 
 /** Cancels the query a backend is running (an aborted transactional handler's). */
 export const backendsCancel = defineQuery<{ readonly pid: number }>("backendsCancel", ["pid"]).map(nothing);
+
+/** This session's server process: the named statement connect probes a pooler with (src/client/namedStatementsProbe.ts). */
+export const backendPid = defineQuery<NoParams, { readonly pid: number }>("backendPid", []);

@@ -2,6 +2,8 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import type pg from "pg";
 import { dbError, type DbError } from "../errors.ts";
 import type { Queries } from "../sql.ts";
+import type { ConfigError } from "../errors.ts";
+import { isNamedCollision, namedCollision } from "./namedStatements.ts";
 import type { QueryName } from "./queryNames.ts";
 
 /** Anything that runs a query: a pool, a pooled client, or the caller's client in a transaction. */
@@ -18,9 +20,12 @@ export interface Sql {
    * Named (prepared once per connection) statements, or unnamed ones that
    * are parsed on every run. Unnamed statements survive a transaction-mode
    * pooler, which hands each transaction a different server connection.
-   * Default true.
+   * Default true. Set false by the client itself at the first collision of
+   * a named statement (src/db/namedStatements.ts).
    */
-  readonly preparedStatements?: boolean;
+  preparedStatements?: boolean;
+  /** Hears of the first collision of a named statement: the client logs it. */
+  readonly onCollision?: (error: ConfigError) => void;
 }
 
 /** What test/queryCatalogue.test.ts holds against the SQL files. */
@@ -77,12 +82,17 @@ export const statementQuery = <P, R extends pg.QueryResultRow>(
   entry: QueryEntry,
   build: (sql: Sql, params: P) => pg.QueryConfig,
 ): Query<P, ReadonlyArray<R>> =>
-  queryOf(entry, (sql: Sql, db: Queryable, params: P) =>
-    TE.tryCatch(
-      async () => (await db.query<R>(build(sql, params))).rows,
-      (cause) => dbError(entry.file, cause),
-    ),
-  );
+  queryOf(entry, (sql: Sql, db: Queryable, params: P) => {
+    let named = false;
+    return TE.tryCatch(
+      async () => {
+        const config = build(sql, params);
+        named = config.name !== undefined;
+        return (await db.query<R>(config)).rows;
+      },
+      (cause) => (named && isNamedCollision(cause) ? namedCollision(sql, entry.file, cause) : dbError(entry.file, cause)),
+    );
+  });
 
 /** The parameters' values in `$n` order. */
 export const valuesOf = <P>(order: ParamOrder<P>, params: P): unknown[] =>

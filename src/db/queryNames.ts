@@ -4,6 +4,7 @@
  * run time; test/queryCatalogue.test.ts holds this list to the folder.
  */
 export const queryNames = [
+  "backendPid",
   "backendsCancel",
   "opsQueueCounts",
   "opsQueueNames",

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import { Observable, defer, filter, firstValueFrom, merge, mergeMap, timer } from "rxjs";
-import { DatabaseError } from "../errors.ts";
+import { publicError } from "../errors.ts";
 import type { Underway } from "../underway.ts";
 
 /**
@@ -36,5 +36,5 @@ export const readRow = async (underway: Underway, taskId: string) => {
   const read = await underway.outcomeFeed.read(taskId);
   if (E.isRight(read)) return read.right;
   if (read.left.transient) return "retry" as const;
-  throw new DatabaseError(read.left);
+  throw publicError(read.left);
 };

@@ -3,6 +3,7 @@ import { filter, map, type Observable } from "rxjs";
 import { TaskFailedError, UnderwayError } from "../errors.ts";
 import { toOutcome, type FinalOutcome, type Outcome } from "../outcomes.ts";
 import type { Underway } from "../underway.ts";
+import { guarded } from "../guarded.ts";
 import { yieldingBuffer } from "../worker/yieldingBuffer.ts";
 import { firstFinal, readRow } from "./firstFinal.ts";
 
@@ -21,12 +22,13 @@ export class TaskOutcomes<O> {
 
   /**
    * Outcomes of this queue's tasks from every process, a buffer per
-   * subscriber; it completes when the client closes.
+   * subscriber; it completes when the client closes. A subscriber's
+   * callback that throws is logged and ignored (see src/guarded.ts).
    */
   get all$(): Observable<Outcome<O>> {
     const name = this.queue;
     const { log } = this.underway;
-    return this.underway.outcomeFeed.sources$.pipe(
+    const outcomes$ = this.underway.outcomeFeed.sources$.pipe(
       filter((source) => source.queue === name || source.dlqFrom === name),
       map((source) => toOutcome(source, this.decodeOutput)),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined && outcome.queue === name),
@@ -40,6 +42,9 @@ export class TaskOutcomes<O> {
           }),
       }),
     );
+    // A subscriber that throws must not end the process (rxjs reports it as
+    // uncaught) nor cost the other subscribers their outcomes.
+    return guarded(outcomes$, log, `outcomes$ of queue ${name}`);
   }
 
   /** Outcomes of one task or one job run (by id), from the client's shared waiter map. */

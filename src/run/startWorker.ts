@@ -1,4 +1,5 @@
 import { Observable, filter, share } from "rxjs";
+import { guarded } from "../guarded.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { Underway } from "../underway.ts";
 import { checkPoolSize, transactionalConcurrency } from "../worker/poolSize.ts";
@@ -8,7 +9,10 @@ import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from ".
 
 /** A started worker: its outcome stream and a graceful stop. */
 export interface Worker<O> {
-  /** Outcomes of the tasks this worker ran. */
+  /**
+   * Outcomes of the tasks this worker ran. A subscriber's callback that
+   * throws is logged at error level and ignored: the worker keeps running.
+   */
   readonly outcomes$: Observable<Outcome<O>>;
   /** Stops claiming, lets in-flight tasks finish (up to the grace period), resolves when all is written. */
   stop(): Promise<void>;
@@ -60,7 +64,8 @@ export const startWorker = <V, O>(
   }).pipe(share());
   const keepAlive = outcomes$.subscribe();
   return {
-    outcomes$,
+    // The worker's own subscription (keepAlive) is not guarded: it has no callbacks.
+    outcomes$: guarded(outcomes$, underway.log, `the outcomes$ of a worker of queue ${queue}`),
     stop: async () => {
       await stop();
       keepAlive.unsubscribe();
@@ -80,12 +85,16 @@ export const workerOutcomes$ = <O>(
 ): Observable<Outcome<O>> => {
   checkWorkOptions(options);
   underway.assertOpen();
-  return new Observable<Outcome<O>>((subscriber) => {
-    const worker = start();
-    const sub = worker.outcomes$.subscribe(subscriber);
-    return () => {
-      sub.unsubscribe();
-      void worker.stop();
-    };
-  });
+  return guarded(
+    new Observable<Outcome<O>>((subscriber) => {
+      const worker = start();
+      const sub = worker.outcomes$.subscribe(subscriber);
+      return () => {
+        sub.unsubscribe();
+        void worker.stop();
+      };
+    }),
+    underway.log,
+    "a work() stream",
+  );
 };

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { DatabaseError } from "../errors.ts";
+import { publicError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import { tasksClaim, type ClaimedRow } from "../db/claimQueries.ts";
 import { tasksHeartbeat, tasksReap } from "../db/leaseQueries.ts";
@@ -94,7 +94,7 @@ export const runOne = async <I, O>(
       E.isRight(claimed) ? claimed.right.length : 0,
       performance.now() - claimStarted,
     );
-    if (E.isLeft(claimed)) throw new DatabaseError(claimed.left);
+    if (E.isLeft(claimed)) throw publicError(claimed.left);
     const row: ClaimedRow | undefined = claimed.right[0];
     if (row === undefined) return { claimed: false };
     const running: RunningTask = { ...runningTask(row), started: true };
@@ -152,7 +152,7 @@ export const drain = async <I, O>(
 ): Promise<DrainResult> => {
   const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
   const reaped = await tasksReap(deps.sql, deps.pool, { limit: 500 })();
-  if (E.isLeft(reaped)) throw new DatabaseError(reaped.left);
+  if (E.isLeft(reaped)) throw publicError(reaped.left);
   deps.events.reaped(reaped.right);
   const loop = async (): Promise<void> => {
     while (options.signal?.aborted !== true && options.stopClaiming?.aborted !== true) {
