@@ -159,6 +159,8 @@ for md in README.md docs/*.md; do
     inside && /^```/ { inside = 0; next }
     inside { if (keep) print > file; next }
     /[^[:space:]]/ { skip = 0 }
+    # A module of its own, even without an import: pages do not share names.
+    END { print "export {};" > file }
   ' "$repo/$md"
 done
 tsc_started=$SECONDS
