@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { silentLogger, Underway, type TaskFilter, type ListOptions } from "../src/index.ts";
+import { medianMs } from "./medianMs.ts";
 import { withClient } from "./withClient.ts";
 
 const { values: args } = parseArgs({
@@ -105,21 +106,7 @@ const build = async (): Promise<void> => {
   await withClient(url, (client) => client.query(`vacuum analyze ${schema}.task`));
 };
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-};
-
-const time = async (fn: () => Promise<unknown>): Promise<number> => {
-  await fn(); // warm: plans, caches, connections
-  const ms: number[] = [];
-  for (let run = 0; run < runs; run += 1) {
-    const started = performance.now();
-    await fn();
-    ms.push(performance.now() - started);
-  }
-  return median(ms);
-};
+const time = (fn: () => Promise<unknown>): Promise<number> => medianMs(fn, runs);
 
 const main = async () => {
   const underway = await Underway.connect({ connectionString: url, schema, logger: silentLogger });

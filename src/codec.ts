@@ -217,11 +217,16 @@ export const codecOf = <S extends Schema>(
   >;
 };
 
-/** @internal The codec of untyped JSON outputs: checked to be storable, loaded as is. */
+/**
+ * @internal The codec of untyped JSON outputs: checked to be storable, loaded
+ * as is. A handler that returns nothing (`undefined`) succeeded: its output
+ * is stored as `null`, as every peer treats it, rather than failing the task
+ * after its side effects ran.
+ */
 export const jsonCodec = <A>(): Codec<A, A> => ({
   check: (value) =>
     pipe(
-      storable(value),
+      storable(value === undefined ? null : value),
       E.map(({ stored, json }) => ({ value: stored as A, stored, json })),
     ),
   load: (stored) => E.right(stored as A),

@@ -26,8 +26,11 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
 
 /** The output type a definition's `output` schema gives readers; `JsonValue` without one. */
 export type OutputOf<OS> = OS extends Schema ? SchemaOutput<OS> : JsonValue;
-/** What a handler returns for a definition's `output` schema; `JsonValue` without one. */
-export type ReturnOf<OS> = OS extends Schema ? SchemaInput<OS> : JsonValue;
+/**
+ * What a handler returns for a definition's `output` schema. Without one,
+ * `JsonValue`, or nothing at all (`Promise<void>`): the output is then `null`.
+ */
+export type ReturnOf<OS> = OS extends Schema ? SchemaInput<OS> : JsonValue | void;
 
 /**
  * A task type, defined once in a module that producers and workers both
@@ -55,6 +58,12 @@ export interface JobDefinition<In, V, R, O> {
   readonly options: TaskOptionsInput;
   /** Per-input option overrides. */
   readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
+  /**
+   * @internal The schemas as given, so that a client can tell two
+   * definitions of one queue that read its tasks the same way (the same
+   * schema objects) from two that do not.
+   */
+  readonly schemas: { readonly input: unknown; readonly output: unknown };
 }
 
 /** A one-handler task type; see {@link defineJob}. */
@@ -89,6 +98,7 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
         : codecOf(config.output, `the output schema of queue ${queue}`),
     options: config.options ?? {},
     optionsFor: config.optionsFor,
+    schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };
 

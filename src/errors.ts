@@ -50,6 +50,12 @@ export type TaskFailure = {
   readonly message: string;
   /** The thrown error's stack, at most 16 K characters; null when it had none, and for timeouts and aborts. */
   readonly stack: string | null;
+  /**
+   * @internal For an input that did not decode, the paths of its bad
+   * fields: log lines name them instead of the message, which echoes the
+   * input's values (personal data, perhaps).
+   */
+  readonly undecoded?: ReadonlyArray<string>;
 };
 
 // SQLSTATE classes that a retry can fix: connection loss (08), resources

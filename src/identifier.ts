@@ -14,6 +14,16 @@ export const quoteSchema = (schema: string): string => {
       `invalid schema name ${JSON.stringify(schema)}: use 1-63 characters of a-z, 0-9 and _, not starting with a digit`,
     );
   }
+  // PostgreSQL's own schemas: migrating into information_schema succeeded
+  // (and mixed underway's tables into the catalogue views); pg_* names are
+  // reserved by PostgreSQL. `public` stays allowed: it is an ordinary schema,
+  // and a clash with an application table there fails the migration's one
+  // transaction, leaving the schema as it was.
+  if (schema === "information_schema" || schema.startsWith("pg_")) {
+    throw new ConfigError(
+      `schema ${JSON.stringify(schema)} belongs to PostgreSQL itself: give underway a schema of its own (default "underway")`,
+    );
+  }
   return `"${schema}"`;
 };
 

@@ -22,6 +22,8 @@ export {
   type Next,
   type Done,
   type StepContext,
+  type StepOptions,
+  type StepAttempt,
   type JobOutcome,
   type StepOutput,
 } from "./steps/stepJob.ts";
@@ -65,7 +67,7 @@ export type { WorkOptions } from "./worker/worker.ts";
 export type { ListenerOptions } from "./notify/listener.ts";
 export type { AttemptRow } from "./db/historyQueries.ts";
 export type { Queryable } from "./db/query.ts";
-export { consoleLogger, silentLogger, type Logger } from "./log.ts";
+export { consoleLogger, silentLogger, type LogLevel, type Logger } from "./log.ts";
 export {
   UnderwayError,
   ValidationError,

@@ -1,3 +1,6 @@
+import { inspect } from "node:util";
+import { ConfigError } from "./errors.ts";
+
 /** Where underway reports what it cannot return: lost notifications, fenced writes, retries. */
 export interface Logger {
   /**
@@ -14,18 +17,45 @@ export interface Logger {
   error(message: string, details?: Record<string, unknown>): void;
 }
 
-/** Writes warnings and errors to stderr; info is dropped. */
-export const consoleLogger: Logger = {
-  info: () => undefined,
-  warn: (message, details) =>
-    details === undefined
-      ? console.warn(`[underway] ${message}`)
-      : console.warn(`[underway] ${message}`, details),
-  error: (message, details) =>
-    details === undefined
-      ? console.error(`[underway] ${message}`)
-      : console.error(`[underway] ${message}`, details),
+/** The least severe messages a logger writes: `info` writes everything, `silent` nothing. */
+export type LogLevel = "info" | "warn" | "error" | "silent";
+
+const severity: Readonly<Record<LogLevel, number>> = { info: 0, warn: 1, error: 2, silent: 3 };
+
+// One line per message, details included (util.inspect would break a long
+// object over several lines): a log collector keeps them together.
+const line = (message: string, details: Record<string, unknown> | undefined): string =>
+  details === undefined
+    ? `[underway] ${message}`
+    : `[underway] ${message} ${inspect(details, { breakLength: Infinity, compact: true, depth: 4 })}`;
+
+const consoleAt = (level: LogLevel): Logger => {
+  const writes = (at: LogLevel) => severity[at] >= severity[level];
+  return {
+    // Everything to stderr: stdout stays the program's own.
+    info: (message, details) => (writes("info") ? console.error(line(message, details)) : undefined),
+    warn: (message, details) => (writes("warn") ? console.warn(line(message, details)) : undefined),
+    error: (message, details) => (writes("error") ? console.error(line(message, details)) : undefined),
+  };
 };
 
-/** Drops everything. */
+/**
+ * The default logger: one line per message on stderr, warnings and errors
+ * only. Call it for another level.
+ *
+ * @example
+ * await Underway.connect({ connectionString, logger: consoleLogger({ level: "info" }) });
+ * await Underway.connect({ connectionString, logger: consoleLogger({ level: "error" }) });
+ */
+export const consoleLogger: Logger & ((options?: { readonly level?: LogLevel }) => Logger) = Object.assign(
+  (options: { readonly level?: LogLevel } = {}): Logger => {
+    const level = options.level ?? "warn";
+    if (!(level in severity))
+      throw new ConfigError(`invalid log level ${String(level)}: use info, warn, error or silent`);
+    return consoleAt(level);
+  },
+  consoleAt("warn"),
+);
+
+/** Drops everything: for tests. */
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -139,6 +139,25 @@ export const allMigrations = (schema = "underway"): ReadonlyArray<PendingMigrati
   readMigrations().map((migration, index) => asPending(migration, schema, index === 0));
 
 /**
+ * PostgreSQL refusing a statement of a migration (no privilege, a table of
+ * the same name there already, a connection lost): one line naming the
+ * migration, the schema and what PostgreSQL said, with its SQLSTATE, and
+ * pg's error as the cause. Errors without a SQLSTATE pass through.
+ */
+const refused = (what: string, schema: string, error: unknown): unknown => {
+  const code =
+    typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+      ? error.code
+      : undefined;
+  if (code === undefined) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new MigrationError(
+    `${what} failed in schema ${schema}: ${message} (SQLSTATE ${code}); nothing was applied`,
+    { cause: error },
+  );
+};
+
+/**
  * Applies underway's migrations in their own schema, recorded in their own
  * table (`<schema>.migration`), so they never collide with the host
  * application's. Safe to call from many processes at once and idempotent.
@@ -166,10 +185,16 @@ export const migrate = async (pool: pg.Pool, options: MigrateOptions = {}): Prom
       // Same key as the session lock of earlier versions, so a process still
       // running one of those and this one exclude each other too.
       await client.query("select pg_advisory_xact_lock(hashtext($1))", [`underway.migrate:${schema}`]);
-      await client.query(preamble(quoted));
-      const { rows } = await client.query<AppliedRow>(
-        `select version, name, checksum from ${quoted}.migration order by version`,
-      );
+      const { rows } = await client
+        .query(preamble(quoted))
+        .then(() =>
+          client.query<AppliedRow>(
+            `select version, name, checksum from ${quoted}.migration order by version`,
+          ),
+        )
+        .catch((error: unknown) => {
+          throw refused("the migration table", schema, error);
+        });
       verifyApplied(schema, migrations, rows);
       const done = new Set(rows.map((row) => row.version));
       const applied: string[] = [];
@@ -179,7 +204,9 @@ export const migrate = async (pool: pg.Pool, options: MigrateOptions = {}): Prom
           alreadyApplied.push(migration.name);
           continue;
         }
-        await client.query(withSchema(migration.text, schema));
+        await client.query(withSchema(migration.text, schema)).catch((error: unknown) => {
+          throw refused(`migration ${migration.name}`, schema, error);
+        });
         await client.query(`insert into ${quoted}.migration (version, name, checksum) values ($1, $2, $3)`, [
           migration.version,
           migration.name,

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
 import { connect } from "./client/connect.ts";
+import { QueueBindings } from "./client/queueBindings.ts";
 import { QueueRegistry } from "./client/queueRegistry.ts";
 import { SignalHandlers } from "./client/signalHandlers.ts";
 import type { UnderwayOptions } from "./client/underwayOptions.ts";
@@ -76,6 +77,9 @@ export class Underway {
 
   /** The queues this client recorded in the database. */
   private readonly queues: QueueRegistry;
+
+  /** The definition each queue is bound to on this client: a second, different one is refused. */
+  private readonly bindings = new QueueBindings();
 
   /** The handlers `stopOnSignals` installed. */
   private readonly signals: SignalHandlers;
@@ -164,6 +168,10 @@ export class Underway {
   /**
    * The task type of `definition` on this client: enqueue and follow
    * outcomes anywhere; attach a handler (or steps) in worker processes.
+   * Throws a `ConfigError` when another definition of the same queue, with
+   * a different kind, input or output schema, or dead-letter queue, was
+   * bound on this client: the workers of each would take the other's tasks
+   * and fail them. The same definition may be bound any number of times.
    *
    * @example
    * const emails = underway.job(welcomeEmail);
@@ -172,9 +180,27 @@ export class Underway {
   job<In, V, R, O>(definition: StepJobDefinition<In, V, R, O>): StepJob<In, V, R, O>;
   job<In, V, R, O>(definition: TaskDefinition<In, V, R, O>): Job<In, V, R, O>;
   job<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Job<In, V, R, O> | StepJob<In, V, R, O> {
+    this.bindings.bind(definition as JobDefinition<unknown, unknown, unknown, unknown>);
     return definition.kind === "steps"
       ? new StepJob(this, definition as StepJobDefinition<In, V, R, O>)
       : new Job(this, definition);
+  }
+
+  /**
+   * Records a definition's queue and its dead-letter queue in the database
+   * now, before the first enqueue or worker: the dashboard, the CLI and
+   * `ops` list a queue as soon as it is deployed. Idempotent. Binds the
+   * definition to this client like {@link Underway.job} (a `ConfigError`
+   * if another definition of the queue differs).
+   *
+   * @example
+   * // at deploy or startup
+   * await underway.declare(welcomeEmail);
+   */
+  async declare<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Promise<void> {
+    this.assertOpen();
+    this.bindings.bind(definition as JobDefinition<unknown, unknown, unknown, unknown>);
+    await this.register(definition);
   }
 
   /**

@@ -16,7 +16,7 @@ import {
   type Outcome,
 } from "../src/index.ts";
 import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
-import { useDatabase } from "./support/harness.ts";
+import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
 const sentAt = new Date("2024-06-01T12:34:56.789Z");
@@ -133,6 +133,143 @@ describe("job definitions", () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it("a handler that returns nothing succeeds on its first attempt, its output stored as null", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "returns_nothing", input: N, options: { retry: { maxAttempts: 3 } } }),
+    );
+    const sent: number[] = [];
+    const running = job.start(async ({ n }) => {
+      sent.push(n);
+    });
+    try {
+      const id = await job.enqueue({ n: 7 });
+      assert.equal(await job.result(id), null);
+      const outcome = await job.outcome(id);
+      assert.equal(outcome._tag, "succeeded");
+      assert.equal(outcome.attempt, 1);
+      assert.deepEqual(sent, [7], "the side effect ran once: no retry repeated it");
+      const attempts = await job.attempts(id);
+      assert.deepEqual(
+        attempts.map((attempt) => attempt.state),
+        ["succeeded"],
+      );
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("with an output schema, a handler that returns nothing fails its schema, as before", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "void_with_schema", input: N, output: t.type({ total: t.number }) }),
+    );
+    const running = job.start((async () => undefined) as unknown as () => Promise<{ total: number }>);
+    try {
+      const id = await job.enqueue({ n: 1 });
+      await assert.rejects(job.result(id), TaskFailedError);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("a second definition of a queue bound on this client, with another schema, kind or DLQ, is a ConfigError at underway.job()", async () => {
+    const underway = await connect();
+    const Welcome = t.type({ userId: t.number, email: t.string, name: t.string });
+    const welcome = defineJob({ queue: "clash_email", input: Welcome });
+    underway.job(welcome);
+    underway.job(welcome); // the same definition binds again
+    // The same schemas with other options (a helper defining it per call) read tasks alike.
+    underway.job(defineJob({ queue: "clash_email", input: Welcome, options: { priority: 5 } }));
+    const clashing = (bind: () => unknown) =>
+      assert.throws(
+        bind,
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          /queue clash_email already belongs to another definition/.test(error.message),
+      );
+    const otherInput = defineJob({ queue: "clash_email", input: t.type({ to: t.string }) });
+    clashing(() => underway.job(otherInput));
+    clashing(() => underway.job(defineStepJob({ queue: "clash_email", input: Welcome })));
+    clashing(() => underway.job(defineJob({ queue: "clash_email", dlq: "clash_email_dlq", input: Welcome })));
+    clashing(() =>
+      underway.job(defineJob({ queue: "clash_email", input: Welcome, output: t.type({ sent: t.boolean }) })),
+    );
+    // Another client is another process: it binds its own.
+    const other = await connect();
+    other.job(otherInput);
+  });
+
+  it("a task whose input does not decode at the worker is dead-lettered at once, naming two definitions of one queue, logged at error without the input", async () => {
+    const log = recordingLogger();
+    // Two processes, two definitions of one queue name: the producer's input is not the worker's.
+    const [producer, worker] = await Promise.all([connect(), connect({ logger: log })]);
+    const signup = defineJob({
+      queue: "two_definitions",
+      input: t.type({ userId: t.number, email: t.string, name: t.string }),
+    });
+    const dlqPage = defineJob({
+      queue: "two_definitions",
+      dlq: "two_definitions_dlq",
+      input: t.type({ to: t.string }),
+      options: { retry: { maxAttempts: 5, initialIntervalMs: 10 } },
+    });
+    let ran = 0;
+    const running = worker.job(dlqPage).start(async () => {
+      ran += 1;
+    });
+    try {
+      const id = await producer
+        .job(signup)
+        .enqueue({ userId: 1, email: "secret@example.com", name: "Ferris" });
+      const outcome = await worker.job(dlqPage).outcome(id);
+      assert.equal(outcome._tag, "failed");
+      assert.ok(outcome._tag === "failed");
+      assert.equal(outcome.attempt, 1, "no retry: the same code would refuse it again");
+      assert.equal(outcome.deadLetterQueue, "two_definitions_dlq");
+      assert.match(outcome.error, /does the queue name two_definitions belong to two definitions\?/);
+      assert.equal(ran, 0);
+      await eventually(() => log.lines.some((line) => line.level === "error"), 5_000, "an error line");
+      const lines = log.lines.filter((line) => line.level !== "info");
+      assert.deepEqual(
+        lines.map((line) => [line.level, line.message]),
+        [["error", "task input did not decode; moved to dead-letter queue two_definitions_dlq"]],
+      );
+      const details = lines[0]?.details ?? {};
+      assert.equal(details["queue"], "two_definitions");
+      assert.equal(details["taskId"], id);
+      assert.equal(details["attempt"], "1 of 5");
+      assert.match(String(details["error"]), /^ValidationError: .*to.*belong to two definitions/);
+      assert.doesNotMatch(JSON.stringify(lines), /secret@example\.com|Ferris/, "no input in the log");
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it("declare() records a queue and its DLQ before the first enqueue, for ops in any process; it binds like job()", async () => {
+    const [deployer, inspector] = await Promise.all([connect(), connect()]);
+    const invoices = defineJob({ queue: "declared_invoices", dlq: "declared_invoices_dlq", input: N });
+    const listed = async () =>
+      (await inspector.ops.queues())
+        .filter((queue) => queue.queue.startsWith("declared_invoices"))
+        .map(({ queue, dlq }) => ({ queue, dlq }));
+    assert.deepEqual(await listed(), []);
+    await deployer.declare(invoices);
+    await deployer.declare(invoices); // idempotent
+    assert.deepEqual(
+      (await listed()).sort((a, b) => a.queue.localeCompare(b.queue)),
+      [
+        { queue: "declared_invoices", dlq: "declared_invoices_dlq" },
+        { queue: "declared_invoices_dlq", dlq: null },
+      ],
+    );
+    assert.equal(await count("declared_invoices"), 0, "nothing enqueued");
+    await assert.rejects(
+      deployer.declare(defineJob({ queue: "declared_invoices", input: t.type({ to: t.string }) })),
+      ConfigError,
+    );
   });
 
   it("an io-ts output codec is checked on the worker: a bad output fails the task, naming the path", async () => {

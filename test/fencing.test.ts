@@ -326,4 +326,48 @@ describe("fencing, timeouts and shutdown", () => {
     assert.ok(Date.now() - signalled >= 300, "exited before its task finished");
     assert.equal((await taskRow(id))?.state, "succeeded");
   });
+  it("a task row locked by another session holds up no other lease: the worker's other tasks run once", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "locked_row",
+        input: N,
+        options: { heartbeatMs: 1_000, retry: { maxAttempts: 3 } },
+      }),
+    );
+    const runs = new Map<number, number>();
+    const worker = job.start(
+      async ({ n }) => {
+        runs.set(n, (runs.get(n) ?? 0) + 1);
+        // Five leases long: only renewals keep each task.
+        await sleep(5_000);
+        return null;
+      },
+      { concurrency: 3, prefetch: 0, pollIntervalMs: 100, heartbeatTickMs: 100, reapIntervalMs: 100 },
+    );
+    const [a, b, c] = await Promise.all([0, 1, 2].map((n) => job.enqueue({ n })));
+    if (a === undefined || b === undefined || c === undefined) throw new Error("three tasks");
+    await eventually(() => runs.size === 3, 10_000, "all three running");
+    // An operator's transaction holds A's row for three and a half leases.
+    const operator = await db().pool.connect();
+    try {
+      await operator.query("begin");
+      await operator.query("select 1 from underway.task where id = $1 for update", [a]);
+      await sleep(3_500);
+      await operator.query("commit");
+    } finally {
+      operator.release();
+    }
+    const [outcomeB, outcomeC] = await Promise.all([job.outcome(b), job.outcome(c)]);
+    await worker.stop();
+    assert.deepEqual(
+      [outcomeB, outcomeC].map((outcome) => [outcome._tag, outcome.attempt]),
+      [
+        ["succeeded", 1],
+        ["succeeded", 1],
+      ],
+    );
+    assert.equal(runs.get(1), 1, "B ran once");
+    assert.equal(runs.get(2), 1, "C ran once");
+  });
 });

@@ -76,6 +76,80 @@ describe("multi-step jobs", () => {
     ]);
   });
 
+  it("optionsFor applies to the first step's input only; a later step computes its options from its own input", async () => {
+    const underway = await connect();
+    const onboarding = defineStepJob({
+      queue: "per_user_steps",
+      input: t.type({ user: t.type({ id: t.number }) }),
+      // Reads a field only the first step's input has.
+      optionsFor: ({ user }) => ({ concurrencyKey: `user:${user.id}`, priority: 3 }),
+    });
+    const steps = Steps.of(onboarding)
+      .step(async ({ user }) => next({ userId: user.id }))
+      .step(
+        async ({ userId }) => next({ userId }),
+        ({ userId }) => ({ concurrencyKey: `mail:${userId}` }),
+      )
+      .step(async ({ userId }) => done(userId));
+    const job = underway.job(onboarding);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
+    try {
+      const [first, second] = await job.enqueueMany([{ user: { id: 1 } }, { user: { id: 2 } }]);
+      assert.equal(await job.result(first!), 1);
+      assert.equal(await job.result(second!), 2);
+      const { rows } = await db().pool.query(
+        "select step_index, concurrency_key, priority from underway.task where job_id = $1 order by step_index",
+        [second],
+      );
+      assert.deepEqual(rows, [
+        { step_index: 0, concurrency_key: "user:2", priority: 3 },
+        { step_index: 1, concurrency_key: "mail:2", priority: 0 },
+        { step_index: 2, concurrency_key: null, priority: 0 },
+      ]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("a step job's handle has attempts() and enqueueAfter(), and a failed run names its dead-letter queue", async () => {
+    const underway = await connect();
+    const billing = defineStepJob({
+      queue: "steps_handle",
+      dlq: "steps_handle_dlq",
+      input: t.type({ n: t.number }),
+      options: { retry: { maxAttempts: 2, initialIntervalMs: 10, jitter: 0 } },
+    });
+    const steps = Steps.of(billing)
+      .step(async ({ n }) => next({ n }))
+      .step(async ({ n }): Promise<ReturnType<typeof done<number>>> => {
+        throw new Error(`card ${n} declined`);
+      });
+    const job = underway.job(billing);
+    const worker = job.start(steps, { pollIntervalMs: 50 });
+    try {
+      const started = Date.now();
+      const jobId = await job.enqueueAfter({ n: 4 }, 300);
+      const outcome = await job.outcome(jobId);
+      assert.ok(Date.now() - started >= 280, "the run waited for its delay");
+      assert.equal(outcome._tag, "failed");
+      assert.ok(outcome._tag === "failed");
+      assert.equal(outcome.deadLetterQueue, "steps_handle_dlq");
+      assert.equal(outcome.stepIndex, 1);
+      const attempts = await job.attempts(jobId);
+      assert.deepEqual(
+        attempts.map(({ stepIndex, attempt, state, error }) => ({ stepIndex, attempt, state, error })),
+        [
+          { stepIndex: 0, attempt: 1, state: "succeeded", error: null },
+          { stepIndex: 1, attempt: 1, state: "failed", error: "card 4 declined" },
+          { stepIndex: 1, attempt: 2, state: "failed", error: "card 4 declined" },
+        ],
+      );
+      await assert.rejects(job.attempts("00000000-0000-4000-8000-000000000000"), /no job with id/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("ends early on done, and reports a failed step as the job's failure", async () => {
     const underway = await connect();
     const early = defineStepJob({ queue: "early", input: t.type({ n: t.number }) });

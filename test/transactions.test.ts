@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
+import pg from "pg";
 import {
   ConfigError,
   FatalError,
@@ -251,6 +252,44 @@ describe("transactional handlers", () => {
     assert.equal(outcome.attempt, 1);
     assert.ok(new Set(leases).size >= 4, `the lease was renewed: ${leases.join(", ")}`);
     assert.deepEqual(await effects([id]), [{ task_id: id, attempt: 1, what: "n6" }]);
+  });
+
+  it("a handler that locks its own task row for three leases blocks no renewal, and commits once", async () => {
+    const underway = await setUp();
+    const job = underway.job(
+      defineJob({
+        queue: "tx_own_row",
+        input: N,
+        options: { heartbeatMs: 1_000, retry: { maxAttempts: 3 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        // Task 0 updates its own row: the lock is held until the commit.
+        if (n === 0)
+          await context.tx.query("update underway.task set priority = priority where id = $1", [
+            context.taskId,
+          ]);
+        await sleep(3_500);
+        return null;
+      }),
+      { concurrency: 2, prefetch: 0, pollIntervalMs: 100, heartbeatTickMs: 100, reapIntervalMs: 100 },
+    );
+    const ids = await Promise.all([0, 1].map((n) => job.enqueue({ n })));
+    const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
+    await worker.stop();
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
+      [
+        ["succeeded", 1],
+        ["succeeded", 1],
+      ],
+    );
+    assert.deepEqual(
+      (await effects(ids)).map((row) => [row.task_id, row.attempt]).sort(),
+      ids.map((id) => [id, 1]).sort(),
+    );
   });
 
   const staleSetup = async (queue: string) => {
@@ -531,6 +570,98 @@ describe("transactional handlers", () => {
       (await effects([id])).map((row) => row.what),
       ["n1"],
     );
+  });
+
+  it("ctx.tx cannot commit early, however COMMIT is written: the write before it goes with the failed attempt", async () => {
+    const underway = await setUp();
+    await db().pool.query(
+      "create or replace procedure commits_inside() language plpgsql as $$ begin commit; end $$",
+    );
+    // Each trick, sent as the handler's first attempt would send it after its write.
+    const tricks: ReadonlyArray<(tx: TransactionalContext["tx"]) => Promise<unknown>> = [
+      (tx) => tx.query("select 1; commit"),
+      (tx) => tx.query("/* x */ commit"),
+      (tx) => tx.query("/* a /* nested */ one */ -- and a line\n commit"),
+      (tx) => tx.query("-- x\ncommit"),
+      (tx) => tx.query(";commit"),
+      (tx) => tx.query("select 1;end"),
+      (tx) =>
+        tx.query("select 1; rollback; insert into tx_effect (task_id, attempt, what) values ('x', 0, 'x')"),
+      (tx) => tx.query({ text: "select 1; commit" }),
+      (tx) =>
+        new Promise((resolve, reject) => {
+          // A submittable: client.query returns it, and it reports by events.
+          const query = tx.query(new pg.Query("select 1; commit"));
+          query.on("end", resolve);
+          query.on("error", reject);
+        }),
+      (tx) => tx.query("do $$ begin commit; end $$"),
+      (tx) => tx.query("call commits_inside()"),
+      async (tx) => (tx.connection as unknown as { query(text: string): void }).query("commit"),
+    ];
+    const job = underway.job(
+      defineJob({
+        queue: "tx_early_commit",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        if (context.attempt === 1) await tricks[n]?.(context.tx);
+        return null;
+      }),
+      { pollIntervalMs: 100, concurrency: 4 },
+    );
+    const ids = await Promise.all(tricks.map((_trick, n) => job.enqueue({ n })));
+    const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
+    await worker.stop();
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
+      tricks.map(() => ["succeeded", 2]),
+    );
+    // One row per task, the retry's: nothing of a first attempt was committed.
+    const byTask = (a: { task_id: string }, b: { task_id: string }) => a.task_id.localeCompare(b.task_id);
+    assert.deepEqual(
+      (await effects(ids)).sort(byTask),
+      ids.map((id, n) => ({ task_id: id, attempt: 2, what: `n${n}` })).sort(byTask),
+    );
+  });
+
+  it("a submittable that commits on the raw connection fails its attempt: no success is written outside the transaction", async () => {
+    const underway = await setUp();
+    const job = underway.job(
+      defineJob({
+        queue: "tx_raw_commit",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
+    );
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        if (context.attempt === 1)
+          await new Promise<void>((resolve, reject) => {
+            // Speaks the wire protocol itself: past ctx.tx's checks.
+            void context.tx.query({
+              submit: (connection: { query(text: string): void }) => connection.query("commit"),
+              handleCommandComplete: () => undefined,
+              handleEmptyQuery: () => undefined,
+              handleError: reject,
+              handleReadyForQuery: () => resolve(),
+            } as unknown as pg.Submittable);
+          });
+        return null;
+      }),
+      { pollIntervalMs: 100 },
+    );
+    const id = await job.enqueue({ n: 1 });
+    const outcome = await job.outcome(id);
+    await worker.stop();
+    assert.deepEqual([outcome._tag, outcome.attempt], ["succeeded", 2]);
+    const attempts = await job.attempts(id);
+    assert.match(attempts[0]?.error ?? "", /transaction ended before underway's commit/);
   });
 
   it("runOnce with an aborted signal claims nothing", async () => {

@@ -11,7 +11,8 @@ import {
   defaultRetryPolicy,
 } from "../src/index.ts";
 import { cross } from "./fixtures/definitions.ts";
-import { eventually, useDatabase } from "./support/harness.ts";
+import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
+import { spawnFixture } from "./support/processes.ts";
 
 const N = t.type({ n: t.number });
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -306,6 +307,89 @@ describe("worker", () => {
       "receipt 2: 20",
       "receipt 3: 30",
     ]);
+  });
+
+  it("logs each failed attempt at warn and the final failure at error: queue, task, attempt of max, error; never the input", async () => {
+    const log = recordingLogger();
+    const underway = await connect({ logger: log });
+    const job = underway.job(
+      defineJob({
+        queue: "logged_failures",
+        dlq: "logged_failures_dlq",
+        input: t.type({ email: t.string }),
+        options: { retry: { maxAttempts: 3, initialIntervalMs: 10, jitter: 0 } },
+      }),
+    );
+    let calls = 0;
+    const worker = job.start(async () => {
+      calls += 1;
+      if (calls === 1) throw new TypeError("smtp refused");
+      throw new FatalError("mailbox does not exist");
+    });
+    try {
+      const id = await job.enqueue({ email: "secret@example.com" });
+      await job.outcome(id);
+      await eventually(() => log.lines.some((line) => line.level === "error"), 5_000, "the error line");
+      const lines = log.lines.filter((line) => line.level !== "info");
+      assert.deepEqual(
+        lines.map((line) => [line.level, line.message, line.details]),
+        [
+          [
+            "warn",
+            "task attempt failed; it runs again",
+            {
+              queue: "logged_failures",
+              taskId: id,
+              attempt: "1 of 3",
+              error: "TypeError: smtp refused",
+              runAt: (lines[0]?.details ?? {})["runAt"],
+            },
+          ],
+          [
+            "error",
+            "task failed for good; moved to dead-letter queue logged_failures_dlq",
+            {
+              queue: "logged_failures",
+              taskId: id,
+              attempt: "2 of 3",
+              error: "FatalError: mailbox does not exist",
+            },
+          ],
+        ],
+      );
+      assert.doesNotMatch(JSON.stringify(log.lines), /secret@example\.com/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("without a logger, a worker writes its failures to stderr, one line each; consoleLogger takes a level", async () => {
+    const run = async (schema: string, level?: string) => {
+      const child = spawnFixture("defaultLogger", { url: db().url, schema, level }, { stderr: "capture" });
+      await child.waitFor((line) => line["done"] === true, 30_000, "the task failed for good");
+      assert.equal(await child.exited, 0, child.stderr());
+      return { stderr: child.stderr(), id: String(child.lines[0]?.["id"]) };
+    };
+    const [byDefault, errorsOnly] = await Promise.all([run("logs_default"), run("logs_error", "error")]);
+    const lines = byDefault.stderr.split("\n").filter((line) => line.startsWith("[underway] task"));
+    assert.equal(lines.length, 2, byDefault.stderr);
+    assert.match(
+      lines[0] ?? "",
+      new RegExp(
+        `^\\[underway\\] task attempt failed; it runs again \\{ queue: 'logged', taskId: '${byDefault.id}', attempt: '1 of 2', error: 'TypeError: smtp refused'`,
+      ),
+    );
+    assert.match(
+      lines[1] ?? "",
+      /^\[underway\] task failed for good \{ queue: 'logged', .*attempt: '2 of 2'/,
+    );
+    assert.doesNotMatch(byDefault.stderr, /secret@example\.com/);
+    const errorLines = errorsOnly.stderr.split("\n").filter((line) => line.startsWith("[underway] task"));
+    assert.deepEqual(
+      errorLines.map((line) => line.split(" {")[0]),
+      ["[underway] task failed for good"],
+      errorsOnly.stderr,
+    );
   });
 
   it("fails a task whose stored input no longer fits the codec, without crashing the worker", async () => {

@@ -2,7 +2,7 @@
 -- transaction: $1 id, $2 attempt, $3 output; then the next step of a job, as
 -- arrays of zero or one element ($4 input … $17 delay in ms, $18 step index).
 -- Fenced by the attempt AND by the lease: a worker whose lease expired (even
--- if no one has reaped it yet) matches no row, and its caller rolls the whole
+-- if no one has reaped it yet, unless this transaction holds the row) matches no row, and its caller rolls the whole
 -- transaction back, handler writes included. The clock is
 -- statement_timestamp(), not now(): now() is when the transaction began,
 -- before the handler ran. A task whose cancel was requested is not completed
@@ -14,7 +14,18 @@ with completed as (
      set state = 'succeeded', output = $3::jsonb, finished_at = statement_timestamp(),
          lease_expires_at = null, error = null
    where t.id = $1::bigint and t.attempt = $2::integer and t.state = 'in_progress'
-     and t.lease_expires_at > statement_timestamp() and t.cancel_requested_at is null
+     and case when t.lease_expires_at > statement_timestamp() then true
+              -- Or the row is this transaction's already: the handler updated
+              -- or locked its own task row (xmin or xmax is an id this
+              -- backend holds). Lease renewals skip a locked row, so its lease
+              -- runs out under the handler, but while the lock is held nothing
+              -- else can reap or claim the task, and it was this attempt's
+              -- when the handler took it (the attempt and state checks above
+              -- read the handler's own version).
+              else exists (select 1 from pg_locks l
+                            where l.locktype = 'transactionid' and l.pid = pg_backend_pid()
+                              and l.transactionid in (t.xmin, t.xmax)) end
+     and t.cancel_requested_at is null
      and {{schema}}.task_job_lock_shared(t.job_id)
   returning t.id, t.queue_name, t.job_id, t.trace_context
 ), continued as (

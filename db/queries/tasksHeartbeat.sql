@@ -1,14 +1,36 @@
 -- $1 ids, $2 attempts: extend the leases of a worker's tasks in one statement.
--- Returns the ones still ours; a task missing from the result was reclaimed.
--- Says which were asked to cancel, so a worker fires their signals even if
--- it missed the NOTIFY (a listener reconnecting, say).
+-- Returns the ones still ours; a task missing from the result was reclaimed
+-- (or finished). Says which were asked to cancel, so a worker fires their
+-- signals even if it missed the NOTIFY (a listener reconnecting, say).
+-- Never waits on a row lock: a row another session holds (an operator's
+-- open transaction, a transactional handler that updated its own task row)
+-- is skipped and returned with renewed = false, still ours, for the worker
+-- to try again on its next tick. Waiting instead would hold up the renewal
+-- of every other task in the batch until their leases ran out. The plain
+-- read in `ours` waits on nothing either. NO KEY UPDATE is the lock the
+-- update itself takes: it lets foreign-key checks (KEY SHARE) through.
 -- Committed without waiting for the WAL flush: a renewal lost in a server
 -- crash is made again on the next tick.
-update {{schema}}.task t
-   set lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
-  from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
- where (select set_config('synchronous_commit', 'off', true)) = 'off'
-   and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
-   -- Drives a generic plan through the primary key, whatever the estimates.
-   and t.id = any($1::bigint[])
-returning t.id::text, t.cancel_requested_at is not null as cancel_requested
+with asked as (
+  select v.id, v.attempt from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
+), ours as (
+  select t.id, t.cancel_requested_at is not null as cancel_requested
+    from {{schema}}.task t join asked a on a.id = t.id and a.attempt = t.attempt
+   where t.state = 'in_progress'
+     -- Drives a generic plan through the primary key, whatever the estimates.
+     and t.id = any($1::bigint[])
+), free as (
+  select t.id
+    from {{schema}}.task t join asked a on a.id = t.id and a.attempt = t.attempt
+   where t.state = 'in_progress' and t.id = any($1::bigint[])
+     for no key update of t skip locked
+), renewed as (
+  update {{schema}}.task t
+     set lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
+    from free f
+   where (select set_config('synchronous_commit', 'off', true)) = 'off'
+     and t.id = f.id
+  returning t.id
+)
+select o.id::text, o.cancel_requested, r.id is not null as renewed
+  from ours o left join renewed r on r.id = o.id

@@ -1,42 +1,143 @@
 import { UsageError } from "./args.ts";
 
-/** The connection string from `--url`, else `DATABASE_URL`; a usage error when neither is set. */
+/**
+ * The connection string from `--url`, else `DATABASE_URL`; a usage error
+ * when neither is set, or when its password needs percent-encoding.
+ */
 export const resolveUrl = (flag: string | undefined, env: NodeJS.ProcessEnv): string => {
   const url = flag ?? env["DATABASE_URL"];
   if (url === undefined || url === "")
     throw new UsageError("no database given: pass --url postgres://user@host/db or set DATABASE_URL");
+  if (misread(url))
+    throw new UsageError(
+      `the connection string ${displayUrl(url)} does not parse as written: percent-encode the ` +
+        "password (encodeURIComponent; @ is %40, / is %2F, ? is %3F, # is %23)",
+    );
   return url;
 };
 
-/** The secrets of a connection string: its password, raw and URL-decoded. */
+/** A connection URL taken apart where its password cannot hide: the user info ends at the last `@`. */
+interface UrlParts {
+  /** `postgres://` and the like. */
+  readonly scheme: string;
+  /** The user name as typed; empty when none. */
+  readonly user: string;
+  /** The password as typed (percent-escaped or not); undefined when none. */
+  readonly password: string | undefined;
+  /** Everything after the user info: host, port, database, parameters. */
+  readonly rest: string;
+}
+
+const schemePattern = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+// A password typed without percent-escaping (`p@ss/w:rd?x#y`) makes the
+// WHATWG parser (and pg's, which is built on it) end the user info at the
+// first `@`, or fail: the "password" it finds is a fragment, and the rest of
+// the real one lands in the host or database. Users' passwords may hold any
+// character, so the user info is taken to run to the last `@` of the
+// authority-and-beyond, and the user name to end at its first `:` (a user
+// name with a raw `:` is not valid in any form).
+const partsOf = (url: string): UrlParts | undefined => {
+  const scheme = schemePattern.exec(url)?.[0];
+  if (scheme === undefined) return undefined;
+  const afterScheme = url.slice(scheme.length);
+  const at = afterScheme.lastIndexOf("@");
+  if (at === -1) return { scheme, user: "", password: undefined, rest: afterScheme };
+  const userInfo = afterScheme.slice(0, at);
+  const colon = userInfo.indexOf(":");
+  return {
+    scheme,
+    user: colon === -1 ? userInfo : userInfo.slice(0, colon),
+    password: colon === -1 ? undefined : userInfo.slice(colon + 1),
+    rest: afterScheme.slice(at + 1),
+  };
+};
+
+/**
+ * True when pg would read a different user or password than the one typed
+ * (the `@`, `/`, `?` or `#` of an unescaped password): it would connect as
+ * someone else, to a "host" made of the password's tail, and echo that
+ * tail in its errors. Refused before connecting.
+ */
+const misread = (url: string): boolean => {
+  const parts = partsOf(url);
+  if (parts === undefined || parts.password === undefined) return false;
+  try {
+    const parsed = new URL(url);
+    return (
+      decoded(parsed.username) !== decoded(parts.user) || decoded(parsed.password) !== decoded(parts.password)
+    );
+  } catch {
+    return true;
+  }
+};
+
+const decoded = (text: string): string => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+// libpq's `key=value` form: values bare or single-quoted with `\'` escapes.
+const keyValuePassword = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i;
+
+/** The passwords a connection string holds: in its user info and in a `password` parameter, raw and decoded. */
 export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
   if (url === undefined) return [];
   const found = new Set<string>();
-  try {
-    const password = new URL(url).password;
-    if (password !== "") {
-      found.add(password);
-      found.add(decodeURIComponent(password));
+  const add = (secret: string | undefined | null): void => {
+    if (secret === undefined || secret === null || secret === "") return;
+    found.add(secret);
+    found.add(decoded(secret));
+  };
+  const parts = partsOf(url);
+  if (parts !== undefined) {
+    add(parts.password);
+    try {
+      for (const [key, value] of new URL(url).searchParams) if (/^password$/i.test(key)) add(value);
+    } catch {
+      // Unparsable: the user info above is all there is to hide.
     }
-  } catch {
-    // Not a URL: libpq's `key=value` form, handled below.
+  } else {
+    const keyValue = keyValuePassword.exec(url)?.[1];
+    if (keyValue !== undefined) {
+      add(keyValue);
+      add(keyValue.replace(/^'|'$/g, "").replace(/\\(.)/g, "$1"));
+    }
   }
-  const keyValue = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(url);
-  if (keyValue?.[1] !== undefined) found.add(keyValue[1].replace(/^'|'$/g, ""));
-  return [...found].filter((secret) => secret.length > 0);
+  // Longest first, so a secret that contains another is replaced whole.
+  return [...found].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
 };
 
-/** `text` with every secret of `url` replaced by `****`. */
-export const redact = (text: string, url: string | undefined): string =>
-  secretsOf(url).reduce((result, secret) => result.split(secret).join("****"), text);
+/** `text` with every secret of each of `urls` replaced by `****`. */
+export const redact = (text: string, ...urls: ReadonlyArray<string | undefined>): string =>
+  urls
+    .flatMap(secretsOf)
+    .sort((a, b) => b.length - a.length)
+    .reduce((result, secret) => result.split(secret).join("****"), text);
 
-/** The connection string fit to print: password replaced, or only the host when it does not parse. */
+/**
+ * The connection string fit to print: the password replaced by `****`,
+ * wherever it is (user info or a `password` parameter), however it is
+ * escaped. What follows the user info is shown only when it parses as a
+ * URL; a `key=value` string only with its password value blanked.
+ */
 export const displayUrl = (url: string): string => {
+  const parts = partsOf(url);
+  if (parts === undefined) return redact(url, url);
+  const userInfo =
+    parts.password === undefined ? (parts.user === "" ? "" : `${parts.user}@`) : `${parts.user}:****@`;
+  let rest: string;
   try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "****";
-    return parsed.toString();
+    // Parsed on its own, with the user info gone, so nothing of it can leak here.
+    const parsed = new URL(`${parts.scheme}${parts.rest}`);
+    for (const key of [...parsed.searchParams.keys()])
+      if (/^password$/i.test(key)) parsed.searchParams.set(key, "****");
+    rest = parsed.toString().slice(parsed.protocol.length + 2);
   } catch {
-    return redact(url, url);
+    rest = "(unparsable host)";
   }
+  return `${parts.scheme}${userInfo}${rest}`;
 };

@@ -101,7 +101,12 @@ const runCommand = async (
     };
     return await command.run(input);
   } catch (error) {
-    return report(error, command, io, json, url);
+    // The URLs as typed too: an error before the URL was resolved (a bad
+    // flag, an unparsable URL) may still echo part of one.
+    const typed = tokens.flatMap((token, index) =>
+      token === "--url" ? [tokens[index + 1] ?? ""] : token.startsWith("--url=") ? [token.slice(6)] : [],
+    );
+    return report(error, command, io, json, [url, env["DATABASE_URL"], ...typed]);
   } finally {
     // Closing ends the pool, so the process exits as soon as the output is written.
     await Promise.allSettled(clients.map((client) => client.close()));
@@ -116,12 +121,12 @@ const report = (
   command: Command,
   io: Output,
   json: boolean,
-  url: string | undefined,
+  urls: ReadonlyArray<string | undefined>,
 ): number => {
   const usage =
     error instanceof UsageError || error instanceof ConfigError || error instanceof ValidationError;
   const expected = usage || error instanceof CliError || error instanceof UnderwayError;
-  const message = redact(error instanceof Error ? error.message : String(error), url);
+  const message = redact(error instanceof Error ? error.message : String(error), ...urls);
   const status = usage ? exitCode.usage : exitCode.error;
   if (json) {
     const name = error instanceof Error ? error.name : "Error";
@@ -132,6 +137,6 @@ const report = (
     io.err(`underway ${command.name}: error: ${message}\n`);
   }
   if (!expected && error instanceof Error && error.stack !== undefined && !json)
-    io.err(`${redact(error.stack, url)}\n`);
+    io.err(`${redact(error.stack, ...urls)}\n`);
   return status;
 };

@@ -14,7 +14,8 @@ import { schedulesPage } from "./pages/schedulesPage.ts";
 import { taskPage } from "./pages/taskPage.ts";
 import { tasksPage } from "./pages/tasksPage.ts";
 import { workersPage } from "./pages/workersPage.ts";
-import { Csrf, localOnly, sameOrigin } from "./security.ts";
+import { readForm } from "./readForm.ts";
+import { AllowedHosts, Csrf, localOnly, sameOrigin } from "./security.ts";
 import { styles } from "./styles.ts";
 import { eventStream } from "./eventStream.ts";
 
@@ -60,17 +61,13 @@ const normalizeBase = (path: string): string => {
   return trimmed;
 };
 
-const readForm = async (request: Request): Promise<URLSearchParams> => {
-  const type = request.headers.get("content-type") ?? "";
-  if (type.startsWith("multipart/form-data")) {
-    const data = await request.formData();
-    const params = new URLSearchParams();
-    data.forEach((value, key) => {
-      if (typeof value === "string") params.append(key, value);
-    });
-    return params;
+/** `decodeURIComponent`, or undefined for a malformed `%` escape (the client's mistake: a 400). */
+const decoded = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
   }
-  return new URLSearchParams(await request.text());
 };
 
 const opsOf = (underway: Underway): OpsApi => underway.ops;
@@ -84,7 +81,10 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * {@link dashboardListener} and {@link serveDashboard}).
  *
  * Safe by default: without `authorize`, only requests from this machine's
- * loopback address that did not come through a proxy are let in.
+ * loopback address that did not come through a proxy are let in; only a
+ * `Host` of a loopback name (or listed in `allowedHosts`) is answered; a
+ * write needs the token and an `Origin` naming that host; a body over 1 MB
+ * gets a 413.
  *
  * @example
  * const handler = dashboard(underway, {
@@ -93,7 +93,18 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * });
  * const response = await handler(new Request("http://localhost/admin/queues/tasks"));
  */
-export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler => {
+export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler =>
+  servedDashboard(underway, options, undefined);
+
+/**
+ * @internal The handler, given what serveDashboard bound (its port, and an
+ * address that is neither loopback nor a wildcard) for the Host check.
+ */
+export const servedDashboard = (
+  underway: Underway,
+  options: DashboardOptions,
+  served: { readonly port: number; readonly address?: string } | undefined,
+): DashboardHandler => {
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs > 0))
     throw new ConfigError(
@@ -103,6 +114,9 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
     throw new ConfigError(
       `dashboard basePath must be a URL path such as "/admin/queues", got ${JSON.stringify(options.basePath)}`,
     );
+  if (options.allowedHosts !== undefined && !Array.isArray(options.allowedHosts))
+    throw new ConfigError("dashboard allowedHosts must be an array of host names");
+  const hosts = new AllowedHosts(options.allowedHosts ?? [], served);
   const csrf = new Csrf();
   const authorize = options.authorize ?? localOnly;
   const timed = <A>(read: Promise<A>): Promise<A> => {
@@ -178,7 +192,12 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
     }
     const job = /^\/jobs\/([^/]{1,200})$/.exec(path);
     if (job?.[1] !== undefined) {
-      const jobId = decodeURIComponent(job[1]);
+      const jobId = decoded(job[1]);
+      if (jobId === undefined)
+        return htmlResponse(
+          400,
+          layout(ctx, "Not understood", html``, [banner("error", "Malformed job id in the URL.")]),
+        );
       return render(`Job ${jobId}`, await jobPage(ctx, jobId));
     }
     if (path === "/dlq") {
@@ -199,12 +218,28 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
     const task = /^\/tasks\/([0-9]{1,19})\/([a-z]+)$/.exec(path);
     if (task?.[1] !== undefined && task[2] !== undefined) return taskAction(ctx, task[1], task[2]);
     const queue = /^\/queues\/([^/]{1,400})\/([a-z]+)$/.exec(path);
-    if (queue?.[1] !== undefined && queue[2] !== undefined)
-      return queueAction(ctx, decodeURIComponent(queue[1]), queue[2]);
+    if (queue?.[1] !== undefined && queue[2] !== undefined) {
+      const name = decoded(queue[1]);
+      return name === undefined
+        ? {
+            _tag: "page",
+            status: 400,
+            title: "Not understood",
+            body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
+          }
+        : queueAction(ctx, name, queue[2]);
+    }
     return undefined;
   };
 
   return async (request, info = {}) => {
+    // First of all: a page of another site rebound to this address learns nothing.
+    const host = request.headers.get("host") ?? new URL(request.url).host;
+    if (!hosts.allows(host))
+      return textResponse(
+        403,
+        `Forbidden: this dashboard does not answer to the host ${JSON.stringify(host.slice(0, 100))}. If that is its name, add it to the dashboard's allowedHosts option (underway dashboard --allowed-host).`,
+      );
     const url = new URL(request.url);
     const base = normalizeBase(options.basePath ?? info.basePath ?? "");
     const rest = url.pathname.slice(base.length);
@@ -240,8 +275,13 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
       if (request.method !== "POST") return textResponse(405, "Method not allowed");
       // Every write: allowed to act, from this origin, with a valid token.
       if (!ctx.canAct) return textResponse(403, "Forbidden: read-only access.");
-      if (!sameOrigin(request)) return textResponse(403, "Forbidden: cross-origin request.");
+      if (!sameOrigin(request, hosts))
+        return textResponse(
+          403,
+          "Forbidden: a write needs an Origin header naming this dashboard's host (browsers send it; scripts must too).",
+        );
       const form = await readForm(request);
+      if (form === undefined) return textResponse(413, "Request body too large (the limit is 1 MB).");
       if (!csrf.valid(form.get("csrf")))
         return textResponse(403, "Forbidden: missing or expired CSRF token; reload the page.");
       const who = {

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { DashboardHandler } from "./dashboard.ts";
-
 // Forms are small; a larger body is refused rather than buffered.
-const maxBodyBytes = 1_000_000;
+import { maxBodyBytes } from "./readForm.ts";
 
 /** A node:http `(req, res)` listener; Express passes `next` as a third argument (unused). */
 export type DashboardListener = (request: IncomingMessage, response: ServerResponse, next?: unknown) => void;
@@ -48,7 +47,11 @@ const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Req
     headers.delete("content-length");
     headers.delete("transfer-encoding");
   }
-  return new Request(`${scheme}://${req.headers.host ?? "localhost"}${path}`, {
+  // HTTP/2 names the host in :authority (skipped above): keep it as Host,
+  // which the dashboard checks.
+  const authority = req.headers.host ?? (req.headers as Record<string, unknown>)[":authority"];
+  if (typeof authority === "string" && !headers.has("host")) headers.set("host", authority);
+  return new Request(`${scheme}://${typeof authority === "string" ? authority : "localhost"}${path}`, {
     method,
     headers,
     signal,

@@ -41,9 +41,11 @@ export interface DashboardOptions {
   readonly basePath?: string;
   /**
    * Decides per request. Default (safe): `"admin"` for a request whose TCP
-   * peer is a loopback address and that carries no `Forwarded` or
-   * `X-Forwarded-For` header (so not through a proxy), `"deny"` for every
-   * other request, including a Fetch request without a known address.
+   * peer is a loopback address and that carries no proxy header
+   * (`Forwarded`, `X-Forwarded-For`, `X-Forwarded-Host`,
+   * `X-Forwarded-Proto`, `X-Real-IP`, `X-Client-IP`, `CF-Connecting-IP`,
+   * `True-Client-IP`, `Via`), `"deny"` for every other request, including
+   * a Fetch request without a known address.
    * Behind your app's login, pass your own, e.g.
    * `(request) => sessionOf(request)?.isAdmin ? "admin" : "deny"`.
    */
@@ -51,6 +53,17 @@ export interface DashboardOptions {
     request: Request,
     info: DashboardRequestInfo,
   ) => DashboardRole | Promise<DashboardRole>;
+  /**
+   * Host names (with an optional port: `"ops.example.com"` allows any port,
+   * `"ops.example.com:8443"` that one) the dashboard answers besides the
+   * loopback names `127.0.0.1`, `localhost` and `[::1]` (at any port for the
+   * handler, at its own port for `serveDashboard`). A request with any other
+   * `Host` gets a 403 naming this option: a web page whose name was
+   * re-pointed at this machine (DNS rebinding) would otherwise be
+   * let in. Mounted under a public name, list it here. `["*"]` answers any
+   * Host (only behind a proxy that checks Host itself). Default none.
+   */
+  readonly allowedHosts?: ReadonlyArray<string>;
   /** No actions for anyone, whatever `authorize` says. Default false. */
   readonly readOnly?: boolean;
   /** Called once per action (after it ran, or failed). Also logged through the client's logger. */

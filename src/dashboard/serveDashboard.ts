@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.ts";
 import type { Stoppable, Underway } from "../underway.ts";
-import { dashboard } from "./dashboard.ts";
+import { servedDashboard } from "./dashboard.ts";
 import { dashboardListener } from "./dashboardListener.ts";
 import type { DashboardOptions } from "./dashboardOptions.ts";
 
@@ -31,7 +31,9 @@ const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /**
  * Serves the dashboard on its own HTTP server, bound to 127.0.0.1 by
- * default. Binding anything else (`0.0.0.0`, a LAN address) without an
+ * default. It answers only a `Host` naming it: `127.0.0.1`, `localhost` or
+ * `[::1]` at its port, the address it bound (when not a wildcard), and the
+ * names in `allowedHosts`. Binding anything else (`0.0.0.0`, a LAN address) without an
  * `authorize` function is refused with a `ConfigError`, so the dashboard is
  * never open to a network by accident. Stopped by `close()` on the server or
  * on the client.
@@ -52,7 +54,7 @@ export const serveDashboard = async (
     throw new ConfigError(
       `serveDashboard binds ${host}, reachable from other machines: pass an authorize function (or bind 127.0.0.1)`,
     );
-  const server = createServer(dashboardListener(dashboard(underway, options)));
+  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -61,6 +63,16 @@ export const serveDashboard = async (
     });
   });
   const address = server.address() as AddressInfo;
+  // The Host check needs the port, known only now (port 0 picks one). No
+  // request is read before this line: that takes another turn of the loop.
+  const named = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const specific = !["0.0.0.0", "[::]"].includes(named) && !loopbackHosts.has(address.address);
+  server.on(
+    "request",
+    dashboardListener(
+      servedDashboard(underway, options, { port: address.port, ...(specific ? { address: named } : {}) }),
+    ),
+  );
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const base = (options.basePath ?? "").replace(/\/+$/, "");
   let closing: Promise<void> | undefined;

@@ -1,13 +1,18 @@
 import type { Fenced } from "./claimQueries.ts";
 import { defineQuery, idsOf, nothing, type NoParams } from "./query.ts";
 
-/** A lease renewed: the task is still this attempt's; `cancel_requested` if a cancel awaits its handler. */
+/**
+ * A task still this attempt's; `cancel_requested` if a cancel awaits its
+ * handler; `renewed` unless its row was locked by another session, so its
+ * lease was left for the next tick rather than waited for.
+ */
 export interface HeartbeatRow {
   readonly id: string;
   readonly cancel_requested: boolean;
+  readonly renewed: boolean;
 }
 
-/** Extends the leases of a worker's tasks; returns those still its own. */
+/** Extends the leases of a worker's tasks, skipping locked rows; returns those still its own. */
 export const tasksHeartbeat = defineQuery<Fenced, HeartbeatRow>("tasksHeartbeat", ["ids", "attempts"]);
 
 /** Claimed, never started tasks back to pending (no attempt spent); returns the ids released. */

@@ -34,7 +34,7 @@ export const opsTaskDetail = defineQuery<{ readonly id: string }, DetailRow>("op
   (rows) => rows[0],
 );
 
-/** Per (queue, state): the planner's estimate, and an exact count when that is small. */
+/** Per (queue, state) that has tasks: a count bounded at `bound + 1`, and the planner's estimate when it passed `bound`. */
 export interface CountRow {
   readonly queue: string;
   readonly state: TaskState;
@@ -42,7 +42,7 @@ export interface CountRow {
   readonly exact: number | null;
 }
 
-/** Every queue's counts per state; exact where the estimate is at most `bound`. */
+/** Every queue's counts per state; exact where they are at most `bound`. */
 export const opsQueueCounts = defineQuery<{ readonly bound: number }, CountRow>("opsQueueCounts", ["bound"]);
 
 /** A queue's settings and backlog age. */
@@ -53,10 +53,11 @@ export interface QueueRow {
   readonly oldestPendingAgeSeconds: number | null;
 }
 
-/** These queues' settings and backlog ages. */
-export const opsQueuesList = defineQuery<{ readonly queues: ReadonlyArray<string> }, QueueRow>("opsQueuesList", [
-  "queues",
-]);
+/** These queues and every registered one: settings, and backlog ages of those in `pending`. */
+export const opsQueuesList = defineQuery<
+  { readonly queues: ReadonlyArray<string>; readonly pending: ReadonlyArray<string> },
+  QueueRow
+>("opsQueuesList", ["queues", "pending"]);
 
 /** A page of tasks for a narrow filter (ids, a job, a concurrency key, or none), off its own index. */
 export const opsTasksPlain = defineFilteredQuery<

@@ -1,6 +1,8 @@
 import { inTransaction } from "../inTransaction.ts";
-import { ConfigError, orThrow } from "../errors.ts";
+import * as E from "fp-ts/lib/Either.js";
+import { ConfigError, DatabaseError, orThrow, type DbError } from "../errors.ts";
 import { checkQueueName } from "../identifier.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import { schemaOf, type WhereFrom } from "../db/filteredQuery.ts";
 import {
   opsTasksCancel,
@@ -15,12 +17,19 @@ import type { Underway } from "../underway.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
 
-const checkBulk = (options: BulkOptions): { dryRun: boolean; batchSize: number; limit: number } => {
-  if (typeof options !== "object" || options === null)
-    throw new ConfigError("bulk options must be an object");
+const checkBulk = (given: BulkOptions): { dryRun: boolean; batchSize: number; limit: number } => {
+  const options = checkOptionShape("bulk options", given, {
+    dryRun: "boolean",
+    batchSize: "integer",
+    limit: "integer",
+  });
+  // Past 2^53 an integer is no longer exact, and PostgreSQL's bigint
+  // overflows soon after: no table holds that many tasks anyway.
   const positive = (value: number, what: string): number => {
-    if (!Number.isInteger(value) || value < 1)
-      throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 40)}`);
+    if (value < 1 || value > Number.MAX_SAFE_INTEGER)
+      throw new ConfigError(
+        `bulk options: ${what} must be an integer from 1 to 2^53-1, got ${String(value)}`,
+      );
     return value;
   };
   return {
@@ -136,9 +145,29 @@ const retryMatching = (
   extra: string | null,
 ): Promise<BulkResult> =>
   bulk(underway, filter, options, extra, async (db, where, after, size) => {
-    const rows = await orThrow(opsTasksRetry(underway.sql, db, { after, size, kind, where })());
-    return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
+    // The statement skips a task whose unique key a live task holds, but
+    // cannot see one an open transaction is enqueueing (or another retry is
+    // moving back): it waits for that one to commit, then the index refuses
+    // the whole batch. Run again, it sees the committed task and skips it.
+    for (let attempt = 1; ; attempt++) {
+      const result = await opsTasksRetry(underway.sql, db, { after, size, kind, where })();
+      if (E.isRight(result)) return result.right[0] ?? { lastId: null, matched: 0, changed: 0 };
+      if (!isUniqueKeyRace(result.left) || attempt === maxRaceRetries) throw new DatabaseError(result.left);
+    }
   });
+
+// Each rerun follows a commit that took a key; more than this many in a row
+// means something enqueues the same keys without pause, so say so.
+const maxRaceRetries = 10;
+
+// Read by shape, not instanceof: the application's pg may be another copy.
+const isUniqueKeyRace = ({ cause }: DbError): boolean =>
+  typeof cause === "object" &&
+  cause !== null &&
+  "code" in cause &&
+  cause.code === "23505" &&
+  "constraint" in cause &&
+  cause.constraint === "task_unique_key_idx";
 
 /** Pending tasks cancelled, running ones asked to stop; see {@link Ops.cancel}. */
 export const bulkCancel = async (

@@ -1,6 +1,8 @@
 import { checkQueueName } from "../identifier.ts";
-import { ConfigError, orThrow } from "../errors.ts";
-import { parseSchedule, nextTick } from "../schedule/schedule.ts";
+import { checkOptionShape } from "../optionShape.ts";
+import { storableRange, storableTime } from "./storableTime.ts";
+import { ConfigError, messageOf, orThrow } from "../errors.ts";
+import { nextTick, scheduleSpecOf, type ScheduleSpec } from "../schedule/schedule.ts";
 import type { Underway } from "../underway.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { schedulesList } from "../db/scheduleQueries.ts";
@@ -102,10 +104,11 @@ export class Ops {
   async throughput(
     options: { readonly queue?: string; readonly since?: Date } = {},
   ): Promise<ReadonlyArray<ThroughputBucket>> {
+    checkOptionShape("throughput options", options, { queue: "string", since: "Date" });
     const queue = options.queue === undefined ? null : checkQueueName(options.queue);
     const since = options.since ?? new Date(Date.now() - 3_600_000);
-    if (!(since instanceof Date) || Number.isNaN(since.getTime()))
-      throw new ConfigError("throughput: since must be a valid Date");
+    if (!storableTime(since))
+      throw new ConfigError(`throughput: since must be a valid Date ${storableRange}, got ${String(since)}`);
     return orThrow(queueStatsList(this.underway.sql, this.underway.pool, { queue, since })());
   }
 
@@ -162,15 +165,30 @@ export class Ops {
     return this.underway.resumeQueue(queue);
   }
 
-  /** Every schedule with its next `nextRuns` run times (default 5, at most 100), in its zone. */
+  /**
+   * Every schedule with its next `nextRuns` run times (default 5, at most
+   * 100), in its zone. A stored schedule that no longer validates (an
+   * unknown zone, an expression this version refuses) comes with its
+   * `error` and no run times; the others are listed as usual.
+   */
   async schedules(options: { readonly nextRuns?: number } = {}): Promise<ReadonlyArray<ScheduleInfo>> {
+    checkOptionShape("schedules options", options, { nextRuns: "integer" });
     const count = options.nextRuns ?? 5;
     if (!Number.isInteger(count) || count < 0 || count > 100)
       throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
     const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool, {})());
     const now = new Date();
     return rows.map((row) => {
-      const spec = parseSchedule(`${row.cron}[${row.timeZone}]`);
+      const base = { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input };
+      // A schedule stored by an older version, or whose zone this Node no
+      // longer knows, is shown broken with its reason: one bad row must not
+      // hide every other schedule.
+      let spec: ScheduleSpec;
+      try {
+        spec = scheduleSpecOf(row.cron, row.timeZone);
+      } catch (error) {
+        return { ...base, nextRuns: [], error: messageOf(error) };
+      }
       const nextRuns: Date[] = [];
       for (let after = now; nextRuns.length < count;) {
         const tick = nextTick(spec, after);
@@ -178,7 +196,7 @@ export class Ops {
         nextRuns.push(tick);
         after = tick;
       }
-      return { queue: row.queue, expression: row.cron, timeZone: row.timeZone, input: row.input, nextRuns };
+      return { ...base, nextRuns, error: null };
     });
   }
 

@@ -11,9 +11,10 @@ import { taskStates, type Count, type QueueStats, type TaskState } from "./types
 export const exactCountBound = 1_000;
 
 /**
- * An exact count when the bounded count stayed under its bound. When it
- * did not, the estimate was stale (rows came since the last ANALYZE): the
- * count is at least the bound, so report the larger of the two, approximate.
+ * An exact count when the bounded count stayed within its bound. When it
+ * did not, the planner's estimate, approximate; the count is at least the
+ * bound, so never less than that (a stale estimate, rows having come since
+ * the last ANALYZE).
  */
 const countOf = (row: CountRow | undefined): Count => {
   if (row === undefined) return { count: 0, approximate: false };
@@ -31,7 +32,8 @@ export const queueStats = async (underway: Underway): Promise<ReadonlyArray<Queu
     states.set(row.state, row);
     byQueue.set(row.queue, states);
   }
-  const queues = await orThrow(opsQueuesList(sql, pool, { queues: [...byQueue.keys()] })());
+  const pending = [...byQueue].flatMap(([queue, states]) => (states.has("pending") ? [queue] : []));
+  const queues = await orThrow(opsQueuesList(sql, pool, { queues: [...byQueue.keys()], pending })());
   return queues.map((queue) => {
     const states = byQueue.get(queue.queue);
     return {

@@ -1,4 +1,5 @@
 import { ConfigError, orThrow } from "../errors.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import type { Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { schemaOf } from "../db/filteredQuery.ts";
@@ -6,9 +7,12 @@ import { opsQueueNames, opsTasksByPair, opsTasksPlain, type SummaryRow } from ".
 import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
-const checkList = (options: ListOptions): { limit: number; order: ListOrder; after: string | null } => {
-  if (typeof options !== "object" || options === null)
-    throw new ConfigError("list options must be an object");
+const checkList = (given: ListOptions): { limit: number; order: ListOrder; after: string | null } => {
+  const options = checkOptionShape("list options", given, {
+    limit: "integer",
+    after: "string",
+    order: "string",
+  });
   const limit = options.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
     throw new ConfigError(`limit must be an integer from 1 to 1000, got ${String(limit).slice(0, 40)}`);

@@ -213,8 +213,10 @@ export interface ScheduleInfo {
   readonly timeZone: string;
   /** The input each tick enqueues, as stored. */
   readonly input: unknown;
-  /** The next run times, soonest first. */
+  /** The next run times, soonest first; empty when the schedule is broken. */
   readonly nextRuns: ReadonlyArray<Date>;
+  /** Why the stored schedule no longer validates (it does not fire); null when it is fine. */
+  readonly error: string | null;
 }
 
 /** A process running workers, from the worker registry. */

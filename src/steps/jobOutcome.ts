@@ -49,6 +49,8 @@ export type JobOutcome<O> =
       readonly stepIndex: number;
       /** The last attempt's error message. */
       readonly error: string;
+      /** The dead-letter queue the failed step's task moved to; null when the queue has none. */
+      readonly deadLetterQueue: string | null;
     }
   | {
       /** The run was cancelled: no further step runs. */
@@ -76,12 +78,17 @@ export const jobOutcomeOf = <O>(
       const loaded = decodeOutput(outcome.output.value);
       return E.isRight(loaded)
         ? { ...base, _tag: "succeeded", output: loaded.right }
-        : { ...base, _tag: "failed", error: `output failed its schema: ${loaded.left.message}` };
+        : {
+            ...base,
+            _tag: "failed",
+            error: `output failed its schema: ${loaded.left.message}`,
+            deadLetterQueue: null,
+          };
     }
     case "retrying":
       return { ...base, _tag: "retrying", error: outcome.error, runAt: outcome.runAt };
     case "failed":
-      return { ...base, _tag: "failed", error: outcome.error };
+      return { ...base, _tag: "failed", error: outcome.error, deadLetterQueue: outcome.deadLetterQueue };
     case "cancelled":
       return { ...base, _tag: "cancelled" };
   }
@@ -102,6 +109,9 @@ export const rowOutcome = (row: TaskRow): Outcome<StepOutput> => {
     case "cancelled":
       return { ...base, _tag: "cancelled" };
     default:
-      return { ...base, _tag: "failed", error: row.error ?? "", deadLetterQueue: null };
+      // A dead-lettered step's row sits in the DLQ; its outcome belongs to the queue it came from.
+      return row.dlqFrom !== null && row.dlqFrom !== row.queue
+        ? { ...base, queue: row.dlqFrom, _tag: "failed", error: row.error ?? "", deadLetterQueue: row.queue }
+        : { ...base, _tag: "failed", error: row.error ?? "", deadLetterQueue: null };
   }
 };

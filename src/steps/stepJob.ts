@@ -1,13 +1,15 @@
 import type { Observable } from "rxjs";
 import { cancelRun } from "../cancel.ts";
 import type { StepJobDefinition } from "../definition.ts";
-import { UnderwayError } from "../errors.ts";
+import { UnderwayError, orThrow } from "../errors.ts";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { enqueueRuns, runColumns } from "../enqueue/enqueueRuns.ts";
 import { checkJobId } from "../identifier.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { taskAttemptsList, type AttemptRow } from "../db/historyQueries.ts";
+import type { TaskSummary } from "../ops/types.ts";
 import { drainHere, runOnceHere } from "../run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "../run/startWorker.ts";
 import type { Underway } from "../underway.ts";
@@ -28,9 +30,18 @@ export {
   type Next,
   type Done,
   type StepContext,
+  type StepOptions,
   type StepOutput,
 } from "./steps.ts";
 export type { JobOutcome } from "./jobOutcome.ts";
+
+/** One attempt of one step of a run: see `StepJob.attempts`. */
+export interface StepAttempt extends AttemptRow {
+  /** The step's task id. */
+  readonly taskId: string;
+  /** The step, 0-based. */
+  readonly stepIndex: number;
+}
 
 /**
  * A multi-step job type bound to a client: enqueue runs, follow them to
@@ -60,6 +71,45 @@ export class StepJob<In, V, R, O> {
     const [jobId] = await this.enqueueMany([input], options);
     if (jobId === undefined) throw new UnderwayError("enqueue returned no job id");
     return jobId;
+  }
+
+  /** Enqueues a run after a delay. Same as `enqueue(input, { delayMs })`. */
+  enqueueAfter(input: In, delayMs: number, options?: EnqueueOptions): Promise<string> {
+    return this.enqueue(input, { ...options, delayMs });
+  }
+
+  /**
+   * Every attempt of every step of a run so far, oldest first, each with
+   * its step's index and task id. Rejects with an `UnderwayError` for a
+   * run this queue does not have.
+   */
+  async attempts(jobId: string): Promise<ReadonlyArray<StepAttempt>> {
+    checkJobId(jobId);
+    const steps: TaskSummary[] = [];
+    let after: string | undefined;
+    do {
+      // By job id alone: a dead-lettered step's row sits in the DLQ.
+      const page = await this.underway.ops.tasks(
+        { jobId },
+        { order: "oldest", limit: 1_000, ...(after === undefined ? {} : { after }) },
+      );
+      steps.push(...page.tasks);
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    const ours = [this.queue, this.definition.dlq];
+    if (!steps.some((step) => ours.includes(step.queue)))
+      throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
+    const { sql, pool } = this.underway;
+    const perStep = await Promise.all(
+      steps.map(async (step) =>
+        (await orThrow(taskAttemptsList(sql, pool, { id: step.id })())).map((attempt): StepAttempt => ({
+          ...attempt,
+          taskId: step.id,
+          stepIndex: step.stepIndex ?? 0,
+        })),
+      ),
+    );
+    return perStep.flat();
   }
 
   /** Enqueues many runs in one statement; all-or-nothing on invalid input. Resolves with their job ids. */

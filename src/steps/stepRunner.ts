@@ -8,7 +8,7 @@ import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { TaskRunner } from "../run/taskRunner.ts";
 import type { TaskContext } from "../worker/execute.ts";
 import { isTransactional } from "../worker/transactional.ts";
-import type { StepDefinition, StepOutput, Steps } from "./steps.ts";
+import { stepOptionsFor, type StepDefinition, type StepOutput, type Steps } from "./steps.ts";
 
 /**
  * How a chain's step tasks run: one handler that runs the step named by the
@@ -94,10 +94,18 @@ const nextStepColumns = <In, V, R, O>(
 ): EnqueueColumns | undefined => {
   const nextIndex = (row.step_index ?? 0) + 1;
   if (output._tag !== "next" || nextIndex >= steps.length || row.job_id === null) return undefined;
+  const step = steps[nextIndex];
+  // The definition's optionsFor reads the first step's input, which is not
+  // this one: it must not run on it (it would fail on a missing field, or
+  // give every run the same "user:undefined" key). The step's own options
+  // are computed from its own input.
   return taskColumns(
-    definition,
-    [{ value: output.value as V, stored: output.value, json: JSON.stringify(output.value) }],
-    { ...steps[nextIndex]?.options, delayMs: output.delayMs },
+    { options: definition.options, optionsFor: undefined },
+    [{ value: output.value, stored: output.value, json: JSON.stringify(output.value) }],
+    {
+      ...(step === undefined ? undefined : stepOptionsFor(definition.queue, step, output.value)),
+      delayMs: output.delayMs,
+    },
     { jobId: row.job_id, stepIndex: nextIndex },
   );
 };

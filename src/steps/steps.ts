@@ -56,11 +56,34 @@ export type StepFn = (
   context: StepContext<unknown>,
 ) => Promise<Next<unknown> | Done<unknown>>;
 
-/** @internal One step of a chain: what it runs, and its task options. */
+/** @internal One step of a chain: what it runs, and its task options (or how to compute them from its input). */
 export interface StepDefinition {
   readonly run: StepFn;
-  readonly options: TaskOptionsInput | undefined;
+  readonly options: TaskOptionsInput | ((input: unknown) => TaskOptionsInput) | undefined;
 }
+
+/**
+ * A step's task options: fixed, or computed from the step's own input (a
+ * `concurrencyKey` per user, say), the way a definition's `optionsFor` is
+ * computed from the first step's input.
+ */
+export type StepOptions<I> = TaskOptionsInput | ((input: I) => TaskOptionsInput);
+
+/** @internal A step's options for its input; a computed `uniqueKey` is refused like a written one. */
+export const stepOptionsFor = (
+  queue: string,
+  step: StepDefinition,
+  input: unknown,
+): TaskOptionsInput | undefined => {
+  const options = typeof step.options === "function" ? step.options(input) : step.options;
+  if (options?.uniqueKey !== undefined && options.uniqueKey !== null) throw uniqueKeyRefused(queue);
+  return options;
+};
+
+const uniqueKeyRefused = (queue: string): ConfigError =>
+  new ConfigError(
+    `a step of queue ${queue} cannot take a uniqueKey: a run whose next step found the key taken could not go on`,
+  );
 
 /** What a step returned, as stored in its task's output. */
 export type StepOutput = Next<unknown> | Done<unknown>;
@@ -115,20 +138,22 @@ export class Steps<V, Cur, Out, S, R> {
 
   /**
    * Adds a step. `options` override the definition's task options for this
-   * step's tasks (retry policy, timeout, priority, …); the first step's
-   * options are the definition's, since producers enqueue it.
+   * step's tasks (retry policy, timeout, priority, …), fixed or computed
+   * from this step's input; the definition's `optionsFor` applies to the
+   * first step only, whose input its type names. The first step's options
+   * are the definition's, since producers enqueue it.
+   *
+   * @example
+   * .step(async ({ userId }) => next({ userId }), ({ userId }) => ({ concurrencyKey: `user:${userId}` }))
    */
   step<N extends JsonValue = never, D extends R = never>(
     run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D>>,
-    options?: TaskOptionsInput,
+    options?: StepOptions<Cur>,
   ): Steps<V, N, Out | D, S, R> {
-    if (options !== undefined) {
+    if (options !== undefined && typeof options !== "function") {
       // Checked where they are written, not when the step before finishes.
       resolveTaskOptions(options);
-      if (options.uniqueKey !== undefined && options.uniqueKey !== null)
-        throw new ConfigError(
-          `a step of queue ${this.queue} cannot take a uniqueKey: a run whose next step found the key taken could not go on`,
-        );
+      if (options.uniqueKey !== undefined && options.uniqueKey !== null) throw uniqueKeyRefused(this.queue);
     }
     if (this.steps.length === 0 && options !== undefined)
       throw new ConfigError(
@@ -136,7 +161,7 @@ export class Steps<V, Cur, Out, S, R> {
       );
     return new Steps<V, N, Out | D, S, R>(this.queue, this.state, [
       ...this.steps,
-      { run: run as unknown as StepFn, options },
+      { run: run as unknown as StepFn, options: options as StepDefinition["options"] },
     ]);
   }
 }

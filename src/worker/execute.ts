@@ -192,14 +192,24 @@ const runHandler = <I, O>(
 
 const unsubscriber = (subscription: { unsubscribe(): void }) => () => subscription.unsubscribe();
 
+/** @internal Why an input that producers validated may not decode where it runs. */
+export const undecodedCause = (queue: string): string =>
+  `does the queue name ${queue} belong to two definitions? a task enqueued through another definition's schema does not decode here; give each definition its own queue`;
+
+// Producers validate what they enqueue, so an input that does not decode
+// here was most likely enqueued through another definition of this queue
+// name (another process, another version): the message says so. It fails
+// at once (to the dead-letter queue, if any): the same code would refuse it
+// again.
 const decodeInput = <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow): E.Either<TaskFailure, I> =>
   pipe(
     deps.decodeInput(row.input, row),
     E.mapLeft((error): TaskFailure => ({
       _tag: "Fatal",
       name: "ValidationError",
-      message: `input failed its codec: ${error.message}`,
+      message: `input failed its codec: ${error.message} (${undecodedCause(deps.queue)})`,
       stack: null,
+      undecoded: error.paths,
     })),
   );
 

@@ -45,7 +45,10 @@ export interface LeaseDeps {
   readonly log: Logger;
 }
 
-/** Renews the leases that are a third through; aborts tasks whose lease was lost. */
+/**
+ * Renews the leases that are a third through; aborts tasks whose lease was
+ * lost. Never waits on a row lock: a locked row is left for the next tick.
+ */
 export const renewLeases = async (deps: LeaseDeps, tasks: LocalTasks, now: number): Promise<void> => {
   const due = tasks.dueForRenewal(now);
   if (due.length === 0) return;
@@ -57,11 +60,21 @@ export const renewLeases = async (deps: LeaseDeps, tasks: LocalTasks, now: numbe
     deps.log.warn("heartbeat failed; retrying on the next tick", { error: messageOf(result.left.cause) });
     return;
   }
-  const renewed = new Map(result.right.map((row) => [row.id, row]));
+  const ours = new Map(result.right.map((row) => [row.id, row]));
+  const skipped: string[] = [];
   for (const task of due) {
+    const row = ours.get(task.row.id);
     // A task that ended meanwhile is no longer this worker's concern.
-    if (tasks.holds(task) && applyRenewal(task, renewed.get(task.row.id))) task.renewedAt = now;
+    if (!tasks.holds(task) || !applyRenewal(task, row)) continue;
+    // A row locked by another session is still ours: it stays due, so the
+    // next tick (a quarter lease or less away) tries it again.
+    if (row?.renewed === true) task.renewedAt = now;
+    else skipped.push(task.row.id);
   }
+  if (skipped.length > 0)
+    deps.log.info("lease renewal skipped rows locked by another session; retrying on the next tick", {
+      taskIds: skipped,
+    });
 };
 
 /** Gives claimed, unstarted tasks back to pending as if never claimed (no attempt spent). */

@@ -3,6 +3,7 @@ import * as T from "fp-ts/lib/Task.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { messageOf, type DbError, type TaskFailure } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import { tasksFail, tasksRetry, type AttemptError, type AttemptState } from "../db/completeQueries.ts";
@@ -16,6 +17,7 @@ import {
   type RunningTask,
   type Success,
   type Verdict,
+  undecodedCause,
 } from "./execute.ts";
 
 // The record stage: an attempt's verdict written as the task's next state,
@@ -111,6 +113,37 @@ const recordSuccess = async <I, O>(
 };
 
 /**
+ * One line per failed attempt whose end this worker wrote, so that a
+ * throwing handler, a `FatalError` or an input that does not decode is seen
+ * without a logger of one's own: a retry at warn, a final failure (and a
+ * dead-letter) at error. Never the task's input: it may hold personal data.
+ */
+const logFailure = (log: Logger, failure: TaskFailure, outcome: Outcome<unknown>, row: ClaimedRow): void => {
+  const details = {
+    queue: outcome.queue,
+    taskId: outcome.taskId,
+    attempt: `${row.attempt} of ${row.max_attempts}`,
+    error:
+      failure.undecoded === undefined
+        ? `${failure.name}: ${failure.message}`
+        : `${failure.name}: input failed its codec at ${failure.undecoded.join(", ")} (${undecodedCause(outcome.queue)})`,
+  };
+  if (outcome._tag === "retrying") {
+    // A shutdown cut the attempt short: not the task's fault, and not news.
+    if (failure._tag === "Aborted") log.info("task attempt cut short by shutdown; it runs again", details);
+    else log.warn("task attempt failed; it runs again", { ...details, runAt: outcome.runAt.toISOString() });
+  } else if (outcome._tag === "failed") {
+    const what = failure.undecoded === undefined ? "task failed for good" : "task input did not decode";
+    log.error(
+      outcome.deadLetterQueue === null
+        ? what
+        : `${what}; moved to dead-letter queue ${outcome.deadLetterQueue}`,
+      details,
+    );
+  }
+};
+
+/**
  * The second half: write the next state fenced by the attempt number.
  * Resolves to the outcome, or `undefined` when the write was fenced off (the
  * task was reclaimed or cancelled) or could not be made. A TaskEither folded
@@ -139,6 +172,7 @@ export const recordAttempt =
       return undefined;
     }
     const outcome = written.right;
+    if (outcome !== undefined && E.isLeft(verdict)) logFailure(deps.log, verdict.left, outcome, row);
     if (outcome === undefined && !isTakenAway(task) && !isCancelled(task)) {
       deps.log.warn("task result ignored: the task was reclaimed by another worker (fenced)", {
         taskId: row.id,

@@ -15,6 +15,7 @@ import {
   type RunningTask,
   type TaskContext,
 } from "./execute.ts";
+import { guardedClient, type TxGuard } from "./guardedClient.ts";
 import { recordAttempt } from "./record.ts";
 
 // A wait for a connection longer than this is reported: the pool is too
@@ -44,16 +45,18 @@ const within = async <A>(promise: Promise<A>, ms: number): Promise<A | undefined
 };
 
 /**
- * A pool client inside BEGIN, and the pid of the server backend running
- * that transaction; a slow checkout is logged, since it means the pool is
- * too small. The pid is asked inside the transaction because the client's
- * own `processID` is a pooler's made-up key behind PgBouncer, while the
- * transaction holds one server backend until it ends.
+ * A pool client inside BEGIN, the pid of the server backend running that
+ * transaction, and the transaction's id; a slow checkout is logged, since
+ * it means the pool is too small. The pid is asked inside the transaction
+ * because the client's own `processID` is a pooler's made-up key behind
+ * PgBouncer, while the transaction holds one server backend until it ends.
+ * The id is how the completion knows the transaction it writes in is still
+ * this one (see {@link sameTransaction}).
  */
 const begin = async <I, O>(
   deps: ExecuteDeps<I, O>,
   taskId: string,
-): Promise<{ readonly client: pg.PoolClient; readonly pid: number }> => {
+): Promise<{ readonly client: pg.PoolClient; readonly pid: number; readonly xid: string }> => {
   const asked = Date.now();
   const client = await deps.pool.connect();
   const waitedMs = Date.now() - asked;
@@ -64,13 +67,35 @@ const begin = async <I, O>(
     );
   try {
     await client.query("begin");
-    const { rows } = await client.query<{ readonly pid: number }>("select pg_backend_pid() as pid");
+    const { rows } = await client.query<{ readonly pid: number; readonly xid: string }>(
+      "select pg_backend_pid() as pid, txid_current()::text as xid",
+    );
     const pid = rows[0]?.pid;
-    if (typeof pid !== "number") throw new UnderwayError("pg_backend_pid() returned no pid");
-    return { client, pid };
+    const xid = rows[0]?.xid;
+    if (typeof pid !== "number" || xid === undefined)
+      throw new UnderwayError("pg_backend_pid() returned no pid");
+    return { client, pid, xid };
   } catch (error) {
     client.release(true);
     throw error;
+  }
+};
+
+/**
+ * Whether `client` is still inside the transaction `xid` that BEGIN opened.
+ * ctx.tx refuses COMMIT and friends, but if one got through anyway the
+ * session is outside any transaction block, and the completion would then
+ * commit on its own, as a success of writes that were committed (or rolled
+ * back) apart from it. Outside a block, txid_current() is a fresh id.
+ */
+const sameTransaction = async (client: pg.PoolClient, xid: string | undefined): Promise<boolean> => {
+  if (xid === undefined) return false;
+  try {
+    const { rows } = await client.query<{ readonly xid: string }>("select txid_current()::text as xid");
+    return rows[0]?.xid === xid;
+  } catch {
+    // An aborted transaction refuses the query: the completion would fail the same way.
+    return true;
   }
 };
 
@@ -100,75 +125,6 @@ const discard = async <I, O>(
   tx.release(rolledBack === true ? undefined : true);
 };
 
-interface TxGuard {
-  readonly client: pg.PoolClient;
-  close(): void;
-}
-
-// Statements that would end or replace the transaction underway commits in,
-// or change its isolation (a repeatable-read or serializable snapshot makes
-// the completion fail against the lease renewals made meanwhile).
-const transactionControl =
-  /^\s*(commit|end|abort|begin|start\s+transaction|prepare\s+transaction|rollback(?!\s+to\b)|set\s+(session\s+characteristics|transaction))\b/i;
-
-const refuse = (message: string, callback: unknown): Promise<never> | undefined => {
-  const error = new UnderwayError(message);
-  if (typeof callback === "function") {
-    queueMicrotask(() => (callback as (error: Error) => void)(error));
-    return undefined;
-  }
-  return Promise.reject(error);
-};
-
-/**
- * The client a handler gets as `ctx.tx`: the real one, except that it
- * cannot be released, refuses transaction control (COMMIT, ROLLBACK,
- * changing the isolation), and refuses every query once the handler's part
- * of the attempt is over, so a late write can neither autocommit nor land in
- * another task's transaction.
- */
-const guardedClient = (client: pg.PoolClient): TxGuard => {
-  let open = true;
-  const query = (...args: unknown[]): unknown => {
-    const [config] = args;
-    const callback = args.find((arg, index) => index > 0 && typeof arg === "function");
-    if (!open)
-      return refuse(
-        "ctx.tx is closed: this attempt's handler has settled, timed out or been aborted; use tx only inside the handler",
-        callback,
-      );
-    const text =
-      typeof config === "string"
-        ? config
-        : typeof config === "object" && config !== null && "text" in config
-          ? String((config as { readonly text: unknown }).text)
-          : "";
-    if (transactionControl.test(text))
-      return refuse(
-        `ctx.tx refuses ${JSON.stringify(text.trim().slice(0, 40))}: underway commits or rolls back the handler's transaction, at read committed (use savepoints for nested work)`,
-        callback,
-      );
-    return (client.query as (...a: unknown[]) => unknown).apply(client, args);
-  };
-  const release = () => {
-    throw new UnderwayError("ctx.tx is underway's: do not release it");
-  };
-  const proxy = new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === "query") return query;
-      if (property === "release") return release;
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return {
-    client: proxy,
-    close: () => {
-      open = false;
-    },
-  };
-};
-
 /**
  * One attempt of a transactional handler, from BEGIN to COMMIT: the
  * handler runs with `tx` under the task's timeout and signal, then its
@@ -185,6 +141,7 @@ export const runTransactionalAttempt =
     const { signal } = task.abort;
     let tx: pg.PoolClient | undefined;
     let backendPid: number | undefined;
+    let transactionId: string | undefined;
     // The handler's phase: only then may an abort cancel the backend's query.
     // Past it the connection is underway's (completion, commit) and then the
     // pool's: a cancel landing there would hit someone else's statement.
@@ -199,7 +156,7 @@ export const runTransactionalAttempt =
     // Opening the transaction is part of the handler, so it counts against
     // the task's timeout and ends with its signal.
     const handler = async (input: I, context: TaskContext): Promise<unknown> => {
-      const { client, pid } = await begin(deps, row.id);
+      const { client, pid, xid } = await begin(deps, row.id);
       if (signal.aborted) {
         // The attempt ended while this waited for a connection.
         await discard(deps, client, false, pid);
@@ -208,6 +165,7 @@ export const runTransactionalAttempt =
       client.on("error", onClientError);
       tx = client;
       backendPid = pid;
+      transactionId = xid;
       handlerRunning = true;
       // A cancelled handler is waited for until it ends: end the query it
       // waits on now, so it does (the transaction is then aborted, and
@@ -252,6 +210,14 @@ export const runTransactionalAttempt =
     }
     const client = tx;
     if (client === undefined) return recordFailure(retryable("the handler returned without a transaction"));
+    if (!(await sameTransaction(client, transactionId))) {
+      await release(false);
+      return recordFailure(
+        retryable(
+          "the handler's transaction ended before underway's commit (ctx.tx must not commit or roll back); nothing of this attempt is committed by underway",
+        ),
+      );
+    }
     const { output, json, next } = verdict.right;
     const written = await tasksCompleteLeased(deps.sql, client, {
       id: row.id,

@@ -3,15 +3,22 @@ import { silentLogger, Underway, type Logger } from "../../src/index.ts";
 import { testDatabase, type TestDatabase } from "./testDatabase.ts";
 
 /** A logger that keeps what it was told, for assertions. */
-export const recordingLogger = (): Logger & { readonly lines: Array<{ level: string; message: string }> } => {
-  const lines: Array<{ level: string; message: string }> = [];
+export const recordingLogger = (): Logger & { readonly lines: Array<LoggedLine> } => {
+  const lines: Array<LoggedLine> = [];
   return {
     lines,
-    info: (message) => lines.push({ level: "info", message }),
-    warn: (message) => lines.push({ level: "warn", message }),
-    error: (message) => lines.push({ level: "error", message }),
+    info: (message, details) => lines.push({ level: "info", message, details }),
+    warn: (message, details) => lines.push({ level: "warn", message, details }),
+    error: (message, details) => lines.push({ level: "error", message, details }),
   };
 };
+
+/** One line a {@link recordingLogger} was told. */
+export interface LoggedLine {
+  readonly level: string;
+  readonly message: string;
+  readonly details: Record<string, unknown> | undefined;
+}
 
 /**
  * Per test file: a fresh database before, and after, every client made

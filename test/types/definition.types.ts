@@ -34,8 +34,12 @@ export const handlerReturns = (underway: Underway): void => {
   job.start(async () => ({ callback: () => 1 }));
   job.start(async () => ({ callback: "named" }));
 
-  // @ts-expect-error undefined is not JSON: return null
+  // Returning nothing is a success, stored as null (issue 19).
   job.start(async () => undefined);
+  job.start(async () => {});
+  job.start(async ({ n }) => {
+    await Promise.resolve(n);
+  });
   job.start(async () => null);
 
   job.start(async ({ n }) => ({ nested: [n, "two", true, null, { deep: [1.5] }] }));
@@ -45,6 +49,8 @@ export const handlerReturns = (underway: Underway): void => {
 export const outputSchemas = async (underway: Underway): Promise<void> => {
   const job = underway.job(dated);
   job.start(async () => ({ at: new Date() }));
+  // @ts-expect-error with an output schema, the schema decides: returning nothing does not match it
+  job.start(async () => {});
   // @ts-expect-error the output schema wants a Date here, not its JSON form
   job.start(async () => ({ at: new Date().toISOString() }));
   const at: Date = (await job.result("1")).at;

@@ -1,5 +1,5 @@
 import { serveDashboard } from "../../dashboard/serveDashboard.ts";
-import { flagOf, stringOf, UsageError } from "../args.ts";
+import { flagOf, listOf, stringOf, UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
 
 const defaultPort = 4000;
@@ -14,8 +14,10 @@ export const dashboardCommand: Command = {
   description:
     "Binds 127.0.0.1 and lets in only requests from this machine that did not come through a proxy.\n" +
     "Another --host needs --allow-remote: then everyone who reaches the port is let in (as admin, or\n" +
-    "read-only with --read-only), so put it behind something that authenticates. Every action is\n" +
-    "printed to stderr as a JSON audit line.",
+    "read-only with --read-only), so put it behind something that authenticates. It answers only\n" +
+    "a Host header of 127.0.0.1, localhost or [::1] at its port (and the address bound): add each\n" +
+    "other name it is reached by with --allowed-host. Writes need an Origin header naming that\n" +
+    "host. Every action is printed to stderr as a JSON audit line.",
   options: {
     host: { type: "string", value: "<address>", description: "address to bind (default: 127.0.0.1)" },
     port: {
@@ -26,11 +28,17 @@ export const dashboardCommand: Command = {
     "base-path": { type: "string", value: "<path>", description: "serve under this path, e.g. /underway" },
     "read-only": { type: "boolean", description: "show everything, change nothing" },
     "allow-remote": { type: "boolean", description: "let in requests from other machines and proxies" },
+    "allowed-host": {
+      type: "string",
+      value: "<name[:port]>",
+      multiple: true,
+      description: "a Host header to answer besides the loopback names (repeatable, or comma-separated)",
+    },
   },
   examples: [
     "underway dashboard",
     "underway dashboard --port 8080 --read-only",
-    "underway dashboard --host 0.0.0.0 --allow-remote --read-only",
+    "underway dashboard --host 0.0.0.0 --allow-remote --read-only --allowed-host ops.example.com",
   ],
   run: async (input) => {
     const portText = stringOf(input.parsed, "port");
@@ -51,6 +59,7 @@ export const dashboardCommand: Command = {
       port,
       readOnly,
       ...(basePath === undefined ? {} : { basePath }),
+      allowedHosts: listOf(input.parsed, "allowed-host"),
       ...(flagOf(input.parsed, "allow-remote")
         ? { authorize: () => (readOnly ? "read-only" : "admin") }
         : {}),

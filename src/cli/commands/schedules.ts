@@ -24,7 +24,9 @@ export const schedulesCommand: Command = {
             schedule.queue,
             schedule.expression,
             schedule.timeZone,
-            schedule.nextRuns.map(formatDate).join(", ") || "-",
+            schedule.error === null
+              ? schedule.nextRuns.map(formatDate).join(", ") || "-"
+              : `BROKEN: ${truncate(schedule.error, 100)}`,
             truncate(JSON.stringify(schedule.input), 40),
           ]),
         ),

@@ -15,6 +15,40 @@ export const states: ReadonlyArray<TaskState> = [
 
 const windowMinutes = 60;
 
+/** @internal Queues per overview page: thousands of rows would be megabytes of HTML. */
+export const queuesPerPage = 100;
+
+const sorts = {
+  name: (a: QueueStats, b: QueueStats) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0),
+  pending: (a: QueueStats, b: QueueStats) => (b.counts.pending?.count ?? 0) - (a.counts.pending?.count ?? 0),
+  failed: (a: QueueStats, b: QueueStats) => (b.counts.failed?.count ?? 0) - (a.counts.failed?.count ?? 0),
+} as const;
+type Sort = keyof typeof sorts;
+
+/** Totals over every queue (not only the page shown), approximate if any part is. */
+const totals = (queues: ReadonlyArray<QueueStats>): Record<TaskState, Count> =>
+  Object.fromEntries(
+    states.map((state) => [
+      state,
+      {
+        count: queues.reduce((sum, q) => sum + (q.counts[state]?.count ?? 0), 0),
+        approximate: queues.some((q) => q.counts[state]?.approximate === true),
+      },
+    ]),
+  ) as Record<TaskState, Count>;
+
+const queueForm = (ctx: PageContext, search: string, sort: Sort): Html =>
+  html`<form class="filters" method="get" action="${href(ctx, "/")}">
+    <label>Queue name contains <input name="qs" value="${search}" size="16" /></label>
+    <label
+      >Sort
+      <select name="qsort">
+        ${(Object.keys(sorts) as Sort[]).map((key) => html`<option value="${key}" ${key === sort ? "selected" : ""}>${key === "name" ? "name" : `most ${key}`}</option>`)}
+      </select></label
+    >
+    <button type="submit">Show</button>
+  </form>`;
+
 /** @internal A count, with "~" and a title when it is the planner's estimate. */
 export const countCell = (count: Count | undefined): Html =>
   count === undefined
@@ -52,16 +86,34 @@ const queueRow = (ctx: PageContext, queue: QueueStats): Html =>
     </td>
   </tr>`;
 
-/** @internal Queues with counts by state, oldest pending age, and the throughput chart. */
+/**
+ * @internal Queues with counts by state, oldest pending age, and the
+ * throughput chart. A page of `queuesPerPage` queues at a time (by name, or
+ * most pending or failed first, optionally those whose name contains `qs`),
+ * under a row of totals over all of them.
+ */
 export const overviewPage = async (ctx: PageContext): Promise<Html> => {
   const since = new Date(ctx.now.getTime() - windowMinutes * 60_000);
-  const [queues, buckets] = await Promise.all([
+  const [all, buckets] = await Promise.all([
     ctx.timed(ctx.ops.queues()),
     ctx.timed(ctx.ops.throughput({ since })),
   ]);
+  const params = ctx.url.searchParams;
+  const search = (params.get("qs") ?? "").slice(0, 200);
+  const sortParam = params.get("qsort") ?? "name";
+  const sort: Sort = Object.hasOwn(sorts, sortParam) ? (sortParam as Sort) : "name";
+  const matching = all
+    .filter((q) => q.queue.includes(search))
+    .sort((a, b) => sorts[sort](a, b) || sorts.name(a, b));
+  const pages = Math.max(1, Math.ceil(matching.length / queuesPerPage));
+  const pageNumber = Math.min(pages, Math.max(1, Math.floor(Number(params.get("qpage") ?? "1")) || 1));
+  const queues = matching.slice((pageNumber - 1) * queuesPerPage, pageNumber * queuesPerPage);
   const anyApproximate = queues.some((q) => Object.values(q.counts).some((c) => c.approximate));
+  const here = { qs: search, qsort: sort === "name" ? undefined : sort };
+  const sum = totals(matching);
   return html`<section>
     <h2>Queues</h2>
+    ${all.length > queuesPerPage || search !== "" ? queueForm(ctx, search, sort) : null}
     <table id="queues" data-live-region>
       <thead>
         <tr>
@@ -73,14 +125,39 @@ export const overviewPage = async (ctx: PageContext): Promise<Html> => {
       </thead>
       <tbody>
         ${
+          matching.length > queues.length
+            ? html`<tr class="totals" id="queue-totals">
+                <th>All ${matching.length.toLocaleString("en-US")} queues</th>
+                ${states.map((state) => html`<th class="num" data-state="${state}">${countCell(sum[state])}</th>`)}
+                <th></th>
+                <th></th>
+              </tr>`
+            : null
+        }
+        ${
           queues.length === 0
             ? html`<tr>
-                <td colspan="8" class="muted">No queues yet.</td>
+                <td colspan="8" class="muted">
+                  ${search === "" ? "No queues yet." : "No queue name contains that."}
+                </td>
               </tr>`
             : queues.map((q) => queueRow(ctx, q))
         }
       </tbody>
     </table>
+    ${
+      pages > 1
+        ? html`<div class="pager" id="queue-pager">
+            ${pageNumber > 1 ? html`<a rel="prev" href="${href(ctx, "/", { ...here, qpage: pageNumber - 1 })}">« previous</a>` : null}
+            <span class="muted"
+              >queues
+              ${((pageNumber - 1) * queuesPerPage + 1).toLocaleString("en-US")}–${((pageNumber - 1) * queuesPerPage + queues.length).toLocaleString("en-US")}
+              of ${matching.length.toLocaleString("en-US")}</span
+            >
+            ${pageNumber < pages ? html`<a rel="next" href="${href(ctx, "/", { ...here, qpage: pageNumber + 1 })}">next page »</a>` : null}
+          </div>`
+        : null
+    }
     ${anyApproximate ? html`<p class="muted">~ marks an estimate from table statistics (large tables are not counted exactly).</p>` : null}
     <h2>Throughput, last ${windowMinutes} minutes</h2>
     ${throughputChart(buckets, since, ctx.now)}

@@ -30,9 +30,13 @@ export const schedulesPage = async (ctx: PageContext): Promise<Html> => {
             <td><code>${s.expression}</code></td>
             <td>${s.timeZone}</td>
             <td>
-              <ul class="timeline">
-                ${s.nextRuns.map((run) => html`<li title="${run.toISOString()}">${inZone(run, s.timeZone)}</li>`)}
-              </ul>
+              ${
+                s.error === null
+                  ? html`<ul class="timeline">
+                      ${s.nextRuns.map((run) => html`<li title="${run.toISOString()}">${inZone(run, s.timeZone)}</li>`)}
+                    </ul>`
+                  : html`<strong class="schedule-broken">Broken, never fires:</strong> ${s.error}`
+              }
             </td>
             <td><pre>${jsonText(s.input)}</pre></td>
           </tr>`,
