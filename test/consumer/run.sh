@@ -11,7 +11,10 @@
 # (default: the `node` on PATH). Each run gets its own database, created from
 # DATABASE_URL's server and dropped at the end. A ```ts block preceded by the
 # line `<!-- consumer: skip -->` is not compiled (for deliberate fragments);
-# `<!-- consumer: preamble` … `-->` holds declarations a page takes as given.
+# `<!-- consumer: preamble` … `-->` holds declarations a page takes as given;
+# `<!-- consumer: file DIR/NAME.ts -->` puts the next block in a file of its
+# own (the quick start's tasks.ts, worker.ts and producer.ts, which import
+# each other), and getting-started's quick start then runs as written.
 # Prints one line per check and ends with `consumer: N passed, M failed`.
 set -uo pipefail
 
@@ -132,7 +135,7 @@ project() {
     npm init -y >/dev/null && npm pkg set type=module &&
     echo "\$ ${install_line/underway/$tarball}" &&
     ${install_line/underway/$tarball} --no-audit --no-fund &&
-    npm install --save-dev --no-audit --no-fund @types/node@20
+    npm install --save-dev --no-audit --no-fund @types/node@20 zod@4 # zod: getting-started's zod block
 }
 required "install: ${install_line:-<missing>}" project
 
@@ -142,22 +145,29 @@ required "install: ${install_line:-<missing>}" project
 # block preceded by `<!-- consumer: skip -->` is left out. A page may declare
 # what its fragments take as given (a mailer, the client) in a comment the
 # reader does not see, between `<!-- consumer: preamble` and `-->` lines: it
-# is compiled in place, in order with the blocks.
+# is compiled in place, in order with the blocks. A block after
+# `<!-- consumer: file DIR/NAME.ts -->` goes to snippets/DIR/NAME.ts instead
+# (blocks naming one file are concatenated). A block indented in a list item
+# counts too, its indentation removed.
 mkdir -p "$app/snippets"
 cp "$repo/test/consumer/app.ts" "$app/app.ts"
 for md in README.md docs/*.md; do
-  awk -v file="$app/snippets/$(basename "$md" .md).ts" '
+  awk -v file="$app/snippets/$(basename "$md" .md).ts" -v dir="$app/snippets" '
     /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
+    /^<!-- consumer: file [A-Za-z0-9_.\/-]+\.ts -->[[:space:]]*$/ { target = dir "/" $4; next }
     /^<!-- consumer: preamble[[:space:]]*$/ { preamble = 1; print "// preamble" > file; next }
     preamble && /^-->[[:space:]]*$/ { preamble = 0; next }
     preamble { print > file; next }
-    !inside && /^```(ts|typescript)[[:space:]]*$/ {
+    !inside && /^[[:space:]]*```(ts|typescript)[[:space:]]*$/ {
       inside = 1; n++; keep = !skip; skip = 0
-      if (keep) print "// block " n > file
+      indent = index($0, "`") - 1
+      out = target != "" ? target : file; target = ""
+      if (out != file) { d = out; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"") }
+      if (keep) print "// block " n > out
       next
     }
-    inside && /^```/ { inside = 0; next }
-    inside { if (keep) print > file; next }
+    inside && /^[[:space:]]*```/ { inside = 0; next }
+    inside { if (keep) print substr($0, indent + 1) > out; next }
     /[^[:space:]]/ { skip = 0 }
     # A module of its own, even without an import: pages do not share names.
     END { print "export {};" > file }
@@ -166,8 +176,8 @@ done
 tsc_started=$SECONDS
 (cd "$app" && "${tsc[@]}" --pretty false --strict --exactOptionalPropertyTypes \
   --module nodenext --moduleResolution nodenext --rootDir . --outDir out \
-  app.ts snippets/*.ts >"$work/tsc.log" 2>&1)
-echo "  tsc   $(($(ls "$app"/snippets | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
+  app.ts $(cd "$app" && find snippets -name '*.ts' | sort) >"$work/tsc.log" 2>&1)
+echo "  tsc   $(($(find "$app"/snippets -name '*.ts' | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
 
 # tsc_clean PATTERN: no tsc error in the files whose path matches (an error
 # is its `file(line,col): error` line and the indented lines under it).
@@ -180,8 +190,8 @@ tsc_clean() {
 }
 check "types: the published .d.ts (no skipLibCheck)" tsc_clean 'node_modules/[^(]*'
 check "types: app.ts" tsc_clean 'app\.ts'
-for snippet in "$app"/snippets/*.ts; do
-  name=snippets/$(basename "$snippet")
+for snippet in $(cd "$app" && find snippets -name '*.ts' | sort); do
+  name=$snippet
   check "types: $name (from the docs)" tsc_clean "${name//./\\.}"
 done
 if grep -E 'error TS' "$work/tsc.log" | grep -qvE '^(node_modules/|app\.ts\(|snippets/)'; then
