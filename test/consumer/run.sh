@@ -243,6 +243,36 @@ cli_works() {
   npx --no-install underway pause email --schema consumer_cli --json || return 1
 }
 
+# getting-started's quick start, as a reader runs it: the worker in the
+# background, the producer until it prints the output, then SIGINT to the
+# worker, which must finish and exit 0 by itself.
+quick_start() {
+  local node=$1 url=$2 dir=out/snippets/quickstart worker code waited=0
+  cd "$app" || return 1
+  export DATABASE_URL=$url
+  "$node" "$dir/worker.js" >"$work/worker.log" 2>&1 &
+  worker=$!
+  timeout -k 5 "$timeout_s" "$node" "$dir/producer.js" >"$work/producer.log" 2>&1
+  code=$?
+  echo "producer (exit $code):" && cat "$work/producer.log"
+  kill -INT "$worker" 2>/dev/null
+  while kill -0 "$worker" 2>/dev/null && [ "$waited" -lt "$timeout_s" ]; do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$worker" 2>/dev/null; then
+    kill -9 "$worker"
+    echo "worker did not exit within ${timeout_s} s of SIGINT (killed)"
+    code=1
+  fi
+  wait "$worker"
+  local worker_code=$?
+  echo "worker (exit $worker_code after SIGINT):" && cat "$work/worker.log"
+  [ "$code" -eq 0 ] && [ "$worker_code" -eq 0 ] || return 1
+  grep -q '^sent at [0-9-]*T' "$work/producer.log" || { echo "the producer printed no output"; return 1; }
+  grep -q '^sending a welcome email to Ferris' "$work/worker.log" || { echo "the worker ran no task"; return 1; }
+}
+
 index=0
 for node in "${nodes[@]}"; do
   index=$((index + 1))
@@ -256,6 +286,13 @@ for node in "${nodes[@]}"; do
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
   check "node $version: require(\"underway\")" require_works "$node"
   check "node $version: npx underway --help, migrate --dry-run, migrate, pause" cli_works "$node" "$(database_url "$db")"
+  db="underway_consumer_$$_${RANDOM}_quick_$index"
+  databases+=("$db")
+  if ! admin_sql "create database $db" >"$work/createdb.log" 2>&1; then
+    fail "node $version: create database $db" "$work/createdb.log"
+    continue
+  fi
+  check "node $version: getting-started's quick start (worker.js, producer.js, SIGINT)" quick_start "$node" "$(database_url "$db")"
 done
 
 summary
