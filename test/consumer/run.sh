@@ -3,14 +3,18 @@
 # (`npm pack` from a clean tree, so `prepack` must build), installs the tarball
 # into a fresh project outside the repository with the install line documented
 # in docs/getting-started.md, type-checks test/consumer/app.ts and every ```ts
-# block of README.md and docs/getting-started.md with the strictest flags a
+# block of README.md and of every page in docs/ with the strictest flags a
 # user may have, then runs the compiled program with plain `node` (no tsx) on
 # each Node binary given, and `require("underway")` on each.
 #
 # Usage: DATABASE_URL=postgres://… test/consumer/run.sh [node binary…]
 # (default: the `node` on PATH). Each run gets its own database, created from
 # DATABASE_URL's server and dropped at the end. A ```ts block preceded by the
-# line `<!-- consumer: skip -->` is not compiled (for deliberate fragments).
+# line `<!-- consumer: skip -->` is not compiled (for deliberate fragments);
+# `<!-- consumer: preamble` … `-->` holds declarations a page takes as given;
+# `<!-- consumer: file DIR/NAME.ts -->` puts the next block in a file of its
+# own (the quick start's tasks.ts, worker.ts and producer.ts, which import
+# each other), and getting-started's quick start then runs as written.
 # Prints one line per check and ends with `consumer: N passed, M failed`.
 set -uo pipefail
 
@@ -131,34 +135,49 @@ project() {
     npm init -y >/dev/null && npm pkg set type=module &&
     echo "\$ ${install_line/underway/$tarball}" &&
     ${install_line/underway/$tarball} --no-audit --no-fund &&
-    npm install --save-dev --no-audit --no-fund @types/node@20
+    npm install --save-dev --no-audit --no-fund @types/node@20 zod@4 # zod: getting-started's zod block
 }
 required "install: ${install_line:-<missing>}" project
 
 # 3. Type-check the program and the documentation's snippets in one tsc run,
 # emitting JavaScript for plain node. Each page's ts blocks, read in order,
 # form one program (a page introduces names and later blocks use them); a
-# block preceded by `<!-- consumer: skip -->` is left out.
+# block preceded by `<!-- consumer: skip -->` is left out. A page may declare
+# what its fragments take as given (a mailer, the client) in a comment the
+# reader does not see, between `<!-- consumer: preamble` and `-->` lines: it
+# is compiled in place, in order with the blocks. A block after
+# `<!-- consumer: file DIR/NAME.ts -->` goes to snippets/DIR/NAME.ts instead
+# (blocks naming one file are concatenated). A block indented in a list item
+# counts too, its indentation removed.
 mkdir -p "$app/snippets"
 cp "$repo/test/consumer/app.ts" "$app/app.ts"
-for md in README.md docs/getting-started.md; do
-  awk -v file="$app/snippets/$(basename "$md" .md).ts" '
+for md in README.md docs/*.md; do
+  awk -v file="$app/snippets/$(basename "$md" .md).ts" -v dir="$app/snippets" '
     /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
-    !inside && /^```(ts|typescript)[[:space:]]*$/ {
+    /^<!-- consumer: file [A-Za-z0-9_.\/-]+\.ts -->[[:space:]]*$/ { target = dir "/" $4; next }
+    /^<!-- consumer: preamble[[:space:]]*$/ { preamble = 1; print "// preamble" > file; next }
+    preamble && /^-->[[:space:]]*$/ { preamble = 0; next }
+    preamble { print > file; next }
+    !inside && /^[[:space:]]*```(ts|typescript)[[:space:]]*$/ {
       inside = 1; n++; keep = !skip; skip = 0
-      if (keep) print "// block " n > file
+      indent = index($0, "`") - 1
+      out = target != "" ? target : file; target = ""
+      if (out != file) { d = out; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"") }
+      if (keep) print "// block " n > out
       next
     }
-    inside && /^```/ { inside = 0; next }
-    inside { if (keep) print > file; next }
+    inside && /^[[:space:]]*```/ { inside = 0; next }
+    inside { if (keep) print substr($0, indent + 1) > out; next }
     /[^[:space:]]/ { skip = 0 }
+    # A module of its own, even without an import: pages do not share names.
+    END { print "export {};" > file }
   ' "$repo/$md"
 done
 tsc_started=$SECONDS
 (cd "$app" && "${tsc[@]}" --pretty false --strict --exactOptionalPropertyTypes \
   --module nodenext --moduleResolution nodenext --rootDir . --outDir out \
-  app.ts snippets/*.ts >"$work/tsc.log" 2>&1)
-echo "  tsc   $(($(ls "$app"/snippets | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
+  app.ts $(cd "$app" && find snippets -name '*.ts' | sort) >"$work/tsc.log" 2>&1)
+echo "  tsc   $(($(find "$app"/snippets -name '*.ts' | wc -l) + 1)) files ($((SECONDS - tsc_started)) s)"
 
 # tsc_clean PATTERN: no tsc error in the files whose path matches (an error
 # is its `file(line,col): error` line and the indented lines under it).
@@ -171,8 +190,8 @@ tsc_clean() {
 }
 check "types: the published .d.ts (no skipLibCheck)" tsc_clean 'node_modules/[^(]*'
 check "types: app.ts" tsc_clean 'app\.ts'
-for snippet in "$app"/snippets/*.ts; do
-  name=snippets/$(basename "$snippet")
+for snippet in $(cd "$app" && find snippets -name '*.ts' | sort); do
+  name=$snippet
   check "types: $name (from the docs)" tsc_clean "${name//./\\.}"
 done
 if grep -E 'error TS' "$work/tsc.log" | grep -qvE '^(node_modules/|app\.ts\(|snippets/)'; then
@@ -224,19 +243,56 @@ cli_works() {
   npx --no-install underway pause email --schema consumer_cli --json || return 1
 }
 
+# getting-started's quick start, as a reader runs it: the worker in the
+# background, the producer until it prints the output, then SIGINT to the
+# worker, which must finish and exit 0 by itself.
+quick_start() {
+  local node=$1 url=$2 dir=out/snippets/quickstart worker code waited=0
+  cd "$app" || return 1
+  export DATABASE_URL=$url
+  "$node" "$dir/worker.js" >"$work/worker.log" 2>&1 &
+  worker=$!
+  timeout -k 5 "$timeout_s" "$node" "$dir/producer.js" >"$work/producer.log" 2>&1
+  code=$?
+  echo "producer (exit $code):" && cat "$work/producer.log"
+  kill -INT "$worker" 2>/dev/null
+  while kill -0 "$worker" 2>/dev/null && [ "$waited" -lt "$timeout_s" ]; do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$worker" 2>/dev/null; then
+    kill -9 "$worker"
+    echo "worker did not exit within ${timeout_s} s of SIGINT (killed)"
+    code=1
+  fi
+  wait "$worker"
+  local worker_code=$?
+  echo "worker (exit $worker_code after SIGINT):" && cat "$work/worker.log"
+  [ "$code" -eq 0 ] && [ "$worker_code" -eq 0 ] || return 1
+  grep -q '^sent at [0-9-]*T' "$work/producer.log" || { echo "the producer printed no output"; return 1; }
+  grep -q '^sending a welcome email to Ferris' "$work/worker.log" || { echo "the worker ran no task"; return 1; }
+}
+
+# create_database NAME: a database of this run, dropped at the end.
+create_database() {
+  databases+=("$1")
+  admin_sql "create database $1" >"$work/createdb.log" 2>&1 && return 0
+  fail "node $version: create database $1" "$work/createdb.log"
+  return 1
+}
+
 index=0
 for node in "${nodes[@]}"; do
   index=$((index + 1))
   version=$("$node" --version)
   db="underway_consumer_$$_${RANDOM}_$index"
-  databases+=("$db")
-  if ! admin_sql "create database $db" >"$work/createdb.log" 2>&1; then
-    fail "node $version: create database $db" "$work/createdb.log"
-    continue
-  fi
+  create_database "$db" || continue
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
   check "node $version: require(\"underway\")" require_works "$node"
   check "node $version: npx underway --help, migrate --dry-run, migrate, pause" cli_works "$node" "$(database_url "$db")"
+  # The quick start's queue is app.js's `email`, with another input: a database of its own.
+  create_database "${db}_quick" || continue
+  check "node $version: getting-started's quick start (worker.js, producer.js, SIGINT)" quick_start "$node" "$(database_url "${db}_quick")"
 done
 
 summary
