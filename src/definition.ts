@@ -2,7 +2,8 @@ import { codecOf, jsonCodec, type Codec, type Schema, type SchemaInput, type Sch
 import { ConfigError } from "./errors.ts";
 import { checkQueueName } from "./identifier.ts";
 import type { JsonValue } from "./json.ts";
-import { resolveTaskOptions, type TaskOptionsInput } from "./options.ts";
+import { checkOptionShape, type OptionRule } from "./optionShape.ts";
+import { resolveTaskOptions, taskOptionShape, type TaskOptionsInput } from "./options.ts";
 
 /** What {@link defineJob} and {@link defineStepJob} take. */
 export interface DefinitionConfig<S extends Schema, OS extends Schema | undefined> {
@@ -78,10 +79,26 @@ export interface StepJobDefinition<In, V, R, O> extends JobDefinition<In, V, R, 
   readonly kind: "steps";
 }
 
+// codecOf tells an io-ts codec from a Standard Schema; here only that it is one of the two kinds of thing.
+const schemaRule: OptionRule = {
+  is: (value) => typeof value === "object" || typeof value === "function",
+  expected: "an io-ts codec or a Standard Schema",
+};
+
+const definitionShape = {
+  queue: "string",
+  dlq: "string",
+  input: schemaRule,
+  output: schemaRule,
+  options: { shape: taskOptionShape },
+  optionsFor: "function",
+} as const;
+
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
   kind: K,
   config: DefinitionConfig<S, OS>,
 ) => {
+  checkOptionShape(kind === "job" ? "defineJob" : "defineStepJob", config, definitionShape);
   const queue = checkQueueName(config.queue);
   const dlq = config.dlq === undefined ? null : checkQueueName(config.dlq);
   if (dlq === queue) throw new ConfigError(`queue ${queue} cannot be its own dead-letter queue`);

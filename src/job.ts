@@ -1,4 +1,6 @@
 import type { Observable } from "rxjs";
+import { checkOptionShape } from "./optionShape.ts";
+import { outcomeOptionShape } from "./notify/firstFinal.ts";
 import type { JobDefinition } from "./definition.ts";
 import { UnderwayError, orThrow } from "./errors.ts";
 import { cancelTask } from "./cancel.ts";
@@ -111,6 +113,7 @@ export class Job<In, V, R, O> {
    */
   outcome(taskId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<FinalOutcome<O>> {
     checkTaskId(taskId);
+    checkOptionShape("outcome options", options, outcomeOptionShape);
     return this.outcomes.final(taskId, options.pollIntervalMs);
   }
 

@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { ConfigError } from "./errors.ts";
+import { checkOptionShape, type OptionRule } from "./optionShape.ts";
 
 /** Where underway reports what it cannot return: lost notifications, fenced writes, retries. */
 export interface Logger {
@@ -19,6 +19,17 @@ export interface Logger {
 
 /** The least severe messages a logger writes: `info` writes everything, `silent` nothing. */
 export type LogLevel = "info" | "warn" | "error" | "silent";
+
+/** A {@link Logger}, recognised by its three methods. */
+export const loggerRule: OptionRule = {
+  is: (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Logger).info === "function" &&
+    typeof (value as Logger).warn === "function" &&
+    typeof (value as Logger).error === "function",
+  expected: "a Logger (with info, warn and error methods)",
+};
 
 const severity: Readonly<Record<LogLevel, number>> = { info: 0, warn: 1, error: 2, silent: 3 };
 
@@ -49,10 +60,8 @@ const consoleAt = (level: LogLevel): Logger => {
  */
 export const consoleLogger: Logger & ((options?: { readonly level?: LogLevel }) => Logger) = Object.assign(
   (options: { readonly level?: LogLevel } = {}): Logger => {
-    const level = options.level ?? "warn";
-    if (!(level in severity))
-      throw new ConfigError(`invalid log level ${String(level)}: use info, warn, error or silent`);
-    return consoleAt(level);
+    checkOptionShape("consoleLogger", options, { level: { oneOf: Object.keys(severity) } });
+    return consoleAt(options.level ?? "warn");
   },
   consoleAt("warn"),
 );

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { checkOptionShape } from "./optionShape.ts";
 import type pg from "pg";
 import { MigrationError } from "./errors.ts";
 import { quoteSchema } from "./identifier.ts";
@@ -110,6 +111,7 @@ export const pendingMigrations = async (
   pool: pg.Pool,
   options: MigrateOptions = {},
 ): Promise<ReadonlyArray<PendingMigration>> => {
+  checkOptionShape("pendingMigrations options", options, { schema: "string" });
   const schema = options.schema ?? "underway";
   const quoted = quoteSchema(schema);
   const migrations = readMigrations();
@@ -174,6 +176,7 @@ const refused = (what: string, schema: string, error: unknown): unknown => {
  * await migrate(pool, { schema: "underway" });
  */
 export const migrate = async (pool: pg.Pool, options: MigrateOptions = {}): Promise<MigrateResult> => {
+  checkOptionShape("migrate options", options, { schema: "string" });
   const schema = options.schema ?? "underway";
   const quoted = quoteSchema(schema);
   const migrations = readMigrations();

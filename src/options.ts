@@ -1,5 +1,6 @@
 import { ConfigError } from "./errors.ts";
 import { jsonProblem } from "./json.ts";
+import { checkOptionShape, type OptionShape } from "./optionShape.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./retry.ts";
 
 /** Options of a task; every field has a default. */
@@ -56,9 +57,12 @@ const int32 = 2_147_483_647;
 // below that, in bytes.
 const maxKeyBytes = 512;
 
+const check = (ok: boolean, what: string): void => {
+  if (!ok) throw new ConfigError(`invalid task option: ${what}`);
+};
+
 const checkKey = (name: string, key: string | null): void => {
   if (key === null) return;
-  check(typeof key === "string", `${name} must be a string or null, got ${typeof key}`);
   const shown = JSON.stringify(key.slice(0, 40)) + (key.length > 40 ? "…" : "");
   check(
     Buffer.byteLength(key, "utf8") <= maxKeyBytes,
@@ -75,57 +79,46 @@ export const minHeartbeatMs = 1_000;
 // PostgreSQL interval holds comfortably).
 const maxSpanMs = 100 * 365 * 24 * 3_600_000;
 
-/** A bad value as an error message shows it: its type when not a number, a bounded prefix. */
-const shown = (value: unknown): string =>
-  typeof value === "number" ? String(value) : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
-
-const check = (ok: boolean, what: string): void => {
-  if (!ok) throw new ConfigError(`invalid task option: ${what}`);
+/**
+ * Every task option, its type and range: each bound is what the column
+ * holds (integer, bigint) and what makes sense. Definitions, `optionsFor`,
+ * step options and enqueues are all checked against it.
+ */
+export const taskOptionShape: OptionShape = {
+  retry: {
+    shape: {
+      maxAttempts: { type: "integer", min: 1, max: int32 },
+      initialIntervalMs: { type: "integer", min: 0, max: int32 },
+      maxIntervalMs: { type: "integer", min: 0, max: int32 },
+      backoffCoefficient: { type: "number", min: 1, max: 1_000 },
+      jitter: { type: "number", min: 0, max: 1 },
+    },
+  },
+  timeoutMs: { type: "integer", min: 1, max: int32 },
+  ttlMs: { type: "integer", min: 0, max: maxSpanMs },
+  delayMs: { type: "number", min: 0, max: maxSpanMs },
+  // A lease must outlast a few renewals plus a stalled event loop or a slow
+  // round trip; shorter leases lapsed on a busy machine and failed healthy tasks.
+  heartbeatMs: { type: "integer", min: minHeartbeatMs, max: int32 },
+  concurrencyKey: { type: "string", nullable: true },
+  concurrencyLimit: { type: "integer", min: 1, max: int32 },
+  uniqueKey: { type: "string", nullable: true },
+  priority: { type: "integer", min: -int32, max: int32 },
 };
 
-const finite = (name: string, value: unknown, min: number, max: number): void =>
-  check(
-    typeof value === "number" && Number.isFinite(value) && value >= min && value <= max,
-    `${name} must be a number from ${min} to ${max}, got ${shown(value)}`,
-  );
-
-const integer = (name: string, value: unknown, min: number, max: number): void =>
-  check(
-    typeof value === "number" && Number.isInteger(value) && value >= min && value <= max,
-    `${name} must be an integer from ${min} to ${max}, got ${shown(value)}`,
-  );
-
-/** Layers option sets (later wins) and validates the result. */
+/** Layers option sets (later wins), each checked against {@link taskOptionShape}. */
 export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | undefined>): TaskOptions => {
   let options = defaultTaskOptions;
   for (const layer of layers) {
     if (layer === undefined) continue;
-    check(typeof layer === "object" && layer !== null, `options must be an object, got ${shown(layer)}`);
-    check(
-      layer.retry === undefined || (typeof layer.retry === "object" && layer.retry !== null),
-      `retry must be an object, got ${shown(layer.retry)}`,
-    );
+    checkOptionShape("invalid task option", layer, taskOptionShape);
     options = { ...options, ...defined(layer), retry: { ...options.retry, ...defined(layer.retry) } };
   }
   const { retry } = options;
-  // Each bound is what the column holds (integer, bigint) and what makes sense.
-  integer("retry.maxAttempts", retry.maxAttempts, 1, int32);
-  integer("retry.initialIntervalMs", retry.initialIntervalMs, 0, int32);
-  integer("retry.maxIntervalMs", retry.maxIntervalMs, 0, int32);
-  finite("retry.backoffCoefficient", retry.backoffCoefficient, 1, 1_000);
-  finite("retry.jitter", retry.jitter, 0, 1);
-  integer("timeoutMs", options.timeoutMs, 1, int32);
-  // A lease must outlast a few renewals plus a stalled event loop or a slow
-  // round trip; shorter leases lapsed on a busy machine and failed healthy tasks.
-  integer("heartbeatMs", options.heartbeatMs, minHeartbeatMs, int32);
-  integer("ttlMs", options.ttlMs, 0, maxSpanMs);
-  finite("delayMs", options.delayMs, 0, maxSpanMs);
   check(
     retry.maxIntervalMs >= retry.initialIntervalMs,
     `retry.maxIntervalMs (${retry.maxIntervalMs}) must be >= retry.initialIntervalMs (${retry.initialIntervalMs})`,
   );
-  integer("priority", options.priority, -int32, int32);
-  integer("concurrencyLimit", options.concurrencyLimit, 1, int32);
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);
   return options;

@@ -1,6 +1,7 @@
 import * as TE from "fp-ts/lib/TaskEither.js";
+import { checkOptionShape, type OptionShape } from "./optionShape.ts";
 import { pipe } from "fp-ts/lib/function.js";
-import { ConfigError, orThrow, type DbError } from "./errors.ts";
+import { orThrow, type DbError } from "./errors.ts";
 import { checkQueueName, checkTaskId } from "./identifier.ts";
 import { tasksRedrive, type RedriveSelection } from "./db/taskQueries.ts";
 import type { Underway } from "./underway.ts";
@@ -25,10 +26,11 @@ export interface RedriveOptions {
   readonly batchSize?: number;
 }
 
-const checkPositiveInteger = (value: number, what: string): number => {
-  if (!Number.isInteger(value) || value < 1)
-    throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 100)}`);
-  return value;
+const redriveShape: OptionShape = {
+  ids: "string[]",
+  filter: { shape: { errorLike: "string", failedBefore: "Date" } },
+  limit: { type: "integer", min: 1, max: Number.MAX_SAFE_INTEGER },
+  batchSize: { type: "integer", min: 1, max: 2_147_483_647 },
 };
 
 const checkIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
@@ -92,6 +94,7 @@ export const redrive = async (
   dlqName: string,
   options: RedriveOptions = {},
 ): Promise<ReadonlyArray<string>> => {
+  checkOptionShape("redrive options", options, redriveShape);
   const dlq = checkQueueName(dlqName);
   const ids = options.ids === undefined ? null : checkIds(options.ids);
   if (ids !== null && ids.length === 0) return [];
@@ -100,8 +103,8 @@ export const redrive = async (
     errorLike: options.filter?.errorLike ?? null,
     failedBefore: options.filter?.failedBefore ?? null,
   };
-  const limit = options.limit === undefined ? Infinity : checkPositiveInteger(options.limit, "limit");
-  const batchSize = checkPositiveInteger(options.batchSize ?? 1_000, "batchSize");
+  const limit = options.limit ?? Infinity;
+  const batchSize = options.batchSize ?? 1_000;
   const moved = await orThrow(
     redriveBatches(underway, dlq, selection, batchSize, Math.min(limit, ids?.length ?? Infinity))(),
   );

@@ -1,8 +1,10 @@
 import * as E from "fp-ts/lib/Either.js";
+import { checkOptionShape, type OptionShape } from "./optionShape.ts";
+import { schedulerRule } from "./worker/workOptions.ts";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
-import { ConfigError, messageOf, orThrow, type DbError } from "./errors.ts";
+import { messageOf, orThrow, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./db/taskQueries.ts";
 import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
@@ -23,10 +25,11 @@ export interface RetentionOptions extends SweepOptions {
 
 const defaultBatchSize = 1_000;
 
-const checkPositiveInteger = (value: number, what: string): number => {
-  if (!Number.isInteger(value) || value < 1)
-    throw new ConfigError(`${what} must be an integer >= 1, got ${String(value).slice(0, 100)}`);
-  return value;
+const sweepShape: OptionShape = { batchSize: { type: "integer", min: 1, max: 2_147_483_647 } };
+const retentionShape: OptionShape = {
+  ...sweepShape,
+  intervalMs: { type: "integer", min: 1, max: 2_147_483_647 },
+  scheduler: schedulerRule,
 };
 
 /**
@@ -62,7 +65,8 @@ const sweep = (
  * const deleted = await sweepExpired(underway, { batchSize: 500 });
  */
 export const sweepExpired = async (underway: Underway, options: SweepOptions = {}): Promise<number> => {
-  const batchSize = checkPositiveInteger(options.batchSize ?? defaultBatchSize, "batchSize");
+  checkOptionShape("sweepExpired options", options, sweepShape);
+  const batchSize = options.batchSize ?? defaultBatchSize;
   return orThrow(sweep(underway, batchSize, () => true)());
 };
 
@@ -131,10 +135,11 @@ class RetentionRun implements Stoppable {
  * await retention.stop();
  */
 export const startRetention = (underway: Underway, options: RetentionOptions = {}): Stoppable => {
+  checkOptionShape("startRetention options", options, retentionShape);
   const run = new RetentionRun(
     underway,
-    checkPositiveInteger(options.batchSize ?? defaultBatchSize, "batchSize"),
-    checkPositiveInteger(options.intervalMs ?? 60_000, "intervalMs"),
+    options.batchSize ?? defaultBatchSize,
+    options.intervalMs ?? 60_000,
     options.scheduler ?? asyncScheduler,
   );
   run.start();

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { checkOptionShape } from "./optionShape.ts";
 import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
 import { connect } from "./client/connect.ts";
 import { QueueBindings } from "./client/queueBindings.ts";
@@ -284,6 +285,7 @@ export class Underway {
     options: { readonly signals?: ReadonlyArray<NodeJS.Signals>; readonly exit?: boolean } = {},
   ): () => void {
     this.assertOpen();
+    checkOptionShape("stopOnSignals options", options, { signals: "string[]", exit: "boolean" });
     return this.signals.install(options);
   }
 

@@ -7,7 +7,8 @@ import { Listener, type ListenerOptions } from "../notify/listener.ts";
 import type { Sql } from "../db/query.ts";
 import { namedStatementsProbe } from "./namedStatementsProbe.ts";
 import { readQueries } from "../sql.ts";
-import type { UnderwayOptions } from "./underwayOptions.ts";
+import { checkOptionShape } from "../optionShape.ts";
+import { underwayOptionShape, type UnderwayOptions } from "./underwayOptions.ts";
 
 /** What a client is built from: a migrated database's pool, its queries, its LISTEN connection. */
 export interface Connection {
@@ -44,6 +45,7 @@ const listenerConnection = (options: ListenerOptions | undefined, pool: pg.Pool)
  * first subscribed). See `Underway.connect` for what it rejects with.
  */
 export const connect = async (options: UnderwayOptions): Promise<Connection> => {
+  checkOptionShape("Underway.connect", options, underwayOptionShape);
   const schema = options.schema ?? "underway";
   quoteSchema(schema);
   if ((options.pool === undefined) === (options.connectionString === undefined)) {
@@ -57,10 +59,6 @@ export const connect = async (options: UnderwayOptions): Promise<Connection> => 
   // after 10 s, queries after queryTimeoutMs (client side: a frozen server
   // cannot enforce its own statement_timeout).
   const queryTimeoutMs = options.queryTimeoutMs ?? 60_000;
-  if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs >= 0 && queryTimeoutMs <= 2_147_483_647))
-    throw new ConfigError(
-      `queryTimeoutMs must be an integer ms >= 0, got ${String(queryTimeoutMs).slice(0, 100)}`,
-    );
   const pool =
     options.pool ??
     new pg.Pool({

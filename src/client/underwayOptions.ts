@@ -1,5 +1,6 @@
 import type pg from "pg";
-import type { Logger } from "../log.ts";
+import { loggerRule, type Logger } from "../log.ts";
+import type { OptionShape } from "../optionShape.ts";
 import type { ListenerOptions } from "../notify/listener.ts";
 
 /** How to reach PostgreSQL and where underway's tables live. */
@@ -44,3 +45,32 @@ export interface UnderwayOptions {
    */
   readonly queryTimeoutMs?: number | undefined;
 }
+
+/**
+ * What `connect` takes, checked before anything connects. Closed: pg pool
+ * settings are not passed through (give your own `pool` for those); only
+ * `listener.connection` is a pg `ClientConfig`, handed to pg as it is.
+ */
+export const underwayOptionShape: OptionShape = {
+  pool: {
+    is: (value) =>
+      typeof value === "object" &&
+      value !== null &&
+      typeof (value as pg.Pool).query === "function" &&
+      typeof (value as pg.Pool).connect === "function",
+    expected: "a pg.Pool",
+  },
+  connectionString: "string",
+  schema: "string",
+  migrate: "boolean",
+  logger: loggerRule,
+  listener: {
+    shape: {
+      checkIntervalMs: { type: "integer", min: 0, max: 2_147_483_647 },
+      connection: "object",
+      connectionString: "string",
+    },
+  },
+  preparedStatements: "boolean",
+  queryTimeoutMs: { type: "integer", min: 0, max: 2_147_483_647 },
+};

@@ -1,8 +1,14 @@
-import { ConfigError, DatabaseError, UnderwayError } from "../errors.ts";
+import { DatabaseError, UnderwayError } from "../errors.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import type { Underway } from "../underway.ts";
 import { bulkAction, queueAction, scheduleAction, taskAction, type ActionOutcome } from "./actions.ts";
 import { clientScript } from "./clientScript.ts";
-import type { DashboardAuditEvent, DashboardOptions, DashboardRequestInfo } from "./dashboardOptions.ts";
+import {
+  dashboardOptionShape,
+  type DashboardAuditEvent,
+  type DashboardOptions,
+  type DashboardRequestInfo,
+} from "./dashboardOptions.ts";
 import { html, type Html } from "./html.ts";
 import { banner, layout } from "./layout.ts";
 import type { OpsApi } from "./opsContract.ts";
@@ -94,7 +100,7 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * const response = await handler(new Request("http://localhost/admin/queues/tasks"));
  */
 export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler =>
-  servedDashboard(underway, options, undefined);
+  servedDashboard(underway, checkOptionShape("dashboard options", options, dashboardOptionShape), undefined);
 
 /**
  * @internal The handler, given what serveDashboard bound (its port, and an
@@ -105,17 +111,8 @@ export const servedDashboard = (
   options: DashboardOptions,
   served: { readonly port: number; readonly address?: string } | undefined,
 ): DashboardHandler => {
+  // Checked by dashboard() and serveDashboard() against dashboardOptionShape.
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
-  if (!(Number.isInteger(queryTimeoutMs) && queryTimeoutMs > 0))
-    throw new ConfigError(
-      `dashboard queryTimeoutMs must be a positive integer, got ${String(queryTimeoutMs)}`,
-    );
-  if (options.basePath !== undefined && !/^\/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(options.basePath))
-    throw new ConfigError(
-      `dashboard basePath must be a URL path such as "/admin/queues", got ${JSON.stringify(options.basePath)}`,
-    );
-  if (options.allowedHosts !== undefined && !Array.isArray(options.allowedHosts))
-    throw new ConfigError("dashboard allowedHosts must be an array of host names");
   const hosts = new AllowedHosts(options.allowedHosts ?? [], served);
   const csrf = new Csrf();
   const authorize = options.authorize ?? localOnly;

@@ -1,3 +1,5 @@
+import type { OptionShape } from "../optionShape.ts";
+
 /** What a request may do: act, only look, or nothing (403). */
 export type DashboardRole = "admin" | "read-only" | "deny";
 
@@ -31,6 +33,20 @@ export interface DashboardAuditEvent {
   /** Set when the action failed: the error's message. */
   readonly error?: string;
 }
+
+/** What {@link dashboard} takes, checked before anything is served. */
+export const dashboardOptionShape: OptionShape = {
+  basePath: {
+    is: (value) => typeof value === "string" && /^\/?[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(value),
+    expected: 'a URL path such as "/admin/queues"',
+  },
+  authorize: "function",
+  allowedHosts: "string[]",
+  readOnly: "boolean",
+  onAudit: "function",
+  queryTimeoutMs: { type: "integer", min: 1, max: 2_147_483_647 },
+  live: "boolean",
+};
 
 /** Options of {@link dashboard}. */
 export interface DashboardOptions {

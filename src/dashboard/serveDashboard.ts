@@ -1,10 +1,11 @@
 import { createServer } from "node:http";
+import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.ts";
 import type { Stoppable, Underway } from "../underway.ts";
 import { servedDashboard } from "./dashboard.ts";
 import { dashboardListener } from "./dashboardListener.ts";
-import type { DashboardOptions } from "./dashboardOptions.ts";
+import { dashboardOptionShape, type DashboardOptions } from "./dashboardOptions.ts";
 
 /** Options of {@link serveDashboard}: where to listen, and the dashboard's own. */
 export interface ServeDashboardOptions extends DashboardOptions {
@@ -27,6 +28,12 @@ export interface DashboardServer extends Stoppable {
   close(): Promise<void>;
 }
 
+const serveDashboardShape: OptionShape = {
+  ...dashboardOptionShape,
+  host: "string",
+  port: { type: "integer", min: 0, max: 65_535 },
+};
+
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /**
@@ -46,10 +53,9 @@ export const serveDashboard = async (
   underway: Underway,
   options: ServeDashboardOptions = {},
 ): Promise<DashboardServer> => {
+  checkOptionShape("serveDashboard options", options, serveDashboardShape);
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
-  if (!(Number.isInteger(port) && port >= 0 && port <= 65_535))
-    throw new ConfigError(`dashboard port must be an integer 0..65535, got ${String(port)}`);
   if (!loopbackHosts.has(host) && options.authorize === undefined)
     throw new ConfigError(
       `serveDashboard binds ${host}, reachable from other machines: pass an authorize function (or bind 127.0.0.1)`,

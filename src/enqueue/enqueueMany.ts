@@ -7,7 +7,7 @@ import { tasksEnqueue, tasksEnqueueUniform, tasksFindUnique } from "../db/enqueu
 import type { Queryable } from "../db/query.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
-import type { EnqueueOptions } from "./enqueueOptions.ts";
+import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
 
 // Rows per INSERT statement: one array parameter per column, so the limit
@@ -33,6 +33,7 @@ export const enqueueMany = async <In, V, R, O>(
       paths: ["(root)"],
       message: `expected an array of inputs, got ${typeof inputs}`,
     });
+  checkEnqueueOptions(options);
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   if (valid.length === 0) return [];
   await underway.register(definition);

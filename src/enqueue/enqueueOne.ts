@@ -6,7 +6,7 @@ import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput } from "./checkInput.ts";
-import type { EnqueueOptions } from "./enqueueOptions.ts";
+import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
 
 /**
@@ -19,6 +19,7 @@ export const enqueueOne = async <In, V, R, O>(
   input: In,
   options: EnqueueOptions | undefined,
 ): Promise<string> => {
+  checkEnqueueOptions(options);
   const valid = checkInput(definition, input);
   const columns = taskColumns(definition, [valid], options);
   await underway.register(definition);

@@ -5,7 +5,7 @@ import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { tasksEnqueue, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Underway } from "../underway.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
-import type { EnqueueOptions, OptionsSource } from "./enqueueOptions.ts";
+import { checkEnqueueOptions, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
 
 /**
@@ -42,6 +42,7 @@ export const enqueueRuns = async <In, V, R, O>(
   options: EnqueueOptions | undefined,
 ): Promise<string[]> => {
   const { queue } = definition;
+  checkEnqueueOptions(options);
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   const columns = runColumns(definition, valid, options);
   await underway.register(definition);

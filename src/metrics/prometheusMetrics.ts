@@ -1,4 +1,5 @@
 import { ConfigError, messageOf } from "../errors.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import type { Underway } from "../underway.ts";
 import {
   eventMetrics,
@@ -109,6 +110,12 @@ export const prometheusMetrics = async <R extends PrometheusRegistry = Prometheu
   underway: Underway,
   options: PrometheusOptions<R> = {},
 ): Promise<PrometheusMetrics<R>> => {
+  // registry: any prom-client Registry (ours or the app's copy of prom-client).
+  checkOptionShape("prometheusMetrics options", options, {
+    registry: "object",
+    prefix: "string",
+    queueStats: "boolean",
+  });
   const prefix = checkPrefix(options.prefix ?? "underway_");
   const prom = await loadPromClient();
   const registry = (options.registry ?? new prom.Registry()) as R;

@@ -1,7 +1,13 @@
 import * as E from "fp-ts/lib/Either.js";
+import type { OptionShape } from "../optionShape.ts";
 import { Observable, defer, filter, firstValueFrom, merge, mergeMap, timer } from "rxjs";
 import { publicError } from "../errors.ts";
 import type { Underway } from "../underway.ts";
+
+/** What `outcome()` takes: how often the row is read as a fallback, at most. */
+export const outcomeOptionShape: OptionShape = {
+  pollIntervalMs: { type: "number", min: 1, max: 2_147_483_647 },
+};
 
 /**
  * The first final outcome among notifications and reads of the row: the

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { ConfigError } from "../errors.ts";
+import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { Underway } from "../underway.ts";
 import { checkPoolSize } from "../worker/poolSize.ts";
@@ -11,11 +11,18 @@ import {
   type RunOnceDeps,
   type RunOnceOptions,
 } from "../worker/runOnce.ts";
-import { checkWorkOptions } from "../worker/workOptions.ts";
+import { workOptionShape } from "../worker/workOptions.ts";
 import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
 
 // How long close() lets a runOnce/drain handler finish, as a worker's default shutdownGraceMs.
 const runHereGraceMs = 30_000;
+
+const runOnceShape: OptionShape = { signal: "AbortSignal", stopClaiming: "AbortSignal" };
+const drainShape: OptionShape = {
+  ...runOnceShape,
+  until: { oneOf: ["empty"] },
+  concurrency: workOptionShape["concurrency"] ?? "integer",
+};
 
 /** Claims at most one due task and runs it here; `undefined` when none was due (or its result was lost). */
 export const runOnceHere = async <V, O>(
@@ -24,6 +31,7 @@ export const runOnceHere = async <V, O>(
   runner: TaskRunner<V, O>,
   options: RunOnceOptions,
 ): Promise<Outcome<O> | undefined> => {
+  checkOptionShape("runOnce options", options, runOnceShape);
   const one = await runHere(underway, target, runner, 1, options.signal, (deps, control) =>
     runOne(deps, { ...options, ...control }),
   );
@@ -37,9 +45,8 @@ export const drainHere = async <V, O>(
   runner: TaskRunner<V, O>,
   options: DrainOptions,
 ): Promise<DrainResult> => {
-  if (options.until !== undefined && options.until !== "empty")
-    throw new ConfigError(`drain: until must be "empty", got ${JSON.stringify(options.until)}`);
-  const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
+  checkOptionShape("drain options", options, drainShape);
+  const concurrency = options.concurrency ?? 1;
   return runHere(underway, target, runner, concurrency, options.signal, (deps, control) =>
     drain(deps, { ...options, ...control, concurrency }),
   );

@@ -1,4 +1,6 @@
 import { Cron } from "croner";
+import { queryableRule } from "../enqueue/enqueueOptions.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { ConfigError, ValidationError, messageOf, orThrow } from "../errors.ts";
@@ -170,6 +172,7 @@ export const schedule = async <In, V>(
   input: In,
   options: ScheduleOptions = {},
 ): Promise<ScheduleSpec> => {
+  checkOptionShape("schedule options", options, { catchUp: "boolean", client: queryableRule });
   const spec = parseSchedule(expression);
   const { queue, underway } = job;
   const valid = pipe(
@@ -197,5 +200,13 @@ export const schedule = async <In, V>(
 export const unschedule = <In, V>(
   job: Schedulable<In, V>,
   options: { readonly client?: Queryable } = {},
-): Promise<boolean> =>
-  orThrow(schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, { queue: job.queue })());
+): Promise<boolean> => {
+  try {
+    checkOptionShape("unschedule options", options, { client: queryableRule });
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  return orThrow(
+    schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, { queue: job.queue })(),
+  );
+};

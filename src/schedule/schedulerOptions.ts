@@ -1,4 +1,6 @@
 import type { SchedulerLike } from "rxjs";
+import type { OptionShape } from "../optionShape.ts";
+import { schedulerRule } from "../worker/workOptions.ts";
 
 /** How a scheduler runs. Every field has a default. */
 export interface SchedulerOptions {
@@ -11,6 +13,17 @@ export interface SchedulerOptions {
   /** Timers run on it and its `now()` is the clock: inject one for tests. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
 }
+
+// The longest delay a Node timer takes.
+const maxTimerMs = 2_147_483_647;
+
+/** What `runScheduler` and `scheduler$` take, checked before anything starts. */
+export const schedulerOptionShape: OptionShape = {
+  refreshIntervalMs: { type: "number", min: 1, max: maxTimerMs },
+  maxCatchUp: { type: "integer", min: 1, max: maxTimerMs },
+  retryDelayMs: { type: "number", min: 0, max: maxTimerMs },
+  scheduler: schedulerRule,
+};
 
 /** A tick this scheduler enqueued (ticks other schedulers took are not reported here). */
 export interface TickEvent {

@@ -17,13 +17,14 @@ import {
   type SchedulerLike,
 } from "rxjs";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
-import { ConfigError, messageOf, type DbError, type DecodeError } from "../errors.ts";
+import { messageOf, type DbError, type DecodeError } from "../errors.ts";
 import { schedulesGet, type ScheduleRow } from "../db/scheduleQueries.ts";
 import { fromTask, fromTaskEither } from "../worker/fromTask.ts";
 import { cursorFor, dueTicks } from "./dueTicks.ts";
 import { fireTick } from "./fireTick.ts";
 import { nextTick, scheduleSpecOf, type Schedulable, type ScheduleSpec } from "./schedule.ts";
-import type { SchedulerOptions, TickEvent } from "./schedulerOptions.ts";
+import { checkOptionShape } from "../optionShape.ts";
+import { schedulerOptionShape, type SchedulerOptions, type TickEvent } from "./schedulerOptions.ts";
 
 /** What the scheduler knows of its queue's schedule. */
 type Known<V> =
@@ -71,20 +72,13 @@ export class SchedulerRun<In, V> {
     private readonly job: Schedulable<In, V>,
     private readonly options: SchedulerOptions,
   ) {
+    checkOptionShape("runScheduler", options, schedulerOptionShape);
     this.clock = options.scheduler ?? asyncScheduler;
     this.cursor = this.clock.now();
     this.decodeInput = (stored) =>
       E.map((value: V): CheckedInput<V> => ({ value, stored, json: JSON.stringify(stored) }))(
         job.definition.input.load(stored),
       );
-    const maxCatchUp = options.maxCatchUp ?? 100;
-    if (!Number.isInteger(maxCatchUp) || maxCatchUp < 1) {
-      throw new ConfigError(`maxCatchUp must be an integer >= 1, got ${maxCatchUp}`);
-    }
-    const refresh = options.refreshIntervalMs ?? 10_000;
-    if (!(refresh >= 1)) throw new ConfigError(`refreshIntervalMs must be >= 1, got ${refresh}`);
-    const retry = options.retryDelayMs ?? 1_000;
-    if (!(retry >= 0)) throw new ConfigError(`retryDelayMs must be >= 0, got ${retry}`);
   }
 
   start(emit: (event: TickEvent) => void): void {

@@ -1,4 +1,6 @@
 import type { Observable } from "rxjs";
+import { checkOptionShape } from "../optionShape.ts";
+import { outcomeOptionShape } from "../notify/firstFinal.ts";
 import { cancelRun } from "../cancel.ts";
 import type { StepJobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
@@ -132,6 +134,7 @@ export class StepJob<In, V, R, O> {
   /** The final outcome of a run, also when it finished before the call. */
   outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<JobOutcome<O>> {
     checkJobId(jobId);
+    checkOptionShape("outcome options", options, outcomeOptionShape);
     return this.runs.final(jobId, options.pollIntervalMs);
   }
 

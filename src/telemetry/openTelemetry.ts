@@ -1,4 +1,5 @@
 import { ConfigError, messageOf } from "../errors.ts";
+import { checkOptionShape } from "../optionShape.ts";
 import type { Underway } from "../underway.ts";
 import { attemptTracing, type OtelApi } from "./attemptTracing.ts";
 import { otelMetrics } from "./otelMetrics.ts";
@@ -74,6 +75,13 @@ export const openTelemetry = async (
   underway: Underway,
   options: TelemetryOptions = {},
 ): Promise<Telemetry> => {
+  checkOptionShape("openTelemetry options", options, {
+    tracerProvider: "object",
+    meterProvider: "object",
+    tracing: "boolean",
+    metrics: "boolean",
+    queueStats: "boolean",
+  });
   const api = await loadApi();
   const stops: Array<() => void> = [];
   if (options.tracing !== false) {

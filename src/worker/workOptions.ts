@@ -1,5 +1,5 @@
 import type { SchedulerLike } from "rxjs";
-import { ConfigError } from "../errors.ts";
+import { checkOptionShape, type OptionRule, type OptionShape } from "../optionShape.ts";
 
 /** How a worker runs. Every field has a default. */
 export interface WorkOptions {
@@ -67,37 +67,35 @@ export interface ResolvedWorkOptions {
 const maxTimerMs = 2_147_483_647;
 const maxCount = 100_000;
 
-/** A bounded, printable prefix of any value, for error messages (never throws). */
-const echo = (value: unknown): string => {
-  let text: string;
-  try {
-    text = typeof value === "string" ? JSON.stringify(value) : String(value);
-  } catch {
-    text = `a value of type ${typeof value}`;
-  }
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+/** An RxJS `SchedulerLike`, recognised by its methods. */
+export const schedulerRule: OptionRule = {
+  is: (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SchedulerLike).now === "function" &&
+    typeof (value as SchedulerLike).schedule === "function",
+  expected: "an RxJS SchedulerLike",
 };
 
-const fail = (name: string, rule: string, value: unknown): never => {
-  throw new ConfigError(`invalid work option: ${name} must be ${rule}, got ${echo(value)}`);
+/** A delay for a Node timer, at least `min` (a longer one fires after 1 ms). */
+const millis = (min: number): OptionRule => ({ type: "number", min, max: maxTimerMs });
+
+/** Every work option, its type and range. */
+export const workOptionShape: OptionShape = {
+  concurrency: { type: "integer", min: 1, max: maxCount },
+  // Prefetch is on top of the running tasks, so any count from 0 is sane.
+  prefetch: { type: "integer", min: 0, max: maxCount },
+  prefetchHoldMs: millis(10),
+  // Below 10 ms a poll is a busy loop (0 burned half a core).
+  pollIntervalMs: millis(10),
+  heartbeatTickMs: millis(10),
+  reapIntervalMs: {
+    is: (value) => typeof value === "number" && (value === 0 || (value >= 10 && value <= maxTimerMs)),
+    expected: `a number of ms, 0 or from 10 to ${maxTimerMs}`,
+  },
+  shutdownGraceMs: millis(0),
+  scheduler: schedulerRule,
 };
-
-const integer = (name: string, value: unknown, min: number, max: number): number =>
-  typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
-    ? value
-    : fail(name, `an integer from ${min} to ${max}`, value);
-
-const millis = (name: string, value: unknown, min: number, allowZero = false): number =>
-  typeof value === "number" &&
-  Number.isFinite(value) &&
-  value <= maxTimerMs &&
-  (value >= min || (allowZero && value === 0))
-    ? value
-    : fail(
-        name,
-        `a finite number of ms ${allowZero ? `(0, or from ${min}` : `(from ${min}`} to ${maxTimerMs})`,
-        value,
-      );
 
 /**
  * Validates a worker's options and fills in the defaults, synchronously:
@@ -109,30 +107,16 @@ const millis = (name: string, value: unknown, min: number, allowZero = false): n
  * checkWorkOptions({ concurrency: 0 }); // throws ConfigError: concurrency must be an integer from 1 to 100000, got 0
  */
 export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions => {
-  // Only a missing option takes its default: null is a bad value like any other.
-  const or = <A>(value: A | undefined, fallback: A): A => (value === undefined ? fallback : value);
-  if (typeof options !== "object" || options === null) fail("options", "an object", options);
-  const concurrency = integer("concurrency", or(options.concurrency, 10), 1, maxCount);
-  const scheduler = options.scheduler;
-  if (
-    scheduler !== undefined &&
-    (typeof scheduler !== "object" ||
-      scheduler === null ||
-      typeof scheduler.now !== "function" ||
-      typeof scheduler.schedule !== "function")
-  ) {
-    fail("scheduler", "an RxJS SchedulerLike", scheduler);
-  }
+  checkOptionShape("invalid work option", options, workOptionShape);
+  const concurrency = options.concurrency ?? 10;
   return {
     concurrency,
-    // Prefetch is on top of the running tasks, so any count from 0 is sane.
-    prefetch: integer("prefetch", or(options.prefetch, Math.max(defaultPrefetch, concurrency)), 0, maxCount),
-    prefetchHoldMs: millis("prefetchHoldMs", or(options.prefetchHoldMs, 5_000), 10),
-    // Below 10 ms a poll is a busy loop (0 burned half a core).
-    pollIntervalMs: millis("pollIntervalMs", or(options.pollIntervalMs, 1_000), 10),
-    heartbeatTickMs: millis("heartbeatTickMs", or(options.heartbeatTickMs, 500), 10),
-    reapIntervalMs: millis("reapIntervalMs", or(options.reapIntervalMs, 5_000), 10, true),
-    shutdownGraceMs: millis("shutdownGraceMs", or(options.shutdownGraceMs, 30_000), 0),
-    scheduler,
+    prefetch: options.prefetch ?? Math.max(defaultPrefetch, concurrency),
+    prefetchHoldMs: options.prefetchHoldMs ?? 5_000,
+    pollIntervalMs: options.pollIntervalMs ?? 1_000,
+    heartbeatTickMs: options.heartbeatTickMs ?? 500,
+    reapIntervalMs: options.reapIntervalMs ?? 5_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
+    scheduler: options.scheduler,
   };
 };
