@@ -6,6 +6,7 @@
 export const queryNames = [
   "backendPid",
   "backendsCancel",
+  "opsErrorIndex",
   "opsQueueCounts",
   "opsQueueNames",
   "opsQueuesList",
@@ -17,6 +18,7 @@ export const queryNames = [
   "opsTasksPairBranch",
   "opsTasksPlain",
   "opsTasksRetry",
+  "opsTasksWalk",
   "outcomeListenersDelete",
   "outcomeListenersUpsert",
   "queueStatsAdd",
