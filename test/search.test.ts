@@ -103,6 +103,22 @@ describe("search across every queue", () => {
       }
     };
     await expect({ errorLike: "smtp TIMEOUT" }, smtp); // a trigram: off the index
+    // A walk of 2 tasks, then the rest off the index: every match once, in order, never bounded.
+    for (const limit of [1, 3, 50])
+      for (const order of ["newest", "oldest"] as const) {
+        const pages = await allPages(
+          underway,
+          { errorLike: "smtp timeout" },
+          { limit, order, searchRows: 2 },
+        );
+        const expected = newestFirst(smtp);
+        assert.deepEqual(
+          ids(pages.tasks),
+          order === "newest" ? expected : expected.reverse(),
+          `${limit} ${order}`,
+        );
+        assert.ok(pages.searched.every((read) => read === undefined));
+      }
     await expect({ errorLike: "503" }, http);
     await expect({ errorLike: "30" }, smtp); // no trigram: a walk
     await expect({ errorLike: "0" }, [...smtp, ...http, literal]);

@@ -79,6 +79,12 @@ export const opsTasksWalk = defineFilteredQuery<
   WalkRow
 >("opsTasksWalk", ["after", "rows", "budget"]);
 
+/** A page of an error search across every queue, every match read off the trigram index, then sorted. */
+export const opsTasksIndexed = defineFilteredQuery<
+  { readonly after: string | null; readonly rows: number },
+  SummaryRow
+>("opsTasksIndexed", ["after", "rows"]);
+
 /** A page of tasks merged from one branch per (queue, state) pair. */
 export const opsTasksByPair = definePairQuery<SummaryRow>("opsTasksByPair", "opsTasksPairBranch");
 

@@ -15,6 +15,7 @@ export const queryNames = [
   "opsTasksCancel",
   "opsTasksCount",
   "opsTasksDelete",
+  "opsTasksIndexed",
   "opsTasksPairBranch",
   "opsTasksPlain",
   "opsTasksRetry",

@@ -7,6 +7,7 @@ import {
   opsErrorIndex,
   opsQueueNames,
   opsTasksByPair,
+  opsTasksIndexed,
   opsTasksPlain,
   opsTasksWalk,
   type SummaryRow,
@@ -83,22 +84,25 @@ const statesToWalk = (filter: CheckedFilter): ReadonlyArray<TaskState> => {
 /**
  * How a page is read:
  * - `plain`: one query in id order off the index the filter names (ids,
- *   job, key), the primary key (no filter), or the trigram index on error
- *   (an error pattern across every queue);
+ *   job, key) or the primary key (no filter);
+ * - `indexed`: an error pattern with a trigram across every queue, where
+ *   the trigram index exists: a short bounded walk of the newest tasks
+ *   (common recent matches fill the page there), then the rest off the
+ *   index;
  * - `pairs`: (queue, state) ranges of task_queue_state_idx merged, when
  *   queues are named;
  * - `walk`: across every queue with a criterion no index narrows (input,
  *   an error pattern without a trigram or without the index): a bounded
  *   walk of the primary key, at most `searchRows` rows a call.
  */
-type Plan = "plain" | "pairs" | "walk";
+type Plan = "plain" | "pairs" | "walk" | "indexed";
 
 const planOf = async (underway: Underway, filter: CheckedFilter): Promise<Plan> => {
   if (isNarrow(filter)) return "plain";
   if (filter.queues !== null) return "pairs";
   if (filter.errorLike !== null && hasTrigram(filter.errorLike)) {
     const indexed = await orThrow(opsErrorIndex(underway.sql, underway.pool, {})());
-    if (indexed) return "plain";
+    if (indexed) return "indexed";
   }
   return filter.errorLike !== null || filter.inputContains !== null ? "walk" : "pairs";
 };
@@ -132,6 +136,45 @@ const walkPage = async (underway: Underway, filter: CheckedFilter, list: Checked
   return { tasks: hits.map(walkSummaryOf), next: encodeCursor(order, marker.id), searched: searchRows };
 };
 
+/**
+ * Rows the walk ahead of an index search reads (or `searchRows`, if
+ * fewer): enough for a common match
+ * to fill a page (a match in 1 of 200 rows fills 50), few enough to cost a
+ * few milliseconds when it does not.
+ */
+const walkBeforeIndex = 10_000;
+
+/**
+ * Neither plan alone is safe: the planner, seeing a common pattern, walks
+ * the primary key, and reads most of the table when the matches are all
+ * old; reading every match off the index and sorting them costs as many
+ * rows as there are matches, too many for a common one. So a short walk
+ * first, and the index only for what the walk did not reach.
+ */
+const indexedPage = async (
+  underway: Underway,
+  filter: CheckedFilter,
+  list: CheckedList,
+): Promise<TaskPage> => {
+  const { limit, order } = list;
+  const walked = await walkPage(underway, filter, {
+    ...list,
+    searchRows: Math.min(list.searchRows, walkBeforeIndex),
+  });
+  if (walked.searched === undefined) return walked;
+  const { next, searched: _searched, ...page } = walked;
+  const wanted = limit - page.tasks.length;
+  const rows = await orThrow(
+    opsTasksIndexed(underway.sql, underway.pool, {
+      after: next === null ? null : decodeCursor(next, order),
+      rows: wanted + 1,
+      where: (first) => predicateOf(schemaOf(underway.sql), filter, first),
+      order,
+    })(),
+  );
+  return pageOf([...page.tasks, ...rows.slice(0, wanted).map(summaryOf)], rows.length > wanted, order);
+};
+
 /** One keyset page of tasks; see {@link Ops.tasks}. */
 export const taskPage = async (
   underway: Underway,
@@ -146,6 +189,7 @@ export const taskPage = async (
   const schema = schemaOf(sql);
   const plan = await planOf(underway, checked);
   if (plan === "walk") return walkPage(underway, checked, list);
+  if (plan === "indexed") return indexedPage(underway, checked, list);
   // Without a queue, every queue that has tasks (one index probe each).
   const queues = plan === "plain" ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
   if (plan === "pairs" && (queues.length === 0 || statesToWalk(checked).length === 0))

@@ -100,7 +100,9 @@ export interface ListOptions {
   /**
    * The most tasks a bounded search reads per call (see
    * {@link TaskPage.searched}): 1 to 1,000,000. Default 100,000, about a
-   * quarter of a second on 10 million rows (docs/operations.md).
+   * quarter of a second on 10 million rows (docs/operations.md). An error
+   * search off the trigram index walks at most this many (and at most
+   * 10,000) before reading the rest off the index, and is never bounded.
    */
   readonly searchRows?: number;
 }
