@@ -18,6 +18,7 @@ import {
   type TaskFilter,
   type TaskSummary,
 } from "../src/index.ts";
+import { runCli } from "./support/cli.ts";
 import { useDatabase } from "./support/harness.ts";
 import { testDatabase } from "./support/testDatabase.ts";
 
@@ -182,6 +183,34 @@ describe("search across every queue", () => {
         () => underway.ops.tasks({}, { searchRows } as unknown as ListOptions),
         (error: unknown) => error instanceof ConfigError && /searchRows/.test(error.message),
       );
+  });
+
+  it("underway tasks list says when a search across queues stopped at its bound, and its cursor goes on", async () => {
+    const underway = await connect({ schema: "cli_search" });
+    // 100,001 tasks, the one match the oldest: past the default bound of 100,000.
+    await underway.pool.query(
+      `insert into cli_search.task (queue_name, input, max_attempts, retry_initial_ms, retry_max_ms,
+         retry_coefficient, retry_jitter, timeout_ms, heartbeat_ms, ttl_ms)
+       select 'cli_search', jsonb_build_object('user', case when i = 1 then 99 else 0 end),
+              5, 1000, 60000, 2, 0.5, 900000, 30000, 1209600000
+         from generate_series(1, 100001) i`,
+    );
+    const cli = (...args: string[]) =>
+      runCli(["tasks", "list", "--schema", "cli_search", ...args], { DATABASE_URL: db().url });
+    const first = await cli("--input", '{"user":99}');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /no tasks match so far/);
+    assert.match(first.stdout, /searched 100,000 tasks without filling the page; more may match/);
+    const cursor = /next page: --cursor (\S+)/.exec(first.stdout)?.[1];
+    assert.ok(cursor !== undefined, first.stdout);
+    const second = await cli("--input", '{"user":99}', "--cursor", cursor, "--json");
+    assert.equal(second.code, 0, second.stderr);
+    const page = JSON.parse(second.stdout) as { tasks: Array<{ queue: string }>; next: string | null };
+    assert.deepEqual(
+      page.tasks.map((task) => task.queue),
+      ["cli_search"],
+    );
+    assert.equal(page.next, null);
   });
 
   it("migrates as a role that may not install pg_trgm, and searches by error and input still work", async () => {
