@@ -11,6 +11,7 @@ import * as t from "io-ts";
 import pg from "pg";
 import {
   ConfigError,
+  dashboard,
   defineJob,
   silentLogger,
   Underway,
@@ -185,7 +186,7 @@ describe("search across every queue", () => {
       );
   });
 
-  it("underway tasks list says when a search across queues stopped at its bound, and its cursor goes on", async () => {
+  it("underway tasks list and the dashboard say when a search across queues stopped at its bound, and its cursor goes on", async () => {
     const underway = await connect({ schema: "cli_search" });
     // 100,001 tasks, the one match the oldest: past the default bound of 100,000.
     await underway.pool.query(
@@ -211,6 +212,18 @@ describe("search across every queue", () => {
       ["cli_search"],
     );
     assert.equal(page.next, null);
+
+    // The dashboard's task list says the same, and its link searches on.
+    const handler = dashboard(underway, { authorize: () => "read-only" });
+    const get = async (path: string) => (await handler(new Request(`http://localhost${path}`))).text();
+    const html = await get(`/tasks?input=${encodeURIComponent('{"user":99}')}`);
+    assert.match(html, /searched 100,000 tasks without filling the page; more may match/);
+    const link = /<a rel="next" href="([^"]+)">search on »<\/a>/.exec(html)?.[1];
+    assert.ok(link !== undefined, "a search-on link");
+    const onward = await get(link.replaceAll("&amp;", "&"));
+    assert.doesNotMatch(onward, /searched 100,000/);
+    assert.match(onward, /end of list/);
+    assert.match(onward, /cli_search/);
   });
 
   it("migrates as a role that may not install pg_trgm, and searches by error and input still work", async () => {
