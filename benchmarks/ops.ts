@@ -153,6 +153,23 @@ const main = async () => {
         list({ queue: "billing", state: "failed", inputContains: { userId: 42 } }),
       ],
       ["`tasks({ concurrencyKey: 'account:42' })`", list({ concurrencyKey: "account:42" })],
+      // Across every queue: error text off the trigram index (common, rare
+      // and absent text), a pattern without a trigram and inputs by a
+      // bounded walk of the newest 100,000 tasks.
+      ["`tasks({ errorLike: 'smtp' })`, every queue (2.5% of rows match)", list({ errorLike: "smtp" })],
+      [
+        "`tasks({ errorLike: 'quota exceeded' })`, every queue (no match)",
+        list({ errorLike: "quota exceeded" }),
+      ],
+      ["`tasks({ errorLike: '30' })`, every queue (no trigram: bounded)", list({ errorLike: "30" })],
+      [
+        "`tasks({ inputContains: { kind: 'welcome' } })`, every queue (a third match)",
+        list({ inputContains: { kind: "welcome" } }),
+      ],
+      [
+        "`tasks({ inputContains: { userId: 42 } })`, every queue (1 in 100,000: bounded)",
+        list({ inputContains: { userId: 42 } }),
+      ],
       [
         "`tasks({ queue: 'reports', createdAfter: 1 day ago })`",
         list({ queue: "reports", createdAfter: new Date(Date.now() - 86_400_000) }),

@@ -39,11 +39,12 @@ export interface PendingMigration {
 
 // Shared by migrate() and pendingMigrations(): the one definition of the
 // migrations table, so SQL printed for another tool matches what migrate does.
-const preamble = (quoted: string): string =>
-  `create schema if not exists ${quoted};\n` +
+const createSchema = (quoted: string): string => `create schema if not exists ${quoted};\n`;
+const createTable = (quoted: string): string =>
   `create table if not exists ${quoted}.migration (\n` +
   "  version integer primary key, name text not null, checksum text not null,\n" +
   "  applied_at timestamptz not null default now());\n";
+const preamble = (quoted: string): string => createSchema(quoted) + createTable(quoted);
 
 // An applied migration must still match its file, and the schema must not
 // hold migrations newer than this version of underway.
@@ -188,8 +189,15 @@ export const migrate = async (pool: pg.Pool, options: MigrateOptions = {}): Prom
       // Same key as the session lock of earlier versions, so a process still
       // running one of those and this one exclude each other too.
       await client.query("select pg_advisory_xact_lock(hashtext($1))", [`underway.migrate:${schema}`]);
+      // CREATE SCHEMA, even IF NOT EXISTS, needs CREATE on the database:
+      // a role given a schema made for it by an administrator (a managed
+      // database's usual set-up) has none, so it is left out when the schema
+      // is there.
       const { rows } = await client
-        .query(preamble(quoted))
+        .query<{ present: boolean }>("select to_regnamespace($1) is not null as present", [quoted])
+        .then(({ rows: found }) =>
+          client.query((found[0]?.present === true ? "" : createSchema(quoted)) + createTable(quoted)),
+        )
         .then(() =>
           client.query<AppliedRow>(
             `select version, name, checksum from ${quoted}.migration order by version`,

@@ -76,6 +76,26 @@ export const opsTasksPlain = defineFilteredQuery<
   SummaryRow
 >("opsTasksPlain", ["after", "rows"]);
 
+/** Whether the trigram index on task.error (migration 0013) exists and is valid. */
+export const opsErrorIndex = defineQuery<NoParams, { readonly present: boolean }>("opsErrorIndex", []).map(
+  (rows) => rows[0]?.present === true,
+);
+
+/** A row of a bounded walk: a summary, whether it matched, and its place in the walk (1-based). */
+export type WalkRow = SummaryRow & { readonly hit: boolean; readonly n: number };
+
+/** Up to `rows` matches among at most `budget` tasks read from the cursor in id order, and the `budget`th row read. */
+export const opsTasksWalk = defineFilteredQuery<
+  { readonly after: string | null; readonly rows: number; readonly budget: number },
+  WalkRow
+>("opsTasksWalk", ["after", "rows", "budget"]);
+
+/** A page of an error search across every queue, every match read off the trigram index, then sorted. */
+export const opsTasksIndexed = defineFilteredQuery<
+  { readonly after: string | null; readonly rows: number },
+  SummaryRow
+>("opsTasksIndexed", ["after", "rows"]);
+
 /** A page of tasks merged from one branch per (queue, state) pair. */
 export const opsTasksByPair = definePairQuery<SummaryRow>("opsTasksByPair", "opsTasksPairBranch");
 

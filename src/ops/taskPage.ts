@@ -3,15 +3,35 @@ import { checkOptionShape } from "../optionShape.ts";
 import type { Underway } from "../underway.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { schemaOf } from "../db/filteredQuery.ts";
-import { opsQueueNames, opsTasksByPair, opsTasksPlain, type SummaryRow } from "../db/opsQueries.ts";
-import { checkFilter, predicateOf, type CheckedFilter } from "./taskFilter.ts";
+import {
+  opsErrorIndex,
+  opsQueueNames,
+  opsTasksByPair,
+  opsTasksIndexed,
+  opsTasksPlain,
+  opsTasksWalk,
+  type SummaryRow,
+  type WalkRow,
+} from "../db/opsQueries.ts";
+import { checkFilter, hasTrigram, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
-const checkList = (given: ListOptions): { limit: number; order: ListOrder; after: string | null } => {
+/** The most tasks a bounded search reads per call unless told otherwise; see {@link ListOptions.searchRows}. */
+export const defaultSearchRows = 100_000;
+
+interface CheckedList {
+  readonly limit: number;
+  readonly order: ListOrder;
+  readonly after: string | null;
+  readonly searchRows: number;
+}
+
+const checkList = (given: ListOptions): CheckedList => {
   const options = checkOptionShape("list options", given, {
     limit: "integer",
     after: "string",
     order: "string",
+    searchRows: "integer",
   });
   const limit = options.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1_000)
@@ -21,11 +41,18 @@ const checkList = (given: ListOptions): { limit: number; order: ListOrder; after
     throw new ConfigError(
       `order must be "newest" or "oldest", got ${JSON.stringify(String(order).slice(0, 40))}`,
     );
+  const searchRows = options.searchRows ?? defaultSearchRows;
+  if (!Number.isInteger(searchRows) || searchRows < 1 || searchRows > 1_000_000)
+    throw new ConfigError(
+      `searchRows must be an integer from 1 to 1000000, got ${String(searchRows).slice(0, 40)}`,
+    );
   const after = options.after === undefined ? null : decodeCursor(options.after, order);
-  return { limit, order, after };
+  return { limit, order, after, searchRows };
 };
 
 const summaryOf = ({ sort_id: _sortId, ...row }: SummaryRow): TaskSummary => row;
+
+const walkSummaryOf = ({ hit: _hit, n: _n, ...row }: WalkRow): TaskSummary => summaryOf(row);
 
 /**
  * Narrow filters (ids, a job, a concurrency key) are read off their own
@@ -54,6 +81,100 @@ const statesToWalk = (filter: CheckedFilter): ReadonlyArray<TaskState> => {
   return filter.errorLike === null ? states : states.filter((state) => state !== "succeeded");
 };
 
+/**
+ * How a page is read:
+ * - `plain`: one query in id order off the index the filter names (ids,
+ *   job, key) or the primary key (no filter);
+ * - `indexed`: an error pattern with a trigram across every queue, where
+ *   the trigram index exists: a short bounded walk of the newest tasks
+ *   (common recent matches fill the page there), then the rest off the
+ *   index;
+ * - `pairs`: (queue, state) ranges of task_queue_state_idx merged, when
+ *   queues are named;
+ * - `walk`: across every queue with a criterion no index narrows (input,
+ *   an error pattern without a trigram or without the index): a bounded
+ *   walk of the primary key, at most `searchRows` rows a call.
+ */
+type Plan = "plain" | "pairs" | "walk" | "indexed";
+
+const planOf = async (underway: Underway, filter: CheckedFilter): Promise<Plan> => {
+  if (isNarrow(filter)) return "plain";
+  if (filter.queues !== null) return "pairs";
+  if (filter.errorLike !== null && hasTrigram(filter.errorLike)) {
+    const indexed = await orThrow(opsErrorIndex(underway.sql, underway.pool, {})());
+    if (indexed) return "indexed";
+  }
+  return filter.errorLike !== null || filter.inputContains !== null ? "walk" : "pairs";
+};
+
+const pageOf = (tasks: ReadonlyArray<TaskSummary>, more: boolean, order: ListOrder): TaskPage => {
+  const last = tasks[tasks.length - 1];
+  return { tasks, next: more && last !== undefined ? encodeCursor(order, last.id) : null };
+};
+
+/**
+ * A bounded walk: rows past `limit` matches mean a full page with more to
+ * come; otherwise the marker (the last row read, when the walk read all it
+ * was allowed) is where the next call goes on, and the page says so.
+ */
+const walkPage = async (underway: Underway, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
+  const { limit, order, after, searchRows } = list;
+  const schema = schemaOf(underway.sql);
+  const rows = await orThrow(
+    opsTasksWalk(underway.sql, underway.pool, {
+      after,
+      rows: limit + 1,
+      budget: searchRows,
+      where: (first) => predicateOf(schema, filter, first),
+      order,
+    })(),
+  );
+  const hits = rows.filter((row) => row.hit === true);
+  if (hits.length > limit) return pageOf(hits.slice(0, limit).map(walkSummaryOf), true, order);
+  const marker = rows.find((row) => row.n === searchRows);
+  if (marker === undefined) return pageOf(hits.map(walkSummaryOf), false, order);
+  return { tasks: hits.map(walkSummaryOf), next: encodeCursor(order, marker.id), searched: searchRows };
+};
+
+/**
+ * Rows the walk ahead of an index search reads (or `searchRows`, if
+ * fewer): enough for a common match
+ * to fill a page (a match in 1 of 200 rows fills 50), few enough to cost a
+ * few milliseconds when it does not.
+ */
+const walkBeforeIndex = 10_000;
+
+/**
+ * Neither plan alone is safe: the planner, seeing a common pattern, walks
+ * the primary key, and reads most of the table when the matches are all
+ * old; reading every match off the index and sorting them costs as many
+ * rows as there are matches, too many for a common one. So a short walk
+ * first, and the index only for what the walk did not reach.
+ */
+const indexedPage = async (
+  underway: Underway,
+  filter: CheckedFilter,
+  list: CheckedList,
+): Promise<TaskPage> => {
+  const { limit, order } = list;
+  const walked = await walkPage(underway, filter, {
+    ...list,
+    searchRows: Math.min(list.searchRows, walkBeforeIndex),
+  });
+  if (walked.searched === undefined) return walked;
+  const { next, searched: _searched, ...page } = walked;
+  const wanted = limit - page.tasks.length;
+  const rows = await orThrow(
+    opsTasksIndexed(underway.sql, underway.pool, {
+      after: next === null ? null : decodeCursor(next, order),
+      rows: wanted + 1,
+      where: (first) => predicateOf(schemaOf(underway.sql), filter, first),
+      order,
+    })(),
+  );
+  return pageOf([...page.tasks, ...rows.slice(0, wanted).map(summaryOf)], rows.length > wanted, order);
+};
+
 /** One keyset page of tasks; see {@link Ops.tasks}. */
 export const taskPage = async (
   underway: Underway,
@@ -61,35 +182,38 @@ export const taskPage = async (
   options: ListOptions,
 ): Promise<TaskPage> => {
   const checked = checkFilter(filter);
-  const { limit, order, after } = checkList(options);
+  const list = checkList(options);
+  const { limit, order, after } = list;
   if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
   const { sql, pool } = underway;
   const schema = schemaOf(sql);
+  const plan = await planOf(underway, checked);
+  if (plan === "walk") return walkPage(underway, checked, list);
+  if (plan === "indexed") return indexedPage(underway, checked, list);
   // Without a queue, every queue that has tasks (one index probe each).
-  const queues = isNarrow(checked) ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
-  if (!isNarrow(checked) && (queues.length === 0 || statesToWalk(checked).length === 0))
+  const queues = plan === "plain" ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
+  if (plan === "pairs" && (queues.length === 0 || statesToWalk(checked).length === 0))
     return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
-  const rows = isNarrow(checked)
-    ? await orThrow(
-        opsTasksPlain(sql, pool, {
-          after,
-          rows: limit + 1,
-          where: (first) => predicateOf(schema, checked, first),
-          order,
-        })(),
-      )
-    : await orThrow(
-        opsTasksByPair(sql, pool, {
-          after,
-          rows: limit + 1,
-          where: (first) => predicateOf(schema, checked, first, false),
-          order,
-          queues,
-          states: statesToWalk(checked),
-        })(),
-      );
-  const tasks = rows.slice(0, limit).map(summaryOf);
-  const last = tasks[tasks.length - 1];
-  return { tasks, next: rows.length > limit && last !== undefined ? encodeCursor(order, last.id) : null };
+  const rows =
+    plan === "plain"
+      ? await orThrow(
+          opsTasksPlain(sql, pool, {
+            after,
+            rows: limit + 1,
+            where: (first) => predicateOf(schema, checked, first),
+            order,
+          })(),
+        )
+      : await orThrow(
+          opsTasksByPair(sql, pool, {
+            after,
+            rows: limit + 1,
+            where: (first) => predicateOf(schema, checked, first, false),
+            order,
+            queues,
+            states: statesToWalk(checked),
+          })(),
+        );
+  return pageOf(rows.slice(0, limit).map(summaryOf), rows.length > limit, order);
 };

@@ -79,6 +79,16 @@ export interface TaskPage {
   readonly tasks: ReadonlyArray<TaskSummary>;
   /** Opaque keyset cursor for `ListOptions.after`; null on the last page. */
   readonly next: string | null;
+  /**
+   * Set when a bounded search stopped before filling the page: it read
+   * this many tasks (from the cursor on, in the list's order) and `next`
+   * continues after the last of them. Fewer tasks than `limit`, even none,
+   * then does not mean that no more match. Only a search across every
+   * queue that no index narrows is bounded (`inputContains`, or an
+   * `errorLike` without 3 letters or digits in a row or without the
+   * trigram index); see docs/operations.md.
+   */
+  readonly searched?: number;
 }
 
 /** Paging of {@link Ops.tasks}. */
@@ -89,6 +99,14 @@ export interface ListOptions {
   readonly after?: string;
   /** By id: `"newest"` first (the default) or `"oldest"` first. */
   readonly order?: "newest" | "oldest";
+  /**
+   * The most tasks a bounded search reads per call (see
+   * {@link TaskPage.searched}): 1 to 1,000,000. Default 100,000, about a
+   * quarter of a second on 10 million rows (docs/operations.md). An error
+   * search off the trigram index walks at most this many (and at most
+   * 10,000) before reading the rest off the index, and is never bounded.
+   */
+  readonly searchRows?: number;
 }
 
 /** The options a task was enqueued with, as stored. */

@@ -58,10 +58,17 @@ export const tasksListCommand: Command = {
       input.printJson(page);
       return exitCode.ok;
     }
-    if (page.tasks.length === 0) input.out("no tasks match\n");
+    if (page.tasks.length === 0)
+      input.out(page.searched === undefined ? "no tasks match\n" : "no tasks match so far\n");
     else
       input.out(
         table(["ID", "QUEUE", "STATE", "ATTEMPT", "CREATED", "RUN/ENDED", "ERROR"], summaryRows(page.tasks)),
+      );
+    // A bounded search may stop with few or no tasks: say so, or an empty
+    // page would read as "none match".
+    if (page.searched !== undefined)
+      input.out(
+        `searched ${page.searched.toLocaleString("en-US")} tasks without filling the page; more may match\n`,
       );
     if (page.next !== null) input.out(`next page: --cursor ${page.next}\n`);
     return exitCode.ok;

@@ -61,7 +61,7 @@ export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners
   const banners = parsed.problems.map((problem) => banner("error", problem));
   const page =
     parsed.problems.length > 0
-      ? { tasks: [], next: null }
+      ? { tasks: [], next: null, searched: undefined }
       : await ctx.timed(
           ctx.ops.tasks(parsed.filter, { limit: pageSize, order, ...(after ? { after } : {}) }),
         );
@@ -69,7 +69,8 @@ export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners
   const table = taskTable(ctx, "tasks", page.tasks, { selectable: true });
   const pager = html`<div class="pager">
     ${after === undefined ? null : html`<a href="${href(ctx, "/tasks", { ...here, order })}">« first page</a>`}
-    ${page.next === null ? html`<span class="muted">end of list</span>` : html`<a rel="next" href="${href(ctx, "/tasks", { ...here, order, after: page.next })}">next page »</a>`}
+    ${page.searched === undefined ? null : html`<span class="muted">searched ${page.searched.toLocaleString("en-US")} tasks without filling the page; more may match</span>`}
+    ${page.next === null ? html`<span class="muted">end of list</span>` : html`<a rel="next" href="${href(ctx, "/tasks", { ...here, order, after: page.next })}">${page.searched === undefined ? "next page »" : "search on »"}</a>`}
   </div>`;
   const body = ctx.canAct
     ? html`<form method="post" action="${href(ctx, "/tasks/bulk")}">
