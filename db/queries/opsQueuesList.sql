@@ -13,15 +13,21 @@
 -- Dead-lettered: failed tasks of its dead-letter queue that came from it
 -- (bounded at $3 + 1 too), so the source queue's row shows them.
 select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
-       case when p.name is not null then
+       case when q.has_pending then
          extract(epoch from now() - {{schema}}.task_oldest_due(q.name))::float8
        end as "oldestPendingAgeSeconds",
        coalesce(w.delayed, 0)::float8 as delayed, coalesce(w.retrying, 0)::float8 as retrying,
        w.next_due as "nextDueAt",
        coalesce(d.dead, 0)::float8 as "deadLettered"
-  from (select unnest($1::text[]) union select name from {{schema}}.queue) q(name)
+  -- One row per queue, flagged when it has pending tasks, in one grouping:
+  -- a join to the $2 array instead planned as a nested loop over it, 10,000
+  -- queues made 100 million comparisons (6 s).
+  from (select name, bool_or(pending)
+          from (select unnest($1::text[]), false
+                union all select unnest($2::text[]), true
+                union all select name, false from {{schema}}.queue) s(name, pending)
+         group by name) q(name, has_pending)
   left join {{schema}}.queue r on r.name = q.name
-  left join unnest($2::text[]) p(name) on p.name = q.name
   left join lateral (
     with recursive heads(priority) as (
       (select t.priority from {{schema}}.task t
@@ -42,7 +48,7 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
          order by t.priority desc, t.run_at, t.id limit $3 + 1
       ) l
      where h.priority is not null
-  ) w on p.name is not null
+  ) w on q.has_pending
   left join lateral (
     select count(*) as dead from (
       select 1 from {{schema}}.task t
