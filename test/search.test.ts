@@ -234,10 +234,14 @@ describe("search across every queue", () => {
     const role = `underway_noext_${randomUUID().slice(0, 8)}`;
     let underway: Underway | undefined;
     try {
-      await database.pool.query(`create role ${role} login`);
+      // A password too: the embedded server a new user's `npm test` starts
+      // authenticates by password, where CI's trusts every local role.
+      const password = randomUUID();
+      await database.pool.query(`create role ${role} login password '${password}'`);
       await database.pool.query(`create schema jobs authorization ${role}`);
       const url = new URL(database.url);
       url.username = role;
+      url.password = password;
       underway = await Underway.connect({
         connectionString: url.toString(),
         schema: "jobs",
