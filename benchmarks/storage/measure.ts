@@ -7,7 +7,7 @@
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/storage_bench \
 //     npx tsx benchmarks/storage/measure.ts [--tasks 10000] [--batch 500] \
-//     [--finished 0,1000000] [--designs current,a,b,b2,c] [--rounds 5]
+//     [--finished 0,1000000] [--designs current,a,b,b2,c] [--rounds 5] [--pad 0]
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     finished: { type: "string", default: "0,1000000" },
     designs: { type: "string", default: "current,a,b,b2,c" },
     rounds: { type: "string", default: "5" },
+    // Extra bytes of text in each input, to see how the row's width weighs.
+    pad: { type: "string", default: "0" },
   },
 });
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/storage_bench";
@@ -123,8 +125,15 @@ const designOf = (key: string): Design => {
   return design;
 };
 
+const padding = "x".repeat(Number(args.pad));
 const input = (i: number): string =>
-  JSON.stringify({ userId: i, email: `user${i}@example.com`, template: "welcome", locale: "en-GB" });
+  JSON.stringify({
+    userId: i,
+    email: `user${i}@example.com`,
+    template: "welcome",
+    locale: "en-GB",
+    ...(padding ? { padding } : {}),
+  });
 // tasksEnqueueUniform's parameters after the inputs: max attempts, retry
 // policy, timeout, heartbeat, ttl (14 days), priority, no key, limit 1, no
 // unique key, no delay, no trace context.
