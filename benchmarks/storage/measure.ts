@@ -7,7 +7,7 @@
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/storage_bench \
 //     npx tsx benchmarks/storage/measure.ts [--tasks 10000] [--batch 500] \
-//     [--finished 0,1000000] [--designs current,a,b,b2,c] [--rounds 5] [--pad 0]
+//     [--finished 0,1000000] [--designs current,a,b,b2,c] [--rounds 5] [--pad 0] [--unnamed]
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -23,6 +23,9 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "5" },
     // Extra bytes of text in each input, to see how the row's width weighs.
     pad: { type: "string", default: "0" },
+    // Unnamed statements, planned afresh on every execution, as a client
+    // with `preparedStatements: false` (behind PgBouncer) sends them.
+    unnamed: { type: "boolean", default: false },
   },
 });
 const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/storage_bench";
@@ -365,13 +368,13 @@ const timedDrain = async (key: string): Promise<{ rate: number; cpuUsPerTask: nu
     let done = 0;
     for (;;) {
       const claimed = await client.query<{ id: string; attempt: number }>({
-        name: "claim",
+        ...(args.unnamed ? {} : { name: "claim" }),
         text: design.sql.claim,
         values: ["bench", batch, "w-drain", batch],
       });
       if (claimed.rows.length === 0) break;
       const completed = await client.query({
-        name: "complete",
+        ...(args.unnamed ? {} : { name: "complete" }),
         text: design.sql.complete,
         values: [
           claimed.rows.map((r) => r.id),
