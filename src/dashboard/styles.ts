@@ -49,7 +49,6 @@ ul.running { margin: 0; padding-left: 1rem; }
 .state.cancel-requested { background: #fef7e0; color: var(--warn); }
 .timeline .duration { font-variant-numeric: tabular-nums; }
 figure.panel { margin: 0; }
-}
 .panel h2:first-child { margin-top: 0; }
 .panel { border: 1px solid var(--line); border-radius: 6px; padding: .8rem; background: var(--bg); }
 .muted { color: var(--muted); }
@@ -72,6 +71,7 @@ svg.chart text { fill: var(--muted); font-size: 11px; }
   svg.chart text { font-size: 16px; }
   th, td { padding: .3rem .4rem; }
   dl.facts { grid-template-columns: 1fr; } dl.facts dd { margin-bottom: .3rem; }
+}
 `;
 
 /** @internal The tab icon, served as /assets/favicon.svg (browsers log a 404 without one). */
