@@ -62,6 +62,7 @@ export {
   type TransactionalHandler,
   type WithTransaction,
 } from "./worker/transactional.ts";
+export type { TransactionClient } from "./worker/guardedClient.ts";
 export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
 export type { ListenerOptions } from "./notify/listener.ts";

@@ -551,7 +551,7 @@ describe("transactional handlers", () => {
         await attempt(() => context.tx.query("commit"));
         await attempt(() => context.tx.query({ text: " ROLLBACK" }));
         await attempt(() => context.tx.query("set transaction isolation level serializable"));
-        await attempt(async () => context.tx.release());
+        await attempt(async () => (context.tx as unknown as { release(): void }).release());
         await context.tx.query("savepoint s1");
         await context.tx.query("rollback to savepoint s1");
         late = sleep(50).then(() => insert(context, "late"));
@@ -597,7 +597,8 @@ describe("transactional handlers", () => {
         }),
       (tx) => tx.query("do $$ begin commit; end $$"),
       (tx) => tx.query("call commits_inside()"),
-      async (tx) => (tx.connection as unknown as { query(text: string): void }).query("commit"),
+      async (tx) =>
+        (tx as unknown as { connection: { query(text: string): void } }).connection.query("commit"),
     ];
     const job = underway.job(
       defineJob({
@@ -621,6 +622,94 @@ describe("transactional handlers", () => {
       outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
       tricks.map(() => ["succeeded", 2]),
     );
+    // One row per task, the retry's: nothing of a first attempt was committed.
+    const byTask = (a: { task_id: string }, b: { task_id: string }) => a.task_id.localeCompare(b.task_id);
+    assert.deepEqual(
+      (await effects(ids)).sort(byTask),
+      ids.map((id, n) => ({ task_id: id, attempt: 2, what: `n${n}` })).sort(byTask),
+    );
+  });
+
+  it("ctx.tx gives nothing to reach past its checks: getters, the prototype, descriptors, pg's queue, a query changed while queued, a named statement without its text", async () => {
+    const underway = await setUp();
+    type Loose = Record<string, unknown>;
+    const tricks: ReadonlyArray<(tx: TransactionalContext["tx"]) => Promise<unknown>> = [
+      (tx) => {
+        // Read once by the check, again by pg: the check must see what pg sends.
+        let reads = 0;
+        return tx.query({
+          get text() {
+            reads += 1;
+            return reads === 1 ? "select 1" : "commit";
+          },
+        });
+      },
+      async (tx) => {
+        const descriptor = Object.getOwnPropertyDescriptor(tx, "connection") as { value?: Loose } | undefined;
+        await (descriptor?.value?.["query"] as (text: string) => Promise<unknown>)("commit");
+      },
+      async (tx) => {
+        const prototype = Object.getPrototypeOf(tx) as { query?: (text: string) => Promise<unknown> } | null;
+        await prototype?.query?.call(tx, "commit");
+        throw new Error("no prototype to call through");
+      },
+      async (tx) => {
+        const client = tx as unknown as { queryQueue: unknown[]; _pulseQueryQueue(): void };
+        client.queryQueue.push(new pg.Query("commit"));
+        client._pulseQueryQueue();
+      },
+      async (tx) => {
+        // Queued behind a busy query, then changed before pg sends it.
+        const busy = tx.query("select pg_sleep(0.2)");
+        const queued = new pg.Query("select 1");
+        const sent = new Promise((resolve, reject) => {
+          tx.query(queued).on("end", resolve).on("error", reject);
+        });
+        (queued as unknown as { text: string }).text = "commit";
+        await busy;
+        await sent;
+      },
+      // A statement of that name prepared earlier on this pooled connection could be anything.
+      (tx) => tx.query({ name: "prepared_elsewhere" } as unknown as string),
+    ];
+    const job = underway.job(
+      defineJob({
+        queue: "tx_reach_past",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
+    );
+    const refusedOrFailed: string[] = [];
+    const worker = job.start(
+      transactional(async ({ n }, context) => {
+        await insert(context, `n${n}`);
+        if (context.attempt === 1) {
+          await tricks[n]?.(context.tx).then(
+            () => refusedOrFailed.push(`${n}: ran`),
+            (error: unknown) => refusedOrFailed.push(`${n}: ${(error as Error).name}`),
+          );
+          throw new Error("the attempt fails after its trick");
+        }
+        return null;
+      }),
+      { pollIntervalMs: 100, concurrency: 3 },
+    );
+    const ids = await Promise.all(tricks.map((_trick, n) => job.enqueue({ n })));
+    const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
+    await worker.stop();
+    assert.deepEqual(
+      outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
+      tricks.map(() => ["succeeded", 2]),
+    );
+    // The getter's one read ran "select 1"; every other trick was refused or failed.
+    assert.deepEqual(refusedOrFailed.sort(), [
+      "0: ran",
+      "1: TypeError",
+      "2: Error",
+      "3: UnderwayError",
+      "4: UnderwayError",
+      "5: UnderwayError",
+    ]);
     // One row per task, the retry's: nothing of a first attempt was committed.
     const byTask = (a: { task_id: string }, b: { task_id: string }) => a.task_id.localeCompare(b.task_id);
     assert.deepEqual(

@@ -1,9 +1,15 @@
 import type pg from "pg";
 import { UnderwayError } from "../errors.ts";
 
+/**
+ * What a transactional handler writes through (`ctx.tx`): pg's `query`, in
+ * all its forms, and its escaping helpers, inside the attempt's transaction.
+ */
+export type TransactionClient = Pick<pg.ClientBase, "query" | "escapeIdentifier" | "escapeLiteral">;
+
 /** The client handed to a transactional handler, and how to take it back. */
 export interface TxGuard {
-  readonly client: pg.PoolClient;
+  readonly client: TransactionClient;
   close(): void;
 }
 
@@ -58,39 +64,60 @@ const refuse = (message: string, callback: unknown): Promise<never> | undefined 
 const isObject = (value: unknown): value is Record<string | symbol, unknown> =>
   typeof value === "object" && value !== null;
 
-/**
- * The query `config` sent through the extended protocol, which runs exactly
- * one statement per query: PostgreSQL refuses "select 1; commit" there
- * ("cannot insert multiple commands into a prepared statement"), where pg's
- * default (the simple protocol for text without parameters) would run both.
- * A config object is copied, not changed; a pg `Query` (a submittable) is
- * switched itself. Other submittables (pg-cursor, pg-query-stream) speak
- * the extended protocol already.
- */
-const extended = (config: unknown): unknown => {
-  if (typeof config === "string") return { text: config, queryMode: "extended" };
-  if (!isObject(config)) return config;
-  if (typeof config["submit"] === "function") {
-    if (typeof config["requiresPreparation"] === "function") config["queryMode"] = "extended";
-    return config;
-  }
-  const copy = Object.defineProperties(
-    Object.create(Object.getPrototypeOf(config) as object | null) as Record<string, unknown>,
-    Object.getOwnPropertyDescriptors(config),
-  );
-  copy["queryMode"] = "extended";
-  return copy;
-};
+/** Why `text` may not run on `ctx.tx`, or undefined when it may. */
+const refusal = (text: string): string | undefined =>
+  transactionControl.test(firstToken(text))
+    ? `ctx.tx refuses ${JSON.stringify(text.trim().slice(0, 40))}: underway commits or rolls back the handler's transaction, at read committed (use savepoints for nested work)`
+    : undefined;
 
 /**
- * The client a handler gets as `ctx.tx`: the real one, except that it
- * cannot be released, runs one statement per query, refuses transaction
- * control (COMMIT, ROLLBACK, changing the isolation) however it is
- * written, hides its wire connection, and refuses every query once the
- * handler's part of the attempt is over, so a late write can neither
- * autocommit nor land in another task's transaction. The attempt checks
- * before it commits that the transaction is still the one it opened, for
- * whatever gets past this.
+ * A query config as data, sent through the extended protocol: its own
+ * enumerable fields read once (a getter on `text` cannot answer the check
+ * one thing and pg another), inherited ones left behind, and `queryMode:
+ * "extended"`, which runs exactly one statement per query: PostgreSQL
+ * refuses "select 1; commit" there ("cannot insert multiple commands into
+ * a prepared statement"), where pg's default (the simple protocol for text
+ * without parameters) would run both.
+ */
+const snapshot = (config: unknown): Record<string, unknown> =>
+  typeof config === "string"
+    ? { text: config, queryMode: "extended" }
+    : { ...(config as Record<string, unknown>), queryMode: "extended" };
+
+/**
+ * A submittable (a pg `Query`, pg-cursor, pg-query-stream) checked when pg
+ * sends it, not when it is handed over: one queued behind a busy query
+ * could have its `text` changed in between. pg reports what `submit`
+ * returns as the query's error. A pg `Query` is switched to the extended
+ * protocol there too; cursors and streams speak it already. A submittable
+ * of one's own gets the wire connection in `submit` and can send anything:
+ * that one is the caller's (docs/transactions.md).
+ */
+const checkedAtSend = (submittable: Record<string | symbol, unknown>): Record<string | symbol, unknown> => {
+  const submit = submittable["submit"] as (this: unknown, connection: unknown) => unknown;
+  submittable["submit"] = function (this: Record<string, unknown>, connection: unknown): unknown {
+    const problem = refusal(typeof this["text"] === "string" ? this["text"] : "");
+    if (problem !== undefined) return new UnderwayError(problem);
+    if (typeof this["requiresPreparation"] === "function") this["queryMode"] = "extended";
+    return submit.call(this, connection);
+  };
+  return submittable;
+};
+
+/** What `ctx.tx` offers: `query` and pg's escaping helpers, nothing of the client behind them. */
+const offered = ["query", "escapeIdentifier", "escapeLiteral"] as const;
+
+/**
+ * The client a handler gets as `ctx.tx`: an object of its own with
+ * `query`, `escapeIdentifier` and `escapeLiteral`, the real client out of
+ * reach (no prototype, no queue, no connection to reach past the checks).
+ * Every query runs one statement through the extended protocol; transaction
+ * control (COMMIT, ROLLBACK, changing the isolation) is refused however it
+ * is written; a named statement must carry its text; and once the
+ * handler's part of the attempt is over every query is refused, so a late
+ * write can neither autocommit nor land in another task's transaction. The
+ * attempt checks before it commits that the transaction is still the one
+ * it opened, for whatever gets past this.
  */
 export const guardedClient = (client: pg.PoolClient): TxGuard => {
   let open = true;
@@ -102,35 +129,45 @@ export const guardedClient = (client: pg.PoolClient): TxGuard => {
         "ctx.tx is closed: this attempt's handler has settled, timed out or been aborted; use tx only inside the handler",
         callback,
       );
-    const text =
-      typeof config === "string"
-        ? config
-        : isObject(config) && "text" in config
-          ? String(config["text"])
-          : "";
-    if (transactionControl.test(firstToken(text)))
+    if (isObject(config) && typeof config["submit"] === "function")
+      return (client.query as (...a: unknown[]) => unknown).call(client, checkedAtSend(config), ...rest);
+    if (typeof config !== "string" && !isObject(config))
+      return refuse("ctx.tx.query takes a text or a query config", callback);
+    const sent = snapshot(config);
+    if (typeof sent["text"] !== "string" || sent["text"] === "")
       return refuse(
-        `ctx.tx refuses ${JSON.stringify(text.trim().slice(0, 40))}: underway commits or rolls back the handler's transaction, at read committed (use savepoints for nested work)`,
+        "ctx.tx.query needs the statement's text (a named statement too): one prepared elsewhere on this connection cannot be checked",
         callback,
       );
-    return (client.query as (...a: unknown[]) => unknown).call(client, extended(config), ...rest);
+    const problem = refusal(sent["text"]);
+    if (problem !== undefined) return refuse(problem, callback);
+    return (client.query as (...a: unknown[]) => unknown).call(client, sent, ...rest);
   };
-  const release = () => {
-    throw new UnderwayError("ctx.tx is underway's: do not release it");
+  const members: Readonly<Record<(typeof offered)[number], unknown>> = {
+    query,
+    escapeIdentifier: (text: string) => client.escapeIdentifier(text),
+    escapeLiteral: (text: string) => client.escapeLiteral(text),
   };
-  const proxy = new Proxy(client, {
-    get(target, property) {
-      if (property === "query") return query;
-      if (property === "release") return release;
-      // The wire connection sends any text by the simple protocol, past every check here.
-      if (property === "connection")
-        throw new UnderwayError("ctx.tx's connection is underway's: send queries with tx.query");
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  const tx = new Proxy(Object.create(null) as object, {
+    get(_target, property) {
+      if (typeof property === "string" && (offered as ReadonlyArray<string>).includes(property))
+        return members[property as (typeof offered)[number]];
+      if (property === "release") throw new UnderwayError("ctx.tx is underway's: do not release it");
+      // Promise machinery and inspection look for these; answer "none" instead of throwing.
+      if (typeof property === "symbol" || property === "then" || property === "toJSON") return undefined;
+      throw new UnderwayError(
+        `ctx.tx has no ${JSON.stringify(property)}: it offers ${offered.join(", ")} (the wire connection and the client behind it are underway's)`,
+      );
+    },
+    set() {
+      throw new UnderwayError("ctx.tx cannot be changed");
+    },
+    defineProperty() {
+      throw new UnderwayError("ctx.tx cannot be changed");
     },
   });
   return {
-    client: proxy,
+    client: tx as TransactionClient,
     close: () => {
       open = false;
     },

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { TransactionClient } from "./guardedClient.ts";
 import type { TaskContext } from "./execute.ts";
 
 // Symbol.for, so that two copies of underway in one process agree.
@@ -7,12 +7,14 @@ const marker: unique symbol = Symbol.for("underway.transactional");
 /** A context with `tx`: a pool client inside the transaction the task's verdict commits in. */
 export type WithTransaction<C> = C & {
   /**
-   * A `pg` client inside `BEGIN`. Whatever the handler writes through it
-   * commits together with the task's success (and, in a multi-step job,
-   * the next step), or not at all. Do not commit, roll back or release it,
-   * and do not use it after the handler returns.
+   * `query` (every form pg takes) and pg's escaping helpers, inside
+   * `BEGIN`. Whatever the handler writes through it commits together with
+   * the task's success (and, in a multi-step job, the next step), or not at
+   * all. One statement per query; transaction control is refused; it is
+   * closed once the handler returns. The pool client behind it is not
+   * reachable (docs/transactions.md).
    */
-  readonly tx: pg.PoolClient;
+  readonly tx: TransactionClient;
 };
 
 /** What a transactional handler is told: the task's context and its transaction. */
