@@ -158,8 +158,9 @@ export const checkOptionShape = <T>(what: string, options: T, shape: OptionShape
     throw new ConfigError(
       `${what}: ${path === "" ? "options" : path.slice(0, -1)} must be an object, got ${shownValue(options)}`,
     );
+  // Inherited keys too (`Object.create({ dryrun: true })`): the code that
+  // takes the options reads them as it reads its own, so a typo there acts.
   for (const key in options) {
-    if (!Object.hasOwn(options, key)) continue;
     const entry = Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (entry === undefined) throw unknownOption(what, key, path, shape);
     const value: unknown = options[key];

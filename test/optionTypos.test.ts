@@ -159,6 +159,11 @@ describe("misspelt and mistyped options", () => {
       () => stepJob.enqueue({ n: 1 }, { priorty: 5 } as never),
       typo("priorty", "priority"),
     );
+    // Inherited keys are read like own ones, so they are checked like them.
+    await rejectsConfig(
+      () => job.enqueue({ n: 1 }, Object.create({ priorty: 5 }) as never),
+      typo("priorty", "priority"),
+    );
     assert.equal(await count("typo_enqueue"), 0);
     assert.equal(await count("typo_enqueue_steps"), 0);
   });
