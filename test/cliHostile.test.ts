@@ -106,6 +106,31 @@ describe("underway CLI under hostile input", () => {
     );
   });
 
+  it("a filter flag given empty (an unset variable) is a usage error, never a bulk action on every queue", async () => {
+    const underway = await connect();
+    const ids = await Promise.all(
+      ["empty_a", "empty_b"].map((queue) =>
+        underway.job(defineJob({ queue, input: Input })).enqueue({ n: 1, tag: "x" }),
+      ),
+    );
+    await underway.ops.cancel({ ids });
+    const runs = await Promise.all([
+      cli("delete", "--queue", "", "--yes"),
+      cli("delete", "--queue", ",", "--yes"),
+      cli("delete", "--queue", " ", "--yes"),
+      cli("delete", "--state=", "--yes"),
+      cli("delete", "--id", ",", "--yes"),
+      cli("retry", "--error", "", "--yes"),
+      cli("tasks", "list", "--key", ""),
+    ]);
+    for (const run of runs) {
+      assert.equal(run.code, 2, printed(run));
+      assert.match(run.stderr, /--\w+ was given without a value/);
+    }
+    const left = await underway.ops.tasks({ ids });
+    assert.equal(left.tasks.length, 2, "nothing was deleted");
+  });
+
   it("`underway schedules` shows a broken schedule as broken and lists the others", async () => {
     const underway = await connect();
     await schedule(underway.job(defineJob({ queue: "cli_good", input: Input })), "@daily[UTC]", {

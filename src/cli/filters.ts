@@ -72,6 +72,24 @@ export const hasFilter = (parsed: Parsed, ids: ReadonlyArray<string> = []): bool
  * Bad values are usage errors naming the flag.
  */
 export const filterOf = (parsed: Parsed, ids: ReadonlyArray<string> = [], now = new Date()): TaskFilter => {
+  // A flag given with nothing in it (`--queue "$UNSET"`, `--state=`, `--id ,`)
+  // would otherwise drop out of the filter and widen a bulk action to every
+  // queue: refused, naming the flag.
+  for (const name of Object.keys(filterOptions)) {
+    const value = parsed.values[name];
+    const items =
+      typeof value === "string" ? [value] : Array.isArray(value) ? (value as string[]) : undefined;
+    if (
+      items !== undefined &&
+      items
+        .join(",")
+        .split(",")
+        .every((item) => item.trim() === "")
+    )
+      throw new UsageError(
+        `--${name} was given without a value (an empty variable?): give one, or leave the flag out`,
+      );
+  }
   const queues = listOf(parsed, "queue");
   const states = statesOf(parsed);
   const allIds = [...ids, ...listOf(parsed, "id")].map(checkTaskId);
