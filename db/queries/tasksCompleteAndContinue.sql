@@ -16,7 +16,9 @@
 with completed as (
   update {{schema}}.task t
      set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
-    from unnest($1::bigint[], $2::integer[], $3::jsonb[]) as v(id, attempt, output)
+    -- By subscript, not unnest: see tasksComplete.
+    from (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt, ($3::jsonb[])[i] as output
+            from generate_subscripts($1::bigint[], 1) i) v
    where (select set_config('synchronous_commit', 'off', true)) = 'off'
      -- Nobody listens for outcomes: the outcome trigger is skipped for this
      -- statement's rows (migration 0012) instead of looking once per row.

@@ -11,17 +11,19 @@
 -- update itself takes: it lets foreign-key checks (KEY SHARE) through.
 -- Committed without waiting for the WAL flush: a renewal lost in a server
 -- crash is made again on the next tick.
-with asked as (
-  select v.id, v.attempt from unnest($1::bigint[], $2::integer[]) as v(id, attempt)
-), ours as (
+-- The batch is read by subscript, not unnest, in each part (not one CTE,
+-- which a plan rescans per row found): see tasksComplete.
+with ours as (
   select t.id, t.cancel_requested_at is not null as cancel_requested
-    from {{schema}}.task t join asked a on a.id = t.id and a.attempt = t.attempt
+    from {{schema}}.task t join (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt
+                                   from generate_subscripts($1::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
    where t.state = 'in_progress'
      -- Drives a generic plan through the primary key, whatever the estimates.
      and t.id = any($1::bigint[])
 ), free as (
   select t.id
-    from {{schema}}.task t join asked a on a.id = t.id and a.attempt = t.attempt
+    from {{schema}}.task t join (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt
+                                   from generate_subscripts($1::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
    where t.state = 'in_progress' and t.id = any($1::bigint[])
      for no key update of t skip locked
 ), renewed as (
@@ -32,5 +34,7 @@ with asked as (
      and t.id = f.id
   returning t.id
 )
-select o.id::text, o.cancel_requested, r.id is not null as renewed
-  from ours o left join renewed r on r.id = o.id
+-- IN over the uncorrelated CTE is a hashed subplan, whatever the estimates;
+-- a left join to it was a nested loop rescanning renewed once per row.
+select o.id::text, o.cancel_requested, o.id in (select id from renewed) as renewed
+  from ours o
