@@ -57,6 +57,32 @@ describe("underway CLI under hostile input", () => {
     }
   });
 
+  it("never echoes a connection string it cannot parse, and hides a socket URL's password parameter", async () => {
+    const secret = "Qz9secretVALUE";
+    const malformed = [
+      ` postgres://postgres:${secret}@127.0.0.1/x`,
+      `\tpostgres://postgres:${secret}@127.0.0.1/x`,
+      `"postgres://postgres:${secret}@127.0.0.1/x"`,
+      `postgres:/u:${secret}@h`,
+      `postgres:u:${secret}@h`,
+      `postgres//u:${secret}@h`,
+      secret,
+    ];
+    const runs = await Promise.all([
+      ...malformed.flatMap((url) => [cli("queues", "--url", url), cli("queues", "--json", "--url", url)]),
+      runCli(["migrate"], { DATABASE_URL: malformed[0] }),
+    ]);
+    for (const run of runs) {
+      assert.equal(run.code, 2, printed(run));
+      assert.match(run.stderr, /is malformed/);
+      assert.doesNotMatch(printed(run), new RegExp(secret));
+    }
+    const socket = await cli("queues", "--url", `socket:/nowhere-${secret.length}?db=x&password=${secret}`);
+    assert.equal(socket.code, 1, printed(socket));
+    assert.match(socket.stderr, /password=\*\*\*\*/);
+    assert.doesNotMatch(printed(socket), new RegExp(secret));
+  });
+
   it("migrate refuses PostgreSQL's own schemas, and a statement PostgreSQL refuses is one line", async () => {
     for (const schema of ["information_schema", "pg_catalog", "pg_toast", "pg_underway"]) {
       const run = await cli("migrate", "--schema", schema);

@@ -14,9 +14,11 @@ export const resolveUrl = (flag: string | undefined, env: NodeJS.ProcessEnv): st
         "password (encodeURIComponent; @ is %40, / is %2F, ? is %3F, # is %23)",
     );
   const problem = malformed(url);
+  // Not echoed: a string that does not parse has no known place for its
+  // password, so any part of it may be one (` postgres://u:pw@h`, `"…"`).
   if (problem !== undefined)
     throw new UsageError(
-      `the connection string "${displayUrl(url)}" is malformed: ${problem}; expected ` +
+      `the connection string (${flag === undefined ? "DATABASE_URL" : "--url"}) is malformed: ${problem}; expected ` +
         "postgres://user:password@host:port/database (or socket:/path/to/socket-dir?db=database)",
     );
   return url;
@@ -116,6 +118,7 @@ const decoded = (text: string): string => {
 
 // libpq's `key=value` form: values bare or single-quoted with `\'` escapes.
 const keyValuePassword = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i;
+const queryPassword = /[?&]password=([^&#\s]*)/gi;
 
 /** The passwords a connection string holds: in its user info and in a `password` parameter, raw and decoded. */
 export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
@@ -140,6 +143,8 @@ export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
       add(keyValue);
       add(keyValue.replace(/^'|'$/g, "").replace(/\\(.)/g, "$1"));
     }
+    // pg's `socket:/dir?db=x&password=…` form.
+    for (const match of url.matchAll(queryPassword)) add(match[1]);
   }
   // Longest first, so a secret that contains another is replaced whole.
   return [...found].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
