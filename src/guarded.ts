@@ -2,6 +2,9 @@ import { Observable, Subscriber, type Observer, type Operator, type Subscription
 import { messageOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+
 // Which callback threw; "unhandled": an error reached a subscriber without an error callback.
 type Handler = "next" | "error" | "complete" | "unhandled";
 
@@ -47,22 +50,26 @@ class GuardedObservable<T> extends Observable<T> {
             ...(complete === null || complete === undefined ? {} : { complete }),
           }
         : observerOrNext;
-    const run = (handler: Handler, call: () => void) => {
+    // An async callback's rejection would be an unhandled rejection (the
+    // process ends, as a throw would): caught and logged alike.
+    const run = (handler: Handler, call: () => unknown) => {
       try {
-        call();
+        const returned = call();
+        if (isThenable(returned))
+          returned.then(undefined, (rejected: unknown) => this.report(handler, rejected));
       } catch (thrown) {
         this.report(handler, thrown);
       }
     };
     return super.subscribe({
-      next: (value) => run("next", () => observer.next?.(value)),
+      next: (value) => run("next", () => observer.next?.(value) as unknown),
       // Without an error callback rxjs would report the error as unhandled
       // (the process ends): logged instead.
       error: (failure: unknown) =>
         observer.error === undefined
           ? this.report("unhandled", failure)
-          : run("error", () => observer.error?.(failure)),
-      complete: () => run("complete", () => observer.complete?.()),
+          : run("error", () => observer.error?.(failure) as unknown),
+      complete: () => run("complete", () => observer.complete?.() as unknown),
     });
   }
 }

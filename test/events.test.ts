@@ -219,10 +219,13 @@ describe("lifecycle events", () => {
       "events$ complete",
       "outcomes$ next",
       "outcomes$ complete",
-      // (A worker's outcomes$ completes on its own stop(), not on close().)
       "worker outcomes$ next",
+      "worker outcomes$ complete",
     ])
       assert.ok(stderr.includes(`subscriber throws in ${where}`), `the ${where} throw is logged`);
+    // An async subscriber's rejection is caught and logged like a throw.
+    for (const where of ["events$ next", "outcomes$ next", "worker outcomes$ next"])
+      assert.ok(stderr.includes(`async subscriber rejects in ${where}`), `the ${where} rejection is logged`);
     assert.match(stderr, /a subscriber's next callback threw; ignored, delivery goes on/);
   });
 });
