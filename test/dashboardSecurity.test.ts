@@ -4,6 +4,7 @@
 // malformed escapes; and the overview and the scrape with thousands of queues.
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { connect as connectSocket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import * as t from "io-ts";
 import {
@@ -200,6 +201,30 @@ describe("dashboard against hostile requests", () => {
       }),
     );
     assert.equal(declared.status, 413);
+  });
+
+  it("answers 400, not 500, to a Host it cannot parse, and serves an absolute-form target by its path", async () => {
+    // Raw bytes: node's client would not send these request lines and headers.
+    const send = (head: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connectSocket(server.port, "127.0.0.1");
+        let answer = "";
+        socket.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on("end", () => resolve(answer.split("\r\n")[0] ?? ""));
+        socket.on("error", reject);
+        socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+      });
+    for (const host of ["", `a@${own}`, `${own}, x`, `${own}@attacker.example`])
+      assert.equal(
+        await send(`GET / HTTP/1.1\r\nHost: ${host}`),
+        "HTTP/1.1 400 Bad Request",
+        `Host: ${host}`,
+      );
+    assert.equal(await send(`GET http://${own}/ HTTP/1.1\r\nHost: ${own}`), "HTTP/1.1 200 OK");
+    assert.equal(
+      await send(`GET http://${own}/ HTTP/1.1\r\nHost: attacker.example:${server.port}`),
+      "HTTP/1.1 403 Forbidden",
+    );
   });
 
   it("answers 400, not 500, to malformed % escapes in a job id or a queue name", async () => {

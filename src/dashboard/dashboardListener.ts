@@ -30,7 +30,10 @@ const readBody = async (request: IncomingMessage): Promise<Buffer | undefined> =
   return Buffer.concat(chunks);
 };
 
-const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Request | undefined> => {
+const toRequest = async (
+  req: IncomingMessage,
+  signal: AbortSignal,
+): Promise<Request | "too large" | "bad request"> => {
   const scheme = (req.socket as TLSSocket).encrypted === true ? "https" : "http";
   // Express strips the mount path from req.url and keeps it in originalUrl.
   const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
@@ -43,7 +46,7 @@ const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Req
   let body: Buffer | undefined;
   if (method !== "GET" && method !== "HEAD") {
     body = await readBody(req);
-    if (body === undefined) return undefined;
+    if (body === undefined) return "too large";
     headers.delete("content-length");
     headers.delete("transfer-encoding");
   }
@@ -51,12 +54,32 @@ const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Req
   // which the dashboard checks.
   const authority = req.headers.host ?? (req.headers as Record<string, unknown>)[":authority"];
   if (typeof authority === "string" && !headers.has("host")) headers.set("host", authority);
-  return new Request(`${scheme}://${typeof authority === "string" ? authority : "localhost"}${path}`, {
+  const url = requestUrl(scheme, typeof authority === "string" ? authority : "localhost", path);
+  if (url === undefined) return "bad request";
+  return new Request(url, {
     method,
     headers,
     signal,
     ...(body === undefined ? {} : { body }),
   });
+};
+
+/**
+ * The request's URL, or undefined when the Host or the target cannot make
+ * one (an empty Host, one with user info or a list, an unparsable target):
+ * a 400 for the client, where building it anyway threw and answered 500. An
+ * absolute-form target (`GET http://host/path`) keeps its path and query;
+ * the Host header stays what the dashboard checks.
+ */
+const requestUrl = (scheme: string, authority: string, target: string): URL | undefined => {
+  if (authority === "" || /[@,\s/\\]/.test(authority)) return undefined;
+  try {
+    const base = new URL(`${scheme}://${authority}`);
+    const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? new URL(target) : undefined;
+    return new URL(path === undefined ? target : `${path.pathname}${path.search}`, base);
+  } catch {
+    return undefined;
+  }
 };
 
 const send = async (response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> => {
@@ -99,8 +122,14 @@ export const dashboardListener =
     res.once("close", () => closed.abort());
     void (async () => {
       const request = await toRequest(req, closed.signal);
-      if (request === undefined) {
+      if (request === "too large") {
         res.writeHead(413, { "content-type": "text/plain" }).end("Request body too large");
+        return;
+      }
+      if (request === "bad request") {
+        res
+          .writeHead(400, { "content-type": "text/plain" })
+          .end("Bad request: the Host header or the request target is malformed");
         return;
       }
       const mount = options.basePath ?? (req as { baseUrl?: string }).baseUrl;
