@@ -136,6 +136,30 @@ describe("search across every queue", () => {
     await expect({ inputContains: {} }, all);
   });
 
+  it("a dead-lettered task found by a search across queues says where it came from, whichever way the search ran", async () => {
+    const underway = await connect();
+    const pool = db().pool;
+    await underway
+      .job(defineJob({ queue: "dlq_src", dlq: "dlq_src_dlq", input: t.type({ who: t.string }) }))
+      .enqueue({ who: "x" });
+    // Dead-lettered as a worker would leave it: moved to the DLQ, its source kept.
+    await pool.query(
+      `update underway.task set state = 'failed', error = 'payment gateway said no', finished_at = now(),
+              queue_name = 'dlq_src_dlq', dlq_from = 'dlq_src' where queue_name = 'dlq_src'`,
+    );
+    const searches = [
+      underway.ops.tasks({ errorLike: "gateway" }), // the index, or the walk in front of it
+      underway.ops.tasks({ errorLike: "ga" }), // too short for the index: the walk
+      underway.ops.tasks({ inputContains: { who: "x" } }), // the walk
+      underway.ops.tasks({ queue: "dlq_src_dlq" }), // one queue: the plain list
+    ];
+    for (const page of await Promise.all(searches))
+      assert.deepEqual(
+        page.tasks.map((task) => [task.queue, task.dlqFrom]),
+        [["dlq_src_dlq", "dlq_src"]],
+      );
+  });
+
   it("bounds a search no index narrows: says how many tasks it read, and the cursor continues after them", async () => {
     const underway = await connect({ schema: "bounded" });
     const job = underway.job(defineJob({ queue: "bounded_a", input: Input }));

@@ -13,7 +13,7 @@ select m.*
                t.max_attempts as "maxAttempts", t.priority, t.concurrency_key as "concurrencyKey",
                t.job_id as "jobId", t.step_index as "stepIndex", left(t.error, 1000) as error,
                t.run_at as "runAt", t.created_at as "createdAt", t.started_at as "startedAt",
-               t.finished_at as "finishedAt"
+               t.finished_at as "finishedAt", t.dlq_from as "dlqFrom"
           from {{schema}}.task t
          where ($1::bigint is null or t.id {{after}} $1::bigint)
            and {{where}}

@@ -13,12 +13,12 @@
 -- the scan stops as soon as the outer limit is met.
 select s.sort_id, s.id, s.queue, s.state, s.attempt, s."maxAttempts", s.priority, s."concurrencyKey",
        s."jobId", s."stepIndex", s.error, s."runAt", s."createdAt", s."startedAt", s."finishedAt",
-       s.hit, s.n::integer as n
+       s."dlqFrom", s.hit, s.n::integer as n
   from (select t.id as sort_id, t.id::text as id, t.queue_name as queue, t.state, t.attempt,
                t.max_attempts as "maxAttempts", t.priority, t.concurrency_key as "concurrencyKey",
                t.job_id as "jobId", t.step_index as "stepIndex", left(t.error, 1000) as error,
                t.run_at as "runAt", t.created_at as "createdAt", t.started_at as "startedAt",
-               t.finished_at as "finishedAt",
+               t.finished_at as "finishedAt", t.dlq_from as "dlqFrom",
                {{where}} as hit,
                row_number() over (order by t.id {{direction}}) as n
           from {{schema}}.task t
