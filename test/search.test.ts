@@ -242,6 +242,8 @@ describe("search across every queue", () => {
     const get = async (path: string) => (await handler(new Request(`http://localhost${path}`))).text();
     const html = await get(`/tasks?input=${encodeURIComponent('{"user":99}')}`);
     assert.match(html, /searched 100,000 tasks without filling the page; more may match/);
+    assert.match(html, /No tasks match so far\./);
+    assert.doesNotMatch(html, /No tasks match\.</);
     const link = /<a rel="next" href="([^"]+)">search on »<\/a>/.exec(html)?.[1];
     assert.ok(link !== undefined, "a search-on link");
     const onward = await get(link.replaceAll("&amp;", "&"));

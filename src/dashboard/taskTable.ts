@@ -17,6 +17,8 @@ export const taskTable = (
     readonly showStep?: boolean;
     /** In a dead-letter queue: the queue each task came from, not the DLQ's own name. */
     readonly showOrigin?: boolean;
+    /** The search stopped at its bound: an empty page means none so far, not none at all. */
+    readonly partial?: boolean;
   } = {},
 ): Html => {
   const selectable = options.selectable === true && ctx.canAct;
@@ -40,7 +42,9 @@ export const taskTable = (
         ${
           tasks.length === 0
             ? html`<tr>
-                <td colspan="9" class="muted">No tasks match.</td>
+                <td colspan="9" class="muted">
+                  ${options.partial === true ? "No tasks match so far." : "No tasks match."}
+                </td>
               </tr>`
             : null
         }

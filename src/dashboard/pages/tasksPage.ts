@@ -66,7 +66,10 @@ export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners
           ctx.ops.tasks(parsed.filter, { limit: pageSize, order, ...(after ? { after } : {}) }),
         );
   const here = Object.fromEntries(filterKeys.map((key) => [key, parsed.params[key]]));
-  const table = taskTable(ctx, "tasks", page.tasks, { selectable: true });
+  const table = taskTable(ctx, "tasks", page.tasks, {
+    selectable: true,
+    partial: page.searched !== undefined,
+  });
   const pager = html`<div class="pager">
     ${after === undefined ? null : html`<a href="${href(ctx, "/tasks", { ...here, order })}">« first page</a>`}
     ${page.searched === undefined ? null : html`<span class="muted">searched ${page.searched.toLocaleString("en-US")} tasks without filling the page; more may match</span>`}
