@@ -33,8 +33,9 @@ export class QueueBindings {
     const differing = differences.filter(([, same]) => !same(first, definition)).map(([what]) => what);
     if (differing.length > 0)
       throw new ConfigError(
-        `queue ${definition.queue} already belongs to another definition on this client, with a different ${differing.join(", ")}: ` +
-          `workers of each would take the other's tasks and fail them. Give each definition its own queue name.`,
+        `queue ${definition.queue} already belongs to another definition on this client, with a different ${differing.join(", ")} ` +
+          `(schemas are compared as objects: two built alike are still two): workers of each could take the other's tasks ` +
+          `and fail them. Define the job once, in a module producers and workers both import, or give each definition its own queue name.`,
       );
   }
 }
