@@ -177,7 +177,11 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
         .evaluateAll((items) => items.map((li) => li.getAttribute("data-state"))),
       ["succeeded", "succeeded"],
     );
-    assert.match(await page.locator('#step-outputs li[data-step="1"] pre').innerText(), /"token": "t9"/);
+    // What each step returned, not the stored { _tag, value, delayMs } envelope.
+    const stepOne = page.locator('#step-outputs li[data-step="1"]');
+    assert.match(await stepOne.locator("pre").innerText(), /^\{\s*"token": "t9"\s*\}$/);
+    assert.match(await stepOne.innerText(), /done: the job's output/);
+    assert.match(await page.locator('#step-outputs li[data-step="0"]').innerText(), /next step, given/);
     await open(admin, "/schedules");
     assert.match(
       (await page.locator('#schedules tr[data-queue="paced"]').textContent()) ?? "",

@@ -8,6 +8,19 @@ const maxSteps = 1000;
 // Steps whose output the page shows (each is one more read).
 const maxOutputs = 50;
 
+// A step stores what it returned, `next(value)` or `done(value)`, as
+// { _tag, value, delayMs }: shown as the value, and what it led to.
+const stepResult = (output: unknown): Html => {
+  const stored = output as { _tag?: unknown; value?: unknown; delayMs?: unknown } | null;
+  if (typeof stored !== "object" || stored === null || (stored._tag !== "next" && stored._tag !== "done"))
+    return html`<pre>${jsonText(output)}</pre>`;
+  const delay = typeof stored.delayMs === "number" && stored.delayMs > 0 ? ` after ${stored.delayMs} ms` : "";
+  return html`<div class="muted">
+      ${stored._tag === "done" ? "done: the job's output" : `next step${delay}, given`}
+    </div>
+    <pre>${jsonText(stored.value ?? null)}</pre>`;
+};
+
 const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
   html`<li data-step="${step.stepIndex ?? 0}" data-state="${step.state}">
     <strong>Step ${step.stepIndex ?? 0}</strong> ${stateLabel(step.state)}
@@ -15,7 +28,7 @@ const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
     ${
       step.output === null
         ? html`<div class="muted">${step.state === "succeeded" ? "null" : "no output yet"}</div>`
-        : html`<pre>${jsonText(step.output)}</pre>`
+        : stepResult(step.output)
     }
     ${step.error === null || step.state === "succeeded" ? null : html`<div class="error">${step.error}</div>`}
   </li>`;
