@@ -671,6 +671,36 @@ describe("transactional handlers", () => {
       },
       // A statement of that name prepared earlier on this pooled connection could be anything.
       (tx) => tx.query({ name: "prepared_elsewhere" } as unknown as string),
+      // The same as a pg.Query, checked when pg sends it.
+      (tx) =>
+        new Promise((resolve, reject) => {
+          (tx.query(new pg.Query({ name: "prepared_elsewhere" } as unknown as string)) as unknown as pg.Query)
+            .on("end", resolve)
+            .on("error", reject);
+        }),
+      // A text getter that answers the send-time check one thing and pg another.
+      (tx) => {
+        let reads = 0;
+        class Shifty extends pg.Query {
+          get text(): string {
+            reads += 1;
+            return reads <= 2 ? "select 1" : "commit";
+          }
+          set text(_ignored: string) {}
+        }
+        return new Promise((resolve, reject) => {
+          (tx.query(new Shifty({} as unknown as string)) as unknown as pg.Query)
+            .on("end", resolve)
+            .on("error", reject);
+        });
+      },
+      // A Proxy that swallows the assignment of the checked submit.
+      async (tx) => {
+        const swallowing = new Proxy(new pg.Query("commit"), { set: () => true });
+        await new Promise((resolve, reject) => {
+          (tx.query(swallowing) as unknown as pg.Query).on("end", resolve).on("error", reject);
+        });
+      },
     ];
     const job = underway.job(
       defineJob({
@@ -701,7 +731,7 @@ describe("transactional handlers", () => {
       outcomes.map((outcome) => [outcome._tag, outcome.attempt]),
       tricks.map(() => ["succeeded", 2]),
     );
-    // The getter's one read ran "select 1"; every other trick was refused or failed.
+    // The getters' first answers ran ("select 1"); every other trick was refused or failed.
     assert.deepEqual(refusedOrFailed.sort(), [
       "0: ran",
       "1: TypeError",
@@ -709,6 +739,10 @@ describe("transactional handlers", () => {
       "3: UnderwayError",
       "4: UnderwayError",
       "5: UnderwayError",
+      "6: UnderwayError",
+      // Pinned at send: the getter's first answer, "select 1", is what ran.
+      "7: ran",
+      "8: UnderwayError",
     ]);
     // One row per task, the retry's: nothing of a first attempt was committed.
     const byTask = (a: { task_id: string }, b: { task_id: string }) => a.task_id.localeCompare(b.task_id);
@@ -716,6 +750,32 @@ describe("transactional handlers", () => {
       (await effects(ids)).sort(byTask),
       ids.map((id, n) => ({ task_id: id, attempt: 2, what: `n${n}` })).sort(byTask),
     );
+  });
+
+  it("a handler's session-level SET of the isolation does not change later attempts on the same connection", async () => {
+    await setUp();
+    // A small pool: pg-pool hands out the connection released last, so the
+    // next attempts get the one the first changed.
+    const pool = new pg.Pool({ connectionString: db().url, max: 3 });
+    const underway = await Underway.connect({ pool, logger: silentLogger });
+    try {
+      const job = underway.job(defineJob({ queue: "tx_session_set", input: N }));
+      await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+      const seen: string[] = [];
+      const handler = transactional(async ({ n }: { n: number }, { tx }) => {
+        const { rows } = await tx.query<{ level: string }>(
+          "select current_setting('transaction_isolation') as level",
+        );
+        seen.push(rows[0]?.level ?? "");
+        if (n === 1) await tx.query("set default_transaction_isolation = 'serializable'");
+        return null;
+      });
+      for (let n = 0; n < 4; n += 1) await job.runOnce(handler);
+      assert.deepEqual(seen, ["read committed", "read committed", "read committed", "read committed"]);
+    } finally {
+      await underway.close();
+      await pool.end();
+    }
   });
 
   it("a submittable that commits on the raw connection fails its attempt: no success is written outside the transaction", async () => {
@@ -732,8 +792,9 @@ describe("transactional handlers", () => {
         await insert(context, `n${n}`);
         if (context.attempt === 1)
           await new Promise<void>((resolve, reject) => {
-            // Speaks the wire protocol itself: past ctx.tx's checks.
+            // Speaks the wire protocol itself, past ctx.tx's checks, behind a harmless text.
             void context.tx.query({
+              text: "select 1",
               submit: (connection: { query(text: string): void }) => connection.query("commit"),
               handleCommandComplete: () => undefined,
               handleEmptyQuery: () => undefined,

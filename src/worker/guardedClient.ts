@@ -85,23 +85,40 @@ const snapshot = (config: unknown): Record<string, unknown> =>
     : { ...(config as Record<string, unknown>), queryMode: "extended" };
 
 /**
- * A submittable (a pg `Query`, pg-cursor, pg-query-stream) checked when pg
- * sends it, not when it is handed over: one queued behind a busy query
- * could have its `text` changed in between. pg reports what `submit`
+ * A submittable (a pg `Query`, a pg-cursor `Cursor`: anything with its own
+ * `text`) checked when pg sends it, not when it is handed over: one queued
+ * behind a busy query could have its `text` changed in between. One
+ * without a `text` of its own (pg-query-stream keeps it on an inner cursor)
+ * is refused: its statement cannot be checked. pg reports what `submit`
  * returns as the query's error. A pg `Query` is switched to the extended
  * protocol there too; cursors and streams speak it already. A submittable
  * of one's own gets the wire connection in `submit` and can send anything:
  * that one is the caller's (docs/transactions.md).
  */
-const checkedAtSend = (submittable: Record<string | symbol, unknown>): Record<string | symbol, unknown> => {
+const checkedAtSend = (
+  submittable: Record<string | symbol, unknown>,
+): Record<string | symbol, unknown> | undefined => {
   const submit = submittable["submit"] as (this: unknown, connection: unknown) => unknown;
-  submittable["submit"] = function (this: Record<string, unknown>, connection: unknown): unknown {
-    const problem = refusal(typeof this["text"] === "string" ? this["text"] : "");
+  const checked = function (this: Record<string, unknown>, connection: unknown): unknown {
+    // The text pg sends is the one checked: read once, then pinned as a plain
+    // value on the object (a getter could answer the check one statement and
+    // pg another), and read back to make sure it held.
+    const text: unknown = this["text"];
+    if (typeof text !== "string" || text === "")
+      return new UnderwayError(
+        "ctx.tx sends no query without its text (a named statement too): one prepared elsewhere on this connection cannot be checked",
+      );
+    const pinned = Reflect.defineProperty(this, "text", { value: text, writable: false, configurable: true });
+    if (!pinned || this["text"] !== text) return new UnderwayError("ctx.tx cannot check this query object");
+    const problem = refusal(text);
     if (problem !== undefined) return new UnderwayError(problem);
     if (typeof this["requiresPreparation"] === "function") this["queryMode"] = "extended";
     return submit.call(this, connection);
   };
-  return submittable;
+  submittable["submit"] = checked;
+  // A Proxy's set trap or a setter can swallow the assignment: then the
+  // check would never run, so the query is refused instead.
+  return submittable["submit"] === checked ? submittable : undefined;
 };
 
 /** What `ctx.tx` offers: `query` and pg's escaping helpers, nothing of the client behind them. */
@@ -129,8 +146,21 @@ export const guardedClient = (client: pg.PoolClient): TxGuard => {
         "ctx.tx is closed: this attempt's handler has settled, timed out or been aborted; use tx only inside the handler",
         callback,
       );
-    if (isObject(config) && typeof config["submit"] === "function")
-      return (client.query as (...a: unknown[]) => unknown).call(client, checkedAtSend(config), ...rest);
+    if (isObject(config) && typeof config["submit"] === "function") {
+      const submittable = checkedAtSend(config);
+      if (submittable === undefined) {
+        // Refused the way a submittable hears of any failure: its handleError
+        // (a pg.Query emits "error"), after the caller has attached listeners.
+        const error = new UnderwayError(
+          "ctx.tx cannot check this query object (its submit cannot be replaced)",
+        );
+        const handleError = config["handleError"];
+        if (typeof handleError !== "function") return refuse(error.message, callback);
+        queueMicrotask(() => (handleError as (error: Error) => void).call(config, error));
+        return config;
+      }
+      return (client.query as (...a: unknown[]) => unknown).call(client, submittable, ...rest);
+    }
     if (typeof config !== "string" && !isObject(config))
       return refuse("ctx.tx.query takes a text or a query config", callback);
     const sent = snapshot(config);

@@ -66,7 +66,10 @@ const begin = async <I, O>(
       { taskId, waitedMs, poolMax: deps.pool.options.max ?? 10 },
     );
   try {
-    await client.query("begin");
+    // Explicit: a handler's session-level SET (default_transaction_isolation)
+    // outlives its transaction on the pooled connection, and would change the
+    // isolation of every later attempt on it.
+    await client.query("begin isolation level read committed read write");
     const { rows } = await client.query<{ readonly pid: number; readonly xid: string }>(
       "select pg_backend_pid() as pid, txid_current()::text as xid",
     );
