@@ -97,6 +97,12 @@ const shownValue = (value: unknown): string => {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string") return `string ${JSON.stringify(value.slice(0, 40))}`;
   if (typeof value === "number") return `number ${String(value)}`;
+  if (typeof value === "object") {
+    const made = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof made === "string" && made !== "Object" && made !== ""
+      ? `a ${made}`
+      : "an object with a prototype of its own";
+  }
   return typeof value;
 };
 
@@ -158,12 +164,23 @@ export const checkOptionShape = <T>(what: string, options: T, shape: OptionShape
     throw new ConfigError(
       `${what}: ${path === "" ? "options" : path.slice(0, -1)} must be an object, got ${shownValue(options)}`,
     );
-  // Inherited keys too (`Object.create({ dryrun: true })`): the code that
-  // takes the options reads them as it reads its own, so a typo there acts.
-  for (const key in options) {
+  // A plain object only: a class instance, a Map, a Date or an object made
+  // with Object.create(proto) carries keys (accessors, entries, inherited
+  // ones) that the code taking the options may read and this loop would not
+  // see. Objects of another realm (a vm context) are plain too.
+  const proto: unknown = Object.getPrototypeOf(options);
+  if (Array.isArray(options) || (proto !== null && Object.getPrototypeOf(proto) !== null))
+    throw new ConfigError(
+      `${what}: ${path === "" ? "options" : path.slice(0, -1)} must be a plain object ({ … }), got ${shownValue(options)}`,
+    );
+  // Every own key, enumerable or not (a non-enumerable dryRun is read as
+  // dryRun is), and no symbols.
+  for (const key of Reflect.ownKeys(options)) {
+    if (typeof key === "symbol")
+      throw new ConfigError(`${what}: ${path}${String(key)} is a symbol key; options are named by strings`);
     const entry = Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (entry === undefined) throw unknownOption(what, key, path, shape);
-    const value: unknown = options[key];
+    const value: unknown = (options as Record<string, unknown>)[key];
     if (value === undefined) continue;
     if (!follows(value, entry))
       throw new ConfigError(`${what}: ${path}${key} must be ${expectedOf(entry)}, got ${shownValue(value)}`);

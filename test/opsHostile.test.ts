@@ -92,7 +92,9 @@ describe("ops under hostile input", () => {
       [{ dry_run: true }, /unknown option "dry_run" \(did you mean "dryRun"\?\)/],
       [{ DryRun: true }, /unknown option "DryRun" \(did you mean "dryRun"\?\)/],
       // Inherited from a prototype: read like an own key, so checked like one.
-      [Object.create({ dryrun: true }), /unknown option "dryrun" \(did you mean "dryRun"\?\)/],
+      [Object.create({ dryrun: true }), /must be a plain object/],
+      [Object.defineProperty({}, "dryrun", { value: true, enumerable: false }), /did you mean "dryRun"/],
+      [new Map([["dryRun", true]]), /must be a plain object/],
       [{ dryRun: "yes" }, /dryRun must be a boolean, got string "yes"/],
       [{ dryRun: 1 }, /dryRun must be a boolean, got number 1/],
       [{ batchsize: 10 }, /did you mean "batchSize"/],

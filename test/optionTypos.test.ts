@@ -159,11 +159,32 @@ describe("misspelt and mistyped options", () => {
       () => stepJob.enqueue({ n: 1 }, { priorty: 5 } as never),
       typo("priorty", "priority"),
     );
-    // Inherited keys are read like own ones, so they are checked like them.
+    // Inherited keys, accessors of a class, a Map's entries, non-enumerable
+    // keys and symbols would be read, or not, past a check of own enumerable
+    // keys: only plain objects are taken, every own key checked.
     await rejectsConfig(
       () => job.enqueue({ n: 1 }, Object.create({ priorty: 5 }) as never),
+      /must be a plain object/,
+    );
+    class Accessors {
+      get priorty(): number {
+        return 5;
+      }
+    }
+    await rejectsConfig(
+      () => job.enqueue({ n: 1 }, new Accessors() as never),
+      /must be a plain object \(\{ … \}\), got a Accessors/,
+    );
+    await rejectsConfig(
+      () => job.enqueue({ n: 1 }, new Map([["priority", 5]]) as never),
+      /must be a plain object/,
+    );
+    await rejectsConfig(
+      () =>
+        job.enqueue({ n: 1 }, Object.defineProperty({}, "priorty", { value: 5, enumerable: false }) as never),
       typo("priorty", "priority"),
     );
+    await rejectsConfig(() => job.enqueue({ n: 1 }, { [Symbol("priority")]: 5 } as never), /symbol key/);
     assert.equal(await count("typo_enqueue"), 0);
     assert.equal(await count("typo_enqueue_steps"), 0);
   });
