@@ -81,6 +81,21 @@ describe("underway CLI under hostile input", () => {
     assert.equal(socket.code, 1, printed(socket));
     assert.match(socket.stderr, /password=\*\*\*\*/);
     assert.doesNotMatch(printed(socket), new RegExp(secret));
+    // Other parameters pg reads as passwords, however their names are escaped.
+    const others = await Promise.all([
+      cli("queues", "--url", `socket:/nowhere?db=x&pass%77ord=${secret}`),
+      cli(
+        "queues",
+        "--json",
+        "--url",
+        `postgres://u:pw@127.0.0.1:1/db?sslpassword=${secret}&sslmode=disable`,
+      ),
+      cli("queues", "--url", `postgres://u@127.0.0.1:1/db?PASSWORD=${secret}`),
+    ]);
+    for (const run of others) {
+      assert.equal(run.code, 1, printed(run));
+      assert.doesNotMatch(printed(run), new RegExp(secret));
+    }
   });
 
   it("migrate refuses PostgreSQL's own schemas, and a statement PostgreSQL refuses is one line", async () => {
@@ -148,6 +163,10 @@ describe("underway CLI under hostile input", () => {
       cli("delete", "--id", ",", "--yes"),
       cli("retry", "--error", "", "--yes"),
       cli("tasks", "list", "--key", ""),
+      // An empty part of a list: a lost value as likely as a whole empty flag.
+      cli("delete", "--queue", "empty_a", "--queue", "", "--yes"),
+      cli("delete", "--id", `${ids[0]},`, "--yes"),
+      cli("cancel", "--state", "cancelled,", "--yes"),
     ]);
     for (const run of runs) {
       assert.equal(run.code, 2, printed(run));
@@ -155,6 +174,9 @@ describe("underway CLI under hostile input", () => {
     }
     const left = await underway.ops.tasks({ ids });
     assert.equal(left.tasks.length, 2, "nothing was deleted");
+    // A comma inside a single-value filter is text, not a list.
+    const comma = await cli("tasks", "list", "--error", "timeout,");
+    assert.equal(comma.code, 0, printed(comma));
   });
 
   it("`underway schedules` shows a broken schedule as broken and lists the others", async () => {

@@ -63,6 +63,9 @@ const statesOf = (parsed: Parsed): ReadonlyArray<TaskState> =>
     return state as TaskState;
   });
 
+// The filter flags that take comma-separated lists (read with listOf).
+const listFlags = new Set(["queue", "state", "id"]);
+
 /** True when any filter flag (or a positional id) was given. */
 export const hasFilter = (parsed: Parsed, ids: ReadonlyArray<string> = []): boolean =>
   ids.length > 0 || Object.keys(filterOptions).some((name) => parsed.values[name] !== undefined);
@@ -74,20 +77,18 @@ export const hasFilter = (parsed: Parsed, ids: ReadonlyArray<string> = []): bool
 export const filterOf = (parsed: Parsed, ids: ReadonlyArray<string> = [], now = new Date()): TaskFilter => {
   // A flag given with nothing in it (`--queue "$UNSET"`, `--state=`, `--id ,`)
   // would otherwise drop out of the filter and widen a bulk action to every
-  // queue: refused, naming the flag.
+  // queue: refused, naming the flag. In the comma lists (queue, state, id)
+  // any empty part is refused too: `--queue x --queue "$UNSET"` or `--id 1,`
+  // is as likely a lost value.
   for (const name of Object.keys(filterOptions)) {
     const value = parsed.values[name];
-    const items =
+    const given =
       typeof value === "string" ? [value] : Array.isArray(value) ? (value as string[]) : undefined;
-    if (
-      items !== undefined &&
-      items
-        .join(",")
-        .split(",")
-        .every((item) => item.trim() === "")
-    )
+    if (given === undefined) continue;
+    const parts = listFlags.has(name) ? given.join(",").split(",") : given;
+    if (parts.some((part) => part.trim() === ""))
       throw new UsageError(
-        `--${name} was given without a value (an empty variable?): give one, or leave the flag out`,
+        `--${name} was given without a value, or with an empty one (an empty variable?): give one, or leave the flag out`,
       );
   }
   const queues = listOf(parsed, "queue");

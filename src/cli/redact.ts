@@ -118,7 +118,19 @@ const decoded = (text: string): string => {
 
 // libpq's `key=value` form: values bare or single-quoted with `\'` escapes.
 const keyValuePassword = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i;
-const queryPassword = /[?&]password=([^&#\s]*)/gi;
+/**
+ * The values, as typed, of every parameter whose name holds "password"
+ * (`password`, `sslpassword`, however cased or percent-escaped: pg decodes
+ * the names) in the query string after the first `?`.
+ */
+const queryPasswords = (url: string): ReadonlyArray<string> => {
+  const query = url.indexOf("?");
+  if (query < 0) return [];
+  return (url.slice(query + 1).split("#")[0] ?? "").split("&").flatMap((pair) => {
+    const equals = pair.indexOf("=");
+    return equals >= 0 && /password/i.test(decoded(pair.slice(0, equals))) ? [pair.slice(equals + 1)] : [];
+  });
+};
 
 /** The passwords a connection string holds: in its user info and in a `password` parameter, raw and decoded. */
 export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
@@ -133,7 +145,8 @@ export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
   if (parts !== undefined) {
     add(parts.password);
     try {
-      for (const [key, value] of new URL(url).searchParams) if (/^password$/i.test(key)) add(value);
+      for (const [key, value] of new URL(url).searchParams) if (/password/i.test(key)) add(value);
+      for (const secret of queryPasswords(url)) add(secret);
     } catch {
       // Unparsable: the user info above is all there is to hide.
     }
@@ -144,7 +157,7 @@ export const secretsOf = (url: string | undefined): ReadonlyArray<string> => {
       add(keyValue.replace(/^'|'$/g, "").replace(/\\(.)/g, "$1"));
     }
     // pg's `socket:/dir?db=x&password=…` form.
-    for (const match of url.matchAll(queryPassword)) add(match[1]);
+    for (const secret of queryPasswords(url)) add(secret);
   }
   // Longest first, so a secret that contains another is replaced whole.
   return [...found].filter((secret) => secret.length > 0).sort((a, b) => b.length - a.length);
@@ -190,7 +203,7 @@ export const displayUrl = (url: string): string => {
     // Parsed on its own, with the user info gone, so nothing of it can leak here.
     const parsed = new URL(`${parts.scheme}${parts.rest}`);
     for (const key of [...parsed.searchParams.keys()])
-      if (/^password$/i.test(key)) parsed.searchParams.set(key, "****");
+      if (/password/i.test(key)) parsed.searchParams.set(key, "****");
     rest = parsed.toString().slice(parsed.protocol.length + 2);
   } catch {
     rest = "(unparsable host)";
