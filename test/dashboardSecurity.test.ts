@@ -221,9 +221,18 @@ describe("dashboard against hostile requests", () => {
         `Host: ${host}`,
       );
     assert.equal(await send(`GET http://${own}/ HTTP/1.1\r\nHost: ${own}`), "HTTP/1.1 200 OK");
+    // The target's authority would override Host: the two must agree.
+    assert.equal(await send(`GET http://evil.example/ HTTP/1.1\r\nHost: ${own}`), "HTTP/1.1 400 Bad Request");
+    // Two Host headers: node keeps the first, a proxy may read the other.
+    assert.equal(
+      await send(`GET / HTTP/1.1\r\nHost: ${own}\r\nHost: evil.example`),
+      "HTTP/1.1 400 Bad Request",
+    );
+    // A path that looks protocol-relative is a path, not another host's page.
+    assert.equal(await send(`GET //evil.example/ HTTP/1.1\r\nHost: ${own}`), "HTTP/1.1 404 Not Found");
     assert.equal(
       await send(`GET http://${own}/ HTTP/1.1\r\nHost: attacker.example:${server.port}`),
-      "HTTP/1.1 403 Forbidden",
+      "HTTP/1.1 400 Bad Request",
     );
   });
 

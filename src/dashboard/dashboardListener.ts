@@ -52,6 +52,10 @@ const toRequest = async (
   }
   // HTTP/2 names the host in :authority (skipped above): keep it as Host,
   // which the dashboard checks.
+  // Node keeps the first of two Host headers; a proxy in front may read the
+  // other. Two are refused, as RFC 9112 asks.
+  if (req.rawHeaders.filter((name, index) => index % 2 === 0 && name.toLowerCase() === "host").length > 1)
+    return "bad request";
   const authority = req.headers.host ?? (req.headers as Record<string, unknown>)[":authority"];
   if (typeof authority === "string" && !headers.has("host")) headers.set("host", authority);
   const url = requestUrl(scheme, typeof authority === "string" ? authority : "localhost", path);
@@ -74,9 +78,21 @@ const toRequest = async (
 const requestUrl = (scheme: string, authority: string, target: string): URL | undefined => {
   if (authority === "" || /[@,\s/\\]/.test(authority)) return undefined;
   try {
-    const base = new URL(`${scheme}://${authority}`);
-    const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? new URL(target) : undefined;
-    return new URL(path === undefined ? target : `${path.pathname}${path.search}`, base);
+    const url = new URL(`${scheme}://${authority}`);
+    let path = target;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+      // The target's authority would override Host (RFC 9112): the two must agree.
+      const absolute = new URL(target);
+      if (absolute.host.toLowerCase() !== url.host.toLowerCase()) return undefined;
+      path = `${absolute.pathname}${absolute.search}`;
+    }
+    if (!path.startsWith("/")) return undefined;
+    // Set as path and query, never resolved: `//evil.example/` is a path here,
+    // not a URL of another host.
+    const query = path.indexOf("?");
+    url.pathname = query < 0 ? path : path.slice(0, query);
+    url.search = query < 0 ? "" : path.slice(query);
+    return url;
   } catch {
     return undefined;
   }
