@@ -154,6 +154,11 @@ describe("ops under hostile input", () => {
     const queues = Array.from({ length: 20_000 }, (_, i) => `q${i}`);
     const started = Date.now();
     await invalid(() => underway.ops.tasks({ queue: queues }), /at most 1000 queues, got 20000/);
+    // A number passes a name pattern as its digits: refused by type.
+    await invalid(
+      () => underway.ops.tasks({ queue: 5 as unknown as string }),
+      /expected a queue name, got number/,
+    );
     await invalid(() => underway.ops.delete({ queue: queues }, { dryRun: true }), /at most 1000 queues/);
     assert.ok(Date.now() - started < 1_000, "refused without querying");
     await assert.rejects(() => underway.ops.throughput({ since: new Date(8.64e15) }), ConfigError);

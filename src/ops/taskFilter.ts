@@ -75,8 +75,10 @@ const checkQueues = (value: unknown): ReadonlyArray<string> => {
   if (queues.length > maxFilterQueues)
     throw badFilter("queue", `at most ${maxFilterQueues} queues, got ${queues.length}`);
   const checked = queues.map((queue) => {
+    // A number would pass the name pattern as its digits.
+    if (typeof queue !== "string") throw badFilter("queue", `expected a queue name, got ${typeof queue}`);
     try {
-      return checkQueueName(queue as string);
+      return checkQueueName(queue);
     } catch (error) {
       throw badFilter("queue", (error as Error).message);
     }
