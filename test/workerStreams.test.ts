@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Subject, map, of, take, tap, timer, type Observable } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import { coalesceMap } from "../src/worker/coalesce.ts";
 import { Deadlines } from "../src/worker/deadlines.ts";
 import { throttle } from "../src/worker/throttle.ts";
 import { renewalTick$ } from "../src/worker/lease.ts";
@@ -40,38 +39,6 @@ const rowOf = (id: string, heartbeatMs: number): ClaimedRow =>
   ({ id, heartbeat_ms: heartbeatMs, concurrency_key: null, concurrency_limit: 1 }) as unknown as ClaimedRow;
 
 describe("worker streams on virtual time", () => {
-  it("coalesces wake-ups: one claim at a time, one more for all that came during it", () => {
-    ts().run(({ cold, hot, expectObservable }) => {
-      const claims: number[] = [];
-      // A claim takes 5 frames; wakes at 0, 1, 2, 3 (during the first) and 20.
-      const wakes = hot("abcd 15ms e|");
-      const claim = () =>
-        cold("-----(r|)", { r: 0 }).pipe(tap({ subscribe: () => claims.push(claims.length) }));
-      expectObservable(wakes.pipe(coalesceMap(claim))).toBe("5ms r 4ms r 13ms (r|)", { r: 0 });
-    });
-  });
-
-  it("claims again at once while batches come back full (a burst drains a backlog)", () => {
-    ts().run(({ cold, hot, expectObservable }) => {
-      // The backlog holds 25 tasks and a claim takes at most 10.
-      let backlog = 25;
-      const claim = () =>
-        cold("--(r|)", { r: 0 }).pipe(
-          map(() => {
-            const got = Math.min(10, backlog);
-            backlog -= got;
-            return got;
-          }),
-        );
-      const wakes = hot("w 20ms |");
-      expectObservable(wakes.pipe(coalesceMap(claim, (got) => got === 10))).toBe("--a-b-c 14ms |", {
-        a: 10,
-        b: 10,
-        c: 5,
-      });
-    });
-  });
-
   it("runs at most a key's limit of its tasks at once, without holding up other keys, within the global limit", () => {
     ts().run(({ hot, expectObservable }) => {
       const items: Record<string, Item> = {

@@ -14,6 +14,9 @@ export interface HeldTask extends RunningTask {
  */
 export class LocalTasks {
   private readonly tasks = new Map<string, HeldTask>();
+  // Held tasks whose handler is done and whose verdict is being written:
+  // they hold no slot, and leave once written.
+  private readonly writing = new Set<HeldTask>();
 
   hold(row: ClaimedRow, now: number): HeldTask {
     const task: HeldTask = {
@@ -43,6 +46,26 @@ export class LocalTasks {
 
   get size(): number {
     return this.tasks.size;
+  }
+
+  /** Of the tasks held, how many are having their verdict written. */
+  get writingCount(): number {
+    return this.writing.size;
+  }
+
+  /** The task's handler is done; its verdict is being written. */
+  handedOn(task: HeldTask): void {
+    this.writing.add(task);
+  }
+
+  /**
+   * The task's run is over: written, or never started. One that never
+   * started (stopping) stays held, for the stop to give back to pending
+   * with the other unstarted ones.
+   */
+  ended(task: HeldTask): void {
+    this.writing.delete(task);
+    if (task.started) this.forget(task);
   }
 
   all(): HeldTask[] {

@@ -2,7 +2,6 @@ import {
   EMPTY,
   Subject,
   asyncScheduler,
-  concat,
   defer,
   exhaustMap,
   filter,
@@ -12,9 +11,8 @@ import {
   map,
   merge,
   mergeMap,
-  share,
   take,
-  takeUntil,
+  takeWhile,
   tap,
   timer,
   type Observable,
@@ -23,8 +21,7 @@ import {
 import { AbortError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
-import { coalesceMap } from "./coalesce.ts";
+import { claimBatch, nextDueIn, registerWaiter, unregisterWaiter, type ClaimDeps } from "./claim.ts";
 import { Admissions } from "./admissions.ts";
 import { Deadlines } from "./deadlines.ts";
 import { abortTask, type ExecuteDeps } from "./execute.ts";
@@ -35,6 +32,15 @@ import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
 import { throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
+import { workerLoop } from "./workerLoop.ts";
+import {
+  freedThreshold,
+  isRunning,
+  startableOf,
+  wantOf,
+  type WorkerEffect,
+  type WorkerEvent,
+} from "./workerState.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
 /** The LISTEN side a worker uses. */
@@ -62,10 +68,30 @@ const keyOfTask: KeyOf<HeldTask> = {
   limit: (task) => task.row.concurrency_limit,
 };
 
+type Event = WorkerEvent<ClaimedRow, HeldTask>;
+type Effect = WorkerEffect<ClaimedRow, HeldTask>;
+
+// Keyed tasks started at claim hold their key's slot: they go first, into
+// the free slots they were claimed for.
+const admittedFirst = (rows: ReadonlyArray<ClaimedRow>): ClaimedRow[] =>
+  [...rows].sort(
+    (x, y) =>
+      Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
+  );
+
+// One lease length per round: the tick follows the shortest.
+// (A loop, not Math.min(...rows): a claim may hold 100,000 rows.)
+const shortestLease = (rows: ReadonlyArray<ClaimedRow>): number =>
+  rows.reduce((shortest, row) => Math.min(shortest, row.heartbeat_ms), Infinity);
+
 /**
- * One worker of one queue as a cold Observable of its outcomes: wake →
- * claim → throttle (per key, then global) → execute and record, beside
- * lease renewal, prefetch expiry and cancellation. Subscribing runs it;
+ * One worker of one queue as a cold Observable of its outcomes. Its fetch
+ * side is the state machine of ./workerState.ts (docs/design/worker-state-machine.md):
+ * NOTIFY, the poll, the due timer, freed room, prefetch expiry, the stop
+ * request and the grace period become events; the machine's effects (claim,
+ * NOTIFY registration, give-backs, aborts) run here as Observables, and the
+ * tasks it holds go through the throttle (per key, then global) to execute
+ * and record, beside lease renewal and cancellation. Subscribing runs it;
  * `stop$` emitting stops it gracefully: no more claims, unstarted tasks go
  * back to pending, running ones get `shutdownGraceMs` before their signal
  * fires; it completes once every result is written. Every timer runs on
@@ -76,16 +102,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const { settings, scheduler, listener } = env;
     const now = () => scheduler.now();
     const tasks = new LocalTasks();
-    const ended = new Subject<void>();
-    const dueIn = new Subject<number>();
-    const leases = new Subject<number>();
-    let stopping = false;
-    // When prefetched tasks were last given back unstarted, or a prefetched
-    // keyed task found its key full: for a hold period after, claims take
-    // only what can start at once (no hoarding, no keys bouncing).
-    let expiredAt = Number.NEGATIVE_INFINITY;
-    const { concurrency, prefetch } = settings;
-    const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
+    // What the machine sees of the tasks: their counts, read as each event arrives.
+    const load = () => ({ now: now(), held: tasks.size, writing: tasks.writingCount });
+    const loop = workerLoop<ClaimedRow, HeldTask>(settings, load);
+    const { dispatch } = loop;
     // Handler timeouts on one timer for this run (./deadlines.ts).
     const deadlines = new Deadlines(
       scheduler,
@@ -94,25 +114,8 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const execute: ExecuteDeps<I, O> = {
       ...env.execute,
       deadlines,
-      // A key full in another process: prefetched keyed tasks would only
-      // bounce between processes, so for a hold period claim only what can
-      // start at once, as after an expiry.
-      admissions: new Admissions(env.execute, () => (expiredAt = now())),
+      admissions: new Admissions(env.execute, () => dispatch({ type: "keyFull" })),
     };
-    // Held tasks whose handler is done and whose verdict is being written:
-    // they hold no slot, and leave once written.
-    const writing = new Set<HeldTask>();
-    const active = () => tasks.size - writing.size;
-    // Room for running and prefetched tasks, not counting those being
-    // written (a claim sent with their write replaces them); all held tasks
-    // stay under twice that, should writes fall behind.
-    const want = () => {
-      const room = concurrency + prefetchNow();
-      return Math.max(0, Math.min(room - active(), 2 * room - tasks.size));
-    };
-    // Slots no held task will take: keyed tasks claimed for these start at
-    // once; the rest of a batch (prefetch) takes no key slot until it starts.
-    const startable = () => Math.max(0, concurrency - active());
     const claimDeps: ClaimDeps = {
       sql: execute.sql,
       pool: execute.pool,
@@ -125,132 +128,161 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       claimWith: (claim) => execute.completions.claimWith(claim),
       events: execute.events,
     };
-    const waiting = new Waiting(claimDeps);
+    // Asked when the claim statement goes out, from the state then.
+    const want = () => wantOf(loop.state(), load());
+    const startable = () => startableOf(loop.state(), load());
     const schema = execute.sql.schema;
-    const stopped$ = stop$.pipe(
-      take(1),
-      tap(() => (stopping = true)),
-      share(),
-    );
+    const ofKind = <K extends Effect["kind"]>(kind: K): Observable<Extract<Effect, { kind: K }>> =>
+      loop.effects$.pipe(filter((effect): effect is Extract<Effect, { kind: K }> => effect.kind === kind));
 
-    const accept = (round: ClaimRound): Observable<HeldTask> => {
-      void round.dueIn?.then((ms) => {
-        if (ms !== null) dueIn.next(ms);
-      });
-      // Part of the claim, which the stop waits for: the tasks are back
-      // before the worker completes (and before the pool can be ended).
-      if (stopping) return fromTask(() => releaseRows(round.rows)).pipe(ignoreElements());
-      // Keyed tasks started at claim hold their key's slot: they go first,
-      // into the free slots they were claimed for.
-      const admittedFirst = [...round.rows].sort(
-        (x, y) =>
-          Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
-      );
-      // One lease length per round: the tick follows the shortest.
-      // (A loop, not Math.min(...rows): a claim may hold 100,000 rows.)
-      if (admittedFirst.length > 0)
-        leases.next(admittedFirst.reduce((shortest, row) => Math.min(shortest, row.heartbeat_ms), Infinity));
-      return from(admittedFirst.map((row) => tasks.hold(row, now())));
+    // Effects with I/O, their results mapped back to events.
+    const run = (effect: Effect): Observable<Event> => {
+      switch (effect.kind) {
+        case "claim":
+          return fromTask(() => claimBatch(claimDeps, want, startable)).pipe(
+            map((result): Event =>
+              result._tag === "Right"
+                ? { type: "claimed", rows: result.right.rows, wanted: result.right.wanted }
+                : { type: "claimFailed" },
+            ),
+          );
+        case "register":
+          return fromTask(() => registerWaiter(claimDeps)).pipe(
+            map((ok): Event => ({ type: "registered", ok })),
+          );
+        case "unregister":
+          return fromTask(() => unregisterWaiter(claimDeps)).pipe(
+            map((): Event => ({ type: "unregistered" })),
+          );
+        case "readDue":
+          return fromTask(() => nextDueIn(claimDeps, effect.since)).pipe(
+            filter((ms): ms is number => ms !== null),
+            map((ms): Event => ({ type: "dueIn", ms })),
+          );
+        case "giveBack":
+          return fromTask(() => releaseTasks(execute, effect.tasks)).pipe(ignoreElements());
+        case "release":
+          // Part of the stop, which waits for it: the tasks are back before
+          // the worker completes (and before the pool can be ended).
+          return fromTask(() =>
+            releaseTasks(
+              execute,
+              effect.rows.map((row) => ({ row })),
+            ),
+          ).pipe(map((): Event => ({ type: "released" })));
+        case "giveBackUnstarted":
+          return fromTask(() => releaseTasks(execute, tasks.takeUnstarted())).pipe(
+            map((): Event => ({ type: "givenBack" })),
+          );
+        case "abortRunning":
+          for (const task of tasks.all()) {
+            // A cancelled handler still running: stop waiting for it and stop
+            // renewing its lease, which lapses; the reaper ends the task cancelled.
+            if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
+            else abortTask(task, "shutdown");
+          }
+          return EMPTY;
+        case "awaitWrites":
+          return fromTask(() => execute.completions.idle()).pipe(map((): Event => ({ type: "writesIdle" })));
+        default:
+          // hold, armDue, closeIntake and complete are streams below.
+          return EMPTY;
+      }
     };
-    const releaseRows = (rows: ReadonlyArray<ClaimedRow>) =>
-      releaseTasks(
-        execute,
-        rows.map((row) => ({ row })),
-      );
+
+    // The tasks claimed, until the stop closes the intake.
+    const held$ = loop.effects$.pipe(
+      takeWhile((effect) => effect.kind !== "closeIntake"),
+      filter((effect): effect is Extract<Effect, { kind: "hold" }> => effect.kind === "hold"),
+      mergeMap((effect) => {
+        const at = now();
+        return from(admittedFirst(effect.rows).map((row) => tasks.hold(row, at)));
+      }),
+    );
+    // A task ended: enough room freed may wake a claim (./wake.ts).
+    const ended = new Subject<void>();
+    const outcomes$ = held$.pipe(
+      throttle(
+        keyOfTask,
+        settings.concurrency,
+        (task) => runTask(execute, task, () => isRunning(loop.state()) && tasks.holds(task)),
+        {
+          // The handler is done; its verdict is being written, and a claim
+          // may ride with that write.
+          handedOn: (task) => {
+            tasks.handedOn(task);
+            ended.next();
+          },
+          ended: (task) => {
+            tasks.ended(task);
+            ended.next();
+          },
+        },
+      ),
+      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
+      tap({
+        // This worker wrote the retry, so it knows when it falls due.
+        next: (outcome) => {
+          if (outcome._tag === "retrying") dispatch({ type: "dueIn", ms: outcome.runAt.getTime() - now() });
+        },
+        complete: () => dispatch({ type: "tasksDone" }),
+      }),
+    );
+    const completed$ = loop.effects$.pipe(
+      takeWhile((effect) => effect.kind !== "complete"),
+      ignoreElements(),
+    );
 
     const wakes$ = wake$(
       {
         notified$: listener.channel$(`${schema}.ready`).pipe(filter((name) => name === execute.queue)),
         listening: () => listener.ready(`${schema}.ready`),
         reconnected$: listener.reconnected$,
-        dueIn$: dueIn,
+        dueIn$: ofKind("armDue").pipe(map((effect) => effect.ms)),
         freed$: freedEnough$(
           ended,
           want,
           () => tasks.size,
-          // Half of what the worker may hold now: during a prefetch hold
-          // that is half of `concurrency`, or it would claim only once empty.
-          () => Math.max(1, Math.floor((concurrency + prefetchNow()) / 2)),
+          () => freedThreshold(loop.state(), now()),
         ),
         pollIntervalMs: settings.pollIntervalMs,
       },
       scheduler,
-    ).pipe(takeUntil(stopped$));
-
-    const claimed$ = concat(
-      wakes$.pipe(
-        coalesceMap(
-          () =>
-            defer(() =>
-              want() > 0 ? fromTask(() => claimRound(claimDeps, waiting, want, startable)) : EMPTY,
-            ),
-          (round) => round.again,
-        ),
-        mergeMap(accept),
-      ),
-      // Stopped: unregister for NOTIFY, and give prefetched tasks back at once.
-      defer(() => fromTask(() => waiting.unregister())),
-      defer(() => fromTask(() => releaseTasks(execute, tasks.takeUnstarted()))),
-    ).pipe(filter((item): item is HeldTask => item !== undefined));
-
-    const outcomes$ = claimed$.pipe(
-      throttle(
-        keyOfTask,
-        concurrency,
-        (task) => runTask(execute, task, () => !stopping && tasks.holds(task)),
-        {
-          // The handler is done; its verdict is being written, and a claim
-          // may ride with that write.
-          handedOn: (task) => {
-            writing.add(task);
-            ended.next();
-          },
-          ended: (task) => {
-            writing.delete(task);
-            // One that never started (stopping) stays held, for the stop to
-            // give back to pending with the other unstarted ones.
-            if (task.started) tasks.forget(task);
-            ended.next();
-          },
-        },
-      ),
-      filter((outcome): outcome is Outcome<O> => outcome !== undefined),
-      // This worker wrote the retry, so it knows when it falls due.
-      tap((outcome) => {
-        if (outcome._tag === "retrying") dueIn.next(outcome.runAt.getTime() - now());
-      }),
-    );
-    const main$ = concat(outcomes$, fromTask(() => execute.completions.idle()).pipe(ignoreElements()));
-
-    const renew$ = renewalTick$(leases, settings.heartbeatTickMs, scheduler).pipe(
-      exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))),
-    );
+    ).pipe(map((): Event => ({ type: "woken" })));
     const holdMs = settings.prefetchHoldMs;
-    const expire$ = timer(holdMs / 4, holdMs / 4, scheduler).pipe(
+    const expired$ = timer(holdMs / 4, holdMs / 4, scheduler).pipe(
       map(() => tasks.takeUnstarted((task) => now() - task.claimedAt >= holdMs)),
       filter((given) => given.length > 0),
-      tap(() => (expiredAt = now())),
-      exhaustMap((given) => fromTask(() => releaseTasks(execute, given))),
+      map((given): Event => ({ type: "prefetchExpired", tasks: given })),
     );
+    const events$ = merge(
+      // First: the results of the effects the other events ask for.
+      loop.effects$.pipe(mergeMap(run)),
+      wakes$,
+      expired$,
+      stop$.pipe(
+        take(1),
+        map((): Event => ({ type: "stopRequested" })),
+      ),
+      graceOver$(stop$, settings.shutdownGraceMs, scheduler).pipe(map((): Event => ({ type: "graceOver" }))),
+    ).pipe(tap(dispatch));
+
+    const renew$ = renewalTick$(
+      ofKind("hold").pipe(map((effect) => shortestLease(effect.rows))),
+      settings.heartbeatTickMs,
+      scheduler,
+    ).pipe(exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))));
     const cancels$ = listener.channel$(`${schema}.cancel`).pipe(
       tap((id) => {
         const task = tasks.get(id);
         if (task !== undefined) abortTask(task, "cancelled");
       }),
     );
-    const grace$ = graceOver$(stopped$, settings.shutdownGraceMs, scheduler).pipe(
-      tap(() => {
-        for (const task of tasks.all()) {
-          // A cancelled handler still running: stop waiting for it and stop
-          // renewing its lease, which lapses; the reaper ends the task cancelled.
-          if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
-          else abortTask(task, "shutdown");
-        }
-      }),
-    );
     const reaping =
       settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
-    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(
+    // The outcomes, until the machine completes; events, renewals and
+    // cancellations beside them.
+    return alongside(merge(outcomes$, completed$), merge(events$, renew$, cancels$)).pipe(
       finalize(() => {
         reaping?.();
         deadlines.close();
