@@ -21,7 +21,8 @@ export interface WakeSources {
  * retries and later steps start on time), the fallback poll, reconnects
  * and freed capacity. Correctness never depends on NOTIFY: the poll and the
  * reconnect wake-up cover lost notifications. Bursts are coalesced by the
- * claim stage (see ./coalesce.ts), not here, so no wake-up is ever dropped.
+ * worker's state machine (a wake-up during a claim sets its `again` flag;
+ * see ./workerState.ts), not here, so no wake-up is ever dropped.
  */
 export const wake$ = (sources: WakeSources, scheduler: SchedulerLike): Observable<unknown> => {
   // Registering for NOTIFY before LISTEN is active would let an insert's
