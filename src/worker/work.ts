@@ -1,5 +1,4 @@
 import {
-  EMPTY,
   Subject,
   asyncScheduler,
   defer,
@@ -18,29 +17,22 @@ import {
   type Observable,
   type SchedulerLike,
 } from "rxjs";
-import { AbortError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { claimBatch, nextDueIn, registerWaiter, unregisterWaiter, type ClaimDeps } from "./claim.ts";
+import type { ClaimDeps } from "./claim.ts";
 import { Admissions } from "./admissions.ts";
 import { Deadlines } from "./deadlines.ts";
 import { abortTask, type ExecuteDeps } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
-import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
+import { renewalTick$, renewLeases } from "./lease.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
 import { throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import { workerLoop } from "./workerLoop.ts";
-import {
-  freedThreshold,
-  isRunning,
-  startableOf,
-  wantOf,
-  type WorkerEffect,
-  type WorkerEvent,
-} from "./workerState.ts";
+import { runEffect, type LoopEffect, type LoopEvent } from "./runEffect.ts";
+import { freedThreshold, isRunning, startableOf, wantOf } from "./workerState.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
 /** The LISTEN side a worker uses. */
@@ -67,9 +59,6 @@ const keyOfTask: KeyOf<HeldTask> = {
   key: (task) => task.row.concurrency_key,
   limit: (task) => task.row.concurrency_limit,
 };
-
-type Event = WorkerEvent<ClaimedRow, HeldTask>;
-type Effect = WorkerEffect<ClaimedRow, HeldTask>;
 
 // Keyed tasks started at claim hold their key's slot: they go first, into
 // the free slots they were claimed for.
@@ -132,68 +121,15 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const want = () => wantOf(loop.state(), load());
     const startable = () => startableOf(loop.state(), load());
     const schema = execute.sql.schema;
-    const ofKind = <K extends Effect["kind"]>(kind: K): Observable<Extract<Effect, { kind: K }>> =>
-      loop.effects$.pipe(filter((effect): effect is Extract<Effect, { kind: K }> => effect.kind === kind));
-
-    // Effects with I/O, their results mapped back to events.
-    const run = (effect: Effect): Observable<Event> => {
-      switch (effect.kind) {
-        case "claim":
-          return fromTask(() => claimBatch(claimDeps, want, startable)).pipe(
-            map((result): Event =>
-              result._tag === "Right"
-                ? { type: "claimed", rows: result.right.rows, wanted: result.right.wanted }
-                : { type: "claimFailed" },
-            ),
-          );
-        case "register":
-          return fromTask(() => registerWaiter(claimDeps)).pipe(
-            map((ok): Event => ({ type: "registered", ok })),
-          );
-        case "unregister":
-          return fromTask(() => unregisterWaiter(claimDeps)).pipe(
-            map((): Event => ({ type: "unregistered" })),
-          );
-        case "readDue":
-          return fromTask(() => nextDueIn(claimDeps, effect.since)).pipe(
-            filter((ms): ms is number => ms !== null),
-            map((ms): Event => ({ type: "dueIn", ms })),
-          );
-        case "giveBack":
-          return fromTask(() => releaseTasks(execute, effect.tasks)).pipe(ignoreElements());
-        case "release":
-          // Part of the stop, which waits for it: the tasks are back before
-          // the worker completes (and before the pool can be ended).
-          return fromTask(() =>
-            releaseTasks(
-              execute,
-              effect.rows.map((row) => ({ row })),
-            ),
-          ).pipe(map((): Event => ({ type: "released" })));
-        case "giveBackUnstarted":
-          return fromTask(() => releaseTasks(execute, tasks.takeUnstarted())).pipe(
-            map((): Event => ({ type: "givenBack" })),
-          );
-        case "abortRunning":
-          for (const task of tasks.all()) {
-            // A cancelled handler still running: stop waiting for it and stop
-            // renewing its lease, which lapses; the reaper ends the task cancelled.
-            if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
-            else abortTask(task, "shutdown");
-          }
-          return EMPTY;
-        case "awaitWrites":
-          return fromTask(() => execute.completions.idle()).pipe(map((): Event => ({ type: "writesIdle" })));
-        default:
-          // hold, armDue, closeIntake and complete are streams below.
-          return EMPTY;
-      }
-    };
+    const ofKind = <K extends LoopEffect["kind"]>(kind: K): Observable<Extract<LoopEffect, { kind: K }>> =>
+      loop.effects$.pipe(
+        filter((effect): effect is Extract<LoopEffect, { kind: K }> => effect.kind === kind),
+      );
 
     // The tasks claimed, until the stop closes the intake.
     const held$ = loop.effects$.pipe(
       takeWhile((effect) => effect.kind !== "closeIntake"),
-      filter((effect): effect is Extract<Effect, { kind: "hold" }> => effect.kind === "hold"),
+      filter((effect): effect is Extract<LoopEffect, { kind: "hold" }> => effect.kind === "hold"),
       mergeMap((effect) => {
         const at = now();
         return from(admittedFirst(effect.rows).map((row) => tasks.hold(row, at)));
@@ -248,23 +184,36 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         pollIntervalMs: settings.pollIntervalMs,
       },
       scheduler,
-    ).pipe(map((): Event => ({ type: "woken" })));
+    ).pipe(map((): LoopEvent => ({ type: "woken" })));
     const holdMs = settings.prefetchHoldMs;
     const expired$ = timer(holdMs / 4, holdMs / 4, scheduler).pipe(
       map(() => tasks.takeUnstarted((task) => now() - task.claimedAt >= holdMs)),
       filter((given) => given.length > 0),
-      map((given): Event => ({ type: "prefetchExpired", tasks: given })),
+      map((given): LoopEvent => ({ type: "prefetchExpired", tasks: given })),
     );
     const events$ = merge(
       // First: the results of the effects the other events ask for.
-      loop.effects$.pipe(mergeMap(run)),
+      loop.effects$.pipe(
+        mergeMap(
+          runEffect({
+            claim: claimDeps,
+            lease: execute,
+            completions: execute.completions,
+            tasks,
+            want,
+            startable,
+          }),
+        ),
+      ),
       wakes$,
       expired$,
       stop$.pipe(
         take(1),
-        map((): Event => ({ type: "stopRequested" })),
+        map((): LoopEvent => ({ type: "stopRequested" })),
       ),
-      graceOver$(stop$, settings.shutdownGraceMs, scheduler).pipe(map((): Event => ({ type: "graceOver" }))),
+      graceOver$(stop$, settings.shutdownGraceMs, scheduler).pipe(
+        map((): LoopEvent => ({ type: "graceOver" })),
+      ),
     ).pipe(tap(dispatch));
 
     const renew$ = renewalTick$(
