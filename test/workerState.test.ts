@@ -9,6 +9,7 @@ import { TestScheduler } from "rxjs/testing";
 import { workerLoop, type WorkerLoop } from "../src/worker/workerLoop.ts";
 import {
   freedThreshold,
+  heedsWake,
   initialState,
   isRunning,
   prefetchAt,
@@ -251,6 +252,15 @@ describe("the worker's state machine, transition by transition", () => {
       const keyFull = go(inMode(mode), { type: "keyFull" });
       assert.deepEqual(keyFull.state.prefetch, { kind: "holding", since: t0 });
       assert.deepEqual(kinds(keyFull), []);
+    }
+  });
+
+  it("heeds a wake-up exactly in the modes where one changes something (freed room is filtered by it)", () => {
+    for (const [name, mode] of Object.entries(modes)) {
+      const state = inMode(mode);
+      const next = go(state, { type: "woken" });
+      const changes = next.state !== state || next.effects.length > 0;
+      assert.equal(heedsWake(state), changes, name);
     }
   });
 

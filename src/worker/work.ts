@@ -32,7 +32,7 @@ import { throttle, type KeyOf } from "./throttle.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import { workerLoop } from "./workerLoop.ts";
 import { runEffect, type LoopEffect, type LoopEvent } from "./runEffect.ts";
-import { freedThreshold, isRunning, startableOf, wantOf } from "./workerState.ts";
+import { freedThreshold, heedsWake, isRunning, startableOf, wantOf } from "./workerState.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
 /** The LISTEN side a worker uses. */
@@ -176,7 +176,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         reconnected$: listener.reconnected$,
         dueIn$: ofKind("armDue").pipe(map((effect) => effect.ms)),
         freed$: freedEnough$(
-          ended,
+          ended.pipe(filter(() => heedsWake(loop.state()))),
           want,
           () => tasks.size,
           () => freedThreshold(loop.state(), now()),

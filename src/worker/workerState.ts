@@ -160,6 +160,21 @@ export const isRunning = (state: WorkerState): boolean =>
   state.mode.kind === "registering" ||
   state.mode.kind === "unregistering";
 
+/**
+ * Whether a wake-up would change anything now: idle, or a claim round out
+ * that has not been asked for another yet. Freed room wakes the worker up
+ * to once per task ending; those the machine would drop are dropped
+ * before they reach it, so a busy worker pays a mode check per task, not a
+ * transition.
+ */
+export const heedsWake = (state: WorkerState): boolean => {
+  const { mode } = state;
+  if (mode.kind === "idle") return true;
+  return (
+    (mode.kind === "claiming" || mode.kind === "registering" || mode.kind === "unregistering") && !mode.again
+  );
+};
+
 /** Prefetch on top of `concurrency` at `now`: none for `prefetchHoldMs` after a hold began. */
 export const prefetchAt = (state: WorkerState, now: number): number =>
   state.prefetch.kind === "holding" && now - state.prefetch.since <= state.limits.prefetchHoldMs
