@@ -1,5 +1,6 @@
 import { DatabaseError, UnderwayError } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 import { bulkAction, queueAction, scheduleAction, taskAction, type ActionOutcome } from "./actions.ts";
 import { clientScript } from "./clientScript.ts";
@@ -111,6 +112,7 @@ export const servedDashboard = (
   options: DashboardOptions,
   served: { readonly port: number; readonly address?: string } | undefined,
 ): DashboardHandler => {
+  const live = depsOf(underway);
   // Checked by dashboard() and serveDashboard() against dashboardOptionShape.
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const hosts = new AllowedHosts(options.allowedHosts ?? [], served);
@@ -264,9 +266,7 @@ export const servedDashboard = (
     try {
       if (request.method === "GET" || request.method === "HEAD") {
         if (path === "/events")
-          return options.live === false
-            ? textResponse(404, "Not found")
-            : eventStream(underway, request.signal);
+          return options.live === false ? textResponse(404, "Not found") : eventStream(live, request.signal);
         return (
           (await page(ctx, path)) ?? htmlResponse(404, layout(ctx, "Not found", html`<p>No such page.</p>`))
         );
