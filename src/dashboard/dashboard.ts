@@ -22,7 +22,7 @@ import { taskPage } from "./pages/taskPage.ts";
 import { tasksPage } from "./pages/tasksPage.ts";
 import { workersPage } from "./pages/workersPage.ts";
 import { readForm } from "./readForm.ts";
-import { AllowedHosts, Csrf, localOnly, sameOrigin } from "./security.ts";
+import { AllowedHosts, Csrf, localOnly, sameOrigin, type ServedAt } from "./security.ts";
 import { favicon, styles } from "./styles.ts";
 import { eventStream } from "./eventStream.ts";
 
@@ -101,7 +101,7 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * const response = await handler(new Request("http://localhost/admin/queues/tasks"));
  */
 export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler =>
-  servedDashboard(underway, checkOptionShape("dashboard options", options, dashboardOptionShape), undefined);
+  servedDashboard(underway, checkOptionShape("dashboard options", options, dashboardOptionShape), null);
 
 /**
  * @internal The handler, given what serveDashboard bound (its port, and an
@@ -110,7 +110,7 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
 export const servedDashboard = (
   underway: Underway,
   options: DashboardOptions,
-  served: { readonly port: number; readonly address?: string } | undefined,
+  served: ServedAt | null,
 ): DashboardHandler => {
   const live = depsOf(underway);
   // Checked by dashboard() and serveDashboard() against dashboardOptionShape.

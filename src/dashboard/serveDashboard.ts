@@ -77,7 +77,7 @@ export const serveDashboard = async (
   server.on(
     "request",
     dashboardListener(
-      servedDashboard(underway, options, { port: address.port, ...(specific ? { address: named } : {}) }),
+      servedDashboard(underway, options, { port: address.port, address: specific ? named : null }),
     ),
   );
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;

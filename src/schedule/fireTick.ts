@@ -77,7 +77,7 @@ export const fireTick = <In, V>(
             if (claim.version !== version) return TE.right({ _tag: "Outdated" });
             if (!claim.claimed) return TE.right({ _tag: "Taken" });
             return pipe(
-              tasksEnqueue(sql, client, { queue, columns }),
+              tasksEnqueue(sql, client, { queue, columns, trace: null }),
               TE.chain((rows) => {
                 const taskId = rows[0]?.id ?? null;
                 if (taskId === null) return TE.right<DbError, Fired>({ _tag: "Claimed", taskId });
