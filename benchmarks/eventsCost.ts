@@ -14,7 +14,7 @@ const { values: args } = parseArgs({
   options: { calls: { type: "string", default: "10000000" }, rounds: { type: "string", default: "3" } },
 });
 const n = Number(args.calls);
-const events = new TaskEvents(silentLogger);
+const events = new TaskEvents(silentLogger, () => undefined);
 const row = {
   id: "1",
   attempt: 1,

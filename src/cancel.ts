@@ -1,17 +1,17 @@
 import { orThrow } from "./errors.ts";
 import { inTransaction } from "./inTransaction.ts";
 import { tasksCancel, tasksLockJob } from "./db/taskQueries.ts";
-import type { Underway } from "./underway.ts";
+import type { CancelDeps, Db } from "./client/clientDeps.ts";
 
 /**
  * Cancels one task of `queue`: pending, it becomes cancelled at once;
  * running, its handler's signal fires in whichever process runs it.
  * Resolves true if it was pending or running.
  */
-export const cancelTask = async (underway: Underway, queue: string, taskId: string): Promise<boolean> => {
-  const rows = await orThrow(tasksCancel(underway.sql, underway.pool, { taskId, jobId: null, queue })());
+export const cancelTask = async (deps: CancelDeps, queue: string, taskId: string): Promise<boolean> => {
+  const rows = await orThrow(tasksCancel(deps.sql, deps.pool, { taskId, jobId: null, queue })());
   // A running task is counted when its worker reports it cancelled.
-  underway.throughput.count(queue, "cancelled", rows.filter((row) => row.previous === "pending").length);
+  deps.throughput.count(queue, "cancelled", rows.filter((row) => row.previous === "pending").length);
   return rows.length > 0;
 };
 
@@ -21,9 +21,9 @@ export const cancelTask = async (underway: Underway, queue: string, taskId: stri
  * (see docs/design/concurrency-keys.md). Resolves true if a step was
  * pending or running.
  */
-export const cancelRun = async (underway: Underway, queue: string, jobId: string): Promise<boolean> => {
-  const { sql } = underway;
-  return inTransaction(underway.pool, async (client) => {
+export const cancelRun = async (db: Db, queue: string, jobId: string): Promise<boolean> => {
+  const { sql } = db;
+  return inTransaction(db.pool, async (client) => {
     // The job's lock first, in a statement of its own: the cancel then
     // reads in a snapshot that holds every step a completion enqueued,
     // and no completion can enqueue one until it commits.

@@ -1,6 +1,7 @@
 import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./db/historyQueries.ts";
 import { checkTaskId } from "./identifier.ts";
 import { orThrow } from "./errors.ts";
+import { depsOf, type Db } from "./client/clientDeps.ts";
 import type { Underway } from "./underway.ts";
 
 /** One line of a task's history: an attempt, or an event such as a redrive. */
@@ -24,14 +25,15 @@ export type HistoryEntry =
  *   console.log(entry._tag === "attempt" ? `#${entry.attempt} ${entry.state}` : `${entry.kind}`);
  * }
  */
-export const taskHistory = async (
-  underway: Underway,
-  taskId: string,
-): Promise<ReadonlyArray<HistoryEntry>> => {
+export const taskHistory = (underway: Underway, taskId: string): Promise<ReadonlyArray<HistoryEntry>> =>
+  historyOf(depsOf(underway), taskId);
+
+/** A task's history (see {@link taskHistory}), read from `db`. */
+export const historyOf = async (db: Db, taskId: string): Promise<ReadonlyArray<HistoryEntry>> => {
   checkTaskId(taskId);
   const [attempts, events] = await Promise.all([
-    orThrow(taskAttemptsList(underway.sql, underway.pool, { id: taskId })()),
-    orThrow(taskEventsList(underway.sql, underway.pool, { id: taskId })()),
+    orThrow(taskAttemptsList(db.sql, db.pool, { id: taskId })()),
+    orThrow(taskEventsList(db.sql, db.pool, { id: taskId })()),
   ]);
   const entries: HistoryEntry[] = [
     ...attempts.map((row) => ({ _tag: "attempt" as const, ...row })),

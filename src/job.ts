@@ -18,6 +18,7 @@ import { tasksGet } from "./db/taskQueries.ts";
 import { drainHere, runOnceHere } from "./run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "./run/startWorker.ts";
 import { handlerRunner } from "./run/taskRunner.ts";
+import type { JobDeps } from "./client/clientDeps.ts";
 import type { Underway } from "./underway.ts";
 import type { Handler } from "./worker/execute.ts";
 import type { DrainOptions, DrainResult, RunOnceOptions } from "./worker/runOnce.ts";
@@ -45,10 +46,12 @@ export class Job<In, V, R, O> {
   constructor(
     /** The client this handle uses. */
     readonly underway: Underway,
+    /** What this handle's enqueues, outcomes, cancels and workers need of the client. */
+    private readonly deps: JobDeps,
     /** The task type. */
     readonly definition: JobDefinition<In, V, R, O>,
   ) {
-    this.outcomes = new TaskOutcomes(underway, definition.queue, (value) => definition.output.load(value));
+    this.outcomes = new TaskOutcomes(deps, definition.queue, (value) => definition.output.load(value));
   }
 
   /** The queue's name. */
@@ -81,7 +84,7 @@ export class Job<In, V, R, O> {
    * await emails.enqueue(input, { client, uniqueKey: `welcome:${userId}`, delayMs: 60_000 });
    */
   async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
-    return enqueueOne(this.underway, this.definition, input, options);
+    return enqueueOne(this.deps, this.definition, input, options);
   }
 
   /** Enqueues after a delay. Same as `enqueue(input, { delayMs })`. */
@@ -95,7 +98,7 @@ export class Job<In, V, R, O> {
    * one statement each, inside one transaction. Ids come back in input order.
    */
   async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
-    return enqueueMany(this.underway, this.definition, inputs, options);
+    return enqueueMany(this.deps, this.definition, inputs, options);
   }
 
   /**
@@ -130,7 +133,7 @@ export class Job<In, V, R, O> {
    */
   cancel(taskId: string): Promise<boolean> {
     checkTaskId(taskId);
-    return cancelTask(this.underway, this.queue, taskId);
+    return cancelTask(this.deps, this.queue, taskId);
   }
 
   /** Every attempt of a task so far, oldest first. */
@@ -140,10 +143,10 @@ export class Job<In, V, R, O> {
   }
 
   private async attemptsOf(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
-    const row = await orThrow(tasksGet(this.underway.sql, this.underway.pool, { id: taskId })());
+    const row = await orThrow(tasksGet(this.deps.sql, this.deps.pool, { id: taskId })());
     if (row === undefined || !this.outcomes.owns(row))
       throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
-    return orThrow(taskAttemptsList(this.underway.sql, this.underway.pool, { id: taskId })());
+    return orThrow(taskAttemptsList(this.deps.sql, this.deps.pool, { id: taskId })());
   }
 
   /**
@@ -160,7 +163,7 @@ export class Job<In, V, R, O> {
    * await worker.stop(); // in-flight tasks finish
    */
   start(handler: Handler<V, R>, options: WorkOptions = {}): Worker<O> {
-    return startWorker(this.underway, this.definition, handlerRunner(this.definition, handler), options);
+    return startWorker(this.deps, this.definition, handlerRunner(this.definition, handler), options);
   }
 
   /**
@@ -178,7 +181,7 @@ export class Job<In, V, R, O> {
    * if (outcome === undefined) console.log("nothing to do");
    */
   async runOnce(handler: Handler<V, R>, options: RunOnceOptions = {}): Promise<Outcome<O> | undefined> {
-    return runOnceHere(this.underway, this.definition, handlerRunner(this.definition, handler), options);
+    return runOnceHere(this.deps, this.definition, handlerRunner(this.definition, handler), options);
   }
 
   /**
@@ -192,7 +195,7 @@ export class Job<In, V, R, O> {
    * const { succeeded, failed } = await underway.job(report).drain(buildReport, { until: "empty" });
    */
   async drain(handler: Handler<V, R>, options: DrainOptions = {}): Promise<DrainResult> {
-    return drainHere(this.underway, this.definition, handlerRunner(this.definition, handler), options);
+    return drainHere(this.deps, this.definition, handlerRunner(this.definition, handler), options);
   }
 
   /**
@@ -201,6 +204,6 @@ export class Job<In, V, R, O> {
    * Options are checked here, synchronously.
    */
   work(handler: Handler<V, R>, options: WorkOptions = {}): Observable<Outcome<O>> {
-    return workerOutcomes$(this.underway, options, () => this.start(handler, options));
+    return workerOutcomes$(this.deps, options, () => this.start(handler, options));
   }
 }

@@ -4,6 +4,7 @@ import { pipe } from "fp-ts/lib/function.js";
 import { orThrow, type DbError } from "./errors.ts";
 import { checkQueueName, checkTaskId } from "./identifier.ts";
 import { tasksRedrive, type RedriveSelection } from "./db/taskQueries.ts";
+import { depsOf, type Db } from "./client/clientDeps.ts";
 import type { Underway } from "./underway.ts";
 
 /** Which dead-lettered tasks to move; criteria combine (all must hold). */
@@ -43,7 +44,7 @@ const checkIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
  * a batch without ending the work) or `remaining` reaches zero.
  */
 const redriveBatches = (
-  underway: Underway,
+  db: Db,
   dlq: string,
   selection: RedriveSelection,
   batchSize: number,
@@ -53,7 +54,7 @@ const redriveBatches = (
   remaining <= 0
     ? TE.right(movedSoFar)
     : pipe(
-        tasksRedrive(underway.sql, underway.pool, {
+        tasksRedrive(db.sql, db.pool, {
           dlq,
           ...selection,
           limit: Math.min(batchSize, remaining),
@@ -61,10 +62,7 @@ const redriveBatches = (
         TE.chain((ids) =>
           ids.length === 0
             ? TE.right(movedSoFar)
-            : redriveBatches(underway, dlq, selection, batchSize, remaining - ids.length, [
-                ...movedSoFar,
-                ...ids,
-              ]),
+            : redriveBatches(db, dlq, selection, batchSize, remaining - ids.length, [...movedSoFar, ...ids]),
         ),
       );
 
@@ -105,9 +103,10 @@ export const redrive = async (
   };
   const limit = options.limit ?? Infinity;
   const batchSize = options.batchSize ?? 1_000;
+  const deps = depsOf(underway);
   const moved = await orThrow(
-    redriveBatches(underway, dlq, selection, batchSize, Math.min(limit, ids?.length ?? Infinity))(),
+    redriveBatches(deps, dlq, selection, batchSize, Math.min(limit, ids?.length ?? Infinity))(),
   );
-  underway.lifecycle.redriven(dlq, moved.length);
+  deps.lifecycle.redriven(dlq, moved.length);
   return [...moved].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
 };

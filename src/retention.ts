@@ -6,6 +6,7 @@ import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf, orThrow, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./db/taskQueries.ts";
+import { depsOf, type Db, type RetentionDeps } from "./client/clientDeps.ts";
 import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
 
@@ -38,18 +39,16 @@ const retentionShape: OptionShape = {
  * `goOn` lets a stopping sweeper end between batches.
  */
 const sweep = (
-  underway: Underway,
+  db: Db,
   batchSize: number,
   goOn: () => boolean,
   deletedSoFar = 0,
 ): TE.TaskEither<DbError, number> =>
   pipe(
-    tasksDeleteExpired(underway.sql, underway.pool, { limit: batchSize }),
+    tasksDeleteExpired(db.sql, db.pool, { limit: batchSize }),
     TE.chain((ids) => {
       const deleted = deletedSoFar + ids.length;
-      return ids.length === batchSize && goOn()
-        ? sweep(underway, batchSize, goOn, deleted)
-        : TE.right(deleted);
+      return ids.length === batchSize && goOn() ? sweep(db, batchSize, goOn, deleted) : TE.right(deleted);
     }),
   );
 
@@ -67,7 +66,7 @@ const sweep = (
 export const sweepExpired = async (underway: Underway, options: SweepOptions = {}): Promise<number> => {
   checkOptionShape("sweepExpired options", options, sweepShape);
   const batchSize = options.batchSize ?? defaultBatchSize;
-  return orThrow(sweep(underway, batchSize, () => true)());
+  return orThrow(sweep(depsOf(underway), batchSize, () => true)());
 };
 
 /** A periodic sweep; see {@link startRetention}. */
@@ -78,14 +77,14 @@ class RetentionRun implements Stoppable {
   private untrack: () => void = () => undefined;
 
   constructor(
-    private readonly underway: Underway,
+    private readonly deps: RetentionDeps,
     private readonly batchSize: number,
     private readonly intervalMs: number,
     private readonly scheduler: SchedulerLike,
   ) {}
 
   start(): void {
-    this.untrack = this.underway.track(this);
+    this.untrack = this.deps.track(this);
     // exhaustMap: a sweep still running when the next tick comes is not
     // doubled up; the tick is dropped.
     this.subscription = timer(0, this.intervalMs, this.scheduler)
@@ -94,7 +93,7 @@ class RetentionRun implements Stoppable {
   }
 
   private sweepOnce(): Promise<E.Either<DbError, number>> {
-    const running = sweep(this.underway, this.batchSize, () => !this.stopped)();
+    const running = sweep(this.deps, this.batchSize, () => !this.stopped)();
     this.inFlight = running;
     return running;
   }
@@ -104,11 +103,11 @@ class RetentionRun implements Stoppable {
       result,
       E.fold(
         (error) =>
-          this.underway.log.warn("retention sweep failed; trying again at the next interval", {
+          this.deps.log.warn("retention sweep failed; trying again at the next interval", {
             error: messageOf(error.cause),
           }),
         (deleted) => {
-          if (deleted > 0) this.underway.log.info("retention sweep deleted expired tasks", { deleted });
+          if (deleted > 0) this.deps.log.info("retention sweep deleted expired tasks", { deleted });
         },
       ),
     );
@@ -137,7 +136,7 @@ class RetentionRun implements Stoppable {
 export const startRetention = (underway: Underway, options: RetentionOptions = {}): Stoppable => {
   checkOptionShape("startRetention options", options, retentionShape);
   const run = new RetentionRun(
-    underway,
+    depsOf(underway),
     options.batchSize ?? defaultBatchSize,
     options.intervalMs ?? 60_000,
     options.scheduler ?? asyncScheduler,

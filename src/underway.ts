@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { checkOptionShape } from "./optionShape.ts";
-import { AsyncSubject, mergeMap, throwError, type Observable, type SchedulerLike } from "rxjs";
+import { AsyncSubject, mergeMap, throwError, type Observable } from "rxjs";
+import { bindDeps, type ClientDeps } from "./client/clientDeps.ts";
 import { connect } from "./client/connect.ts";
 import { QueueBindings } from "./client/queueBindings.ts";
 import { QueueRegistry } from "./client/queueRegistry.ts";
@@ -21,7 +22,8 @@ import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
 import type { Sql } from "./db/query.ts";
-import { queuesGetPaused, queuesSetPaused } from "./db/queueQueries.ts";
+import { queuesGetPaused } from "./db/queueQueries.ts";
+import { setPaused } from "./ops/setPaused.ts";
 import { StepJob } from "./steps/stepJob.ts";
 
 // The options connect takes, exported with the client (src/index.ts takes them from here).
@@ -49,32 +51,8 @@ export class Underway {
   private readonly ended = new AsyncSubject<void>();
   private isClosed = false;
 
-  /**
-   * @internal Errors with a `ClosedError` once the client is closed (after
-   * its workers finished): merged into waits so they end instead of hanging.
-   */
-  readonly closed$: Observable<never> = this.ended.pipe(mergeMap(() => throwError(() => new ClosedError())));
-
-  private constructor(
-    private readonly ownPool: pg.Pool,
-    /** @internal The named queries, bound to this client's schema. */
-    readonly sql: Sql,
-    /** @internal The process's LISTEN connection. */
-    readonly listener: Listener,
-    /** Where this client logs: the `logger` option, or the console. */
-    readonly log: Logger,
-    private readonly ownsPool: boolean,
-  ) {
-    this.outcomeFeed = new OutcomeFeed(sql, ownPool, listener, log);
-    this.throughput = new ThroughputCounters(sql, ownPool, log);
-    // Every attempt's end is counted where it is reported, whether a worker,
-    // runOnce or drain ran it, and whatever step of a job it was.
-    this.lifecycle = new TaskEvents(log, (queue, tag) => this.throughput.countOutcome(queue, tag));
-    this.workerRegistry = new WorkerRegistry(sql, ownPool, log);
-    this.reaper = new Reaper({ sql, pool: () => ownPool, log, events: this.lifecycle });
-    this.queues = new QueueRegistry(sql, () => this.pool);
-    this.signals = new SignalHandlers(() => this.close(), log);
-  }
+  /** What this client's parts need, built once here and handed to each (docs/design/explicit-deps.md). */
+  private readonly deps: ClientDeps;
 
   /** The queues this client recorded in the database. */
   private readonly queues: QueueRegistry;
@@ -85,8 +63,44 @@ export class Underway {
   /** The handlers `stopOnSignals` installed. */
   private readonly signals: SignalHandlers;
 
-  /** @internal Where producers and workers report the lifecycle; events$, metrics and tracing listen. */
-  readonly lifecycle: TaskEvents;
+  private constructor(
+    private readonly ownPool: pg.Pool,
+    sql: Sql,
+    listener: Listener,
+    /** Where this client logs: the `logger` option, or the console. */
+    readonly log: Logger,
+    private readonly ownsPool: boolean,
+  ) {
+    const throughput = new ThroughputCounters(sql, ownPool, log);
+    // Every attempt's end is counted where it is reported, whether a worker,
+    // runOnce or drain ran it, and whatever step of a job it was.
+    const lifecycle = new TaskEvents(log, (queue, tag) => throughput.countOutcome(queue, tag));
+    // The lease reaper: one sweep per client, however many workers run.
+    const reaper = new Reaper({ sql, pool: () => ownPool, log, events: lifecycle });
+    const pool = (): pg.Pool => this.pool;
+    this.queues = new QueueRegistry(sql, pool);
+    this.deps = {
+      sql,
+      get pool() {
+        return pool();
+      },
+      log,
+      listener,
+      lifecycle,
+      throughput,
+      workerRegistry: new WorkerRegistry(sql, ownPool, log),
+      outcomeFeed: new OutcomeFeed(sql, ownPool, listener, log),
+      closed$: this.ended.pipe(mergeMap(() => throwError(() => new ClosedError()))),
+      // Not assertOpen(): handlers finishing during close() may still enqueue.
+      register: (definition) => this.queues.register(definition),
+      requestReaping: (intervalMs, scheduler) => reaper.request(intervalMs, scheduler),
+      assertOpen: () => this.assertOpen(),
+      track: (running) => this.track(running),
+      listening: () => this.listening(),
+    };
+    bindDeps(this, this.deps);
+    this.signals = new SignalHandlers(() => this.close(), log);
+  }
 
   /**
    * Lifecycle events of this process's producers and workers: enqueued,
@@ -106,14 +120,8 @@ export class Underway {
    * );
    */
   get events$(): Observable<TaskEvent> {
-    return guarded(this.lifecycle.events$, this.log, "events$");
+    return guarded(this.deps.lifecycle.events$, this.log, "events$");
   }
-
-  /** @internal Throughput counts of this client, flushed every few seconds (see `ops.throughput()`). */
-  readonly throughput: ThroughputCounters;
-
-  /** @internal This client's row in the worker registry (see `ops.workers()`). */
-  readonly workerRegistry: WorkerRegistry;
 
   /**
    * The inspection and admin API: lists, counts, throughput, one task in
@@ -123,18 +131,8 @@ export class Underway {
    * for (const queue of await underway.ops.queues()) console.log(queue.queue, queue.counts.pending.count);
    */
   get ops(): Ops {
-    return new Ops(this);
+    return new Ops(this.deps);
   }
-
-  /** The lease reaper: one sweep per client, however many workers run. */
-  private readonly reaper: Reaper;
-
-  /**
-   * @internal A worker asks for expired leases to be reaped every
-   * `intervalMs` while it runs; call the result when it stops.
-   */
-  readonly requestReaping = (intervalMs: number, scheduler: SchedulerLike): (() => void) =>
-    this.reaper.request(intervalMs, scheduler);
 
   /**
    * The pool underway queries through. After `close()` it throws a
@@ -145,9 +143,6 @@ export class Underway {
     if (this.isClosed) throw new ClosedError();
     return this.ownPool;
   }
-
-  /** @internal Outcome notifications, shared by every outcome stream of this client. */
-  readonly outcomeFeed: OutcomeFeed;
 
   /**
    * Connects (and, unless `migrate: false`, applies migrations). Rejects with
@@ -183,8 +178,8 @@ export class Underway {
   job<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Job<In, V, R, O> | StepJob<In, V, R, O> {
     this.bindings.bind(definition as JobDefinition<unknown, unknown, unknown, unknown>);
     return definition.kind === "steps"
-      ? new StepJob(this, definition as StepJobDefinition<In, V, R, O>)
-      : new Job(this, definition);
+      ? new StepJob(this, this.deps, definition as StepJobDefinition<In, V, R, O>)
+      : new Job(this, this.deps, definition);
   }
 
   /**
@@ -201,31 +196,19 @@ export class Underway {
   async declare<In, V, R, O>(definition: JobDefinition<In, V, R, O>): Promise<void> {
     this.assertOpen();
     this.bindings.bind(definition as JobDefinition<unknown, unknown, unknown, unknown>);
-    await this.register(definition);
+    await this.queues.register(definition);
   }
 
   /**
-   * @internal Records the queue and its dead-letter queue in the database,
-   * once per client: redrive and inspection read them. A DLQ that exists
-   * keeps its own DLQ.
+   * Throws `ClosedError` once `close()` was called: for calls that start
+   * something, checked synchronously before any subscription.
    */
-  register(
-    definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">,
-  ): Promise<void> {
-    // Not assertOpen(): handlers finishing during close() may still enqueue.
-    return this.queues.register(definition);
-  }
-
-  /**
-   * @internal Throws `ClosedError` once `close()` was called: for calls that
-   * start something, checked synchronously before any subscription.
-   */
-  assertOpen(): void {
+  private assertOpen(): void {
     if (this.closing !== undefined) throw new ClosedError();
   }
 
-  /** @internal Workers, schedulers and retention loops register here so `close()` stops them. */
-  track(worker: Stoppable): () => void {
+  /** Workers, schedulers and retention loops register here so `close()` stops them. */
+  private track(worker: Stoppable): () => void {
     this.assertOpen();
     this.running.add(worker);
     return () => this.running.delete(worker);
@@ -237,7 +220,7 @@ export class Underway {
    * missed.
    */
   async listening(): Promise<void> {
-    await Promise.all([this.listener.readyAll(), this.outcomeFeed.ready()]);
+    await Promise.all([this.deps.listener.readyAll(), this.deps.outcomeFeed.ready()]);
   }
 
   /**
@@ -250,21 +233,19 @@ export class Underway {
    * await underway.pauseQueue("email"); // the mail provider is down
    * await underway.resumeQueue("email"); // workers everywhere wake at once
    */
-  async pauseQueue(queue: string): Promise<void> {
-    checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: true })());
+  pauseQueue(queue: string): Promise<void> {
+    return setPaused(this.deps, queue, true);
   }
 
   /** Resumes a paused queue: its workers in every process wake and claim at once (NOTIFY). */
-  async resumeQueue(queue: string): Promise<void> {
-    checkQueueName(queue);
-    await orThrow(queuesSetPaused(this.sql, this.pool, { queue, paused: false })());
+  resumeQueue(queue: string): Promise<void> {
+    return setPaused(this.deps, queue, false);
   }
 
   /** When the queue was paused, or `null` when it is not. */
   async queuePausedAt(queue: string): Promise<Date | null> {
     checkQueueName(queue);
-    return orThrow(queuesGetPaused(this.sql, this.pool, { queue })());
+    return orThrow(queuesGetPaused(this.deps.sql, this.pool, { queue })());
   }
 
   /**
@@ -273,7 +254,7 @@ export class Underway {
    * tasks. A process whose LISTEN connection is down at that moment misses it.
    */
   async shutdownQueue(queue: string): Promise<void> {
-    await this.pool.query("select pg_notify($1, $2)", [`${this.sql.schema}.shutdown`, queue]);
+    await this.pool.query("select pg_notify($1, $2)", [`${this.deps.sql.schema}.shutdown`, queue]);
   }
 
   /**
@@ -306,12 +287,13 @@ export class Underway {
   private async shutdown(): Promise<void> {
     const stopped = await Promise.allSettled([...this.running].map((worker) => worker.stop()));
     this.isClosed = true;
-    this.lifecycle.complete();
+    const { lifecycle, throughput, workerRegistry, outcomeFeed, listener } = this.deps;
+    lifecycle.complete();
     this.ended.next();
     this.ended.complete();
-    await Promise.all([this.throughput.close(), this.workerRegistry.close()]);
-    await this.outcomeFeed.close();
-    await this.listener.close();
+    await Promise.all([throughput.close(), workerRegistry.close()]);
+    await outcomeFeed.close();
+    await listener.close();
     if (this.ownsPool) {
       await this.ownPool.end();
       // end() resolves before the sockets finish closing; a server going

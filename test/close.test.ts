@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { firstValueFrom, lastValueFrom, toArray } from "rxjs";
 import { ClosedError, defineJob, silentLogger, Underway } from "../src/index.ts";
+import { depsOf } from "../src/client/clientDeps.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
 
@@ -56,7 +57,7 @@ describe("close, in process", () => {
     // No worker: the task never finishes, so its waits are still pending at close.
     const id = await job.enqueue({ n: 1 });
     const outcomes = lastValueFrom(job.outcomes$.pipe(toArray()));
-    const channel = lastValueFrom(underway.listener.channel$("close_test").pipe(toArray()));
+    const channel = lastValueFrom(depsOf(underway).listener.channel$("close_test").pipe(toArray()));
     await underway.listening();
     const pending = [
       rejectsClosed(() => job.outcome(id, { pollIntervalMs: 50 }), "outcome() pending at close"),
@@ -122,7 +123,9 @@ describe("LISTEN and registrations (issue 9: items 11, 17, 20)", () => {
     });
     try {
       const payloads: string[] = [];
-      const sub = underway.listener.channel$("close_retry").subscribe((payload) => payloads.push(payload));
+      const sub = depsOf(underway)
+        .listener.channel$("close_retry")
+        .subscribe((payload) => payloads.push(payload));
       await underway.listening();
       assert.ok(
         log.lines.some((line) => line.message.startsWith("LISTEN is unavailable")),
@@ -163,7 +166,7 @@ describe("LISTEN and registrations (issue 9: items 11, 17, 20)", () => {
         if (outcome._tag === "succeeded") outcomes.push(outcome.output);
       });
       await underway.listening();
-      const reconnected = firstValueFrom(underway.listener.reconnected$);
+      const reconnected = firstValueFrom(depsOf(underway).listener.reconnected$);
       // What a server crash-restart does: the unlogged table is empty and the LISTEN connection gone.
       await db().pool.query("delete from underway.outcome_listener");
       await db().pool.query(

@@ -50,7 +50,12 @@ describe("durability of each write", () => {
   it("enqueues wait for the WAL flush; claims, completions and renewals do not", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "durable", input: N }));
-    const sql: Sql = { schema: "underway", queries: readQueries("underway") };
+    const sql: Sql = {
+      schema: "underway",
+      queries: readQueries("underway"),
+      preparedStatements: true,
+      onCollision: () => undefined,
+    };
     const pool = db().pool;
 
     assert.equal(await settingAfter(pool, (client) => job.enqueue({ n: 1 }, { client })), "on");
@@ -111,7 +116,12 @@ describe("durability of each write", () => {
   it("a completion skips the outcome trigger's call while nobody listens for outcomes, and not otherwise", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "unheard", input: N }));
-    const sql: Sql = { schema: "underway", queries: readQueries("underway") };
+    const sql: Sql = {
+      schema: "underway",
+      queries: readQueries("underway"),
+      preparedStatements: true,
+      onCollision: () => undefined,
+    };
     await job.enqueueMany([{ n: 1 }, { n: 2 }]);
     const client = await db().pool.connect();
     // Calls of the outcome trigger's function made by one completion, counted

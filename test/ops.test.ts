@@ -18,6 +18,7 @@ import {
   type TaskSummary,
   type Underway,
 } from "../src/index.ts";
+import { depsOf } from "../src/client/clientDeps.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 
@@ -595,7 +596,7 @@ describe("ops", () => {
     } finally {
       await worker.stop();
     }
-    await Promise.all([underway.throughput.flush(), other.throughput.flush()]);
+    await Promise.all([depsOf(underway).throughput.flush(), depsOf(other).throughput.flush()]);
     const buckets = await underway.ops.throughput({ queue: "through", since });
     const sum = (key: "enqueued" | "succeeded" | "failed" | "retried") =>
       buckets.reduce((total, bucket) => total + bucket[key], 0);
@@ -628,7 +629,7 @@ describe("ops", () => {
     } finally {
       await worker.stop();
     }
-    await underway.throughput.flush();
+    await depsOf(underway).throughput.flush();
     const succeeded = async (queue: string) =>
       (await underway.ops.throughput({ queue, since })).reduce(
         (total, bucket) => total + bucket.succeeded,

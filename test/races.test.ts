@@ -17,7 +17,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("races", () => {
   const { db, connect } = useDatabase("races");
-  const sql = { schema: "underway", queries: readQueries("underway") };
+  const sql = {
+    schema: "underway",
+    queries: readQueries("underway"),
+    preparedStatements: true,
+    onCollision: () => undefined,
+  };
 
   /** The most tasks of each key of a queue in progress right now. */
   const runningPerKey = async (queue: string): Promise<Record<string, number>> => {

@@ -11,6 +11,7 @@ import {
   type Outcome,
   type Underway,
 } from "../src/index.ts";
+import { depsOf } from "../src/client/clientDeps.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number });
@@ -79,7 +80,7 @@ describe("redrive", () => {
     let failuresLeft = 2;
     const seen: Array<Outcome<{ welcomed: number }>> = [];
     const subscription = job.outcomes$.subscribe((outcome) => seen.push(outcome));
-    await underway.listener.ready("underway.outcome");
+    await depsOf(underway).listener.ready("underway.outcome");
     const worker = job.start(
       async ({ n }) => {
         if (failuresLeft > 0) {

@@ -27,7 +27,13 @@ export const namedStatementsProbe = async (sql: Sql, pool: pg.Pool): Promise<Con
   // A collision comes back as the ConfigError that says so (src/db/namedStatements.ts).
   const collided = (result: E.Either<DbError, unknown>): ConfigError | undefined =>
     E.isLeft(result) && result.left.cause instanceof ConfigError ? result.left.cause : undefined;
-  const probe: Sql = { schema: sql.schema, queries: sql.queries, preparedStatements: true };
+  // Its own Sql: a collision here is the finding, not one to log or to switch the client's statements for.
+  const probe: Sql = {
+    schema: sql.schema,
+    queries: sql.queries,
+    preparedStatements: true,
+    onCollision: () => undefined,
+  };
   let first: pg.PoolClient | undefined;
   let second: pg.Client | undefined;
   try {

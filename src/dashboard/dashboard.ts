@@ -1,5 +1,6 @@
 import { DatabaseError, UnderwayError } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 import { bulkAction, queueAction, scheduleAction, taskAction, type ActionOutcome } from "./actions.ts";
 import { clientScript } from "./clientScript.ts";
@@ -21,7 +22,7 @@ import { taskPage } from "./pages/taskPage.ts";
 import { tasksPage } from "./pages/tasksPage.ts";
 import { workersPage } from "./pages/workersPage.ts";
 import { readForm } from "./readForm.ts";
-import { AllowedHosts, Csrf, localOnly, sameOrigin } from "./security.ts";
+import { AllowedHosts, Csrf, localOnly, sameOrigin, type ServedAt } from "./security.ts";
 import { favicon, styles } from "./styles.ts";
 import { eventStream } from "./eventStream.ts";
 
@@ -100,7 +101,7 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * const response = await handler(new Request("http://localhost/admin/queues/tasks"));
  */
 export const dashboard = (underway: Underway, options: DashboardOptions = {}): DashboardHandler =>
-  servedDashboard(underway, checkOptionShape("dashboard options", options, dashboardOptionShape), undefined);
+  servedDashboard(underway, checkOptionShape("dashboard options", options, dashboardOptionShape), null);
 
 /**
  * @internal The handler, given what serveDashboard bound (its port, and an
@@ -109,8 +110,9 @@ export const dashboard = (underway: Underway, options: DashboardOptions = {}): D
 export const servedDashboard = (
   underway: Underway,
   options: DashboardOptions,
-  served: { readonly port: number; readonly address?: string } | undefined,
+  served: ServedAt | null,
 ): DashboardHandler => {
+  const live = depsOf(underway);
   // Checked by dashboard() and serveDashboard() against dashboardOptionShape.
   const queryTimeoutMs = options.queryTimeoutMs ?? 5_000;
   const hosts = new AllowedHosts(options.allowedHosts ?? [], served);
@@ -264,9 +266,7 @@ export const servedDashboard = (
     try {
       if (request.method === "GET" || request.method === "HEAD") {
         if (path === "/events")
-          return options.live === false
-            ? textResponse(404, "Not found")
-            : eventStream(underway, request.signal);
+          return options.live === false ? textResponse(404, "Not found") : eventStream(live, request.signal);
         return (
           (await page(ctx, path)) ?? htmlResponse(404, layout(ctx, "Not found", html`<p>No such page.</p>`))
         );

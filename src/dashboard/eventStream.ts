@@ -1,5 +1,5 @@
 import { interval, map, merge, throttleTime, type Subscription } from "rxjs";
-import type { Underway } from "../underway.ts";
+import type { LiveChangesDeps } from "../client/clientDeps.ts";
 
 const keepaliveMs = 15_000;
 const throttleMs = 500;
@@ -10,7 +10,7 @@ const throttleMs = 500;
  * twice a second; the page then re-fetches itself. Comments keep proxies
  * from closing a quiet stream. Ends when the browser goes or the client closes.
  */
-export const eventStream = (underway: Underway, signal: AbortSignal): Response => {
+export const eventStream = (deps: LiveChangesDeps, signal: AbortSignal): Response => {
   const encoder = new TextEncoder();
   let subscription: Subscription | undefined;
   const stream = new ReadableStream<Uint8Array>({
@@ -32,8 +32,8 @@ export const eventStream = (underway: Underway, signal: AbortSignal): Response =
       };
       send("retry: 3000\n: connected\n\n");
       const changes$ = merge(
-        underway.listener.channel$(`${underway.sql.schema}.ready`),
-        underway.outcomeFeed.payloads$,
+        deps.listener.channel$(`${deps.sql.schema}.ready`),
+        deps.outcomeFeed.payloads$,
       ).pipe(throttleTime(throttleMs, undefined, { leading: true, trailing: true }));
       subscription = merge(
         changes$.pipe(map(() => "event: change\ndata: {}\n\n")),

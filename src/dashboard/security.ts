@@ -58,6 +58,12 @@ const loopbackNames = ["127.0.0.1", "localhost", "[::1]"] as const;
  * same-origin with itself, not with the dashboard, yet reaches it with its
  * own name in Host: so only names that are this dashboard's are let in.
  */
+/** What serveDashboard bound: its port, and its address when that is neither loopback nor a wildcard. */
+export interface ServedAt {
+  readonly port: number;
+  readonly address: string | null;
+}
+
 export class AllowedHosts {
   private readonly explicit: ReadonlyArray<HostName>;
   private readonly any: boolean;
@@ -67,11 +73,11 @@ export class AllowedHosts {
    *   `name:port`, or `"*"` for any Host.
    * @param served what serveDashboard bound: its port (the loopback names
    *   then count at that port only) and a specific address to add. The bare
-   *   handler knows neither, and lets in the loopback names at any port.
+   *   handler (null) knows neither, and lets in the loopback names at any port.
    */
   constructor(
     allowedHosts: ReadonlyArray<string>,
-    private readonly served?: { readonly port: number; readonly address?: string },
+    private readonly served: ServedAt | null,
   ) {
     this.any = allowedHosts.includes("*");
     this.explicit = allowedHosts
@@ -87,9 +93,9 @@ export class AllowedHosts {
   }
 
   private isDefault(host: HostName): boolean {
-    if (this.served === undefined) return (loopbackNames as ReadonlyArray<string>).includes(host.name);
+    if (this.served === null) return (loopbackNames as ReadonlyArray<string>).includes(host.name);
     const names: ReadonlyArray<string> =
-      this.served.address === undefined ? loopbackNames : [...loopbackNames, this.served.address];
+      this.served.address === null ? loopbackNames : [...loopbackNames, this.served.address];
     return names.includes(host.name) && host.port === String(this.served.port);
   }
 

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Stoppable, Underway } from "../underway.ts";
 import { servedDashboard } from "./dashboard.ts";
 import { dashboardListener } from "./dashboardListener.ts";
@@ -76,7 +77,7 @@ export const serveDashboard = async (
   server.on(
     "request",
     dashboardListener(
-      servedDashboard(underway, options, { port: address.port, ...(specific ? { address: named } : {}) }),
+      servedDashboard(underway, options, { port: address.port, address: specific ? named : null }),
     ),
   );
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -92,6 +93,6 @@ export const serveDashboard = async (
     });
     return closing;
   };
-  untrack = underway.track({ stop: close });
+  untrack = depsOf(underway).track({ stop: close });
   return { url: `http://${shownHost}:${address.port}${base}/`, port: address.port, close, stop: close };
 };

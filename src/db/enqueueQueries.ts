@@ -12,7 +12,7 @@ import { defineQuery } from "./query.ts";
 export interface EnqueueInput {
   readonly queue: string;
   readonly columns: EnqueueColumns;
-  readonly trace?: TraceCarrier | null;
+  readonly trace: TraceCarrier | null;
 }
 
 interface Traced {
@@ -27,7 +27,7 @@ export const tasksEnqueue = defineQuery<Traced & EnqueueColumns, EnqueuedRow>("t
   "queue",
   ...enqueueColumns,
   "trace",
-]).from(({ queue, columns, trace }: EnqueueInput) => ({ queue, trace: trace ?? null, ...columns }));
+]).from(({ queue, columns, trace }: EnqueueInput) => ({ queue, trace, ...columns }));
 
 /** Single-row form; `columns` holds exactly one row. The id, or undefined when a unique key was taken. */
 export const tasksEnqueueOne = defineQuery<Traced & EnqueueRow, { readonly id: string }>("tasksEnqueueOne", [
@@ -37,7 +37,7 @@ export const tasksEnqueueOne = defineQuery<Traced & EnqueueRow, { readonly id: s
 ])
   .from(({ queue, columns, trace }: EnqueueInput) => ({
     queue,
-    trace: trace ?? null,
+    trace,
     ...firstRowOf(enqueueColumns, columns),
   }))
   .map((rows) => rows[0]?.id);
@@ -53,7 +53,7 @@ export const tasksEnqueueUniform = defineQuery<UniformParams, EnqueuedRow>("task
 ]).from(({ queue, inputs, columns, trace }: EnqueueInput & { readonly inputs: ReadonlyArray<string> }) => ({
   queue,
   inputs,
-  trace: trace ?? null,
+  trace,
   ...firstRowOf(optionColumns, columns),
 }));
 

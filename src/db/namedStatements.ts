@@ -34,9 +34,9 @@ export const namedStatementsError = (cause: unknown): ConfigError =>
  */
 export const namedCollision = (sql: Sql, operation: string, cause: unknown): DbError => {
   const error = namedStatementsError(cause);
-  if (sql.preparedStatements !== false) {
+  if (sql.preparedStatements) {
     sql.preparedStatements = false;
-    sql.onCollision?.(error);
+    sql.onCollision(error);
   }
   return { _tag: "DbError", operation, cause: error, transient: true };
 };

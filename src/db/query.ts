@@ -20,12 +20,12 @@ export interface Sql {
    * Named (prepared once per connection) statements, or unnamed ones that
    * are parsed on every run. Unnamed statements survive a transaction-mode
    * pooler, which hands each transaction a different server connection.
-   * Default true. Set false by the client itself at the first collision of
-   * a named statement (src/db/namedStatements.ts).
+   * Set false by the client itself at the first collision of a named
+   * statement (src/db/namedStatements.ts).
    */
-  preparedStatements?: boolean;
+  preparedStatements: boolean;
   /** Hears of the first collision of a named statement: the client logs it. */
-  readonly onCollision?: (error: ConfigError) => void;
+  readonly onCollision: (error: ConfigError) => void;
 }
 
 /** What test/queryCatalogue.test.ts holds against the SQL files. */
@@ -117,9 +117,9 @@ export const defineQuery = <P, R extends pg.QueryResultRow = pg.QueryResultRow>(
   statementQuery<P, R>({ file, fragments: [], params: order }, (sql, params) => {
     const text = sql.queries[file];
     const values = valuesOf(order, params);
-    return sql.preparedStatements === false
-      ? { text, values }
-      : { name: `underway.${sql.schema}.${file}`, text, values };
+    return sql.preparedStatements
+      ? { name: `underway.${sql.schema}.${file}`, text, values }
+      : { text, values };
   });
 
 /** Rows to their ids, for the writes that return the ids they wrote. */

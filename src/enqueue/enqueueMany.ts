@@ -5,7 +5,7 @@ import { inTransaction } from "../inTransaction.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { tasksEnqueue, tasksEnqueueUniform, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
-import type { Underway } from "../underway.ts";
+import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
@@ -21,7 +21,7 @@ const enqueueChunk = 5_000;
  * come back in input order.
  */
 export const enqueueMany = async <In, V, R, O>(
-  underway: Underway,
+  deps: ProducerDeps,
   definition: JobDefinition<In, V, R, O>,
   inputs: ReadonlyArray<In>,
   options: EnqueueOptions | undefined,
@@ -36,21 +36,21 @@ export const enqueueMany = async <In, V, R, O>(
   checkEnqueueOptions(options);
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   if (valid.length === 0) return [];
-  await underway.register(definition);
+  await deps.register(definition);
   const insert = (db: Queryable, trace: TraceCarrier | null) =>
-    insertMany(underway, definition, db, valid, options, trace);
-  return underway.lifecycle.produce(
+    insertMany(deps, definition, db, valid, options, trace);
+  return deps.lifecycle.produce(
     queue,
     (trace) =>
       options?.client !== undefined
         ? insert(options.client, trace)
-        : inTransaction(underway.pool, (client) => insert(client, trace)),
+        : inTransaction(deps.pool, (client) => insert(client, trace)),
     (ids) => ids,
   );
 };
 
 const insertMany = async <In, V, R, O>(
-  underway: Underway,
+  deps: ProducerDeps,
   definition: JobDefinition<In, V, R, O>,
   db: Queryable,
   inputs: ReadonlyArray<CheckedInput<V>>,
@@ -58,7 +58,7 @@ const insertMany = async <In, V, R, O>(
   trace: TraceCarrier | null,
 ): Promise<string[]> => {
   const ids: string[] = [];
-  const { sql } = underway;
+  const { sql } = deps;
   const { queue } = definition;
   // Without per-input overrides every row shares its options: resolve them
   // once and send only the inputs as an array.
@@ -68,7 +68,7 @@ const insertMany = async <In, V, R, O>(
     const chunk = inputs.slice(start, start + enqueueChunk);
     const [rows, uniqueKeys] =
       shared === undefined
-        ? await insertChunk(underway, queue, db, taskColumns(definition, chunk, options), trace)
+        ? await insertChunk(deps, queue, db, taskColumns(definition, chunk, options), trace)
         : [
             await orThrow(
               tasksEnqueueUniform(sql, db, {
@@ -80,20 +80,20 @@ const insertMany = async <In, V, R, O>(
             ),
             chunk.map(() => shared.uniqueKey[0] ?? null),
           ];
-    ids.push(...(await idsInOrder(underway, queue, db, rows, uniqueKeys)));
-    underway.throughput.count(queue, "enqueued", rows.length);
+    ids.push(...(await idsInOrder(deps, queue, db, rows, uniqueKeys)));
+    deps.throughput.count(queue, "enqueued", rows.length);
   }
   return ids;
 };
 
 const insertChunk = async (
-  underway: Underway,
+  deps: ProducerDeps,
   queue: string,
   db: Queryable,
   columns: EnqueueColumns,
   trace: TraceCarrier | null,
 ) => {
-  const rows = await orThrow(tasksEnqueue(underway.sql, db, { queue, columns, trace })());
+  const rows = await orThrow(tasksEnqueue(deps.sql, db, { queue, columns, trace })());
   return [rows, columns.uniqueKey] as const;
 };
 
@@ -102,7 +102,7 @@ const insertChunk = async (
  * the input gets the id of the live task holding it.
  */
 const idsInOrder = async (
-  underway: Underway,
+  deps: ProducerDeps,
   queue: string,
   db: Queryable,
   rows: ReadonlyArray<{ readonly id: string; readonly unique_key: string | null }>,
@@ -110,7 +110,7 @@ const idsInOrder = async (
 ): Promise<string[]> => {
   if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
   const taken = uniqueKeys.filter((key): key is string => key !== null);
-  const existing = await orThrow(tasksFindUnique(underway.sql, db, { queue, keys: taken })());
+  const existing = await orThrow(tasksFindUnique(deps.sql, db, { queue, keys: taken })());
   const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
   let next = 0;
   const unkeyed = rows.filter((row) => row.unique_key === null);

@@ -4,7 +4,7 @@ import type { TraceCarrier } from "../events/taskEvents.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
-import type { Underway } from "../underway.ts";
+import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
@@ -14,7 +14,7 @@ import { taskColumns } from "./taskColumns.ts";
  * resolves with its id, or with the id of the live task holding its unique key.
  */
 export const enqueueOne = async <In, V, R, O>(
-  underway: Underway,
+  deps: ProducerDeps,
   definition: JobDefinition<In, V, R, O>,
   input: In,
   options: EnqueueOptions | undefined,
@@ -22,29 +22,29 @@ export const enqueueOne = async <In, V, R, O>(
   checkEnqueueOptions(options);
   const valid = checkInput(definition, input);
   const columns = taskColumns(definition, [valid], options);
-  await underway.register(definition);
-  const db = options?.client ?? underway.pool;
-  return underway.lifecycle.produce(
+  await deps.register(definition);
+  const db = options?.client ?? deps.pool;
+  return deps.lifecycle.produce(
     definition.queue,
-    (trace) => insertOne(underway, definition.queue, db, columns, trace),
+    (trace) => insertOne(deps, definition.queue, db, columns, trace),
     (id) => [id],
   );
 };
 
 const insertOne = async (
-  underway: Underway,
+  deps: ProducerDeps,
   queue: string,
   db: Queryable,
   columns: EnqueueColumns,
   trace: TraceCarrier | null,
 ): Promise<string> => {
-  const { sql } = underway;
+  const { sql } = deps;
   const uniqueKey = columns.uniqueKey[0] ?? null;
   // A conflicting task may finish between the insert and the look-up; then
   // the key is free again and the insert is retried.
   for (let tries = 0; tries < 3; tries += 1) {
     const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
-    if (id !== undefined) underway.throughput.count(queue, "enqueued");
+    if (id !== undefined) deps.throughput.count(queue, "enqueued");
     if (id !== undefined) return id;
     if (uniqueKey === null) break;
     const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: [uniqueKey] })());

@@ -3,7 +3,7 @@ import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { tasksEnqueue, tasksFindUnique } from "../db/enqueueQueries.ts";
-import type { Underway } from "../underway.ts";
+import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
@@ -36,7 +36,7 @@ export const runColumns = <V>(
  * whose unique key a live run holds gets that run's job id.
  */
 export const enqueueRuns = async <In, V, R, O>(
-  underway: Underway,
+  deps: ProducerDeps,
   definition: JobDefinition<In, V, R, O>,
   inputs: ReadonlyArray<In>,
   options: EnqueueOptions | undefined,
@@ -45,10 +45,10 @@ export const enqueueRuns = async <In, V, R, O>(
   checkEnqueueOptions(options);
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   const columns = runColumns(definition, valid, options);
-  await underway.register(definition);
-  const { sql, pool } = underway;
+  await deps.register(definition);
+  const { sql, pool } = deps;
   const db = options?.client ?? pool;
-  const rows = await underway.lifecycle.produce(
+  const rows = await deps.lifecycle.produce(
     queue,
     (trace) => orThrow(tasksEnqueue(sql, db, { queue, columns, trace })()),
     (inserted) => inserted.map((row) => row.id),

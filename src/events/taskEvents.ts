@@ -57,7 +57,7 @@ export class TaskEvents {
   /** `countOutcome` hears of every attempt's written outcome, listened to or not (throughput counters). */
   constructor(
     private readonly log: Logger,
-    private readonly countOutcome: (queue: string, tag: Outcome<unknown>["_tag"]) => void = () => undefined,
+    private readonly countOutcome: (queue: string, tag: Outcome<unknown>["_tag"]) => void,
   ) {}
 
   /**

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
-import { BehaviorSubject, asyncScheduler, map, type SchedulerLike, type Subscription } from "rxjs";
+import { BehaviorSubject, map, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
@@ -44,7 +44,7 @@ export class Reaper {
   constructor(private readonly deps: ReaperDeps) {}
 
   /** A worker wants expired leases reaped every `intervalMs` while it runs; call the result when it stops. */
-  request(intervalMs: number, scheduler: SchedulerLike = asyncScheduler): () => void {
+  request(intervalMs: number, scheduler: SchedulerLike): () => void {
     this.intervals.next([...this.intervals.value, intervalMs]);
     // The first request's scheduler drives the sweep (tests on virtual time use one).
     this.running ??= sweep$(this.intervals.pipe(map((all) => Math.min(...all))), scheduler, () =>

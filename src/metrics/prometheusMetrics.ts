@@ -1,5 +1,6 @@
 import { ConfigError, messageOf } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 import {
   eventMetrics,
@@ -117,6 +118,7 @@ export const prometheusMetrics = async <R extends PrometheusRegistry = Prometheu
     queueStats: "boolean",
   });
   const prefix = checkPrefix(options.prefix ?? "underway_");
+  const deps = depsOf(underway);
   const prom = await loadPromClient();
   const registry = (options.registry ?? new prom.Registry()) as R;
   const registers = [registry as unknown as InstanceType<PromClient["Registry"]>];
@@ -142,7 +144,7 @@ export const prometheusMetrics = async <R extends PrometheusRegistry = Prometheu
       histograms.get(key)?.observe(outcome === undefined ? { queue } : { queue, outcome }, seconds),
   };
   if (options.queueStats !== false) {
-    const snapshot = queueSnapshots(underway);
+    const snapshot = queueSnapshots(deps);
     for (const [key, metric] of Object.entries(gaugeMetrics) as Array<
       [GaugeMetricKey, (typeof gaugeMetrics)[GaugeMetricKey]]
     >) {
@@ -162,7 +164,7 @@ export const prometheusMetrics = async <R extends PrometheusRegistry = Prometheu
       });
     }
   }
-  const removeSink = underway.lifecycle.addSink((event) => recordEvent(recorder, event));
+  const removeSink = deps.lifecycle.addSink((event) => recordEvent(recorder, event));
   const text = () => registry.metrics();
   return {
     registry,

@@ -1,5 +1,6 @@
 import { messageOf } from "../errors.ts";
-import type { Underway } from "../underway.ts";
+import type { MetricsDeps } from "../client/clientDeps.ts";
+import { Ops } from "../ops/ops.ts";
 import type { GaugeMetricKey } from "./metricDefinitions.ts";
 
 /** @internal One gauge value with its labels. */
@@ -17,19 +18,19 @@ export type QueueSnapshot = Readonly<Record<GaugeMetricKey, ReadonlyArray<GaugeV
  * is in flight share it, so one scrape (its gauges collect concurrently)
  * costs one round of queries.
  */
-export const queueSnapshots = (underway: Underway): (() => Promise<QueueSnapshot>) => {
+export const queueSnapshots = (deps: MetricsDeps): (() => Promise<QueueSnapshot>) => {
   const read = async <A>(what: string, run: () => Promise<A>, empty: A): Promise<A> => {
     try {
       return await run();
     } catch (error) {
-      underway.log.warn(`metrics: could not read ${what}; its gauges are left out of this scrape`, {
+      deps.log.warn(`metrics: could not read ${what}; its gauges are left out of this scrape`, {
         error: messageOf(error),
       });
       return empty;
     }
   };
   const take = async (): Promise<QueueSnapshot> => {
-    const { ops } = underway;
+    const ops = new Ops(deps);
     const [queues, workers, schedules] = await Promise.all([
       read("queue stats", () => ops.queues(), []),
       read("workers", () => ops.workers(), []),

@@ -2,7 +2,7 @@ import type * as E from "fp-ts/lib/Either.js";
 import { filter, map, type Observable } from "rxjs";
 import { TaskFailedError, UnderwayError } from "../errors.ts";
 import { toOutcome, type FinalOutcome, type Outcome } from "../outcomes.ts";
-import type { Underway } from "../underway.ts";
+import type { OutcomeDeps } from "../client/clientDeps.ts";
 import { guarded } from "../guarded.ts";
 import { yieldingBuffer } from "../worker/yieldingBuffer.ts";
 import { firstFinal, readRow } from "./firstFinal.ts";
@@ -15,7 +15,7 @@ import { firstFinal, readRow } from "./firstFinal.ts";
  */
 export class TaskOutcomes<O> {
   constructor(
-    private readonly underway: Underway,
+    private readonly deps: OutcomeDeps,
     private readonly queue: string,
     private readonly decodeOutput: (value: unknown) => E.Either<unknown, O>,
   ) {}
@@ -27,8 +27,8 @@ export class TaskOutcomes<O> {
    */
   get all$(): Observable<Outcome<O>> {
     const name = this.queue;
-    const { log } = this.underway;
-    const outcomes$ = this.underway.outcomeFeed.sources$.pipe(
+    const { log } = this.deps;
+    const outcomes$ = this.deps.outcomeFeed.sources$.pipe(
       filter((source) => source.queue === name || source.dlqFrom === name),
       map((source) => toOutcome(source, this.decodeOutput)),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined && outcome.queue === name),
@@ -49,7 +49,7 @@ export class TaskOutcomes<O> {
 
   /** Outcomes of one task or one job run (by id), from the client's shared waiter map. */
   of$(key: string): Observable<Outcome<O>> {
-    return this.underway.outcomeFeed.for$(key).pipe(
+    return this.deps.outcomeFeed.for$(key).pipe(
       filter((source) => this.owns(source)),
       map((source) => toOutcome(source, this.decodeOutput)),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined),
@@ -64,10 +64,10 @@ export class TaskOutcomes<O> {
   /** The final outcome of a task: notified, or read from its row (also when it finished before the call). */
   final(taskId: string, pollIntervalMs?: number): Promise<FinalOutcome<O>> {
     return firstFinal(
-      this.underway,
+      this.deps,
       this.of$(taskId).pipe(filter((outcome) => outcome.taskId === taskId)),
       async () => {
-        const row = await readRow(this.underway, taskId);
+        const row = await readRow(this.deps, taskId);
         if (row === "retry") return undefined;
         if (row === undefined || !this.owns(row))
           throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);

@@ -13,7 +13,7 @@ import {
 } from "../db/opsQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import { tasksLockJob } from "../db/taskQueries.ts";
-import type { Underway } from "../underway.ts";
+import type { OpsDeps } from "../client/clientDeps.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
 
@@ -87,7 +87,7 @@ const withExtra = (predicate: Predicate, extra: string): Predicate => ({
 
 /** The shared shape of the four actions: validate, dry-run count, or batches. */
 const bulk = async (
-  underway: Underway,
+  deps: OpsDeps,
   filter: CheckedFilter,
   options: BulkOptions,
   extra: string | null,
@@ -95,7 +95,7 @@ const bulk = async (
 ): Promise<BulkResult> => {
   const { dryRun, batchSize, limit } = checkBulk(options);
   if (filter.ids !== null && filter.ids.length === 0) return { matched: 0, changed: 0, dryRun };
-  const { sql, pool } = underway;
+  const { sql, pool } = deps;
   const schema = schemaOf(sql);
   const where = (first: number): Predicate => {
     const predicate = predicateOf(schema, filter, first);
@@ -112,19 +112,15 @@ const bulk = async (
 };
 
 /** Failed and cancelled tasks back to pending; see {@link Ops.retry}. */
-export const bulkRetry = async (
-  underway: Underway,
-  given: unknown,
-  options: BulkOptions,
-): Promise<BulkResult> => {
+export const bulkRetry = async (deps: OpsDeps, given: unknown, options: BulkOptions): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("retry", checked, ["failed", "cancelled"]) };
-  return retryMatching(underway, filter, options, "retried", null);
+  return retryMatching(deps, filter, options, "retried", null);
 };
 
 /** Dead-lettered tasks back to their queues; see {@link Ops.redrive}. */
 export const bulkRedrive = async (
-  underway: Underway,
+  deps: OpsDeps,
   dlq: string,
   given: unknown,
   options: BulkOptions,
@@ -134,23 +130,23 @@ export const bulkRedrive = async (
   if (checked.queues !== null)
     throw badFilter("queue", "redrive takes the dead-letter queue as its first argument");
   const filter = { ...checked, queues: [dlq], states: statesFor("redrive", checked, ["failed"]) };
-  return retryMatching(underway, filter, options, "redriven", "t.dlq_from is not null");
+  return retryMatching(deps, filter, options, "redriven", "t.dlq_from is not null");
 };
 
 const retryMatching = (
-  underway: Underway,
+  deps: OpsDeps,
   filter: CheckedFilter,
   options: BulkOptions,
   kind: "retried" | "redriven",
   extra: string | null,
 ): Promise<BulkResult> =>
-  bulk(underway, filter, options, extra, async (db, where, after, size) => {
+  bulk(deps, filter, options, extra, async (db, where, after, size) => {
     // The statement skips a task whose unique key a live task holds, but
     // cannot see one an open transaction is enqueueing (or another retry is
     // moving back): it waits for that one to commit, then the index refuses
     // the whole batch. Run again, it sees the committed task and skips it.
     for (let attempt = 1; ; attempt++) {
-      const result = await opsTasksRetry(underway.sql, db, { after, size, kind, where })();
+      const result = await opsTasksRetry(deps.sql, db, { after, size, kind, where })();
       if (E.isRight(result)) return result.right[0] ?? { lastId: null, matched: 0, changed: 0 };
       if (!isUniqueKeyRace(result.left) || attempt === maxRaceRetries) throw new DatabaseError(result.left);
     }
@@ -171,28 +167,27 @@ const isUniqueKeyRace = ({ cause }: DbError): boolean =>
 
 /** Pending tasks cancelled, running ones asked to stop; see {@link Ops.cancel}. */
 export const bulkCancel = async (
-  underway: Underway,
+  deps: OpsDeps,
   given: unknown,
   options: BulkOptions,
 ): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("cancel", checked, ["pending", "in_progress"]) };
-  const { sql } = underway;
+  const { sql } = deps;
   const cancelBatch = async (db: Queryable, where: WhereFrom, after: string, size: number) => {
     const rows = await orThrow(opsTasksCancel(sql, db, { after, size, where })());
     const row = rows[0];
     if (row === undefined) return { lastId: null, matched: 0, changed: 0 };
     // Running tasks are counted when their worker reports them cancelled.
-    for (const { queue, cancelled } of row.changed)
-      if (cancelled) underway.throughput.count(queue, "cancelled");
+    for (const { queue, cancelled } of row.changed) if (cancelled) deps.throughput.count(queue, "cancelled");
     return { lastId: row.lastId, matched: row.matched, changed: row.changed.length };
   };
-  return bulk(underway, filter, options, null, async (pool, where, after, size) => {
+  return bulk(deps, filter, options, null, async (pool, where, after, size) => {
     if (filter.jobId === null) return cancelBatch(pool, where, after, size);
     // As a job's cancel does: hold the job's lock so no step completing
     // meanwhile enqueues a next step this batch cannot see.
     const { jobId } = filter;
-    return inTransaction(underway.pool, async (client) => {
+    return inTransaction(deps.pool, async (client) => {
       await orThrow(tasksLockJob(sql, client, { jobId })());
       return cancelBatch(client, where, after, size);
     });
@@ -201,7 +196,7 @@ export const bulkCancel = async (
 
 /** Tasks deleted, finished ones unless the filter names others; see {@link Ops.delete}. */
 export const bulkDelete = async (
-  underway: Underway,
+  deps: OpsDeps,
   given: unknown,
   options: BulkOptions,
 ): Promise<BulkResult> => {
@@ -215,8 +210,8 @@ export const bulkDelete = async (
       ["succeeded", "cancelled", "failed"],
     ),
   };
-  return bulk(underway, filter, options, null, async (db, where, after, size) => {
-    const rows = await orThrow(opsTasksDelete(underway.sql, db, { after, size, where })());
+  return bulk(deps, filter, options, null, async (db, where, after, size) => {
+    const rows = await orThrow(opsTasksDelete(deps.sql, db, { after, size, where })());
     return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
   });
 };

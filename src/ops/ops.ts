@@ -3,7 +3,7 @@ import { checkOptionShape } from "../optionShape.ts";
 import { storableRange, storableTime } from "./storableTime.ts";
 import { ConfigError, messageOf, orThrow } from "../errors.ts";
 import { nextTick, scheduleSpecOf, type ScheduleSpec } from "../schedule/schedule.ts";
-import type { Underway } from "../underway.ts";
+import type { OpsDeps } from "../client/clientDeps.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { schedulesDelete, schedulesList, schedulesRunNow } from "../db/scheduleQueries.ts";
 import { queueStatsList } from "../db/statsQueries.ts";
@@ -12,6 +12,7 @@ import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
+import { setPaused } from "./setPaused.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
@@ -44,7 +45,7 @@ import type {
  */
 export class Ops {
   /** @internal Made by `underway.ops`. */
-  constructor(private readonly underway: Underway) {}
+  constructor(private readonly deps: OpsDeps) {}
 
   /**
    * Every queue (registered, or holding tasks) with its tasks per state,
@@ -54,7 +55,7 @@ export class Ops {
    * table size (no `count(*)` scan).
    */
   queues(): Promise<ReadonlyArray<QueueStats>> {
-    return queueStats(this.underway);
+    return queueStats(this.deps);
   }
 
   /**
@@ -68,7 +69,7 @@ export class Ops {
    * while (page.next !== null) page = await underway.ops.tasks({ queue: "email" }, { after: page.next });
    */
   tasks(filter: TaskFilter = {}, options: ListOptions = {}): Promise<TaskPage> {
-    return taskPage(this.underway, filter, options);
+    return taskPage(this.deps, filter, options);
   }
 
   /**
@@ -91,7 +92,7 @@ export class Ops {
     id: string,
     definition?: TaskDefinition<In, V, R, O>,
   ): Promise<TaskDetail | TypedTaskDetail<V, O> | undefined> {
-    const detail = await taskDetail(this.underway, id);
+    const detail = await taskDetail(this.deps, id);
     return detail === undefined || definition === undefined ? detail : typedTaskDetail(detail, definition);
   }
 
@@ -109,7 +110,7 @@ export class Ops {
     const since = options.since ?? new Date(Date.now() - 3_600_000);
     if (!storableTime(since))
       throw new ConfigError(`throughput: since must be a valid Date ${storableRange}, got ${String(since)}`);
-    return orThrow(queueStatsList(this.underway.sql, this.underway.pool, { queue, since })());
+    return orThrow(queueStatsList(this.deps.sql, this.deps.pool, { queue, since })());
   }
 
   /**
@@ -121,7 +122,7 @@ export class Ops {
    * failed or cancelled in the filter is a `ValidationError`.
    */
   retry(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
-    return bulkRetry(this.underway, filter, options);
+    return bulkRetry(this.deps, filter, options);
   }
 
   /**
@@ -130,7 +131,7 @@ export class Ops {
    * them, and they end cancelled when it returns), as `job.cancel` does.
    */
   cancel(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
-    return bulkCancel(this.underway, filter, options);
+    return bulkCancel(this.deps, filter, options);
   }
 
   /**
@@ -139,7 +140,7 @@ export class Ops {
    * pending or in_progress: a filter without `state` never deletes live work.
    */
   delete(filter: TaskFilter, options: BulkOptions = {}): Promise<BulkResult> {
-    return bulkDelete(this.underway, filter, options);
+    return bulkDelete(this.deps, filter, options);
   }
 
   /**
@@ -148,21 +149,21 @@ export class Ops {
    * The filter may not name a queue (the `dlq` is it), and only `failed`.
    */
   redrive(dlq: string, filter: TaskFilter = {}, options: BulkOptions = {}): Promise<BulkResult> {
-    return bulkRedrive(this.underway, dlq, filter, options).then((result) => {
+    return bulkRedrive(this.deps, dlq, filter, options).then((result) => {
       // For the redriven counter of metrics and events$ (src/events).
-      this.underway.lifecycle.redriven(dlq, result.changed);
+      this.deps.lifecycle.redriven(dlq, result.changed);
       return result;
     });
   }
 
   /** Pauses a queue in every process; see `underway.pauseQueue`. */
   pause(queue: string): Promise<void> {
-    return this.underway.pauseQueue(queue);
+    return setPaused(this.deps, queue, true);
   }
 
   /** Resumes a paused queue in every process; see `underway.resumeQueue`. */
   resume(queue: string): Promise<void> {
-    return this.underway.resumeQueue(queue);
+    return setPaused(this.deps, queue, false);
   }
 
   /**
@@ -176,7 +177,7 @@ export class Ops {
     const count = options.nextRuns ?? 5;
     if (!Number.isInteger(count) || count < 0 || count > 100)
       throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
-    const rows = await orThrow(schedulesList(this.underway.sql, this.underway.pool, {})());
+    const rows = await orThrow(schedulesList(this.deps.sql, this.deps.pool, {})());
     const now = new Date();
     return rows.map((row) => {
       const base = {
@@ -212,9 +213,7 @@ export class Ops {
    * firing it), as `unschedule(job)` does; false when it had none.
    */
   unschedule(queue: string): Promise<boolean> {
-    return orThrow(
-      schedulesDelete(this.underway.sql, this.underway.pool, { queue: checkQueueName(queue) })(),
-    );
+    return orThrow(schedulesDelete(this.deps.sql, this.deps.pool, { queue: checkQueueName(queue) })());
   }
 
   /**
@@ -228,7 +227,7 @@ export class Ops {
    */
   async runSchedule(queue: string): Promise<string | undefined> {
     const name = checkQueueName(queue);
-    const { sql, pool } = this.underway;
+    const { sql, pool } = this.deps;
     const rows = await orThrow(schedulesList(sql, pool, {})());
     if (!rows.some((row) => row.queue === name)) throw new ConfigError(`queue ${name} has no schedule`);
     return orThrow(schedulesRunNow(sql, pool, { queue: name })());
@@ -243,7 +242,7 @@ export class Ops {
    */
   async workers(): Promise<ReadonlyArray<WorkerInfo>> {
     const rows = await orThrow(
-      workerProcessesList(this.underway.sql, this.underway.pool, { liveSeconds: workerDeadAfterSeconds })(),
+      workerProcessesList(this.deps.sql, this.deps.pool, { liveSeconds: workerDeadAfterSeconds })(),
     );
     return rows.map((row) => ({
       ...row,

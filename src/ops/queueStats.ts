@@ -1,5 +1,5 @@
 import { orThrow } from "../errors.ts";
-import type { Underway } from "../underway.ts";
+import type { Db } from "../client/clientDeps.ts";
 import { opsQueueCounts, opsQueuesList, type CountRow } from "../db/opsQueries.ts";
 import { taskStates, type Count, type QueueStats, type TaskState } from "./types.ts";
 
@@ -23,8 +23,8 @@ const countOf = (row: CountRow | undefined): Count => {
 };
 
 /** Every queue with its counts per state, pause and backlog age; see {@link Ops.queues}. */
-export const queueStats = async (underway: Underway): Promise<ReadonlyArray<QueueStats>> => {
-  const { sql, pool } = underway;
+export const queueStats = async (deps: Db): Promise<ReadonlyArray<QueueStats>> => {
+  const { sql, pool } = deps;
   const counts = await orThrow(opsQueueCounts(sql, pool, { bound: exactCountBound })());
   const byQueue = new Map<string, Map<TaskState, CountRow>>();
   for (const row of counts) {

@@ -1,6 +1,6 @@
 import { ConfigError, orThrow } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
-import type { Underway } from "../underway.ts";
+import type { Db } from "../client/clientDeps.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
 import { schemaOf } from "../db/filteredQuery.ts";
 import {
@@ -97,11 +97,11 @@ const statesToWalk = (filter: CheckedFilter): ReadonlyArray<TaskState> => {
  */
 type Plan = "plain" | "pairs" | "walk" | "indexed";
 
-const planOf = async (underway: Underway, filter: CheckedFilter): Promise<Plan> => {
+const planOf = async (deps: Db, filter: CheckedFilter): Promise<Plan> => {
   if (isNarrow(filter)) return "plain";
   if (filter.queues !== null) return "pairs";
   if (filter.errorLike !== null && hasTrigram(filter.errorLike)) {
-    const indexed = await orThrow(opsErrorIndex(underway.sql, underway.pool, {})());
+    const indexed = await orThrow(opsErrorIndex(deps.sql, deps.pool, {})());
     if (indexed) return "indexed";
   }
   return filter.errorLike !== null || filter.inputContains !== null ? "walk" : "pairs";
@@ -117,11 +117,11 @@ const pageOf = (tasks: ReadonlyArray<TaskSummary>, more: boolean, order: ListOrd
  * come; otherwise the marker (the last row read, when the walk read all it
  * was allowed) is where the next call goes on, and the page says so.
  */
-const walkPage = async (underway: Underway, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
+const walkPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
   const { limit, order, after, searchRows } = list;
-  const schema = schemaOf(underway.sql);
+  const schema = schemaOf(deps.sql);
   const rows = await orThrow(
-    opsTasksWalk(underway.sql, underway.pool, {
+    opsTasksWalk(deps.sql, deps.pool, {
       after,
       rows: limit + 1,
       budget: searchRows,
@@ -151,13 +151,9 @@ const walkBeforeIndex = 10_000;
  * rows as there are matches, too many for a common one. So a short walk
  * first, and the index only for what the walk did not reach.
  */
-const indexedPage = async (
-  underway: Underway,
-  filter: CheckedFilter,
-  list: CheckedList,
-): Promise<TaskPage> => {
+const indexedPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
   const { limit, order } = list;
-  const walked = await walkPage(underway, filter, {
+  const walked = await walkPage(deps, filter, {
     ...list,
     searchRows: Math.min(list.searchRows, walkBeforeIndex),
   });
@@ -165,10 +161,10 @@ const indexedPage = async (
   const { next, searched: _searched, ...page } = walked;
   const wanted = limit - page.tasks.length;
   const rows = await orThrow(
-    opsTasksIndexed(underway.sql, underway.pool, {
+    opsTasksIndexed(deps.sql, deps.pool, {
       after: next === null ? null : decodeCursor(next, order),
       rows: wanted + 1,
-      where: (first) => predicateOf(schemaOf(underway.sql), filter, first),
+      where: (first) => predicateOf(schemaOf(deps.sql), filter, first),
       order,
     })(),
   );
@@ -176,20 +172,16 @@ const indexedPage = async (
 };
 
 /** One keyset page of tasks; see {@link Ops.tasks}. */
-export const taskPage = async (
-  underway: Underway,
-  filter: unknown,
-  options: ListOptions,
-): Promise<TaskPage> => {
+export const taskPage = async (deps: Db, filter: unknown, options: ListOptions): Promise<TaskPage> => {
   const checked = checkFilter(filter);
   const list = checkList(options);
   const { limit, order, after } = list;
   if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
-  const { sql, pool } = underway;
+  const { sql, pool } = deps;
   const schema = schemaOf(sql);
-  const plan = await planOf(underway, checked);
-  if (plan === "walk") return walkPage(underway, checked, list);
-  if (plan === "indexed") return indexedPage(underway, checked, list);
+  const plan = await planOf(deps, checked);
+  if (plan === "walk") return walkPage(deps, checked, list);
+  if (plan === "indexed") return indexedPage(deps, checked, list);
   // Without a queue, every queue that has tasks (one index probe each).
   const queues = plan === "plain" ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
   if (plan === "pairs" && (queues.length === 0 || statesToWalk(checked).length === 0))

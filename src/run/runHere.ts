@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { Underway } from "../underway.ts";
+import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { checkPoolSize } from "../worker/poolSize.ts";
 import {
   drain,
@@ -26,13 +26,13 @@ const drainShape: OptionShape = {
 
 /** Claims at most one due task and runs it here; `undefined` when none was due (or its result was lost). */
 export const runOnceHere = async <V, O>(
-  underway: Underway,
+  client: WorkerStarterDeps,
   target: RunTarget,
   runner: TaskRunner<V, O>,
   options: RunOnceOptions,
 ): Promise<Outcome<O> | undefined> => {
   checkOptionShape("runOnce options", options, runOnceShape);
-  const one = await runHere(underway, target, runner, 1, options.signal, (deps, control) =>
+  const one = await runHere(client, target, runner, 1, options.signal, (deps, control) =>
     runOne(deps, { ...options, ...control }),
   );
   return one.claimed ? one.outcome : undefined;
@@ -40,14 +40,14 @@ export const runOnceHere = async <V, O>(
 
 /** Runs due tasks here until none is due. */
 export const drainHere = async <V, O>(
-  underway: Underway,
+  client: WorkerStarterDeps,
   target: RunTarget,
   runner: TaskRunner<V, O>,
   options: DrainOptions,
 ): Promise<DrainResult> => {
   checkOptionShape("drain options", options, drainShape);
   const concurrency = options.concurrency ?? 1;
-  return runHere(underway, target, runner, concurrency, options.signal, (deps, control) =>
+  return runHere(client, target, runner, concurrency, options.signal, (deps, control) =>
     drain(deps, { ...options, ...control, concurrency }),
   );
 };
@@ -58,7 +58,7 @@ export const drainHere = async <V, O>(
  * period (30 s), then their signal fires.
  */
 const runHere = async <V, O, A>(
-  underway: Underway,
+  client: WorkerStarterDeps,
   target: RunTarget,
   runner: TaskRunner<V, O>,
   concurrency: number,
@@ -68,18 +68,18 @@ const runHere = async <V, O, A>(
     control: { readonly signal: AbortSignal; readonly stopClaiming: AbortSignal },
   ) => Promise<A>,
 ): Promise<A> => {
-  underway.assertOpen();
-  const deps = { ...executeDeps(underway, target, runner), workerId: `${hostname()}:${process.pid}:once` };
+  client.assertOpen();
+  const deps = { ...executeDeps(client, target, runner), workerId: `${hostname()}:${process.pid}:once` };
   if (deps.transactional !== undefined)
-    checkPoolSize(underway.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
-  registerQuietly(underway, target);
+    checkPoolSize(client.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
+  registerQuietly(client, target);
   const stopClaiming = new AbortController();
   const abort = new AbortController();
   const running = run(deps, {
     signal: signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
     stopClaiming: stopClaiming.signal,
   });
-  const untrack = underway.track({
+  const untrack = client.track({
     stop: async () => {
       stopClaiming.abort();
       const grace = setTimeout(() => abort.abort(), runHereGraceMs);

@@ -1,7 +1,7 @@
 import { Observable, filter, share } from "rxjs";
 import { guarded } from "../guarded.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { Underway } from "../underway.ts";
+import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { checkPoolSize, transactionalConcurrency } from "../worker/poolSize.ts";
 import { WorkerRun, type WorkOptions } from "../worker/worker.ts";
 import { checkWorkOptions } from "../worker/workOptions.ts";
@@ -30,35 +30,35 @@ export interface Worker<O, E = Outcome<O>> {
  * process. Bad options, or a closed client, throw here, synchronously.
  */
 export const startWorker = <V, O>(
-  underway: Underway,
+  client: WorkerStarterDeps,
   target: RunTarget,
   runner: TaskRunner<V, O>,
   given: WorkOptions,
 ): Worker<O> => {
   const checked = checkWorkOptions(given);
-  underway.assertOpen();
-  const deps = executeDeps(underway, target, runner);
+  client.assertOpen();
+  const deps = executeDeps(client, target, runner);
   const { queue } = target;
   let options = given;
   if (deps.transactional !== undefined) {
-    const { pool } = underway;
+    const { pool } = client;
     const concurrency = transactionalConcurrency(pool, given.concurrency, checked.concurrency);
     checkPoolSize(pool, concurrency, `the worker of queue ${queue}`);
     options = { ...given, concurrency };
   }
-  registerQuietly(underway, target);
+  registerQuietly(client, target);
   let stop: () => Promise<void> = async () => undefined;
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
     // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
-    const run = new WorkerRun<V, O>(underway.workerRegistry.id, deps, options, (outcome) =>
+    const run = new WorkerRun<V, O>(client.workerRegistry.id, deps, options, (outcome) =>
       subscriber.next(outcome),
     );
     // The client's close() goes through the same stop as stop() does, so
     // outcomes$ completes whichever way the worker ends.
-    const untrack = underway.track({ stop: () => stop() });
-    const unregister = underway.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
+    const untrack = client.track({ stop: () => stop() });
+    const unregister = client.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
     run.start();
-    const { listener, sql } = underway;
+    const { listener, sql } = client;
     const broadcast = listener
       .channel$(`${sql.schema}.shutdown`)
       .pipe(filter((name) => name === queue))
@@ -75,7 +75,7 @@ export const startWorker = <V, O>(
   const keepAlive = outcomes$.subscribe();
   return {
     // The worker's own subscription (keepAlive) is not guarded: it has no callbacks.
-    outcomes$: guarded(outcomes$, underway.log, `the outcomes$ of a worker of queue ${queue}`),
+    outcomes$: guarded(outcomes$, client.log, `the outcomes$ of a worker of queue ${queue}`),
     stop: async () => {
       await stop();
       keepAlive.unsubscribe();
@@ -89,12 +89,12 @@ export const startWorker = <V, O>(
  * here, synchronously; `start` checks the rest when subscribed.
  */
 export const workerOutcomes$ = <O, E = Outcome<O>>(
-  underway: Underway,
+  client: Pick<WorkerStarterDeps, "assertOpen" | "log">,
   options: WorkOptions,
   start: () => Worker<O, E>,
 ): Observable<E> => {
   checkWorkOptions(options);
-  underway.assertOpen();
+  client.assertOpen();
   return guarded(
     new Observable<E>((subscriber) => {
       const worker = start();
@@ -104,7 +104,7 @@ export const workerOutcomes$ = <O, E = Outcome<O>>(
         void worker.stop();
       };
     }),
-    underway.log,
+    client.log,
     "a work() stream",
   );
 };

@@ -4,7 +4,7 @@ import type { JobDefinition } from "../definition.ts";
 import { ValidationError, messageOf, type DecodeError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import type { Underway } from "../underway.ts";
+import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import type { Handler } from "../worker/execute.ts";
 import { isTransactional } from "../worker/transactional.ts";
 
@@ -51,26 +51,30 @@ export const handlerRunner = <In, V, R, O>(
 };
 
 /** What executing a runner's tasks needs, for a worker or a run in the calling process. */
-export const executeDeps = <V, O>(underway: Underway, target: RunTarget, runner: TaskRunner<V, O>) => ({
-  sql: underway.sql,
-  pool: underway.pool,
+export const executeDeps = <V, O>(
+  client: WorkerStarterDeps,
+  target: RunTarget,
+  runner: TaskRunner<V, O>,
+) => ({
+  sql: client.sql,
+  pool: client.pool,
   queue: target.queue,
   dlq: target.dlq,
   decodeInput: runner.decodeInput,
   continuation: runner.continuation,
   encodeOutput: runner.encodeOutput,
   handler: runner.handler,
-  log: underway.log,
-  listener: underway.listener,
-  events: underway.lifecycle,
-  requestReaping: underway.requestReaping,
+  log: client.log,
+  listener: client.listener,
+  events: client.lifecycle,
+  requestReaping: client.requestReaping,
   ...(runner.transactional === undefined ? {} : { transactional: runner.transactional }),
 });
 
 /** Records the queue for redrive and inspection; tasks run whether or not that works. */
-export const registerQuietly = (underway: Underway, target: RunTarget): void => {
-  void underway.register(target).catch((error: unknown) =>
-    underway.log.warn("could not register the queue; tasks still run", {
+export const registerQuietly = (client: WorkerStarterDeps, target: RunTarget): void => {
+  void client.register(target).catch((error: unknown) =>
+    client.log.warn("could not register the queue; tasks still run", {
       queue: target.queue,
       error: messageOf(error),
     }),

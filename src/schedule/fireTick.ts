@@ -1,3 +1,4 @@
+import type { Db } from "../client/clientDeps.ts";
 import * as E from "fp-ts/lib/Either.js";
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
@@ -53,12 +54,13 @@ const withTransaction = <A>(
  * of all processes enqueue it.
  */
 export const fireTick = <In, V>(
+  db: Db,
   job: Schedulable<In, V>,
   version: string,
   input: CheckedInput<V>,
   tick: Date,
 ): TE.TaskEither<DbError, Fired> => {
-  const { sql, pool } = job.underway;
+  const { sql, pool } = db;
   const queue = job.queue;
   return pipe(
     TE.fromEither(
@@ -75,7 +77,7 @@ export const fireTick = <In, V>(
             if (claim.version !== version) return TE.right({ _tag: "Outdated" });
             if (!claim.claimed) return TE.right({ _tag: "Taken" });
             return pipe(
-              tasksEnqueue(sql, client, { queue, columns }),
+              tasksEnqueue(sql, client, { queue, columns, trace: null }),
               TE.chain((rows) => {
                 const taskId = rows[0]?.id ?? null;
                 if (taskId === null) return TE.right<DbError, Fired>({ _tag: "Claimed", taskId });

@@ -9,6 +9,7 @@ import type { CheckedInput } from "../enqueue/checkInput.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { Queryable } from "../db/query.ts";
 import { schedulesDelete, schedulesUpsert } from "../db/scheduleQueries.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 
 /**
@@ -174,15 +175,16 @@ export const schedule = async <In, V>(
 ): Promise<ScheduleSpec> => {
   checkOptionShape("schedule options", options, { catchUp: "boolean", client: queryableRule });
   const spec = parseSchedule(expression);
-  const { queue, underway } = job;
+  const { queue } = job;
   const valid = pipe(
     job.definition.input.check(input),
     E.getOrElseW((error) => {
       throw new ValidationError(`invalid scheduled input for queue ${queue}`, error);
     }),
   );
+  const db = depsOf(job.underway);
   await orThrow(
-    schedulesUpsert(underway.sql, options.client ?? underway.pool, {
+    schedulesUpsert(db.sql, options.client ?? db.pool, {
       queue,
       cron: spec.cron,
       timeZone: spec.timeZone,
@@ -206,7 +208,6 @@ export const unschedule = <In, V>(
   } catch (error) {
     return Promise.reject(error as Error);
   }
-  return orThrow(
-    schedulesDelete(job.underway.sql, options.client ?? job.underway.pool, { queue: job.queue })(),
-  );
+  const db = depsOf(job.underway);
+  return orThrow(schedulesDelete(db.sql, options.client ?? db.pool, { queue: job.queue })());
 };

@@ -1,4 +1,5 @@
 import { Observable, Subject, filter } from "rxjs";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Schedulable } from "./schedule.ts";
 import { SchedulerRun } from "./schedulerRun.ts";
 import type { SchedulerOptions, TickEvent } from "./schedulerOptions.ts";
@@ -27,7 +28,8 @@ export interface Scheduler {
  * await scheduler.stop();
  */
 export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerOptions = {}): Scheduler => {
-  const run = new SchedulerRun(job, options);
+  const deps = depsOf(job.underway);
+  const run = new SchedulerRun(deps, job, options);
   const ticks = new Subject<TickEvent>();
   let stopping: Promise<void> | undefined;
   const scheduler: Scheduler = {
@@ -41,10 +43,10 @@ export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerO
       return stopping;
     },
   };
-  const untrack = job.underway.track(scheduler);
+  const untrack = deps.track(scheduler);
   // `underway.shutdownQueue(queue)` stops the queue's schedulers in every
   // process, as it stops its workers.
-  const { listener, sql } = job.underway;
+  const { listener, sql } = deps;
   const shutdown = listener
     .channel$(`${sql.schema}.shutdown`)
     .pipe(filter((name) => name === job.queue))

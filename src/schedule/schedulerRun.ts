@@ -16,6 +16,7 @@ import {
   timer,
   type SchedulerLike,
 } from "rxjs";
+import type { SchedulerDeps } from "../client/clientDeps.ts";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import { messageOf, type DbError, type DecodeError } from "../errors.ts";
 import { schedulesGet, type ScheduleRow } from "../db/scheduleQueries.ts";
@@ -69,6 +70,7 @@ export class SchedulerRun<In, V> {
   private stopped = false;
 
   constructor(
+    private readonly deps: SchedulerDeps,
     private readonly job: Schedulable<In, V>,
     private readonly options: SchedulerOptions,
   ) {
@@ -82,7 +84,7 @@ export class SchedulerRun<In, V> {
   }
 
   start(emit: (event: TickEvent) => void): void {
-    const { listener, sql } = this.job.underway;
+    const { listener, sql } = this.deps;
     const channel = `${sql.schema}.schedule`;
     const queue = this.job.queue;
     const reads$ = merge(
@@ -93,7 +95,7 @@ export class SchedulerRun<In, V> {
       defer(() => listener.ready(channel)).pipe(
         mergeMap(() => timer(0, this.options.refreshIntervalMs ?? 10_000, this.clock)),
       ),
-    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.job.underway.pool, { queue }))));
+    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.deps.pool, { queue }))));
     this.subscriptions.add(reads$.subscribe((read) => this.learn(read)));
 
     const loop$ = fromTask(() => this.runStep()).pipe(
@@ -110,7 +112,7 @@ export class SchedulerRun<In, V> {
 
   /** Takes in a read of the schedule row; wakes the loop when it changed. */
   private learn(read: E.Either<DbError, ScheduleRow | undefined>): void {
-    const { log, sql } = this.job.underway;
+    const { log, sql } = this.deps;
     const queue = this.job.queue;
     if (E.isLeft(read)) {
       log.warn("reading the schedule failed; keeping the last one read", {
@@ -177,11 +179,11 @@ export class SchedulerRun<In, V> {
     const events: TickEvent[] = [];
     for (const tick of due) {
       if (this.stopped) return { events, waitMs: maxWaitMs };
-      const fired = await fireTick(this.job, row.version, known.input, tick)();
+      const fired = await fireTick(this.deps, this.job, row.version, known.input, tick)();
       if (E.isLeft(fired)) {
         // The cursor stays before this tick: it is tried again (or, when
         // missed ticks are skipped, superseded by a later one).
-        this.job.underway.log.warn("enqueuing a scheduled tick failed; retrying", {
+        this.deps.log.warn("enqueuing a scheduled tick failed; retrying", {
           queue: row.queue,
           tick: tick.toISOString(),
           error: messageOf(fired.left.cause),

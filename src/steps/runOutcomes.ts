@@ -6,7 +6,7 @@ import { firstFinal } from "../notify/firstFinal.ts";
 import { TaskOutcomes } from "../notify/taskOutcomes.ts";
 import { tasksGetLatestOfJob } from "../db/taskQueries.ts";
 import type { Outcome } from "../outcomes.ts";
-import type { Underway } from "../underway.ts";
+import type { OutcomeDeps } from "../client/clientDeps.ts";
 import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
 import type { StepOutput } from "./steps.ts";
 
@@ -19,11 +19,11 @@ export class RunOutcomes<O> {
   private readonly tasks: TaskOutcomes<StepOutput>;
 
   constructor(
-    private readonly underway: Underway,
+    private readonly deps: OutcomeDeps,
     private readonly queue: string,
     private readonly decodeOutput: (value: unknown) => E.Either<{ readonly message: string }, O>,
   ) {
-    this.tasks = new TaskOutcomes(underway, queue, jsonCodec<StepOutput>().load);
+    this.tasks = new TaskOutcomes(deps, queue, jsonCodec<StepOutput>().load);
   }
 
   /** Outcomes of every run, step by step, from every process. */
@@ -45,9 +45,9 @@ export class RunOutcomes<O> {
 
   /** The final outcome of a run: notified, or read from its latest step's row. */
   final(jobId: string, pollIntervalMs?: number): Promise<JobOutcome<O>> {
-    const { sql, pool } = this.underway;
+    const { sql, pool } = this.deps;
     return firstFinal<JobOutcome<O>>(
-      this.underway,
+      this.deps,
       this.tasks.of$(jobId).pipe(
         filter((outcome) => outcome.jobId === jobId),
         this.asRunOutcomes,

@@ -13,6 +13,7 @@ import { taskAttemptsList, type AttemptRow } from "../db/historyQueries.ts";
 import type { TaskSummary } from "../ops/types.ts";
 import { drainHere, runOnceHere } from "../run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "../run/startWorker.ts";
+import type { JobDeps } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 import type { DrainOptions, DrainResult, RunOnceOptions } from "../worker/runOnce.ts";
 import type { WorkOptions } from "../worker/worker.ts";
@@ -56,10 +57,12 @@ export class StepJob<In, V, R, O> {
   constructor(
     /** The client this handle uses. */
     readonly underway: Underway,
+    /** What this handle's enqueues, outcomes, cancels and workers need of the client. */
+    private readonly deps: JobDeps,
     /** The job type. */
     readonly definition: StepJobDefinition<In, V, R, O>,
   ) {
-    this.runs = new RunOutcomes(underway, definition.queue, (value) => definition.output.load(value));
+    this.runs = new RunOutcomes(deps, definition.queue, (value) => definition.output.load(value));
   }
 
   /** The queue's name. */
@@ -100,7 +103,7 @@ export class StepJob<In, V, R, O> {
     const ours = [this.queue, this.definition.dlq];
     if (!steps.some((step) => ours.includes(step.queue)))
       throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
-    const { sql, pool } = this.underway;
+    const { sql, pool } = this.deps;
     const perStep = await Promise.all(
       steps.map(async (step) =>
         (await orThrow(taskAttemptsList(sql, pool, { id: step.id })())).map((attempt): StepAttempt => ({
@@ -115,7 +118,7 @@ export class StepJob<In, V, R, O> {
 
   /** Enqueues many runs in one statement; all-or-nothing on invalid input. Resolves with their job ids. */
   async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
-    return enqueueRuns(this.underway, this.definition, inputs, options);
+    return enqueueRuns(this.deps, this.definition, inputs, options);
   }
 
   /**
@@ -152,7 +155,7 @@ export class StepJob<In, V, R, O> {
    */
   cancel(jobId: string): Promise<boolean> {
     checkJobId(jobId);
-    return cancelRun(this.underway, this.queue, jobId);
+    return cancelRun(this.deps, this.queue, jobId);
   }
 
   /**
@@ -163,7 +166,7 @@ export class StepJob<In, V, R, O> {
    */
   start<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Worker<StepOutput, JobOutcome<O>> {
     checkWorkOptions(options);
-    const worker = startWorker(this.underway, this.definition, stepRunner(this.definition, steps), options);
+    const worker = startWorker(this.deps, this.definition, stepRunner(this.definition, steps), options);
     return { outcomes$: worker.outcomes$.pipe(this.runs.asRunOutcomes), stop: () => worker.stop() };
   }
 
@@ -178,7 +181,7 @@ export class StepJob<In, V, R, O> {
     options: RunOnceOptions = {},
   ): Promise<JobOutcome<O> | undefined> {
     const outcome = await runOnceHere(
-      this.underway,
+      this.deps,
       this.definition,
       stepRunner(this.definition, steps),
       options,
@@ -191,11 +194,11 @@ export class StepJob<In, V, R, O> {
    * next steps follow at once runs to its end; a delayed step is left for later.
    */
   async drain<S>(steps: Steps<V, unknown, R, S, R>, options: DrainOptions = {}): Promise<DrainResult> {
-    return drainHere(this.underway, this.definition, stepRunner(this.definition, steps), options);
+    return drainHere(this.deps, this.definition, stepRunner(this.definition, steps), options);
   }
 
   /** A worker as an Observable of its run outcomes: subscribe runs, unsubscribe stops gracefully. */
   work<S>(steps: Steps<V, unknown, R, S, R>, options: WorkOptions = {}): Observable<JobOutcome<O>> {
-    return workerOutcomes$(this.underway, options, () => this.start(steps, options));
+    return workerOutcomes$(this.deps, options, () => this.start(steps, options));
   }
 }

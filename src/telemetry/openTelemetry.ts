@@ -1,5 +1,6 @@
 import { ConfigError, messageOf } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
+import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 import { attemptTracing, type OtelApi } from "./attemptTracing.ts";
 import { otelMetrics } from "./otelMetrics.ts";
@@ -82,19 +83,20 @@ export const openTelemetry = async (
     metrics: "boolean",
     queueStats: "boolean",
   });
+  const deps = depsOf(underway);
   const api = await loadApi();
   const stops: Array<() => void> = [];
   if (options.tracing !== false) {
     const provider = (options.tracerProvider ?? api.trace.getTracerProvider()) as ReturnType<
       OtelApi["trace"]["getTracerProvider"]
     >;
-    stops.push(underway.lifecycle.setTracing(attemptTracing(api, provider.getTracer("underway"))));
+    stops.push(deps.lifecycle.setTracing(attemptTracing(api, provider.getTracer("underway"))));
   }
   if (options.metrics !== false) {
     const provider = (options.meterProvider ?? api.metrics.getMeterProvider()) as ReturnType<
       OtelApi["metrics"]["getMeterProvider"]
     >;
-    stops.push(otelMetrics(underway, provider.getMeter("underway"), options.queueStats !== false));
+    stops.push(otelMetrics(deps, provider.getMeter("underway"), options.queueStats !== false));
   }
   return {
     stop: () => {

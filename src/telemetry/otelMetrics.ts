@@ -1,5 +1,5 @@
 import type { Counter, Histogram, Meter, ObservableGauge } from "@opentelemetry/api";
-import type { Underway } from "../underway.ts";
+import type { MetricsDeps } from "../client/clientDeps.ts";
 import {
   eventMetrics,
   gaugeMetrics,
@@ -15,7 +15,7 @@ import { queueSnapshots } from "../metrics/queueSnapshot.ts";
  * (dotted names whose Prometheus export is the same name: `underway.task.duration`
  * in seconds becomes `underway_task_duration_seconds`). Returns their removal.
  */
-export const otelMetrics = (underway: Underway, meter: Meter, queueStats: boolean): (() => void) => {
+export const otelMetrics = (deps: MetricsDeps, meter: Meter, queueStats: boolean): (() => void) => {
   const counters = new Map<EventMetricKey, Counter>();
   const histograms = new Map<EventMetricKey, Histogram>();
   for (const [key, metric] of Object.entries(eventMetrics) as Array<
@@ -38,7 +38,7 @@ export const otelMetrics = (underway: Underway, meter: Meter, queueStats: boolea
     observe: (key, queue, seconds, outcome) =>
       histograms.get(key)?.record(seconds, outcome === undefined ? { queue } : { queue, outcome }),
   };
-  const removeSink = underway.lifecycle.addSink((event) => recordEvent(recorder, event));
+  const removeSink = deps.lifecycle.addSink((event) => recordEvent(recorder, event));
   if (!queueStats) return removeSink;
   const gauges = new Map<GaugeMetricKey, ObservableGauge>(
     (Object.entries(gaugeMetrics) as Array<[GaugeMetricKey, (typeof gaugeMetrics)[GaugeMetricKey]]>).map(
@@ -48,7 +48,7 @@ export const otelMetrics = (underway: Underway, meter: Meter, queueStats: boolea
       ],
     ),
   );
-  const snapshot = queueSnapshots(underway);
+  const snapshot = queueSnapshots(deps);
   // One callback for all gauges: one round of queries per collection.
   const observe = async (result: {
     observe(gauge: ObservableGauge, value: number, attributes?: Record<string, string>): void;
