@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { dashboard, prometheusMetrics, silentLogger, Underway } from "../src/index.ts";
 import { medianMs } from "./medianMs.ts";
+import { moveFinished } from "./moveFinished.ts";
 import { withClient } from "./withClient.ts";
 
 const { values: args } = parseArgs({
@@ -51,14 +52,16 @@ const build = async (): Promise<void> =>
     }
     log(`building ${schema} with ${queues} queues…`);
     await client.query(
-      `truncate ${schema}.task, ${schema}.task_attempt, ${schema}.task_event, ${schema}.queue`,
+      `truncate ${schema}.task, ${schema}.task_finished, ${schema}.task_attempt, ${schema}.task_event, ${schema}.queue`,
     );
     await client.query(
       `insert into ${schema}.queue (name) select 'q' || lpad(q::text, 5, '0') from generate_series(0, $1 - 1) q`,
       [queues],
     );
     await client.query(fill, [queues]);
+    await moveFinished(client, schema);
     await client.query(`vacuum analyze ${schema}.task`);
+    await client.query(`vacuum analyze ${schema}.task_finished`);
     await client.query(`vacuum analyze ${schema}.queue`);
   });
 

@@ -154,7 +154,9 @@ try {
           await until(() => children.every((child) => child.ready), 180_000, "worker processes to start");
           for (let round = 1; round <= rounds; round += 1) {
             await producer.pauseQueue(queue);
-            await withClient(database.url, (c) => c.query(`truncate ${schema}.task, ${schema}.task_attempt`));
+            await withClient(database.url, (c) =>
+              c.query(`truncate ${schema}.task, ${schema}.task_finished, ${schema}.task_attempt`),
+            );
             const inputs = Array.from({ length: n }, (_, i) => ({ i }));
             await (workload === "keys" ? keyed : plain).enqueueMany(inputs);
             await vacuumAnalyze(database.url, schema);

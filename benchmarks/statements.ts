@@ -89,7 +89,9 @@ const singleEnqueue = async (side: Side): Promise<number> => {
 };
 
 const drain = async (side: Side): Promise<number> => {
-  await withClient(database.url, (c) => c.query(`truncate ${schema}.task, ${schema}.task_attempt`));
+  await withClient(database.url, (c) =>
+    c.query(`truncate ${schema}.task, ${schema}.task_finished, ${schema}.task_attempt`),
+  );
   await side.job.enqueueMany(Array.from({ length: tasks }, (_, i) => ({ i })));
   await vacuumAnalyze(database.url, schema);
   let done = 0;

@@ -53,7 +53,7 @@ describe("attempts", () => {
 
   const taskState = async (id: string) => {
     const { rows } = await db().pool.query<{ state: string; attempt: number; error: string | null }>(
-      "select state::text, attempt, error from underway.task where id = $1",
+      "select state::text, attempt, error from underway.task_all where id = $1",
       [id],
     );
     return rows[0];

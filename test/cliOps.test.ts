@@ -40,7 +40,7 @@ describe("underway CLI on the ops API", () => {
     const stateOf = async (id: string | undefined) =>
       (
         await db().pool.query<{ queue: string; state: string }>(
-          `select queue_name as queue, state::text from ${schema}.task where id = $1`,
+          `select queue_name as queue, state::text from ${schema}.task_all where id = $1`,
           [id],
         )
       ).rows[0];
@@ -175,7 +175,7 @@ describe("underway CLI on the ops API", () => {
       assert.deepEqual(await stateOf(failed5), { queue: "cli_mail", state: "pending" });
       assert.equal(deleted.code, 0, deleted.stderr);
       const { rows } = await db().pool.query(
-        `select state::text, count(*)::int as n from ${schema}.task group by 1 order by 1`,
+        `select state::text, count(*)::int as n from ${schema}.task_all group by 1 order by 1`,
       );
       assert.deepEqual(rows, [
         { state: "cancelled", n: 2 },

@@ -66,7 +66,7 @@ describe("concurrency keys across processes", () => {
       // Most runs of one key in progress at the same moment (a run's start inside another's span).
       const { rows: peaks } = await db().pool.query<{ key: string; peak: number; pids: number }>(
         `with run as (
-           select r.*, t.concurrency_key as key from fault_run r join underway.task t on t.id = r.task_id)
+           select r.*, t.concurrency_key as key from fault_run r join underway.task_all t on t.id = r.task_id)
          select a.key, max((select count(*) from run b
                              where b.key = a.key and b.started_at <= a.started_at and b.ended_at > a.started_at))::int
                   as peak,

@@ -22,7 +22,7 @@ describe("crash", () => {
   /** The attempts in progress now: once a killed worker's backends are gone, exactly the ones it held. */
   const inProgress = async (): Promise<string[]> => {
     const { rows } = await db().pool.query<{ key: string }>(
-      "select id || '/' || attempt as key from underway.task where queue_name = 'crash' and state = 'in_progress'",
+      "select id || '/' || attempt as key from underway.task_all where queue_name = 'crash' and state = 'in_progress'",
     );
     return rows.map((row) => row.key);
   };
@@ -97,7 +97,7 @@ describe("crash", () => {
     assert.deepEqual(others, []);
     // The successful attempt ran to its end; a second run of a task happened only after a lost attempt.
     const { rows: unfinished } = await db().pool.query(
-      `select t.id from underway.task t where not exists (
+      `select t.id from underway.task_all t where not exists (
          select 1 from fault_run r where r.task_id = t.id and r.attempt = t.attempt and r.ended_at is not null)`,
     );
     assert.deepEqual(unfinished, []);

@@ -59,8 +59,11 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
   const failedOnce = new Set<string>();
 
   const stateOf = async (id: string): Promise<string | undefined> =>
-    (await db().pool.query<{ state: string }>("select state::text from underway.task where id = $1", [id]))
-      .rows[0]?.state;
+    (
+      await db().pool.query<{ state: string }>("select state::text from underway.task_all where id = $1", [
+        id,
+      ])
+    ).rows[0]?.state;
   const shot = (name: string) => screenshot(page, name);
   const open = async (server: DashboardServer, path: string) => {
     const response = await page.goto(new URL(path.replace(/^\//, ""), server.url).href);
@@ -207,7 +210,7 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
       async () =>
         (
           await db().pool.query(
-            "select 1 from underway.task where id = $1 and state = 'pending' and attempt = 1",
+            "select 1 from underway.task_all where id = $1 and state = 'pending' and attempt = 1",
             [retrying],
           )
         ).rowCount === 1,
@@ -381,7 +384,7 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     await page.click("#confirm");
     await page.waitForURL(/notice=/);
     await eventually(async () => (await stateOf(id)) === "succeeded", 10_000, "the redriven task");
-    const { rows } = await db().pool.query("select queue_name from underway.task where id = $1", [id]);
+    const { rows } = await db().pool.query("select queue_name from underway.task_all where id = $1", [id]);
     assert.equal(rows[0]?.queue_name, "mail");
     assert.ok(audits.some((a) => a.action === "redrive" && a.changed === 1));
   });
@@ -444,7 +447,9 @@ describe("dashboard in a real browser", { skip: skipWithoutChromium() }, () => {
     const notice = await page.locator(".banner.info").innerText();
     const id = /task (\d+) enqueued/.exec(notice)?.[1];
     assert.ok(id !== undefined, notice);
-    const { rows } = await db().pool.query("select queue_name, input from underway.task where id = $1", [id]);
+    const { rows } = await db().pool.query("select queue_name, input from underway.task_all where id = $1", [
+      id,
+    ]);
     assert.deepEqual(rows[0], { queue_name: "paced", input: { n: 1 } });
     await eventually(async () => (await stateOf(id)) === "succeeded", 10_000, "the task run now");
     // A cron run, as a scheduler records it.

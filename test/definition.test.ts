@@ -37,7 +37,7 @@ describe("job definitions", () => {
 
   const count = async (queue: string): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = $1",
+      "select count(*)::int as n from underway.task_all where queue_name = $1",
       [queue],
     );
     return rows[0]?.n ?? -1;
@@ -64,7 +64,7 @@ describe("job definitions", () => {
       assert.deepEqual(await reports.result(id), { doubled: 42 });
       assert.deepEqual(seen, [{ maxAttempts: 7, n: 21 }]);
       const { rows } = await db().pool.query(
-        "select max_attempts, timeout_ms, priority from underway.task where id = $1",
+        "select max_attempts, timeout_ms, priority from underway.task_all where id = $1",
         [id],
       );
       assert.deepEqual(rows, [{ max_attempts: 7, timeout_ms: 12_345, priority: 3 }]);
@@ -128,7 +128,7 @@ describe("job definitions", () => {
         assert.equal(viaStream.output.sentAt.getTime(), sentAt.getTime());
       }
       // Stored as the codec's JSON form.
-      const { rows } = await db().pool.query("select output from underway.task where id = $1", [id]);
+      const { rows } = await db().pool.query("select output from underway.task_all where id = $1", [id]);
       assert.deepEqual(rows[0].output, { sentAt: sentAt.toISOString() });
     } finally {
       await running.stop();
@@ -333,7 +333,9 @@ describe("job definitions", () => {
         const outcome = await job.outcome(id);
         assert.ok(outcome._tag === "succeeded" && outcome.output.sentAt instanceof Date);
         // Stored as the handler returned it; the transform runs on the reading side.
-        const { rows } = await db().pool.query("select input, output from underway.task where id = $1", [id]);
+        const { rows } = await db().pool.query("select input, output from underway.task_all where id = $1", [
+          id,
+        ]);
         assert.deepEqual(rows[0], {
           input: { user: { email: "ferris@example.com", name: "ferris" } },
           output: { sentAt: sentAt.toISOString(), count: "3" },
@@ -468,7 +470,7 @@ describe("job definitions", () => {
           );
           return true;
         });
-        const { rows } = await db().pool.query("select step_index from underway.task where job_id = $1", [
+        const { rows } = await db().pool.query("select step_index from underway.task_all where job_id = $1", [
           jobId,
         ]);
         assert.deepEqual(rows, [{ step_index: 0 }], "the second step was never enqueued");

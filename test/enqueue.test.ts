@@ -12,7 +12,7 @@ describe("enqueue", () => {
 
   const count = async (queue: string): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = $1",
+      "select count(*)::int as n from underway.task_all where queue_name = $1",
       [queue],
     );
     return rows[0]?.n ?? -1;
@@ -39,7 +39,7 @@ describe("enqueue", () => {
     const ids = await job.enqueueMany(inputs);
     assert.equal(ids.length, inputs.length);
     const { rows } = await db().pool.query<{ id: string; n: number }>(
-      "select id::text, (input->>'n')::int as n from underway.task where queue_name = 'many'",
+      "select id::text, (input->>'n')::int as n from underway.task_all where queue_name = 'many'",
     );
     const byId = new Map(rows.map((row) => [row.id, row.n]));
     ids.forEach((id, index) => assert.equal(byId.get(id), index));
@@ -112,7 +112,7 @@ describe("enqueue", () => {
     );
     const ids = await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 4 }], { timeoutMs: 5_000 });
     const { rows } = await db().pool.query(
-      "select priority, max_attempts, timeout_ms from underway.task where id = any($1::bigint[]) order by id",
+      "select priority, max_attempts, timeout_ms from underway.task_all where id = any($1::bigint[]) order by id",
       [ids],
     );
     assert.deepEqual(rows, [

@@ -204,7 +204,7 @@ describe("lifecycle events", () => {
     );
     assert.deepEqual(child.lines.at(-1), { closed: true, succeededEvents: tasks, outcomes: tasks });
     const { rows } = await db().pool.query<{ state: string; attempt: number; n: number }>(
-      "select state::text, attempt, count(*)::int as n from underway.task where queue_name = 'throwing' group by 1, 2",
+      "select state::text, attempt, count(*)::int as n from underway.task_all where queue_name = 'throwing' group by 1, 2",
     );
     assert.deepEqual(
       rows,

@@ -21,7 +21,7 @@ describe("fencing, timeouts and shutdown", () => {
 
   const taskRow = async (id: string) => {
     const { rows } = await db().pool.query<{ state: string; attempt: number; output: unknown }>(
-      "select state::text, attempt, output from underway.task where id = $1",
+      "select state::text, attempt, output from underway.task_all where id = $1",
       [id],
     );
     return rows[0];
@@ -239,7 +239,7 @@ describe("fencing, timeouts and shutdown", () => {
     }
     assert.equal(ran, 0);
     const { rows } = await db().pool.query(
-      "select state::text, attempt, worker_id from underway.task where id = any($1) order by id",
+      "select state::text, attempt, worker_id from underway.task_all where id = any($1) order by id",
       [ids],
     );
     assert.deepEqual(
@@ -274,7 +274,7 @@ describe("fencing, timeouts and shutdown", () => {
     await worker.stop();
     assert.deepEqual(started, [1]);
     const { rows } = await db().pool.query(
-      "select state::text, attempt from underway.task where id = any($1) order by id",
+      "select state::text, attempt from underway.task_all where id = any($1) order by id",
       [ids],
     );
     assert.deepEqual(rows, [

@@ -123,7 +123,7 @@ describe("half-open LISTEN connection", () => {
       const finished = async (): Promise<void> => {
         await eventually(async () => {
           const { rows } = await db().pool.query(
-            "select 1 from underway.task where state <> 'succeeded' and queue_name = 'slowpoll'",
+            "select 1 from underway.task_all where state <> 'succeeded' and queue_name = 'slowpoll'",
           );
           return rows.length === 0;
         });
@@ -172,7 +172,7 @@ describe("half-open LISTEN connection", () => {
 
       await Promise.all(workers.map((worker) => worker.stop()));
       const { rows } = await db().pool.query<{ state: string; n: number }>(
-        "select state::text, count(*)::int as n from underway.task group by state",
+        "select state::text, count(*)::int as n from underway.task_all group by state",
       );
       assert.deepEqual(rows, [{ state: "succeeded", n: started.size }]);
       summary("halfopen", {

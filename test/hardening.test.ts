@@ -28,7 +28,7 @@ const N = t.type({ n: t.number });
 
 const rowCount = async (queue: string): Promise<number> => {
   const { rows } = await db().pool.query<{ n: number }>(
-    "select count(*)::int as n from underway.task where queue_name = $1",
+    "select count(*)::int as n from underway.task_all where queue_name = $1",
     [queue],
   );
   return rows[0]?.n ?? 0;
@@ -48,26 +48,26 @@ describe("hardening", () => {
         if new.state = 'succeeded' and new.output = '13'::jsonb then raise exception 'poisoned row'; end if;
         return new;
       end $$;
-      create trigger poison before update on underway.task for each row execute function poison_check();`);
+      create trigger poison before insert on underway.task_finished for each row execute function poison_check();`);
     try {
       const ids = await job.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ n })));
       const worker = job.start(async ({ n }) => n, { concurrency: 50, prefetch: 200 });
       await eventually(async () => {
         const { rows } = await db().pool.query<{ n: number }>(
-          "select count(*)::int as n from underway.task where queue_name = 'poison' and state = 'succeeded'",
+          "select count(*)::int as n from underway.task_all where queue_name = 'poison' and state = 'succeeded'",
         );
         return rows[0]?.n === 199;
       }, 30_000);
       await worker.stop();
       const { rows } = await db().pool.query<{ state: string; n: number }>(
-        "select state::text, count(*)::int as n from underway.task where queue_name = 'poison' group by state",
+        "select state::text, count(*)::int as n from underway.task_all where queue_name = 'poison' group by state",
       );
       const states = Object.fromEntries(rows.map((row) => [row.state, row.n]));
       // Only the poisoned task is not a success; every other result was written.
       assert.equal(states["succeeded"], 199, JSON.stringify(states));
       assert.equal(ids.length, 200);
     } finally {
-      await db().pool.query("drop trigger poison on underway.task; drop function poison_check()");
+      await db().pool.query("drop trigger poison on underway.task_finished; drop function poison_check()");
     }
   });
 
@@ -129,7 +129,7 @@ describe("hardening", () => {
     assert.equal(outcome._tag, "failed");
     assert.equal((await streamed)._tag, "failed");
     const { rows } = await db().pool.query<{ state: string }>(
-      "select state::text from underway.task where id = $1",
+      "select state::text from underway.task_all where id = $1",
       [id],
     );
     assert.equal(rows[0]?.state, "failed");
@@ -454,7 +454,7 @@ describe("found by a hostile tester", () => {
     // Refused by the worker before it wrote a success no reader could load.
     assert.equal(outcome._tag, "failed");
     const { rows } = await db().pool.query<{ state: string }>(
-      "select state::text from underway.task where id = $1",
+      "select state::text from underway.task_all where id = $1",
       [id],
     );
     assert.equal(rows[0]?.state, "failed");
@@ -543,7 +543,7 @@ describe("found by a hostile tester", () => {
     await worker.stop();
     // While the limit-1 task ran, nothing else of its key did.
     const { rows } = await db().pool.query<{ overlaps: number }>(
-      `select count(*)::int as overlaps from underway.task s, underway.task o
+      `select count(*)::int as overlaps from underway.task_all s, underway.task o
         where s.id = $1 and o.queue_name = 'mixed_limits' and o.id <> s.id
           and o.started_at < s.finished_at and o.finished_at > s.started_at`,
       [strict],
@@ -577,7 +577,7 @@ describe("two clients with stopOnSignals in one process", () => {
     child.child.kill("SIGTERM");
     assert.equal(await child.exited, 0);
     const { rows } = await db().pool.query<{ state: string }>(
-      "select state::text from underway.task where id = $1",
+      "select state::text from underway.task_all where id = $1",
       [id],
     );
     assert.equal(rows[0]?.state, "succeeded");

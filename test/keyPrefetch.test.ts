@@ -42,7 +42,7 @@ describe("concurrency keys with prefetch", () => {
     const startedOf = async () =>
       (
         await db().pool.query<{ started: boolean }>(
-          "select started_at is not null as started from underway.task where id = $1 and state = 'in_progress'",
+          "select started_at is not null as started from underway.task_all where id = $1 and state = 'in_progress'",
           [first],
         )
       ).rows;
@@ -101,7 +101,7 @@ describe("concurrency keys with prefetch", () => {
       Number(
         (
           await db().pool.query<{ n: number }>(
-            "select count(*)::int as n from underway.task where queue_name = 'local' and state = 'in_progress' and started_at is null",
+            "select count(*)::int as n from underway.task_all where queue_name = 'local' and state = 'in_progress' and started_at is null",
           )
         ).rows[0]?.n,
       );

@@ -97,7 +97,7 @@ describe("load over many keys, with a kill", () => {
       const { rows: overlaps } = await db().pool.query<{ n: number }>(
         `with run as (
            select r.id, r.started_at, r.ended_at, t.concurrency_key as key
-             from fault_run r join underway.task t on t.id = r.task_id
+             from fault_run r join underway.task_all t on t.id = r.task_id
             where r.ended_at is not null)
          select count(*)::int as n
            from run a join run b on a.key = b.key and a.id < b.id
@@ -110,7 +110,7 @@ describe("load over many keys, with a kill", () => {
       if (duplicates[0]?.unexplained !== 0) {
         const { rows: detail } = await db().pool.query(
           `select r.task_id::text, r.attempt, r.pid, r.started_at, r.ended_at, t.attempt as task_attempt
-             from fault_run r join underway.task t on t.id = r.task_id
+             from fault_run r join underway.task_all t on t.id = r.task_id
             where r.task_id in (select task_id from fault_run group by task_id having count(*) > 1)
             order by r.task_id, r.id limit 40`,
         );

@@ -45,7 +45,7 @@ describe("named statements that collide", () => {
         error.message.includes("docs/scaling.md"),
     );
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = 'named_enqueue'",
+      "select count(*)::int as n from underway.task_all where queue_name = 'named_enqueue'",
     );
     assert.equal(rows[0]?.n, 0, "the enqueue that failed wrote nothing");
     assert.equal(
@@ -77,7 +77,7 @@ describe("named statements that collide", () => {
       await job.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
       const states = async () => {
         const { rows } = await db().pool.query<{ state: string; attempt: number }>(
-          "select state::text, attempt from underway.task where queue_name = 'named_complete'",
+          "select state::text, attempt from underway.task_all where queue_name = 'named_complete'",
         );
         return rows;
       };

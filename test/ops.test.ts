@@ -56,7 +56,7 @@ describe("ops", () => {
 
   const stateOf = async (id: string): Promise<string> => {
     const { rows } = await db().pool.query<{ state: string }>(
-      "select state from underway.task where id = $1",
+      "select state from underway.task_all where id = $1",
       [id],
     );
     return rows[0]?.state ?? "gone";
@@ -226,12 +226,13 @@ describe("ops", () => {
     );
     // A big queue: 5,000 succeeded rows, analyzed.
     await db().pool.query(
-      `insert into underway.task (queue_name, state, input, max_attempts, retry_initial_ms, retry_max_ms,
+      `insert into underway.task_finished (id, queue_name, state, input, max_attempts, retry_initial_ms, retry_max_ms,
          retry_coefficient, retry_jitter, timeout_ms, heartbeat_ms, ttl_ms, finished_at)
-       select 'big', 'succeeded', '{}', 5, 1000, 60000, 2, 0.5, 60000, 30000, 86400000, now()
+       select nextval(pg_get_serial_sequence('underway.task', 'id')), 'big', 'succeeded', '{}', 5, 1000, 60000,
+              2, 0.5, 60000, 30000, 86400000, now()
          from generate_series(1, 5000)`,
     );
-    await db().pool.query("analyze underway.task");
+    await db().pool.query("analyze underway.task; analyze underway.task_finished");
     const stats = await underway.ops.queues();
     const counted = stats.find((queue) => queue.queue === "counted");
     assert.ok(counted !== undefined);

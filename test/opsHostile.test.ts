@@ -25,7 +25,7 @@ describe("ops under hostile input", () => {
 
   const count = async (queue: string, state: string): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = $1 and state = $2::underway.task_state",
+      "select count(*)::int as n from underway.task_all where queue_name = $1 and state = $2::underway.task_state",
       [queue, state],
     );
     return rows[0]?.n ?? 0;

@@ -61,7 +61,7 @@ describe("misspelt and mistyped options", () => {
 
   const count = async (queue: string, state?: string): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = $1 and ($2::text is null or state::text = $2)",
+      "select count(*)::int as n from underway.task_all where queue_name = $1 and ($2::text is null or state::text = $2)",
       [queue, state ?? null],
     );
     return rows[0]?.n ?? 0;

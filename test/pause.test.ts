@@ -62,7 +62,7 @@ describe("queue pause and resume", () => {
       // Woken by the resume's NOTIFY, not by the 10 s poll; none started before it.
       assert.ok(Date.now() - resumed < 4_000);
       const { rows } = await db().pool.query<{ started: Date }>(
-        "select min(started_at) as started from underway.task where id = any($1::bigint[])",
+        "select min(started_at) as started from underway.task_all where id = any($1::bigint[])",
         [ids],
       );
       assert.ok((rows[0]?.started.getTime() ?? 0) >= (clock[0]?.now.getTime() ?? Infinity));

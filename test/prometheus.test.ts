@@ -93,8 +93,11 @@ describe("prometheus metrics", () => {
         assert.deepEqual(await redrive(underway, "pm_dlq"), [fatal]);
         await eventually(
           async () =>
-            (await db().pool.query("select 1 from underway.task where id = $1 and state = 'pending'", [lost]))
-              .rowCount === 1,
+            (
+              await db().pool.query("select 1 from underway.task_all where id = $1 and state = 'pending'", [
+                lost,
+              ])
+            ).rowCount === 1,
           5_000,
           "the reaper",
         );

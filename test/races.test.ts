@@ -27,7 +27,7 @@ describe("races", () => {
   /** The most tasks of each key of a queue in progress right now. */
   const runningPerKey = async (queue: string): Promise<Record<string, number>> => {
     const { rows } = await db().pool.query<{ key: string; n: number }>(
-      `select concurrency_key as key, count(*)::int as n from underway.task
+      `select concurrency_key as key, count(*)::int as n from underway.task_all
         where queue_name = $1 and state = 'in_progress' and concurrency_key is not null group by 1`,
       [queue],
     );
@@ -210,13 +210,13 @@ describe("races", () => {
       // Long enough for a leaked step to be claimed and enqueue another.
       await sleep(500);
       const { rows } = await db().pool.query<{ n: number }>(
-        "select count(*)::int as n from underway.task where queue_name = 'looping' and state in ('pending', 'in_progress')",
+        "select count(*)::int as n from underway.task_all where queue_name = 'looping' and state in ('pending', 'in_progress')",
       );
       assert.equal(rows[0]?.n, 0, "no step of a finished job is pending or running");
       const { rows: after } = await db().pool.query<{ n: number }>(
-        `select count(*)::int as n from underway.task t
+        `select count(*)::int as n from underway.task_all t
           where queue_name = 'looping' and exists (
-            select 1 from underway.task c where c.job_id = t.job_id and c.state = 'cancelled'
+            select 1 from underway.task_all c where c.job_id = t.job_id and c.state = 'cancelled'
               and c.step_index < t.step_index)`,
       );
       assert.equal(after[0]?.n, 0, "no step was enqueued after its job's cancelled step");
@@ -283,7 +283,7 @@ describe("races", () => {
       await db().pool.query(
         "update underway.task set state = 'in_progress' where queue_name = 'drift' and state = 'pending'",
       );
-      await db().pool.query("truncate underway.task");
+      await db().pool.query("truncate underway.task, underway.task_finished");
       await job.enqueueMany([7, 8].map((n) => ({ n })));
       await eventually(
         async () => (await statesOf(db().pool, "drift"))["succeeded"] === 2,

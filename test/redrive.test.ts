@@ -35,7 +35,7 @@ describe("redrive", () => {
   const rowOf = async (id: string): Promise<Row> => {
     const { rows } = await db().pool.query<Row>(
       `select queue_name, state, attempt, max_attempts, attempt_budget, dlq_from, finished_at, error
-         from underway.task where id = $1`,
+         from underway.task_all where id = $1`,
       [id],
     );
     const row = rows[0];
@@ -308,7 +308,7 @@ describe("redrive", () => {
     const gapOf = async (attempt: number) => {
       const { rows } = await db().pool.query<{ gap: number | null }>(
         `select extract(epoch from (t.run_at - a.finished_at)) * 1000 as gap
-           from underway.task t join underway.task_attempt a on a.task_id = t.id
+           from underway.task_all t join underway.task_attempt a on a.task_id = t.id
           where t.id = $1 and a.attempt = $2 and t.state = 'pending'`,
         [id, attempt],
       );

@@ -38,7 +38,7 @@ describe("restart", () => {
       const ids = await job.enqueueMany(Array.from({ length: tasks }, (_, n) => ({ n })));
       const succeeded = async (): Promise<number> => {
         const { rows } = await check
-          .query<{ n: number }>("select count(*)::int as n from underway.task where state = 'succeeded'")
+          .query<{ n: number }>("select count(*)::int as n from underway.task_all where state = 'succeeded'")
           .catch(() => ({ rows: [{ n: -1 }] }));
         return rows[0]?.n ?? -1;
       };
@@ -77,11 +77,11 @@ describe("restart", () => {
       await underway.close();
 
       const { rows: states } = await check.query<{ state: string; n: number }>(
-        "select state::text, count(*)::int as n from underway.task group by state",
+        "select state::text, count(*)::int as n from underway.task_all group by state",
       );
       assert.deepEqual(states, [{ state: "succeeded", n: tasks + 1 }]);
       const { rows: done } = await check.query<{ id: string }>(
-        "select id::text from underway.task where state = 'succeeded'",
+        "select id::text from underway.task_all where state = 'succeeded'",
       );
       const finished = new Set(done.map((row) => row.id));
       assert.deepEqual(

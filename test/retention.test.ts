@@ -47,7 +47,7 @@ describe("retention", () => {
 
   const existing = async (ids: ReadonlyArray<string>): Promise<string[]> => {
     const { rows } = await db().pool.query<{ id: string }>(
-      "select t.id::text as id from underway.task t where t.id = any($1::bigint[]) order by t.id",
+      "select t.id::text as id from underway.task_all t where t.id = any($1::bigint[]) order by t.id",
       [ids],
     );
     return rows.map((row) => row.id);
@@ -64,7 +64,7 @@ describe("retention", () => {
 
   const countIn = async (queue: string): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = $1",
+      "select count(*)::int as n from underway.task_all where queue_name = $1",
       [queue],
     );
     return rows[0]?.n ?? -1;
@@ -139,7 +139,7 @@ describe("retention", () => {
     const client = await db().pool.connect();
     try {
       await client.query("begin");
-      await client.query("select 1 from underway.task where id = $1 for update", [held]);
+      await client.query("select 1 from underway.task_finished where id = $1 for update", [held]);
       const started = Date.now();
       assert.equal(await sweepExpired(underway, { batchSize: 2 }), 4);
       assert.ok(Date.now() - started < 2_000, "did not wait for the lock");

@@ -173,7 +173,7 @@ describe("schedules", () => {
 
   const tasksOf = async (queue: string) => {
     const { rows } = await db().pool.query<{ id: string; n: number }>(
-      "select id::text, (input->>'n')::int as n from underway.task where queue_name = $1 order by id",
+      "select id::text, (input->>'n')::int as n from underway.task_all where queue_name = $1 order by id",
       [queue],
     );
     return rows;
@@ -314,7 +314,7 @@ describe("schedules", () => {
     const runs = await Promise.all(
       ticks.map(async (tick) => {
         const { rows } = await db().pool.query<{ job_id: string }>(
-          "select job_id::text from underway.task where id = $1 and step_index = 0",
+          "select job_id::text from underway.task_all where id = $1 and step_index = 0",
           [tick.taskId],
         );
         return rows[0]!.job_id;

@@ -66,7 +66,7 @@ describe("multi-step jobs", () => {
     assert.deepEqual(ran, ["0/3", "1:t7:hello", "2:hello 7"]);
     assert.ok(times[1]! - times[0]! >= 650, `second step ran ${times[1]! - times[0]!} ms after the first`);
     const { rows } = await db().pool.query(
-      "select step_index, state::text, max_attempts from underway.task where job_id = $1 order by step_index",
+      "select step_index, state::text, max_attempts from underway.task_all where job_id = $1 order by step_index",
       [jobId],
     );
     assert.deepEqual(rows, [
@@ -98,7 +98,7 @@ describe("multi-step jobs", () => {
       assert.equal(await job.result(first!), 1);
       assert.equal(await job.result(second!), 2);
       const { rows } = await db().pool.query(
-        "select step_index, concurrency_key, priority from underway.task where job_id = $1 order by step_index",
+        "select step_index, concurrency_key, priority from underway.task_all where job_id = $1 order by step_index",
         [second],
       );
       assert.deepEqual(rows, [
@@ -225,7 +225,7 @@ describe("multi-step jobs", () => {
       async () => {
         // The last step's task committed, not merely started.
         const { rows } = await db().pool.query(
-          "select 1 from underway.task where job_id = $1 and step_index = 2 and state = 'succeeded'",
+          "select 1 from underway.task_all where job_id = $1 and step_index = 2 and state = 'succeeded'",
           [jobId],
         );
         return rows.length > 0;
@@ -240,7 +240,7 @@ describe("multi-step jobs", () => {
       ["step0", "step1.attempt1", "step1.attempt2", "step2"],
     );
     const { rows: tasks } = await db().pool.query(
-      "select step_index, state::text, attempt from underway.task where job_id = $1 order by step_index",
+      "select step_index, state::text, attempt from underway.task_all where job_id = $1 order by step_index",
       [jobId],
     );
     assert.deepEqual(tasks, [
@@ -249,7 +249,7 @@ describe("multi-step jobs", () => {
       { step_index: 2, state: "succeeded", attempt: 1 },
     ]);
     const { rows: lost } = await db().pool.query(
-      "select a.state from underway.task_attempt a join underway.task t on t.id = a.task_id where t.job_id = $1",
+      "select a.state from underway.task_attempt a join underway.task_all t on t.id = a.task_id where t.job_id = $1",
       [jobId],
     );
     assert.deepEqual(lost, [{ state: "lost" }]);
@@ -270,7 +270,7 @@ describe("multi-step jobs", () => {
     const jobId = await job.enqueue({ n: 1 });
     await eventually(async () => {
       const { rows } = await db().pool.query(
-        "select 1 from underway.task where job_id = $1 and step_index = 1",
+        "select 1 from underway.task_all where job_id = $1 and step_index = 1",
         [jobId],
       );
       return rows.length === 1;
@@ -338,7 +338,7 @@ describe("cancellation", () => {
       10_000,
       "the handler's signal to fire",
     );
-    const { rows } = await db().pool.query("select state::text, error from underway.task where id = $1", [
+    const { rows } = await db().pool.query("select state::text, error from underway.task_all where id = $1", [
       id,
     ]);
     assert.deepEqual(

@@ -62,7 +62,7 @@ describe("OpenTelemetry", () => {
 
     // The trace context is stored only by a traced enqueue.
     const { rows } = await db().pool.query<{ id: string; trace_context: { traceparent: string } | null }>(
-      "select id::text, trace_context from underway.task where id = any($1::bigint[]) order by id",
+      "select id::text, trace_context from underway.task_all where id = any($1::bigint[]) order by id",
       [[ok, failing]],
     );
     const sends = exporter.getFinishedSpans().filter((span) => span.name === "send traced");
@@ -120,7 +120,9 @@ describe("OpenTelemetry", () => {
     );
     // A task enqueued by a client without tracing stores no trace context; its attempt has no link.
     const untraced = await plain.job(definition).enqueue({ fail: false });
-    const stored = await db().pool.query("select trace_context from underway.task where id = $1", [untraced]);
+    const stored = await db().pool.query("select trace_context from underway.task_all where id = $1", [
+      untraced,
+    ]);
     assert.equal(stored.rows[0]?.trace_context, null);
     const runOnce = await consumer.job(definition).runOnce(async () => null);
     assert.equal(runOnce?.taskId, untraced);

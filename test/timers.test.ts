@@ -21,7 +21,7 @@ describe("timers on time", () => {
   const lateness = async (where: string, value: string): Promise<number[]> => {
     const { rows } = await db().pool.query<{ late_ms: number }>(
       `select (extract(epoch from started_at - run_at) * 1000)::float8 as late_ms
-         from underway.task where ${where} = $1 order by id`,
+         from underway.task_all where ${where} = $1 order by id`,
       [value],
     );
     return rows.map((row) => row.late_ms);
@@ -80,7 +80,7 @@ describe("timers on time", () => {
     await worker.stop();
     // The row's run_at and started_at are the retry's.
     const { rows } = await db().pool.query<{ attempt: number }>(
-      "select attempt from underway.task where id = $1",
+      "select attempt from underway.task_all where id = $1",
       [id],
     );
     assert.equal(rows[0]?.attempt, 2);

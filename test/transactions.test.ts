@@ -38,7 +38,7 @@ describe("transactional handlers", () => {
   };
   const taskRow = async (id: string) => {
     const { rows } = await db().pool.query<{ state: string; attempt: number; lease_expires_at: Date | null }>(
-      "select state::text, attempt, lease_expires_at from underway.task where id = $1",
+      "select state::text, attempt, lease_expires_at from underway.task_all where id = $1",
       [id],
     );
     if (rows[0] === undefined) throw new Error(`no task ${id}`);
@@ -150,7 +150,7 @@ describe("transactional handlers", () => {
     );
     // The key holds no slot once both attempts ended: nothing of it runs.
     const { rows } = await db().pool.query(
-      "select count(*)::int as running from underway.task where queue_name = 'tx_throw' and concurrency_key = 'k' and state = 'in_progress'",
+      "select count(*)::int as running from underway.task_all where queue_name = 'tx_throw' and concurrency_key = 'k' and state = 'in_progress'",
     );
     assert.deepEqual(rows, [{ running: 0 }]);
   });
@@ -425,7 +425,7 @@ describe("transactional handlers", () => {
     // step's first attempt, right after it on the second.
     for (let spawned = 0; spawned < 12; spawned += 1) {
       const { rows } = await db().pool.query(
-        "select 1 from underway.task where job_id = $1 and step_index = 2 and state = 'succeeded'",
+        "select 1 from underway.task_all where job_id = $1 and step_index = 2 and state = 'succeeded'",
         [jobId],
       );
       if (rows.length > 0) break;
@@ -449,7 +449,7 @@ describe("transactional handlers", () => {
       [0, 1, 2],
     );
     const { rows: tasks } = await db().pool.query<{ id: string; step_index: number; attempt: number }>(
-      "select id::text, step_index, attempt from underway.task where job_id = $1 order by step_index",
+      "select id::text, step_index, attempt from underway.task_all where job_id = $1 order by step_index",
       [jobId],
     );
     assert.deepEqual(
@@ -480,7 +480,7 @@ describe("transactional handlers", () => {
         transactional(async ({ n }, context) => {
           await insert(context, "first");
           const { rows } = await context.tx.query(
-            "select count(*)::int as c from underway.task where job_id = $1",
+            "select count(*)::int as c from underway.task_all where job_id = $1",
             [context.jobId],
           );
           return next({ n, tasksSoFar: (rows[0] as { c: number }).c });
@@ -839,7 +839,7 @@ describe("transactional handlers", () => {
     const counts = await drained;
     assert.ok(counts.ran < 20, `ran ${counts.ran} of 20 after close()`);
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from underway.task where queue_name = 'tx_close_drain' and state = 'pending'",
+      "select count(*)::int as n from underway.task_all where queue_name = 'tx_close_drain' and state = 'pending'",
     );
     assert.equal(rows[0]?.n, 20 - counts.ran);
   });

@@ -102,7 +102,7 @@ describe("leases", () => {
     assert.equal(outcome._tag, "succeeded");
     assert.equal(runs, 1);
     const { rows } = await db().pool.query<{ attempt: number }>(
-      "select attempt from underway.task where id = $1",
+      "select attempt from underway.task_all where id = $1",
       [id],
     );
     assert.equal(rows[0]?.attempt, 1);

@@ -22,7 +22,7 @@ describe("worker", () => {
 
   const states = async (queue: string) => {
     const { rows } = await db().pool.query<{ state: string; n: number }>(
-      "select state::text, count(*)::int as n from underway.task where queue_name = $1 group by state",
+      "select state::text, count(*)::int as n from underway.task_all where queue_name = $1 group by state",
       [queue],
     );
     return Object.fromEntries(rows.map((row) => [row.state, row.n]));
@@ -67,7 +67,9 @@ describe("worker", () => {
     await job.outcome(id);
     await worker.stop();
     assert.ok(startedAt - enqueuedAt >= 1_150, `started after ${startedAt - enqueuedAt} ms`);
-    const { rows } = await db().pool.query("select state::text from underway.task where id = $1", [later]);
+    const { rows } = await db().pool.query("select state::text from underway.task_all where id = $1", [
+      later,
+    ]);
     assert.equal(rows[0].state, "pending");
   });
 
@@ -115,7 +117,7 @@ describe("worker", () => {
     );
     // run_at of each retry was set in the same statement as the attempt's finish.
     const { rows } = await db().pool.query<{ queue_name: string; dlq_from: string; state: string }>(
-      "select queue_name, dlq_from, state::text from underway.task where id = $1",
+      "select queue_name, dlq_from, state::text from underway.task_all where id = $1",
       [id],
     );
     assert.deepEqual(rows[0], { queue_name: "flaky_dlq", dlq_from: "flaky", state: "failed" });
@@ -147,14 +149,14 @@ describe("worker", () => {
     );
     await eventually(async () => {
       const { rows } = await db().pool.query<{ n: number }>(
-        "select count(*)::int as n from underway.task_attempt a join underway.task t on t.id = a.task_id where t.queue_name = 'jitter'",
+        "select count(*)::int as n from underway.task_attempt a join underway.task_all t on t.id = a.task_id where t.queue_name = 'jitter'",
       );
       return rows[0]?.n === 40;
     });
     await worker.stop();
     const { rows } = await db().pool.query<{ delay: number }>(
       `select extract(epoch from (t.run_at - a.finished_at)) * 1000 as delay
-         from underway.task t join underway.task_attempt a on a.task_id = t.id where t.queue_name = 'jitter'`,
+         from underway.task_all t join underway.task_attempt a on a.task_id = t.id where t.queue_name = 'jitter'`,
     );
     const delays = rows.map((row) => Number(row.delay));
     assert.equal(delays.length, 40);
@@ -187,7 +189,7 @@ describe("worker", () => {
     const id = await job.enqueue({ n: 21 });
     assert.deepEqual(await job.result(id), { doubled: 42, at: "now" });
     await worker.stop();
-    const { rows } = await db().pool.query("select output from underway.task where id = $1", [id]);
+    const { rows } = await db().pool.query("select output from underway.task_all where id = $1", [id]);
     assert.deepEqual(rows[0].output, { doubled: 42, at: "now" });
   });
 

@@ -15,18 +15,18 @@ import { spawnFixture } from "./support/processes.ts";
 const N = t.type({ n: t.number });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Every write of a success (a row turning `succeeded`) sleeps `ms` inside its statement. */
+/** Every write of a success (a `succeeded` row into task_finished) sleeps `ms` inside its statement. */
 const slowSuccesses = async (pool: pg.Pool, schema: string, ms: number): Promise<void> => {
   await pool.query(`
     create function ${schema}.slow_success() returns trigger language plpgsql as $$
     begin perform pg_sleep(${ms / 1000}); return new; end $$;
-    create trigger slow_success before update of state on ${schema}.task for each row
+    create trigger slow_success before insert on ${schema}.task_finished for each row
       when (new.state = 'succeeded') execute function ${schema}.slow_success();`);
 };
 
 const statesOf = async (pool: pg.Pool, schema: string, queue: string): Promise<Record<string, number>> => {
   const { rows } = await pool.query<{ state: string; n: number }>(
-    `select state, count(*)::int as n from ${schema}.task where queue_name = $1 group by state`,
+    `select state, count(*)::int as n from ${schema}.task_all where queue_name = $1 group by state`,
     [queue],
   );
   return Object.fromEntries(rows.map(({ state, n }) => [state, n]));
@@ -76,7 +76,7 @@ describe("worker under attack", () => {
     const sampling = (async () => {
       while (!done) {
         const { rows } = await db().pool.query<{ n: number }>(
-          `select count(*)::int as n from ${schema}.task where queue_name = 'slow' and state = 'in_progress'`,
+          `select count(*)::int as n from ${schema}.task_all where queue_name = 'slow' and state = 'in_progress'`,
         );
         heldPeak = Math.max(heldPeak, rows[0]?.n ?? 0);
         await sleep(3);
@@ -223,7 +223,7 @@ describe("worker under attack", () => {
       "each task ran once",
     );
     const { rows } = await db().pool.query<{ attempts: number }>(
-      `select max(attempt)::int as attempts from ${schema}.task where queue_name = 'keystop'`,
+      `select max(attempt)::int as attempts from ${schema}.task_all where queue_name = 'keystop'`,
     );
     assert.equal(rows[0]?.attempts, 1, "tasks given back spent no attempt");
   });
@@ -258,7 +258,7 @@ describe("worker under attack", () => {
     assert.ok(outcomes.every((outcome) => outcome._tag === "succeeded"));
     // Tasks given back unstarted spent no attempt.
     const { rows } = await db().pool.query<{ n: number }>(
-      `select count(*)::int as n from ${schema}.task where queue_name = 'stop' and state = 'pending' and attempt <> 0`,
+      `select count(*)::int as n from ${schema}.task_all where queue_name = 'stop' and state = 'pending' and attempt <> 0`,
     );
     assert.equal(rows[0]?.n, 0, "released tasks spent no attempt");
   });
@@ -359,7 +359,7 @@ describe("worker under attack", () => {
       assert.ok(performance.now() - cancelledAt < 3_000, "the listening handler stopped at the cancel");
       assert.equal(await job.result(follower), 3);
       const { rows } = await db().pool.query<{ state: string }>(
-        "select state from cancels.task where id = any($1::bigint[]) order by id",
+        "select state from cancels.task_all where id = any($1::bigint[]) order by id",
         [ids],
       );
       assert.deepEqual(

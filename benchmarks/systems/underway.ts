@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Job, JsonValue, Underway, Worker } from "../../src/index.ts";
 import { builtUnderway } from "../builtUnderway.ts";
 import type { BenchSystem, RunningWorker, TaskPayload } from "../system.ts";
+import { moveFinished } from "../moveFinished.ts";
 import { dropSchema, withClient } from "../withClient.ts";
 import { poolSize } from "./poolSize.ts";
 
@@ -82,7 +83,9 @@ export const underway = (
              from generate_series(1, $1) g`,
           [n],
         );
+        await moveFinished(c, schema);
         await c.query(`analyze ${schema}.task`);
+        await c.query(`analyze ${schema}.task_finished`);
       });
     },
     async teardown() {

@@ -7,9 +7,9 @@
 -- a plan per queue: at 10,000 queues, estimating every (queue, state) first
 -- (5 EXPLAINs a queue) took seconds.
 with recursive names(name) as (
-  (select t.queue_name from {{schema}}.task t order by t.queue_name limit 1)
+  (select t.queue_name from {{schema}}.task_all t order by t.queue_name limit 1)
   union all
-  select (select t.queue_name from {{schema}}.task t where t.queue_name > n.name order by t.queue_name limit 1)
+  select (select t.queue_name from {{schema}}.task_all t where t.queue_name > n.name order by t.queue_name limit 1)
     from names n where n.name is not null
 ), scanned as materialized (
   select n.name as queue, s.state, s.count, s.total
@@ -18,7 +18,7 @@ with recursive names(name) as (
         from (
           -- Ordered by the index key so that only task_queue_state_idx
           -- serves it: a scan of anything else for a rare pair reads the table.
-          select t.state from {{schema}}.task t where t.queue_name = n.name
+          select t.state from {{schema}}.task_all t where t.queue_name = n.name
            order by t.queue_name, t.state, t.id limit $1 + 1
         ) b
        group by b.state
@@ -27,7 +27,7 @@ with recursive names(name) as (
 ), large as materialized (
   select l.queue, s.state, (
     select count(*) from (
-      select 1 from {{schema}}.task t where t.queue_name = l.queue and t.state = s.state
+      select 1 from {{schema}}.task_all t where t.queue_name = l.queue and t.state = s.state
        order by t.queue_name, t.state, t.id limit $1 + 1
     ) bounded
   ) as exact

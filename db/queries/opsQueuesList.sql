@@ -51,7 +51,7 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
   ) w on q.has_pending
   left join lateral (
     select count(*) as dead from (
-      select 1 from {{schema}}.task t
+      select 1 from {{schema}}.task_finished t
        where t.queue_name = r.dlq_name and t.state = 'failed' and t.dlq_from = q.name
        order by t.queue_name, t.state, t.id limit $3 + 1
     ) b

@@ -9,5 +9,5 @@ select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as 
        t.concurrency_limit as "concurrencyLimit", t.unique_key as "uniqueKey",
        t.worker_id as "workerId", t.lease_expires_at as "leaseExpiresAt", t.dlq_from as "dlqFrom",
        t.cancel_requested_at as "cancelRequestedAt"
-  from {{schema}}.task t
+  from {{schema}}.task_all t
  where t.id = $1

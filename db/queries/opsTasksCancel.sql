@@ -4,7 +4,8 @@
 -- cancel-requested (it keeps its concurrency key's slot until its handler
 -- ends; trigger task_cancel_wins ends it cancelled) and announced on the
 -- cancel channel so the worker running it fires its AbortSignal. A running
--- task already cancel-requested is not matched again.
+-- task already cancel-requested is not matched again. A task this makes
+-- cancelled moves to task_finished (trigger task_finish, migration 0014).
 with chosen as (
   select t.id
     from {{schema}}.task t

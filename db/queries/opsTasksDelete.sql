@@ -1,21 +1,34 @@
 -- $1 after this id, $2 batch size. {{where}}: the filter with the states
 -- it may delete, its parameters from $3. Deletes a batch with its attempts
 -- and events. Which states may go is decided by the caller: finished ones
--- unless the filter names pending or in_progress.
-with chosen as (
+-- unless the filter names pending or in_progress. A batch is the first $2
+-- ids past $1 of both tables (task and task_finished; each locked apart,
+-- as FOR UPDATE cannot read through task_all's UNION ALL).
+with live as (
   select t.id
     from {{schema}}.task t
    where t.id > $1::bigint and {{where}}
    order by t.id
    limit $2
    for update skip locked
+), done as (
+  select t.id
+    from {{schema}}.task_finished t
+   where t.id > $1::bigint and {{where}}
+   order by t.id
+   limit $2
+   for update skip locked
+), chosen as (
+  select id from (select id from live union all select id from done) both_tables order by id limit $2
 ), attempts as (
   delete from {{schema}}.task_attempt a using chosen c where a.task_id = c.id
 ), events as (
   delete from {{schema}}.task_event v using chosen c where v.task_id = c.id
-), deleted as (
+), deleted_live as (
   delete from {{schema}}.task t using chosen c where t.id = c.id returning t.id
+), deleted_done as (
+  delete from {{schema}}.task_finished t using chosen c where t.id = c.id returning t.id
 )
 select (select max(id) from chosen)::text as "lastId",
        (select count(*) from chosen)::int as matched,
-       (select count(*) from deleted)::int as changed
+       ((select count(*) from deleted_live) + (select count(*) from deleted_done))::int as changed

@@ -9,7 +9,7 @@
 -- reads its whole pair, never more.
 (select page.*
    from (select t.id
-           from {{schema}}.task t
+           from {{schema}}.task_all t
           where t.queue_name = {{queue}}::text and t.state = {{state}}::{{schema}}.task_state
             and ($1::bigint is null or t.id {{after}} $1::bigint)
           order by t.id {{direction}}
@@ -20,7 +20,7 @@
            t.job_id as "jobId", t.step_index as "stepIndex", left(t.error, 1000) as error,
            t.run_at as "runAt", t.created_at as "createdAt", t.started_at as "startedAt",
            t.finished_at as "finishedAt", t.dlq_from as "dlqFrom"
-      from {{schema}}.task t
+      from {{schema}}.task_all t
      where t.id = ids.id and {{where}}
     offset 0) page
   -- Already in this order (the nested loop keeps the index's): no sort.

@@ -7,7 +7,7 @@ select t.id as sort_id, t.id::text as id, t.queue_name as queue, t.state, t.atte
        t.job_id as "jobId", t.step_index as "stepIndex", left(t.error, 1000) as error,
        t.run_at as "runAt", t.created_at as "createdAt", t.started_at as "startedAt",
        t.finished_at as "finishedAt", t.dlq_from as "dlqFrom"
-  from {{schema}}.task t
+  from {{schema}}.task_all t
  where ($1::bigint is null or t.id {{after}} $1::bigint)
    and {{where}}
  order by t.id {{direction}}

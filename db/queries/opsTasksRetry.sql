@@ -6,10 +6,12 @@
 -- never goes back (it fences stale writers), `max_attempts` moves up to
 -- `attempt + budget`. Recorded as a task_event. A task whose unique key a
 -- live task holds is skipped, as is all but the lowest id of a key within
--- the batch, so task_unique_key_idx never refuses the batch.
+-- the batch, so task_unique_key_idx never refuses the batch. The tasks
+-- move from task_finished back into task (keeping their ids): a DELETE …
+-- RETURNING and an INSERT in this statement.
 with candidates as (
   select t.id, t.queue_name, t.state, coalesce(t.dlq_from, t.queue_name) as target, t.unique_key
-    from {{schema}}.task t
+    from {{schema}}.task_finished t
    where t.id > $1::bigint and {{where}}
    order by t.id
    limit $2
@@ -21,26 +23,34 @@ with candidates as (
    where c.unique_key is null
       or (c.rank = 1 and not exists (
             select 1 from {{schema}}.task live
-             where live.queue_name = c.target and live.unique_key = c.unique_key
-               and live.state in ('pending', 'in_progress')))
-), moved as (
-  update {{schema}}.task t
-     set queue_name = coalesce(t.dlq_from, t.queue_name), dlq_from = null, state = 'pending', run_at = now(),
-         attempt_budget = coalesce(t.attempt_budget, t.max_attempts),
-         max_attempts = t.attempt + coalesce(t.attempt_budget, t.max_attempts),
-         error = null, output = null, finished_at = null, lease_expires_at = null, worker_id = null,
-         cancel_requested_at = null
-    from chosen c
+             where live.queue_name = c.target and live.unique_key = c.unique_key))
+), taken as (
+  delete from {{schema}}.task_finished t
+   using chosen c
    where t.id = c.id
-  returning t.id, t.attempt, t.queue_name, t.max_attempts, c.queue_name as previous_queue, c.state as previous_state
+  returning t.*, c.queue_name as previous_queue, c.state as previous_state
+), moved as (
+  insert into {{schema}}.task (
+    id, queue_name, state, input, attempt, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
+    retry_jitter, timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+    run_at, job_id, step_index, created_at, started_at, attempt_budget, trace_context)
+  overriding system value
+  select t.id, coalesce(t.dlq_from, t.queue_name), 'pending', t.input, t.attempt,
+         t.attempt + coalesce(t.attempt_budget, t.max_attempts), t.retry_initial_ms, t.retry_max_ms,
+         t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.ttl_ms, t.priority,
+         t.concurrency_key, t.concurrency_limit, t.unique_key, now(), t.job_id, t.step_index, t.created_at,
+         t.started_at, coalesce(t.attempt_budget, t.max_attempts), t.trace_context
+    from taken t
+  returning id, attempt, queue_name, max_attempts
 ), recorded as (
   insert into {{schema}}.task_event (task_id, kind, attempt, details)
-  select id, $4::text, attempt,
-         jsonb_build_object('from', previous_queue, 'to', queue_name, 'state', previous_state,
-                            'maxAttempts', max_attempts)
-    from moved
+  select m.id, $4::text, m.attempt,
+         jsonb_build_object('from', t.previous_queue, 'to', m.queue_name, 'state', t.previous_state,
+                            'maxAttempts', m.max_attempts)
+    from moved m join taken t on t.id = m.id
 ), woken as (
-  -- An UPDATE fires no insert trigger: wake the queues' workers (on commit).
+  -- task_inserted wakes only queues with a waiting worker, in this
+  -- statement's snapshot: wake them all here (on commit), as before.
   select pg_notify($3::text, q.queue_name) from (select distinct queue_name from moved) q
 )
 select (select max(id) from candidates)::text as "lastId",

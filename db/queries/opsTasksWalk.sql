@@ -21,7 +21,7 @@ select s.sort_id, s.id, s.queue, s.state, s.attempt, s."maxAttempts", s.priority
                t.finished_at as "finishedAt", t.dlq_from as "dlqFrom",
                {{where}} as hit,
                row_number() over (order by t.id {{direction}}) as n
-          from {{schema}}.task t
+          from {{schema}}.task_all t
          where ($1::bigint is null or t.id {{after}} $1::bigint)
          order by t.id {{direction}}
          limit $3) s

@@ -9,11 +9,11 @@ with model as (
   select coalesce(
     (select k.task_id from {{schema}}.schedule_tick k
       where k.queue_name = $1 and k.task_id is not null
-        and exists (select 1 from {{schema}}.task t where t.id = k.task_id)
+        and exists (select 1 from {{schema}}.task_all t where t.id = k.task_id)
       order by k.tick_at desc limit 1),
     (select max(n.id) from unnest(enum_range(null::{{schema}}.task_state)) st(state)
        cross join lateral (
-         select t.id from {{schema}}.task t where t.queue_name = $1 and t.state = st.state
+         select t.id from {{schema}}.task_all t where t.queue_name = $1 and t.state = st.state
           order by t.queue_name, t.state, t.id desc limit 1) n)
   ) as id
 )
@@ -28,8 +28,8 @@ select s.queue_name, s.input, t.max_attempts, t.retry_initial_ms, t.retry_max_ms
        case when t.job_id is not null then 0 end
   from {{schema}}.schedule s
   join model m on true
-  join {{schema}}.task t on t.id = m.id
+  join {{schema}}.task_all t on t.id = m.id
  where s.queue_name = $1
-on conflict (queue_name, unique_key) where unique_key is not null and state in ('pending', 'in_progress')
+on conflict (queue_name, unique_key) where unique_key is not null
 do nothing
 returning id::text

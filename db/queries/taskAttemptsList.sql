@@ -5,7 +5,7 @@ select attempt, state, error, error_name as "errorName", error_stack as "errorSt
   from {{schema}}.task_attempt where task_id = $1
 union all
 select t.attempt, t.state::text, null, null, null, t.started_at, t.finished_at
-  from {{schema}}.task t
+  from {{schema}}.task_all t
  where t.id = $1 and t.attempt > 0 and t.state in ('succeeded', 'in_progress', 'cancelled')
    and not exists (select 1 from {{schema}}.task_attempt a where a.task_id = t.id and a.attempt = t.attempt)
 order by attempt

@@ -9,6 +9,8 @@
 -- row as locked: a task claimed while this waits for its row lock is seen
 -- running, not pending. For a job, the caller holds the job's lock
 -- (tasksLockJob) so no step completing concurrently escapes this statement.
+-- A task this makes cancelled moves to task_finished at the end of the
+-- statement (trigger task_finish, migration 0014).
 update {{schema}}.task t
    set state = case when t.state = 'pending' then 'cancelled' else t.state end,
        finished_at = case when t.state = 'pending' then now() else t.finished_at end,

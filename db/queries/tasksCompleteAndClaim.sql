@@ -9,21 +9,19 @@
 -- the next claim, not this one (never more than the limit).
 -- Committed without waiting for the WAL flush: a completion or claim lost in
 -- a server crash only makes a task run again (see docs/reliability.md).
-with completed as (
-  update {{schema}}.task t
-     set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
+with done as (
+  -- As tasksComplete: each success leaves task and goes into task_finished.
+  delete from {{schema}}.task t
     -- By subscript, not unnest: see tasksComplete.
-    from (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt, ($3::jsonb[])[i] as output
+   using (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt, ($3::jsonb[])[i] as output
             from generate_subscripts($1::bigint[], 1) i) v
    where (select set_config('synchronous_commit', 'off', true)) = 'off'
-     -- Nobody listens for outcomes: the outcome trigger is skipped for this
-     -- statement's rows (migration 0012) instead of looking once per row.
-     and (select set_config('underway.unheard',
-            case when exists (select 1 from {{schema}}.outcome_listener l where l.expires_at > now())
-                 then '' else '{{schema}}' end, true)) is not null
      and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress'
      and t.id = any($1::bigint[])
-  returning t.id, t.state
+  returning t, v.output as result
+), finished as (
+  insert into {{schema}}.task_finished
+  select f.* from done d cross join lateral {{schema}}.task_succeeded(d.t, d.result, now()) f
 ), locked as (
   select id, concurrency_key, concurrency_limit, priority, run_at
     from {{schema}}.task t
@@ -60,5 +58,5 @@ with completed as (
             t.started_at is not null as admitted,
             (extract(epoch from now() - t.run_at) * 1000)::float8 as wait_ms, t.trace_context
 )
-select array(select id::text from completed where state = 'succeeded') as completed,
+select array(select (d.t).id::text from done d where (d.t).cancel_requested_at is null) as completed,
        coalesce((select json_agg(c) from claimed c), '[]'::json) as claimed

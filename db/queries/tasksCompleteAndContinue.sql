@@ -7,27 +7,29 @@
 -- its step's row is written to commit (task_job_lock_shared, in the WHERE so
 -- it runs before the row is locked): a job's cancel waits for this statement
 -- or this statement waits for the cancel, and then finds its step
--- cancel-requested, ends it cancelled (task_cancel_wins) and continues nothing.
+-- cancel-requested, ends it cancelled (task_succeeded) and
+-- continues nothing. Each success leaves task and goes into task_finished.
 -- Committed without waiting for the WAL flush (synchronous_commit off for
 -- this transaction only, set in the statement so it costs no round trip): a
 -- completion (and its next step) lost in a server crash leaves the step in progress, so it runs
 -- again once its lease expires, which at-least-once delivery allows. See
 -- docs/reliability.md.
-with completed as (
-  update {{schema}}.task t
-     set state = 'succeeded', output = v.output, finished_at = now(), lease_expires_at = null, error = null
+with done as (
+  -- As tasksComplete: each success leaves task and goes into task_finished.
+  delete from {{schema}}.task t
     -- By subscript, not unnest: see tasksComplete.
-    from (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt, ($3::jsonb[])[i] as output
+   using (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt, ($3::jsonb[])[i] as output
             from generate_subscripts($1::bigint[], 1) i) v
    where (select set_config('synchronous_commit', 'off', true)) = 'off'
-     -- Nobody listens for outcomes: the outcome trigger is skipped for this
-     -- statement's rows (migration 0012) instead of looking once per row.
-     and (select set_config('underway.unheard',
-            case when exists (select 1 from {{schema}}.outcome_listener l where l.expires_at > now())
-                 then '' else '{{schema}}' end, true)) is not null
      and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.id = any($1::bigint[])
      and {{schema}}.task_job_lock_shared(t.job_id)
-  returning t.id, t.queue_name, t.job_id, t.state, t.trace_context
+  returning t, v.output as result
+), finished as (
+  insert into {{schema}}.task_finished
+  select f.* from done d cross join lateral {{schema}}.task_succeeded(d.t, d.result, now()) f
+), completed as (
+  select (d.t).id, (d.t).queue_name, (d.t).job_id, (d.t).trace_context from done d
+   where (d.t).cancel_requested_at is null
 ), continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
@@ -43,7 +45,7 @@ with completed as (
          as n(source_id, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
               delay_ms, step_index)
-    join completed c on c.id = n.source_id and c.state = 'succeeded'
+    join completed c on c.id = n.source_id
   returning id
 )
-select id::text from completed where state = 'succeeded'
+select id::text from completed

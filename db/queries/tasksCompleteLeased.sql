@@ -10,9 +10,8 @@
 -- lock is held in share mode, as for any step completion, so a job cancel
 -- sees the next step this inserts or stops it.
 with completed as (
-  update {{schema}}.task t
-     set state = 'succeeded', output = $3::jsonb, finished_at = statement_timestamp(),
-         lease_expires_at = null, error = null
+  -- Leaves task for task_finished, as tasksComplete.
+  delete from {{schema}}.task t
    where t.id = $1::bigint and t.attempt = $2::integer and t.state = 'in_progress'
      and case when t.lease_expires_at > statement_timestamp() then true
               -- Or the row is this transaction's already: the handler updated
@@ -27,16 +26,19 @@ with completed as (
                               and l.transactionid in (t.xmin, t.xmax)) end
      and t.cancel_requested_at is null
      and {{schema}}.task_job_lock_shared(t.job_id)
-  returning t.id, t.queue_name, t.job_id, t.trace_context
+  returning t
+), finished as (
+  insert into {{schema}}.task_finished
+  select f.* from completed c cross join lateral {{schema}}.task_succeeded(c.t, $3::jsonb, statement_timestamp()) f
 ), continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
     timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
     run_at, job_id, step_index, trace_context)
-  select c.queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
+  select (c.t).queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
          n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
          n.concurrency_limit, n.unique_key, statement_timestamp() + n.delay_ms * interval '1 millisecond',
-         c.job_id, n.step_index, c.trace_context -- each step links to the span that enqueued the job
+         (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
     from unnest($4::jsonb[], $5::integer[], $6::integer[], $7::integer[], $8::float8[],
                 $9::float8[], $10::integer[], $11::integer[], $12::bigint[], $13::integer[], $14::text[],
                 $15::integer[], $16::text[], $17::float8[], $18::integer[])
@@ -46,4 +48,4 @@ with completed as (
     cross join completed c
   returning id
 )
-select id::text from completed
+select (t).id::text as id from completed

@@ -1,14 +1,13 @@
 -- $1 batch size. Deletes one batch of finished tasks whose ttl has passed,
--- with their attempts and events. Only succeeded, failed and cancelled tasks
--- qualify, whatever their timestamps say: pending and running tasks are never
--- touched. Read in expiry order off task_expiry_idx; SKIP LOCKED lets many
--- sweepers share the work and never wait on a row someone else holds, and the
--- batch bounds how many row locks one statement takes.
+-- with their attempts and events. Only task_finished is read: pending and
+-- running tasks (in task) are never touched. Read in expiry order off
+-- task_finished_expiry_idx; SKIP LOCKED lets many sweepers share the work
+-- and never wait on a row someone else holds, and the batch bounds how many
+-- row locks one statement takes.
 with expired as (
   select id
-    from {{schema}}.task
-   where state in ('succeeded', 'failed', 'cancelled')
-     and {{schema}}.task_expires_at(finished_at, ttl_ms) < now()
+    from {{schema}}.task_finished
+   where {{schema}}.task_expires_at(finished_at, ttl_ms) < now()
    order by {{schema}}.task_expires_at(finished_at, ttl_ms)
    limit $1
    for update skip locked
@@ -17,7 +16,7 @@ with expired as (
 ), events as (
   delete from {{schema}}.task_event v using expired e where v.task_id = e.id
 )
-delete from {{schema}}.task t
+delete from {{schema}}.task_finished t
  using expired e
  where t.id = e.id
 returning t.id::text

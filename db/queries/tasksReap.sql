@@ -2,7 +2,9 @@
 -- to pending, or failed (and dead-lettered) when attempts are exhausted. The
 -- lost attempt is recorded. SKIP LOCKED makes concurrent reapers safe. A
 -- task whose cancel was requested ends cancelled instead of retrying
--- (trigger task_cancel_wins, which records the attempt as cancelled).
+-- (trigger task_cancel_wins, which records the attempt as cancelled). A task
+-- that ends here (failed or cancelled) moves to task_finished at the end of
+-- the statement (trigger task_finish, migration 0014).
 with expired as (
   select id, queue_name from {{schema}}.task
    where state = 'in_progress' and lease_expires_at < now()

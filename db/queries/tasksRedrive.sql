@@ -3,10 +3,12 @@
 -- notifications. Moves failed tasks back to the queue they came from, with a
 -- fresh retry budget: `attempt` never goes back (it fences stale writers), so
 -- `max_attempts` moves up to `attempt + budget` instead. The redrive is
--- recorded as a task_event. Returns the ids moved.
+-- recorded as a task_event. Returns the ids moved. The tasks move from
+-- task_finished back into task, keeping their ids (DELETE … RETURNING and
+-- INSERT in this statement).
 with candidates as (
   select t.id, t.dlq_from, t.unique_key, t.finished_at
-    from {{schema}}.task t
+    from {{schema}}.task_finished t
    where t.queue_name = $1::text and t.state = 'failed' and t.dlq_from is not null
      and ($2::bigint[] is null or t.id = any($2::bigint[]))
      and ($3::text is null or strpos(lower(coalesce(t.error, '')), lower($3::text)) > 0)
@@ -15,8 +17,7 @@ with candidates as (
      -- such a task stays in the dead-letter queue.
      and (t.unique_key is null or not exists (
            select 1 from {{schema}}.task live
-            where live.queue_name = t.dlq_from and live.unique_key = t.unique_key
-              and live.state in ('pending', 'in_progress')))
+            where live.queue_name = t.dlq_from and live.unique_key = t.unique_key))
    order by t.finished_at, t.id
    limit $5
    for update skip locked
@@ -28,23 +29,32 @@ with candidates as (
       from candidates
   ) ranked
    where unique_key is null or rank = 1
-), moved as (
-  update {{schema}}.task t
-     set queue_name = t.dlq_from, dlq_from = null, state = 'pending', run_at = now(),
-         attempt_budget = coalesce(t.attempt_budget, t.max_attempts),
-         max_attempts = t.attempt + coalesce(t.attempt_budget, t.max_attempts),
-         error = null, output = null, finished_at = null, lease_expires_at = null, worker_id = null
-    from chosen c
+), taken as (
+  delete from {{schema}}.task_finished t
+   using chosen c
    where t.id = c.id
-  returning t.id, t.attempt, t.queue_name, t.max_attempts
+  returning t.*
+), moved as (
+  insert into {{schema}}.task (
+    id, queue_name, state, input, attempt, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
+    retry_jitter, timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
+    run_at, job_id, step_index, created_at, started_at, attempt_budget, cancel_requested_at, trace_context)
+  overriding system value
+  select t.id, t.dlq_from, 'pending', t.input, t.attempt, t.attempt + coalesce(t.attempt_budget, t.max_attempts),
+         t.retry_initial_ms, t.retry_max_ms, t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms,
+         t.ttl_ms, t.priority, t.concurrency_key, t.concurrency_limit, t.unique_key, now(), t.job_id,
+         t.step_index, t.created_at, t.started_at, coalesce(t.attempt_budget, t.max_attempts),
+         t.cancel_requested_at, t.trace_context
+    from taken t
+  returning id, attempt, queue_name, max_attempts
 ), recorded as (
   insert into {{schema}}.task_event (task_id, kind, attempt, details)
   select id, 'redriven', attempt,
          jsonb_build_object('from', $1::text, 'to', queue_name, 'maxAttempts', max_attempts)
     from moved
 ), woken as (
-  -- An UPDATE fires no insert trigger: wake the queues' workers here, once
-  -- per queue (delivered on commit).
+  -- task_inserted wakes only queues with a waiting worker: wake them all
+  -- here, once per queue (delivered on commit), as before.
   select pg_notify($6::text, q.queue_name) from (select distinct queue_name from moved) q
 )
 -- The scalar subquery makes `woken` run (a plain SELECT in a CTE runs only

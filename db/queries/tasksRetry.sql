@@ -3,7 +3,8 @@
 -- Back to pending after the policy's delay; the failed attempt is recorded
 -- in the same statement. Fenced by the attempt number. A row whose cancel
 -- was requested ends cancelled instead (trigger task_cancel_wins, which
--- records the attempt) and is not returned.
+-- records the attempt) and is not returned; it moves to task_finished
+-- (trigger task_finish, migration 0014).
 with retried as (
   update {{schema}}.task t
      set state = 'pending', error = $3, run_at = now() + $4 * interval '1 millisecond',

@@ -81,7 +81,7 @@ const result = await emails.result(id);
 assert.equal(result.sent, "42:ferris@example.com");
 assert.ok(result.at instanceof Date, "the output codec's Date comes back a Date in the producer");
 const { rows } = await producer.pool.query<{ max_attempts: number }>(
-  "select max_attempts from underway.task where id = $1",
+  "select max_attempts from underway.task_all where id = $1",
   [id],
 );
 assert.equal(rows[0]?.max_attempts, 2, "the task carries the definition's options");
@@ -155,7 +155,7 @@ async function waitForState(taskId: string, state: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const read = await producer.pool.query<{ state: string }>(
-      "select state::text from underway.task where id = $1",
+      "select state::text from underway.task_all where id = $1",
       [taskId],
     );
     if (read.rows[0]?.state === state) return;

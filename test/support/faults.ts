@@ -16,7 +16,7 @@ export const createRunTable = async (pool: pg.Pool): Promise<void> => {
 /** Task states of a queue, as { state: count }. */
 export const statesOf = async (pool: pg.Pool, queue: string): Promise<Record<string, number>> => {
   const { rows } = await pool.query<{ state: string; n: number }>(
-    "select state::text, count(*)::int as n from underway.task where queue_name = $1 group by state",
+    "select state::text, count(*)::int as n from underway.task_all where queue_name = $1 group by state",
     [queue],
   );
   return Object.fromEntries(rows.map((row) => [row.state, row.n]));

@@ -63,7 +63,7 @@ export const fillTasks = async (
   inProgress: number,
 ): Promise<void> => {
   const s = quoteSchema(schema);
-  await client.query(`truncate ${s}.task restart identity cascade`);
+  await client.query(`truncate ${s}.task, ${s}.task_finished restart identity cascade`);
   await client.query(
     `insert into ${s}.task (queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
                             retry_jitter, timeout_ms, heartbeat_ms, ttl_ms)
