@@ -20,12 +20,6 @@ describe("generic plans of the batch statements", () => {
   before(async () => {
     db = await testDatabase("generic_plans");
     await migrate(db.pool);
-    const client = await db.pool.connect();
-    try {
-      await fillTasks(client, "underway", 5000, batch);
-    } finally {
-      client.release();
-    }
   });
   after(async () => {
     await db.drop();
@@ -35,6 +29,10 @@ describe("generic plans of the batch statements", () => {
     it(`${c.name}'s generic plan is linear in a batch of ${batch}, with no sequential scan of task`, async () => {
       const client = await db.pool.connect();
       try {
+        // A fresh table per case: the rolled-back runs of earlier cases leave
+        // dead index entries that a bitmap scan of the primary key returns
+        // too (1,500 entries for 300 ids seen), which is not the plan's doing.
+        await fillTasks(client, "underway", 5000, batch);
         const { json, text } = await explainGeneric(
           client,
           readQueries("underway")[c.name],
