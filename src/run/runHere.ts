@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { asyncScheduler } from "rxjs";
 import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { Underway } from "../underway.ts";
@@ -69,8 +70,12 @@ const runHere = async <V, O, A>(
   ) => Promise<A>,
 ): Promise<A> => {
   underway.assertOpen();
-  const deps = { ...executeDeps(underway, target, runner), workerId: `${hostname()}:${process.pid}:once` };
-  if (deps.transactional !== undefined)
+  const deps = {
+    ...executeDeps(underway, target, runner),
+    workerId: `${hostname()}:${process.pid}:once`,
+    scheduler: asyncScheduler,
+  };
+  if (runner.transactional !== undefined)
     checkPoolSize(underway.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
   registerQuietly(underway, target);
   const stopClaiming = new AbortController();

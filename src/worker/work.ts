@@ -1,7 +1,6 @@
 import {
   EMPTY,
   Subject,
-  asyncScheduler,
   concat,
   defer,
   exhaustMap,
@@ -20,20 +19,21 @@ import {
   type Observable,
   type SchedulerLike,
 } from "rxjs";
-import { AbortError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import { claimRound, Waiting, type ClaimDeps, type ClaimRound } from "./claim.ts";
 import { coalesceMap } from "./coalesce.ts";
 import { Admissions } from "./admissions.ts";
-import { Deadlines } from "./deadlines.ts";
-import { abortTask, type ExecuteDeps } from "./execute.ts";
+import type { Completions } from "./completions.ts";
+import { deadlinesOn } from "./deadlines.ts";
+import { stopTask, type ExecuteDeps } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
-import { releaseTasks, renewalTick$, renewLeases } from "./lease.ts";
+import { releaseTasks } from "./lease.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
 import { throttle, type KeyOf } from "./throttle.ts";
+import { upkeep$ } from "./upkeep.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import type { ResolvedWorkOptions } from "./workOptions.ts";
 
@@ -46,7 +46,10 @@ export interface WorkListener {
 
 /** Everything one worker's pipeline runs on. */
 export interface WorkEnv<I, O> {
-  readonly execute: ExecuteDeps<I, O>;
+  /** What its attempts run on, less the timers and admissions each run makes for itself. */
+  readonly execute: Omit<ExecuteDeps<I, O>, "completer" | "deadlines" | "admissions"> & {
+    readonly completer: Completions;
+  };
   readonly listener: WorkListener;
   readonly settings: ResolvedWorkOptions;
   readonly scheduler: SchedulerLike;
@@ -87,11 +90,8 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const { concurrency, prefetch } = settings;
     const prefetchNow = () => (now() - expiredAt > settings.prefetchHoldMs ? prefetch : 0);
     // Handler timeouts on one timer for this run (./deadlines.ts).
-    const deadlines = new Deadlines(
-      scheduler,
-      scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now(),
-    );
-    const execute: ExecuteDeps<I, O> = {
+    const deadlines = deadlinesOn(scheduler);
+    const execute = {
       ...env.execute,
       deadlines,
       // A key full in another process: prefetched keyed tasks would only
@@ -122,7 +122,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       log: execute.log,
       pollIntervalMs: settings.pollIntervalMs,
       now,
-      claimWith: (claim) => execute.completions.claimWith(claim),
+      claimWith: (claim) => execute.completer.claimWith(claim),
       events: execute.events,
     };
     const waiting = new Waiting(claimDeps);
@@ -220,10 +220,13 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
         if (outcome._tag === "retrying") dueIn.next(outcome.runAt.getTime() - now());
       }),
     );
-    const main$ = concat(outcomes$, fromTask(() => execute.completions.idle()).pipe(ignoreElements()));
+    const main$ = concat(outcomes$, fromTask(() => execute.completer.idle()).pipe(ignoreElements()));
 
-    const renew$ = renewalTick$(leases, settings.heartbeatTickMs, scheduler).pipe(
-      exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))),
+    // Lease renewals and cancel requests, as for runOnce and drain.
+    const upkeep = upkeep$(
+      { ...execute, listener, heartbeatTickMs: settings.heartbeatTickMs, scheduler },
+      tasks,
+      leases,
     );
     const holdMs = settings.prefetchHoldMs;
     const expire$ = timer(holdMs / 4, holdMs / 4, scheduler).pipe(
@@ -232,25 +235,14 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       tap(() => (expiredAt = now())),
       exhaustMap((given) => fromTask(() => releaseTasks(execute, given))),
     );
-    const cancels$ = listener.channel$(`${schema}.cancel`).pipe(
-      tap((id) => {
-        const task = tasks.get(id);
-        if (task !== undefined) abortTask(task, "cancelled");
-      }),
-    );
     const grace$ = graceOver$(stopped$, settings.shutdownGraceMs, scheduler).pipe(
       tap(() => {
-        for (const task of tasks.all()) {
-          // A cancelled handler still running: stop waiting for it and stop
-          // renewing its lease, which lapses; the reaper ends the task cancelled.
-          if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
-          else abortTask(task, "shutdown");
-        }
+        for (const task of tasks.all()) stopTask(task);
       }),
     );
     const reaping =
       settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
-    return alongside(main$, merge(renew$, expire$, cancels$, grace$)).pipe(
+    return alongside(main$, merge(upkeep, expire$, grace$)).pipe(
       finalize(() => {
         reaping?.();
         deadlines.close();
