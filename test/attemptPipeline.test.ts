@@ -11,7 +11,7 @@ import { defineJob, type Handler } from "../src/index.ts";
 import type { Underway } from "../src/underway.ts";
 import { executeDeps, handlerRunner } from "../src/run/taskRunner.ts";
 import { drain } from "../src/worker/runOnce.ts";
-import { eventually, useDatabase } from "./support/harness.ts";
+import { eventually, gate, useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,13 +25,6 @@ const virtualClock = () => {
     scheduler.frame = scheduler.maxFrames;
   };
   return { scheduler, advance };
-};
-
-/** A promise and its resolve, for a handler the test lets go of. */
-const gate = () => {
-  let open: () => void = () => undefined;
-  const opened = new Promise<void>((done) => (open = done));
-  return { opened, open };
 };
 
 describe("runOnce and drain on the worker's attempt pipeline", () => {
