@@ -89,11 +89,11 @@ interface Session<I, O> {
 const inSession = async <I, O, A>(
   deps: RunOnceDeps<I, O>,
   options: RunOnceOptions,
-  concurrency: number,
   run: (session: Session<I, O>) => Promise<A>,
 ): Promise<A> => {
   const { scheduler } = deps;
-  const { heartbeatTickMs } = checkWorkOptions({ concurrency });
+  // A worker's default renewal tick (faster for leases under four ticks).
+  const { heartbeatTickMs } = checkWorkOptions();
   const tasks = new LocalTasks();
   const leases = new Subject<number>();
   const deadlines = deadlinesOn(scheduler);
@@ -126,7 +126,7 @@ const inSession = async <I, O, A>(
  * the handler's transaction for a transactional handler).
  */
 export const runOne = <I, O>(deps: RunOnceDeps<I, O>, options: RunOnceOptions = {}): Promise<RunOne<O>> =>
-  inSession(deps, options, 1, (session) => claimAndRun(session, options));
+  inSession(deps, options, (session) => claimAndRun(session, options));
 
 // A function, not a property read: TypeScript would keep its narrowing across awaits.
 const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
@@ -201,7 +201,7 @@ export const drain = async <I, O>(
   if (E.isLeft(reaped)) throw publicError(reaped.left);
   deps.events.reaped(reaped.right);
   // One session for all loops: one upkeep renews every task running here.
-  return inSession(deps, options, concurrency, async (session) => {
+  return inSession(deps, options, async (session) => {
     const loop = async (): Promise<void> => {
       while (options.signal?.aborted !== true && options.stopClaiming?.aborted !== true) {
         const one = await claimAndRun(session, options);
