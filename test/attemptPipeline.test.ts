@@ -96,6 +96,33 @@ describe("runOnce and drain on the worker's attempt pipeline", () => {
     assert.deepEqual([done.state, done.attempt], ["succeeded", 1]);
   });
 
+  it("runOnce keeps a one-second lease on real time while its handler runs three and a half lease lengths", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "real_lease", input: N }));
+    const id = await job.enqueue({ n: 1 }, { heartbeatMs: 1_000 });
+    let running = true;
+    const ran = job.runOnce(async () => {
+      await sleep(3_500);
+      running = false;
+      return null;
+    });
+    // The lease, sampled while the handler runs, never falls into the past.
+    let samples = 0;
+    await eventually(() => task(id).then((row) => row.state === "in_progress"), 5_000, "the task to run");
+    while (running) {
+      const { rows } = await db().pool.query<{ kept: boolean }>(
+        "select state = 'in_progress' and lease_expires_at > now() as kept from underway.task where id = $1",
+        [id],
+      );
+      if (running) assert.equal(rows[0]?.kept, true, `lease lapsed after ${samples} samples`);
+      samples += 1;
+      await sleep(100);
+    }
+    const outcome = await ran;
+    assert.deepEqual([outcome?._tag, outcome?.attempt], ["succeeded", 1]);
+    assert.ok(samples >= 20, `${samples} samples`);
+  });
+
   it("drain hears a cancel whose NOTIFY it missed at its next renewal, on its scheduler's tick: the task ends cancelled", async () => {
     const underway = await connect();
     const clock = virtualClock();
