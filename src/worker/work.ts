@@ -57,7 +57,7 @@ export interface WorkEnv<I, O> {
   /** Its key in queue_waiter, unique per worker (workerId is the client's). */
   readonly waiterId: string;
   /** Asks the client's lease reaper to run while this worker does (see ../maintenance/reaper.ts). */
-  readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
 }
 
 const keyOfTask: KeyOf<HeldTask> = {
@@ -241,7 +241,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       }),
     );
     const reaping =
-      settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
+      settings.reapIntervalMs > 0 ? env.requestReaping(settings.reapIntervalMs, scheduler) : undefined;
     return alongside(main$, merge(upkeep, expire$, grace$)).pipe(
       finalize(() => {
         reaping?.();

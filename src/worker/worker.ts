@@ -15,7 +15,7 @@ export interface WorkerDeps<I, O> extends Omit<
 > {
   readonly listener: WorkListener;
   /** The client's lease reaper: one sweep per client, whatever runs. */
-  readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
 }
 
 /**
@@ -59,7 +59,7 @@ export class WorkerRun<I, O> {
         scheduler,
         workerId: this.workerId,
         waiterId: this.waiterId,
-        ...(requestReaping === undefined ? {} : { requestReaping }),
+        requestReaping,
       },
       this.stopRequested,
     ).subscribe({
