@@ -58,14 +58,6 @@ export interface RunningTask {
   started: boolean;
 }
 
-/** A task's abort states, before it runs. */
-export const runningTask = (row: ClaimedRow): RunningTask => ({
-  row,
-  abort: new TaskAbort(),
-  abandon: new TaskAbort(),
-  started: false,
-});
-
 /**
  * What one attempt runs on, the same for a worker and for runOnce/drain
  * (./attempt.ts): every field given by every caller, none switching a code
