@@ -3,18 +3,11 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { AbortError, defineJob, type JsonValue, type Outcome, type TaskContext } from "../src/index.ts";
 import { createRunTable, statesOf, summary } from "./support/faults.ts";
-import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
+import { eventually, gate, recordingLogger, useDatabase } from "./support/harness.ts";
 import { spawnFixture } from "./support/processes.ts";
 
 const N = t.type({ n: t.number });
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-/** A promise with its resolve function outside. */
-const gate = () => {
-  let open: () => void = () => undefined;
-  const opened = new Promise<void>((done) => (open = done));
-  return { opened, open };
-};
 
 describe("fencing, timeouts and shutdown", () => {
   const { db, connect } = useDatabase("fencing");

@@ -4,11 +4,15 @@
 // (worker, timers, fencing, concurrencyKey...) cover the same paths end to end.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Subject, map, of, take, tap, timer, type Observable } from "rxjs";
+import { NEVER, Subject, map, of, take, tap, timer, type Observable } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { Deadlines } from "../src/worker/deadlines.ts";
 import { throttle } from "../src/worker/throttle.ts";
 import { renewalTick$ } from "../src/worker/lease.ts";
+import { upkeep$ } from "../src/worker/upkeep.ts";
+import { stopTask } from "../src/worker/execute.ts";
+import { silentLogger } from "../src/log.ts";
+import type { Sql } from "../src/db/query.ts";
 import { LocalTasks } from "../src/worker/localTasks.ts";
 import { alongside, graceOver$ } from "../src/worker/shutdown.ts";
 import { sweep$ } from "../src/maintenance/sweep.ts";
@@ -227,5 +231,42 @@ describe("worker streams on virtual time", () => {
       flush();
       assert.deepEqual(fired, ["d@50", "a@100", "c@130"]);
     });
+  });
+
+  it("keeps held tasks as runOnce and drain do: a cancel announced for one fires its signal; a shutdown abandons it, stops the others", () => {
+    const tasks = new LocalTasks();
+    const a = tasks.hold(rowOf("a", 60_000), 0);
+    const b = tasks.hold(rowOf("b", 60_000), 0);
+    ts().run(({ hot, flush }) => {
+      const scheduler = virtual();
+      const channels: string[] = [];
+      const cancels = hot("10ms x 10ms y", { x: "not held", y: "a" });
+      // Leases a minute long: no renewal falls due in these 100 ms, so
+      // nothing reaches the database (there is none here).
+      const deps = {
+        sql: { schema: "s" } as Sql,
+        pool: undefined as never,
+        log: silentLogger,
+        listener: {
+          channel$: (channel: string) => {
+            channels.push(channel);
+            return cancels;
+          },
+        },
+        heartbeatTickMs: 500,
+        scheduler,
+      };
+      const running = upkeep$(deps, tasks, NEVER).subscribe();
+      scheduler.schedule(() => running.unsubscribe(), 100);
+      flush();
+      assert.deepEqual(channels, ["s.cancel"]);
+    });
+    assert.equal(a.abort.reason?.kind, "cancelled");
+    assert.equal(b.abort.aborted, false);
+    stopTask(a);
+    stopTask(b);
+    assert.equal(a.abandon.aborted, true, "a cancelled handler is no longer waited for");
+    assert.equal(b.abort.reason?.kind, "shutdown");
+    assert.equal(b.abandon.aborted, false);
   });
 });

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { asyncScheduler } from "rxjs";
 import { checkOptionShape, type OptionShape } from "../optionShape.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { WorkerStarterDeps } from "../client/clientDeps.ts";
@@ -69,8 +70,12 @@ const runHere = async <V, O, A>(
   ) => Promise<A>,
 ): Promise<A> => {
   client.assertOpen();
-  const deps = { ...executeDeps(client, target, runner), workerId: `${hostname()}:${process.pid}:once` };
-  if (deps.transactional !== undefined)
+  const deps = {
+    ...executeDeps(client, target, runner),
+    workerId: `${hostname()}:${process.pid}:once`,
+    scheduler: asyncScheduler,
+  };
+  if (runner.transactional !== undefined)
     checkPoolSize(client.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
   registerQuietly(client, target);
   const stopClaiming = new AbortController();

@@ -40,7 +40,7 @@ export const startWorker = <V, O>(
   const deps = executeDeps(client, target, runner);
   const { queue } = target;
   let options = given;
-  if (deps.transactional !== undefined) {
+  if (runner.transactional !== undefined) {
     const { pool } = client;
     const concurrency = transactionalConcurrency(pool, given.concurrency, checked.concurrency);
     checkPoolSize(pool, concurrency, `the worker of queue ${queue}`);

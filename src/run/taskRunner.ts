@@ -5,7 +5,7 @@ import { ValidationError, messageOf, type DecodeError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { WorkerStarterDeps } from "../client/clientDeps.ts";
-import type { Handler } from "../worker/execute.ts";
+import { noContinuation, notTransactional, type Handler } from "../worker/execute.ts";
 import { isTransactional } from "../worker/transactional.ts";
 
 /**
@@ -50,7 +50,12 @@ export const handlerRunner = <In, V, R, O>(
   };
 };
 
-/** What executing a runner's tasks needs, for a worker or a run in the calling process. */
+/**
+ * What executing a runner's tasks needs, for a worker or a run in the
+ * calling process: a runner's absent continuation or transactional rows
+ * become total functions (nothing follows, none), so the attempt never
+ * asks whether they exist.
+ */
 export const executeDeps = <V, O>(
   client: WorkerStarterDeps,
   target: RunTarget,
@@ -61,14 +66,15 @@ export const executeDeps = <V, O>(
   queue: target.queue,
   dlq: target.dlq,
   decodeInput: runner.decodeInput,
-  continuation: runner.continuation,
+  continuation: runner.continuation ?? noContinuation,
   encodeOutput: runner.encodeOutput,
   handler: runner.handler,
   log: client.log,
   listener: client.listener,
   events: client.lifecycle,
   requestReaping: client.requestReaping,
-  ...(runner.transactional === undefined ? {} : { transactional: runner.transactional }),
+  transactional: runner.transactional ?? notTransactional,
+  random: Math.random,
 });
 
 /** Records the queue for redrive and inspection; tasks run whether or not that works. */

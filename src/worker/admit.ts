@@ -1,6 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
-import { tasksStart } from "../db/claimQueries.ts";
 import { releaseTasks, type LeaseDeps } from "./lease.ts";
 import type { HeldTask } from "./localTasks.ts";
 import type { Admissions } from "./admissions.ts";
@@ -12,16 +11,11 @@ import type { Admissions } from "./admissions.ts";
  * it goes back to pending at once, no attempt spent. True when admitted.
  */
 export const admitTask = async (
-  deps: LeaseDeps & { readonly admissions?: Admissions },
+  deps: LeaseDeps & { readonly admissions: Admissions },
   task: HeldTask,
 ): Promise<boolean> => {
   if (task.row.admitted) return true;
-  const result =
-    deps.admissions === undefined
-      ? E.map((ids: ReadonlyArray<string>) => ids.includes(task.row.id))(
-          await tasksStart(deps.sql, deps.pool, { ids: [task.row.id], attempts: [task.row.attempt] })(),
-        )
-      : await deps.admissions.admit(task);
+  const result = await deps.admissions.admit(task);
   if (E.isRight(result) && result.right) return true;
   if (E.isRight(result)) {
     deps.log.info("a prefetched keyed task's key is at its limit in another process; gave the task back", {

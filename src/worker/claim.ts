@@ -26,8 +26,11 @@ export interface ClaimDeps {
   readonly pollIntervalMs: number;
   /** The scheduler's clock: how long the claim took, for the next-due look-back. */
   readonly now: () => number;
-  /** Sends the claim with a write of successes under way (one statement), if there is one. */
-  readonly claimWith?: Completions["claimWith"];
+  /**
+   * Sends the claim with a write of successes under way (one statement);
+   * undefined when there is none, and the round claims by itself.
+   */
+  readonly claimWith: Completions["claimWith"];
   /** Lifecycle events (src/events): each claim's duration. */
   readonly events: TaskEvents;
 }
@@ -75,7 +78,7 @@ export const claimBatch = async (
     const rows = await tasksClaim(sql, pool, { queue, limit: wanted, workerId, startable: startable() })();
     return E.map((claimed: ReadonlyArray<ClaimedRow>) => ({ rows: claimed, wanted }))(rows);
   };
-  const result = await (deps.claimWith?.({ queue, workerId, want, startable }) ?? claim());
+  const result = await (deps.claimWith({ queue, workerId, want, startable }) ?? claim());
   deps.events.claimed(queue, E.isRight(result) ? result.right.rows.length : 0, performance.now() - timed);
   if (E.isLeft(result))
     log.warn("claim failed; will retry on the next wake-up", { error: messageOf(result.left.cause) });

@@ -3,10 +3,11 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { tasksComplete, tasksCompleteAndClaim, tasksCompleteAndContinue } from "../db/completeQueries.ts";
+import { tasksCompleteAndClaim } from "../db/completeQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { Queryable, Sql } from "../db/query.ts";
 import { retryTransient } from "../retry.ts";
+import { writeSuccesses, type Completer } from "./completer.ts";
 
 interface Pending {
   readonly id: string;
@@ -39,14 +40,14 @@ export interface Claimed {
 }
 
 /**
- * Group commit for successes: while one write is in flight, completions
+ * The worker's {@link Completer}, a group commit for successes: while one write is in flight, completions
  * queue up and go out together in the next statement. An idle worker writes
  * at once (no added latency); a busy one writes in batches of up to `max`.
  * A claim made while a write is under way rides in the next statement
  * (claimWith, tasksCompleteAndClaim): a busy worker then spends one round
  * trip and one commit per batch of tasks, not two.
  */
-export class Completions {
+export class Completions implements Completer {
   private queue: Pending[] = [];
   private writing = false;
   /** A claim to send with the next statement, even one without successes. */
@@ -64,7 +65,7 @@ export class Completions {
     id: string,
     attempt: number,
     output: string | null,
-    next?: EnqueueColumns,
+    next: EnqueueColumns | undefined,
   ): TE.TaskEither<DbError, boolean> {
     return () =>
       new Promise((done) => {
@@ -125,18 +126,18 @@ export class Completions {
 
   private async write(batch: ReadonlyArray<Pending>, continuing: boolean): Promise<void> {
     if (batch.length === 0) return;
-    const ids = batch.map((item) => item.id);
-    const attempts = batch.map((item) => item.attempt);
-    const outputs = batch.map((item) => item.output);
-    const statement = continuing
-      ? tasksCompleteAndContinue(this.sql, this.db, {
-          ids,
-          attempts,
-          outputs,
-          sourceIds: ids,
-          next: concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next]))),
-        })
-      : tasksComplete(this.sql, this.db, { ids, attempts, outputs });
+    const statement = writeSuccesses(
+      this.sql,
+      this.db,
+      {
+        ids: batch.map((item) => item.id),
+        attempts: batch.map((item) => item.attempt),
+        outputs: batch.map((item) => item.output),
+      },
+      continuing
+        ? concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next])))
+        : undefined,
+    );
     const result = await retryTransient(statement)();
     // Isolation: a statement that fails for good because of one row (a value
     // a trigger rejects, a row locked past lock_timeout) must not cost the

@@ -1,4 +1,4 @@
-import type { SchedulerLike, Subscription } from "rxjs";
+import { asyncScheduler, type SchedulerLike, type Subscription } from "rxjs";
 
 interface Entry {
   readonly at: number;
@@ -107,3 +107,11 @@ export class Deadlines {
     this.size = 0;
   }
 }
+
+/**
+ * Deadlines on `scheduler`, kept on a monotonic clock when it is the real
+ * one (a wall clock stepped forward would time every running handler out
+ * at once), on its own clock otherwise (virtual time in tests).
+ */
+export const deadlinesOn = (scheduler: SchedulerLike): Deadlines =>
+  new Deadlines(scheduler, scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now());

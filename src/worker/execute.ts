@@ -2,7 +2,6 @@ import * as E from "fp-ts/lib/Either.js";
 import * as T from "fp-ts/lib/Task.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type pg from "pg";
-import { asyncScheduler, type SchedulerLike } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import { AbortError, FatalError, type AbortKind, type DecodeError, type TaskFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -12,7 +11,7 @@ import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { HeartbeatRow } from "../db/leaseQueries.ts";
 import type { Sql } from "../db/query.ts";
-import type { Completions } from "./completions.ts";
+import type { Completer } from "./completer.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Deadlines } from "./deadlines.ts";
 import type { Admissions } from "./admissions.ts";
@@ -59,45 +58,52 @@ export interface RunningTask {
   started: boolean;
 }
 
-/** A task's abort states, before it runs. */
-export const runningTask = (row: ClaimedRow): RunningTask => ({
-  row,
-  abort: new TaskAbort(),
-  abandon: new TaskAbort(),
-  started: false,
-});
-
+/**
+ * What one attempt runs on, the same for a worker and for runOnce/drain
+ * (./attempt.ts): every field given by every caller, none switching a code
+ * path by its absence.
+ */
 export interface ExecuteDeps<I, O> {
   readonly sql: Sql;
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly dlq: string | null;
   readonly decodeInput: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
-  /** For job steps: the next step to enqueue in the statement that completes this one. */
-  readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+  /**
+   * The next task to enqueue in the statement that completes this one (a
+   * job's next step); undefined when the task is the last of its run, and
+   * always for a plain task ({@link noContinuation}).
+   */
+  readonly continuation: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
   /** Checks the handler's return value and gives its stored form and the value readers will see; throws if it cannot be stored. */
   readonly encodeOutput: (returned: unknown, row: ClaimedRow) => Stored<O>;
   readonly handler: Handler<I, unknown>;
-  readonly completions: Completions;
+  /** Where successes are written: grouped for a worker, one at a time for runOnce/drain. */
+  readonly completer: Completer;
   /**
    * Whether a task's handler runs in a transaction of its own, which also
    * writes its verdict (see ./transactionalAttempt.ts). Per row: a job's
-   * steps may differ.
+   * steps may differ. {@link notTransactional} for a plain handler.
    */
-  readonly transactional?: (row: ClaimedRow) => boolean;
+  readonly transactional: (row: ClaimedRow) => boolean;
   readonly log: Logger;
-  readonly random?: () => number;
+  /** Draws the jitter of retry delays (`Math.random`, but in tests). */
+  readonly random: () => number;
   /** Lifecycle events, metrics and tracing (src/events). */
   readonly events: TaskEvents;
-  /** The clock retry times are computed on; a worker passes its scheduler's. Default `Date.now`. */
-  readonly now?: () => number;
-  /** Runs handler timeouts; a worker passes its own, so tests run on virtual time. Default: asyncScheduler. */
-  readonly scheduler?: SchedulerLike;
-  /** Times handlers out on one timer per worker (./deadlines.ts); without it, one timer per task. */
-  readonly deadlines?: Deadlines;
-  /** Starts prefetched keyed tasks in groups (./admissions.ts); without it, one statement each. */
-  readonly admissions?: Admissions;
+  /** The clock retry times are computed on: the caller's scheduler's. */
+  readonly now: () => number;
+  /** Times handlers out on the caller's scheduler, one timer for all (./deadlines.ts). */
+  readonly deadlines: Deadlines;
+  /** Starts prefetched keyed tasks, grouped into one statement per turn (./admissions.ts). */
+  readonly admissions: Admissions;
 }
+
+/** The continuation of a task that is no job's step: nothing follows it. */
+export const noContinuation = (): undefined => undefined;
+
+/** Which rows of a plain handler run in a transaction of their own: none. */
+export const notTransactional = (): boolean => false;
 
 /** Fires a running task's signal; its reason is an `AbortError` of that kind. */
 export const abortTask = (task: RunningTask, kind: AbortKind): void => task.abort.abort(new AbortError(kind));
@@ -107,6 +113,17 @@ export const isTakenAway = (task: RunningTask): boolean =>
   task.abort.reason?.kind === "lease lost" || task.abandon.aborted;
 
 export const isCancelled = (task: RunningTask): boolean => task.abort.reason?.kind === "cancelled";
+
+/**
+ * A shutdown past its grace period reaches a running task: its signal
+ * fires; but a cancelled handler still running is no longer waited for,
+ * and nothing is written for it (its lease lapses, and the reaper ends the
+ * task cancelled).
+ */
+export const stopTask = (task: RunningTask): void => {
+  if (isCancelled(task)) task.abandon.abort(new AbortError("shutdown"));
+  else abortTask(task, "shutdown");
+};
 
 // The handler's stack says nothing about why the signal fired.
 export const failureOfAbort = (reason: AbortError): TaskFailure => ({
@@ -146,9 +163,7 @@ const runHandler = <I, O>(
 ): Promise<E.Either<TaskFailure, unknown>> => {
   const { row, abort } = task;
   const timedOut = () => abort.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`));
-  const cancelTimer =
-    deps.deadlines?.after(row.timeout_ms, timedOut) ??
-    unsubscriber((deps.scheduler ?? asyncScheduler).schedule(timedOut, row.timeout_ms));
+  const cancelTimer = deps.deadlines.after(row.timeout_ms, timedOut);
   const context: TaskContext = {
     taskId: row.id,
     queue: deps.queue,
@@ -190,8 +205,6 @@ const runHandler = <I, O>(
   });
 };
 
-const unsubscriber = (subscription: { unsubscribe(): void }) => () => subscription.unsubscribe();
-
 /** @internal Why an input that producers validated may not decode where it runs. */
 export const undecodedCause = (queue: string): string =>
   `does the queue name ${queue} belong to two definitions? a task enqueued through another definition's schema does not decode here; give each definition its own queue`;
@@ -231,7 +244,7 @@ const encodeOutput =
           (): Success<O> => ({
             output: value,
             json,
-            next: deps.continuation?.(value, row),
+            next: deps.continuation(value, row),
           }),
           fatal("the next step could not be enqueued"),
         ),

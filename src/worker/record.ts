@@ -21,7 +21,8 @@ import {
 } from "./execute.ts";
 
 // The record stage: an attempt's verdict written as the task's next state,
-// fenced by the attempt number (successes grouped by ./completions.ts).
+// fenced by the attempt number; successes through the Completer
+// (./completer.ts: grouped for a worker, one by one for runOnce/drain).
 
 // Backoff counts attempts since the last redrive, so a redriven task starts
 // again at the initial interval.
@@ -93,7 +94,7 @@ const recordFailure =
               ...base,
               _tag: "retrying" as const,
               error: error.message,
-              runAt: new Date((deps.now ?? Date.now)() + delayMs),
+              runAt: new Date(deps.now() + delayMs),
             }
           : undefined,
       ),
@@ -105,7 +106,7 @@ const recordSuccess = async <I, O>(
   row: ClaimedRow,
   { output, json, next }: Success<O>,
 ): Promise<E.Either<DbError, Outcome<O> | undefined>> => {
-  const written = await deps.completions.complete(row.id, row.attempt, json, next)();
+  const written = await deps.completer.complete(row.id, row.attempt, json, next)();
   if (E.isLeft(written)) return written;
   return E.right(
     written.right ? { ...outcomeBaseOf(deps.queue, row), _tag: "succeeded", output } : undefined,

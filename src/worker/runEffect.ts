@@ -1,10 +1,9 @@
 import * as E from "fp-ts/lib/Either.js";
 import { EMPTY, filter, ignoreElements, map, type Observable } from "rxjs";
-import { AbortError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import { claimBatch, nextDueIn, registerWaiter, unregisterWaiter, type ClaimDeps } from "./claim.ts";
 import type { Completions } from "./completions.ts";
-import { abortTask } from "./execute.ts";
+import { stopTask } from "./execute.ts";
 import { fromTask } from "./fromTask.ts";
 import { releaseTasks, type LeaseDeps } from "./lease.ts";
 import type { HeldTask, LocalTasks } from "./localTasks.ts";
@@ -74,12 +73,8 @@ export const runEffect =
           map((): LoopEvent => ({ type: "givenBack" })),
         );
       case "abortRunning":
-        for (const task of deps.tasks.all()) {
-          // A cancelled handler still running: stop waiting for it and stop
-          // renewing its lease, which lapses; the reaper ends the task cancelled.
-          if (task.abort.reason?.kind === "cancelled") task.abandon.abort(new AbortError("shutdown"));
-          else abortTask(task, "shutdown");
-        }
+        // The shutdown rule shared with runOnce and drain (./execute.ts).
+        for (const task of deps.tasks.all()) stopTask(task);
         return EMPTY;
       case "awaitWrites":
         return fromTask(() => deps.completions.idle()).pipe(map((): LoopEvent => ({ type: "writesIdle" })));

@@ -1,21 +1,19 @@
 import { Observable, from } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
 import type { Outcome } from "../outcomes.ts";
-import { runAttempt, type ExecuteDeps } from "./execute.ts";
-import { recordAttempt } from "./record.ts";
-import { admitTask } from "./admit.ts";
+import { attempt, type Handled } from "./attempt.ts";
+import type { ExecuteDeps } from "./execute.ts";
 import type { HeldTask } from "./localTasks.ts";
-import { runTransactionalAttempt } from "./transactionalAttempt.ts";
 
 /**
- * The execute and record stages of one task, from the moment it has a slot,
- * as two phases (see ./throttle.ts): the Observable returned runs the
- * handler (decode, timeout, encode) and emits the second phase, the write of
- * its verdict fenced by the attempt. Only the first phase holds the global
- * slot: the write is grouped with others (./completions.ts) and must not
- * keep the next task waiting. A transactional handler's verdict is written
- * in its own transaction, inside its slot. A keyed task claimed ahead of a
- * free slot is admitted under its key's limit first (./admit.ts).
+ * A worker's task from the moment it has a slot: its attempt (./attempt.ts,
+ * the pipeline runOnce and drain run too) as two phases (see ./throttle.ts):
+ * the Observable returned runs the handler (admit, decode, timeout, encode)
+ * and emits the second phase, the write of its verdict fenced by the
+ * attempt. Only the first phase holds the global slot: the write is grouped
+ * with others (./completions.ts) and must not keep the next task waiting.
+ * A transactional handler's verdict is written in its own transaction,
+ * inside its slot.
  * `canStart` is asked at the last moment: a task given back meanwhile
  * (shutdown, held too long) does not run. The second phase emits the
  * outcome, or `undefined` when nothing was written by this worker.
@@ -45,21 +43,10 @@ export const runTask = <I, O>(
         return outcome;
       }),
     );
-  // The handler's phase: resolves to the write under way (boxed: an async
-  // function would await a promise it returns), or undefined when the task
-  // did not run.
-  const handled = async (): Promise<{ readonly written: Promise<Outcome<O> | undefined> } | undefined> => {
-    if (!canStart()) return undefined;
-    task.started = true;
-    // A prefetched keyed task takes its key's slot only now.
-    if (!task.row.admitted && !(await admitTask(deps, task))) return undefined;
-    if (deps.transactional?.(task.row) === true) {
-      const outcome = await runTransactionalAttempt(deps, task)();
-      return { written: Promise.resolve(outcome) };
-    }
-    const verdict = await runAttempt(deps)(task)();
-    return { written: recordAttempt(deps, task)(verdict)() };
-  };
+  // The handler's phase (./attempt.ts): resolves to the write under way,
+  // or undefined when the task did not run.
+  const handled = (): Promise<Handled<O> | undefined> =>
+    canStart() ? attempt(deps, task) : Promise.resolve(undefined);
   return new Observable((subscriber) => {
     handled().then(
       (phase) => {

@@ -1,8 +1,6 @@
 import {
   Subject,
-  asyncScheduler,
   defer,
-  exhaustMap,
   filter,
   finalize,
   from,
@@ -20,15 +18,15 @@ import {
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { ClaimDeps } from "./claim.ts";
+import type { Completions } from "./completions.ts";
 import { Admissions } from "./admissions.ts";
-import { Deadlines } from "./deadlines.ts";
-import { abortTask, type ExecuteDeps } from "./execute.ts";
-import { fromTask } from "./fromTask.ts";
-import { renewalTick$, renewLeases } from "./lease.ts";
+import { deadlinesOn } from "./deadlines.ts";
+import type { ExecuteDeps } from "./execute.ts";
 import { LocalTasks, type HeldTask } from "./localTasks.ts";
 import { runTask } from "./runTask.ts";
 import { alongside, graceOver$ } from "./shutdown.ts";
 import { throttle, type KeyOf } from "./throttle.ts";
+import { upkeep$ } from "./upkeep.ts";
 import { freedEnough$, wake$ } from "./wake.ts";
 import { workerLoop } from "./workerLoop.ts";
 import { runEffect, type LoopEffect, type LoopEvent } from "./runEffect.ts";
@@ -44,7 +42,10 @@ export interface WorkListener {
 
 /** Everything one worker's pipeline runs on. */
 export interface WorkEnv<I, O> {
-  readonly execute: ExecuteDeps<I, O>;
+  /** What its attempts run on, less the timers and admissions each run makes for itself. */
+  readonly execute: Omit<ExecuteDeps<I, O>, "completer" | "deadlines" | "admissions"> & {
+    readonly completer: Completions;
+  };
   readonly listener: WorkListener;
   readonly settings: ResolvedWorkOptions;
   readonly scheduler: SchedulerLike;
@@ -52,7 +53,7 @@ export interface WorkEnv<I, O> {
   /** Its key in queue_waiter, unique per worker (workerId is the client's). */
   readonly waiterId: string;
   /** Asks the client's lease reaper to run while this worker does (see ../maintenance/reaper.ts). */
-  readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
 }
 
 const keyOfTask: KeyOf<HeldTask> = {
@@ -96,10 +97,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const loop = workerLoop<ClaimedRow, HeldTask>(settings, load);
     const { dispatch } = loop;
     // Handler timeouts on one timer for this run (./deadlines.ts).
-    const deadlines = new Deadlines(
-      scheduler,
-      scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now(),
-    );
+    const deadlines = deadlinesOn(scheduler);
     const execute: ExecuteDeps<I, O> = {
       ...env.execute,
       deadlines,
@@ -114,7 +112,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       log: execute.log,
       pollIntervalMs: settings.pollIntervalMs,
       now,
-      claimWith: (claim) => execute.completions.claimWith(claim),
+      claimWith: (claim) => env.execute.completer.claimWith(claim),
       events: execute.events,
     };
     // Asked when the claim statement goes out, from the state then.
@@ -198,7 +196,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
           runEffect({
             claim: claimDeps,
             lease: execute,
-            completions: execute.completions,
+            completions: env.execute.completer,
             tasks,
             want,
             startable,
@@ -216,22 +214,17 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       ),
     ).pipe(tap(dispatch));
 
-    const renew$ = renewalTick$(
+    // Lease renewals and cancel requests, as for runOnce and drain.
+    const upkeep = upkeep$(
+      { ...execute, listener, heartbeatTickMs: settings.heartbeatTickMs, scheduler },
+      tasks,
       ofKind("hold").pipe(map((effect) => shortestLease(effect.rows))),
-      settings.heartbeatTickMs,
-      scheduler,
-    ).pipe(exhaustMap(() => fromTask(() => renewLeases(execute, tasks, now()))));
-    const cancels$ = listener.channel$(`${schema}.cancel`).pipe(
-      tap((id) => {
-        const task = tasks.get(id);
-        if (task !== undefined) abortTask(task, "cancelled");
-      }),
     );
     const reaping =
-      settings.reapIntervalMs > 0 ? env.requestReaping?.(settings.reapIntervalMs, scheduler) : undefined;
+      settings.reapIntervalMs > 0 ? env.requestReaping(settings.reapIntervalMs, scheduler) : undefined;
     // The outcomes, until the machine completes; events, renewals and
     // cancellations beside them.
-    return alongside(merge(outcomes$, completed$), merge(events$, renew$, cancels$)).pipe(
+    return alongside(merge(outcomes$, completed$), merge(events$, upkeep)).pipe(
       finalize(() => {
         reaping?.();
         deadlines.close();

@@ -9,10 +9,13 @@ import { checkWorkOptions, type ResolvedWorkOptions, type WorkOptions } from "./
 
 export { checkWorkOptions, type WorkOptions } from "./workOptions.ts";
 
-export interface WorkerDeps<I, O> extends Omit<ExecuteDeps<I, O>, "completions" | "now" | "scheduler"> {
+export interface WorkerDeps<I, O> extends Omit<
+  ExecuteDeps<I, O>,
+  "completer" | "now" | "deadlines" | "admissions"
+> {
   readonly listener: WorkListener;
   /** The client's lease reaper: one sweep per client, whatever runs. */
-  readonly requestReaping?: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
 }
 
 /**
@@ -50,13 +53,13 @@ export class WorkerRun<I, O> {
     const now = () => scheduler.now();
     this.subscription = work$(
       {
-        execute: { ...execute, completions: new Completions(execute.sql, execute.pool), now, scheduler },
+        execute: { ...execute, completer: new Completions(execute.sql, execute.pool), now },
         listener,
         settings: this.settings,
         scheduler,
         workerId: this.workerId,
         waiterId: this.waiterId,
-        ...(requestReaping === undefined ? {} : { requestReaping }),
+        requestReaping,
       },
       this.stopRequested,
     ).subscribe({

@@ -65,3 +65,10 @@ export const eventually = async (
     await new Promise((done) => setTimeout(done, 25));
   }
 };
+
+/** A promise with its resolve function outside: a handler waits on it until the test lets it go. */
+export const gate = () => {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((done) => (open = done));
+  return { opened, open };
+};

@@ -1,0 +1,51 @@
+import * as TE from "fp-ts/lib/TaskEither.js";
+import { pipe } from "fp-ts/lib/function.js";
+import type { DbError } from "../errors.ts";
+import { tasksComplete, tasksCompleteAndContinue, type Successes } from "../db/completeQueries.ts";
+import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Queryable, Sql } from "../db/query.ts";
+import { retryTransient } from "../retry.ts";
+
+/**
+ * Where the record stage writes a success (./record.ts talks to nothing
+ * else for one): the task's next state, fenced by the attempt, and a job's
+ * next step in the same statement. A worker groups them
+ * (./completions.ts); runOnce and drain write each at once
+ * ({@link inlineCompleter}).
+ */
+export interface Completer {
+  /** Right(true) if written; Right(false) when fenced off (no longer this attempt's). */
+  complete(
+    id: string,
+    attempt: number,
+    output: string | null,
+    next: EnqueueColumns | undefined,
+  ): TE.TaskEither<DbError, boolean>;
+}
+
+/**
+ * The one statement that writes successes: with their job's next steps
+ * (one row of `next` per success) or without. Not retried here.
+ */
+export const writeSuccesses = (
+  sql: Sql,
+  db: Queryable,
+  successes: Successes,
+  next: EnqueueColumns | undefined,
+): TE.TaskEither<DbError, ReadonlyArray<string>> =>
+  next === undefined
+    ? tasksComplete(sql, db, successes)
+    : tasksCompleteAndContinue(sql, db, { ...successes, sourceIds: successes.ids, next });
+
+/**
+ * One statement per success, sent at once: for runOnce and drain, whose
+ * loops each wait for their write before claiming again, so there is
+ * nothing to group (what a batching completer does for an idle worker).
+ */
+export const inlineCompleter = (sql: Sql, db: Queryable): Completer => ({
+  complete: (id, attempt, output, next) =>
+    pipe(
+      retryTransient(writeSuccesses(sql, db, { ids: [id], attempts: [attempt], outputs: [output] }, next)),
+      TE.map((written) => written.includes(id)),
+    ),
+});
