@@ -33,7 +33,7 @@ describe("runOnce and drain on the worker's attempt pipeline", () => {
 
   const task = async (id: string) => {
     const { rows } = await db().pool.query<{ state: string; attempt: number; lease: Date | null }>(
-      "select state::text, attempt, lease_expires_at as lease from underway.task where id = $1",
+      "select state::text, attempt, lease_expires_at as lease from underway.task_all where id = $1",
       [id],
     );
     if (rows[0] === undefined) throw new Error(`no task ${id}`);
