@@ -51,11 +51,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "errors.unit.test.ts": "unit",
   "events.test.ts": "system",
   "fencing.test.ts": "system",
-  "frozen.test.ts": {
-    lane: "system",
-    alone:
-      "a server of its own, stopped with SIGSTOP: its timing bound assumes a machine not busy starting others",
-  },
+  "frozen.test.ts": "system",
   "genericPlans.test.ts": "db",
   "halfopen.test.ts": "db",
   "hardening.test.ts": "system",
@@ -71,18 +67,12 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "opsProcesses.test.ts": "system",
   "optionTypos.test.ts": "db",
   "pause.test.ts": "system",
-  "pgbouncer.test.ts": {
-    lane: "system",
-    alone: "counts advisory locks in pg_locks, which is server-wide: another file's migration holds one",
-  },
+  "pgbouncer.test.ts": "system",
   "prometheus.test.ts": "db",
   "queryCatalogue.test.ts": "unit",
   "races.test.ts": "system",
   "redrive.test.ts": "db",
-  "restart.test.ts": {
-    lane: "system",
-    alone: "a server of its own, stopped and started mid-run: its lease arithmetic assumes prompt restarts",
-  },
+  "restart.test.ts": "system",
   "retention.test.ts": "db",
   "schedule.test.ts": "system",
   "scheduleExpressions.unit.test.ts": "unit",

@@ -87,7 +87,10 @@ describe("through PgBouncer in transaction mode", { skip: pgbouncerMissing() }, 
   };
   const advisoryLocks = async (): Promise<number> => {
     const { rows } = await db().pool.query<{ n: number }>(
-      "select count(*)::int as n from pg_locks where locktype = 'advisory'",
+      // This database's only: pg_locks is server-wide, and other test files
+      // (other suites, on a shared server) migrate under advisory locks meanwhile.
+      `select count(*)::int as n from pg_locks
+        where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`,
     );
     return rows[0]?.n ?? -1;
   };
