@@ -57,7 +57,8 @@ describe("enqueue", () => {
       },
       { pollIntervalMs: 60_000 },
     );
-    await new Promise((done) => setTimeout(done, 300));
+    // Its LISTEN is active: a NOTIFY from now on wakes it.
+    await underway.listening();
 
     const client = await db().pool.connect();
     try {
