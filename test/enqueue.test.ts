@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { defineJob, ValidationError } from "../src/index.ts";
-import { useDatabase } from "./support/harness.ts";
+import { eventually, useDatabase } from "./support/harness.ts";
 
 const WelcomeEmail = t.type({ userId: t.number, email: t.string, name: t.string });
 const N = t.type({ n: t.number });
@@ -57,7 +57,17 @@ describe("enqueue", () => {
       },
       { pollIntervalMs: 60_000 },
     );
-    await new Promise((done) => setTimeout(done, 300));
+    // Registered for NOTIFY: only then does an insert's trigger notify (it
+    // decides at the insert, not at the commit). A 300 ms sleep stood here;
+    // listening() alone is not enough: the insert below raced the worker's
+    // first empty claim and registration, and half the runs waited 60 s.
+    await eventually(
+      async () =>
+        ((await db().pool.query("select 1 from underway.queue_waiter where queue_name = 'tx'")).rowCount ??
+          0) > 0,
+      10_000,
+      "the worker to register for NOTIFY",
+    );
 
     const client = await db().pool.connect();
     try {

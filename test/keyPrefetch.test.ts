@@ -35,8 +35,11 @@ describe("concurrency keys with prefetch", () => {
       return n;
     };
     // Worker A: one slot, busy with an unkeyed task; it prefetches the keyed one.
+    // A prefetch of one, so A is full then: with room for more, A could claim
+    // the second keyed task too, and B would get it only when A's hold ran
+    // out (75 s later; the test passed, slowly, in about half the runs).
     await job.enqueue({ n: 0 });
-    const a = job.start(handler, { concurrency: 1, prefetch: 2, pollIntervalMs: 50, prefetchHoldMs: 60_000 });
+    const a = job.start(handler, { concurrency: 1, prefetch: 1, pollIntervalMs: 50, prefetchHoldMs: 60_000 });
     await eventually(async () => running.has(0), 10_000, "worker A runs the blocker");
     const first = await job.enqueue({ n: 1 });
     const startedOf = async () =>
@@ -57,7 +60,10 @@ describe("concurrency keys with prefetch", () => {
     // Worker B, idle, gets the next task of the same key and runs it at once.
     const b = job.start(handler, { concurrency: 1, prefetch: 0, pollIntervalMs: 50 });
     const second = await job.enqueue({ n: 2 });
+    const asked = Date.now();
     assert.equal(await job.result(second), 2);
+    // Meanwhile: well within A's hold, so not after A gave anything back.
+    assert.ok(Date.now() - asked < 30_000, `B ran the key's task only after ${Date.now() - asked} ms`);
     // A's prefetched task then starts (or goes back, and runs later): never beside another of its key.
     releaseBlocker();
     assert.equal(await job.result(first), 1);

@@ -157,7 +157,8 @@ describe("redrive", () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await new Promise((settle) => setTimeout(settle, 300));
+      // Its LISTEN is active: a NOTIFY from now on wakes it.
+      await underway.listening();
       const id = await job.enqueue({ n: 1 });
       assert.equal((await job.outcome(id, { pollIntervalMs: 100 }))._tag, "failed");
       await new Promise((settle) => setTimeout(settle, 300));

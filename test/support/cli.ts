@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { bundled } from "./bundled.ts";
 
 /** What one run of the `underway` command printed, and how it ended. */
 export interface CliRun {
@@ -8,9 +9,9 @@ export interface CliRun {
 }
 
 /**
- * Runs the real CLI (`src/cli/main.ts` under tsx) in a child process, as a
- * user's shell would, with `env` replacing the test's DATABASE_URL when
- * given. Fails if it does not exit by itself within `timeoutMs`.
+ * Runs the real CLI (`src/cli/main.ts`, bundled: see ./bundled.ts) in a
+ * child process, as a user's shell would, with `env` replacing the test's
+ * DATABASE_URL when given. Fails if it does not exit by itself within `timeoutMs`.
  */
 export const runCli = (
   args: ReadonlyArray<string>,
@@ -18,7 +19,7 @@ export const runCli = (
   timeoutMs = 120_000,
 ): Promise<CliRun> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    const child = spawn(process.execPath, [...bundled("src/cli/main.ts"), ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -28,6 +28,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { canTraverse, postgresBinaries, postgresUser, type PostgresUser } from "./postgresBinaries.ts";
 import { removeStaleDevDatabases, writeOwner } from "./staleDevDatabases.ts";
+import { refuseInUnitLane } from "./testDatabase.ts";
 
 /** A PostgreSQL server to develop against: the caller's, or one we started. */
 export interface DevDatabase {
@@ -169,6 +170,7 @@ const startWatchdog = (folder: string): Watchdog => {
  * `postgres.log` in its folder, never to the console.
  */
 export const startEmbedded = async (options: EmbeddedOptions = {}): Promise<EmbeddedServer> => {
+  refuseInUnitLane("an embedded PostgreSQL was asked for");
   const user = postgresUser();
   const root = await dataRoot(options.root ?? process.env["UNDERWAY_DEV_DB_ROOT"], user);
   await removeStaleDevDatabases(root);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { bundled } from "./bundled.ts";
 import { eventually } from "./harness.ts";
 
 /** A test fixture running as its own Node process, talking JSON lines on stdout. */
@@ -20,7 +21,7 @@ export interface FixtureProcess {
 }
 
 /**
- * Starts `test/fixtures/<name>.ts` under tsx, with `config` as its one JSON
+ * Starts `test/fixtures/<name>.ts` (bundled: see ./bundled.ts), with `config` as its one JSON
  * argument. Its stderr goes to the test's, or is kept for assertions.
  */
 export const spawnFixture = (
@@ -28,13 +29,12 @@ export const spawnFixture = (
   config: unknown,
   options: { readonly stderr?: "inherit" | "capture" } = {},
 ): FixtureProcess => {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", `test/fixtures/${name}.ts`, JSON.stringify(config)],
-    {
-      stdio: ["ignore", "pipe", options.stderr === "capture" ? "pipe" : "inherit"],
-    },
-  );
+  const entry = `test/fixtures/${name}.ts`;
+  // The devDatabase fixture finds its watchdog script beside its own module.
+  const start = name === "devDatabase" ? ["--import", "tsx", entry] : bundled(entry);
+  const child = spawn(process.execPath, [...start, JSON.stringify(config)], {
+    stdio: ["ignore", "pipe", options.stderr === "capture" ? "pipe" : "inherit"],
+  });
   if (child.pid === undefined) throw new Error(`could not start fixture ${name}`);
   const lines: Array<Record<string, unknown>> = [];
   let buffer = "";

@@ -8,7 +8,19 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** Set in the unit lane's environment by test/run.ts: no database may be made there. */
+export const unitLaneVariable = "UNDERWAY_TEST_UNIT_LANE";
+
+/** Throws in the unit lane: a file that needs a database belongs to another lane. */
+export const refuseInUnitLane = (what: string): void => {
+  if (process.env[unitLaneVariable] !== undefined)
+    throw new Error(
+      `${what} in the unit lane, which has no database: list this file as "db" (or "system") in test/lanes.ts`,
+    );
+};
+
 const serverUrl = (): string => {
+  refuseInUnitLane("a test database was asked for");
   const url = process.env["DATABASE_URL"];
   if (url === undefined || url === "")
     throw new Error("DATABASE_URL is not set: run the tests with `npm test`");
