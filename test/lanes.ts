@@ -27,6 +27,7 @@ export type Placement = Lane | { readonly lane: Lane; readonly alone: string };
 
 /** Every test file of test/ (by file name) and its lane. */
 export const lanes: Readonly<Record<string, Placement>> = {
+  "attemptPipeline.test.ts": "db",
   "attempts.test.ts": "db",
   "cli.test.ts": "system",
   "cliHostile.test.ts": "system",
@@ -55,6 +56,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "errors.unit.test.ts": "unit",
   "events.test.ts": "system",
   "fencing.test.ts": "system",
+  "finishedApart.test.ts": "db",
   "frozen.test.ts": "system",
   "genericPlans.test.ts": "db",
   "halfopen.test.ts": "db",
@@ -89,6 +91,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "workOptions.unit.test.ts": "unit",
   "worker.test.ts": "system",
   "workerAttack.test.ts": "system",
+  "workerState.test.ts": "unit",
   "workerStreams.test.ts": "unit",
 };
 
