@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { defineJob, ValidationError } from "../src/index.ts";
+import type { Queryable } from "../src/db/query.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const WelcomeEmail = t.type({ userId: t.number, email: t.string, name: t.string });
@@ -101,6 +102,47 @@ describe("enqueue", () => {
     const many = await job.enqueueMany([{ n: 3 }, { n: 4 }], { uniqueKey: "report-7" });
     assert.deepEqual(many, [first, first]);
     assert.equal(await count("unique"), 1);
+  });
+
+  it("a unique key whose holder finishes between the insert and the look-up: enqueue and enqueueMany add a task of their own, not an error", async () => {
+    // Found by a hostile test: producers looping on one key against a fast
+    // worker got "returned no id" (enqueue, after 3 tries) and "lost track
+    // of an id" (enqueueMany, at once). Here the holder is run to its end by
+    // another connection right after the insert found its key taken, every
+    // time for the first rounds.
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "unique_race", input: N }));
+    let rounds = 0;
+    const finishingHolder = (times: number): Queryable => ({
+      query: async (config) => {
+        const result = await db().pool.query(config);
+        if (rounds >= times) return result as never;
+        if (/^\s*insert into/im.test(config.text) && result.rows.length === 0) {
+          // The insert found the key taken: its holder ends now.
+          const ran = await job.runOnce(async () => null);
+          assert.equal(ran?._tag, "succeeded", "the holder ran to its end in between");
+        } else if (/unique_key = any/.test(config.text) && result.rows.length === 0) {
+          // The look-up found the key free: another producer takes it at once.
+          rounds += 1;
+          await job.enqueue({ n: 100 + rounds }, { uniqueKey: "hot" });
+        }
+        return result as never;
+      },
+    });
+    await job.enqueue({ n: 0 }, { uniqueKey: "hot" });
+    const one = await job.enqueue({ n: 1 }, { uniqueKey: "hot", client: finishingHolder(5) });
+    rounds = 0;
+    const many = await job.enqueueMany([{ n: 2 }, { n: 3 }], {
+      uniqueKey: "hot",
+      client: finishingHolder(5),
+    });
+    assert.equal(many.length, 2);
+    assert.equal(many[0], many[1], "one task for the key within the batch");
+    const { rows } = await db().pool.query<{ id: string; state: string }>(
+      "select id::text, state::text from underway.task_all where queue_name = 'unique_race' and id = any($1::bigint[])",
+      [[one, ...many]],
+    );
+    assert.equal(rows.length, 2, "each call's id is a task of the queue");
   });
 
   it("rejects bad option values with a clear error", async () => {

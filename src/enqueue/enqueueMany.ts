@@ -64,24 +64,24 @@ const insertMany = async <In, V, R, O>(
   // once and send only the inputs as an array.
   const uniform = definition.optionsFor === undefined && inputs[0] !== undefined;
   const shared = uniform ? taskColumns(definition, inputs.slice(0, 1), options) : undefined;
+  // Inserts some inputs and gives their rows and unique keys, in input order.
+  const insertRows = async (some: ReadonlyArray<CheckedInput<V>>) =>
+    shared === undefined
+      ? insertChunk(deps, queue, db, taskColumns(definition, some, options), trace)
+      : ([
+          await orThrow(
+            tasksEnqueueUniform(sql, db, {
+              queue,
+              inputs: some.map((input) => input.json),
+              columns: shared,
+              trace,
+            })(),
+          ),
+          some.map(() => shared.uniqueKey[0] ?? null),
+        ] as const);
   for (let start = 0; start < inputs.length; start += enqueueChunk) {
     const chunk = inputs.slice(start, start + enqueueChunk);
-    const [rows, uniqueKeys] =
-      shared === undefined
-        ? await insertChunk(deps, queue, db, taskColumns(definition, chunk, options), trace)
-        : [
-            await orThrow(
-              tasksEnqueueUniform(sql, db, {
-                queue,
-                inputs: chunk.map((input) => input.json),
-                columns: shared,
-                trace,
-              })(),
-            ),
-            chunk.map(() => shared.uniqueKey[0] ?? null),
-          ];
-    ids.push(...(await idsInOrder(deps, queue, db, rows, uniqueKeys)));
-    deps.throughput.count(queue, "enqueued", rows.length);
+    ids.push(...(await idsOfChunk(deps, queue, db, chunk, insertRows)));
   }
   return ids;
 };
@@ -97,26 +97,62 @@ const insertChunk = async (
   return [rows, columns.uniqueKey] as const;
 };
 
+// How many times inputs whose unique key's holder finished between the
+// insert and the look-up are inserted again. Each round means another task
+// with that key ended meanwhile, so running out takes a key that is taken and
+// freed faster than two statements run, again and again.
+const keyRounds = 100;
+
 /**
- * Inserted rows come back in input order; where a unique key was taken,
- * the input gets the id of the live task holding it.
+ * Inserts a chunk and gives an id per input, in input order: the inserted
+ * task's, or where its unique key was taken, the live task holding it. A
+ * holder may finish between the insert and the look-up, freeing the key:
+ * those inputs are inserted again (they get a task of their own, as an
+ * enqueue after the holder finished would).
  */
-const idsInOrder = async (
+const idsOfChunk = async <V>(
   deps: ProducerDeps,
   queue: string,
   db: Queryable,
-  rows: ReadonlyArray<{ readonly id: string; readonly unique_key: string | null }>,
-  uniqueKeys: ReadonlyArray<string | null>,
+  chunk: ReadonlyArray<CheckedInput<V>>,
+  insertRows: (
+    some: ReadonlyArray<CheckedInput<V>>,
+  ) => Promise<
+    readonly [
+      ReadonlyArray<{ readonly id: string; readonly unique_key: string | null }>,
+      ReadonlyArray<string | null>,
+    ]
+  >,
 ): Promise<string[]> => {
-  if (rows.length === uniqueKeys.length) return rows.map((row) => row.id);
-  const taken = uniqueKeys.filter((key): key is string => key !== null);
-  const existing = await orThrow(tasksFindUnique(deps.sql, db, { queue, keys: taken })());
-  const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
-  let next = 0;
-  const unkeyed = rows.filter((row) => row.unique_key === null);
-  return uniqueKeys.map((key) => {
-    const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
-    if (id === undefined) throw new UnderwayError(`enqueueMany on queue ${queue} lost track of an id`);
-    return id;
-  });
+  const ids: Array<string | undefined> = chunk.map(() => undefined);
+  let todo = chunk.map((_, index) => index);
+  let lastKey: string | null = null;
+  for (let round = 0; round < keyRounds && todo.length > 0; round += 1) {
+    const [rows, uniqueKeys] = await insertRows(todo.map((index) => chunk[index] as CheckedInput<V>));
+    deps.throughput.count(queue, "enqueued", rows.length);
+    const taken =
+      rows.length === uniqueKeys.length ? [] : uniqueKeys.filter((key): key is string => key !== null);
+    const existing =
+      taken.length === 0 ? [] : await orThrow(tasksFindUnique(deps.sql, db, { queue, keys: taken })());
+    const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
+    const unkeyed = rows.filter((row) => row.unique_key === null);
+    let next = 0;
+    const again: number[] = [];
+    todo.forEach((index, position) => {
+      const key = uniqueKeys[position] ?? null;
+      const id = key === null ? unkeyed[next++]?.id : byKey.get(key);
+      if (id === undefined && key === null)
+        throw new UnderwayError(`enqueueMany on queue ${queue} lost track of an id`);
+      if (id === undefined) {
+        again.push(index);
+        lastKey = key;
+      } else ids[index] = id;
+    });
+    todo = again;
+  }
+  if (todo.length > 0)
+    throw new UnderwayError(
+      `enqueueMany on queue ${queue}: the unique key ${JSON.stringify(lastKey)} was taken and freed ${keyRounds} times while this call ran; its transaction writes nothing`,
+    );
+  return ids as string[];
 };

@@ -31,6 +31,10 @@ export const enqueueOne = async <In, V, R, O>(
   );
 };
 
+// How many times an enqueue whose unique key's holder finished between the
+// insert and the look-up is tried again.
+const keyRounds = 100;
+
 const insertOne = async (
   deps: ProducerDeps,
   queue: string,
@@ -41,8 +45,10 @@ const insertOne = async (
   const { sql } = deps;
   const uniqueKey = columns.uniqueKey[0] ?? null;
   // A conflicting task may finish between the insert and the look-up; then
-  // the key is free again and the insert is retried.
-  for (let tries = 0; tries < 3; tries += 1) {
+  // the key is free again and the insert is retried. Each round means
+  // another task with this key ended meanwhile: running out takes a key
+  // taken and freed faster than two statements run, again and again.
+  for (let tries = 0; tries < keyRounds; tries += 1) {
     const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
     if (id !== undefined) deps.throughput.count(queue, "enqueued");
     if (id !== undefined) return id;
@@ -50,5 +56,9 @@ const insertOne = async (
     const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: [uniqueKey] })());
     if (existing[0] !== undefined) return existing[0].id;
   }
-  throw new UnderwayError(`enqueue on queue ${queue} returned no id`);
+  throw new UnderwayError(
+    uniqueKey === null
+      ? `enqueue on queue ${queue} returned no id`
+      : `enqueue on queue ${queue}: the unique key ${JSON.stringify(uniqueKey)} was taken and freed ${keyRounds} times while this call ran; nothing was written`,
+  );
 };
