@@ -102,7 +102,7 @@ const storedError = ({ message, name, stack }: AttemptError): StoredError => ({
 export const tasksRetry = defineQuery<
   Omit<Failure, "error"> & StoredError & { readonly delayMs: number },
   { readonly task_id: string }
->("tasksRetry", ["id", "attempt", "errorMessage", "delayMs", "attemptState", "errorName", "errorStack"])
+>("tasksRetry", ["errorMessage", "delayMs", "id", "attempt", "attemptState", "errorName", "errorStack"])
   .from(({ error, ...failure }: Failure & { readonly delayMs: number }) => ({
     ...failure,
     ...storedError(error),
@@ -113,7 +113,7 @@ export const tasksRetry = defineQuery<
 export const tasksFail = defineQuery<
   Omit<Failure, "error"> & StoredError & { readonly dlq: string | null },
   { readonly task_id: string }
->("tasksFail", ["id", "attempt", "errorMessage", "attemptState", "dlq", "errorName", "errorStack"])
+>("tasksFail", ["id", "attempt", "errorMessage", "dlq", "attemptState", "errorName", "errorStack"])
   .from(({ error, ...failure }: Failure & { readonly dlq: string | null }) => ({
     ...failure,
     ...storedError(error),
