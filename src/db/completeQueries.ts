@@ -1,4 +1,4 @@
-import type { ClaimedRow, ClaimParams, Fenced } from "./claimQueries.ts";
+import { claimedRowOf, type ClaimedRecord, type ClaimedRow, type ClaimParams, type Fenced } from "./claimQueries.ts";
 import { firstOrNoneOf, stepColumns, type EnqueueArrays, type EnqueueColumns } from "./enqueueColumns.ts";
 import { anyRow, defineQuery, idsOf } from "./query.ts";
 
@@ -22,10 +22,15 @@ export interface CompletedAndClaimed {
 }
 
 /** tasksComplete and tasksClaim in one statement: one round trip, one commit. */
-export const tasksCompleteAndClaim = defineQuery<Successes & ClaimParams, CompletedAndClaimed>(
-  "tasksCompleteAndClaim",
-  ["ids", "attempts", "outputs", "queue", "limit", "workerId", "startable"],
-).map((rows): CompletedAndClaimed => rows[0] ?? { completed: [], claimed: [] });
+export const tasksCompleteAndClaim = defineQuery<
+  Successes & ClaimParams,
+  { readonly completed: ReadonlyArray<string>; readonly claimed: ReadonlyArray<ClaimedRecord> }
+>("tasksCompleteAndClaim", ["ids", "attempts", "outputs", "queue", "limit", "workerId", "startable"]).map(
+  (rows): CompletedAndClaimed => {
+    const row = rows[0];
+    return row === undefined ? { completed: [], claimed: [] } : { completed: row.completed, claimed: row.claimed.map(claimedRowOf) };
+  },
+);
 
 type StepArrays = EnqueueArrays<typeof stepColumns>;
 
