@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { queryNames, type QueryName } from "./db/queryNames.ts";
 import { quoteSchema } from "./identifier.ts";
+import { queryText, type QueryText } from "./queryText.ts";
 
 /**
  * The `db/` folder, found from this file both in `src/` (tsx, tests) and in
@@ -39,11 +40,28 @@ export const withSchema = (text: string, schema: string): string =>
 /** The text of every file of `db/queries/`, bound to one schema. */
 export type Queries = Readonly<Record<QueryName, string>>;
 
-/** Reads every query the catalogue names; a missing file fails here, at start-up, not on first use. */
+/** A file of `db/` by its path under it (`queries/x.sql`, `fragments/y.sql`), or undefined when absent. */
+const readDbFile = (path: string): string | undefined => {
+  const file = `${dbFolder()}${path}`;
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+};
+
+/** One query of `db/queries/`, its fragments spliced and its named parameters numbered (./queryText.ts). */
+export const readQueryText = (name: QueryName): QueryText => queryText(name, readDbFile);
+
+/** The names of the shared fragments of `db/fragments/`. */
+export const fragmentNames = (): ReadonlyArray<string> =>
+  readdirSync(`${dbFolder()}fragments`)
+    .filter((file) => file.endsWith(".sql"))
+    .map((file) => file.replace(/\.sql$/, ""))
+    .sort();
+
+/**
+ * Reads every query the catalogue names, fragments spliced and parameters
+ * numbered; a missing file or fragment, or a file mixing `$n` with named
+ * parameters, fails here, at start-up, not on first use.
+ */
 export const readQueries = (schema: string): Queries =>
   Object.fromEntries(
-    queryNames.map((name) => [
-      name,
-      withSchema(readFileSync(`${dbFolder()}queries/${name}.sql`, "utf8"), schema),
-    ]),
+    queryNames.map((name) => [name, withSchema(readQueryText(name).text, schema)]),
   ) as Record<QueryName, string>;

@@ -4,7 +4,6 @@
 // in a server crash only makes a task run again. Each statement is run here
 // inside an open transaction, where the setting it leaves can be read.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import type pg from "pg";
@@ -13,7 +12,8 @@ import { tasksClaim } from "../src/db/claimQueries.ts";
 import { tasksComplete, tasksCompleteAndClaim } from "../src/db/completeQueries.ts";
 import { tasksHeartbeat } from "../src/db/leaseQueries.ts";
 import type { Sql } from "../src/db/query.ts";
-import { readQueries } from "../src/sql.ts";
+import { readQueries, readQueryText } from "../src/sql.ts";
+import { queryNames } from "../src/db/queryNames.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
@@ -44,18 +44,36 @@ const settingAfter = async (pool: pg.Pool, work: (client: pg.PoolClient) => Prom
   }
 };
 
+/** One task's success, without output. */
+const successOf = (row: { readonly id: string; readonly attempt: number }) => ({
+  ids: [row.id],
+  attempts: [row.attempt],
+  outputs: [null],
+});
+
+/** A claim of up to `limit` tasks of `queue`, all startable. */
+const claimOf = (queue: string, limit: number) => ({
+  queue,
+  limit,
+  workerId: "test-worker",
+  startable: limit,
+});
+
+/** The queries of schema underway, run as named statements. */
+const namedSql = (): Sql => ({
+  schema: "underway",
+  queries: readQueries("underway"),
+  preparedStatements: true,
+  onCollision: () => undefined,
+});
+
 describe("durability of each write", () => {
   const { db, connect } = useDatabase("durability");
 
   it("enqueues wait for the WAL flush; claims, completions and renewals do not", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "durable", input: N }));
-    const sql: Sql = {
-      schema: "underway",
-      queries: readQueries("underway"),
-      preparedStatements: true,
-      onCollision: () => undefined,
-    };
+    const sql = namedSql();
     const pool = db().pool;
 
     assert.equal(await settingAfter(pool, (client) => job.enqueue({ n: 1 }, { client })), "on");
@@ -73,13 +91,8 @@ describe("durability of each write", () => {
       const renewed = await tasksHeartbeat(sql, client, { ids: [row.id], attempts: [row.attempt] })();
       assert.equal(renewed._tag === "Right" && renewed.right.length, 1);
       const both = await tasksCompleteAndClaim(sql, client, {
-        ids: [row.id],
-        attempts: [row.attempt],
-        outputs: [null],
-        queue: "durable",
-        limit: 5,
-        workerId: "test-worker",
-        startable: 5,
+        ...successOf(row),
+        ...claimOf("durable", 5),
       })();
       assert.ok(both._tag === "Right");
       assert.deepEqual(both.right.completed, [row.id]);
@@ -104,11 +117,83 @@ describe("durability of each write", () => {
     assert.equal(completedAlone, "off");
   });
 
+  // Rows become camelCase once, where the query returns (claimedRowOf):
+  // the claim and the completion that claims (whose rows travel as JSON)
+  // must bring back the same fields, none left undefined by a missed column.
+  it("tasksClaim and tasksCompleteAndClaim bring back the same camelCase rows, and heartbeats cancelRequested", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "camel", input: N }));
+    const sql = namedSql();
+    await job.enqueue({ n: 1 }, { concurrencyKey: "k", concurrencyLimit: 2, priority: 1 });
+    await job.enqueue({ n: 2 }, { concurrencyKey: "k", concurrencyLimit: 2 });
+    const fields = [
+      "admitted",
+      "attempt",
+      "attemptBudget",
+      "concurrencyKey",
+      "concurrencyLimit",
+      "dlqFrom",
+      "heartbeatMs",
+      "id",
+      "input",
+      "jobId",
+      "maxAttempts",
+      "priority",
+      "retryCoefficient",
+      "retryInitialMs",
+      "retryJitter",
+      "retryMaxMs",
+      "stepIndex",
+      "timeoutMs",
+      "traceContext",
+      "waitMs",
+    ];
+    const client = await db().pool.connect();
+    try {
+      await client.query("begin");
+      const claimed = await tasksClaim(sql, client, { queue: "camel", limit: 1, workerId: "w" })();
+      const first = claimed._tag === "Right" ? claimed.right[0] : undefined;
+      assert.ok(first !== undefined, "claimed one");
+      const renewed = await tasksHeartbeat(sql, client, { ids: [first.id], attempts: [first.attempt] })();
+      assert.deepEqual(renewed._tag === "Right" && renewed.right, [
+        { id: first.id, cancelRequested: false, renewed: true },
+      ]);
+      const both = await tasksCompleteAndClaim(sql, client, {
+        ...successOf(first),
+        ...claimOf("camel", 1),
+      })();
+      const second = both._tag === "Right" ? both.right.claimed[0] : undefined;
+      assert.ok(second !== undefined, "claimed the other");
+      for (const row of [first, second]) {
+        assert.deepEqual(Object.keys(row).sort(), fields);
+        assert.deepEqual(
+          fields.filter((field) => row[field as keyof typeof row] === undefined),
+          [],
+          "fields left undefined",
+        );
+        assert.deepEqual(
+          [
+            row.maxAttempts,
+            row.heartbeatMs,
+            row.concurrencyKey,
+            row.concurrencyLimit,
+            row.admitted,
+            row.jobId,
+          ],
+          [5, 30000, "k", 2, true, null],
+        );
+      }
+      assert.deepEqual([first.priority, second.priority], [1, 0]);
+    } finally {
+      await client.query("rollback");
+      client.release();
+    }
+  });
+
   it("only the statements whose loss reruns a task commit without waiting", () => {
-    const folder = new URL("../db/queries/", import.meta.url);
-    const setting = readdirSync(folder)
-      .filter((file) => readFileSync(new URL(file, folder), "utf8").includes("'synchronous_commit'"))
-      .map((file) => file.replace(/\.sql$/, ""))
+    // As loaded: the preamble is a fragment (db/fragments/commitAsync.sql).
+    const setting = queryNames
+      .filter((name) => readQueryText(name).text.includes("'synchronous_commit'"))
       .sort();
     assert.deepEqual(setting, [...asyncQueries].sort());
   });
@@ -120,12 +205,7 @@ describe("durability of each write", () => {
   it("a completion calls the outcome trigger once per statement, not per row, and the retry trigger not at all", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "unheard", input: N }));
-    const sql: Sql = {
-      schema: "underway",
-      queries: readQueries("underway"),
-      preparedStatements: true,
-      onCollision: () => undefined,
-    };
+    const sql = namedSql();
     await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     const client = await db().pool.connect();
     // Calls of the outcome triggers' functions made by one completion of

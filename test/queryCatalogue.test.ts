@@ -1,13 +1,16 @@
 // The query catalogue (src/db/) held to the SQL files of db/queries/: each
-// file belongs to exactly one entry, each entry binds as many parameters as
-// its SQL numbers, and each entry is used by the library. Files only, no
+// file belongs to exactly one entry, each entry binds the parameters its SQL
+// names (in their order) or as many as it numbers, each shared fragment of
+// db/fragments/ is spliced somewhere, and each entry is used by the library. Files only, no
 // database: the queries themselves run against PostgreSQL in the other
 // tests, through the API.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import type { QueryEntry } from "../src/db/query.ts";
-import { queryNames } from "../src/db/queryNames.ts";
+import { queryNames, type QueryName } from "../src/db/queryNames.ts";
+import { queryText } from "../src/queryText.ts";
+import { fragmentNames, readQueryText } from "../src/sql.ts";
 
 const dbFolder = new URL("../src/db/", import.meta.url);
 const queriesFolder = new URL("../db/queries/", import.meta.url);
@@ -42,12 +45,12 @@ const sqlFiles = (): string[] =>
     .sort();
 
 /**
- * The highest `$n` of a query's SQL, comments left out: a filtered query's
- * comments name where the filter's own parameters start, which the filter
- * numbers, not the entry.
+ * The highest `$n` of a query's SQL as loaded (fragments spliced, names
+ * numbered), comments left out: a filtered query's comments name where the
+ * filter's own parameters start, which the filter numbers, not the entry.
  */
-const highestParam = (name: string): number => {
-  const code = readFileSync(new URL(`${name}.sql`, queriesFolder), "utf8").replace(/--.*$/gm, "");
+const highestParam = (name: QueryName): number => {
+  const code = readQueryText(name).text.replace(/--.*$/gm, "");
   return Math.max(0, ...[...code.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
 };
 
@@ -110,11 +113,74 @@ describe("query catalogue", () => {
     }
   });
 
+  it("binds a file's named parameters by their names, in their order of first appearance", async () => {
+    for (const { name, entry } of await catalogue()) {
+      const named = readQueryText(entry.file).params;
+      if (named.length > 0)
+        assert.deepEqual(
+          entry.params,
+          named,
+          `${name}'s list against the :names of ${entry.file}.sql (and its fragments)`,
+        );
+    }
+  });
+
+  it("splices every fragment of db/fragments/ somewhere", () => {
+    const used = new Set(queryNames.flatMap((name) => readQueryText(name).fragments));
+    assert.deepEqual(
+      fragmentNames().filter((fragment) => !used.has(fragment)),
+      [],
+      "fragments no query splices",
+    );
+  });
+
   it("uses every entry somewhere in src/", async () => {
     const used = importsFromCatalogue();
     const unused = (await catalogue())
       .filter(({ module, name }) => !used.has(`${module}:${name}`))
       .map(({ module, name }) => `${module}: ${name}`);
     assert.deepEqual(unused, []);
+  });
+});
+
+/** queryText over files held in memory, by their path under db/. */
+const load = (files: Record<string, string>, name = "q") => queryText(name, (path) => files[path]);
+
+describe("query loader", () => {
+  it("splices fragments and numbers named parameters in order of first appearance", () => {
+    const { text, params, fragments } = load({
+      "queries/q.sql":
+        "-- $1 in a comment, {{> gone}} too\nselect {{> pair}}, :b::int, ':a', \":a\", x[1:2] where {{> pair}}\n",
+      "fragments/pair.sql": "-- The header comment is left out.\n:a + :b\n",
+    });
+    assert.equal(
+      text,
+      "-- $1 in a comment, {{> gone}} too\nselect $1 + $2, $2::int, ':a', \":a\", x[1:2] where $1 + $2\n",
+    );
+    assert.deepEqual(params, ["a", "b"]);
+    assert.deepEqual(fragments, ["pair"]);
+  });
+
+  it("refuses a fragment reference that does not resolve, naming the file and the fragment", () => {
+    assert.throws(
+      () => load({ "queries/q.sql": "select 1 where {{> claimCandidate}}" }),
+      /db\/queries\/q\.sql: fragment \{\{> claimCandidate\}\} not found in db\/fragments\//,
+    );
+    assert.throws(
+      () =>
+        load({
+          "queries/q.sql": "select {{> a}}",
+          "fragments/a.sql": "{{> b}}",
+          "fragments/b.sql": "{{> a}}",
+        }),
+      /db\/fragments\/b\.sql: fragment \{\{> a\}\} splices itself/,
+    );
+  });
+
+  it("refuses a file that mixes $n with named parameters, naming the file and the names", () => {
+    assert.throws(
+      () => load({ "queries/q.sql": "select :queue, $2" }),
+      /db\/queries\/q\.sql: mixes \$n with named parameters \(:queue\)/,
+    );
   });
 });

@@ -59,7 +59,7 @@ describe("races", () => {
       const claim = async (client: pg.PoolClient): Promise<string[]> => {
         const rows = await tasksClaim(sql, client, { queue: "opposite", limit: 1, workerId: "test" })();
         if (rows._tag === "Left") throw rows.left.cause;
-        return rows.right.map((row) => row.concurrency_key ?? "?");
+        return rows.right.map((row) => row.concurrencyKey ?? "?");
       };
       assert.deepEqual(await claim(one), ["a"]);
       assert.deepEqual(await claim(two), ["b"]);

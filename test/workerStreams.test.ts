@@ -40,7 +40,7 @@ interface Item {
 const keyOf = { key: (item: Item) => item.key, limit: (item: Item) => item.limit };
 
 const rowOf = (id: string, heartbeatMs: number): ClaimedRow =>
-  ({ id, heartbeat_ms: heartbeatMs, concurrency_key: null, concurrency_limit: 1 }) as unknown as ClaimedRow;
+  ({ id, heartbeatMs, concurrencyKey: null, concurrencyLimit: 1 }) as unknown as ClaimedRow;
 
 describe("worker streams on virtual time", () => {
   it("runs at most a key's limit of its tasks at once, without holding up other keys, within the global limit", () => {

@@ -1,8 +1,8 @@
--- $1 the exact-count bound. Every queue that has tasks (a loose scan of
+-- :bound the exact-count bound. Every queue that has tasks (a loose scan of
 -- task_queue_state_idx, one index probe per queue) with its count per
--- state. Most queues are small: one index-only range of at most $1 + 1
+-- state. Most queues are small: one index-only range of at most :bound + 1
 -- entries counts all their states at once. A queue with more gets a count
--- per state bounded at $1 + 1 and, where that passed $1, the planner's
+-- per state bounded at :bound + 1 and, where that passed :bound, the planner's
 -- estimate. Never a count(*) over a whole state of a large queue, and never
 -- a plan per queue: at 10,000 queues, estimating every (queue, state) first
 -- (5 EXPLAINs a queue) took seconds.
@@ -19,7 +19,7 @@ with recursive names(name) as (
           -- Ordered by the index key so that only task_queue_state_idx
           -- serves it: a scan of anything else for a rare pair reads the table.
           select t.state from {{schema}}.task_all t where t.queue_name = n.name
-           order by t.queue_name, t.state, t.id limit $1 + 1
+           order by t.queue_name, t.state, t.id limit :bound + 1
         ) b
        group by b.state
     ) s
@@ -28,15 +28,15 @@ with recursive names(name) as (
   select l.queue, s.state, (
     select count(*) from (
       select 1 from {{schema}}.task_all t where t.queue_name = l.queue and t.state = s.state
-       order by t.queue_name, t.state, t.id limit $1 + 1
+       order by t.queue_name, t.state, t.id limit :bound + 1
     ) bounded
   ) as exact
-    from (select distinct queue from scanned where total > $1) l
+    from (select distinct queue from scanned where total > :bound) l
    cross join unnest(enum_range(null::{{schema}}.task_state)) s(state)
 )
-select queue, state, count::float8 as estimate, count::float8 as exact from scanned where total <= $1
+select queue, state, count::float8 as estimate, count::float8 as exact from scanned where total <= :bound
 union all
 select queue, state,
-       (case when exact > $1 then {{schema}}.task_count_estimate(queue, state) else exact end)::float8,
+       (case when exact > :bound then {{schema}}.task_count_estimate(queue, state) else exact end)::float8,
        exact::float8
   from large where exact > 0

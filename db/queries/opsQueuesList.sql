@@ -1,4 +1,4 @@
--- $1 queue names that have tasks, $2 those of them with pending tasks, $3
+-- :queues queue names that have tasks, :pending those of them with pending tasks, :bound
 -- the exact-count bound. Each of these and every registered queue, with its
 -- dead-letter queue, pause and the age of its oldest due pending task
 -- (task_oldest_due reads the claim index; asked only of queues with pending
@@ -8,10 +8,10 @@
 -- retrying (waiting out a backoff), and when the next falls due. Within one
 -- priority the claim index is ordered by run_at, so the tasks not due are
 -- one range at its end: a loose scan over the priorities, then at most
--- $3 + 1 entries of each range.
+-- :bound + 1 entries of each range.
 --
 -- Dead-lettered: failed tasks of its dead-letter queue that came from it
--- (bounded at $3 + 1 too), so the source queue's row shows them.
+-- (bounded at :bound + 1 too), so the source queue's row shows them.
 select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
        case when q.has_pending then
          extract(epoch from now() - {{schema}}.task_oldest_due(q.name))::float8
@@ -20,11 +20,11 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
        w.next_due as "nextDueAt",
        coalesce(d.dead, 0)::float8 as "deadLettered"
   -- One row per queue, flagged when it has pending tasks, in one grouping:
-  -- a join to the $2 array instead planned as a nested loop over it, 10,000
+  -- a join to the :pending array instead planned as a nested loop over it, 10,000
   -- queues made 100 million comparisons (6 s).
   from (select name, bool_or(pending)
-          from (select unnest($1::text[]), false
-                union all select unnest($2::text[]), true
+          from (select unnest(:queues::text[]), false
+                union all select unnest(:pending::text[]), true
                 union all select name, false from {{schema}}.queue) s(name, pending)
          group by name) q(name, has_pending)
   left join {{schema}}.queue r on r.name = q.name
@@ -45,7 +45,7 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
       from heads h cross join lateral (
         select t.attempt, t.run_at from {{schema}}.task t
          where t.queue_name = q.name and t.state = 'pending' and t.priority = h.priority and t.run_at > now()
-         order by t.priority desc, t.run_at, t.id limit $3 + 1
+         order by t.priority desc, t.run_at, t.id limit :bound + 1
       ) l
      where h.priority is not null
   ) w on q.has_pending
@@ -53,7 +53,7 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
     select count(*) as dead from (
       select 1 from {{schema}}.task_finished t
        where t.queue_name = r.dlq_name and t.state = 'failed' and t.dlq_from = q.name
-       order by t.queue_name, t.state, t.id limit $3 + 1
+       order by t.queue_name, t.state, t.id limit :bound + 1
     ) b
   ) d on r.dlq_name is not null
  order by q.name

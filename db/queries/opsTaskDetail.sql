@@ -1,4 +1,4 @@
--- $1 id: one task with everything stored about it but its history.
+-- :id: one task with everything stored about it but its history.
 select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as "maxAttempts",
        t.priority, t.concurrency_key as "concurrencyKey", t.job_id as "jobId",
        t.step_index as "stepIndex", left(t.error, 1000) as error, t.run_at as "runAt",
@@ -10,4 +10,4 @@ select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as 
        t.worker_id as "workerId", t.lease_expires_at as "leaseExpiresAt", t.dlq_from as "dlqFrom",
        t.cancel_requested_at as "cancelRequestedAt"
   from {{schema}}.task_all t
- where t.id = $1
+ where t.id = :id

@@ -1,2 +1,2 @@
--- $1 listener id: no outcome stream of this process is subscribed any more.
-delete from {{schema}}.outcome_listener where listener_id = $1
+-- :listenerId: no outcome stream of this process is subscribed any more.
+delete from {{schema}}.outcome_listener where listener_id = :listenerId

@@ -1,2 +1,2 @@
--- $1 queue: when it was paused, or no row / null when it is not.
-select paused_at as "pausedAt" from {{schema}}.queue where name = $1
+-- :queue: when it was paused, or no row / null when it is not.
+select paused_at as "pausedAt" from {{schema}}.queue where name = :queue

@@ -1,15 +1,15 @@
--- $1 queue, $2 schedule version the caller acts on, $3 tick time.
+-- :queue, :version schedule version the caller acts on, :tickAt tick time.
 -- Claims one tick, in the caller's transaction: the primary key lets exactly
 -- one concurrent caller insert it (the others wait for its commit, then find
 -- the row), and a caller on an outdated version inserts nothing. Ticks older
 -- than the 7-day horizon are refused, because their rows may have been
 -- pruned; the caller that claims a tick prunes its queue's expired rows.
 with current as (
-  select queue_name, version from {{schema}}.schedule where queue_name = $1
+  select queue_name, version from {{schema}}.schedule where queue_name = :queue
 ), tick as (
   insert into {{schema}}.schedule_tick (queue_name, tick_at)
-  select queue_name, $3 from current
-   where version = $2::bigint and $3::timestamptz > now() - interval '7 days'
+  select queue_name, :tickAt from current
+   where version = :version::bigint and :tickAt::timestamptz > now() - interval '7 days'
   on conflict do nothing
   returning queue_name, tick_at
 ), recorded as (
@@ -17,6 +17,6 @@ with current as (
     from tick where s.queue_name = tick.queue_name
 ), pruned as (
   delete from {{schema}}.schedule_tick
-   where queue_name = $1 and tick_at <= now() - interval '7 days' and exists (select 1 from tick)
+   where queue_name = :queue and tick_at <= now() - interval '7 days' and exists (select 1 from tick)
 )
 select (select version::text from current) as version, exists (select 1 from tick) as claimed

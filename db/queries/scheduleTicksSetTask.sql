@@ -1,2 +1,2 @@
--- $1 queue, $2 tick time, $3 the task it enqueued: which task each tick made.
-update {{schema}}.schedule_tick set task_id = $3 where queue_name = $1 and tick_at = $2
+-- :queue, :tickAt tick time, :taskId the task it enqueued: which task each tick made.
+update {{schema}}.schedule_tick set task_id = :taskId where queue_name = :queue and tick_at = :tickAt

@@ -1,2 +1,2 @@
--- $1 queue. Returns the row if there was one.
-delete from {{schema}}.schedule where queue_name = $1 returning queue_name
+-- :queue. Returns the row if there was one.
+delete from {{schema}}.schedule where queue_name = :queue returning queue_name

@@ -1,4 +1,4 @@
--- $1 queue. Enqueues the schedule's task now, outside its cron: the stored
+-- :queue. Enqueues the schedule's task now, outside its cron: the stored
 -- input, with the options (retries, timeout, priority, keys...) of the task
 -- its latest tick enqueued or, before any tick, of the queue's newest task
 -- (one probe per state of task_queue_state_idx), since only the job's
@@ -8,12 +8,12 @@
 with model as (
   select coalesce(
     (select k.task_id from {{schema}}.schedule_tick k
-      where k.queue_name = $1 and k.task_id is not null
+      where k.queue_name = :queue and k.task_id is not null
         and exists (select 1 from {{schema}}.task_all t where t.id = k.task_id)
       order by k.tick_at desc limit 1),
     (select max(n.id) from unnest(enum_range(null::{{schema}}.task_state)) st(state)
        cross join lateral (
-         select t.id from {{schema}}.task_all t where t.queue_name = $1 and t.state = st.state
+         select t.id from {{schema}}.task_all t where t.queue_name = :queue and t.state = st.state
           order by t.queue_name, t.state, t.id desc limit 1) n)
   ) as id
 )
@@ -29,7 +29,7 @@ select s.queue_name, s.input, t.max_attempts, t.retry_initial_ms, t.retry_max_ms
   from {{schema}}.schedule s
   join model m on true
   join {{schema}}.task_all t on t.id = m.id
- where s.queue_name = $1
+ where s.queue_name = :queue
 on conflict (queue_name, unique_key) where unique_key is not null
 do nothing
 returning id::text

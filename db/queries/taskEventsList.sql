@@ -1,5 +1,5 @@
--- $1 id: what happened to a task besides its attempts, oldest first.
+-- :id: what happened to a task besides its attempts, oldest first.
 select kind, attempt, at, details
   from {{schema}}.task_event
- where task_id = $1
+ where task_id = :id
  order by id

@@ -1,4 +1,4 @@
--- $1 task id or null, $2 job id or null, $3 the cancel channel, $4 the queue
+-- :taskId or null, :jobId or null, :channel the cancel channel, :queue the queue
 -- (a handle cancels only its own queue's tasks). A pending
 -- task becomes cancelled at once. A running one is only marked
 -- cancel-requested: it stays in progress, and keeps its concurrency key's
@@ -16,8 +16,8 @@ update {{schema}}.task t
        finished_at = case when t.state = 'pending' then now() else t.finished_at end,
        error = case when t.state = 'pending' then 'cancelled' else t.error end,
        cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
- where (t.id = $1::bigint or t.job_id = $2::uuid) and t.state in ('pending', 'in_progress')
-   and t.queue_name = $4
+ where (t.id = :taskId::bigint or t.job_id = :jobId::uuid) and t.state in ('pending', 'in_progress')
+   and t.queue_name = :queue
 returning t.id::text,
           case when t.state = 'cancelled' then 'pending' else 'in_progress' end as previous,
-          case when t.state = 'in_progress' then pg_notify($3, t.id::text) end as notified
+          case when t.state = 'in_progress' then pg_notify(:channel, t.id::text) end as notified

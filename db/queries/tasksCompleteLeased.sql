@@ -1,6 +1,6 @@
 -- A transactional handler's success, written inside the handler's own
--- transaction: $1 id, $2 attempt, $3 output; then the next step of a job, as
--- arrays of zero or one element ($4 input … $17 delay in ms, $18 step index).
+-- transaction: :id, :attempt, :output; then the next step of a job, as
+-- arrays of zero or one element (:inputs … :delayMs, :stepIndex).
 -- Fenced by the attempt AND by the lease: a worker whose lease expired (even
 -- if no one has reaped it yet, unless this transaction holds the row) matches no row, and its caller rolls the whole
 -- transaction back, handler writes included. The clock is
@@ -12,7 +12,7 @@
 with completed as (
   -- Leaves task for task_finished, as tasksComplete.
   delete from {{schema}}.task t
-   where t.id = $1::bigint and t.attempt = $2::integer and t.state = 'in_progress'
+   where t.id = :id::bigint and t.attempt = :attempt::integer and t.state = 'in_progress'
      and case when t.lease_expires_at > statement_timestamp() then true
               -- Or the row is this transaction's already: the handler updated
               -- or locked its own task row (xmin or xmax is an id this
@@ -29,7 +29,7 @@ with completed as (
   returning t
 ), finished as (
   insert into {{schema}}.task_finished
-  select f.* from completed c cross join lateral {{schema}}.task_succeeded(c.t, $3::jsonb, statement_timestamp()) f
+  select f.* from completed c cross join lateral {{schema}}.task_succeeded(c.t, :output::jsonb, statement_timestamp()) f
 ), continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
@@ -39,9 +39,9 @@ with completed as (
          n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
          n.concurrency_limit, n.unique_key, statement_timestamp() + n.delay_ms * interval '1 millisecond',
          (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
-    from unnest($4::jsonb[], $5::integer[], $6::integer[], $7::integer[], $8::float8[],
-                $9::float8[], $10::integer[], $11::integer[], $12::bigint[], $13::integer[], $14::text[],
-                $15::integer[], $16::text[], $17::float8[], $18::integer[])
+    from unnest(:inputs::jsonb[], :maxAttempts::integer[], :retryInitialMs::integer[], :retryMaxMs::integer[], :retryCoefficient::float8[],
+                :retryJitter::float8[], :timeoutMs::integer[], :heartbeatMs::integer[], :ttlMs::bigint[], :priority::integer[], :concurrencyKey::text[],
+                :concurrencyLimit::integer[], :uniqueKey::text[], :delayMs::float8[], :stepIndex::integer[])
          as n(input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
               delay_ms, step_index)

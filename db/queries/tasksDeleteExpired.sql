@@ -1,4 +1,4 @@
--- $1 batch size. Deletes one batch of finished tasks whose ttl has passed,
+-- :limit batch size. Deletes one batch of finished tasks whose ttl has passed,
 -- with their attempts and events. Only task_finished is read: pending and
 -- running tasks (in task) are never touched. Read in expiry order off
 -- task_finished_expiry_idx; SKIP LOCKED lets many sweepers share the work
@@ -9,7 +9,7 @@ with expired as (
     from {{schema}}.task_finished
    where {{schema}}.task_expires_at(finished_at, ttl_ms) < now()
    order by {{schema}}.task_expires_at(finished_at, ttl_ms)
-   limit $1
+   limit :limit
    for update skip locked
 ), attempts as (
   delete from {{schema}}.task_attempt a using expired e where a.task_id = e.id

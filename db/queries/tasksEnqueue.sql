@@ -1,16 +1,16 @@
 -- One row per array element; one array parameter per column, so a batch of
 -- any size is one statement with 18 parameters, far under the 65,535 limit.
--- $18 (one for all rows) the producer's W3C trace context, or null.
+-- :trace (one for all rows) the producer's W3C trace context, or null.
 insert into {{schema}}.task (
   queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
   timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
   run_at, job_id, step_index, trace_context)
-select $1, v.input, v.max_attempts, v.retry_initial_ms, v.retry_max_ms, v.retry_coefficient, v.retry_jitter,
+select :queue, v.input, v.max_attempts, v.retry_initial_ms, v.retry_max_ms, v.retry_coefficient, v.retry_jitter,
        v.timeout_ms, v.heartbeat_ms, v.ttl_ms, v.priority, v.concurrency_key, v.concurrency_limit, v.unique_key,
-       now() + v.delay_ms * interval '1 millisecond', v.job_id, v.step_index, $18::jsonb
-  from unnest($2::jsonb[], $3::integer[], $4::integer[], $5::integer[], $6::float8[], $7::float8[],
-              $8::integer[], $9::integer[], $10::bigint[], $11::integer[], $12::text[], $13::integer[],
-              $14::text[], $15::float8[], $16::uuid[], $17::integer[])
+       now() + v.delay_ms * interval '1 millisecond', v.job_id, v.step_index, :trace::jsonb
+  from unnest(:inputs::jsonb[], :maxAttempts::integer[], :retryInitialMs::integer[], :retryMaxMs::integer[], :retryCoefficient::float8[], :retryJitter::float8[],
+              :timeoutMs::integer[], :heartbeatMs::integer[], :ttlMs::bigint[], :priority::integer[], :concurrencyKey::text[], :concurrencyLimit::integer[],
+              :uniqueKey::text[], :delayMs::float8[], :jobId::uuid[], :stepIndex::integer[])
        with ordinality as v(input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
               delay_ms, job_id, step_index, ord)

@@ -1,3 +1,3 @@
--- $1 queue, $2 unique keys: the live tasks holding them (task holds live tasks only) (enqueue de-duplication).
+-- :queue, :keys unique keys: the live tasks holding them (task holds live tasks only) (enqueue de-duplication).
 select id::text, unique_key, job_id::text from {{schema}}.task
- where queue_name = $1 and unique_key = any($2::text[])
+ where queue_name = :queue and unique_key = any(:keys::text[])

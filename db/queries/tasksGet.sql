@@ -1,4 +1,4 @@
--- $1 id: one task as the outcome stream describes it.
+-- :id: one task as the outcome stream describes it.
 select id::text, queue_name as queue, state, attempt, output, error, run_at as "runAt", job_id as "jobId",
        step_index as "stepIndex", dlq_from as "dlqFrom"
-  from {{schema}}.task_all where id = $1
+  from {{schema}}.task_all where id = :id

@@ -1,4 +1,4 @@
--- $1 ids, $2 attempts: extend the leases of a worker's tasks in one statement.
+-- :ids, :attempts: extend the leases of a worker's tasks in one statement.
 -- Returns the ones still ours; a task missing from the result was reclaimed
 -- (or finished). Says which were asked to cancel, so a worker fires their
 -- signals even if it missed the NOTIFY (a listener reconnecting, say).
@@ -15,22 +15,22 @@
 -- which a plan rescans per row found): see tasksComplete.
 with ours as (
   select t.id, t.cancel_requested_at is not null as cancel_requested
-    from {{schema}}.task t join (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt
-                                   from generate_subscripts($1::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
+    from {{schema}}.task t join (select (:ids::bigint[])[i] as id, (:attempts::integer[])[i] as attempt
+                                   from generate_subscripts(:ids::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
    where t.state = 'in_progress'
      -- Drives a generic plan through the primary key, whatever the estimates.
-     and t.id = any($1::bigint[])
+     and t.id = any(:ids::bigint[])
 ), free as (
   select t.id
-    from {{schema}}.task t join (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt
-                                   from generate_subscripts($1::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
-   where t.state = 'in_progress' and t.id = any($1::bigint[])
+    from {{schema}}.task t join (select (:ids::bigint[])[i] as id, (:attempts::integer[])[i] as attempt
+                                   from generate_subscripts(:ids::bigint[], 1) i) a on a.id = t.id and a.attempt = t.attempt
+   where t.state = 'in_progress' and t.id = any(:ids::bigint[])
      for no key update of t skip locked
 ), renewed as (
   update {{schema}}.task t
      set lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
     from free f
-   where (select set_config('synchronous_commit', 'off', true)) = 'off'
+   where {{> commitAsync}}
      and t.id = f.id
   returning t.id
 )

@@ -1,10 +1,10 @@
--- $1 queue, $2 look-back in ms. How long until the queue's next pending task
+-- :queue, :lookBackMs (ms). How long until the queue's next pending task
 -- falls due, measured on the database clock (a worker's clock may be skewed),
 -- or null when nothing is waiting for its time. Rows that fell due within the
 -- look-back count (as 0 ms): they may have fallen due after the claim that
 -- preceded this read started, so that claim could not take them. Rows
 -- already due whose concurrency key is at its limit are left out, as the
--- claim leaves them out: counting them would wake the worker in a loop.
+-- claim leaves them out (the same rule, db/fragments/keyHasRoom.sql): counting them would wake the worker in a loop.
 --
 -- task_claim_idx orders by priority before run_at, so a plain min(run_at)
 -- would read every pending row of the queue. Instead a loose index scan
@@ -13,11 +13,11 @@
 -- not with the backlog, and the enqueue path needs no extra index.
 with recursive priorities(priority) as (
   (select priority from {{schema}}.task
-    where queue_name = $1 and state = 'pending'
+    where queue_name = :queue and state = 'pending'
     order by priority desc limit 1)
   union all
   select (select t.priority from {{schema}}.task t
-           where t.queue_name = $1 and t.state = 'pending' and t.priority < p.priority
+           where t.queue_name = :queue and t.state = 'pending' and t.priority < p.priority
            order by t.priority desc limit 1)
     from priorities p
    where p.priority is not null
@@ -26,14 +26,9 @@ with recursive priorities(priority) as (
     from priorities p
     cross join lateral (
       select t.run_at from {{schema}}.task t
-       where t.queue_name = $1 and t.state = 'pending' and t.priority = p.priority
-         and t.run_at > now() - $2 * interval '1 millisecond'
-         and (t.run_at > now() or t.concurrency_key is null or (
-               select count(*) from (
-                 select 1 from {{schema}}.task r
-                  where r.queue_name = t.queue_name and r.concurrency_key = t.concurrency_key
-                    and r.state = 'in_progress' and r.started_at is not null
-                  limit t.concurrency_limit) running) < t.concurrency_limit)
+       where t.queue_name = :queue and t.state = 'pending' and t.priority = p.priority
+         and t.run_at > now() - :lookBackMs * interval '1 millisecond'
+         and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
        order by t.run_at limit 1
     ) first
    where p.priority is not null
@@ -41,7 +36,7 @@ with recursive priorities(priority) as (
 -- Null when nothing waits (greatest() alone would turn null into 0), or
 -- when the queue is paused (its resume NOTIFYs the workers).
 select case when run_at is null
-              or exists (select 1 from {{schema}}.queue q where q.name = $1 and q.paused_at is not null)
+              or exists (select 1 from {{schema}}.queue q where q.name = :queue and q.paused_at is not null)
             then null
             else greatest(0, ceil(extract(epoch from run_at - now()) * 1000))::float8 end as wait_ms
   from next_due

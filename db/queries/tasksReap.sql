@@ -1,4 +1,4 @@
--- $1 batch size. Tasks whose lease expired (their worker died or hung): back
+-- :limit, the batch size. Tasks whose lease expired (their worker died or hung): back
 -- to pending, or failed (and dead-lettered) when attempts are exhausted. The
 -- lost attempt is recorded. SKIP LOCKED makes concurrent reapers safe. A
 -- task whose cancel was requested ends cancelled instead of retrying
@@ -9,7 +9,7 @@ with expired as (
   select id, queue_name from {{schema}}.task
    where state = 'in_progress' and lease_expires_at < now()
    order by lease_expires_at
-   limit $1
+   limit :limit
    for update skip locked
 ), reaped as (
   update {{schema}}.task t

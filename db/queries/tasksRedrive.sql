@@ -1,5 +1,5 @@
--- $1 dead-letter queue, $2 ids or null, $3 error substring (case-insensitive)
--- or null, $4 failed before or null, $5 batch size, $6 channel of ready
+-- :dlq dead-letter queue, :ids or null, :errorLike error substring (case-insensitive)
+-- or null, :failedBefore or null, :limit batch size, :channel of ready
 -- notifications. Moves failed tasks back to the queue they came from, with a
 -- fresh retry budget: `attempt` never goes back (it fences stale writers), so
 -- `max_attempts` moves up to `attempt + budget` instead. The redrive is
@@ -9,17 +9,17 @@
 with candidates as (
   select t.id, t.dlq_from, t.unique_key, t.finished_at
     from {{schema}}.task_finished t
-   where t.queue_name = $1::text and t.state = 'failed' and t.dlq_from is not null
-     and ($2::bigint[] is null or t.id = any($2::bigint[]))
-     and ($3::text is null or strpos(lower(coalesce(t.error, '')), lower($3::text)) > 0)
-     and ($4::timestamptz is null or t.finished_at < $4::timestamptz)
+   where t.queue_name = :dlq::text and t.state = 'failed' and t.dlq_from is not null
+     and (:ids::bigint[] is null or t.id = any(:ids::bigint[]))
+     and (:errorLike::text is null or strpos(lower(coalesce(t.error, '')), lower(:errorLike::text)) > 0)
+     and (:failedBefore::timestamptz is null or t.finished_at < :failedBefore::timestamptz)
      -- A live task holding the same unique key would make the move fail;
      -- such a task stays in the dead-letter queue.
      and (t.unique_key is null or not exists (
            select 1 from {{schema}}.task live
             where live.queue_name = t.dlq_from and live.unique_key = t.unique_key))
    order by t.finished_at, t.id
-   limit $5
+   limit :limit
    for update skip locked
 ), chosen as (
   -- Of dead-lettered tasks sharing a unique key, only the oldest goes live.
@@ -50,12 +50,12 @@ with candidates as (
 ), recorded as (
   insert into {{schema}}.task_event (task_id, kind, attempt, details)
   select id, 'redriven', attempt,
-         jsonb_build_object('from', $1::text, 'to', queue_name, 'maxAttempts', max_attempts)
+         jsonb_build_object('from', :dlq::text, 'to', queue_name, 'maxAttempts', max_attempts)
     from moved
 ), woken as (
   -- task_inserted wakes only queues with a waiting worker: wake them all
   -- here, once per queue (delivered on commit), as before.
-  select pg_notify($6::text, q.queue_name) from (select distinct queue_name from moved) q
+  select pg_notify(:channel::text, q.queue_name) from (select distinct queue_name from moved) q
 )
 -- The scalar subquery makes `woken` run (a plain SELECT in a CTE runs only
 -- when read); it is evaluated once, not per row.

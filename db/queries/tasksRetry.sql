@@ -1,5 +1,5 @@
--- $1 id, $2 attempt, $3 error message, $4 delay in ms, $5 attempt state ('failed' or 'timed_out'),
--- $6 error name, $7 error stack or null.
+-- :id, :attempt, :errorMessage, :delayMs (ms), :attemptState ('failed' or
+-- 'timed_out'), :errorName, :errorStack (or null).
 -- Back to pending after the policy's delay; the failed attempt is recorded
 -- in the same statement. Fenced by the attempt number. A row whose cancel
 -- was requested ends cancelled instead (trigger task_cancel_wins, which
@@ -7,11 +7,11 @@
 -- (trigger task_finish, migration 0014).
 with retried as (
   update {{schema}}.task t
-     set state = 'pending', error = $3, run_at = now() + $4 * interval '1 millisecond',
+     set state = 'pending', error = :errorMessage, run_at = now() + :delayMs * interval '1 millisecond',
          lease_expires_at = null, worker_id = null
-   where t.id = $1 and t.attempt = $2 and t.state = 'in_progress'
+   where t.id = :id and t.attempt = :attempt and t.state = 'in_progress'
   returning t.id, t.attempt, t.started_at, t.state
 )
 insert into {{schema}}.task_attempt (task_id, attempt, state, error, error_name, error_stack, started_at)
-select id, attempt, $5, $3, $6, $7, started_at from retried where state = 'pending'
+select id, attempt, :attemptState, :errorMessage, :errorName, :errorStack, started_at from retried where state = 'pending'
 returning task_id::text

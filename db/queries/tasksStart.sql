@@ -1,4 +1,4 @@
--- $1 ids, $2 attempts: start claimed, unstarted (prefetched) keyed tasks.
+-- :ids, :attempts: start claimed, unstarted (prefetched) keyed tasks.
 -- Setting started_at takes the key's slot through the task_key_admit
 -- trigger; a task whose key is at its limit is left as it was and missing
 -- from the result (the worker gives it back). Fenced by the attempt.
@@ -7,12 +7,12 @@
 update {{schema}}.task t
    set started_at = now(),
        lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
-  -- By subscript, not unnest: a generic plan estimates unnest($1) at 10 rows
+  -- By subscript, not unnest: a generic plan estimates unnest(:ids) at 10 rows
   -- and rescanned it for every row found (quadratic), where it estimates
   -- generate_subscripts at 1,000 and hashes it (docs/performance.md).
-  from (select ($1::bigint[])[i] as id, ($2::integer[])[i] as attempt from generate_subscripts($1::bigint[], 1) i) v
- where (select set_config('synchronous_commit', 'off', true)) = 'off'
+  from (select (:ids::bigint[])[i] as id, (:attempts::integer[])[i] as attempt from generate_subscripts(:ids::bigint[], 1) i) v
+ where {{> commitAsync}}
    and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.started_at is null
    -- Drives a generic plan through the primary key, whatever the estimates.
-   and t.id = any($1::bigint[])
+   and t.id = any(:ids::bigint[])
 returning t.id::text

@@ -1,2 +1,2 @@
--- $1 id: a client that stopped its last worker, or closed.
-delete from {{schema}}.worker_process where id = $1
+-- :id: a client that stopped its last worker, or closed.
+delete from {{schema}}.worker_process where id = :id

@@ -1,4 +1,4 @@
--- $1 seconds: processes whose last heartbeat is at most this old, each with
+-- :liveSeconds seconds: processes whose last heartbeat is at most this old, each with
 -- the tasks it runs now (at most 100, oldest claim first): running tasks
 -- carry their client's registry id as worker_id, and task_lease_idx holds
 -- only running tasks, so this reads no more than those.
@@ -17,5 +17,5 @@ select w.id, w.host, w.pid, w.queues, w.started_at as "startedAt", w.heartbeat_a
                   limit 100) r
        ), '[]'::json) as running
   from {{schema}}.worker_process w
- where w.heartbeat_at >= now() - $1::int * interval '1 second'
+ where w.heartbeat_at >= now() - :liveSeconds::int * interval '1 second'
  order by w.host, w.pid, w.id

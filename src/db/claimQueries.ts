@@ -1,8 +1,35 @@
 import type { TraceCarrier } from "../events/taskEvents.ts";
+import type { TaskDetailOptions } from "../ops/types.ts";
 import { defineQuery, idsOf, nothing } from "./query.ts";
 
-/** A task as a worker claims it. */
-export interface ClaimedRow {
+/**
+ * A task as a worker claims it: camelCase, built once per row from the
+ * statement's row ({@link claimedRowOf}), so nothing past this file reads a
+ * column name.
+ */
+export interface ClaimedRow
+  extends Omit<TaskDetailOptions, "ttlMs" | "uniqueKey"> {
+  readonly id: string;
+  readonly input: unknown;
+  readonly attempt: number;
+  readonly jobId: string | null;
+  readonly stepIndex: number | null;
+  readonly dlqFrom: string | null;
+  /** The policy's attempts once a redrive raised maxAttempts past them; null before. */
+  readonly attemptBudget: number | null;
+  /** Ms from when the task was due to this claim, on the database clock. */
+  readonly waitMs: number;
+  /** The producer's trace context, stored at enqueue when tracing was on. */
+  readonly traceContext: TraceCarrier | null;
+  /**
+   * Started at claim. False for a keyed task claimed ahead of a free slot:
+   * it holds no key slot until `tasksStart` admits it.
+   */
+  readonly admitted: boolean;
+}
+
+/** A claimed task as the claim returns it: the columns of db/fragments/claimUpdate.sql. */
+export interface ClaimedRecord {
   readonly id: string;
   readonly input: unknown;
   readonly attempt: number;
@@ -19,18 +46,39 @@ export interface ClaimedRow {
   readonly step_index: number | null;
   readonly priority: number;
   readonly dlq_from: string | null;
-  /** The policy's attempts once a redrive raised max_attempts past them; null before. */
   readonly attempt_budget: number | null;
-  /** Ms from when the task was due to this claim, on the database clock. */
   readonly wait_ms: number;
-  /** The producer's trace context, stored at enqueue when tracing was on. */
   readonly trace_context: TraceCarrier | null;
-  /**
-   * Started at claim. False for a keyed task claimed ahead of a free slot:
-   * it holds no key slot until `tasksStart` admits it.
-   */
   readonly admitted: boolean;
 }
+
+/**
+ * The one place a claimed row's columns become {@link ClaimedRow}'s fields:
+ * for tasksClaim's rows and tasksCompleteAndClaim's JSON alike. One object
+ * literal per row (the hot path: no per-field work beyond the copy).
+ */
+export const claimedRowOf = (row: ClaimedRecord): ClaimedRow => ({
+  id: row.id,
+  input: row.input,
+  attempt: row.attempt,
+  maxAttempts: row.max_attempts,
+  retryInitialMs: row.retry_initial_ms,
+  retryMaxMs: row.retry_max_ms,
+  retryCoefficient: row.retry_coefficient,
+  retryJitter: row.retry_jitter,
+  timeoutMs: row.timeout_ms,
+  heartbeatMs: row.heartbeat_ms,
+  concurrencyKey: row.concurrency_key,
+  concurrencyLimit: row.concurrency_limit,
+  jobId: row.job_id,
+  stepIndex: row.step_index,
+  priority: row.priority,
+  dlqFrom: row.dlq_from,
+  attemptBudget: row.attempt_budget,
+  waitMs: row.wait_ms,
+  traceContext: row.trace_context,
+  admitted: row.admitted,
+});
 
 /** What one claim asks for: up to `limit` tasks, keyed ones past the first `startable` claimed unstarted. */
 export interface ClaimParams {
@@ -41,12 +89,14 @@ export interface ClaimParams {
 }
 
 /** Claims up to `limit` tasks; keyed ones past the first `startable` (default all) are claimed unstarted (see `tasksStart`). */
-export const tasksClaim = defineQuery<ClaimParams, ClaimedRow>("tasksClaim", [
+export const tasksClaim = defineQuery<ClaimParams, ClaimedRecord>("tasksClaim", [
   "queue",
   "limit",
   "workerId",
   "startable",
-]).from((params: Omit<ClaimParams, "startable"> & { readonly startable?: number }) => ({
+])
+  .map((rows) => rows.map(claimedRowOf))
+  .from((params: Omit<ClaimParams, "startable"> & { readonly startable?: number }) => ({
   ...params,
   startable: params.startable ?? params.limit,
 }));

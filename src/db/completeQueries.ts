@@ -1,4 +1,4 @@
-import type { ClaimedRow, ClaimParams, Fenced } from "./claimQueries.ts";
+import { claimedRowOf, type ClaimedRecord, type ClaimedRow, type ClaimParams, type Fenced } from "./claimQueries.ts";
 import { firstOrNoneOf, stepColumns, type EnqueueArrays, type EnqueueColumns } from "./enqueueColumns.ts";
 import { anyRow, defineQuery, idsOf } from "./query.ts";
 
@@ -22,10 +22,15 @@ export interface CompletedAndClaimed {
 }
 
 /** tasksComplete and tasksClaim in one statement: one round trip, one commit. */
-export const tasksCompleteAndClaim = defineQuery<Successes & ClaimParams, CompletedAndClaimed>(
-  "tasksCompleteAndClaim",
-  ["ids", "attempts", "outputs", "queue", "limit", "workerId", "startable"],
-).map((rows): CompletedAndClaimed => rows[0] ?? { completed: [], claimed: [] });
+export const tasksCompleteAndClaim = defineQuery<
+  Successes & ClaimParams,
+  { readonly completed: ReadonlyArray<string>; readonly claimed: ReadonlyArray<ClaimedRecord> }
+>("tasksCompleteAndClaim", ["ids", "attempts", "outputs", "queue", "limit", "workerId", "startable"]).map(
+  (rows): CompletedAndClaimed => {
+    const row = rows[0];
+    return row === undefined ? { completed: [], claimed: [] } : { completed: row.completed, claimed: row.claimed.map(claimedRowOf) };
+  },
+);
 
 type StepArrays = EnqueueArrays<typeof stepColumns>;
 
@@ -102,7 +107,7 @@ const storedError = ({ message, name, stack }: AttemptError): StoredError => ({
 export const tasksRetry = defineQuery<
   Omit<Failure, "error"> & StoredError & { readonly delayMs: number },
   { readonly task_id: string }
->("tasksRetry", ["id", "attempt", "errorMessage", "delayMs", "attemptState", "errorName", "errorStack"])
+>("tasksRetry", ["errorMessage", "delayMs", "id", "attempt", "attemptState", "errorName", "errorStack"])
   .from(({ error, ...failure }: Failure & { readonly delayMs: number }) => ({
     ...failure,
     ...storedError(error),
@@ -113,7 +118,7 @@ export const tasksRetry = defineQuery<
 export const tasksFail = defineQuery<
   Omit<Failure, "error"> & StoredError & { readonly dlq: string | null },
   { readonly task_id: string }
->("tasksFail", ["id", "attempt", "errorMessage", "attemptState", "dlq", "errorName", "errorStack"])
+>("tasksFail", ["id", "attempt", "errorMessage", "dlq", "attemptState", "errorName", "errorStack"])
   .from(({ error, ...failure }: Failure & { readonly dlq: string | null }) => ({
     ...failure,
     ...storedError(error),

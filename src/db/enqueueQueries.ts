@@ -25,8 +25,8 @@ type EnqueuedRow = { readonly id: string; readonly unique_key: string | null };
 /** One array parameter per column, whatever the batch's size. */
 export const tasksEnqueue = defineQuery<Traced & EnqueueColumns, EnqueuedRow>("tasksEnqueue", [
   "queue",
-  ...enqueueColumns,
   "trace",
+  ...enqueueColumns,
 ]).from(({ queue, columns, trace }: EnqueueInput) => ({ queue, trace, ...columns }));
 
 /** Single-row form; `columns` holds exactly one row. The id, or undefined when a unique key was taken. */
@@ -47,9 +47,9 @@ type UniformParams = Traced & { readonly inputs: ReadonlyArray<string> } & Enque
 /** Tasks that share every option: `columns` holds the options of its first row; `inputs` every input. */
 export const tasksEnqueueUniform = defineQuery<UniformParams, EnqueuedRow>("tasksEnqueueUniform", [
   "queue",
-  "inputs",
   ...optionColumns,
   "trace",
+  "inputs",
 ]).from(({ queue, inputs, columns, trace }: EnqueueInput & { readonly inputs: ReadonlyArray<string> }) => ({
   queue,
   inputs,

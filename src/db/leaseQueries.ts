@@ -2,18 +2,23 @@ import type { Fenced } from "./claimQueries.ts";
 import { defineQuery, idsOf, nothing, type NoParams } from "./query.ts";
 
 /**
- * A task still this attempt's; `cancel_requested` if a cancel awaits its
+ * A task still this attempt's; `cancelRequested` if a cancel awaits its
  * handler; `renewed` unless its row was locked by another session, so its
  * lease was left for the next tick rather than waited for.
  */
 export interface HeartbeatRow {
   readonly id: string;
-  readonly cancel_requested: boolean;
+  readonly cancelRequested: boolean;
   readonly renewed: boolean;
 }
 
-/** Extends the leases of a worker's tasks, skipping locked rows; returns those still its own. */
-export const tasksHeartbeat = defineQuery<Fenced, HeartbeatRow>("tasksHeartbeat", ["ids", "attempts"]);
+/** Extends the leases of a worker's tasks, skipping locked rows; returns those still its own (camelCase, built here). */
+export const tasksHeartbeat = defineQuery<
+  Fenced,
+  { readonly id: string; readonly cancel_requested: boolean; readonly renewed: boolean }
+>("tasksHeartbeat", ["ids", "attempts"]).map((rows) =>
+  rows.map((row): HeartbeatRow => ({ id: row.id, cancelRequested: row.cancel_requested, renewed: row.renewed })),
+);
 
 /** Claimed, never started tasks back to pending (no attempt spent); returns the ids released. */
 export const tasksRelease = defineQuery<Fenced, { readonly id: string }>("tasksRelease", ["ids", "attempts"]).map(

@@ -34,7 +34,7 @@ export interface QueryEntry {
   readonly file: QueryName;
   /** Files spliced into `file`'s text as parts of a template; they belong to this entry alone. */
   readonly fragments: ReadonlyArray<QueryName>;
-  /** The statement's parameter names: `$1` first, as the file's own comments number them. */
+  /** The statement's parameter names: `$1` first, as the file names them (`:name`) or numbers them. */
   readonly params: ReadonlyArray<string>;
 }
 
@@ -54,8 +54,10 @@ export interface Query<P, A> extends QueryEntry {
 
 /**
  * The names of `P`'s fields in `$n` order: `$1` is the first. A name that
- * is not a field of `P` does not compile; the catalogue test checks that
- * the list is as long as the file's highest `$n`.
+ * is not a field of `P` does not compile. The catalogue test checks the
+ * list against the file: for a file written with `:names` (numbered at
+ * load, src/queryText.ts), it must be those names in order of first
+ * appearance; for one written with `$n`, as long as its highest `$n`.
  */
 export type ParamOrder<P> = ReadonlyArray<keyof P & string>;
 

@@ -65,7 +65,7 @@ export interface TickClaim {
 export const scheduleTicksInsert = defineQuery<
   { readonly queue: string; readonly version: string; readonly tickAt: Date },
   TickClaim
->("scheduleTicksInsert", ["queue", "version", "tickAt"]).map(
+>("scheduleTicksInsert", ["queue", "tickAt", "version"]).map(
   (rows): TickClaim => rows[0] ?? { claimed: false, version: null },
 );
 
@@ -74,4 +74,4 @@ export const scheduleTicksSetTask = defineQuery<{
   readonly queue: string;
   readonly tickAt: Date;
   readonly taskId: string;
-}>("scheduleTicksSetTask", ["queue", "tickAt", "taskId"]).map(nothing);
+}>("scheduleTicksSetTask", ["taskId", "queue", "tickAt"]).map(nothing);

@@ -40,7 +40,7 @@ export const tasksCancel = defineQuery<
     readonly queue: string;
   },
   { readonly id: string; readonly previous: string }
->("tasksCancel", ["taskId", "jobId", "channel", "queue"]).from(
+>("tasksCancel", ["taskId", "jobId", "queue", "channel"]).from(
   (params: { readonly taskId: string | null; readonly jobId: string | null; readonly queue: string }, sql) => ({
     ...params,
     channel: `${sql.schema}.cancel`,

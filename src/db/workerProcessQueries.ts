@@ -27,7 +27,7 @@ export const workerProcessesUpsert = defineQuery<{
   readonly pid: number;
   readonly queues: string;
   readonly deadAfterSeconds: number;
-}>("workerProcessesUpsert", ["id", "host", "pid", "queues", "deadAfterSeconds"]).map(nothing);
+}>("workerProcessesUpsert", ["deadAfterSeconds", "id", "host", "pid", "queues"]).map(nothing);
 
 /** A client that stopped its last worker, or closed. */
 export const workerProcessesDelete = defineQuery<{ readonly id: string }>("workerProcessesDelete", ["id"]).map(

@@ -36,9 +36,9 @@ const attemptBase = (queue: string, row: ClaimedRow): AttemptEventBase => ({
   at: new Date(),
   taskId: row.id,
   attempt: row.attempt,
-  maxAttempts: row.max_attempts,
-  jobId: row.job_id,
-  stepIndex: row.step_index,
+  maxAttempts: row.maxAttempts,
+  jobId: row.jobId,
+  stepIndex: row.stepIndex,
 });
 
 /**
@@ -147,7 +147,7 @@ export class TaskEvents {
     if (!this.observed) return;
     this.startedAt.set(task, performance.now());
     this.tracing?.start(queue, task);
-    this.emit({ ...attemptBase(queue, task.row), _tag: "started", waitMs: task.row.wait_ms });
+    this.emit({ ...attemptBase(queue, task.row), _tag: "started", waitMs: task.row.waitMs });
   }
 
   /** Runs the handler: with the attempt's span active when tracing. */

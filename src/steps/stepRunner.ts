@@ -41,11 +41,11 @@ export const stepRunner = <In, V, R, O, S>(
   };
   const input = definition.input;
   const transactional = chain.some((step) => isTransactional(step.run))
-    ? (row: ClaimedRow) => isTransactional(chain[row.step_index ?? 0]?.run)
+    ? (row: ClaimedRow) => isTransactional(chain[row.stepIndex ?? 0]?.run)
     : undefined;
   return {
     handler,
-    decodeInput: (value, row) => ((row.step_index ?? 0) === 0 ? input.load(value) : E.right(value as V)),
+    decodeInput: (value, row) => ((row.stepIndex ?? 0) === 0 ? input.load(value) : E.right(value as V)),
     continuation: (output, row) => nextStepColumns(definition, output, row, chain),
     encodeOutput: (returned, row) => checkStepOutput(definition, returned, row, stepCount),
     ...(transactional === undefined ? {} : { transactional }),
@@ -63,7 +63,7 @@ const checkStepOutput = <In, V, R, O>(
   const output = returned as StepOutput;
   if (typeof output !== "object" || output === null || (output._tag !== "next" && output._tag !== "done"))
     throw new UnderwayError("a step must return next(value), nextAfter(value, ms) or done(value)");
-  const index = row.step_index ?? 0;
+  const index = row.stepIndex ?? 0;
   const last = output._tag === "done" || index >= stepCount - 1;
   if (last) {
     // The job's output: checked against the definition's output schema.
@@ -92,8 +92,8 @@ const nextStepColumns = <In, V, R, O>(
   row: ClaimedRow,
   steps: ReadonlyArray<StepDefinition>,
 ): EnqueueColumns | undefined => {
-  const nextIndex = (row.step_index ?? 0) + 1;
-  if (output._tag !== "next" || nextIndex >= steps.length || row.job_id === null) return undefined;
+  const nextIndex = (row.stepIndex ?? 0) + 1;
+  if (output._tag !== "next" || nextIndex >= steps.length || row.jobId === null) return undefined;
   const step = steps[nextIndex];
   // The definition's optionsFor reads the first step's input, which is not
   // this one: it must not run on it (it would fail on a missing field, or
@@ -106,6 +106,6 @@ const nextStepColumns = <In, V, R, O>(
       ...(step === undefined ? undefined : stepOptionsFor(definition.queue, step, output.value)),
       delayMs: output.delayMs,
     },
-    { jobId: row.job_id, stepIndex: nextIndex },
+    { jobId: row.jobId, stepIndex: nextIndex },
   );
 };

@@ -78,7 +78,7 @@ export const attemptTracing = (api: OtelApi, tracer: Tracer): LifecycleTracing =
     },
     start(queue, task) {
       const { row } = task;
-      const producer = fromCarrier(row.trace_context);
+      const producer = fromCarrier(row.traceContext);
       const link: SpanContext | undefined =
         producer === undefined
           ? undefined
@@ -103,9 +103,9 @@ export const attemptTracing = (api: OtelApi, tracer: Tracer): LifecycleTracing =
             "messaging.destination.name": queue,
             "messaging.message.id": row.id,
             "underway.task.attempt": row.attempt,
-            "underway.task.max_attempts": row.max_attempts,
-            ...(row.job_id === null ? {} : { "underway.job.id": row.job_id }),
-            ...(row.step_index === null ? {} : { "underway.job.step_index": row.step_index }),
+            "underway.task.max_attempts": row.maxAttempts,
+            ...(row.jobId === null ? {} : { "underway.job.id": row.jobId }),
+            ...(row.stepIndex === null ? {} : { "underway.job.step_index": row.stepIndex }),
           },
           ...(link === undefined ? {} : { links: [{ context: link }] }),
         },

@@ -162,19 +162,19 @@ const runHandler = <I, O>(
   input: I,
 ): Promise<E.Either<TaskFailure, unknown>> => {
   const { row, abort } = task;
-  const timedOut = () => abort.abort(new AbortError("timeout", `timed out after ${row.timeout_ms} ms`));
-  const cancelTimer = deps.deadlines.after(row.timeout_ms, timedOut);
+  const timedOut = () => abort.abort(new AbortError("timeout", `timed out after ${row.timeoutMs} ms`));
+  const cancelTimer = deps.deadlines.after(row.timeoutMs, timedOut);
   const context: TaskContext = {
     taskId: row.id,
     queue: deps.queue,
     attempt: row.attempt,
-    maxAttempts: row.max_attempts,
+    maxAttempts: row.maxAttempts,
     // Made when read: most handlers never do (./taskAbort.ts).
     get signal() {
       return abort.signal;
     },
-    jobId: row.job_id,
-    stepIndex: row.step_index,
+    jobId: row.jobId,
+    stepIndex: row.stepIndex,
   };
   return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
     const settleAborted = () => settle(E.left(failureOfAbort(abort.reason ?? new AbortError("shutdown"))));
@@ -262,7 +262,7 @@ export const applyRenewal = (task: RunningTask, renewed: HeartbeatRow | undefine
     abortTask(task, "lease lost");
     return false;
   }
-  if (renewed.cancel_requested) abortTask(task, "cancelled");
+  if (renewed.cancelRequested) abortTask(task, "cancelled");
   return true;
 };
 
@@ -271,8 +271,8 @@ export const outcomeBaseOf = (queue: string, row: ClaimedRow): OutcomeBase => ({
   taskId: row.id,
   queue,
   attempt: row.attempt,
-  jobId: row.job_id,
-  stepIndex: row.step_index,
+  jobId: row.jobId,
+  stepIndex: row.stepIndex,
 });
 
 /** How an attempt ended, before it is written. */

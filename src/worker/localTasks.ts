@@ -81,6 +81,6 @@ export class LocalTasks {
 
   /** Leases a third through (or more), due for renewal at `now`. */
   dueForRenewal(now: number): HeldTask[] {
-    return this.all().filter((task) => now - task.renewedAt >= task.row.heartbeat_ms / 3);
+    return this.all().filter((task) => now - task.renewedAt >= task.row.heartbeatMs / 3);
   }
 }

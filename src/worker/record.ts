@@ -27,14 +27,14 @@ import {
 // Backoff counts attempts since the last redrive, so a redriven task starts
 // again at the initial interval.
 const attemptInRun = (row: ClaimedRow): number =>
-  row.attempt_budget === null ? row.attempt : row.attempt - (row.max_attempts - row.attempt_budget);
+  row.attemptBudget === null ? row.attempt : row.attempt - (row.maxAttempts - row.attemptBudget);
 
 const policyOf = (row: ClaimedRow): RetryPolicy => ({
-  maxAttempts: row.max_attempts,
-  initialIntervalMs: row.retry_initial_ms,
-  maxIntervalMs: row.retry_max_ms,
-  backoffCoefficient: row.retry_coefficient,
-  jitter: row.retry_jitter,
+  maxAttempts: row.maxAttempts,
+  initialIntervalMs: row.retryInitialMs,
+  maxIntervalMs: row.retryMaxMs,
+  backoffCoefficient: row.retryCoefficient,
+  jitter: row.retryJitter,
 });
 
 // A cancelled attempt is recorded by the cancel itself, never here.
@@ -56,7 +56,7 @@ const recordFailure =
     const base = outcomeBaseOf(deps.queue, row);
     // An attempt cut off by a shutdown is not the task's fault: even the last
     // one goes back to pending, or a deploy would fail tasks for good.
-    const final = failure._tag === "Fatal" || (failure._tag !== "Aborted" && row.attempt >= row.max_attempts);
+    const final = failure._tag === "Fatal" || (failure._tag !== "Aborted" && row.attempt >= row.maxAttempts);
     if (final) {
       return pipe(
         retryTransient(
@@ -123,7 +123,7 @@ const logFailure = (log: Logger, failure: TaskFailure, outcome: Outcome<unknown>
   const details = {
     queue: outcome.queue,
     taskId: outcome.taskId,
-    attempt: `${row.attempt} of ${row.max_attempts}`,
+    attempt: `${row.attempt} of ${row.maxAttempts}`,
     error:
       failure.undecoded === undefined
         ? `${failure.name}: ${failure.message}`

@@ -150,7 +150,7 @@ const claimAndRun = async <I, O>(session: Session<I, O>, options: RunOnceOptions
   const row: ClaimedRow | undefined = claimed.right[0];
   if (row === undefined) return { claimed: false };
   const task = tasks.hold(row, deps.scheduler.now());
-  session.leases.next(row.heartbeat_ms);
+  session.leases.next(row.heartbeatMs);
   // The signal fired while the claim was under way.
   if (aborted(options.signal)) stopTask(task);
   try {

@@ -57,8 +57,8 @@ export interface WorkEnv<I, O> {
 }
 
 const keyOfTask: KeyOf<HeldTask> = {
-  key: (task) => task.row.concurrency_key,
-  limit: (task) => task.row.concurrency_limit,
+  key: (task) => task.row.concurrencyKey,
+  limit: (task) => task.row.concurrencyLimit,
 };
 
 // Keyed tasks started at claim hold their key's slot: they go first, into
@@ -66,13 +66,13 @@ const keyOfTask: KeyOf<HeldTask> = {
 const admittedFirst = (rows: ReadonlyArray<ClaimedRow>): ClaimedRow[] =>
   [...rows].sort(
     (x, y) =>
-      Number(y.admitted && y.concurrency_key !== null) - Number(x.admitted && x.concurrency_key !== null),
+      Number(y.admitted && y.concurrencyKey !== null) - Number(x.admitted && x.concurrencyKey !== null),
   );
 
 // One lease length per round: the tick follows the shortest.
 // (A loop, not Math.min(...rows): a claim may hold 100,000 rows.)
 const shortestLease = (rows: ReadonlyArray<ClaimedRow>): number =>
-  rows.reduce((shortest, row) => Math.min(shortest, row.heartbeat_ms), Infinity);
+  rows.reduce((shortest, row) => Math.min(shortest, row.heartbeatMs), Infinity);
 
 /**
  * One worker of one queue as a cold Observable of its outcomes. Its fetch
