@@ -122,11 +122,14 @@ const bouncer: PgBouncer | undefined = listOf(args.paths).includes("pgbouncer")
 const rows: Row[] = [];
 try {
   const producer = await Underway.connect({ connectionString: database.url, schema, logger: silentLogger });
-  const plain = producer.job(defineJob({ queue, input: t.type({ i: t.number }) }));
+  // One input schema for both: a queue binds to one schema per client
+  // (compared as objects); the keyed definition differs only in options.
+  const Input = t.type({ i: t.number });
+  const plain = producer.job(defineJob({ queue, input: Input }));
   const keyed = producer.job(
     defineJob({
       queue,
-      input: t.type({ i: t.number }),
+      input: Input,
       optionsFor: ({ i }) => ({ concurrencyKey: `k${i % keys}`, concurrencyLimit: 1 }),
     }),
   );
