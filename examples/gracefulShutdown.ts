@@ -54,7 +54,7 @@ const main = async (): Promise<void> => {
   console.log(`worker exited with ${code}`);
 
   const { rows } = await underway.pool.query<{ state: string; n: number }>(
-    "select state::text, count(*)::int as n from underway.task group by state order by state",
+    "select state::text, count(*)::int as n from underway.task_all group by state order by state",
   );
   console.log("after shutdown:", rows.map((row) => `${row.n} ${row.state}`).join(", "));
   await underway.close();

@@ -32,7 +32,7 @@ await unschedule(job);
 await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
 // Each tick row names the one task enqueued for it.
 const { rows } = await underway.pool.query<{ n: number; ticks: number }>(
-  `select (select count(*)::int from underway.task) as n,
+  `select (select count(*)::int from underway.task_all) as n,
           (select count(distinct task_id)::int from underway.schedule_tick) as ticks`,
 );
 console.log(`${rows[0]?.n} tasks for ${rows[0]?.ticks} distinct ticks`);
