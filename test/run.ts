@@ -83,6 +83,7 @@ if (!Number.isInteger(parallelFiles) || parallelFiles < 1)
 const filesOf = (test: (placement: (typeof chosen)[number]["placement"]) => boolean) =>
   chosen.filter(({ placement }) => test(placement)).map(({ file }) => file);
 const together = (lane: Lane) => filesOf((p) => laneOf(p) === lane && aloneBecause(p) === undefined);
+const dbLanes = (["db", "system"] as const).filter((lane) => wanted.has(lane));
 const runs: ReadonlyArray<Run> = [
   {
     title: "unit lane, no database",
@@ -91,7 +92,8 @@ const runs: ReadonlyArray<Run> = [
     database: false,
   },
   {
-    title: `db and system lanes, ${parallelFiles} files at a time`,
+    // Names only the lanes asked for (`--lane db` runs no system file).
+    title: `${dbLanes.join(" and ")} lane${dbLanes.length > 1 ? "s" : ""}, ${parallelFiles} files at a time`,
     // The system lane's files first: they are the longer ones, and a long
     // file started last would run on alone at the end.
     files: [...together("system"), ...together("db")],
