@@ -9,6 +9,7 @@ import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
 import { taskColumns } from "./taskColumns.ts";
+import { uniqueKeyChurn, uniqueKeyRounds } from "./uniqueKeyRounds.ts";
 
 // Rows per INSERT statement: one array parameter per column, so the limit
 // is memory per statement, not the 65,535 bind parameters.
@@ -97,12 +98,6 @@ const insertChunk = async (
   return [rows, columns.uniqueKey] as const;
 };
 
-// How many times inputs whose unique key's holder finished between the
-// insert and the look-up are inserted again. Each round means another task
-// with that key ended meanwhile, so running out takes a key that is taken and
-// freed faster than two statements run, again and again.
-const keyRounds = 100;
-
 /**
  * Inserts a chunk and gives an id per input, in input order: the inserted
  * task's, or where its unique key was taken, the live task holding it. A
@@ -127,7 +122,7 @@ const idsOfChunk = async <V>(
   const ids: Array<string | undefined> = chunk.map(() => undefined);
   let todo = chunk.map((_, index) => index);
   let lastKey: string | null = null;
-  for (let round = 0; round < keyRounds && todo.length > 0; round += 1) {
+  for (let round = 0; round < uniqueKeyRounds && todo.length > 0; round += 1) {
     const [rows, uniqueKeys] = await insertRows(todo.map((index) => chunk[index] as CheckedInput<V>));
     deps.throughput.count(queue, "enqueued", rows.length);
     const taken =
@@ -152,7 +147,7 @@ const idsOfChunk = async <V>(
   }
   if (todo.length > 0)
     throw new UnderwayError(
-      `enqueueMany on queue ${queue}: the unique key ${JSON.stringify(lastKey)} was taken and freed ${keyRounds} times while this call ran; its transaction writes nothing`,
+      `${uniqueKeyChurn("enqueueMany", queue, lastKey)}; its transaction writes nothing`,
     );
   return ids as string[];
 };

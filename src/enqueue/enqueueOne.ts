@@ -3,6 +3,7 @@ import { UnderwayError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
+import { uniqueKeyChurn, uniqueKeyRounds } from "./uniqueKeyRounds.ts";
 import type { Queryable } from "../db/query.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput } from "./checkInput.ts";
@@ -31,10 +32,6 @@ export const enqueueOne = async <In, V, R, O>(
   );
 };
 
-// How many times an enqueue whose unique key's holder finished between the
-// insert and the look-up is tried again.
-const keyRounds = 100;
-
 const insertOne = async (
   deps: ProducerDeps,
   queue: string,
@@ -45,10 +42,8 @@ const insertOne = async (
   const { sql } = deps;
   const uniqueKey = columns.uniqueKey[0] ?? null;
   // A conflicting task may finish between the insert and the look-up; then
-  // the key is free again and the insert is retried. Each round means
-  // another task with this key ended meanwhile: running out takes a key
-  // taken and freed faster than two statements run, again and again.
-  for (let tries = 0; tries < keyRounds; tries += 1) {
+  // the key is free again and the insert is retried (./uniqueKeyRounds.ts).
+  for (let tries = 0; tries < uniqueKeyRounds; tries += 1) {
     const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
     if (id !== undefined) deps.throughput.count(queue, "enqueued");
     if (id !== undefined) return id;
@@ -59,6 +54,6 @@ const insertOne = async (
   throw new UnderwayError(
     uniqueKey === null
       ? `enqueue on queue ${queue} returned no id`
-      : `enqueue on queue ${queue}: the unique key ${JSON.stringify(uniqueKey)} was taken and freed ${keyRounds} times while this call ran; nothing was written`,
+      : `${uniqueKeyChurn("enqueue", queue, uniqueKey)}; nothing was written`,
   );
 };
