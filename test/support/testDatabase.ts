@@ -50,6 +50,19 @@ export const testDatabase = async (label: string): Promise<TestDatabase> => {
       await pool.end();
       const client = new pg.Client({ connectionString: serverUrl() });
       await client.connect();
+      // pg's Pool.end() resolves once its clients are removed, not once their
+      // connections are closed: a forced drop meanwhile terminates them, and a
+      // test's own pool without an 'error' listener then throws an uncaught
+      // "terminating connection due to administrator command" (seen once in
+      // namedStatements.test.ts). Give closing connections up to 2 s to go.
+      for (let waited = 0; waited < 2_000; waited += 50) {
+        const { rows } = await client.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where datname = $1",
+          [name],
+        );
+        if ((rows[0]?.n ?? 0) === 0) break;
+        await new Promise((done) => setTimeout(done, 50));
+      }
       await client.query(`drop database if exists "${name}" with (force)`);
       await client.end();
     },
