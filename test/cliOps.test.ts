@@ -32,7 +32,7 @@ describe("underway CLI on the ops API", () => {
       return null;
     });
     const [failed1, , failed3, , failed5] = ids;
-    await report.enqueueMany([{ userId: 7 }, { userId: 8 }], { delayMs: 3_600_000 });
+    const [delayedReport] = await report.enqueueMany([{ userId: 7 }, { userId: 8 }], { delayMs: 3_600_000 });
     await schedule(report, "0 0 * * * *[Europe/Paris]", { userId: 9 });
     const worker = underway.job(defineJob({ queue: "cli_idle", input: Input })).start(async () => null, {
       concurrency: 3,
@@ -60,6 +60,33 @@ describe("underway CLI on the ops API", () => {
         cliOps("workers", "--json"),
         cliOps("tasks", "list", "--queue", "cli_mail_dlq", "--limit", "2"),
       ]);
+      // Why a task is not running: every reason in a line, the estimate; --json the explanation.
+      const [why, whyJson, whyEnded, whyMissing] = await Promise.all([
+        cliOps("tasks", "why", delayedReport ?? ""),
+        cliOps("tasks", "why", delayedReport ?? "", "--json"),
+        cliOps("tasks", "why", failed3 ?? ""),
+        cliOps("tasks", "why", "987654321"),
+      ]);
+      assert.equal(why.code, 0, why.stderr);
+      assert.match(
+        why.stdout,
+        new RegExp(`^task ${delayedReport} \\(cli_report\\) is pending: it is not due yet: due in 60 min`),
+      );
+      assert.match(why.stdout, /\n {2}- delayed: it is not due yet/);
+      assert.match(why.stdout, /\n {2}- noWorker: no live worker process works queue cli_report/);
+      assert.match(why.stdout, /\nestimated start: unknown/);
+      const explanation = JSON.parse(whyJson.stdout) as {
+        runnable: boolean;
+        reasons: Array<{ kind: string }>;
+      };
+      assert.deepEqual(
+        explanation.reasons.map((reason) => reason.kind),
+        ["delayed", "noWorker"],
+      );
+      assert.equal(explanation.runnable, false);
+      assert.match(whyEnded.stdout, /is failed: it ended failed/);
+      assert.notEqual(whyMissing.code, 0);
+      assert.match(whyMissing.stderr, /no task 987654321/);
       // Human output: a table, then the cursor of the next page.
       assert.match(listText.stdout, /^ID +QUEUE +STATE +ATTEMPT/);
       assert.match(listText.stdout, /cli_mail_dlq +failed +1\/1 .*smtp down/);

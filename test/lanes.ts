@@ -54,6 +54,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "enqueue.test.ts": "db",
   "errors.test.ts": "db",
   "errors.unit.test.ts": "unit",
+  "explain.test.ts": "db",
   "events.test.ts": "system",
   "fencing.test.ts": "system",
   "finishedApart.test.ts": "db",

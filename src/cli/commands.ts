@@ -5,7 +5,7 @@ import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
 import { schedulesCommand } from "./commands/schedules.ts";
-import { tasksListCommand, tasksShowCommand } from "./commands/tasks.ts";
+import { tasksListCommand, tasksShowCommand, tasksWhyCommand } from "./commands/tasks.ts";
 import { workersCommand } from "./commands/workers.ts";
 
 /** Every command, in the order the tool's help lists them. */
@@ -14,6 +14,7 @@ export const commands: ReadonlyArray<Command> = [
   queuesCommand,
   tasksListCommand,
   tasksShowCommand,
+  tasksWhyCommand,
   retryCommand,
   cancelCommand,
   deleteCommand,

@@ -9,6 +9,7 @@ export type {
   QueueStats,
   ScheduleInfo,
   TaskDetail,
+  TaskExplanation,
   TaskFilter,
   TaskState,
   TaskSummary,
@@ -22,6 +23,7 @@ export type OpsApi = Pick<
   | "queues"
   | "tasks"
   | "task"
+  | "explain"
   | "throughput"
   | "retry"
   | "cancel"

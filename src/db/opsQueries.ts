@@ -142,3 +142,31 @@ export const opsTasksCancel = defineFilteredQuery<BatchParams & { readonly chann
 
 /** One batch of a bulk delete, with the tasks' attempts and events. */
 export const opsTasksDelete = defineFilteredQuery<BatchParams, BatchRow>("opsTasksDelete", ["after", "size"]);
+
+/** The facts `ops.explain` reasons from (db/queries/opsTaskExplain.sql). */
+export interface ExplainRow
+  extends Pick<
+    TaskSummary,
+    "id" | "queue" | "state" | "attempt" | "maxAttempts" | "priority" | "runAt" | "startedAt" | "finishedAt"
+  > {
+  readonly concurrencyKey: string | null;
+  readonly concurrencyLimit: number;
+  readonly workerId: string | null;
+  readonly leaseExpiresAt: Date | null;
+  readonly cancelRequestedAt: Date | null;
+  readonly error: string | null;
+  readonly now: Date;
+  readonly pausedAt: Date | null;
+  readonly keyHolders: ReadonlyArray<string> | null;
+  readonly keyLeaseExpiresAt: Date | null;
+  readonly ahead: number | null;
+  readonly liveWorkers: number;
+  readonly lastWorkerSeenAt: Date | null;
+  readonly perSecond: number;
+}
+
+/** One task's facts for `ops.explain`; undefined when there is no task with that id. */
+export const opsTaskExplain = defineQuery<
+  { readonly id: string; readonly liveSeconds: number; readonly bound: number },
+  ExplainRow
+>("opsTaskExplain", ["bound", "liveSeconds", "id"]).map((rows) => rows[0]);

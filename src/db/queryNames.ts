@@ -11,6 +11,7 @@ export const queryNames = [
   "opsQueueNames",
   "opsQueuesList",
   "opsTaskDetail",
+  "opsTaskExplain",
   "opsTasksByPair",
   "opsTasksCancel",
   "opsTasksCount",

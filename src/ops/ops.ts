@@ -11,6 +11,7 @@ import { workerProcessesList } from "../db/workerProcessQueries.ts";
 import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
+import { explainTask } from "./explain.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
 import { taskPage } from "./taskPage.ts";
@@ -22,6 +23,7 @@ import type {
   QueueStats,
   ScheduleInfo,
   TaskDetail,
+  TaskExplanation,
   TypedTaskDetail,
   TaskFilter,
   TaskPage,
@@ -94,6 +96,23 @@ export class Ops {
   ): Promise<TaskDetail | TypedTaskDetail<V, O> | undefined> {
     const detail = await taskDetail(this.deps, id);
     return detail === undefined || definition === undefined ? detail : typedTaskDetail(detail, definition);
+  }
+
+  /**
+   * Why a task is not running, and when it may: every reason found (not yet
+   * due, a retry's backoff, its queue paused, its concurrency key full and
+   * which tasks hold it, due tasks ahead of it, no live worker for its queue,
+   * claimed by a worker and its lease, a cancel requested, ended), blocking
+   * ones first, each with a sentence and its typed facts, and an estimated
+   * start when every reason ends by itself. Undefined when there is no task
+   * with that id. One read of a few index probes; safe on a busy queue.
+   *
+   * @example
+   * const why = await underway.ops.explain(id);
+   * console.log(why?.summary); // "key \"acct-7\" is full: 1 started task(s) hold its 1 slot(s) (…)"
+   */
+  explain(id: string): Promise<TaskExplanation | undefined> {
+    return explainTask(this.deps, id);
   }
 
   /**

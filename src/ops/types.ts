@@ -324,3 +324,150 @@ export interface TypedTaskDetail<V, O> extends Omit<TaskDetail, "input" | "outpu
   /** The output, decoded by the definition's output schema, once it succeeded; null otherwise. */
   readonly output: O | null;
 }
+
+/**
+ * One reason a task is not running now (or a fact about where it is), as
+ * `ops.explain` finds it: `kind` names it, `message` says it in a sentence,
+ * the other fields carry the same facts typed.
+ */
+export type WaitReason =
+  | DelayedReason
+  | BackoffReason
+  | PausedReason
+  | KeyFullReason
+  | QueuedReason
+  | NoWorkerReason
+  | ClaimedReason
+  | CancelRequestedReason
+  | EndedReason;
+
+/** Enqueued with a delay (or by a schedule) and not yet due; never attempted. */
+export interface DelayedReason {
+  /** The reason's name. */
+  readonly kind: "delayed";
+  /** When it falls due. */
+  readonly until: Date;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** Waiting out the backoff after a failed attempt. */
+export interface BackoffReason {
+  /** The reason's name. */
+  readonly kind: "backoff";
+  /** When the backoff ends. */
+  readonly until: Date;
+  /** The attempts spent so far. */
+  readonly attempt: number;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** Its queue is paused: nothing of it starts until it is resumed. */
+export interface PausedReason {
+  /** The reason's name. */
+  readonly kind: "paused";
+  /** When the queue was paused. */
+  readonly since: Date;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** Its concurrency key has its limit of started tasks: it can start when one of them ends. */
+export interface KeyFullReason {
+  /** The reason's name. */
+  readonly kind: "keyFull";
+  /** The concurrency key. */
+  readonly key: string;
+  /** The key's limit. */
+  readonly limit: number;
+  /** The started tasks holding the key (at most 20, longest running first). */
+  readonly heldBy: ReadonlyArray<string>;
+  /** The earliest lease among them: were its worker dead, the reaper frees that slot then. */
+  readonly leaseExpiresAt: Date | null;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** Due, behind other due tasks the claim takes first (higher priority, then earlier due, then lower id). */
+export interface QueuedReason {
+  /** The reason's name. */
+  readonly kind: "queued";
+  /** How many tasks are ahead, counted up to a bound. */
+  readonly ahead: number;
+  /** True when the count reached its bound: at least `ahead`. */
+  readonly aheadAtLeast: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** No live worker process works its queue. */
+export interface NoWorkerReason {
+  /** The reason's name. */
+  readonly kind: "noWorker";
+  /** The last heartbeat of a process that worked it, while its row is kept; null if none is known. */
+  readonly lastSeenAt: Date | null;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** Claimed by a worker: running, or claimed ahead of a free key slot (`started: false`). */
+export interface ClaimedReason {
+  /** The reason's name. */
+  readonly kind: "claimed";
+  /** The claiming client's registry id. */
+  readonly workerId: string | null;
+  /** When its lease expires unless renewed: past it, the reaper gives the task back. */
+  readonly leaseExpiresAt: Date | null;
+  /** False while a prefetched keyed task waits for its key's slot in the worker. */
+  readonly started: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** A cancel was requested: the task ends cancelled when its handler returns. */
+export interface CancelRequestedReason {
+  /** The reason's name. */
+  readonly kind: "cancelRequested";
+  /** When the cancel was requested. */
+  readonly at: Date;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** It has ended and will not run again unless retried or redriven. */
+export interface EndedReason {
+  /** The reason's name. */
+  readonly kind: "ended";
+  /** How it ended. */
+  readonly state: TaskState;
+  /** When it ended. */
+  readonly finishedAt: Date | null;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/** What `ops.explain` says about one task: why it is not running, and when it may. */
+export interface TaskExplanation {
+  /** The task id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Its state now. */
+  readonly state: TaskState;
+  /** True when the task is pending and nothing but the tasks ahead of it holds it back. */
+  readonly runnable: boolean;
+  /** Every reason found, blocking ones first. Empty for a due pending task with nothing ahead. */
+  readonly reasons: ReadonlyArray<WaitReason>;
+  /**
+   * When it may start, estimated: the latest end of the reasons that end by
+   * themselves, plus the tasks ahead at the queue's throughput of the last
+   * five minutes. Null when a reason has no known end (a pause, a full key,
+   * no worker, no throughput yet to estimate from) or the task is not pending.
+   */
+  readonly estimatedStartAt: Date | null;
+  /** The database's clock when the facts were read. */
+  readonly at: Date;
+  /** One line: the first reason's message, or that it starts at the next claim. */
+  readonly summary: string;
+}

@@ -125,6 +125,14 @@ const detail = (task: TaskDetail): string =>
   (task.output === null ? "" : `output:\n${json(task.output)}\n`) +
   `history:\n${task.history.length === 0 ? "  (no attempts yet)" : historyLines(task.history).join("\n")}\n`;
 
+/** The one task id a `tasks show`/`tasks why` names, checked. */
+const oneTaskId = (positionals: ReadonlyArray<string>, verb: string): string => {
+  const [id, ...extra] = positionals;
+  if (id === undefined) throw new UsageError(`name the task: underway tasks ${verb} <id>`);
+  if (extra.length > 0) throw new UsageError(`one task id at a time, got ${positionals.length}`);
+  return checkTaskId(id);
+};
+
 /** `underway tasks show <id>`: one task in full. */
 export const tasksShowCommand: Command = {
   name: "tasks show",
@@ -133,16 +141,39 @@ export const tasksShowCommand: Command = {
   options: {},
   examples: ["underway tasks show 1234", "underway tasks show 1234 --json | jq .input"],
   run: async (input) => {
-    const [id, ...extra] = input.parsed.positionals;
-    if (id === undefined) throw new UsageError("name the task: underway tasks show <id>");
-    if (extra.length > 0)
-      throw new UsageError(`one task id at a time, got ${input.parsed.positionals.length}`);
-    checkTaskId(id);
+    const id = oneTaskId(input.parsed.positionals, "show");
     const underway = await input.connect();
     const task = await underway.ops.task(id);
     if (task === undefined) throw new CliError(`no task ${id} in schema ${input.schema}`);
     if (input.json) input.printJson(task);
     else input.out(detail(task));
+    return exitCode.ok;
+  },
+};
+
+/** `underway tasks why <id>`: why a task is not running, and when it may (ops.explain). */
+export const tasksWhyCommand: Command = {
+  name: "tasks why",
+  summary: "why a task is not running and when it may: due time, backoff, pause, full key, queue, workers",
+  args: "<id>",
+  options: {},
+  examples: ["underway tasks why 1234", "underway tasks why 1234 --json"],
+  run: async (input) => {
+    const id = oneTaskId(input.parsed.positionals, "why");
+    const underway = await input.connect();
+    const why = await underway.ops.explain(id);
+    if (why === undefined) throw new CliError(`no task ${id} in schema ${input.schema}`);
+    if (input.json) {
+      input.printJson(why);
+      return exitCode.ok;
+    }
+    input.out(
+      `task ${why.id} (${why.queue}) is ${why.state}: ${why.summary}\n` +
+        why.reasons.map((reason) => `  - ${reason.kind}: ${reason.message}\n`).join("") +
+        (why.state === "pending"
+          ? `estimated start: ${why.estimatedStartAt === null ? "unknown (a reason above has no known end)" : formatDate(why.estimatedStartAt)}\n`
+          : ""),
+    );
     return exitCode.ok;
   },
 };

@@ -2,7 +2,7 @@ import { html, jsonText, type Html } from "../html.ts";
 import { duration, instant } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import type { HistoryEntry } from "../../history.ts";
-import type { TaskDetail } from "../opsContract.ts";
+import type { TaskDetail, TaskExplanation } from "../opsContract.ts";
 import { stateLabel } from "../taskTable.ts";
 
 const entry = (ctx: PageContext, item: HistoryEntry): Html =>
@@ -135,11 +135,34 @@ const facts = (ctx: PageContext, task: TaskDetail): Html =>
     </dd>
   </dl>`;
 
+/** For a task not yet ended: why it is not running and when it may (ops.explain). */
+const why = (explanation: TaskExplanation): Html =>
+  html`<section class="panel" id="task-why" data-runnable="${explanation.runnable}">
+    <h2>Why isn't it running?</h2>
+    <p>${explanation.summary}</p>
+    ${
+      explanation.reasons.length === 0
+        ? null
+        : html`<ul>
+            ${explanation.reasons.map((reason) => html`<li data-kind="${reason.kind}"><strong>${reason.kind}</strong>: ${reason.message}</li>`)}
+          </ul>`
+    }
+    ${
+      explanation.state === "pending"
+        ? html`<p class="muted">
+            Estimated start:
+            ${explanation.estimatedStartAt === null ? "unknown (a reason above has no known end)" : instant(explanation.estimatedStartAt)}
+          </p>`
+        : null
+    }
+  </section>`;
+
 /** @internal One task: facts, input, output, options, lease and its attempt timeline. */
 export const taskPage = async (ctx: PageContext, id: string): Promise<Html | undefined> => {
   const task = await ctx.timed(ctx.ops.task(id));
   if (task === undefined) return undefined;
   const finished = task.state === "succeeded" || task.state === "failed" || task.state === "cancelled";
+  const explanation = finished ? undefined : await ctx.timed(ctx.ops.explain(id));
   const base = `/tasks/${task.id}`;
   const cancellable = task.state === "pending" || (task.state === "in_progress" && !cancelling(task));
   return html`<div class="actions" id="task-actions" data-live-region>
@@ -162,6 +185,7 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
         <h2>Options</h2>
         ${options(task)}
       </section>
+      ${explanation === undefined ? null : why(explanation)}
     </div>
     <h2>Attempts and events</h2>
     <ol class="timeline" id="timeline" data-live-region>

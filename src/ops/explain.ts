@@ -1,0 +1,190 @@
+import { checkTaskId } from "../identifier.ts";
+import { orThrow } from "../errors.ts";
+import type { Db } from "../client/clientDeps.ts";
+import { opsTaskExplain, type ExplainRow } from "../db/opsQueries.ts";
+import { workerDeadAfterSeconds } from "./workerRegistry.ts";
+import type { TaskExplanation, WaitReason } from "./types.ts";
+
+/** Tasks ahead are counted up to this many: past it the count says "at least". */
+export const explainAheadBound = 10_000;
+
+const iso = (at: Date): string => at.toISOString();
+
+/** "in 3 s", "in 2 min", "1 h ago": a span from `now` for a message. */
+const span = (at: Date, now: Date): string => {
+  const ms = at.getTime() - now.getTime();
+  const abs = Math.abs(ms);
+  const text =
+    abs < 1_000
+      ? `${abs} ms`
+      : abs < 120_000
+        ? `${Math.round(abs / 1_000)} s`
+        : abs < 7_200_000
+          ? `${Math.round(abs / 60_000)} min`
+          : `${Math.round(abs / 3_600_000)} h`;
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+};
+
+/**
+ * The reasons one task's facts give, blocking ones first, and whether each
+ * ends by itself at a known time (`until`) or not (null): pure, so every
+ * case is tested without a database.
+ */
+const reasonsOf = (
+  row: ExplainRow,
+): ReadonlyArray<{ readonly reason: WaitReason; readonly until: Date | null }> => {
+  const now = row.now;
+  if (row.state === "succeeded" || row.state === "failed" || row.state === "cancelled") {
+    const finished = row.finishedAt === null ? "" : ` ${span(row.finishedAt, now)} (${iso(row.finishedAt)})`;
+    return [
+      {
+        reason: {
+          kind: "ended",
+          state: row.state,
+          finishedAt: row.finishedAt,
+          message: `it ended ${row.state}${finished}; it runs again only if retried or redriven`,
+        },
+        until: null,
+      },
+    ];
+  }
+  const found: Array<{ readonly reason: WaitReason; readonly until: Date | null }> = [];
+  if (row.cancelRequestedAt !== null)
+    found.push({
+      reason: {
+        kind: "cancelRequested",
+        at: row.cancelRequestedAt,
+        message: `a cancel was requested ${span(row.cancelRequestedAt, now)}: it ends cancelled rather than run again`,
+      },
+      until: null,
+    });
+  if (row.state === "in_progress") {
+    const started = row.startedAt !== null;
+    const lease =
+      row.leaseExpiresAt === null
+        ? ""
+        : `; its lease expires ${span(row.leaseExpiresAt, now)} unless renewed`;
+    found.push({
+      reason: {
+        kind: "claimed",
+        workerId: row.workerId,
+        leaseExpiresAt: row.leaseExpiresAt,
+        started,
+        message: started
+          ? `it is running: attempt ${row.attempt} on worker ${row.workerId ?? "?"}${lease}`
+          : `worker ${row.workerId ?? "?"} claimed it ahead of a free slot of key "${row.concurrencyKey ?? ""}" and starts it when one frees${lease}`,
+      },
+      until: null,
+    });
+    return found;
+  }
+  if (row.pausedAt !== null)
+    found.push({
+      reason: {
+        kind: "paused",
+        since: row.pausedAt,
+        message: `queue ${row.queue} is paused (since ${iso(row.pausedAt)}): nothing of it starts until it is resumed`,
+      },
+      until: null,
+    });
+  if (row.runAt.getTime() > now.getTime())
+    found.push(
+      row.attempt === 0
+        ? {
+            reason: {
+              kind: "delayed",
+              until: row.runAt,
+              message: `it is not due yet: due ${span(row.runAt, now)} (${iso(row.runAt)})`,
+            },
+            until: row.runAt,
+          }
+        : {
+            reason: {
+              kind: "backoff",
+              until: row.runAt,
+              attempt: row.attempt,
+              message: `attempt ${row.attempt} of ${row.maxAttempts} failed; it retries ${span(row.runAt, now)} (${iso(row.runAt)})${row.error === null ? "" : `, last error: ${row.error}`}`,
+            },
+            until: row.runAt,
+          },
+    );
+  if (row.concurrencyKey !== null && row.keyHolders !== null && row.keyHolders.length >= row.concurrencyLimit)
+    found.push({
+      reason: {
+        kind: "keyFull",
+        key: row.concurrencyKey,
+        limit: row.concurrencyLimit,
+        heldBy: row.keyHolders,
+        leaseExpiresAt: row.keyLeaseExpiresAt,
+        message: `key "${row.concurrencyKey}" is full: ${row.keyHolders.length} started task(s) hold its ${row.concurrencyLimit} slot(s) (${row.keyHolders.slice(0, 5).join(", ")}${row.keyHolders.length > 5 ? ", …" : ""}); it can start when one ends`,
+      },
+      until: null,
+    });
+  if (row.liveWorkers === 0)
+    found.push({
+      reason: {
+        kind: "noWorker",
+        lastSeenAt: row.lastWorkerSeenAt,
+        message:
+          row.lastWorkerSeenAt === null
+            ? `no live worker process works queue ${row.queue}`
+            : `no live worker process works queue ${row.queue}; one was last seen ${span(row.lastWorkerSeenAt, now)}`,
+      },
+      until: null,
+    });
+  const ahead = row.ahead ?? 0;
+  if (ahead > 0) {
+    const atLeast = ahead > explainAheadBound;
+    const count = atLeast ? explainAheadBound : ahead;
+    found.push({
+      reason: {
+        kind: "queued",
+        ahead: count,
+        aheadAtLeast: atLeast,
+        message: `${atLeast ? "at least " : ""}${count} due task(s) of queue ${row.queue} are claimed before it (higher priority, due earlier, or older)`,
+      },
+      until: row.perSecond > 0 && !atLeast ? new Date(now.getTime() + (count / row.perSecond) * 1_000) : null,
+    });
+  }
+  return found;
+};
+
+/** The explanation of one task's facts; see {@link Ops.explain}. */
+export const explanationOf = (row: ExplainRow): TaskExplanation => {
+  const found = reasonsOf(row);
+  const pending = row.state === "pending";
+  const estimatedStartAt =
+    !pending || found.some((f) => f.until === null)
+      ? null
+      : new Date(Math.max(row.now.getTime(), ...found.map((f) => (f.until ?? row.now).getTime())));
+  const runnable = pending && found.every((f) => f.reason.kind === "queued");
+  const first = found[0];
+  return {
+    id: row.id,
+    queue: row.queue,
+    state: row.state,
+    runnable,
+    reasons: found.map((f) => f.reason),
+    estimatedStartAt,
+    at: row.now,
+    summary:
+      first === undefined
+        ? "nothing holds it back: a worker of its queue takes it at its next claim"
+        : runnable
+          ? `${first.reason.message}; nothing else holds it back`
+          : first.reason.message,
+  };
+};
+
+/** Why one task is not running, or undefined when there is no task with that id; see {@link Ops.explain}. */
+export const explainTask = async (deps: Db, id: string): Promise<TaskExplanation | undefined> => {
+  checkTaskId(id);
+  const row = await orThrow(
+    opsTaskExplain(deps.sql, deps.pool, {
+      id,
+      liveSeconds: workerDeadAfterSeconds,
+      bound: explainAheadBound,
+    })(),
+  );
+  return row === undefined ? undefined : explanationOf(row);
+};

@@ -1,0 +1,144 @@
+// ops.explain ("why isn't my task running?") against a real PostgreSQL:
+// each situation a pending task can wait in gives its reason, with the
+// typed facts and an estimate only when every reason ends by itself; the
+// dashboard's task page shows it.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as t from "io-ts";
+import { ValidationError, defineJob, serveDashboard, type WaitReason } from "../src/index.ts";
+import { eventually, useDatabase } from "./support/harness.ts";
+
+const Input = t.type({ n: t.number, key: t.union([t.string, t.null]), fail: t.boolean });
+const kinds = (reasons: ReadonlyArray<WaitReason>): string[] => reasons.map((reason) => reason.kind);
+
+describe("ops.explain", () => {
+  const { connect } = useDatabase("explain");
+
+  it("names every reason a task waits for, blocking ones first, with an estimate only when each ends by itself", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "why",
+        input: Input,
+        options: { retry: { maxAttempts: 3, initialIntervalMs: 60_000, jitter: 0 } },
+        optionsFor: ({ key }) => (key === null ? {} : { concurrencyKey: key, concurrencyLimit: 1 }),
+      }),
+    );
+    const ops = underway.ops;
+    const explain = async (id: string) => {
+      const why = await ops.explain(id);
+      assert.ok(why !== undefined, `task ${id} explained`);
+      return why;
+    };
+
+    // Nobody works the queue yet.
+    const lonely = await job.enqueue({ n: 1, key: null, fail: false });
+    const noWorker = await explain(lonely);
+    assert.deepEqual(kinds(noWorker.reasons), ["noWorker"]);
+    assert.equal(noWorker.runnable, false);
+    assert.equal(noWorker.estimatedStartAt, null);
+    assert.match(noWorker.summary, /no live worker process works queue why/);
+
+    // A worker whose keyed tasks hold their slot until released.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const worker = job.start(
+      async ({ key, fail }) => {
+        if (fail) throw new Error("smtp said no");
+        if (key !== null) await held;
+      },
+      { concurrency: 4 },
+    );
+    try {
+      await eventually(
+        async () => (await ops.task(lonely))?.state === "succeeded",
+        10_000,
+        "the lonely task ran",
+      );
+      assert.deepEqual(kinds((await explain(lonely)).reasons), ["ended"]);
+
+      const holder = await job.enqueue({ n: 2, key: "acct-7", fail: false });
+      await eventually(
+        async () => (await ops.task(holder))?.state === "in_progress",
+        10_000,
+        "the holder runs",
+      );
+      const running = await explain(holder);
+      assert.equal(running.state, "in_progress");
+      const claimed = running.reasons[0];
+      assert.ok(claimed?.kind === "claimed" && claimed.started && claimed.workerId !== null);
+      assert.ok(claimed.leaseExpiresAt instanceof Date);
+
+      const waiting = await job.enqueue({ n: 3, key: "acct-7", fail: false });
+      await eventually(
+        async () => kinds((await explain(waiting)).reasons).includes("keyFull"),
+        5_000,
+        "the second task of the key waits",
+      );
+      const full = await explain(waiting);
+      assert.equal(full.state, "pending");
+      const keyFull = full.reasons.find((reason) => reason.kind === "keyFull");
+      assert.ok(keyFull?.kind === "keyFull");
+      assert.deepEqual([keyFull.key, keyFull.limit, keyFull.heldBy], ["acct-7", 1, [holder]]);
+      assert.equal(full.runnable, false);
+      assert.equal(full.estimatedStartAt, null, "no estimate: a key frees when its holder ends");
+      assert.match(full.summary, /key "acct-7" is full/);
+
+      // Delayed: due in a minute, estimated then.
+      const later = await job.enqueue({ n: 4, key: null, fail: false }, { delayMs: 60_000 });
+      const delayed = await explain(later);
+      assert.deepEqual(kinds(delayed.reasons), ["delayed"]);
+      const due = delayed.reasons[0];
+      assert.ok(due?.kind === "delayed");
+      assert.equal(delayed.estimatedStartAt?.getTime(), due.until.getTime());
+      assert.ok(due.until.getTime() - delayed.at.getTime() > 55_000);
+
+      // A failed attempt waits out its backoff; the reason carries the error.
+      const failing = await job.enqueue({ n: 5, key: null, fail: true });
+      await eventually(
+        async () => kinds((await explain(failing)).reasons).includes("backoff"),
+        10_000,
+        "the first attempt failed",
+      );
+      const backoff = (await explain(failing)).reasons[0];
+      assert.ok(backoff?.kind === "backoff");
+      assert.equal(backoff.attempt, 1);
+      assert.match(backoff.message, /attempt 1 of 3 failed.*smtp said no/);
+
+      // Paused: first among the reasons; tasks ahead in claim order are counted.
+      await ops.pause("why");
+      const ahead = await job.enqueueMany([10, 11, 12].map((n) => ({ n, key: null, fail: false })));
+      const last = await job.enqueue({ n: 13, key: null, fail: false });
+      await job.enqueue({ n: 14, key: null, fail: false }, { priority: 5 });
+      const paused = await explain(last);
+      assert.deepEqual(kinds(paused.reasons), ["paused", "queued"]);
+      const queued = paused.reasons[1];
+      assert.ok(queued?.kind === "queued");
+      assert.equal(queued.ahead, ahead.length + 1, "three older tasks and one of higher priority");
+      assert.equal(queued.aheadAtLeast, false);
+      assert.equal(paused.estimatedStartAt, null);
+      await ops.resume("why");
+      await eventually(async () => (await ops.task(last))?.state === "succeeded", 10_000, "resumed");
+
+      // Cancel requested while running: said first.
+      await ops.cancel({ ids: [holder] });
+      assert.deepEqual(kinds((await explain(holder)).reasons), ["cancelRequested", "claimed"]);
+
+      // The page shows it (the dashboard reads ops.explain).
+      const dashboard = await serveDashboard(underway);
+      try {
+        const page = await (await fetch(`http://127.0.0.1:${dashboard.port}/tasks/${waiting}`)).text();
+        assert.match(page, /id="task-why"/);
+        assert.match(page, /key &quot;acct-7&quot; is full|key "acct-7" is full/);
+      } finally {
+        await dashboard.close();
+      }
+    } finally {
+      release();
+      await worker.stop();
+    }
+
+    assert.equal(await ops.explain("999999999"), undefined);
+    await assert.rejects(ops.explain("1; drop table task"), ValidationError);
+  });
+});
