@@ -55,6 +55,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "errors.test.ts": "db",
   "errors.unit.test.ts": "unit",
   "explain.test.ts": "db",
+  "explain.unit.test.ts": "unit",
   "events.test.ts": "system",
   "fencing.test.ts": "system",
   "finishedApart.test.ts": "db",

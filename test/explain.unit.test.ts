@@ -1,0 +1,100 @@
+// ops.explain's reasoning over a task's facts, without a database: which
+// reasons come first, when an estimate is given, and when it is withheld.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ExplainRow } from "../src/db/opsQueries.ts";
+import { explainAheadBound, explanationOf } from "../src/ops/explain.ts";
+
+const now = new Date("2026-12-04T12:00:00.000Z");
+const later = (ms: number) => new Date(now.getTime() + ms);
+
+/** A due pending task of queue q with a live worker and nothing ahead. */
+const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
+  id: "7",
+  queue: "q",
+  state: "pending",
+  attempt: 0,
+  maxAttempts: 3,
+  priority: 0,
+  runAt: later(-1_000),
+  startedAt: null,
+  finishedAt: null,
+  concurrencyKey: null,
+  concurrencyLimit: 1,
+  workerId: null,
+  leaseExpiresAt: null,
+  cancelRequestedAt: null,
+  error: null,
+  now,
+  pausedAt: null,
+  keyHolders: null,
+  keyLeaseExpiresAt: null,
+  ahead: 0,
+  liveWorkers: 1,
+  lastWorkerSeenAt: now,
+  perSecond: 0,
+  ...changes,
+});
+
+describe("ops.explain's reasoning", () => {
+  it("a due task with nothing ahead is runnable now", () => {
+    const why = explanationOf(facts());
+    assert.deepEqual([why.runnable, why.reasons.length, why.estimatedStartAt], [true, 0, now]);
+    assert.match(why.summary, /next claim/);
+  });
+
+  it("tasks ahead: estimated at the queue's throughput, withheld without throughput or past the bound", () => {
+    const queued = explanationOf(facts({ ahead: 50, perSecond: 10 }));
+    assert.equal(queued.runnable, true);
+    assert.deepEqual(queued.estimatedStartAt, later(5_000));
+    assert.equal(explanationOf(facts({ ahead: 50, perSecond: 0 })).estimatedStartAt, null);
+    const many = explanationOf(facts({ ahead: explainAheadBound + 1, perSecond: 1_000 }));
+    const reason = many.reasons[0];
+    assert.ok(reason?.kind === "queued" && reason.aheadAtLeast && reason.ahead === explainAheadBound);
+    assert.equal(many.estimatedStartAt, null);
+  });
+
+  it("a backoff ends by itself; with a pause, a full key or no worker too, no estimate", () => {
+    const backoff = explanationOf(facts({ attempt: 1, runAt: later(30_000), error: "boom" }));
+    assert.deepEqual(backoff.estimatedStartAt, later(30_000));
+    assert.equal(backoff.runnable, false);
+    for (const blocker of [
+      { pausedAt: later(-60_000) },
+      { concurrencyKey: "k", keyHolders: ["3"], concurrencyLimit: 1 },
+      { liveWorkers: 0 },
+    ]) {
+      const why = explanationOf(facts({ attempt: 1, runAt: later(30_000), ...blocker }));
+      assert.equal(why.estimatedStartAt, null, JSON.stringify(blocker));
+      assert.deepEqual(
+        why.reasons.map((r) => r.kind).sort(),
+        [
+          "backoff",
+          Object.hasOwn(blocker, "pausedAt")
+            ? "paused"
+            : "concurrencyKey" in blocker
+              ? "keyFull"
+              : "noWorker",
+        ].sort(),
+      );
+    }
+  });
+
+  it("a key below its limit is no reason; running and ended tasks get no estimate", () => {
+    assert.equal(
+      explanationOf(facts({ concurrencyKey: "k", keyHolders: ["3"], concurrencyLimit: 2 })).runnable,
+      true,
+    );
+    const running = explanationOf(
+      facts({ state: "in_progress", workerId: "w", startedAt: now, leaseExpiresAt: later(30_000) }),
+    );
+    assert.deepEqual(
+      [running.reasons[0]?.kind, running.estimatedStartAt, running.runnable],
+      ["claimed", null, false],
+    );
+    const ended = explanationOf(facts({ state: "succeeded", finishedAt: now }));
+    assert.deepEqual(
+      ended.reasons.map((r) => r.kind),
+      ["ended"],
+    );
+  });
+});
