@@ -1,6 +1,5 @@
 import { orThrow } from "./errors.ts";
 import { inTransaction } from "./inTransaction.ts";
-import { tasksCancel, tasksLockJob } from "./db/taskQueries.ts";
 import type { CancelDeps, Db } from "./client/clientDeps.ts";
 
 /**
@@ -9,7 +8,7 @@ import type { CancelDeps, Db } from "./client/clientDeps.ts";
  * Resolves true if it was pending or running.
  */
 export const cancelTask = async (deps: CancelDeps, queue: string, taskId: string): Promise<boolean> => {
-  const rows = await orThrow(tasksCancel(deps.sql, deps.pool, { taskId, jobId: null, queue })());
+  const rows = await orThrow(deps.store.tasksCancel(deps.pool, { taskId, jobId: null, queue })());
   // A running task is counted when its worker reports it cancelled.
   deps.throughput.count(queue, "cancelled", rows.filter((row) => row.previous === "pending").length);
   return rows.length > 0;
@@ -22,13 +21,13 @@ export const cancelTask = async (deps: CancelDeps, queue: string, taskId: string
  * pending or running.
  */
 export const cancelRun = async (db: Db, queue: string, jobId: string): Promise<boolean> => {
-  const { sql } = db;
+  const { store } = db;
   return inTransaction(db.pool, async (client) => {
     // The job's lock first, in a statement of its own: the cancel then
     // reads in a snapshot that holds every step a completion enqueued,
     // and no completion can enqueue one until it commits.
-    await orThrow(tasksLockJob(sql, client, { jobId })());
-    const rows = await orThrow(tasksCancel(sql, client, { taskId: null, jobId, queue })());
+    await orThrow(store.tasksLockJob(client, { jobId })());
+    const rows = await orThrow(store.tasksCancel(client, { taskId: null, jobId, queue })());
     return rows.length > 0;
   });
 };

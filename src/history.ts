@@ -1,4 +1,4 @@
-import { taskAttemptsList, taskEventsList, type AttemptRow, type EventRow } from "./db/historyQueries.ts";
+import type { AttemptRow, EventRow } from "./db/historyQueries.ts";
 import { checkTaskId } from "./identifier.ts";
 import { orThrow } from "./errors.ts";
 import { depsOf, type Db } from "./client/clientDeps.ts";
@@ -32,8 +32,8 @@ export const taskHistory = (underway: Underway, taskId: string): Promise<Readonl
 export const historyOf = async (db: Db, taskId: string): Promise<ReadonlyArray<HistoryEntry>> => {
   checkTaskId(taskId);
   const [attempts, events] = await Promise.all([
-    orThrow(taskAttemptsList(db.sql, db.pool, { id: taskId })()),
-    orThrow(taskEventsList(db.sql, db.pool, { id: taskId })()),
+    orThrow(db.store.taskAttemptsList(db.pool, { id: taskId })()),
+    orThrow(db.store.taskEventsList(db.pool, { id: taskId })()),
   ]);
   const entries: HistoryEntry[] = [
     ...attempts.map((row) => ({ _tag: "attempt" as const, ...row })),

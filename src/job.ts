@@ -13,8 +13,7 @@ import { checkTaskId } from "./identifier.ts";
 import { TaskOutcomes } from "./notify/taskOutcomes.ts";
 import type { FinalOutcome, Outcome } from "./outcomes.ts";
 import type { EnqueueColumns } from "./db/enqueueColumns.ts";
-import { taskAttemptsList, type AttemptRow } from "./db/historyQueries.ts";
-import { tasksGet } from "./db/taskQueries.ts";
+import type { AttemptRow } from "./db/historyQueries.ts";
 import { drainHere, runOnceHere } from "./run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "./run/startWorker.ts";
 import { handlerRunner } from "./run/taskRunner.ts";
@@ -143,10 +142,10 @@ export class Job<In, V, R, O> {
   }
 
   private async attemptsOf(taskId: string): Promise<ReadonlyArray<AttemptRow>> {
-    const row = await orThrow(tasksGet(this.deps.sql, this.deps.pool, { id: taskId })());
+    const row = await orThrow(this.deps.store.tasksGet(this.deps.pool, { id: taskId })());
     if (row === undefined || !this.outcomes.owns(row))
       throw new UnderwayError(`no task with id ${taskId} in queue ${this.queue}`);
-    return orThrow(taskAttemptsList(this.deps.sql, this.deps.pool, { id: taskId })());
+    return orThrow(this.deps.store.taskAttemptsList(this.deps.pool, { id: taskId })());
   }
 
   /**

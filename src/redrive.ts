@@ -3,7 +3,7 @@ import { checkOptionShape, type OptionShape } from "./optionShape.ts";
 import { pipe } from "fp-ts/lib/function.js";
 import { orThrow, type DbError } from "./errors.ts";
 import { checkQueueName, checkTaskId } from "./identifier.ts";
-import { tasksRedrive, type RedriveSelection } from "./db/taskQueries.ts";
+import type { RedriveSelection } from "./db/taskQueries.ts";
 import { depsOf, type Db } from "./client/clientDeps.ts";
 import type { Underway } from "./underway.ts";
 
@@ -54,7 +54,7 @@ const redriveBatches = (
   remaining <= 0
     ? TE.right(movedSoFar)
     : pipe(
-        tasksRedrive(db.sql, db.pool, {
+        db.store.tasksRedrive(db.pool, {
           dlq,
           ...selection,
           limit: Math.min(batchSize, remaining),

@@ -5,7 +5,6 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf, orThrow, type DbError } from "./errors.ts";
-import { tasksDeleteExpired } from "./db/taskQueries.ts";
 import { depsOf, type Db, type RetentionDeps } from "./client/clientDeps.ts";
 import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
@@ -45,7 +44,7 @@ const sweep = (
   deletedSoFar = 0,
 ): TE.TaskEither<DbError, number> =>
   pipe(
-    tasksDeleteExpired(db.sql, db.pool, { limit: batchSize }),
+    db.store.tasksDeleteExpired(db.pool, { limit: batchSize }),
     TE.chain((ids) => {
       const deleted = deletedSoFar + ids.length;
       return ids.length === batchSize && goOn() ? sweep(db, batchSize, goOn, deleted) : TE.right(deleted);

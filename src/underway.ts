@@ -21,8 +21,7 @@ import { OutcomeFeed } from "./notify/outcomeFeed.ts";
 import { Ops } from "./ops/ops.ts";
 import { ThroughputCounters } from "./ops/throughputCounters.ts";
 import { WorkerRegistry } from "./ops/workerRegistry.ts";
-import type { Sql } from "./db/query.ts";
-import { queuesGetPaused } from "./db/queueQueries.ts";
+import type { Store } from "./db/store.ts";
 import { setPaused } from "./ops/setPaused.ts";
 import { StepJob } from "./steps/stepJob.ts";
 
@@ -65,22 +64,24 @@ export class Underway {
 
   private constructor(
     private readonly ownPool: pg.Pool,
-    sql: Sql,
+    store: Store,
+    schema: string,
     listener: Listener,
     /** Where this client logs: the `logger` option, or the console. */
     readonly log: Logger,
     private readonly ownsPool: boolean,
   ) {
-    const throughput = new ThroughputCounters(sql, ownPool, log);
+    const throughput = new ThroughputCounters(store, ownPool, log);
     // Every attempt's end is counted where it is reported, whether a worker,
     // runOnce or drain ran it, and whatever step of a job it was.
     const lifecycle = new TaskEvents(log, (queue, tag) => throughput.countOutcome(queue, tag));
     // The lease reaper: one sweep per client, however many workers run.
-    const reaper = new Reaper({ sql, pool: () => ownPool, log, events: lifecycle });
+    const reaper = new Reaper({ store, pool: () => ownPool, log, events: lifecycle });
     const pool = (): pg.Pool => this.pool;
-    this.queues = new QueueRegistry(sql, pool);
+    this.queues = new QueueRegistry(store, pool);
     this.deps = {
-      sql,
+      store,
+      schema,
       get pool() {
         return pool();
       },
@@ -88,8 +89,8 @@ export class Underway {
       listener,
       lifecycle,
       throughput,
-      workerRegistry: new WorkerRegistry(sql, ownPool, log),
-      outcomeFeed: new OutcomeFeed(sql, ownPool, listener, log),
+      workerRegistry: new WorkerRegistry(store, ownPool, log),
+      outcomeFeed: new OutcomeFeed(store, schema, ownPool, listener, log),
       closed$: this.ended.pipe(mergeMap(() => throwError(() => new ClosedError()))),
       // Not assertOpen(): handlers finishing during close() may still enqueue.
       register: (definition) => this.queues.register(definition),
@@ -157,8 +158,8 @@ export class Underway {
    * await underway.close();
    */
   static async connect(options: UnderwayOptions): Promise<Underway> {
-    const { pool, sql, listener, log, ownsPool } = await connect(options);
-    return new Underway(pool, sql, listener, log, ownsPool);
+    const { pool, store, schema, listener, log, ownsPool } = await connect(options);
+    return new Underway(pool, store, schema, listener, log, ownsPool);
   }
 
   /**
@@ -245,7 +246,7 @@ export class Underway {
   /** When the queue was paused, or `null` when it is not. */
   async queuePausedAt(queue: string): Promise<Date | null> {
     checkQueueName(queue);
-    return orThrow(queuesGetPaused(this.deps.sql, this.pool, { queue })());
+    return orThrow(this.deps.store.queuesGetPaused(this.pool, { queue })());
   }
 
   /**
@@ -254,7 +255,7 @@ export class Underway {
    * tasks. A process whose LISTEN connection is down at that moment misses it.
    */
   async shutdownQueue(queue: string): Promise<void> {
-    await this.pool.query("select pg_notify($1, $2)", [`${this.deps.sql.schema}.shutdown`, queue]);
+    await this.pool.query("select pg_notify($1, $2)", [`${this.deps.schema}.shutdown`, queue]);
   }
 
   /**

@@ -8,12 +8,9 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import type pg from "pg";
 import { defineJob } from "../src/index.ts";
-import { tasksClaim } from "../src/db/claimQueries.ts";
-import { tasksComplete, tasksCompleteAndClaim } from "../src/db/completeQueries.ts";
-import { tasksHeartbeat } from "../src/db/leaseQueries.ts";
-import type { Sql } from "../src/db/query.ts";
 import { readQueries, readQueryText } from "../src/sql.ts";
 import { queryNames } from "../src/db/queryNames.ts";
+import { storeOf, type Store } from "../src/db/store.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
@@ -59,13 +56,14 @@ const claimOf = (queue: string, limit: number) => ({
   startable: limit,
 });
 
-/** The queries of schema underway, run as named statements. */
-const namedSql = (): Sql => ({
-  schema: "underway",
-  queries: readQueries("underway"),
-  preparedStatements: true,
-  onCollision: () => undefined,
-});
+/** The statements of schema underway, run as named statements. */
+const namedStore = (): Store =>
+  storeOf({
+    schema: "underway",
+    queries: readQueries("underway"),
+    preparedStatements: true,
+    onCollision: () => undefined,
+  });
 
 describe("durability of each write", () => {
   const { db, connect } = useDatabase("durability");
@@ -73,7 +71,7 @@ describe("durability of each write", () => {
   it("enqueues wait for the WAL flush; claims, completions and renewals do not", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "durable", input: N }));
-    const sql = namedSql();
+    const store = namedStore();
     const pool = db().pool;
 
     assert.equal(await settingAfter(pool, (client) => job.enqueue({ n: 1 }, { client })), "on");
@@ -84,13 +82,13 @@ describe("durability of each write", () => {
 
     await job.enqueueMany([{ n: 4 }, { n: 5 }]);
     const claimed = await settingAfter(pool, async (client) => {
-      const rows = await tasksClaim(sql, client, { queue: "durable", limit: 1, workerId: "test-worker" })();
+      const rows = await store.tasksClaim(client, { queue: "durable", limit: 1, workerId: "test-worker" })();
       assert.ok(rows._tag === "Right" && rows.right.length === 1, "claimed one task");
       const row = rows.right[0];
       if (row === undefined) return;
-      const renewed = await tasksHeartbeat(sql, client, { ids: [row.id], attempts: [row.attempt] })();
+      const renewed = await store.tasksHeartbeat(client, { ids: [row.id], attempts: [row.attempt] })();
       assert.equal(renewed._tag === "Right" && renewed.right.length, 1);
-      const both = await tasksCompleteAndClaim(sql, client, {
+      const both = await store.tasksCompleteAndClaim(client, {
         ...successOf(row),
         ...claimOf("durable", 5),
       })();
@@ -101,13 +99,13 @@ describe("durability of each write", () => {
     assert.equal(claimed, "off");
 
     const completedAlone = await settingAfter(pool, async (client) => {
-      const rows = await tasksClaim(sql, client, { queue: "durable", limit: 1, workerId: "test-worker" })();
+      const rows = await store.tasksClaim(client, { queue: "durable", limit: 1, workerId: "test-worker" })();
       const row = rows._tag === "Right" ? rows.right[0] : undefined;
       assert.ok(row !== undefined);
       // The claim set it; a fresh transaction shows the completion sets it too.
       await client.query("commit");
       await client.query("begin");
-      const written = await tasksComplete(sql, client, {
+      const written = await store.tasksComplete(client, {
         ids: [row.id],
         attempts: [row.attempt],
         outputs: [null],
@@ -123,7 +121,7 @@ describe("durability of each write", () => {
   it("tasksClaim and tasksCompleteAndClaim bring back the same camelCase rows, and heartbeats cancelRequested", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "camel", input: N }));
-    const sql = namedSql();
+    const store = namedStore();
     await job.enqueue({ n: 1 }, { concurrencyKey: "k", concurrencyLimit: 2, priority: 1 });
     await job.enqueue({ n: 2 }, { concurrencyKey: "k", concurrencyLimit: 2 });
     const fields = [
@@ -151,14 +149,14 @@ describe("durability of each write", () => {
     const client = await db().pool.connect();
     try {
       await client.query("begin");
-      const claimed = await tasksClaim(sql, client, { queue: "camel", limit: 1, workerId: "w" })();
+      const claimed = await store.tasksClaim(client, { queue: "camel", limit: 1, workerId: "w" })();
       const first = claimed._tag === "Right" ? claimed.right[0] : undefined;
       assert.ok(first !== undefined, "claimed one");
-      const renewed = await tasksHeartbeat(sql, client, { ids: [first.id], attempts: [first.attempt] })();
+      const renewed = await store.tasksHeartbeat(client, { ids: [first.id], attempts: [first.attempt] })();
       assert.deepEqual(renewed._tag === "Right" && renewed.right, [
         { id: first.id, cancelRequested: false, renewed: true },
       ]);
-      const both = await tasksCompleteAndClaim(sql, client, {
+      const both = await store.tasksCompleteAndClaim(client, {
         ...successOf(first),
         ...claimOf("camel", 1),
       })();
@@ -205,7 +203,7 @@ describe("durability of each write", () => {
   it("a completion calls the outcome trigger once per statement, not per row, and the retry trigger not at all", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "unheard", input: N }));
-    const sql = namedSql();
+    const store = namedStore();
     await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     const client = await db().pool.connect();
     // Calls of the outcome triggers' functions made by one completion of
@@ -228,10 +226,10 @@ describe("durability of each write", () => {
           );
           return [Number(calls[0]?.finished), Number(calls[0]?.changed)];
         };
-        const rows = await tasksClaim(sql, client, { queue: "unheard", limit: 3, workerId: "probe" })();
+        const rows = await store.tasksClaim(client, { queue: "unheard", limit: 3, workerId: "probe" })();
         assert.ok(rows._tag === "Right" && rows.right.length === 3, "claimed three tasks");
         const before = await counted();
-        const written = await tasksComplete(sql, client, {
+        const written = await store.tasksComplete(client, {
           ids: rows.right.map((row) => row.id),
           attempts: rows.right.map((row) => row.attempt),
           outputs: [null, null, null],

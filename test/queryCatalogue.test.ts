@@ -1,14 +1,19 @@
 // The query catalogue (src/db/) held to the SQL files of db/queries/: each
 // file belongs to exactly one entry, each entry binds the parameters its SQL
 // names (in their order) or as many as it numbers, each shared fragment of
-// db/fragments/ is spliced somewhere, and each entry is used by the library. Files only, no
-// database: the queries themselves run against PostgreSQL in the other
-// tests, through the API.
+// db/fragments/ is spliced somewhere; the store (src/db/store.ts) has one
+// method per statement file, each called by the library, and nothing
+// outside src/db/ runs a query but through it. Files only, no database: the
+// queries themselves run against PostgreSQL in the other tests, through the
+// API.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import type { QueryEntry } from "../src/db/query.ts";
-import { queryNames, type QueryName } from "../src/db/queryNames.ts";
+import type pg from "pg";
+import type { Queryable, QueryEntry, Sql } from "../src/db/query.ts";
+import { branchNames, queryNames, type QueryName } from "../src/db/queryNames.ts";
+import { catalogue, storeOf } from "../src/db/store.ts";
+import type { Queries } from "../src/sql.ts";
 import { queryText } from "../src/queryText.ts";
 import { fragmentNames, readQueryText } from "../src/sql.ts";
 
@@ -28,7 +33,7 @@ const isEntry = (value: unknown): value is QueryEntry =>
   typeof value === "function" && "file" in value && "fragments" in value && "params" in value;
 
 /** Every query exported by a file of src/db/: a new area file is covered without being listed here. */
-const catalogue = async (): Promise<ReadonlyArray<Found>> => {
+const exportedEntries = async (): Promise<ReadonlyArray<Found>> => {
   const found: Found[] = [];
   for (const module of readdirSync(dbFolder).filter((file) => file.endsWith(".ts"))) {
     const exports = (await import(new URL(module, dbFolder).href)) as Record<string, unknown>;
@@ -64,24 +69,31 @@ const sourceFiles = (folder = ""): string[] =>
         : [],
   );
 
-/** The value names each src/ file outside src/db/ imports from each file of src/db/. */
-const importsFromCatalogue = (): Set<string> => {
-  const used = new Set<string>();
-  for (const file of sourceFiles().filter((path) => !path.startsWith("db/"))) {
-    const text = readFileSync(new URL(file, srcFolder), "utf8");
-    for (const [, typeOnly, names, from] of text.matchAll(
-      /import\s+(type\s+)?\{([^}]*)\}\s*from\s*"([^"]+)"/g,
-    )) {
-      const module = /\/db\/(\w+\.ts)$/.exec(from ?? "")?.[1];
-      if (module === undefined || typeOnly !== undefined) continue;
-      for (const part of (names ?? "").split(",")) {
-        const name = part.trim().split(/\s+as\s+/)[0] ?? "";
-        if (name !== "" && !name.startsWith("type ")) used.add(`${module}:${name}`);
-      }
-    }
-  }
-  return used;
-};
+/** The text of every src/ file outside src/db/, by its path under src/. */
+const callerFiles = (): ReadonlyArray<readonly [string, string]> =>
+  sourceFiles()
+    .filter((path) => !path.startsWith("db/"))
+    .map((path) => [path, readFileSync(new URL(path, srcFolder), "utf8")] as const);
+
+/** The values (not types) a file imports from the query files of src/db/ (`*Queries.ts`). */
+const queryImports = (text: string): string[] =>
+  [...text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*"[^"]*\/db\/\w+Queries\.ts"/g)].flatMap(
+    ([, typeOnly, names]) =>
+      typeOnly !== undefined
+        ? []
+        : (names ?? "")
+            .split(",")
+            .map((part) => part.trim())
+            .filter((name) => name !== "" && !name.startsWith("type ")),
+  );
+
+/** A client's Sql, never run: the store is only built and its bindings inspected. */
+const sqlOf = (queries: Partial<Queries> = {}): Sql => ({
+  schema: "s",
+  queries: queries as Queries,
+  preparedStatements: true,
+  onCollision: () => undefined,
+});
 
 describe("query catalogue", () => {
   it("names exactly the files of db/queries/", () => {
@@ -90,19 +102,19 @@ describe("query catalogue", () => {
 
   it("gives every SQL file to exactly one entry", async () => {
     const owners = new Map<string, string[]>(sqlFiles().map((file) => [file, []]));
-    for (const { name, entry } of await catalogue())
+    for (const { name, entry } of await exportedEntries())
       for (const file of [entry.file, ...entry.fragments]) owners.get(file)?.push(name);
     const wrong = [...owners].filter(([, names]) => names.length !== 1);
     assert.deepEqual(wrong, [], "files with no entry, or with more than one");
   });
 
   it("exports each entry under its file's name", async () => {
-    for (const { module, name, entry } of await catalogue())
+    for (const { module, name, entry } of await exportedEntries())
       assert.equal(name, entry.file, `${module} exports ${entry.file} as ${name}`);
   });
 
   it("binds as many distinct parameters as each file's highest $n", async () => {
-    for (const { name, entry } of await catalogue()) {
+    for (const { name, entry } of await exportedEntries()) {
       assert.equal(new Set(entry.params).size, entry.params.length, `${name} lists a parameter twice`);
       for (const file of [entry.file, ...entry.fragments])
         assert.equal(
@@ -114,7 +126,7 @@ describe("query catalogue", () => {
   });
 
   it("binds a file's named parameters by their names, in their order of first appearance", async () => {
-    for (const { name, entry } of await catalogue()) {
+    for (const { name, entry } of await exportedEntries()) {
       const named = readQueryText(entry.file).params;
       if (named.length > 0)
         assert.deepEqual(
@@ -134,12 +146,64 @@ describe("query catalogue", () => {
     );
   });
 
-  it("uses every entry somewhere in src/", async () => {
-    const used = importsFromCatalogue();
-    const unused = (await catalogue())
-      .filter(({ module, name }) => !used.has(`${module}:${name}`))
-      .map(({ module, name }) => `${module}: ${name}`);
-    assert.deepEqual(unused, []);
+  it("builds a store with one method per statement file, named after it", () => {
+    const statements = sqlFiles().filter((file) => !(branchNames as ReadonlyArray<string>).includes(file));
+    assert.deepEqual(Object.keys(storeOf(sqlOf())).sort(), statements);
+    for (const [name, query] of Object.entries(catalogue))
+      assert.equal(query.file, name, `the store's ${name} runs ${query.file}.sql`);
+    // A branch is a statement's part, not a statement: it belongs to one.
+    for (const branch of branchNames)
+      assert.equal(
+        Object.values(catalogue).filter((query) => query.fragments.includes(branch)).length,
+        1,
+        `${branch}.sql is a branch of one statement`,
+      );
+  });
+
+  it("gives every catalogue entry to the store", async () => {
+    const inStore = new Set<unknown>(Object.values(catalogue));
+    const missing = (await exportedEntries())
+      .filter(({ entry }) => !inStore.has(entry))
+      .map(({ name }) => name);
+    assert.deepEqual(missing, [], "queries of src/db/ the store does not hold");
+  });
+
+  it("binds a store's methods to its client's Sql", async () => {
+    const sent: unknown[] = [];
+    const db: Queryable = {
+      query: async <R extends pg.QueryResultRow>(config: pg.QueryConfig) => {
+        sent.push(config);
+        return { rows: [{ id: "7" } as unknown as R], command: "", rowCount: 1, oid: 0, fields: [] };
+      },
+    };
+    const sql = sqlOf({ tasksRelease: "release $1 $2" });
+    const released = await storeOf(sql).tasksRelease(db, { ids: ["7"], attempts: [2] })();
+    assert.deepEqual(released, { _tag: "Right", right: ["7"] });
+    sql.preparedStatements = false;
+    await storeOf(sql).tasksRelease(db, { ids: ["8"], attempts: [3] })();
+    assert.deepEqual(sent, [
+      { name: "underway.s.tasksRelease", text: "release $1 $2", values: [["7"], [2]] },
+      { text: "release $1 $2", values: [["8"], [3]] },
+    ]);
+  });
+
+  it("calls every method of the store somewhere in src/", () => {
+    const texts = callerFiles().map(([, text]) => text);
+    const uncalled = Object.keys(catalogue).filter(
+      (name) => !texts.some((text) => new RegExp(`\\.${name}\\(`).test(text)),
+    );
+    assert.deepEqual(uncalled, []);
+  });
+
+  it("runs no query outside src/db/ but through the store", () => {
+    const direct = callerFiles().flatMap(([path, text]) =>
+      queryImports(text).map((name) => `${path}: ${name}`),
+    );
+    assert.deepEqual(
+      direct,
+      [],
+      "values imported from src/db/*Queries.ts: call store.<name>(db, params) instead",
+    );
   });
 });
 

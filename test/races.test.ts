@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import type pg from "pg";
 import { defineJob, defineStepJob, done, next, Steps, TaskFailedError } from "../src/index.ts";
-import { tasksClaim } from "../src/db/claimQueries.ts";
+import { storeOf } from "../src/db/store.ts";
 import { readQueries } from "../src/sql.ts";
 import { createRunTable, statesOf } from "./support/faults.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
@@ -17,12 +17,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("races", () => {
   const { db, connect } = useDatabase("races");
-  const sql = {
+  const store = storeOf({
     schema: "underway",
     queries: readQueries("underway"),
     preparedStatements: true,
     onCollision: () => undefined,
-  };
+  });
 
   /** The most tasks of each key of a queue in progress right now. */
   const runningPerKey = async (queue: string): Promise<Record<string, number>> => {
@@ -57,7 +57,7 @@ describe("races", () => {
         await client.query("set local lock_timeout = '3s'");
       }
       const claim = async (client: pg.PoolClient): Promise<string[]> => {
-        const rows = await tasksClaim(sql, client, { queue: "opposite", limit: 1, workerId: "test" })();
+        const rows = await store.tasksClaim(client, { queue: "opposite", limit: 1, workerId: "test" })();
         if (rows._tag === "Left") throw rows.left.cause;
         return rows.right.map((row) => row.concurrencyKey ?? "?");
       };
@@ -77,7 +77,7 @@ describe("races", () => {
     }
     assert.deepEqual(await runningPerKey("opposite"), { a: 1, b: 1 });
     // With both committed, a key at its limit stays closed; a new claim admits nothing.
-    const more = await tasksClaim(sql, db().pool, { queue: "opposite", limit: 10, workerId: "test" })();
+    const more = await store.tasksClaim(db().pool, { queue: "opposite", limit: 10, workerId: "test" })();
     assert.deepEqual(more._tag === "Right" ? more.right.length : -1, 0);
   });
 

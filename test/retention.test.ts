@@ -4,7 +4,6 @@ import * as E from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
 import { ConfigError, defineJob, startRetention, sweepExpired, type Underway } from "../src/index.ts";
 import { depsOf } from "../src/client/clientDeps.ts";
-import { tasksDeleteExpired } from "../src/db/taskQueries.ts";
 import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number });
@@ -123,7 +122,7 @@ describe("retention", () => {
     const underway = await connect();
     const ids = await enqueue(underway, "batches", 25, 1);
     await setState(ids, "succeeded", "1 minute");
-    const one = await tasksDeleteExpired(depsOf(underway).sql, underway.pool, { limit: 10 })();
+    const one = await depsOf(underway).store.tasksDeleteExpired(underway.pool, { limit: 10 })();
     assert.ok(E.isRight(one));
     assert.equal(one.right.length, 10);
     assert.equal(await sweepExpired(underway, { batchSize: 10 }), 15);

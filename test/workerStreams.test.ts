@@ -12,7 +12,6 @@ import { renewalTick$ } from "../src/worker/lease.ts";
 import { upkeep$ } from "../src/worker/upkeep.ts";
 import { stopTask } from "../src/worker/execute.ts";
 import { silentLogger } from "../src/log.ts";
-import type { Sql } from "../src/db/query.ts";
 import { LocalTasks } from "../src/worker/localTasks.ts";
 import { alongside, graceOver$ } from "../src/worker/shutdown.ts";
 import { sweep$ } from "../src/maintenance/sweep.ts";
@@ -244,7 +243,8 @@ describe("worker streams on virtual time", () => {
       // Leases a minute long: no renewal falls due in these 100 ms, so
       // nothing reaches the database (there is none here).
       const deps = {
-        sql: { schema: "s" } as Sql,
+        store: undefined as never,
+        schema: "s",
         pool: undefined as never,
         log: silentLogger,
         listener: {

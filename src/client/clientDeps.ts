@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Observable, SchedulerLike } from "rxjs";
 import type { JobDefinition } from "../definition.ts";
 import { ConfigError } from "../errors.ts";
-import type { Sql } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Logger } from "../log.ts";
 import type { Listener } from "../notify/listener.ts";
@@ -17,8 +17,10 @@ import type { Stoppable, Underway } from "../underway.ts";
  * of the narrow views below, so its signature says what it uses.
  */
 export interface ClientDeps {
-  /** The named queries, bound to the client's schema. */
-  readonly sql: Sql;
+  /** Every statement the client runs, bound to its schema (src/db/store.ts). */
+  readonly store: Store;
+  /** The schema underway lives in: NOTIFY channels are `<schema>.<name>`. */
+  readonly schema: string;
   /** The client's pool; reading it throws `ClosedError` once the client is closed. */
   readonly pool: pg.Pool;
   /** Where the client logs. */
@@ -49,25 +51,32 @@ export interface ClientDeps {
   readonly listening: () => Promise<void>;
 }
 
-/** The database: the schema's queries and the pool. */
-export type Db = Pick<ClientDeps, "sql" | "pool">;
+/** The database: the schema's statements and the pool. */
+export type Db = Pick<ClientDeps, "store" | "pool">;
+
+/** The database and its schema, for the casts of generated filter conditions (ops lists). */
+export type FilteredDb = Pick<ClientDeps, "store" | "schema" | "pool">;
 
 /** What enqueueing needs: the database, the queue registry, the lifecycle report and the counters. */
-export type ProducerDeps = Pick<ClientDeps, "sql" | "pool" | "register" | "lifecycle" | "throughput">;
+export type ProducerDeps = Pick<ClientDeps, "store" | "pool" | "register" | "lifecycle" | "throughput">;
 
 /** What cancelling a task needs: the database, and the counters for the pending tasks it cancels. */
-export type CancelDeps = Pick<ClientDeps, "sql" | "pool" | "throughput">;
+export type CancelDeps = Pick<ClientDeps, "store" | "pool" | "throughput">;
 
 /** What following outcomes needs: the shared feed, the row as a fallback, and the client's end. */
-export type OutcomeDeps = Pick<ClientDeps, "sql" | "pool" | "log" | "outcomeFeed" | "listening" | "closed$">;
+export type OutcomeDeps = Pick<
+  ClientDeps,
+  "store" | "pool" | "log" | "outcomeFeed" | "listening" | "closed$"
+>;
 
 /** What the inspection and admin API needs: the database, the counters and the lifecycle report (redrives). */
-export type OpsDeps = Pick<ClientDeps, "sql" | "pool" | "throughput" | "lifecycle">;
+export type OpsDeps = Pick<ClientDeps, "store" | "schema" | "pool" | "throughput" | "lifecycle">;
 
 /** What starting a worker (or `runOnce`/`drain`) needs. */
 export type WorkerStarterDeps = Pick<
   ClientDeps,
-  | "sql"
+  | "store"
+  | "schema"
   | "pool"
   | "log"
   | "listener"
@@ -83,16 +92,16 @@ export type WorkerStarterDeps = Pick<
 export type JobDeps = ProducerDeps & CancelDeps & OutcomeDeps & WorkerStarterDeps;
 
 /** What a scheduler needs: the database, the LISTEN connection (changes, shutdown), the log, and `close()`. */
-export type SchedulerDeps = Pick<ClientDeps, "sql" | "pool" | "log" | "listener" | "track">;
+export type SchedulerDeps = Pick<ClientDeps, "store" | "schema" | "pool" | "log" | "listener" | "track">;
 
 /** What a retention loop needs: the database, the log, and `close()`. */
-export type RetentionDeps = Pick<ClientDeps, "sql" | "pool" | "log" | "track">;
+export type RetentionDeps = Pick<ClientDeps, "store" | "pool" | "log" | "track">;
 
 /** What metrics and tracing need: the lifecycle report, and the ops API's reads for the gauges. */
 export type MetricsDeps = OpsDeps & Pick<ClientDeps, "log">;
 
 /** What the dashboard's live updates need: enqueue notifications and outcomes. */
-export type LiveChangesDeps = Pick<ClientDeps, "sql" | "listener" | "outcomeFeed">;
+export type LiveChangesDeps = Pick<ClientDeps, "schema" | "listener" | "outcomeFeed">;
 
 // The one link from a client to its deps, for the public functions that
 // take the client itself (schedule, redrive, metrics, the dashboard…).

@@ -5,15 +5,19 @@ import { consoleLogger, type Logger } from "../log.ts";
 import { migrate } from "../migrate.ts";
 import { Listener, type ListenerOptions } from "../notify/listener.ts";
 import type { Sql } from "../db/query.ts";
+import { storeOf, type Store } from "../db/store.ts";
 import { namedStatementsProbe } from "./namedStatementsProbe.ts";
 import { readQueries } from "../sql.ts";
 import { checkOptionShape } from "../optionShape.ts";
 import { underwayOptionShape, type UnderwayOptions } from "./underwayOptions.ts";
 
-/** What a client is built from: a migrated database's pool, its queries, its LISTEN connection. */
+/** What a client is built from: a migrated database's pool, its store, its LISTEN connection. */
 export interface Connection {
   readonly pool: pg.Pool;
-  readonly sql: Sql;
+  /** The schema's statements, bound once for the client. */
+  readonly store: Store;
+  /** The schema underway lives in (its NOTIFY channels are `<schema>.<name>`). */
+  readonly schema: string;
   readonly listener: Listener;
   readonly log: Logger;
   /** The pool was made here (from `connectionString`): the client ends it on close. */
@@ -111,7 +115,8 @@ export const connect = async (options: UnderwayOptions): Promise<Connection> => 
   const listener = new Listener(listenerConnection(options.listener, pool), log, options.listener);
   return {
     pool,
-    sql,
+    store: storeOf(sql),
+    schema,
     listener,
     log,
     ownsPool: options.pool === undefined,

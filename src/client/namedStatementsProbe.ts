@@ -1,8 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
 import pg from "pg";
 import { ConfigError, type DbError } from "../errors.ts";
-import { backendPid } from "../db/leaseQueries.ts";
 import type { Sql } from "../db/query.ts";
+import { storeOf } from "../db/store.ts";
 
 /** pg's client keeps the pid the server announced at connect (BackendKeyData); untyped in @types/pg. */
 const announcedPid = (client: pg.ClientBase): unknown =>
@@ -27,24 +27,25 @@ export const namedStatementsProbe = async (sql: Sql, pool: pg.Pool): Promise<Con
   // A collision comes back as the ConfigError that says so (src/db/namedStatements.ts).
   const collided = (result: E.Either<DbError, unknown>): ConfigError | undefined =>
     E.isLeft(result) && result.left.cause instanceof ConfigError ? result.left.cause : undefined;
-  // Its own Sql: a collision here is the finding, not one to log or to switch the client's statements for.
-  const probe: Sql = {
+  // Its own store, on its own Sql: a collision here is the finding, not one to log or to switch the
+  // client's statements for.
+  const probe = storeOf({
     schema: sql.schema,
     queries: sql.queries,
     preparedStatements: true,
     onCollision: () => undefined,
-  };
+  });
   let first: pg.PoolClient | undefined;
   let second: pg.Client | undefined;
   try {
     first = await pool.connect();
-    const own = await backendPid(probe, first, {})();
+    const own = await probe.backendPid(first, {})();
     if (E.isLeft(own)) return collided(own);
     if (own.right[0]?.pid === announcedPid(first)) return undefined;
     second = new pg.Client(pool.options);
     second.on("error", () => undefined);
     await second.connect();
-    return collided(await backendPid(probe, second, {})());
+    return collided(await probe.backendPid(second, {})());
   } catch {
     return undefined;
   } finally {

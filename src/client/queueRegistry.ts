@@ -1,8 +1,7 @@
 import type pg from "pg";
 import type { JobDefinition } from "../definition.ts";
 import { orThrow } from "../errors.ts";
-import { queuesUpsert } from "../db/queueQueries.ts";
-import type { Sql } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 
 /**
  * The queues (and dead-letter queues) a client has recorded in the
@@ -12,7 +11,7 @@ export class QueueRegistry {
   private readonly registered = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: Store,
     /** Read when a registration runs: a closed client's pool throws `ClosedError`. */
     private readonly pool: () => pg.Pool,
   ) {}
@@ -27,10 +26,10 @@ export class QueueRegistry {
       done = (async () => {
         if (definition.dlq !== null)
           await orThrow(
-            queuesUpsert(this.sql, this.pool(), { name: definition.dlq, dlq: null, overwriteDlq: false })(),
+            this.store.queuesUpsert(this.pool(), { name: definition.dlq, dlq: null, overwriteDlq: false })(),
           );
         await orThrow(
-          queuesUpsert(this.sql, this.pool(), {
+          this.store.queuesUpsert(this.pool(), {
             name: definition.queue,
             dlq: definition.dlq,
             overwriteDlq: true,

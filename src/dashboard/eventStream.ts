@@ -31,10 +31,9 @@ export const eventStream = (deps: LiveChangesDeps, signal: AbortSignal): Respons
         }
       };
       send("retry: 3000\n: connected\n\n");
-      const changes$ = merge(
-        deps.listener.channel$(`${deps.sql.schema}.ready`),
-        deps.outcomeFeed.payloads$,
-      ).pipe(throttleTime(throttleMs, undefined, { leading: true, trailing: true }));
+      const changes$ = merge(deps.listener.channel$(`${deps.schema}.ready`), deps.outcomeFeed.payloads$).pipe(
+        throttleTime(throttleMs, undefined, { leading: true, trailing: true }),
+      );
       subscription = merge(
         changes$.pipe(map(() => "event: change\ndata: {}\n\n")),
         interval(keepaliveMs).pipe(map(() => ": keepalive\n\n")),

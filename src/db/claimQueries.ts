@@ -125,7 +125,8 @@ export const tasksNextDue = defineQuery<
   { readonly wait_ms: number | null }
 >("tasksNextDue", ["queue", "lookBackMs"]).map((rows) => rows[0]?.wait_ms ?? null);
 
-interface Waiter {
+/** A worker that waits on a queue: inserts into it NOTIFY the worker while registered. */
+export interface Waiter {
   readonly queue: string;
   readonly workerId: string;
 }

@@ -84,7 +84,7 @@ export interface AttemptError {
 }
 
 /** An attempt that ended in an error, fenced by its number. */
-interface Failure {
+export interface Failure {
   readonly id: string;
   readonly attempt: number;
   readonly error: AttemptError;

@@ -1,13 +1,9 @@
 import type pg from "pg";
-import { quoteSchema } from "../identifier.ts";
 import type { ListOrder } from "../ops/cursor.ts";
 import type { Predicate } from "../ops/taskFilter.ts";
 import type { TaskState } from "../ops/types.ts";
 import type { QueryName } from "./queryNames.ts";
-import { statementQuery, valuesOf, type ParamOrder, type Query, type Sql } from "./query.ts";
-
-/** The schema as SQL text (validated and quoted), for casts in generated conditions. */
-export const schemaOf = (sql: Sql): string => quoteSchema(sql.schema);
+import { statementQuery, valuesOf, type ParamOrder, type Query } from "./query.ts";
 
 /**
  * A filter's WHERE condition, its values numbered from `first` on. The

@@ -113,7 +113,7 @@ export interface BatchRow {
 }
 
 /** Walks up the ids, `size` rows a batch. */
-interface BatchParams {
+export interface BatchParams {
   readonly after: string;
   readonly size: number;
 }

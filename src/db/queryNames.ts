@@ -71,3 +71,13 @@ export const queryNames = [
 
 /** One file of `db/queries/`. */
 export type QueryName = (typeof queryNames)[number];
+
+/**
+ * Files of `db/queries/` that are never run alone: each is spliced into
+ * another query's text at run time (the per-pair branch of
+ * `opsTasksByPair`), so it has no method of the store.
+ */
+export const branchNames = ["opsTasksPairBranch"] as const satisfies ReadonlyArray<QueryName>;
+
+/** A file of `db/queries/` that is a statement of its own: one method of the store (./store.ts). */
+export type StatementName = Exclude<QueryName, (typeof branchNames)[number]>;

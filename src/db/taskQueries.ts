@@ -63,7 +63,8 @@ export interface RedriveSelection {
   readonly failedBefore: Date | null;
 }
 
-interface RedriveBatch extends RedriveSelection {
+/** One batch of a redrive: the selection, the dead-letter queue it leaves, and how many rows at most. */
+export interface RedriveBatch extends RedriveSelection {
   readonly dlq: string;
   readonly limit: number;
 }

@@ -3,7 +3,6 @@ import { UnderwayError, ValidationError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
 import { inTransaction } from "../inTransaction.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import { tasksEnqueue, tasksEnqueueUniform, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
@@ -59,7 +58,7 @@ const insertMany = async <In, V, R, O>(
   trace: TraceCarrier | null,
 ): Promise<string[]> => {
   const ids: string[] = [];
-  const { sql } = deps;
+  const { store } = deps;
   const { queue } = definition;
   // Without per-input overrides every row shares its options: resolve them
   // once and send only the inputs as an array.
@@ -71,7 +70,7 @@ const insertMany = async <In, V, R, O>(
       ? insertChunk(deps, queue, db, taskColumns(definition, some, options), trace)
       : ([
           await orThrow(
-            tasksEnqueueUniform(sql, db, {
+            store.tasksEnqueueUniform(db, {
               queue,
               inputs: some.map((input) => input.json),
               columns: shared,
@@ -94,7 +93,7 @@ const insertChunk = async (
   columns: EnqueueColumns,
   trace: TraceCarrier | null,
 ) => {
-  const rows = await orThrow(tasksEnqueue(deps.sql, db, { queue, columns, trace })());
+  const rows = await orThrow(deps.store.tasksEnqueue(db, { queue, columns, trace })());
   return [rows, columns.uniqueKey] as const;
 };
 
@@ -128,7 +127,7 @@ const idsOfChunk = async <V>(
     const taken =
       rows.length === uniqueKeys.length ? [] : uniqueKeys.filter((key): key is string => key !== null);
     const existing =
-      taken.length === 0 ? [] : await orThrow(tasksFindUnique(deps.sql, db, { queue, keys: taken })());
+      taken.length === 0 ? [] : await orThrow(deps.store.tasksFindUnique(db, { queue, keys: taken })());
     const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
     const unkeyed = rows.filter((row) => row.unique_key === null);
     let next = 0;

@@ -2,7 +2,6 @@ import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import { tasksEnqueueOne, tasksFindUnique } from "../db/enqueueQueries.ts";
 import { uniqueKeyChurn, uniqueKeyRounds } from "./uniqueKeyRounds.ts";
 import type { Queryable } from "../db/query.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
@@ -39,16 +38,16 @@ const insertOne = async (
   columns: EnqueueColumns,
   trace: TraceCarrier | null,
 ): Promise<string> => {
-  const { sql } = deps;
+  const { store } = deps;
   const uniqueKey = columns.uniqueKey[0] ?? null;
   // A conflicting task may finish between the insert and the look-up; then
   // the key is free again and the insert is retried (./uniqueKeyRounds.ts).
   for (let tries = 0; tries < uniqueKeyRounds; tries += 1) {
-    const id = await orThrow(tasksEnqueueOne(sql, db, { queue, columns, trace })());
+    const id = await orThrow(store.tasksEnqueueOne(db, { queue, columns, trace })());
     if (id !== undefined) deps.throughput.count(queue, "enqueued");
     if (id !== undefined) return id;
     if (uniqueKey === null) break;
-    const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: [uniqueKey] })());
+    const existing = await orThrow(store.tasksFindUnique(db, { queue, keys: [uniqueKey] })());
     if (existing[0] !== undefined) return existing[0].id;
   }
   throw new UnderwayError(

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, orThrow } from "../errors.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import { tasksEnqueue, tasksFindUnique } from "../db/enqueueQueries.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
@@ -46,11 +45,11 @@ export const enqueueRuns = async <In, V, R, O>(
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   const columns = runColumns(definition, valid, options);
   await deps.register(definition);
-  const { sql, pool } = deps;
+  const { store, pool } = deps;
   const db = options?.client ?? pool;
   const rows = await deps.lifecycle.produce(
     queue,
-    (trace) => orThrow(tasksEnqueue(sql, db, { queue, columns, trace })()),
+    (trace) => orThrow(store.tasksEnqueue(db, { queue, columns, trace })()),
     (inserted) => inserted.map((row) => row.id),
   );
   const jobIds = columns.jobId as string[];
@@ -59,7 +58,7 @@ export const enqueueRuns = async <In, V, R, O>(
   // the id of a run that was never inserted.
   const inserted = new Set(rows.map((row) => row.unique_key));
   const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
-  const existing = await orThrow(tasksFindUnique(sql, db, { queue, keys: taken })());
+  const existing = await orThrow(store.tasksFindUnique(db, { queue, keys: taken })());
   const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
   return jobIds.map((jobId, index) => {
     const key = columns.uniqueKey[index] ?? null;

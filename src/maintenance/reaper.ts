@@ -4,14 +4,13 @@ import { BehaviorSubject, map, type SchedulerLike, type Subscription } from "rxj
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
-import { tasksReap } from "../db/leaseQueries.ts";
-import type { Sql } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 import { fromTask } from "../worker/fromTask.ts";
 import { sweep$ } from "./sweep.ts";
 
 /** What the reaper needs. */
 export interface ReaperDeps {
-  readonly sql: Sql;
+  readonly store: Store;
   readonly pool: () => pg.Pool;
   readonly log: Logger;
   /** Lifecycle events (src/events): tasks reaped, by queue. */
@@ -23,7 +22,7 @@ const batchSize = 500;
 
 /** Returns expired leases to pending (or fails them), once. */
 export const reapOnce = async (deps: ReaperDeps): Promise<void> => {
-  const result = await tasksReap(deps.sql, deps.pool(), { limit: batchSize })();
+  const result = await deps.store.tasksReap(deps.pool(), { limit: batchSize })();
   if (E.isRight(result)) deps.events.reaped(result.right);
   if (E.isLeft(result)) {
     deps.log.warn("reaping expired leases failed", { error: messageOf(result.left.cause) });

@@ -18,11 +18,10 @@ import {
 import { ClosedError, messageOf, type DbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { decodeOutcomePayload, type OutcomeSource } from "../outcomes.ts";
-import type { Sql } from "../db/query.ts";
-import { outcomeListenersDelete, outcomeListenersUpsert } from "../db/queueQueries.ts";
-import { tasksGet, tasksGetMany, type TaskRow } from "../db/taskQueries.ts";
+import type { TaskRow } from "../db/taskQueries.ts";
 import { retryTransient } from "../retry.ts";
 import type { Listener } from "./listener.ts";
+import type { Store } from "../db/store.ts";
 
 // A registration lapses this long after its last renewal; renewed at a third.
 const ttlMs = 60_000;
@@ -56,12 +55,14 @@ export class OutcomeFeed {
   private waiting: Subscription | undefined;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: Store,
+    /** The schema: outcomes are NOTIFYed on `<schema>.outcome`. */
+    private readonly schema: string,
     private readonly pool: pg.Pool,
     private readonly listener: Listener,
     private readonly log: Logger,
   ) {
-    const channel = `${sql.schema}.outcome`;
+    const channel = `${schema}.outcome`;
     this.payloads$ = new Observable<string>((subscriber) => {
       if (this.closed) {
         subscriber.error(new ClosedError());
@@ -119,7 +120,7 @@ export class OutcomeFeed {
     // A failed read must not end the stream for every subscriber: it is
     // retried while transient, then logged; waiters still find the outcome
     // by reading the row themselves.
-    return from(retryTransient(tasksGet(this.sql, this.pool, { id: source.id }))()).pipe(
+    return from(retryTransient(this.store.tasksGet(this.pool, { id: source.id }))()).pipe(
       mergeMap((read) => {
         if (E.isLeft(read)) {
           this.log.error("could not read a finished task whose outcome was too large to notify", {
@@ -201,7 +202,7 @@ export class OutcomeFeed {
     const ids = [...batch.keys()];
     for (let start = 0; start < ids.length; start += 1_000) {
       const chunk = ids.slice(start, start + 1_000);
-      const result = await tasksGetMany(this.sql, this.pool, { ids: chunk })();
+      const result = await this.store.tasksGetMany(this.pool, { ids: chunk })();
       const rows = E.map((found: ReadonlyArray<TaskRow>) => new Map(found.map((row) => [row.id, row])))(
         result,
       );
@@ -213,7 +214,7 @@ export class OutcomeFeed {
 
   /** Resolves once this process is registered and its LISTEN is active. */
   async ready(): Promise<void> {
-    await Promise.all([this.registered, this.listener.ready(`${this.sql.schema}.outcome`)]);
+    await Promise.all([this.registered, this.listener.ready(`${this.schema}.outcome`)]);
   }
 
   /** Completes every outcome stream and resolves once the registration is deleted. */
@@ -225,7 +226,7 @@ export class OutcomeFeed {
   }
 
   private async register(): Promise<void> {
-    const result = await outcomeListenersUpsert(this.sql, this.pool, {
+    const result = await this.store.outcomeListenersUpsert(this.pool, {
       listenerId: this.listenerId,
       ttlMs,
     })();
@@ -237,7 +238,7 @@ export class OutcomeFeed {
   }
 
   private async unregister(): Promise<void> {
-    const result = await outcomeListenersDelete(this.sql, this.pool, { listenerId: this.listenerId })();
+    const result = await this.store.outcomeListenersDelete(this.pool, { listenerId: this.listenerId })();
     if (E.isLeft(result)) {
       // Harmless: the registration lapses by itself.
       this.log.info("could not unregister from outcome notifications", {

@@ -1,18 +1,11 @@
 import { inTransaction } from "../inTransaction.ts";
 import * as E from "fp-ts/lib/Either.js";
 import { ConfigError, DatabaseError, orThrow, type DbError } from "../errors.ts";
-import { checkQueueName } from "../identifier.ts";
+import { checkQueueName, quoteSchema } from "../identifier.ts";
 import { checkOptionShape } from "../optionShape.ts";
-import { schemaOf, type WhereFrom } from "../db/filteredQuery.ts";
-import {
-  opsTasksCancel,
-  opsTasksCount,
-  opsTasksDelete,
-  opsTasksRetry,
-  type BatchRow,
-} from "../db/opsQueries.ts";
+import type { WhereFrom } from "../db/filteredQuery.ts";
+import type { BatchRow } from "../db/opsQueries.ts";
 import type { Queryable } from "../db/query.ts";
-import { tasksLockJob } from "../db/taskQueries.ts";
 import type { OpsDeps } from "../client/clientDeps.ts";
 import { badFilter, checkFilter, predicateOf, type CheckedFilter, type Predicate } from "./taskFilter.ts";
 import type { BulkOptions, BulkResult, TaskState } from "./types.ts";
@@ -95,15 +88,15 @@ const bulk = async (
 ): Promise<BulkResult> => {
   const { dryRun, batchSize, limit } = checkBulk(options);
   if (filter.ids !== null && filter.ids.length === 0) return { matched: 0, changed: 0, dryRun };
-  const { sql, pool } = deps;
-  const schema = schemaOf(sql);
+  const { store, pool } = deps;
+  const schema = quoteSchema(deps.schema);
   const where = (first: number): Predicate => {
     const predicate = predicateOf(schema, filter, first);
     return extra === null ? predicate : withExtra(predicate, extra);
   };
   if (dryRun) {
     const rows = await orThrow(
-      opsTasksCount(sql, pool, { limit: Number.isFinite(limit) ? limit : null, where })(),
+      store.opsTasksCount(pool, { limit: Number.isFinite(limit) ? limit : null, where })(),
     );
     return { matched: rows[0]?.count ?? 0, changed: 0, dryRun };
   }
@@ -146,7 +139,7 @@ const retryMatching = (
     // moving back): it waits for that one to commit, then the index refuses
     // the whole batch. Run again, it sees the committed task and skips it.
     for (let attempt = 1; ; attempt++) {
-      const result = await opsTasksRetry(deps.sql, db, { after, size, kind, where })();
+      const result = await deps.store.opsTasksRetry(db, { after, size, kind, where })();
       if (E.isRight(result)) return result.right[0] ?? { lastId: null, matched: 0, changed: 0 };
       if (!isUniqueKeyRace(result.left) || attempt === maxRaceRetries) throw new DatabaseError(result.left);
     }
@@ -173,9 +166,9 @@ export const bulkCancel = async (
 ): Promise<BulkResult> => {
   const checked = checkFilter(given);
   const filter = { ...checked, states: statesFor("cancel", checked, ["pending", "in_progress"]) };
-  const { sql } = deps;
+  const { store } = deps;
   const cancelBatch = async (db: Queryable, where: WhereFrom, after: string, size: number) => {
-    const rows = await orThrow(opsTasksCancel(sql, db, { after, size, where })());
+    const rows = await orThrow(store.opsTasksCancel(db, { after, size, where })());
     const row = rows[0];
     if (row === undefined) return { lastId: null, matched: 0, changed: 0 };
     // Running tasks are counted when their worker reports them cancelled.
@@ -188,7 +181,7 @@ export const bulkCancel = async (
     // meanwhile enqueues a next step this batch cannot see.
     const { jobId } = filter;
     return inTransaction(deps.pool, async (client) => {
-      await orThrow(tasksLockJob(sql, client, { jobId })());
+      await orThrow(store.tasksLockJob(client, { jobId })());
       return cancelBatch(client, where, after, size);
     });
   });
@@ -211,7 +204,7 @@ export const bulkDelete = async (
     ),
   };
   return bulk(deps, filter, options, null, async (db, where, after, size) => {
-    const rows = await orThrow(opsTasksDelete(deps.sql, db, { after, size, where })());
+    const rows = await orThrow(deps.store.opsTasksDelete(db, { after, size, where })());
     return rows[0] ?? { lastId: null, matched: 0, changed: 0 };
   });
 };

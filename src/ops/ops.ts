@@ -5,9 +5,6 @@ import { ConfigError, messageOf, orThrow } from "../errors.ts";
 import { nextTick, scheduleSpecOf, type ScheduleSpec } from "../schedule/schedule.ts";
 import type { OpsDeps } from "../client/clientDeps.ts";
 import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
-import { schedulesDelete, schedulesList, schedulesRunNow } from "../db/scheduleQueries.ts";
-import { queueStatsList } from "../db/statsQueries.ts";
-import { workerProcessesList } from "../db/workerProcessQueries.ts";
 import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
@@ -129,7 +126,7 @@ export class Ops {
     const since = options.since ?? new Date(Date.now() - 3_600_000);
     if (!storableTime(since))
       throw new ConfigError(`throughput: since must be a valid Date ${storableRange}, got ${String(since)}`);
-    return orThrow(queueStatsList(this.deps.sql, this.deps.pool, { queue, since })());
+    return orThrow(this.deps.store.queueStatsList(this.deps.pool, { queue, since })());
   }
 
   /**
@@ -196,7 +193,7 @@ export class Ops {
     const count = options.nextRuns ?? 5;
     if (!Number.isInteger(count) || count < 0 || count > 100)
       throw new ConfigError(`nextRuns must be an integer from 0 to 100, got ${String(count).slice(0, 40)}`);
-    const rows = await orThrow(schedulesList(this.deps.sql, this.deps.pool, {})());
+    const rows = await orThrow(this.deps.store.schedulesList(this.deps.pool, {})());
     const now = new Date();
     return rows.map((row) => {
       const base = {
@@ -232,7 +229,7 @@ export class Ops {
    * firing it), as `unschedule(job)` does; false when it had none.
    */
   unschedule(queue: string): Promise<boolean> {
-    return orThrow(schedulesDelete(this.deps.sql, this.deps.pool, { queue: checkQueueName(queue) })());
+    return orThrow(this.deps.store.schedulesDelete(this.deps.pool, { queue: checkQueueName(queue) })());
   }
 
   /**
@@ -246,10 +243,10 @@ export class Ops {
    */
   async runSchedule(queue: string): Promise<string | undefined> {
     const name = checkQueueName(queue);
-    const { sql, pool } = this.deps;
-    const rows = await orThrow(schedulesList(sql, pool, {})());
+    const { store, pool } = this.deps;
+    const rows = await orThrow(store.schedulesList(pool, {})());
     if (!rows.some((row) => row.queue === name)) throw new ConfigError(`queue ${name} has no schedule`);
-    return orThrow(schedulesRunNow(sql, pool, { queue: name })());
+    return orThrow(store.schedulesRunNow(pool, { queue: name })());
   }
 
   /**
@@ -261,7 +258,7 @@ export class Ops {
    */
   async workers(): Promise<ReadonlyArray<WorkerInfo>> {
     const rows = await orThrow(
-      workerProcessesList(this.deps.sql, this.deps.pool, { liveSeconds: workerDeadAfterSeconds })(),
+      this.deps.store.workerProcessesList(this.deps.pool, { liveSeconds: workerDeadAfterSeconds })(),
     );
     return rows.map((row) => ({
       ...row,

@@ -1,6 +1,6 @@
 import { orThrow } from "../errors.ts";
 import type { Db } from "../client/clientDeps.ts";
-import { opsQueueCounts, opsQueuesList, type CountRow } from "../db/opsQueries.ts";
+import type { CountRow } from "../db/opsQueries.ts";
 import { taskStates, type Count, type QueueStats, type TaskState } from "./types.ts";
 
 /**
@@ -24,8 +24,8 @@ const countOf = (row: CountRow | undefined): Count => {
 
 /** Every queue with its counts per state, pause and backlog age; see {@link Ops.queues}. */
 export const queueStats = async (deps: Db): Promise<ReadonlyArray<QueueStats>> => {
-  const { sql, pool } = deps;
-  const counts = await orThrow(opsQueueCounts(sql, pool, { bound: exactCountBound })());
+  const { store, pool } = deps;
+  const counts = await orThrow(store.opsQueueCounts(pool, { bound: exactCountBound })());
   const byQueue = new Map<string, Map<TaskState, CountRow>>();
   for (const row of counts) {
     const states = byQueue.get(row.queue) ?? new Map<TaskState, CountRow>();
@@ -34,7 +34,7 @@ export const queueStats = async (deps: Db): Promise<ReadonlyArray<QueueStats>> =
   }
   const pending = [...byQueue].flatMap(([queue, states]) => (states.has("pending") ? [queue] : []));
   const queues = await orThrow(
-    opsQueuesList(sql, pool, { queues: [...byQueue.keys()], pending, bound: exactCountBound })(),
+    store.opsQueuesList(pool, { queues: [...byQueue.keys()], pending, bound: exactCountBound })(),
   );
   return queues.map((queue) => {
     const states = byQueue.get(queue.queue);

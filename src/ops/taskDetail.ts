@@ -2,14 +2,13 @@ import { checkTaskId } from "../identifier.ts";
 import { historyOf } from "../history.ts";
 import { orThrow } from "../errors.ts";
 import type { Db } from "../client/clientDeps.ts";
-import { opsTaskDetail } from "../db/opsQueries.ts";
 import type { TaskDetail } from "./types.ts";
 
 /** One task in full, or undefined when there is none with that id; see {@link Ops.task}. */
 export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | undefined> => {
   checkTaskId(id);
   const [row, history] = await Promise.all([
-    orThrow(opsTaskDetail(deps.sql, deps.pool, { id })()),
+    orThrow(deps.store.opsTaskDetail(deps.pool, { id })()),
     historyOf(deps, id),
   ]);
   if (row === undefined) return undefined;

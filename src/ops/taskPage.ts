@@ -1,18 +1,9 @@
 import { ConfigError, orThrow } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
-import type { Db } from "../client/clientDeps.ts";
+import type { Db, FilteredDb } from "../client/clientDeps.ts";
+import { quoteSchema } from "../identifier.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
-import { schemaOf } from "../db/filteredQuery.ts";
-import {
-  opsErrorIndex,
-  opsQueueNames,
-  opsTasksByPair,
-  opsTasksIndexed,
-  opsTasksPlain,
-  opsTasksWalk,
-  type SummaryRow,
-  type WalkRow,
-} from "../db/opsQueries.ts";
+import type { SummaryRow, WalkRow } from "../db/opsQueries.ts";
 import { checkFilter, hasTrigram, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
@@ -101,7 +92,7 @@ const planOf = async (deps: Db, filter: CheckedFilter): Promise<Plan> => {
   if (isNarrow(filter)) return "plain";
   if (filter.queues !== null) return "pairs";
   if (filter.errorLike !== null && hasTrigram(filter.errorLike)) {
-    const indexed = await orThrow(opsErrorIndex(deps.sql, deps.pool, {})());
+    const indexed = await orThrow(deps.store.opsErrorIndex(deps.pool, {})());
     if (indexed) return "indexed";
   }
   return filter.errorLike !== null || filter.inputContains !== null ? "walk" : "pairs";
@@ -117,11 +108,11 @@ const pageOf = (tasks: ReadonlyArray<TaskSummary>, more: boolean, order: ListOrd
  * come; otherwise the marker (the last row read, when the walk read all it
  * was allowed) is where the next call goes on, and the page says so.
  */
-const walkPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
+const walkPage = async (deps: FilteredDb, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
   const { limit, order, after, searchRows } = list;
-  const schema = schemaOf(deps.sql);
+  const schema = quoteSchema(deps.schema);
   const rows = await orThrow(
-    opsTasksWalk(deps.sql, deps.pool, {
+    deps.store.opsTasksWalk(deps.pool, {
       after,
       rows: limit + 1,
       budget: searchRows,
@@ -151,7 +142,7 @@ const walkBeforeIndex = 10_000;
  * rows as there are matches, too many for a common one. So a short walk
  * first, and the index only for what the walk did not reach.
  */
-const indexedPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
+const indexedPage = async (deps: FilteredDb, filter: CheckedFilter, list: CheckedList): Promise<TaskPage> => {
   const { limit, order } = list;
   const walked = await walkPage(deps, filter, {
     ...list,
@@ -161,10 +152,10 @@ const indexedPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): 
   const { next, searched: _searched, ...page } = walked;
   const wanted = limit - page.tasks.length;
   const rows = await orThrow(
-    opsTasksIndexed(deps.sql, deps.pool, {
+    deps.store.opsTasksIndexed(deps.pool, {
       after: next === null ? null : decodeCursor(next, order),
       rows: wanted + 1,
-      where: (first) => predicateOf(schemaOf(deps.sql), filter, first),
+      where: (first) => predicateOf(quoteSchema(deps.schema), filter, first),
       order,
     })(),
   );
@@ -172,25 +163,29 @@ const indexedPage = async (deps: Db, filter: CheckedFilter, list: CheckedList): 
 };
 
 /** One keyset page of tasks; see {@link Ops.tasks}. */
-export const taskPage = async (deps: Db, filter: unknown, options: ListOptions): Promise<TaskPage> => {
+export const taskPage = async (
+  deps: FilteredDb,
+  filter: unknown,
+  options: ListOptions,
+): Promise<TaskPage> => {
   const checked = checkFilter(filter);
   const list = checkList(options);
   const { limit, order, after } = list;
   if (checked.ids !== null && checked.ids.length === 0) return { tasks: [], next: null };
-  const { sql, pool } = deps;
-  const schema = schemaOf(sql);
+  const { store, pool } = deps;
+  const schema = quoteSchema(deps.schema);
   const plan = await planOf(deps, checked);
   if (plan === "walk") return walkPage(deps, checked, list);
   if (plan === "indexed") return indexedPage(deps, checked, list);
   // Without a queue, every queue that has tasks (one index probe each).
-  const queues = plan === "plain" ? [] : (checked.queues ?? (await orThrow(opsQueueNames(sql, pool, {})())));
+  const queues = plan === "plain" ? [] : (checked.queues ?? (await orThrow(store.opsQueueNames(pool, {})())));
   if (plan === "pairs" && (queues.length === 0 || statesToWalk(checked).length === 0))
     return { tasks: [], next: null };
   // One row more than the page tells whether another page follows.
   const rows =
     plan === "plain"
       ? await orThrow(
-          opsTasksPlain(sql, pool, {
+          store.opsTasksPlain(pool, {
             after,
             rows: limit + 1,
             where: (first) => predicateOf(schema, checked, first),
@@ -198,7 +193,7 @@ export const taskPage = async (deps: Db, filter: unknown, options: ListOptions):
           })(),
         )
       : await orThrow(
-          opsTasksByPair(sql, pool, {
+          store.opsTasksByPair(pool, {
             after,
             rows: limit + 1,
             where: (first) => predicateOf(schema, checked, first, false),

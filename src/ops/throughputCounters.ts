@@ -2,8 +2,8 @@ import type pg from "pg";
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Sql } from "../db/query.ts";
-import { queueStatsAdd, queueStatsPrune, type StatDeltas } from "../db/statsQueries.ts";
+import type { StatDeltas } from "../db/statsQueries.ts";
+import type { Store } from "../db/store.ts";
 
 /** What the throughput counters count. */
 export type CounterName = "enqueued" | "succeeded" | "failed" | "retried" | "cancelled";
@@ -33,7 +33,7 @@ export class ThroughputCounters {
   private closed = false;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: Store,
     private readonly pool: pg.Pool,
     private readonly log: Logger,
     private readonly flushMs = 5_000,
@@ -91,7 +91,7 @@ export class ThroughputCounters {
         retried: entries.map((e) => e.counts.retried),
         cancelled: entries.map((e) => e.counts.cancelled),
       };
-      const written = await queueStatsAdd(this.sql, this.pool, deltas)();
+      const written = await this.store.queueStatsAdd(this.pool, deltas)();
       if (E.isLeft(written)) {
         this.log.warn("could not write throughput counters; they are kept for the next flush", {
           error: messageOf(written.left.cause),
@@ -105,7 +105,7 @@ export class ThroughputCounters {
     }
     if (Date.now() - this.lastPruneAt > pruneEveryMs) {
       this.lastPruneAt = Date.now();
-      const pruned = await queueStatsPrune(this.sql, this.pool, { keepDays })();
+      const pruned = await this.store.queueStatsPrune(this.pool, { keepDays })();
       if (E.isLeft(pruned))
         this.log.warn("could not prune throughput counters", { error: messageOf(pruned.left.cause) });
     }

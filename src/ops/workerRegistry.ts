@@ -4,8 +4,7 @@ import type pg from "pg";
 import * as E from "fp-ts/lib/Either.js";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Sql } from "../db/query.ts";
-import { workerProcessesDelete, workerProcessesUpsert } from "../db/workerProcessQueries.ts";
+import type { Store } from "../db/store.ts";
 
 /** How often a client running workers renews its row. */
 export const workerHeartbeatMs = 10_000;
@@ -28,7 +27,7 @@ export class WorkerRegistry {
   private used = false;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: Store,
     private readonly pool: pg.Pool,
     private readonly log: Logger,
   ) {}
@@ -68,8 +67,8 @@ export class WorkerRegistry {
     const queues = [...perQueue].map(([queue, concurrency]) => ({ queue, concurrency }));
     const result =
       queues.length === 0
-        ? await workerProcessesDelete(this.sql, this.pool, { id: this.id })()
-        : await workerProcessesUpsert(this.sql, this.pool, {
+        ? await this.store.workerProcessesDelete(this.pool, { id: this.id })()
+        : await this.store.workerProcessesUpsert(this.pool, {
             id: this.id,
             host: hostname(),
             pid: process.pid,

@@ -58,9 +58,9 @@ export const startWorker = <V, O>(
     const untrack = client.track({ stop: () => stop() });
     const unregister = client.workerRegistry.add(queue, options.concurrency ?? checked.concurrency);
     run.start();
-    const { listener, sql } = client;
+    const { listener, schema } = client;
     const broadcast = listener
-      .channel$(`${sql.schema}.shutdown`)
+      .channel$(`${schema}.shutdown`)
       .pipe(filter((name) => name === queue))
       .subscribe(() => void stop());
     stop = () =>

@@ -61,7 +61,8 @@ export const executeDeps = <V, O>(
   target: RunTarget,
   runner: TaskRunner<V, O>,
 ) => ({
-  sql: client.sql,
+  store: client.store,
+  schema: client.schema,
   pool: client.pool,
   queue: target.queue,
   dlq: target.dlq,

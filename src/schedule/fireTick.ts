@@ -6,8 +6,6 @@ import type pg from "pg";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import { dbError, type DbError } from "../errors.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import { tasksEnqueue } from "../db/enqueueQueries.ts";
-import { scheduleTicksInsert, scheduleTicksSetTask } from "../db/scheduleQueries.ts";
 import type { Schedulable } from "./schedule.ts";
 
 /** What firing a tick came to: this scheduler enqueued it, another had, or the schedule changed meanwhile. */
@@ -60,7 +58,7 @@ export const fireTick = <In, V>(
   input: CheckedInput<V>,
   tick: Date,
 ): TE.TaskEither<DbError, Fired> => {
-  const { sql, pool } = db;
+  const { store, pool } = db;
   const queue = job.queue;
   return pipe(
     TE.fromEither(
@@ -72,17 +70,17 @@ export const fireTick = <In, V>(
     TE.chain((columns) =>
       withTransaction(pool, (client) =>
         pipe(
-          scheduleTicksInsert(sql, client, { queue, version, tickAt: tick }),
+          store.scheduleTicksInsert(client, { queue, version, tickAt: tick }),
           TE.chain((claim): TE.TaskEither<DbError, Fired> => {
             if (claim.version !== version) return TE.right({ _tag: "Outdated" });
             if (!claim.claimed) return TE.right({ _tag: "Taken" });
             return pipe(
-              tasksEnqueue(sql, client, { queue, columns, trace: null }),
+              store.tasksEnqueue(client, { queue, columns, trace: null }),
               TE.chain((rows) => {
                 const taskId = rows[0]?.id ?? null;
                 if (taskId === null) return TE.right<DbError, Fired>({ _tag: "Claimed", taskId });
                 return pipe(
-                  scheduleTicksSetTask(sql, client, { queue, tickAt: tick, taskId }),
+                  store.scheduleTicksSetTask(client, { queue, tickAt: tick, taskId }),
                   TE.map((): Fired => ({ _tag: "Claimed", taskId })),
                 );
               }),

@@ -8,7 +8,6 @@ import type { JobDefinition } from "../definition.ts";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { Queryable } from "../db/query.ts";
-import { schedulesDelete, schedulesUpsert } from "../db/scheduleQueries.ts";
 import { depsOf } from "../client/clientDeps.ts";
 import type { Underway } from "../underway.ts";
 
@@ -184,7 +183,7 @@ export const schedule = async <In, V>(
   );
   const db = depsOf(job.underway);
   await orThrow(
-    schedulesUpsert(db.sql, options.client ?? db.pool, {
+    db.store.schedulesUpsert(options.client ?? db.pool, {
       queue,
       cron: spec.cron,
       timeZone: spec.timeZone,
@@ -209,5 +208,5 @@ export const unschedule = <In, V>(
     return Promise.reject(error as Error);
   }
   const db = depsOf(job.underway);
-  return orThrow(schedulesDelete(db.sql, options.client ?? db.pool, { queue: job.queue })());
+  return orThrow(db.store.schedulesDelete(options.client ?? db.pool, { queue: job.queue })());
 };

@@ -46,9 +46,9 @@ export const runScheduler = <In, V>(job: Schedulable<In, V>, options: SchedulerO
   const untrack = deps.track(scheduler);
   // `underway.shutdownQueue(queue)` stops the queue's schedulers in every
   // process, as it stops its workers.
-  const { listener, sql } = deps;
+  const { listener, schema } = deps;
   const shutdown = listener
-    .channel$(`${sql.schema}.shutdown`)
+    .channel$(`${schema}.shutdown`)
     .pipe(filter((name) => name === job.queue))
     .subscribe(() => void scheduler.stop());
   run.start((event) => ticks.next(event));

@@ -19,7 +19,7 @@ import {
 import type { SchedulerDeps } from "../client/clientDeps.ts";
 import type { CheckedInput } from "../enqueue/checkInput.ts";
 import { messageOf, type DbError, type DecodeError } from "../errors.ts";
-import { schedulesGet, type ScheduleRow } from "../db/scheduleQueries.ts";
+import type { ScheduleRow } from "../db/scheduleQueries.ts";
 import { fromTask, fromTaskEither } from "../worker/fromTask.ts";
 import { cursorFor, dueTicks } from "./dueTicks.ts";
 import { fireTick } from "./fireTick.ts";
@@ -84,8 +84,8 @@ export class SchedulerRun<In, V> {
   }
 
   start(emit: (event: TickEvent) => void): void {
-    const { listener, sql } = this.deps;
-    const channel = `${sql.schema}.schedule`;
+    const { listener, store, schema } = this.deps;
+    const channel = `${schema}.schedule`;
     const queue = this.job.queue;
     const reads$ = merge(
       listener.channel$(channel).pipe(filter((name) => name === queue)),
@@ -95,7 +95,7 @@ export class SchedulerRun<In, V> {
       defer(() => listener.ready(channel)).pipe(
         mergeMap(() => timer(0, this.options.refreshIntervalMs ?? 10_000, this.clock)),
       ),
-    ).pipe(switchMap(() => fromTaskEither(schedulesGet(sql, this.deps.pool, { queue }))));
+    ).pipe(switchMap(() => fromTaskEither(store.schedulesGet(this.deps.pool, { queue }))));
     this.subscriptions.add(reads$.subscribe((read) => this.learn(read)));
 
     const loop$ = fromTask(() => this.runStep()).pipe(
@@ -112,7 +112,7 @@ export class SchedulerRun<In, V> {
 
   /** Takes in a read of the schedule row; wakes the loop when it changed. */
   private learn(read: E.Either<DbError, ScheduleRow | undefined>): void {
-    const { log, sql } = this.deps;
+    const { log, schema } = this.deps;
     const queue = this.job.queue;
     if (E.isLeft(read)) {
       log.warn("reading the schedule failed; keeping the last one read", {
@@ -138,7 +138,7 @@ export class SchedulerRun<In, V> {
     if (E.isLeft(parsed) || E.isLeft(input)) {
       log.error("the stored schedule is not valid; no ticks until it is replaced", {
         queue,
-        schema: sql.schema,
+        schema,
         error: E.isLeft(parsed) ? parsed.left : E.isLeft(input) ? input.left.message : "",
       });
       this.setKnown({ _tag: "Invalid", version: row.version });

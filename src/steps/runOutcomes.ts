@@ -4,7 +4,6 @@ import { jsonCodec } from "../codec.ts";
 import { TaskFailedError, UnderwayError, orThrow } from "../errors.ts";
 import { firstFinal } from "../notify/firstFinal.ts";
 import { TaskOutcomes } from "../notify/taskOutcomes.ts";
-import { tasksGetLatestOfJob } from "../db/taskQueries.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { OutcomeDeps } from "../client/clientDeps.ts";
 import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
@@ -45,7 +44,7 @@ export class RunOutcomes<O> {
 
   /** The final outcome of a run: notified, or read from its latest step's row. */
   final(jobId: string, pollIntervalMs?: number): Promise<JobOutcome<O>> {
-    const { sql, pool } = this.deps;
+    const { store, pool } = this.deps;
     return firstFinal<JobOutcome<O>>(
       this.deps,
       this.tasks.of$(jobId).pipe(
@@ -53,7 +52,7 @@ export class RunOutcomes<O> {
         this.asRunOutcomes,
       ),
       async () => {
-        const row = await orThrow(tasksGetLatestOfJob(sql, pool, { jobId })());
+        const row = await orThrow(store.tasksGetLatestOfJob(pool, { jobId })());
         if (row === undefined || !this.tasks.owns(row))
           throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
         return row.state === "pending" || row.state === "in_progress"

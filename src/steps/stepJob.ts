@@ -9,7 +9,7 @@ import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { enqueueRuns, runColumns } from "../enqueue/enqueueRuns.ts";
 import { checkJobId } from "../identifier.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import { taskAttemptsList, type AttemptRow } from "../db/historyQueries.ts";
+import type { AttemptRow } from "../db/historyQueries.ts";
 import type { TaskSummary } from "../ops/types.ts";
 import { drainHere, runOnceHere } from "../run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "../run/startWorker.ts";
@@ -103,10 +103,10 @@ export class StepJob<In, V, R, O> {
     const ours = [this.queue, this.definition.dlq];
     if (!steps.some((step) => ours.includes(step.queue)))
       throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
-    const { sql, pool } = this.deps;
+    const { store, pool } = this.deps;
     const perStep = await Promise.all(
       steps.map(async (step) =>
-        (await orThrow(taskAttemptsList(sql, pool, { id: step.id })())).map((attempt): StepAttempt => ({
+        (await orThrow(store.taskAttemptsList(pool, { id: step.id })())).map((attempt): StepAttempt => ({
           ...attempt,
           taskId: step.id,
           stepIndex: step.stepIndex ?? 0,

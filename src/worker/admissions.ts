@@ -1,6 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { DbError } from "../errors.ts";
-import { tasksStart } from "../db/claimQueries.ts";
 import type { LeaseDeps } from "./lease.ts";
 import type { HeldTask } from "./localTasks.ts";
 
@@ -41,7 +40,7 @@ export class Admissions {
     while (this.waiting.length > 0) {
       const batch = this.waiting;
       this.waiting = [];
-      const result = await tasksStart(this.deps.sql, this.deps.pool, {
+      const result = await this.deps.store.tasksStart(this.deps.pool, {
         ids: batch.map((item) => item.task.row.id),
         attempts: batch.map((item) => item.task.row.attempt),
       })();

@@ -5,18 +5,12 @@ import type { Logger } from "../log.ts";
 import type { Claimed, Completions } from "./completions.ts";
 import type { DbError } from "../errors.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
-import {
-  queueWaitersDelete,
-  queueWaitersUpsert,
-  tasksClaim,
-  tasksNextDue,
-  type ClaimedRow,
-} from "../db/claimQueries.ts";
-import type { Sql } from "../db/query.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import type { Store } from "../db/store.ts";
 
 /** What a claim round needs. */
 export interface ClaimDeps {
-  readonly sql: Sql;
+  readonly store: Store;
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly workerId: string;
@@ -48,14 +42,14 @@ const lookBackMarginMs = 100;
  */
 export const registerWaiter = async (deps: ClaimDeps): Promise<boolean> => {
   const ttl = Math.max(3 * deps.pollIntervalMs, 60_000);
-  const { sql, pool, queue, waiterId } = deps;
-  return E.isRight(await queueWaitersUpsert(sql, pool, { queue, workerId: waiterId, ttlMs: ttl })());
+  const { store, pool, queue, waiterId } = deps;
+  return E.isRight(await store.queueWaitersUpsert(pool, { queue, workerId: waiterId, ttlMs: ttl })());
 };
 
 /** Deletes this worker's NOTIFY registration. */
 export const unregisterWaiter = async (deps: ClaimDeps): Promise<void> => {
-  const { sql, pool, queue, waiterId } = deps;
-  await queueWaitersDelete(sql, pool, { queue, workerId: waiterId })();
+  const { store, pool, queue, waiterId } = deps;
+  await store.queueWaitersDelete(pool, { queue, workerId: waiterId })();
 };
 
 /**
@@ -70,12 +64,12 @@ export const claimBatch = async (
   want: () => number,
   startable: () => number,
 ): Promise<E.Either<DbError, Claimed>> => {
-  const { sql, pool, queue, workerId, log } = deps;
+  const { store, pool, queue, workerId, log } = deps;
   const timed = performance.now();
   const claim = async (): Promise<E.Either<DbError, Claimed>> => {
     const wanted = want();
     if (wanted <= 0) return E.right({ rows: [], wanted });
-    const rows = await tasksClaim(sql, pool, { queue, limit: wanted, workerId, startable: startable() })();
+    const rows = await store.tasksClaim(pool, { queue, limit: wanted, workerId, startable: startable() })();
     return E.map((claimed: ReadonlyArray<ClaimedRow>) => ({ rows: claimed, wanted }))(rows);
   };
   const result = await (deps.claimWith({ queue, workerId, want, startable }) ?? claim());
@@ -92,7 +86,7 @@ export const claimBatch = async (
  */
 export const nextDueIn = async (deps: ClaimDeps, since: number): Promise<number | null> => {
   const sinceClaimMs = Math.max(0, deps.now() - since);
-  const due = await tasksNextDue(deps.sql, deps.pool, {
+  const due = await deps.store.tasksNextDue(deps.pool, {
     queue: deps.queue,
     lookBackMs: Math.ceil(sinceClaimMs) + lookBackMarginMs,
   })();

@@ -1,9 +1,10 @@
 import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
-import { tasksComplete, tasksCompleteAndContinue, type Successes } from "../db/completeQueries.ts";
+import type { Successes } from "../db/completeQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import type { Queryable, Sql } from "../db/query.ts";
+import type { Queryable } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 import { retryTransient } from "../retry.ts";
 
 /**
@@ -28,24 +29,24 @@ export interface Completer {
  * (one row of `next` per success) or without. Not retried here.
  */
 export const writeSuccesses = (
-  sql: Sql,
+  store: Store,
   db: Queryable,
   successes: Successes,
   next: EnqueueColumns | undefined,
 ): TE.TaskEither<DbError, ReadonlyArray<string>> =>
   next === undefined
-    ? tasksComplete(sql, db, successes)
-    : tasksCompleteAndContinue(sql, db, { ...successes, sourceIds: successes.ids, next });
+    ? store.tasksComplete(db, successes)
+    : store.tasksCompleteAndContinue(db, { ...successes, sourceIds: successes.ids, next });
 
 /**
  * One statement per success, sent at once: for runOnce and drain, whose
  * loops each wait for their write before claiming again, so there is
  * nothing to group (what a batching completer does for an idle worker).
  */
-export const inlineCompleter = (sql: Sql, db: Queryable): Completer => ({
+export const inlineCompleter = (store: Store, db: Queryable): Completer => ({
   complete: (id, attempt, output, next) =>
     pipe(
-      retryTransient(writeSuccesses(sql, db, { ids: [id], attempts: [attempt], outputs: [output] }, next)),
+      retryTransient(writeSuccesses(store, db, { ids: [id], attempts: [attempt], outputs: [output] }, next)),
       TE.map((written) => written.includes(id)),
     ),
 });

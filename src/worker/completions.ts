@@ -3,11 +3,11 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { tasksCompleteAndClaim } from "../db/completeQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
-import type { Queryable, Sql } from "../db/query.ts";
+import type { Queryable } from "../db/query.ts";
 import { retryTransient } from "../retry.ts";
 import { writeSuccesses, type Completer } from "./completer.ts";
+import type { Store } from "../db/store.ts";
 
 interface Pending {
   readonly id: string;
@@ -55,7 +55,7 @@ export class Completions implements Completer {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: Store,
     private readonly db: Queryable,
     private readonly max = 500,
   ) {}
@@ -101,7 +101,7 @@ export class Completions implements Completer {
     // Not retried: a statement that committed but whose reply was lost would
     // claim a second batch, and the first would wait out its leases. A failure
     // falls back to the plain write below, which retries.
-    const result = await tasksCompleteAndClaim(this.sql, this.db, {
+    const result = await this.store.tasksCompleteAndClaim(this.db, {
       ids: batch.map((item) => item.id),
       attempts: batch.map((item) => item.attempt),
       outputs: batch.map((item) => item.output),
@@ -127,7 +127,7 @@ export class Completions implements Completer {
   private async write(batch: ReadonlyArray<Pending>, continuing: boolean): Promise<void> {
     if (batch.length === 0) return;
     const statement = writeSuccesses(
-      this.sql,
+      this.store,
       this.db,
       {
         ids: batch.map((item) => item.id),

@@ -10,7 +10,7 @@ import type { OutcomeBase } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { HeartbeatRow } from "../db/leaseQueries.ts";
-import type { Sql } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 import type { Completer } from "./completer.ts";
 import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Deadlines } from "./deadlines.ts";
@@ -64,7 +64,9 @@ export interface RunningTask {
  * path by its absence.
  */
 export interface ExecuteDeps<I, O> {
-  readonly sql: Sql;
+  readonly store: Store;
+  /** The schema: a worker hears of new tasks and cancels on `<schema>.ready` and `<schema>.cancel`. */
+  readonly schema: string;
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly dlq: string | null;

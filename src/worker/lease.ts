@@ -12,8 +12,7 @@ import {
 } from "rxjs";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { tasksHeartbeat, tasksRelease } from "../db/leaseQueries.ts";
-import type { Sql } from "../db/query.ts";
+import type { Store } from "../db/store.ts";
 import { applyRenewal } from "./execute.ts";
 import type { HeldTask, LocalTasks } from "./localTasks.ts";
 
@@ -40,7 +39,7 @@ export const renewalTick$ = (
 
 /** What writing leases needs. */
 export interface LeaseDeps {
-  readonly sql: Sql;
+  readonly store: Store;
   readonly pool: pg.Pool;
   readonly log: Logger;
 }
@@ -52,7 +51,7 @@ export interface LeaseDeps {
 export const renewLeases = async (deps: LeaseDeps, tasks: LocalTasks, now: number): Promise<void> => {
   const due = tasks.dueForRenewal(now);
   if (due.length === 0) return;
-  const result = await tasksHeartbeat(deps.sql, deps.pool, {
+  const result = await deps.store.tasksHeartbeat(deps.pool, {
     ids: due.map((task) => task.row.id),
     attempts: due.map((task) => task.row.attempt),
   })();
@@ -83,7 +82,7 @@ export const releaseTasks = async (
   given: ReadonlyArray<Pick<HeldTask, "row">>,
 ): Promise<void> => {
   if (given.length === 0) return;
-  const result = await tasksRelease(deps.sql, deps.pool, {
+  const result = await deps.store.tasksRelease(deps.pool, {
     ids: given.map((task) => task.row.id),
     attempts: given.map((task) => task.row.attempt),
   })();

@@ -6,7 +6,7 @@ import { messageOf, type DbError, type TaskFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import { tasksFail, tasksRetry, type AttemptError, type AttemptState } from "../db/completeQueries.ts";
+import type { AttemptError, AttemptState } from "../db/completeQueries.ts";
 import { errorText, maxErrorMessageLength, maxErrorNameLength, maxErrorStackLength } from "../errorText.ts";
 import { retryDelayMs, retryTransient, type RetryPolicy } from "../retry.ts";
 import {
@@ -60,7 +60,7 @@ const recordFailure =
     if (final) {
       return pipe(
         retryTransient(
-          tasksFail(deps.sql, deps.pool, {
+          deps.store.tasksFail(deps.pool, {
             id: row.id,
             attempt: row.attempt,
             error,
@@ -80,7 +80,7 @@ const recordFailure =
       failure._tag === "Aborted" ? 0 : retryDelayMs(policyOf(row), attemptInRun(row), deps.random);
     return pipe(
       retryTransient(
-        tasksRetry(deps.sql, deps.pool, {
+        deps.store.tasksRetry(deps.pool, {
           id: row.id,
           attempt: row.attempt,
           error,

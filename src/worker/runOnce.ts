@@ -2,9 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { Subject, type SchedulerLike } from "rxjs";
 import { publicError } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksClaim, type ClaimedRow } from "../db/claimQueries.ts";
-import { tasksReap } from "../db/leaseQueries.ts";
-import { tasksGet } from "../db/taskQueries.ts";
+import type { ClaimedRow } from "../db/claimQueries.ts";
 import type { Listener } from "../notify/listener.ts";
 import { Admissions } from "./admissions.ts";
 import { attempt } from "./attempt.ts";
@@ -99,7 +97,7 @@ const inSession = async <I, O, A>(
   const deadlines = deadlinesOn(scheduler);
   const execute: ExecuteDeps<I, O> = {
     ...deps,
-    completer: inlineCompleter(deps.sql, deps.pool),
+    completer: inlineCompleter(deps.store, deps.pool),
     now: () => scheduler.now(),
     deadlines,
     admissions: new Admissions(deps),
@@ -110,7 +108,7 @@ const inSession = async <I, O, A>(
   };
   options.signal?.addEventListener("abort", stop, { once: true });
   try {
-    await deps.listener.ready(`${deps.sql.schema}.cancel`);
+    await deps.listener.ready(`${deps.schema}.cancel`);
     return await run({ deps, execute, tasks, leases });
   } finally {
     options.signal?.removeEventListener("abort", stop);
@@ -136,7 +134,7 @@ const claimAndRun = async <I, O>(session: Session<I, O>, options: RunOnceOptions
   const { deps, execute, tasks } = session;
   if (aborted(options.signal) || aborted(options.stopClaiming)) return { claimed: false };
   const claimStarted = performance.now();
-  const claimed = await tasksClaim(deps.sql, deps.pool, {
+  const claimed = await deps.store.tasksClaim(deps.pool, {
     queue: deps.queue,
     limit: 1,
     workerId: deps.workerId,
@@ -179,7 +177,7 @@ const told = async <I, O>(
 ): Promise<Outcome<O> | undefined> => {
   if (outcome !== undefined || !task.abort.aborted) return outcome;
   const { row } = task;
-  const current = await tasksGet(deps.sql, deps.pool, { id: row.id })();
+  const current = await deps.store.tasksGet(deps.pool, { id: row.id })();
   return E.isRight(current) && current.right?.state === "cancelled" && current.right.attempt === row.attempt
     ? { ...outcomeBaseOf(deps.queue, row), _tag: "cancelled" }
     : undefined;
@@ -197,7 +195,7 @@ export const drain = async <I, O>(
 ): Promise<DrainResult> => {
   const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
   const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
-  const reaped = await tasksReap(deps.sql, deps.pool, { limit: 500 })();
+  const reaped = await deps.store.tasksReap(deps.pool, { limit: 500 })();
   if (E.isLeft(reaped)) throw publicError(reaped.left);
   deps.events.reaped(reaped.right);
   // One session for all loops: one upkeep renews every task running here.

@@ -3,8 +3,6 @@ import type * as T from "fp-ts/lib/Task.js";
 import type pg from "pg";
 import { AbortError, UnderwayError, messageOf, type TaskFailure } from "../errors.ts";
 import type { Outcome } from "../outcomes.ts";
-import { tasksCompleteLeased } from "../db/completeQueries.ts";
-import { backendsCancel, tasksCancelRequested } from "../db/leaseQueries.ts";
 import type { TransactionalContext } from "./transactional.ts";
 import {
   failureOfAbort,
@@ -117,7 +115,7 @@ const discard = async <I, O>(
   pid: number | undefined,
 ) => {
   if (aborted) {
-    if (pid !== undefined) await backendsCancel(deps.sql, deps.pool, { pid })();
+    if (pid !== undefined) await deps.store.backendsCancel(deps.pool, { pid })();
     tx.release(true);
     return;
   }
@@ -176,7 +174,7 @@ export const runTransactionalAttempt =
       signal.addEventListener(
         "abort",
         () => {
-          if (handlerRunning && tx === client) cancelling = backendsCancel(deps.sql, deps.pool, { pid })();
+          if (handlerRunning && tx === client) cancelling = deps.store.backendsCancel(deps.pool, { pid })();
         },
         { once: true },
       );
@@ -222,7 +220,7 @@ export const runTransactionalAttempt =
       );
     }
     const { output, json, next } = verdict.right;
-    const written = await tasksCompleteLeased(deps.sql, client, {
+    const written = await deps.store.tasksCompleteLeased(client, {
       id: row.id,
       attempt: row.attempt,
       output: json,
@@ -240,7 +238,7 @@ export const runTransactionalAttempt =
       // A cancel that landed while the result was being written (its NOTIFY
       // may not have arrived yet): write it now rather than leave the task
       // holding its key until the lease lapses.
-      const requested = await tasksCancelRequested(deps.sql, deps.pool, {
+      const requested = await deps.store.tasksCancelRequested(deps.pool, {
         id: row.id,
         attempt: row.attempt,
       })();

@@ -6,6 +6,8 @@ import type { LocalTasks } from "./localTasks.ts";
 
 /** What keeping held tasks' leases and hearing their cancels needs. */
 export interface UpkeepDeps extends LeaseDeps {
+  /** The schema whose `<schema>.cancel` channel carries cancel requests. */
+  readonly schema: string;
   /** The LISTEN side: cancel requests arrive on `<schema>.cancel`. */
   readonly listener: { channel$(channel: string): Observable<string> };
   /** How often leases are checked for renewal (a worker's `heartbeatTickMs`). */
@@ -31,7 +33,7 @@ export const upkeep$ = (
     renewalTick$(leases$, deps.heartbeatTickMs, deps.scheduler).pipe(
       exhaustMap(() => fromTask(() => renewLeases(deps, tasks, deps.scheduler.now()))),
     ),
-    deps.listener.channel$(`${deps.sql.schema}.cancel`).pipe(
+    deps.listener.channel$(`${deps.schema}.cancel`).pipe(
       tap((id) => {
         const task = tasks.get(id);
         if (task !== undefined) abortTask(task, "cancelled");

@@ -104,7 +104,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       admissions: new Admissions(env.execute, () => dispatch({ type: "keyFull" })),
     };
     const claimDeps: ClaimDeps = {
-      sql: execute.sql,
+      store: execute.store,
       pool: execute.pool,
       queue: execute.queue,
       workerId: env.workerId,
@@ -118,7 +118,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     // Asked when the claim statement goes out, from the state then.
     const want = () => wantOf(loop.state(), load());
     const startable = () => startableOf(loop.state(), load());
-    const schema = execute.sql.schema;
+    const { schema } = execute;
     const ofKind = <K extends LoopEffect["kind"]>(kind: K): Observable<Extract<LoopEffect, { kind: K }>> =>
       loop.effects$.pipe(
         filter((effect): effect is Extract<LoopEffect, { kind: K }> => effect.kind === kind),

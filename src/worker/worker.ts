@@ -53,7 +53,7 @@ export class WorkerRun<I, O> {
     const now = () => scheduler.now();
     this.subscription = work$(
       {
-        execute: { ...execute, completer: new Completions(execute.sql, execute.pool), now },
+        execute: { ...execute, completer: new Completions(execute.store, execute.pool), now },
         listener,
         settings: this.settings,
         scheduler,

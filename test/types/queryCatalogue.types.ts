@@ -1,11 +1,11 @@
 // Type tests of the query catalogue (src/db/), checked by `npm run typecheck`
 // and never run: each line after `@ts-expect-error` must fail to compile.
-// A query's file, its parameter names and its callers' arguments are all
-// checked by the compiler; what it cannot see (the list's length against
+// A query's file, its parameter names, the store's method names and its
+// callers' arguments are all checked by the compiler; what it cannot see (the list's length against
 // the SQL's `$n`) test/queryCatalogue.test.ts checks.
 import type pg from "pg";
-import { tasksComplete } from "../../src/db/completeQueries.ts";
-import { defineQuery, type Sql } from "../../src/db/query.ts";
+import { defineQuery } from "../../src/db/query.ts";
+import type { Store } from "../../src/db/store.ts";
 
 interface Fenced {
   readonly ids: ReadonlyArray<string>;
@@ -20,10 +20,14 @@ export const names = (): void => {
   defineQuery<Fenced>("tasksRelease", ["ids", "attempt"]);
 };
 
-export const callers = (sql: Sql, pool: pg.Pool): void => {
-  tasksComplete(sql, pool, { ids: ["1"], attempts: [1], outputs: [null] });
+export const callers = (store: Store, pool: pg.Pool): void => {
+  store.tasksComplete(pool, { ids: ["1"], attempts: [1], outputs: [null] });
   // @ts-expect-error a parameter left out
-  tasksComplete(sql, pool, { ids: ["1"], attempts: [1] });
+  store.tasksComplete(pool, { ids: ["1"], attempts: [1] });
   // @ts-expect-error a parameter of the wrong type
-  tasksComplete(sql, pool, { ids: [1], attempts: [1], outputs: [null] });
+  store.tasksComplete(pool, { ids: [1], attempts: [1], outputs: [null] });
+  // @ts-expect-error a statement db/queries/ does not have
+  store.tasksCompleted(pool, { ids: ["1"], attempts: [1], outputs: [null] });
+  // @ts-expect-error a branch template is part of a statement, not one
+  store.opsTasksPairBranch(pool, {});
 };
