@@ -1,7 +1,7 @@
 import { checkTaskId } from "../identifier.ts";
 import { orThrow } from "../errors.ts";
 import type { Db } from "../client/clientDeps.ts";
-import { opsTaskExplain, type ExplainRow } from "../db/opsQueries.ts";
+import type { ExplainRow } from "../db/opsQueries.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type { TaskExplanation, WaitReason } from "./types.ts";
 
@@ -180,7 +180,7 @@ export const explanationOf = (row: ExplainRow): TaskExplanation => {
 export const explainTask = async (deps: Db, id: string): Promise<TaskExplanation | undefined> => {
   checkTaskId(id);
   const row = await orThrow(
-    opsTaskExplain(deps.sql, deps.pool, {
+    deps.store.opsTaskExplain(deps.pool, {
       id,
       liveSeconds: workerDeadAfterSeconds,
       bound: explainAheadBound,
