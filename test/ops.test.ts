@@ -25,7 +25,26 @@ import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 const Input = t.type({ n: t.number, tag: t.string });
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** Every page of a list, following `next`. */
+/** A listed task's fields, in the order the ops API (and the CLI's JSON) has always given them. */
+const summaryFields = [
+  "id",
+  "queue",
+  "state",
+  "attempt",
+  "maxAttempts",
+  "priority",
+  "concurrencyKey",
+  "jobId",
+  "stepIndex",
+  "error",
+  "runAt",
+  "createdAt",
+  "startedAt",
+  "finishedAt",
+  "dlqFrom",
+];
+
+/** Every page of a list, following `next`; each task holds the summary's fields and nothing else (no sort key). */
 const allPages = async (
   underway: Underway,
   filter: TaskFilter,
@@ -41,6 +60,7 @@ const allPages = async (
       ...(after === undefined ? {} : { after }),
     });
     assert.ok(page.tasks.length <= limit);
+    for (const task of page.tasks) assert.deepEqual(Object.keys(task), summaryFields, JSON.stringify(filter));
     tasks.push(...page.tasks);
     if (page.next === null) return tasks;
     after = page.next;
@@ -293,6 +313,17 @@ describe("ops", () => {
     }
     const detail = await underway.ops.task(id);
     assert.ok(detail !== undefined);
+    // The fields in the order the API (and the CLI's JSON) has always given them.
+    assert.deepEqual(Object.keys(detail), [
+      ...summaryFields.filter((field) => field !== "dlqFrom"),
+      "input",
+      "output",
+      "options",
+      "lease",
+      "dlqFrom",
+      "cancelRequestedAt",
+      "history",
+    ]);
     assert.equal(detail.state, "succeeded");
     assert.deepEqual(detail.input, { n: 1, tag: "detail" });
     assert.deepEqual(detail.output, { doubled: 2 });

@@ -75,7 +75,7 @@ const callerFiles = (): ReadonlyArray<readonly [string, string]> =>
     .filter((path) => !path.startsWith("db/"))
     .map((path) => [path, readFileSync(new URL(path, srcFolder), "utf8")] as const);
 
-/** The values (not types) a file imports from the query files of src/db/ (`*Queries.ts`). */
+/** The queries (values named after a statement) a file imports from the query files of src/db/ (`*Queries.ts`). */
 const queryImports = (text: string): string[] =>
   [...text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*"[^"]*\/db\/\w+Queries\.ts"/g)].flatMap(
     ([, typeOnly, names]) =>
@@ -83,8 +83,8 @@ const queryImports = (text: string): string[] =>
         ? []
         : (names ?? "")
             .split(",")
-            .map((part) => part.trim())
-            .filter((name) => name !== "" && !name.startsWith("type ")),
+            .map((part) => part.trim().split(/\s+as\s+/)[0] ?? "")
+            .filter((name) => Object.hasOwn(catalogue, name)),
   );
 
 /** A client's Sql, never run: the store is only built and its bindings inspected. */

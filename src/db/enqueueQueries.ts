@@ -20,14 +20,30 @@ interface Traced {
   readonly trace: TraceCarrier | null;
 }
 
-type EnqueuedRow = { readonly id: string; readonly unique_key: string | null };
+/** An inserted task as the insert statements return it. */
+interface EnqueuedRecord {
+  readonly id: string;
+  readonly unique_key: string | null;
+}
+
+/** A task an insert wrote, and the unique key it holds (null: none). */
+export interface EnqueuedRow {
+  readonly id: string;
+  readonly uniqueKey: string | null;
+}
+
+/** The inserted rows, camelCase: one object literal per row (a batch of 20,000 on enqueueMany's path). */
+const enqueuedRowsOf = (rows: ReadonlyArray<EnqueuedRecord>): ReadonlyArray<EnqueuedRow> =>
+  rows.map((row) => ({ id: row.id, uniqueKey: row.unique_key }));
 
 /** One array parameter per column, whatever the batch's size. */
-export const tasksEnqueue = defineQuery<Traced & EnqueueColumns, EnqueuedRow>("tasksEnqueue", [
+export const tasksEnqueue = defineQuery<Traced & EnqueueColumns, EnqueuedRecord>("tasksEnqueue", [
   "queue",
   "trace",
   ...enqueueColumns,
-]).from(({ queue, columns, trace }: EnqueueInput) => ({ queue, trace, ...columns }));
+])
+  .from(({ queue, columns, trace }: EnqueueInput) => ({ queue, trace, ...columns }))
+  .map(enqueuedRowsOf);
 
 /** Single-row form; `columns` holds exactly one row. The id, or undefined when a unique key was taken. */
 export const tasksEnqueueOne = defineQuery<Traced & EnqueueRow, { readonly id: string }>("tasksEnqueueOne", [
@@ -45,20 +61,29 @@ export const tasksEnqueueOne = defineQuery<Traced & EnqueueRow, { readonly id: s
 type UniformParams = Traced & { readonly inputs: ReadonlyArray<string> } & EnqueueRow<typeof optionColumns>;
 
 /** Tasks that share every option: `columns` holds the options of its first row; `inputs` every input. */
-export const tasksEnqueueUniform = defineQuery<UniformParams, EnqueuedRow>("tasksEnqueueUniform", [
+export const tasksEnqueueUniform = defineQuery<UniformParams, EnqueuedRecord>("tasksEnqueueUniform", [
   "queue",
   ...optionColumns,
   "trace",
   "inputs",
-]).from(({ queue, inputs, columns, trace }: EnqueueInput & { readonly inputs: ReadonlyArray<string> }) => ({
-  queue,
-  inputs,
-  trace,
-  ...firstRowOf(optionColumns, columns),
-}));
+])
+  .from(({ queue, inputs, columns, trace }: EnqueueInput & { readonly inputs: ReadonlyArray<string> }) => ({
+    queue,
+    inputs,
+    trace,
+    ...firstRowOf(optionColumns, columns),
+  }))
+  .map(enqueuedRowsOf);
+
+/** A live task holding a unique key, and the job run it is a step of (null: a plain task). */
+export interface UniqueHolderRow extends EnqueuedRow {
+  readonly jobId: string | null;
+}
 
 /** The live tasks of `queue` holding these unique keys. */
 export const tasksFindUnique = defineQuery<
   { readonly queue: string; readonly keys: ReadonlyArray<string> },
-  EnqueuedRow & { readonly job_id: string | null }
->("tasksFindUnique", ["queue", "keys"]);
+  EnqueuedRecord & { readonly job_id: string | null }
+>("tasksFindUnique", ["queue", "keys"]).map((rows) =>
+  rows.map((row): UniqueHolderRow => ({ id: row.id, uniqueKey: row.unique_key, jobId: row.job_id })),
+);

@@ -7,11 +7,37 @@ export const opsQueueNames = defineQuery<NoParams, { readonly name: string }>("o
   rows.map((row) => row.name),
 );
 
-/** A task row as lists return it: the public summary, and `sort_id`, the raw id the page sorted on. */
-export type SummaryRow = TaskSummary & { readonly sort_id: string };
+/** A task as the list statements return it: the public summary's columns, and `sort_id`, the raw id they sort on. */
+type SummaryRecord = TaskSummary & { readonly sort_id: string };
+
+/**
+ * A task's summary fields, in the order the ops API has always returned
+ * them, without what else its row holds (a list's sort key, the detail's
+ * options): one object literal per row.
+ */
+export const summaryOf = (row: TaskSummary): TaskSummary => ({
+  id: row.id,
+  queue: row.queue,
+  state: row.state,
+  attempt: row.attempt,
+  maxAttempts: row.maxAttempts,
+  priority: row.priority,
+  concurrencyKey: row.concurrencyKey,
+  jobId: row.jobId,
+  stepIndex: row.stepIndex,
+  error: row.error,
+  runAt: row.runAt,
+  createdAt: row.createdAt,
+  startedAt: row.startedAt,
+  finishedAt: row.finishedAt,
+  dlqFrom: row.dlqFrom,
+});
+
+/** A page's rows as tasks. */
+const summariesOf = (rows: ReadonlyArray<SummaryRecord>): ReadonlyArray<TaskSummary> => rows.map(summaryOf);
 
 /** One task with its options, lease and I/O. */
-export interface DetailRow extends Omit<SummaryRow, "sort_id"> {
+export interface DetailRow extends TaskSummary {
   readonly input: unknown;
   readonly output: unknown;
   readonly retryInitialMs: number;
@@ -73,31 +99,39 @@ export const opsQueuesList = defineQuery<
 /** A page of tasks for a narrow filter (ids, a job, a concurrency key, or none), off its own index. */
 export const opsTasksPlain = defineFilteredQuery<
   { readonly after: string | null; readonly rows: number },
-  SummaryRow
->("opsTasksPlain", ["after", "rows"]);
+  SummaryRecord
+>("opsTasksPlain", ["after", "rows"]).map(summariesOf);
 
 /** Whether the trigram index on task.error (migration 0013) exists and is valid. */
 export const opsErrorIndex = defineQuery<NoParams, { readonly present: boolean }>("opsErrorIndex", []).map(
   (rows) => rows[0]?.present === true,
 );
 
-/** A row of a bounded walk: a summary, whether it matched, and its place in the walk (1-based). */
-export type WalkRow = SummaryRow & { readonly hit: boolean; readonly n: number };
+/** A row of a bounded walk: the task, whether it matched, and its place in the walk (1-based). */
+export interface WalkRow {
+  readonly task: TaskSummary;
+  readonly hit: boolean;
+  readonly n: number;
+}
 
 /** Up to `rows` matches among at most `budget` tasks read from the cursor in id order, and the `budget`th row read. */
 export const opsTasksWalk = defineFilteredQuery<
   { readonly after: string | null; readonly rows: number; readonly budget: number },
-  WalkRow
->("opsTasksWalk", ["after", "rows", "budget"]);
+  SummaryRecord & { readonly hit: boolean; readonly n: number }
+>("opsTasksWalk", ["after", "rows", "budget"]).map((rows) =>
+  rows.map((row): WalkRow => ({ task: summaryOf(row), hit: row.hit, n: row.n })),
+);
 
 /** A page of an error search across every queue, every match read off the trigram index, then sorted. */
 export const opsTasksIndexed = defineFilteredQuery<
   { readonly after: string | null; readonly rows: number },
-  SummaryRow
->("opsTasksIndexed", ["after", "rows"]);
+  SummaryRecord
+>("opsTasksIndexed", ["after", "rows"]).map(summariesOf);
 
 /** A page of tasks merged from one branch per (queue, state) pair. */
-export const opsTasksByPair = definePairQuery<SummaryRow>("opsTasksByPair", "opsTasksPairBranch");
+export const opsTasksByPair = definePairQuery<SummaryRecord>("opsTasksByPair", "opsTasksPairBranch").map(
+  summariesOf,
+);
 
 /** How many tasks match, up to `limit` (null: all): a bulk action's dry run. */
 export const opsTasksCount = defineFilteredQuery<{ readonly limit: number | null }, { readonly count: number }>(

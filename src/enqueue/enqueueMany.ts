@@ -3,6 +3,7 @@ import { UnderwayError, ValidationError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
 import { inTransaction } from "../inTransaction.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { EnqueuedRow } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
@@ -111,12 +112,7 @@ const idsOfChunk = async <V>(
   chunk: ReadonlyArray<CheckedInput<V>>,
   insertRows: (
     some: ReadonlyArray<CheckedInput<V>>,
-  ) => Promise<
-    readonly [
-      ReadonlyArray<{ readonly id: string; readonly unique_key: string | null }>,
-      ReadonlyArray<string | null>,
-    ]
-  >,
+  ) => Promise<readonly [ReadonlyArray<EnqueuedRow>, ReadonlyArray<string | null>]>,
 ): Promise<string[]> => {
   const ids: Array<string | undefined> = chunk.map(() => undefined);
   let todo = chunk.map((_, index) => index);
@@ -128,8 +124,8 @@ const idsOfChunk = async <V>(
       rows.length === uniqueKeys.length ? [] : uniqueKeys.filter((key): key is string => key !== null);
     const existing =
       taken.length === 0 ? [] : await orThrow(deps.store.tasksFindUnique(db, { queue, keys: taken })());
-    const byKey = new Map([...existing, ...rows].map((row) => [row.unique_key, row.id]));
-    const unkeyed = rows.filter((row) => row.unique_key === null);
+    const byKey = new Map([...existing, ...rows].map((row) => [row.uniqueKey, row.id]));
+    const unkeyed = rows.filter((row) => row.uniqueKey === null);
     let next = 0;
     const again: number[] = [];
     todo.forEach((index, position) => {

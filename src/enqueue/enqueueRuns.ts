@@ -56,10 +56,10 @@ export const enqueueRuns = async <In, V, R, O>(
   if (rows.length === jobIds.length) return jobIds;
   // A live run holds a unique key: that input gets the run's job id, not
   // the id of a run that was never inserted.
-  const inserted = new Set(rows.map((row) => row.unique_key));
+  const inserted = new Set(rows.map((row) => row.uniqueKey));
   const taken = columns.uniqueKey.filter((key): key is string => key !== null && !inserted.has(key));
   const existing = await orThrow(store.tasksFindUnique(db, { queue, keys: taken })());
-  const byKey = new Map(existing.map((row) => [row.unique_key, row.job_id]));
+  const byKey = new Map(existing.map((row) => [row.uniqueKey, row.jobId]));
   return jobIds.map((jobId, index) => {
     const key = columns.uniqueKey[index] ?? null;
     if (key === null || inserted.has(key)) return jobId;

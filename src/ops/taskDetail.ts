@@ -2,6 +2,7 @@ import { checkTaskId } from "../identifier.ts";
 import { historyOf } from "../history.ts";
 import { orThrow } from "../errors.ts";
 import type { Db } from "../client/clientDeps.ts";
+import { summaryOf } from "../db/opsQueries.ts";
 import type { TaskDetail } from "./types.ts";
 
 /** One task in full, or undefined when there is none with that id; see {@link Ops.task}. */
@@ -12,21 +13,10 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     historyOf(deps, id),
   ]);
   if (row === undefined) return undefined;
+  // The detail shows dlqFrom after the lease, as it always has.
+  const { dlqFrom, ...summary } = summaryOf(row);
   return {
-    id: row.id,
-    queue: row.queue,
-    state: row.state,
-    attempt: row.attempt,
-    maxAttempts: row.maxAttempts,
-    priority: row.priority,
-    concurrencyKey: row.concurrencyKey,
-    jobId: row.jobId,
-    stepIndex: row.stepIndex,
-    error: row.error,
-    runAt: row.runAt,
-    createdAt: row.createdAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
+    ...summary,
     input: row.input,
     output: row.output,
     options: {
@@ -47,7 +37,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
       row.state === "in_progress" && row.workerId !== null && row.leaseExpiresAt !== null
         ? { workerId: row.workerId, expiresAt: row.leaseExpiresAt }
         : null,
-    dlqFrom: row.dlqFrom,
+    dlqFrom,
     cancelRequestedAt: row.cancelRequestedAt,
     history,
   };

@@ -3,7 +3,6 @@ import { checkOptionShape } from "../optionShape.ts";
 import type { Db, FilteredDb } from "../client/clientDeps.ts";
 import { quoteSchema } from "../identifier.ts";
 import { decodeCursor, encodeCursor, type ListOrder } from "./cursor.ts";
-import type { SummaryRow, WalkRow } from "../db/opsQueries.ts";
 import { checkFilter, hasTrigram, predicateOf, type CheckedFilter } from "./taskFilter.ts";
 import { taskStates, type ListOptions, type TaskPage, type TaskState, type TaskSummary } from "./types.ts";
 
@@ -40,10 +39,6 @@ const checkList = (given: ListOptions): CheckedList => {
   const after = options.after === undefined ? null : decodeCursor(options.after, order);
   return { limit, order, after, searchRows };
 };
-
-const summaryOf = ({ sort_id: _sortId, ...row }: SummaryRow): TaskSummary => row;
-
-const walkSummaryOf = ({ hit: _hit, n: _n, ...row }: WalkRow): TaskSummary => summaryOf(row);
 
 /**
  * Narrow filters (ids, a job, a concurrency key) are read off their own
@@ -120,11 +115,11 @@ const walkPage = async (deps: FilteredDb, filter: CheckedFilter, list: CheckedLi
       order,
     })(),
   );
-  const hits = rows.filter((row) => row.hit === true);
-  if (hits.length > limit) return pageOf(hits.slice(0, limit).map(walkSummaryOf), true, order);
+  const hits = rows.filter((row) => row.hit === true).map((row) => row.task);
+  if (hits.length > limit) return pageOf(hits.slice(0, limit), true, order);
   const marker = rows.find((row) => row.n === searchRows);
-  if (marker === undefined) return pageOf(hits.map(walkSummaryOf), false, order);
-  return { tasks: hits.map(walkSummaryOf), next: encodeCursor(order, marker.id), searched: searchRows };
+  if (marker === undefined) return pageOf(hits, false, order);
+  return { tasks: hits, next: encodeCursor(order, marker.task.id), searched: searchRows };
 };
 
 /**
@@ -159,7 +154,7 @@ const indexedPage = async (deps: FilteredDb, filter: CheckedFilter, list: Checke
       order,
     })(),
   );
-  return pageOf([...page.tasks, ...rows.slice(0, wanted).map(summaryOf)], rows.length > wanted, order);
+  return pageOf([...page.tasks, ...rows.slice(0, wanted)], rows.length > wanted, order);
 };
 
 /** One keyset page of tasks; see {@link Ops.tasks}. */
@@ -202,5 +197,5 @@ export const taskPage = async (
             states: statesToWalk(checked),
           })(),
         );
-  return pageOf(rows.slice(0, limit).map(summaryOf), rows.length > limit, order);
+  return pageOf(rows.slice(0, limit), rows.length > limit, order);
 };
