@@ -143,4 +143,5 @@ export type {
   BulkResult,
   ScheduleInfo,
   WorkerInfo,
+  GroupStats,
 } from "./ops/types.ts";
