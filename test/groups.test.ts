@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { ConfigError, dashboard, defineJob } from "../src/index.ts";
+import { ConfigError, dashboard, defineJob, defineStepJob, done, next, Steps } from "../src/index.ts";
 import { summary } from "./support/faults.ts";
 import { eventually, gate, useDatabase } from "./support/harness.ts";
 
@@ -243,6 +243,72 @@ describe("fair tenants: groups take turns at each claim", () => {
       const waited = order.indexOf("none") - at;
       assert.ok(waited <= 3, `the task without a group waited for ${waited} of the big group's tasks`);
     } finally {
+      await worker.stop();
+    }
+  });
+
+  it("a multi-step job's later steps stay in the group of its first step, unless a step names its own", async () => {
+    const underway = await connect();
+    const signup = defineStepJob({
+      queue: "fair_steps",
+      input: Tenant,
+      optionsFor: ({ tenant }) => ({ group: tenant }),
+    });
+    const steps = Steps.of(signup)
+      .step(async ({ tenant, n }) => next({ tenant, n }))
+      .step(async (value) => next(value))
+      .step(async () => done(null), { group: "audit" });
+    const job = underway.job(signup);
+    const worker = job.start(steps, { pollIntervalMs: 100 });
+    try {
+      const jobId = await job.enqueue({ tenant: "acme", n: 1 });
+      await job.result(jobId);
+      const { rows } = await db().pool.query<{ step_index: number; group_key: string | null }>(
+        "select step_index, group_key from underway.task_all where job_id = $1 order by step_index",
+        [jobId],
+      );
+      assert.deepEqual(
+        rows.map((row) => row.group_key),
+        ["acme", "acme", "audit"],
+      );
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("a claim never waits on rows locked elsewhere (the queue's row, a group's next task), and a paused queue gives no turns", async () => {
+    const underway = await connect();
+    const job = underway.job(fairJob("fair_locks"));
+    await job.enqueueMany([...backlog("a", 3), ...backlog("b", 3)]);
+    const ran: string[] = [];
+    // Another transaction holds the queue's row (where the rotation is
+    // stored) and group a's first task.
+    const other = await db().pool.connect();
+    await other.query("begin");
+    await other.query("select 1 from underway.queue where name = 'fair_locks' for update");
+    await other.query(
+      "select 1 from underway.task where queue_name = 'fair_locks' and group_key = 'a' and input->>'n' = '0' for update",
+    );
+    const worker = job.start(
+      async ({ tenant, n }) => {
+        ran.push(`${tenant}${n}`);
+        return null;
+      },
+      { concurrency: 1, prefetch: 0, pollIntervalMs: 100 },
+    );
+    try {
+      await eventually(() => ran.length === 5, 10_000, "every task not locked ran");
+      assert.ok(!ran.includes("a0"));
+      await other.query("commit");
+      await eventually(() => ran.includes("a0"), 10_000, "the task once released");
+      await underway.pauseQueue("fair_locks");
+      await job.enqueueMany(backlog("c", 2));
+      await sleep(500);
+      assert.equal(ran.length, 6, "a paused queue: no group takes a turn");
+      await underway.resumeQueue("fair_locks");
+      await eventually(() => ran.length === 8, 10_000, "the tasks after resume");
+    } finally {
+      other.release();
       await worker.stop();
     }
   });

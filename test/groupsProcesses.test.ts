@@ -88,8 +88,12 @@ describe("fair tenants across processes", () => {
           group by 1 order by 1`,
       );
       assert.equal(shares.length, groups, `groups in the first ${first} runs: ${JSON.stringify(shares)}`);
+      // The keyed group runs two at a time at most, so it may fall behind.
       for (const { group, runs: ran } of shares)
-        assert.ok(ran >= 5 && ran <= 16, `tenant-${group} ran ${ran} of the first ${first}`);
+        assert.ok(
+          ran >= (group === keyedGroup ? 2 : 5) && ran <= 16,
+          `tenant-${group} ran ${ran} of the first ${first}`,
+        );
 
       // The shared key: never more than two at once, across processes.
       const { rows: peak } = await db().pool.query<{ peak: number }>(

@@ -184,7 +184,6 @@ declare
   taken_pass integer[] := '{}';
   taken_pos integer[] := '{}';
   taken_weights integer[] := '{}';
-  took integer;
   pass integer := 1;
 begin
   with recursive group_keys(key) as (
@@ -247,20 +246,22 @@ begin
              for update skip locked) ungrouped
         ) c
     )
-    select count(*), taken_ids || coalesce(array_agg(l.id), '{}'), taken_keys || coalesce(array_agg(l.key), '{}'),
+    select taken_ids || coalesce(array_agg(l.id), '{}'), taken_keys || coalesce(array_agg(l.key), '{}'),
            taken_pass || coalesce(array_agg(pass), '{}'), taken_pos || coalesce(array_agg(l.pos), '{}'),
            taken_weights || coalesce(array_agg(l.weight), '{}')
-      into took, taken_ids, taken_keys, taken_pass, taken_pos, taken_weights
+      into taken_ids, taken_keys, taken_pass, taken_pos, taken_weights
       from locked l;
     turn_key := stop_key;
     turn_used := stop_used;
-    exit when cardinality(taken_ids) >= slots or took = 0;
+    -- A pass that took nothing (its groups' tasks locked by other claims,
+    -- their keys full) still hands its slots on to the groups after them.
+    exit when cardinality(taken_ids) >= slots;
     -- The next pass shares among the groups that took all they were given.
     select array_agg(g.key order by g.key), array_agg(g.weight order by g.key) into keys, weights
       from unnest(keys, weights) g(key, weight)
       left join unnest(share_keys, share_quotas) s(key, quota) on s.key = g.key
-      left join (select u.key, count(*) as n from unnest(taken_keys, taken_pass) u(key, pass)
-                  where u.pass = pass group by u.key) t on t.key = g.key
+      left join (select u.key, count(*) as n from unnest(taken_keys, taken_pass) u(key, in_pass)
+                  where u.in_pass = pass group by u.key) t on t.key = g.key
      where coalesce(s.quota, 0) <= coalesce(t.n, 0);
     pass := pass + 1;
   end loop;

@@ -38,7 +38,7 @@ with completed as (
   select (c.t).queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
          n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
          n.concurrency_limit, n.unique_key, statement_timestamp() + n.delay_ms * interval '1 millisecond',
-         n.group_key, (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
+         coalesce(n.group_key, (c.t).group_key), (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
     from unnest(:inputs::jsonb[], :maxAttempts::integer[], :retryInitialMs::integer[], :retryMaxMs::integer[], :retryCoefficient::float8[],
                 :retryJitter::float8[], :timeoutMs::integer[], :heartbeatMs::integer[], :ttlMs::bigint[], :priority::integer[], :concurrencyKey::text[],
                 :concurrencyLimit::integer[], :uniqueKey::text[], :delayMs::float8[], :groupKey::text[], :stepIndex::integer[])
