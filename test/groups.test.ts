@@ -103,6 +103,26 @@ describe("fair tenants: groups take turns at each claim", () => {
       );
   });
 
+  it("priority orders a group's own tasks, and does not jump other groups' turns", async () => {
+    const underway = await connect();
+    const job = underway.job(fairJob("fair_priority", ({ n }) => (n === 99 ? { priority: 10 } : {})));
+    await job.enqueueMany([...backlog("a", 5), ...backlog("b", 5), { tenant: "a", n: 99 }]);
+    const order: string[] = [];
+    const worker = job.start(
+      async ({ tenant, n }) => {
+        order.push(`${tenant}${n}`);
+        return null;
+      },
+      { concurrency: 1, prefetch: 0, pollIntervalMs: 100 },
+    );
+    try {
+      await eventually(() => order.length === 11, 10_000, "every task ran");
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(order, ["a99", "b0", "a0", "b1", "a1", "b2", "a2", "b3", "a3", "b4", "a4"]);
+  });
+
   it("interleaves groups within a larger batch, and a group with no due task takes no turn", async () => {
     const underway = await connect();
     const job = underway.job(fairJob("fair_batch"));
