@@ -154,4 +154,5 @@ export type {
   ClaimedReason,
   CancelRequestedReason,
   EndedReason,
+  GroupStats,
 } from "./ops/types.ts";

@@ -21,8 +21,14 @@ export interface TaskOptions {
   readonly concurrencyLimit: number;
   /** While a task with this key is pending or running, enqueue returns its id instead of adding one. */
   readonly uniqueKey: string | null;
-  /** Higher runs first. Default 0. */
+  /** Higher runs first within the task's group (across groups, they take turns). Default 0. */
   readonly priority: number;
+  /**
+   * The task's group (a tenant, a customer): claims take tasks round-robin
+   * across the groups of a queue, so one group's backlog delays another's
+   * task by at most about one claim. Default none (docs/flow-control.md).
+   */
+  readonly group: string | null;
 }
 
 /** Any subset of the options, with a partial retry policy; an `undefined` field means the default. */
@@ -48,6 +54,7 @@ export const defaultTaskOptions: TaskOptions = {
   concurrencyLimit: 1,
   uniqueKey: null,
   priority: 0,
+  group: null,
 };
 
 const int32 = 2_147_483_647;
@@ -61,15 +68,26 @@ const check = (ok: boolean, what: string): void => {
   if (!ok) throw new ConfigError(`invalid task option: ${what}`);
 };
 
+/**
+ * What is wrong with `key` as a key or group of a task (too long for an
+ * index entry, not storable as JSON text, an empty group), or undefined.
+ */
+export const keyProblem = (name: string, key: string): string | undefined => {
+  const shown = JSON.stringify(key.slice(0, 40)) + (key.length > 40 ? "…" : "");
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > maxKeyBytes)
+    return `${name} must be at most ${maxKeyBytes} bytes of UTF-8, got ${bytes}: ${shown}`;
+  const problem = jsonProblem(key);
+  if (problem !== undefined) return `${name} ${problem.message}: ${shown}`;
+  // The claim names the tasks without a group '' among the groups (db/migrations/0016_groups.sql).
+  if (name === "group" && key === "") return "group must not be empty (give null for no group)";
+  return undefined;
+};
+
 const checkKey = (name: string, key: string | null): void => {
   if (key === null) return;
-  const shown = JSON.stringify(key.slice(0, 40)) + (key.length > 40 ? "…" : "");
-  check(
-    Buffer.byteLength(key, "utf8") <= maxKeyBytes,
-    `${name} must be at most ${maxKeyBytes} bytes of UTF-8, got ${Buffer.byteLength(key, "utf8")}: ${shown}`,
-  );
-  const problem = jsonProblem(key);
-  check(problem === undefined, `${name} ${problem?.message ?? ""}: ${shown}`);
+  const problem = keyProblem(name, key);
+  check(problem === undefined, problem ?? "");
 };
 
 /** The shortest lease a task may have. */
@@ -104,6 +122,7 @@ export const taskOptionShape: OptionShape = {
   concurrencyLimit: { type: "integer", min: 1, max: int32 },
   uniqueKey: { type: "string", nullable: true },
   priority: { type: "integer", min: -int32, max: int32 },
+  group: { type: "string", nullable: true },
 };
 
 /** Layers option sets (later wins), each checked against {@link taskOptionShape}. */
@@ -121,5 +140,6 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
   );
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);
+  checkKey("group", options.group);
   return options;
 };

@@ -61,6 +61,8 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "finishedApart.test.ts": "db",
   "frozen.test.ts": "system",
   "genericPlans.test.ts": "db",
+  "groups.test.ts": "db",
+  "groupsProcesses.test.ts": "system",
   "halfopen.test.ts": "db",
   "hardening.test.ts": "system",
   "keyPrefetch.test.ts": "db",

@@ -1,22 +1,31 @@
--- The claim rule, first half: two CTEs, `locked` and `ranked`, for
+-- The claim rule, first half: the CTEs up to `locked` and `ranked`, for
 -- tasksClaim and tasksCompleteAndClaim (whose comments explain it). Takes
 -- :queue and :limit. Candidates in priority order, locked with SKIP LOCKED
 -- so concurrent claims never wait on each other; keys at their limit left
 -- out (keyHasRoom); a paused queue yields nothing. `ranked` numbers each
 -- candidate within its key (rank) and within the batch (batch_rank).
-locked as (
-  select id, concurrency_key, concurrency_limit, priority, run_at
+-- While the queue has grouped pending tasks, `plain` yields nothing and the
+-- groups' turns (claimGroups) choose the tasks instead; without any, that
+-- costs the one probe of `groups_pending` that finds none.
+{{> claimGroups}},
+plain as (
+  select id, concurrency_key, concurrency_limit, priority, run_at, null::bigint as turn
     from {{schema}}.task t
    where {{> commitAsync}}
-     and queue_name = :queue and state = 'pending' and run_at <= now()
+     and queue_name = :queue and state = 'pending' and group_key is null and run_at <= now()
      and not exists (select 1 from {{schema}}.queue q where q.name = :queue and q.paused_at is not null)
+     and not (select p.yes from groups_pending p)
      and (concurrency_key is null or {{> keyHasRoom}})
    order by priority desc, run_at, id
    limit :limit
    for update skip locked
+), locked as (
+  select * from plain
+  union all
+  select * from grouped
 ), ranked as (
   select id, concurrency_key, concurrency_limit,
-         row_number() over (partition by concurrency_key order by priority desc, run_at, id) as rank,
-         row_number() over (order by priority desc, run_at, id) as batch_rank
+         row_number() over (partition by concurrency_key order by turn, priority desc, run_at, id) as rank,
+         row_number() over (order by turn, priority desc, run_at, id) as batch_rank
     from locked
 )

@@ -18,4 +18,6 @@ returning t.id::text as id, t.input, t.attempt, t.max_attempts, t.retry_initial_
           t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
           t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget, t.started_at is not null as admitted,
           -- For lifecycle events and tracing: the wait since due (database clock), the producer's trace.
-          (extract(epoch from now() - t.run_at) * 1000)::float8 as wait_ms, t.trace_context
+          (extract(epoch from now() - t.run_at) * 1000)::float8 as wait_ms, t.trace_context,
+          -- The batch's order (the RETURNING's own is the join's): groups' turns, then priority.
+          r.batch_rank

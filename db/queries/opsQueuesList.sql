@@ -8,7 +8,8 @@
 -- retrying (waiting out a backoff), and when the next falls due. Within one
 -- priority the claim index is ordered by run_at, so the tasks not due are
 -- one range at its end: a loose scan over the priorities, then at most
--- :bound + 1 entries of each range.
+-- :bound + 1 entries of each range (of each half of the index: with and
+-- without a group).
 --
 -- Dead-lettered: failed tasks of its dead-letter queue that came from it
 -- (bounded at :bound + 1 too), so the source queue's row shows them.
@@ -29,25 +30,48 @@ select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
          group by name) q(name, has_pending)
   left join {{schema}}.queue r on r.name = q.name
   left join lateral (
+    -- The claim index is in two halves, tasks without a group and tasks
+    -- with one (db/migrations/0016_groups.sql): the walk runs over each.
     with recursive heads(priority) as (
       (select t.priority from {{schema}}.task t
-        where t.queue_name = q.name and t.state = 'pending'
+        where t.queue_name = q.name and t.state = 'pending' and t.group_key is null
         order by t.priority desc, t.run_at, t.id limit 1)
       union all
       select (select t.priority from {{schema}}.task t
-               where t.queue_name = q.name and t.state = 'pending' and t.priority < h.priority
+               where t.queue_name = q.name and t.state = 'pending' and t.group_key is null and t.priority < h.priority
                order by t.priority desc, t.run_at, t.id limit 1)
         from heads h where h.priority is not null
+    ), group_heads(priority) as (
+      (select t.priority from {{schema}}.task t
+        where t.queue_name = q.name and t.state = 'pending' and t.group_key is not null
+        order by t.priority desc, t.run_at, t.id limit 1)
+      union all
+      select (select t.priority from {{schema}}.task t
+               where t.queue_name = q.name and t.state = 'pending' and t.group_key is not null
+                 and t.priority < h.priority
+               order by t.priority desc, t.run_at, t.id limit 1)
+        from group_heads h where h.priority is not null
     )
     select count(*) filter (where l.attempt = 0) as delayed,
            count(*) filter (where l.attempt > 0) as retrying,
            min(l.run_at) as next_due
-      from heads h cross join lateral (
-        select t.attempt, t.run_at from {{schema}}.task t
-         where t.queue_name = q.name and t.state = 'pending' and t.priority = h.priority and t.run_at > now()
-         order by t.priority desc, t.run_at, t.id limit :bound + 1
+      from (
+        select l.* from heads h cross join lateral (
+          select t.attempt, t.run_at from {{schema}}.task t
+           where t.queue_name = q.name and t.state = 'pending' and t.group_key is null
+             and t.priority = h.priority and t.run_at > now()
+           order by t.priority desc, t.run_at, t.id limit :bound + 1
+        ) l
+         where h.priority is not null
+        union all
+        select l.* from group_heads h cross join lateral (
+          select t.attempt, t.run_at from {{schema}}.task t
+           where t.queue_name = q.name and t.state = 'pending' and t.group_key is not null
+             and t.priority = h.priority and t.run_at > now()
+           order by t.priority desc, t.run_at, t.id limit :bound + 1
+        ) l
+         where h.priority is not null
       ) l
-     where h.priority is not null
   ) w on q.has_pending
   left join lateral (
     select count(*) as dead from (

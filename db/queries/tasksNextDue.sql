@@ -10,28 +10,55 @@
 -- would read every pending row of the queue. Instead a loose index scan
 -- walks the distinct priorities (one probe each) and takes the first future
 -- run_at within each: the cost grows with the number of priorities in use,
--- not with the backlog, and the enqueue path needs no extra index.
+-- not with the backlog, and the enqueue path needs no extra index. Tasks
+-- with a group are in another index (task_group_due_idx, same order): the
+-- walk runs over each half.
 with recursive priorities(priority) as (
   (select priority from {{schema}}.task
-    where queue_name = :queue and state = 'pending'
+    where queue_name = :queue and state = 'pending' and group_key is null
     order by priority desc limit 1)
   union all
   select (select t.priority from {{schema}}.task t
-           where t.queue_name = :queue and t.state = 'pending' and t.priority < p.priority
+           where t.queue_name = :queue and t.state = 'pending' and t.group_key is null and t.priority < p.priority
            order by t.priority desc limit 1)
     from priorities p
    where p.priority is not null
-), next_due as (
-  select min(first.run_at) as run_at
-    from priorities p
-    cross join lateral (
-      select t.run_at from {{schema}}.task t
-       where t.queue_name = :queue and t.state = 'pending' and t.priority = p.priority
-         and t.run_at > now() - :lookBackMs * interval '1 millisecond'
-         and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
-       order by t.run_at limit 1
-    ) first
+), group_priorities(priority) as (
+  -- The same walk over the grouped tasks (their own half of the claim
+  -- index, task_group_due_idx: db/migrations/0016_groups.sql).
+  (select priority from {{schema}}.task
+    where queue_name = :queue and state = 'pending' and group_key is not null
+    order by priority desc limit 1)
+  union all
+  select (select t.priority from {{schema}}.task t
+           where t.queue_name = :queue and t.state = 'pending' and t.group_key is not null and t.priority < p.priority
+           order by t.priority desc limit 1)
+    from group_priorities p
    where p.priority is not null
+), next_due as (
+  select min(first.run_at) as run_at from (
+    select first.run_at
+      from priorities p
+      cross join lateral (
+        select t.run_at from {{schema}}.task t
+         where t.queue_name = :queue and t.state = 'pending' and t.group_key is null and t.priority = p.priority
+           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
+           and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
+         order by t.run_at limit 1
+      ) first
+     where p.priority is not null
+    union all
+    select first.run_at
+      from group_priorities p
+      cross join lateral (
+        select t.run_at from {{schema}}.task t
+         where t.queue_name = :queue and t.state = 'pending' and t.group_key is not null and t.priority = p.priority
+           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
+           and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
+         order by t.run_at limit 1
+      ) first
+     where p.priority is not null
+  ) first
 )
 -- Null when nothing waits (greatest() alone would turn null into 0), or
 -- when the queue is paused (its resume NOTIFYs the workers).

@@ -1,6 +1,7 @@
 import type { Command } from "./command.ts";
 import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
+import { groupsCommand, groupWeightCommand } from "./commands/groups.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
@@ -21,6 +22,8 @@ export const commands: ReadonlyArray<Command> = [
   redriveCommand,
   pauseCommand,
   resumeCommand,
+  groupsCommand,
+  groupWeightCommand,
   schedulesCommand,
   workersCommand,
   dashboardCommand,

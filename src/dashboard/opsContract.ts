@@ -6,6 +6,7 @@ export type {
   BulkOptions,
   BulkResult,
   Count,
+  GroupStats,
   QueueStats,
   ScheduleInfo,
   TaskDetail,
@@ -35,4 +36,5 @@ export type OpsApi = Pick<
   | "unschedule"
   | "runSchedule"
   | "workers"
+  | "groups"
 >;

@@ -50,6 +50,7 @@ export interface ClaimedRecord {
   readonly wait_ms: number;
   readonly trace_context: TraceCarrier | null;
   readonly admitted: boolean;
+  readonly batch_rank: number | string;
 }
 
 /**
@@ -80,6 +81,14 @@ export const claimedRowOf = (row: ClaimedRecord): ClaimedRow => ({
   admitted: row.admitted,
 });
 
+/**
+ * A claim's rows as {@link ClaimedRow}s, in the batch's order (groups'
+ * turns, then priority: db/fragments/claimCandidates.sql), so a worker
+ * that holds more than it runs at once starts them in that order.
+ */
+export const claimedRowsOf = (rows: ReadonlyArray<ClaimedRecord>): ReadonlyArray<ClaimedRow> =>
+  [...rows].sort((x, y) => Number(x.batch_rank) - Number(y.batch_rank)).map(claimedRowOf);
+
 /** What one claim asks for: up to `limit` tasks, keyed ones past the first `startable` claimed unstarted. */
 export interface ClaimParams {
   readonly queue: string;
@@ -95,7 +104,7 @@ export const tasksClaim = defineQuery<ClaimParams, ClaimedRecord>("tasksClaim", 
   "workerId",
   "startable",
 ])
-  .map((rows) => rows.map(claimedRowOf))
+  .map(claimedRowsOf)
   .from((params: Omit<ClaimParams, "startable"> & { readonly startable?: number }) => ({
   ...params,
   startable: params.startable ?? params.limit,

@@ -1,4 +1,4 @@
-import { claimedRowOf, type ClaimedRecord, type ClaimedRow, type ClaimParams, type Fenced } from "./claimQueries.ts";
+import { claimedRowsOf, type ClaimedRecord, type ClaimedRow, type ClaimParams, type Fenced } from "./claimQueries.ts";
 import { firstOrNoneOf, stepColumns, type EnqueueArrays, type EnqueueColumns } from "./enqueueColumns.ts";
 import { anyRow, defineQuery, idsOf } from "./query.ts";
 
@@ -28,7 +28,7 @@ export const tasksCompleteAndClaim = defineQuery<
 >("tasksCompleteAndClaim", ["ids", "attempts", "outputs", "queue", "limit", "workerId", "startable"]).map(
   (rows): CompletedAndClaimed => {
     const row = rows[0];
-    return row === undefined ? { completed: [], claimed: [] } : { completed: row.completed, claimed: row.claimed.map(claimedRowOf) };
+    return row === undefined ? { completed: [], claimed: [] } : { completed: row.completed, claimed: claimedRowsOf(row.claimed) };
   },
 );
 

@@ -14,6 +14,7 @@ export interface EnqueueColumns {
   readonly concurrencyLimit: number[];
   readonly uniqueKey: (string | null)[];
   readonly delayMs: number[];
+  readonly groupKey: (string | null)[];
   readonly jobId: (string | null)[];
   readonly stepIndex: (number | null)[];
 }
@@ -24,7 +25,7 @@ export type EnqueueColumn = keyof EnqueueColumns;
 /**
  * A task's options, in the order every insert of `db/queries/` lists them
  * after the input (max_attempts … unique_key, then the delay that becomes
- * run_at). The statements' parameter lists are built from these lists, so
+ * run_at, then the group). The statements' parameter lists are built from these lists, so
  * the column order is written here and nowhere else.
  */
 export const optionColumns = [
@@ -41,6 +42,7 @@ export const optionColumns = [
   "concurrencyLimit",
   "uniqueKey",
   "delayMs",
+  "groupKey",
 ] as const satisfies ReadonlyArray<EnqueueColumn>;
 
 /** Every column, in the order of tasksEnqueue.sql and tasksEnqueueOne.sql. */

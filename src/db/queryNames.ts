@@ -6,8 +6,11 @@
 export const queryNames = [
   "backendPid",
   "backendsCancel",
+  "groupWeightsDelete",
+  "groupWeightsUpsert",
   "opsErrorIndex",
   "opsQueueCounts",
+  "opsQueueGroups",
   "opsQueueNames",
   "opsQueuesList",
   "opsTaskDetail",

@@ -3,6 +3,7 @@ import type { DbError } from "../errors.ts";
 import * as claimQueries from "./claimQueries.ts";
 import * as completeQueries from "./completeQueries.ts";
 import * as enqueueQueries from "./enqueueQueries.ts";
+import * as groupQueries from "./groupQueries.ts";
 import * as historyQueries from "./historyQueries.ts";
 import * as leaseQueries from "./leaseQueries.ts";
 import * as opsQueries from "./opsQueries.ts";
@@ -40,6 +41,7 @@ export const catalogue = {
   ...statementsOf(claimQueries),
   ...statementsOf(completeQueries),
   ...statementsOf(enqueueQueries),
+  ...statementsOf(groupQueries),
   ...statementsOf(historyQueries),
   ...statementsOf(leaseQueries),
   ...statementsOf(opsQueries),

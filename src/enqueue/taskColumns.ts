@@ -34,6 +34,7 @@ export const taskColumns = <V>(
     concurrencyLimit: [],
     uniqueKey: [],
     delayMs: [],
+    groupKey: [],
     jobId: [],
     stepIndex: [],
   };
@@ -53,6 +54,7 @@ export const taskColumns = <V>(
     columns.concurrencyLimit.push(options.concurrencyLimit);
     columns.uniqueKey.push(options.uniqueKey);
     columns.delayMs.push(options.delayMs);
+    columns.groupKey.push(options.group);
     columns.jobId.push(place?.jobId ?? null);
     columns.stepIndex.push(place?.stepIndex ?? null);
   }

@@ -11,11 +11,13 @@ import { taskDetail } from "./taskDetail.ts";
 import { explainTask } from "./explain.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
+import { queueGroups, setGroupWeight } from "./groups.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
   BulkOptions,
   BulkResult,
+  GroupStats,
   ListOptions,
   QueueStats,
   ScheduleInfo,
@@ -180,6 +182,31 @@ export class Ops {
   /** Resumes a paused queue in every process; see `underway.resumeQueue`. */
   resume(queue: string): Promise<void> {
     return setPaused(this.deps, queue, false);
+  }
+
+  /**
+   * The groups (tenants) of a queue, in key order, at most `limit` (default
+   * 100, at most 1,000): those with pending or running tasks and those with
+   * a weight set, each with its pending tasks (exact up to 1,000), its
+   * running ones and its weight. Tasks without a group are not listed.
+   *
+   * @example
+   * for (const g of await underway.ops.groups("reports")) console.log(g.group, g.pending.count, g.running);
+   */
+  groups(queue: string, options: { readonly limit?: number } = {}): Promise<ReadonlyArray<GroupStats>> {
+    return queueGroups(this.deps, queue, options);
+  }
+
+  /**
+   * Sets a group's weight, in every process from their next claim: a group
+   * of weight 3 takes three tasks per turn where one of weight 1 takes one.
+   * An integer from 1 to 1,000; null puts it back to the default, 1.
+   *
+   * @example
+   * await underway.ops.setGroupWeight("reports", "acme", 3); // acme pays for three times the share
+   */
+  setGroupWeight(queue: string, group: string, weight: number | null): Promise<void> {
+    return setGroupWeight(this.deps, queue, group, weight);
   }
 
   /**

@@ -266,6 +266,25 @@ export interface ScheduleInfo {
   readonly error: string | null;
 }
 
+/**
+ * One group (tenant) of a queue: tasks with this `group` option take turns
+ * with the other groups' at each claim (docs/flow-control.md).
+ */
+export interface GroupStats {
+  /** The group's key, as given in the task options. */
+  readonly group: string;
+  /** Its pending tasks: exact up to 1,000; above that, "at least", marked approximate. */
+  readonly pending: Count;
+  /** Its tasks in progress now, in any process. */
+  readonly running: number;
+  /** Tasks it takes per turn (1 unless set with `ops.setGroupWeight`). */
+  readonly weight: number;
+  /** True when an operator set `weight`; false for the default. */
+  readonly weightSet: boolean;
+  /** True for the group that took the queue's last turn: the next claim starts after it. */
+  readonly lastTurn: boolean;
+}
+
 /** A process running workers, from the worker registry. */
 export interface WorkerInfo {
   /** The client's registry id (host:pid:random). */

@@ -2,6 +2,7 @@ import { html, type Html } from "../html.ts";
 import { banner } from "../layout.ts";
 import { csrfField, href, type PageContext } from "../pageContext.ts";
 import { filterKeys, parseFilter, type ParsedFilter } from "../taskFilterParams.ts";
+import { groupTable } from "../groupTable.ts";
 import { taskTable } from "../taskTable.ts";
 import { states } from "./overviewPage.ts";
 
@@ -65,6 +66,13 @@ export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners
       : await ctx.timed(
           ctx.ops.tasks(parsed.filter, { limit: pageSize, order, ...(after ? { after } : {}) }),
         );
+  // A queue's page: its groups (fair tenants) above its tasks, when it has any.
+  const groups =
+    parsed.problems.length === 0 &&
+    parsed.filter.queue !== undefined &&
+    typeof parsed.filter.queue === "string"
+      ? await groupTable(ctx, parsed.filter.queue)
+      : null;
   const here = Object.fromEntries(filterKeys.map((key) => [key, parsed.params[key]]));
   const table = taskTable(ctx, "tasks", page.tasks, {
     selectable: true,
@@ -86,5 +94,5 @@ export const tasksPage = async (ctx: PageContext): Promise<{ body: Html; banners
         ${table}
       </form>`
     : table;
-  return { body: html`${filterForm(ctx, parsed, order)}${body}${pager}`, banners };
+  return { body: html`${filterForm(ctx, parsed, order)}${groups}${body}${pager}`, banners };
 };
