@@ -8,6 +8,7 @@ export {
   type StepJobDefinition,
   type OutputOf,
   type ReturnOf,
+  type RateLimit,
 } from "./definition.ts";
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
@@ -143,4 +144,6 @@ export type {
   BulkResult,
   ScheduleInfo,
   WorkerInfo,
+  RateLimitInfo,
+  RateKeyUse,
 } from "./ops/types.ts";

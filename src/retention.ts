@@ -6,6 +6,7 @@ import { pipe } from "fp-ts/lib/function.js";
 import { asyncScheduler, exhaustMap, timer, type SchedulerLike, type Subscription } from "rxjs";
 import { messageOf, orThrow, type DbError } from "./errors.ts";
 import { tasksDeleteExpired } from "./db/taskQueries.ts";
+import { rateBudgetsPrune } from "./db/queueQueries.ts";
 import { depsOf, type Db, type RetentionDeps } from "./client/clientDeps.ts";
 import type { Stoppable, Underway } from "./underway.ts";
 import { fromTask } from "./worker/fromTask.ts";
@@ -38,7 +39,7 @@ const retentionShape: OptionShape = {
  * left, or what is left is locked by another sweeper, which deletes it.
  * `goOn` lets a stopping sweeper end between batches.
  */
-const sweep = (
+const sweepTasks = (
   db: Db,
   batchSize: number,
   goOn: () => boolean,
@@ -48,8 +49,26 @@ const sweep = (
     tasksDeleteExpired(db.sql, db.pool, { limit: batchSize }),
     TE.chain((ids) => {
       const deleted = deletedSoFar + ids.length;
-      return ids.length === batchSize && goOn() ? sweep(db, batchSize, goOn, deleted) : TE.right(deleted);
+      return ids.length === batchSize && goOn()
+        ? sweepTasks(db, batchSize, goOn, deleted)
+        : TE.right(deleted);
     }),
+  );
+
+/** Idle rate budgets, by batches as tasks are (docs/flow-control.md); resolves with how many went. */
+const sweepBudgets = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
+  pipe(
+    rateBudgetsPrune(db.sql, db.pool, { limit: batchSize }),
+    TE.chain((deleted) =>
+      deleted === batchSize && goOn() ? sweepBudgets(db, batchSize, goOn) : TE.right(deleted),
+    ),
+  );
+
+/** Expired tasks, then idle rate budgets; resolves with how many tasks went. */
+const sweep = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
+  pipe(
+    sweepTasks(db, batchSize, goOn),
+    TE.chainFirst(() => sweepBudgets(db, batchSize, goOn)),
   );
 
 /**

@@ -4,6 +4,7 @@ import { dashboardCommand } from "./commands/dashboard.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
+import { queuesRateLimitCommand } from "./commands/rateLimit.ts";
 import { schedulesCommand } from "./commands/schedules.ts";
 import { tasksListCommand, tasksShowCommand } from "./commands/tasks.ts";
 import { workersCommand } from "./commands/workers.ts";
@@ -12,6 +13,7 @@ import { workersCommand } from "./commands/workers.ts";
 export const commands: ReadonlyArray<Command> = [
   migrateCommand,
   queuesCommand,
+  queuesRateLimitCommand,
   tasksListCommand,
   tasksShowCommand,
   retryCommand,

@@ -7,6 +7,7 @@ export type {
   BulkResult,
   Count,
   QueueStats,
+  RateLimitInfo,
   ScheduleInfo,
   TaskDetail,
   TaskFilter,
@@ -29,6 +30,9 @@ export type OpsApi = Pick<
   | "redrive"
   | "pause"
   | "resume"
+  | "rateLimit"
+  | "setRateLimit"
+  | "clearRateLimit"
   | "schedules"
   | "unschedule"
   | "runSchedule"

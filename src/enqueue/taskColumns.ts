@@ -33,6 +33,7 @@ export const taskColumns = <V>(
     concurrencyKey: [],
     concurrencyLimit: [],
     uniqueKey: [],
+    rateLimitKey: [],
     delayMs: [],
     jobId: [],
     stepIndex: [],
@@ -52,6 +53,7 @@ export const taskColumns = <V>(
     columns.concurrencyKey.push(options.concurrencyKey);
     columns.concurrencyLimit.push(options.concurrencyLimit);
     columns.uniqueKey.push(options.uniqueKey);
+    columns.rateLimitKey.push(options.rateLimitKey);
     columns.delayMs.push(options.delayMs);
     columns.jobId.push(place?.jobId ?? null);
     columns.stepIndex.push(place?.stepIndex ?? null);
