@@ -23,7 +23,47 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
   readonly options?: TaskOptionsInput;
   /** Option overrides computed from each input, applied over `options`. */
   readonly optionsFor?: (input: SchemaOutput<S>) => TaskOptionsInput;
+  /**
+   * At most `limit` attempts of this queue start in any window of
+   * `periodMs`, across every process: per budget, the queue's own for tasks
+   * without a `rateLimitKey`, one per key for the others. Tasks held back
+   * stay pending (no attempt spent) and start as soon as their budget
+   * allows. A worker writes it to the queue's row when it starts; a setting
+   * an operator stored (`ops.setRateLimit`, `underway queues rate-limit`)
+   * overrides it until cleared. See docs/flow-control.md.
+   */
+  readonly rateLimit?: RateLimit | null;
 }
+
+/** A rate limit: at most `limit` starts in any window of `periodMs` milliseconds. */
+export interface RateLimit {
+  /** Starts allowed per window: an integer from 1. */
+  readonly limit: number;
+  /** The window's length in milliseconds: an integer from 1 to 2,147,483,647 (about 24.8 days). */
+  readonly periodMs: number;
+}
+
+const int32 = 2_147_483_647;
+
+/** The shape of a {@link RateLimit}: both fields required (checked by {@link checkRateLimit}). */
+export const rateLimitShape = {
+  limit: { type: "integer", min: 1, max: int32 },
+  periodMs: { type: "integer", min: 1, max: int32 },
+} as const;
+
+/**
+ * Checks a rate limit given to `what` (a definition, an operator's call):
+ * the option shape (unknown keys by name, integers in range), and both
+ * fields present; errors name the field by `path` (`rateLimit.periodMs`).
+ * Returns it frozen.
+ */
+export const checkRateLimit = (what: string, value: unknown, path = "rateLimit."): RateLimit => {
+  const checked = checkOptionShape(what, value, rateLimitShape, path) as Partial<RateLimit>;
+  for (const field of ["limit", "periodMs"] as const)
+    if (checked[field] === undefined)
+      throw new ConfigError(`${what}: ${path}${field} is required (a rate limit is { limit, periodMs })`);
+  return Object.freeze({ limit: checked.limit as number, periodMs: checked.periodMs as number });
+};
 
 /** The output type a definition's `output` schema gives readers; `JsonValue` without one. */
 export type OutputOf<OS> = OS extends Schema ? SchemaOutput<OS> : JsonValue;
@@ -59,6 +99,8 @@ export interface JobDefinition<In, V, R, O> {
   readonly options: TaskOptionsInput;
   /** Per-input option overrides. */
   readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
+  /** The queue's rate limit as defined (an operator's setting may override it), or null. */
+  readonly rateLimit: RateLimit | null;
   /**
    * @internal The schemas as given, so that a client can tell two
    * definitions of one queue that read its tasks the same way (the same
@@ -92,6 +134,8 @@ const definitionShape = {
   output: schemaRule,
   options: { shape: taskOptionShape },
   optionsFor: "function",
+  // Checked whole by checkRateLimit (both fields required).
+  rateLimit: { type: "object", nullable: true },
 } as const;
 
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
@@ -104,6 +148,10 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
   if (dlq === queue) throw new ConfigError(`queue ${queue} cannot be its own dead-letter queue`);
   // Validated now, so a bad option fails where it is written, not at the first enqueue.
   resolveTaskOptions(config.options);
+  const rateLimit =
+    config.rateLimit === undefined || config.rateLimit === null
+      ? null
+      : checkRateLimit(kind === "job" ? "defineJob" : "defineStepJob", config.rateLimit);
   return Object.freeze({
     kind,
     queue,
@@ -115,6 +163,7 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
         : codecOf(config.output, `the output schema of queue ${queue}`),
     options: config.options ?? {},
     optionsFor: config.optionsFor,
+    rateLimit,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

@@ -8,6 +8,7 @@ export {
   type StepJobDefinition,
   type OutputOf,
   type ReturnOf,
+  type RateLimit,
 } from "./definition.ts";
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
@@ -155,4 +156,6 @@ export type {
   CancelRequestedReason,
   EndedReason,
   GroupStats,
+  RateLimitInfo,
+  RateKeyUse,
 } from "./ops/types.ts";

@@ -21,6 +21,13 @@ export interface TaskOptions {
   readonly concurrencyLimit: number;
   /** While a task with this key is pending or running, enqueue returns its id instead of adding one. */
   readonly uniqueKey: string | null;
+  /**
+   * The rate budget this task's starts count against, when its queue has a
+   * rate limit (the definition's `rateLimit`): each key has a budget of its
+   * own, the limit per period (per customer, per API token). Null: the
+   * queue's own budget. Default null.
+   */
+  readonly rateLimitKey: string | null;
   /** Higher runs first within the task's group (across groups, they take turns). Default 0. */
   readonly priority: number;
   /**
@@ -53,6 +60,7 @@ export const defaultTaskOptions: TaskOptions = {
   concurrencyKey: null,
   concurrencyLimit: 1,
   uniqueKey: null,
+  rateLimitKey: null,
   priority: 0,
   group: null,
 };
@@ -121,6 +129,7 @@ export const taskOptionShape: OptionShape = {
   concurrencyKey: { type: "string", nullable: true },
   concurrencyLimit: { type: "integer", min: 1, max: int32 },
   uniqueKey: { type: "string", nullable: true },
+  rateLimitKey: { type: "string", nullable: true },
   priority: { type: "integer", min: -int32, max: int32 },
   group: { type: "string", nullable: true },
 };
@@ -141,5 +150,11 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);
   checkKey("group", options.group);
+  checkKey("rateLimitKey", options.rateLimitKey);
+  // "" names the queue's own budget in rate_budget; a key of its own must differ.
+  check(
+    options.rateLimitKey !== "",
+    "rateLimitKey must not be empty (null or no key: the queue's own budget)",
+  );
   return options;
 };

@@ -37,7 +37,7 @@ const retentionShape: OptionShape = {
  * left, or what is left is locked by another sweeper, which deletes it.
  * `goOn` lets a stopping sweeper end between batches.
  */
-const sweep = (
+const sweepTasks = (
   db: Db,
   batchSize: number,
   goOn: () => boolean,
@@ -47,8 +47,26 @@ const sweep = (
     db.store.tasksDeleteExpired(db.pool, { limit: batchSize }),
     TE.chain((ids) => {
       const deleted = deletedSoFar + ids.length;
-      return ids.length === batchSize && goOn() ? sweep(db, batchSize, goOn, deleted) : TE.right(deleted);
+      return ids.length === batchSize && goOn()
+        ? sweepTasks(db, batchSize, goOn, deleted)
+        : TE.right(deleted);
     }),
+  );
+
+/** Idle rate budgets, by batches as tasks are (docs/flow-control.md); resolves with how many went. */
+const sweepBudgets = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
+  pipe(
+    db.store.rateBudgetsPrune(db.pool, { limit: batchSize }),
+    TE.chain((deleted) =>
+      deleted === batchSize && goOn() ? sweepBudgets(db, batchSize, goOn) : TE.right(deleted),
+    ),
+  );
+
+/** Expired tasks, then idle rate budgets; resolves with how many tasks went. */
+const sweep = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
+  pipe(
+    sweepTasks(db, batchSize, goOn),
+    TE.chainFirst(() => sweepBudgets(db, batchSize, goOn)),
   );
 
 /**

@@ -137,6 +137,7 @@ describe("durability of each write", () => {
       "jobId",
       "maxAttempts",
       "priority",
+      "rateLimited",
       "retryCoefficient",
       "retryInitialMs",
       "retryJitter",

@@ -81,6 +81,12 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "prometheus.test.ts": "db",
   "queryCatalogue.test.ts": "unit",
   "races.test.ts": "system",
+  "rateLimit.test.ts": "db",
+  "rateLimitCli.test.ts": "system",
+  "rateLimitProcesses.test.ts": {
+    lane: "system",
+    alone: "asserts starts at the limit's pace (within 10%) across four worker processes: a throughput run",
+  },
   "redrive.test.ts": "db",
   "restart.test.ts": "system",
   "retention.test.ts": "db",

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import {
-  ConfigError,
   Steps,
   Underway,
   consoleLogger,
@@ -28,33 +27,10 @@ import {
   sweepExpired,
   unschedule,
 } from "../src/index.ts";
+import { rejectsConfig, throwsConfig, typo } from "./support/configErrors.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number });
-
-/** A ConfigError, thrown synchronously, whose message matches every pattern. */
-const throwsConfig = (call: () => unknown, ...patterns: RegExp[]): void => {
-  assert.throws(call, (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `got ${String(error)}`);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  });
-};
-
-/** A ConfigError, thrown or rejected, whose message matches every pattern. */
-const rejectsConfig = async (call: () => Promise<unknown>, ...patterns: RegExp[]): Promise<void> => {
-  await assert.rejects(call, (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `got ${String(error)}`);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  });
-};
-
-/** The message part naming a misspelt key and the key it meant. */
-const typo = (key: string, meant: string): RegExp =>
-  new RegExp(
-    `unknown option "${key.replace(/\./g, "\\.")}" \\(did you mean "${meant.replace(/\./g, "\\.")}"\\?\\)`,
-  );
 
 describe("misspelt and mistyped options", () => {
   const { db, connect } = useDatabase("option_typos");

@@ -243,15 +243,16 @@ describe("the worker's state machine, transition by transition", () => {
     assert.deepEqual(release.effects, [{ kind: "release", rows: ["a"] }]);
   });
 
-  it("prefetch expiry and a full key hold prefetch in every mode; expired tasks go back", () => {
+  it("prefetch expiry and a refused start hold prefetch in every mode; expired tasks go back", () => {
     for (const mode of Object.values(modes)) {
       const expired = go(inMode(mode), { type: "prefetchExpired", tasks: ["x"] });
       assert.deepEqual(expired.state.prefetch, { kind: "holding", since: t0 });
       assert.deepEqual(expired.state.mode, mode);
       assert.deepEqual(expired.effects, [{ kind: "giveBack", tasks: ["x"] }]);
-      const keyFull = go(inMode(mode), { type: "keyFull" });
-      assert.deepEqual(keyFull.state.prefetch, { kind: "holding", since: t0 });
-      assert.deepEqual(kinds(keyFull), []);
+      const refused = go(inMode(mode), { type: "startRefused" });
+      assert.deepEqual(refused.state.prefetch, { kind: "holding", since: t0 });
+      // While running, it reads when the refused task may start (a spent rate budget's next start).
+      assert.deepEqual(kinds(refused), isRunning(inMode(mode)) ? ["readDue"] : []);
     }
   });
 

@@ -12,7 +12,8 @@ groups_pending as (
            where g.queue_name = :queue and g.state = 'pending' and g.group_key is not null
            order by g.group_key limit 1) is not null as yes
 ), grouped as (
-  select c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at, c.turn
+  select c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at,
+         (select g.rate_key from {{schema}}.task g where g.id = c.id) as rate_key, c.turn
     from {{schema}}.task_group_claim(:queue, :limit) c
    where {{> commitAsync}}
      and (select p.yes from groups_pending p)

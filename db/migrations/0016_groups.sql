@@ -47,7 +47,7 @@ create table {{schema}}.group_weight (
   primary key (queue_name, group_key)
 );
 
--- A live row as it reads once ended (0014), with group_key appended.
+-- A live row as it reads once ended (0014), with 0015's rate columns and group_key appended.
 create or replace function {{schema}}.task_ended(t {{schema}}.task, state {{schema}}.task_state, output jsonb, error text,
                                      queue_name text, dlq_from text, finished_at timestamptz)
   returns setof {{schema}}.task_finished language sql stable as $$
@@ -55,7 +55,7 @@ create or replace function {{schema}}.task_ended(t {{schema}}.task, state {{sche
          t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.ttl_ms, t.priority,
          t.concurrency_key, t.concurrency_limit, t.unique_key, t.run_at, null::timestamptz, t.worker_id, $6,
          t.job_id, t.step_index, t.created_at, t.started_at, $7, t.attempt_budget, t.cancel_requested_at,
-         t.trace_context, t.group_key
+         t.trace_context, t.rate_key, t.rate_limited, t.group_key
 $$;
 
 -- How a claim of `slots` tasks shares them among groups, taking turns: the

@@ -1,6 +1,6 @@
 -- :queues queue names that have tasks, :pending those of them with pending tasks, :bound
 -- the exact-count bound. Each of these and every registered queue, with its
--- dead-letter queue, pause and the age of its oldest due pending task
+-- dead-letter queue, pause, rate limit in force and the age of its oldest due pending task
 -- (task_oldest_due reads the claim index; asked only of queues with pending
 -- tasks, so thousands of idle queues cost nothing).
 --
@@ -14,6 +14,7 @@
 -- Dead-lettered: failed tasks of its dead-letter queue that came from it
 -- (bounded at :bound + 1 too), so the source queue's row shows them.
 select q.name as queue, r.dlq_name as dlq, r.paused_at as "pausedAt",
+       r.rate_limit as "rateLimit", r.rate_period_ms as "ratePeriodMs",
        case when q.has_pending then
          extract(epoch from now() - {{schema}}.task_oldest_due(q.name))::float8
        end as "oldestPendingAgeSeconds",

@@ -7,6 +7,7 @@ select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as 
        t.retry_coefficient as "retryCoefficient", t.retry_jitter as "retryJitter",
        t.timeout_ms as "timeoutMs", t.heartbeat_ms as "heartbeatMs", t.ttl_ms::float8 as "ttlMs",
        t.concurrency_limit as "concurrencyLimit", t.unique_key as "uniqueKey",
+       t.rate_key as "rateLimitKey",
        t.worker_id as "workerId", t.lease_expires_at as "leaseExpiresAt", t.dlq_from as "dlqFrom",
        t.cancel_requested_at as "cancelRequestedAt"
   from {{schema}}.task_all t

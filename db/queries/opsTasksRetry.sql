@@ -33,13 +33,13 @@ with candidates as (
   insert into {{schema}}.task (
     id, queue_name, state, input, attempt, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient,
     retry_jitter, timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-    run_at, job_id, step_index, created_at, started_at, attempt_budget, trace_context, group_key)
+    run_at, job_id, step_index, created_at, started_at, attempt_budget, trace_context, group_key, rate_key)
   overriding system value
   select t.id, coalesce(t.dlq_from, t.queue_name), 'pending', t.input, t.attempt,
          t.attempt + coalesce(t.attempt_budget, t.max_attempts), t.retry_initial_ms, t.retry_max_ms,
          t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.ttl_ms, t.priority,
          t.concurrency_key, t.concurrency_limit, t.unique_key, now(), t.job_id, t.step_index, t.created_at,
-         t.started_at, coalesce(t.attempt_budget, t.max_attempts), t.trace_context, t.group_key
+         t.started_at, coalesce(t.attempt_budget, t.max_attempts), t.trace_context, t.group_key, t.rate_key
     from taken t
   returning id, attempt, queue_name, max_attempts
 ), recorded as (

@@ -20,10 +20,10 @@ with model as (
 insert into {{schema}}.task (
   queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
   timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-  job_id, step_index, group_key)
+  rate_key, job_id, step_index, group_key)
 select s.queue_name, s.input, t.max_attempts, t.retry_initial_ms, t.retry_max_ms, t.retry_coefficient,
        t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.ttl_ms, t.priority, t.concurrency_key,
-       t.concurrency_limit, t.unique_key,
+       t.concurrency_limit, t.unique_key, t.rate_key,
        case when t.job_id is not null then gen_random_uuid() end,
        case when t.job_id is not null then 0 end, t.group_key
   from {{schema}}.schedule s

@@ -4,16 +4,16 @@
 insert into {{schema}}.task (
   queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
   timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-  run_at, group_key, job_id, step_index, trace_context)
+  rate_key, run_at, group_key, job_id, step_index, trace_context)
 select :queue, v.input, v.max_attempts, v.retry_initial_ms, v.retry_max_ms, v.retry_coefficient, v.retry_jitter,
        v.timeout_ms, v.heartbeat_ms, v.ttl_ms, v.priority, v.concurrency_key, v.concurrency_limit, v.unique_key,
-       now() + v.delay_ms * interval '1 millisecond', v.group_key, v.job_id, v.step_index, :trace::jsonb
+       v.rate_key, now() + v.delay_ms * interval '1 millisecond', v.group_key, v.job_id, v.step_index, :trace::jsonb
   from unnest(:inputs::jsonb[], :maxAttempts::integer[], :retryInitialMs::integer[], :retryMaxMs::integer[], :retryCoefficient::float8[], :retryJitter::float8[],
               :timeoutMs::integer[], :heartbeatMs::integer[], :ttlMs::bigint[], :priority::integer[], :concurrencyKey::text[], :concurrencyLimit::integer[],
-              :uniqueKey::text[], :delayMs::float8[], :groupKey::text[], :jobId::uuid[], :stepIndex::integer[])
+              :uniqueKey::text[], :rateLimitKey::text[], :delayMs::float8[], :groupKey::text[], :jobId::uuid[], :stepIndex::integer[])
        with ordinality as v(input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-              delay_ms, group_key, job_id, step_index, ord)
+              rate_key, delay_ms, group_key, job_id, step_index, ord)
  order by v.ord
 on conflict (queue_name, unique_key) where unique_key is not null and state in ('pending', 'in_progress')
 do nothing

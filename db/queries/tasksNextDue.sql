@@ -6,6 +6,13 @@
 -- already due whose concurrency key is at its limit are left out, as the
 -- claim leaves them out (the same rule, db/fragments/keyHasRoom.sql): counting them would wake the worker in a loop.
 --
+-- A rate-limited queue (db/fragments/rateHasRoom.sql): rows whose budget is
+-- spent are left out the same way, and the earliest time a spent budget
+-- allows a start again (rate_budget.free_at, off its index) counts as a due
+-- time: the tasks it holds back start then. Rows due for longer than the
+-- look-back whose budget has room count too (as 0 ms): a claim may have
+-- left them because another process held their budget's lock for a moment.
+--
 -- task_claim_idx orders by priority before run_at, so a plain min(run_at)
 -- would read every pending row of the queue. Instead a loose index scan
 -- walks the distinct priorities (one probe each) and takes the first future
@@ -42,8 +49,11 @@ with recursive priorities(priority) as (
       cross join lateral (
         select t.run_at from {{schema}}.task t
          where t.queue_name = :queue and t.state = 'pending' and t.group_key is null and t.priority = p.priority
-           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
-           and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
+           -- A bound of the index scan, computed once: the look-back, or for a
+           -- rate-limited queue that may start something, every due row.
+           and t.run_at > case when {{> rateOn}} and {{> rateCandidates}} then '-infinity'::timestamptz
+                               else now() - :lookBackMs * interval '1 millisecond' end
+           and (t.run_at > now() or (t.concurrency_key is null or {{> keyHasRoom}}) and {{> rateHasRoom}})
          order by t.run_at limit 1
       ) first
      where p.priority is not null
@@ -53,17 +63,23 @@ with recursive priorities(priority) as (
       cross join lateral (
         select t.run_at from {{schema}}.task t
          where t.queue_name = :queue and t.state = 'pending' and t.group_key is not null and t.priority = p.priority
-           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
-           and (t.run_at > now() or t.concurrency_key is null or {{> keyHasRoom}})
+           -- A bound of the index scan, computed once: the look-back, or for a
+           -- rate-limited queue that may start something, every due row.
+           and t.run_at > case when {{> rateOn}} and {{> rateCandidates}} then '-infinity'::timestamptz
+                               else now() - :lookBackMs * interval '1 millisecond' end
+           and (t.run_at > now() or (t.concurrency_key is null or {{> keyHasRoom}}) and {{> rateHasRoom}})
          order by t.run_at limit 1
       ) first
      where p.priority is not null
   ) first
+), rate_free as (
+  select min(b.free_at) as free_at from {{schema}}.rate_budget b
+   where {{> rateOn}} and b.queue_name = :queue and b.free_at > now()
 )
 -- Null when nothing waits (greatest() alone would turn null into 0), or
 -- when the queue is paused (its resume NOTIFYs the workers).
-select case when run_at is null
+select case when coalesce(n.run_at, r.free_at) is null
               or exists (select 1 from {{schema}}.queue q where q.name = :queue and q.paused_at is not null)
             then null
-            else greatest(0, ceil(extract(epoch from run_at - now()) * 1000))::float8 end as wait_ms
-  from next_due
+            else greatest(0, ceil(extract(epoch from least(n.run_at, r.free_at) - now()) * 1000))::float8 end as wait_ms
+  from next_due n cross join rate_free r

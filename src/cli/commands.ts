@@ -5,6 +5,7 @@ import { groupsCommand, groupWeightCommand } from "./commands/groups.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
+import { queuesRateLimitCommand } from "./commands/rateLimit.ts";
 import { schedulesCommand } from "./commands/schedules.ts";
 import { tasksListCommand, tasksShowCommand, tasksWhyCommand } from "./commands/tasks.ts";
 import { workersCommand } from "./commands/workers.ts";
@@ -13,6 +14,7 @@ import { workersCommand } from "./commands/workers.ts";
 export const commands: ReadonlyArray<Command> = [
   migrateCommand,
   queuesCommand,
+  queuesRateLimitCommand,
   tasksListCommand,
   tasksShowCommand,
   tasksWhyCommand,

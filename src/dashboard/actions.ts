@@ -1,3 +1,5 @@
+import type { RateLimit } from "../definition.ts";
+import { formatRateLimit, periodMsOf } from "../ops/ratePeriod.ts";
 import { html, type Html } from "./html.ts";
 import type { DashboardAuditEvent } from "./dashboardOptions.ts";
 import type { BulkResult, OpsApi, TaskFilter } from "./opsContract.ts";
@@ -139,12 +141,58 @@ export const taskAction = async (ctx: PageContext, id: string, action: string): 
   };
 };
 
-/** @internal Pause or resume a queue. */
+/**
+ * @internal A queue's rate limit from its page's form: `do` says set (with
+ * `limit` and `period`), off, or clear (back to the definition's). A bad
+ * value is refused with the reason, and nothing is written.
+ */
+const rateLimitAction = async (
+  ctx: PageContext,
+  queue: string,
+  form: URLSearchParams,
+): Promise<ActionOutcome> => {
+  const verb = form.get("do");
+  let setting: RateLimit | null | "definition";
+  if (verb === "off") setting = null;
+  else if (verb === "clear") setting = "definition";
+  else if (verb === "set") {
+    const limitText = (form.get("limit") ?? "").trim();
+    const periodMs = periodMsOf(form.get("period") ?? "");
+    if (!/^\d{1,10}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 2_147_483_647)
+      return refuse(
+        400,
+        `The limit must be a whole number from 1, got ${JSON.stringify(limitText.slice(0, 40))}.`,
+      );
+    if (periodMs === undefined)
+      return refuse(
+        400,
+        "The period must be a duration such as 500ms, 1s, 10m, 1h or 1d (at most about 24 days).",
+      );
+    setting = { limit: Number(limitText), periodMs };
+  } else return refuse(400, "Unknown action.");
+  const info =
+    setting === "definition"
+      ? await ctx.ops.clearRateLimit(queue)
+      : await ctx.ops.setRateLimit(queue, setting);
+  const notice =
+    setting === "definition"
+      ? `Queue ${queue}: the operator's rate limit was cleared; in force now: ${formatRateLimit(info.rateLimit)} (the definition's).`
+      : `Queue ${queue}: rate limit ${formatRateLimit(info.rateLimit)}, in every process from their next claim.`;
+  return {
+    _tag: "redirect",
+    location: href(ctx, `/queues/${encodeURIComponent(queue)}`, noticeParams(ctx, notice)),
+    audit: { action: "rate-limit", target: { queue, rateLimit: setting }, matched: 0, changed: 0 },
+  };
+};
+
+/** @internal Pause or resume a queue, or change its rate limit. */
 export const queueAction = async (
   ctx: PageContext,
   queue: string,
   action: string,
+  form: URLSearchParams,
 ): Promise<ActionOutcome> => {
+  if (action === "ratelimit") return rateLimitAction(ctx, queue, form);
   if (action !== "pause" && action !== "resume") return refuse(404, "Unknown action.");
   await ctx.ops[action](queue);
   const notice = `Queue ${queue} ${action === "pause" ? "paused: no worker claims its tasks" : "resumed"}.`;

@@ -17,6 +17,7 @@ import { SlowQuery, type PageContext } from "./pageContext.ts";
 import { dlqPage } from "./pages/dlqPage.ts";
 import { jobPage } from "./pages/jobPage.ts";
 import { overviewPage } from "./pages/overviewPage.ts";
+import { queuePage } from "./pages/queuePage.ts";
 import { schedulesPage } from "./pages/schedulesPage.ts";
 import { taskPage } from "./pages/taskPage.ts";
 import { tasksPage } from "./pages/tasksPage.ts";
@@ -83,7 +84,7 @@ const opsOf = (underway: Underway): OpsApi => underway.ops;
  * A web dashboard for underway: queues, tasks, dead letters, schedules and
  * workers, with live updates (server-sent events from the client's LISTEN
  * connection, polling as the fallback) and actions (retry, cancel, delete,
- * redrive, pause, resume) that each need a CSRF token and emit an audit event.
+ * redrive, pause, resume, rate limit) that each need a CSRF token and emit an audit event.
  * Server-rendered HTML, no build step; mount it anywhere (see
  * {@link dashboardListener} and {@link serveDashboard}).
  *
@@ -189,21 +190,29 @@ export const servedDashboard = (
           )
         : render(`Task ${task[1]}`, body);
     }
+    // A page named by a path segment: a malformed % escape is the client's mistake, a 400.
+    const named = async (segment: string, what: string, view: (name: string) => Promise<Response>) => {
+      const name = decoded(segment);
+      return name === undefined
+        ? htmlResponse(
+            400,
+            layout(ctx, "Not understood", html``, [banner("error", `Malformed ${what} in the URL.`)]),
+          )
+        : view(name);
+    };
     const job = /^\/jobs\/([^/]{1,200})$/.exec(path);
-    if (job?.[1] !== undefined) {
-      const jobId = decoded(job[1]);
-      if (jobId === undefined)
-        return htmlResponse(
-          400,
-          layout(ctx, "Not understood", html``, [banner("error", "Malformed job id in the URL.")]),
-        );
-      return render(`Job ${jobId}`, await jobPage(ctx, jobId));
-    }
+    if (job?.[1] !== undefined)
+      return named(job[1], "job id", async (jobId) => render(`Job ${jobId}`, await jobPage(ctx, jobId)));
     if (path === "/dlq") {
       const { body, banners } = await dlqPage(ctx);
       return render("Dead letters", body, banners);
     }
     if (path === "/schedules") return render("Schedules", await schedulesPage(ctx));
+    const queue = /^\/queues\/([^/]{1,400})$/.exec(path);
+    if (queue?.[1] !== undefined)
+      return named(queue[1], "queue name", async (name) =>
+        render(`Queue ${name}`, await queuePage(ctx, name)),
+      );
     if (path === "/workers") return render("Workers", await workersPage(ctx));
     return undefined;
   };
@@ -226,7 +235,9 @@ export const servedDashboard = (
           title: "Not understood",
           body: html`<p class="banner error" role="alert">Malformed queue name in the URL.</p>`,
         };
-      return queue[1] === "queues" ? queueAction(ctx, name, queue[3]) : scheduleAction(ctx, name, queue[3]);
+      return queue[1] === "queues"
+        ? queueAction(ctx, name, queue[3], form)
+        : scheduleAction(ctx, name, queue[3]);
     }
     return undefined;
   };

@@ -16,11 +16,11 @@ export interface DashboardRequestInfo {
 
 /** One action taken through the dashboard, as reported to `onAudit` and the client's logger. */
 export interface DashboardAuditEvent {
-  /** `retry`, `cancel`, `delete`, `redrive`, `pause` or `resume`. */
+  /** `retry`, `cancel`, `delete`, `redrive`, `pause`, `resume` or `rate-limit`. */
   readonly action: string;
   /** What it applied to: a queue, a task id, or the filter of a bulk action. */
   readonly target: Readonly<Record<string, unknown>>;
-  /** Tasks the action matched (0 for pause and resume). */
+  /** Tasks the action matched (0 for pause, resume and rate-limit). */
   readonly matched: number;
   /** Tasks it changed: fewer than matched when some were no longer in a state it applies to. */
   readonly changed: number;

@@ -8,6 +8,7 @@ export type {
   Count,
   GroupStats,
   QueueStats,
+  RateLimitInfo,
   ScheduleInfo,
   TaskDetail,
   TaskExplanation,
@@ -32,6 +33,9 @@ export type OpsApi = Pick<
   | "redrive"
   | "pause"
   | "resume"
+  | "rateLimit"
+  | "setRateLimit"
+  | "clearRateLimit"
   | "schedules"
   | "unschedule"
   | "runSchedule"

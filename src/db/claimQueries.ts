@@ -8,7 +8,7 @@ import { defineQuery, idsOf, nothing } from "./query.ts";
  * column name.
  */
 export interface ClaimedRow
-  extends Omit<TaskDetailOptions, "ttlMs" | "uniqueKey"> {
+  extends Omit<TaskDetailOptions, "ttlMs" | "uniqueKey" | "rateLimitKey"> {
   readonly id: string;
   readonly input: unknown;
   readonly attempt: number;
@@ -22,10 +22,13 @@ export interface ClaimedRow
   /** The producer's trace context, stored at enqueue when tracing was on. */
   readonly traceContext: TraceCarrier | null;
   /**
-   * Started at claim. False for a keyed task claimed ahead of a free slot:
-   * it holds no key slot until `tasksStart` admits it.
+   * Started at claim. False for a keyed task, or a task of a rate-limited
+   * queue, claimed ahead of a free slot: it holds no key slot and has spent
+   * no rate budget until `tasksStart` admits it.
    */
   readonly admitted: boolean;
+  /** Its queue was rate-limited when claimed: its start counts against a rate budget. */
+  readonly rateLimited: boolean;
 }
 
 /** A claimed task as the claim returns it: the columns of db/fragments/claimUpdate.sql. */
@@ -51,6 +54,7 @@ export interface ClaimedRecord {
   readonly trace_context: TraceCarrier | null;
   readonly admitted: boolean;
   readonly batch_rank: number | string;
+  readonly rate_limited: boolean;
 }
 
 /**
@@ -79,6 +83,7 @@ export const claimedRowOf = (row: ClaimedRecord): ClaimedRow => ({
   waitMs: row.wait_ms,
   traceContext: row.trace_context,
   admitted: row.admitted,
+  rateLimited: row.rate_limited,
 });
 
 /**
@@ -117,17 +122,19 @@ export interface Fenced {
 }
 
 /**
- * Starts claimed, unstarted keyed tasks: each takes its key's slot, or is
- * left unstarted when its key is at its limit. Returns the ids started.
+ * Starts claimed, unstarted tasks (keyed, or of a rate-limited queue): each
+ * takes its key's slot and its rate budget's start, or is left unstarted
+ * when its key is at its limit or its budget is spent. Returns the ids started.
  */
 export const tasksStart = defineQuery<Fenced, { readonly id: string }>("tasksStart", ["ids", "attempts"]).map(
   idsOf,
 );
 
 /**
- * Ms until the queue's next pending task falls due, on the database clock;
- * null when none waits. `lookBackMs` also counts rows that fell due that
- * long ago (as 0), to cover the time since the preceding claim started.
+ * Ms until the queue's next pending task falls due, on the database clock,
+ * or until a spent rate budget of the queue allows a start again, whichever
+ * comes first; null when none waits. `lookBackMs` also counts rows that fell
+ * due that long ago (as 0), to cover the time since the preceding claim started.
  */
 export const tasksNextDue = defineQuery<
   { readonly queue: string; readonly lookBackMs: number },

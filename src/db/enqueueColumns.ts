@@ -13,6 +13,7 @@ export interface EnqueueColumns {
   readonly concurrencyKey: (string | null)[];
   readonly concurrencyLimit: number[];
   readonly uniqueKey: (string | null)[];
+  readonly rateLimitKey: (string | null)[];
   readonly delayMs: number[];
   readonly groupKey: (string | null)[];
   readonly jobId: (string | null)[];
@@ -24,7 +25,7 @@ export type EnqueueColumn = keyof EnqueueColumns;
 
 /**
  * A task's options, in the order every insert of `db/queries/` lists them
- * after the input (max_attempts … unique_key, then the delay that becomes
+ * after the input (max_attempts … unique_key, rate_key, then the delay that becomes
  * run_at, then the group). The statements' parameter lists are built from these lists, so
  * the column order is written here and nowhere else.
  */
@@ -41,6 +42,7 @@ export const optionColumns = [
   "concurrencyKey",
   "concurrencyLimit",
   "uniqueKey",
+  "rateLimitKey",
   "delayMs",
   "groupKey",
 ] as const satisfies ReadonlyArray<EnqueueColumn>;

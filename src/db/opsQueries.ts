@@ -49,6 +49,7 @@ export interface DetailRow extends TaskSummary {
   readonly ttlMs: number;
   readonly concurrencyLimit: number;
   readonly uniqueKey: string | null;
+  readonly rateLimitKey: string | null;
   readonly workerId: string | null;
   readonly leaseExpiresAt: Date | null;
   readonly cancelRequestedAt: Date | null;
@@ -84,6 +85,9 @@ export interface QueueRow {
   readonly nextDueAt: Date | null;
   /** Failed tasks of its dead-letter queue that came from it, at most `bound` + 1. */
   readonly deadLettered: number;
+  /** Its rate limit in force (both null: none). */
+  readonly rateLimit: number | null;
+  readonly ratePeriodMs: number | null;
 }
 
 /** These queues and every registered one: settings, and backlogs of those in `pending`. */

@@ -40,3 +40,75 @@ export const outcomeListenersUpsert = defineQuery<{ readonly listenerId: string;
 export const outcomeListenersDelete = defineQuery<{ readonly listenerId: string }>("outcomeListenersDelete", [
   "listenerId",
 ]).map(nothing);
+
+/**
+ * A worker records its definition's rate limit (both null: none) when it
+ * starts; in force unless an operator's setting is. Wakes the queue's
+ * workers when the setting in force changed.
+ */
+export const queuesDefineRateLimit = defineQuery<
+  {
+    readonly queue: string;
+    readonly limit: number | null;
+    readonly periodMs: number | null;
+    readonly channel: string;
+  },
+  { readonly changed: number }
+>("queuesDefineRateLimit", ["queue", "limit", "periodMs", "channel"])
+  .map((rows) => (rows[0]?.changed ?? 0) > 0)
+  .from(
+    (
+      params: { readonly queue: string; readonly limit: number | null; readonly periodMs: number | null },
+      sql,
+    ) => ({ ...params, channel: `${sql.schema}.ready` }),
+  );
+
+/** What an operator does to a queue's rate limit: set one, turn it off, or go back to the definition's. */
+export type RateLimitChange =
+  | { readonly mode: "set"; readonly limit: number; readonly periodMs: number }
+  | { readonly mode: "off" | "definition"; readonly limit?: undefined; readonly periodMs?: undefined };
+
+/** Stores an operator's rate limit setting (or clears it); wakes the queue's workers in every process. */
+export const queuesSetRateLimit = defineQuery<
+  {
+    readonly queue: string;
+    readonly mode: string;
+    readonly limit: number | null;
+    readonly periodMs: number | null;
+    readonly channel: string;
+  },
+  { readonly refreshed: number }
+>("queuesSetRateLimit", ["queue", "mode", "limit", "periodMs", "channel"])
+  .map(nothing)
+  .from((params: { readonly queue: string; readonly change: RateLimitChange }, sql) => ({
+    queue: params.queue,
+    mode: params.change.mode,
+    limit: params.change.limit ?? null,
+    periodMs: params.change.periodMs ?? null,
+    channel: `${sql.schema}.ready`,
+  }));
+
+/** A queue's rate limit and its budgets' use, as queuesGetRateLimit reads them. */
+export interface RateLimitRow {
+  readonly limit: number | null;
+  readonly periodMs: number | null;
+  readonly definedLimit: number | null;
+  readonly definedPeriodMs: number | null;
+  readonly setAt: Date | null;
+  readonly used: number;
+  readonly nextStartAt: Date | null;
+  readonly activeKeys: number;
+  readonly keys: ReadonlyArray<{ readonly key: string; readonly used: number; readonly nextStartAt: string | null }>;
+}
+
+/** Deletes up to `limit` rate budgets idle past their queue's period; how many went. */
+export const rateBudgetsPrune = defineQuery<{ readonly limit: number }, { readonly deleted: number }>(
+  "rateBudgetsPrune",
+  ["limit"],
+).map((rows) => rows[0]?.deleted ?? 0);
+
+/** A queue's rate limit setting and use now; undefined for a queue never recorded. */
+export const queuesGetRateLimit = defineQuery<{ readonly queue: string; readonly keys: number }, RateLimitRow>(
+  "queuesGetRateLimit",
+  ["keys", "queue"],
+).map((rows) => rows[0]);

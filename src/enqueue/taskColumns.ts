@@ -33,6 +33,7 @@ export const taskColumns = <V>(
     concurrencyKey: [],
     concurrencyLimit: [],
     uniqueKey: [],
+    rateLimitKey: [],
     delayMs: [],
     groupKey: [],
     jobId: [],
@@ -53,6 +54,7 @@ export const taskColumns = <V>(
     columns.concurrencyKey.push(options.concurrencyKey);
     columns.concurrencyLimit.push(options.concurrencyLimit);
     columns.uniqueKey.push(options.uniqueKey);
+    columns.rateLimitKey.push(options.rateLimitKey);
     columns.delayMs.push(options.delayMs);
     columns.groupKey.push(options.group);
     columns.jobId.push(place?.jobId ?? null);

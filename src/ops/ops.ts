@@ -12,6 +12,8 @@ import { explainTask } from "./explain.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
 import { queueGroups, setGroupWeight } from "./groups.ts";
+import { changeRateLimit, rateLimitInfo } from "./rateLimits.ts";
+import type { RateLimit } from "../definition.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
@@ -20,6 +22,7 @@ import type {
   GroupStats,
   ListOptions,
   QueueStats,
+  RateLimitInfo,
   ScheduleInfo,
   TaskDetail,
   TaskExplanation,
@@ -33,7 +36,7 @@ import type {
 /**
  * The inspection and admin API, for operators, the CLI and the dashboard:
  * lists, counts, throughput, one task in full, bulk retry, cancel, delete
- * and redrive by filter, pause, schedules and the worker registry. Get it
+ * and redrive by filter, pause, rate limits, schedules and the worker registry. Get it
  * from `underway.ops`. Untyped on purpose: it reads any queue's tasks as
  * stored JSON, with no codec. Bad ids and filters reject with a
  * `ValidationError`, bad options with a `ConfigError`, before anything is
@@ -207,6 +210,38 @@ export class Ops {
    */
   setGroupWeight(queue: string, group: string, weight: number | null): Promise<void> {
     return setGroupWeight(this.deps, queue, group, weight);
+  }
+
+  /**
+   * A queue's rate limit: the setting in force and where it comes from
+   * (an operator's, the definition's, or none), and its budgets' use now:
+   * starts in the current window, and when a spent budget allows the next.
+   * See docs/flow-control.md.
+   */
+  rateLimit(queue: string): Promise<RateLimitInfo> {
+    return rateLimitInfo(this.deps, queue);
+  }
+
+  /**
+   * Sets a queue's rate limit in every process, or with `null` turns it
+   * off: an operator's setting, stored on the queue's row, which overrides
+   * the definition's `rateLimit` (across restarts) until
+   * {@link Ops.clearRateLimit}. Its workers wake at once and apply it from
+   * their next claim; starts already counted stay counted. A bad value (a
+   * limit of 0, a missing `periodMs`, an unknown field) is a `ConfigError`,
+   * and nothing is written.
+   *
+   * @example
+   * await underway.ops.setRateLimit("email", { limit: 10, periodMs: 1_000 }); // the provider throttles us
+   * await underway.ops.clearRateLimit("email"); // back to the definition's
+   */
+  setRateLimit(queue: string, rateLimit: RateLimit | null): Promise<RateLimitInfo> {
+    return changeRateLimit(this.deps, queue, "setRateLimit", rateLimit);
+  }
+
+  /** Clears an operator's rate limit setting: the definition's applies again (as the last worker to start recorded it). */
+  clearRateLimit(queue: string): Promise<RateLimitInfo> {
+    return changeRateLimit(this.deps, queue, "clearRateLimit", "definition");
   }
 
   /**

@@ -46,6 +46,10 @@ export const queueStats = async (deps: Db): Promise<ReadonlyArray<QueueStats>> =
       queue: queue.queue,
       dlq: queue.dlq,
       pausedAt: queue.pausedAt,
+      rateLimit:
+        queue.rateLimit === null || queue.ratePeriodMs === null
+          ? null
+          : { limit: queue.rateLimit, periodMs: queue.ratePeriodMs },
       counts: Object.fromEntries(taskStates.map((state) => [state, countOf(states?.get(state))])) as Record<
         TaskState,
         Count

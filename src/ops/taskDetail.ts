@@ -32,6 +32,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
       concurrencyKey: row.concurrencyKey,
       concurrencyLimit: row.concurrencyLimit,
       uniqueKey: row.uniqueKey,
+      rateLimitKey: row.rateLimitKey,
     },
     lease:
       row.state === "in_progress" && row.workerId !== null && row.leaseExpiresAt !== null

@@ -1,3 +1,4 @@
+import type { RateLimit } from "../definition.ts";
 import type { HistoryEntry } from "../history.ts";
 import type { JsonValue } from "../json.ts";
 
@@ -135,6 +136,8 @@ export interface TaskDetailOptions {
   readonly concurrencyLimit: number;
   /** Its unique key, if any. */
   readonly uniqueKey: string | null;
+  /** Its rate budget's key (`rateLimitKey`), if any: without one, its queue's own budget. */
+  readonly rateLimitKey: string | null;
 }
 
 /** The lease of a running task. */
@@ -177,6 +180,8 @@ export interface QueueStats {
   readonly dlq: string | null;
   /** When it was paused; null when it is not. */
   readonly pausedAt: Date | null;
+  /** Its rate limit in force (an operator's setting, or the definition's); null when none. See {@link Ops.rateLimit}. */
+  readonly rateLimit: RateLimit | null;
   /** Tasks per state. */
   readonly counts: Readonly<Record<TaskState, Count>>;
   /** The pending tasks of `counts.pending`, split by why they wait. */
@@ -489,4 +494,41 @@ export interface TaskExplanation {
   readonly at: Date;
   /** One line: the first reason's message, or that it starts at the next claim. */
   readonly summary: string;
+}
+
+/** A keyed rate budget's use now (see {@link RateLimitInfo}). */
+export interface RateKeyUse {
+  /** The tasks' `rateLimitKey`. */
+  readonly key: string;
+  /** Starts in the current window (the period up to now). */
+  readonly used: number;
+  /** When it allows a start again, while it is spent; null when it has room. */
+  readonly nextStartAt: Date | null;
+}
+
+/** A queue's rate limit: the setting in force, where it comes from, and its budgets' use now. */
+export interface RateLimitInfo {
+  /** The queue's name. */
+  readonly queue: string;
+  /** In force now; null: no limit. */
+  readonly rateLimit: RateLimit | null;
+  /**
+   * Where `rateLimit` comes from: `operator` (a setting stored by
+   * `ops.setRateLimit` or the CLI, also "off", overriding the definition's
+   * until cleared), `definition` (as the last worker to start recorded it),
+   * or `none`.
+   */
+  readonly source: "operator" | "definition" | "none";
+  /** When the operator's setting was stored; null when none is. */
+  readonly setAt: Date | null;
+  /** The definition's, as the last worker to start recorded it; null when it sets none. */
+  readonly defined: RateLimit | null;
+  /** Starts of the queue's own budget (tasks without a `rateLimitKey`) in the current window. */
+  readonly used: number;
+  /** When the queue's own budget allows a start again, while it is spent; null when it has room. */
+  readonly nextStartAt: Date | null;
+  /** Keyed budgets with a start in the current window. */
+  readonly activeKeys: number;
+  /** Up to 20 of those, most recently used first. */
+  readonly keys: ReadonlyArray<RateKeyUse>;
 }

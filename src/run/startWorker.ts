@@ -5,7 +5,13 @@ import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { checkPoolSize, transactionalConcurrency } from "../worker/poolSize.ts";
 import { WorkerRun, type WorkOptions } from "../worker/worker.ts";
 import { checkWorkOptions } from "../worker/workOptions.ts";
-import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
+import {
+  defineRateLimitQuietly,
+  executeDeps,
+  registerQuietly,
+  type RunTarget,
+  type TaskRunner,
+} from "./taskRunner.ts";
 
 /**
  * A started worker: its outcome stream and a graceful stop. `E` is what
@@ -47,10 +53,12 @@ export const startWorker = <V, O>(
     options = { ...given, concurrency };
   }
   registerQuietly(client, target);
+  // Before the first claim: a fresh queue's first tasks must not start unlimited.
+  const prepared = defineRateLimitQuietly(client, target);
   let stop: () => Promise<void> = async () => undefined;
   const outcomes$ = new Observable<Outcome<O>>((subscriber) => {
     // Throughput counts come from the lifecycle report (src/events), which runOnce and drain share.
-    const run = new WorkerRun<V, O>(client.workerRegistry.id, deps, options, (outcome) =>
+    const run = new WorkerRun<V, O>(client.workerRegistry.id, { ...deps, prepared }, options, (outcome) =>
       subscriber.next(outcome),
     );
     // The client's close() goes through the same stop as stop() does, so

@@ -29,8 +29,11 @@ export interface TaskRunner<V, O> {
   readonly transactional?: (row: ClaimedRow) => boolean;
 }
 
-/** What a runner runs for: a queue and where its tasks go when they fail for good. */
-export type RunTarget = Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">;
+/** What a runner runs for: a queue, where its tasks go when they fail for good, and its rate limit as defined. */
+export type RunTarget = Pick<
+  JobDefinition<unknown, unknown, unknown, unknown>,
+  "queue" | "dlq" | "rateLimit"
+>;
 
 /** The runner of a one-handler task type: its handler, checked by its definition's schemas. */
 export const handlerRunner = <In, V, R, O>(
@@ -86,4 +89,23 @@ export const registerQuietly = (client: WorkerStarterDeps, target: RunTarget): v
       error: messageOf(error),
     }),
   );
+};
+
+/**
+ * Records the definition's rate limit on the queue's row (in force unless
+ * an operator's setting is; none clears a limit an earlier definition set),
+ * for a worker to await before its first claim. A failure is logged, and
+ * the worker claims under whatever the row holds.
+ */
+export const defineRateLimitQuietly = async (client: WorkerStarterDeps, target: RunTarget): Promise<void> => {
+  const result = await client.store.queuesDefineRateLimit(client.pool, {
+    queue: target.queue,
+    limit: target.rateLimit?.limit ?? null,
+    periodMs: target.rateLimit?.periodMs ?? null,
+  })();
+  if (E.isLeft(result))
+    client.log.warn("could not record the queue's rate limit; its workers claim under the one stored", {
+      queue: target.queue,
+      error: messageOf(result.left.cause),
+    });
 };

@@ -9,7 +9,7 @@ interface Waiting {
 }
 
 /**
- * Starts prefetched keyed tasks in groups: the starts asked for in one turn
+ * Starts prefetched tasks (keyed, or of a rate-limited queue) in groups: the starts asked for in one turn
  * of the event loop, and those asked for while a statement is under way, go
  * in one `tasksStart` statement. When slots free up together (a batch of
  * completions written), as many keyed tasks start at once, and one round
@@ -19,13 +19,16 @@ export class Admissions {
   private waiting: Waiting[] = [];
   private busy = false;
 
-  /** `refused` hears of each task whose key was full: another process runs it. */
+  /**
+   * `refused` hears of each statement that left a task unstarted: its key
+   * was full (another process runs it) or its rate budget spent.
+   */
   constructor(
     private readonly deps: LeaseDeps,
     private readonly refused: () => void = () => undefined,
   ) {}
 
-  /** Right(true) once the database admitted the task under its key's limit; Right(false) if the key is full. */
+  /** Right(true) once the database admitted the task under its key's limit and its rate budget; Right(false) if not. */
   admit(task: HeldTask): Promise<E.Either<DbError, boolean>> {
     return new Promise((done) => {
       this.waiting.push({ task, done });
@@ -45,8 +48,9 @@ export class Admissions {
         attempts: batch.map((item) => item.task.row.attempt),
       })();
       const started = E.isRight(result) ? new Set(result.right) : undefined;
+      // Once per statement: the worker holds prefetch and reads when the next start is allowed.
+      if (started !== undefined && batch.some((item) => !started.has(item.task.row.id))) this.refused();
       for (const item of batch) {
-        if (started !== undefined && !started.has(item.task.row.id)) this.refused();
         item.done(
           started === undefined ? (result as E.Left<DbError>) : E.right(started.has(item.task.row.id)),
         );

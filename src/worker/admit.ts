@@ -5,10 +5,12 @@ import type { HeldTask } from "./localTasks.ts";
 import type { Admissions } from "./admissions.ts";
 
 /**
- * Starts a keyed task that was claimed ahead of a free slot: the database
- * admits it under its key's limit across every process (task_key_admit),
- * or not, when other processes run the key to its limit meanwhile; then
- * it goes back to pending at once, no attempt spent. True when admitted.
+ * Starts a task that was claimed ahead of a free slot (keyed, or of a
+ * rate-limited queue): the database admits it under its key's limit and
+ * its rate budget across every process (task_key_admit, task_rate_admit),
+ * or not, when other processes run the key to its limit or spend the
+ * budget meanwhile; then it goes back to pending at once, no attempt
+ * spent. True when admitted.
  */
 export const admitTask = async (
   deps: LeaseDeps & { readonly admissions: Admissions },
@@ -18,9 +20,10 @@ export const admitTask = async (
   const result = await deps.admissions.admit(task);
   if (E.isRight(result) && result.right) return true;
   if (E.isRight(result)) {
-    deps.log.info("a prefetched keyed task's key is at its limit in another process; gave the task back", {
-      taskId: task.row.id,
-    });
+    deps.log.info(
+      "a prefetched task's concurrency key is at its limit in another process, or its rate budget is spent; gave the task back",
+      { taskId: task.row.id },
+    );
   } else {
     deps.log.warn("could not start a prefetched keyed task; giving it back", {
       taskId: task.row.id,

@@ -54,6 +54,8 @@ export interface WorkEnv<I, O> {
   readonly waiterId: string;
   /** Asks the client's lease reaper to run while this worker does (see ../maintenance/reaper.ts). */
   readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  /** Settles once the worker may claim: the first claim waits for it, as for LISTEN. */
+  readonly prepared: Promise<void>;
 }
 
 const keyOfTask: KeyOf<HeldTask> = {
@@ -61,13 +63,14 @@ const keyOfTask: KeyOf<HeldTask> = {
   limit: (task) => task.row.concurrencyLimit,
 };
 
-// Keyed tasks started at claim hold their key's slot: they go first, into
-// the free slots they were claimed for.
+// Keyed tasks started at claim hold their key's slot, and tasks of a
+// rate-limited queue started at claim have spent a start of its budget:
+// they go first, into the free slots they were claimed for, so each runs
+// when its start was counted.
+const holdsStart = (row: ClaimedRow): boolean =>
+  row.admitted && (row.concurrencyKey !== null || row.rateLimited);
 const admittedFirst = (rows: ReadonlyArray<ClaimedRow>): ClaimedRow[] =>
-  [...rows].sort(
-    (x, y) =>
-      Number(y.admitted && y.concurrencyKey !== null) - Number(x.admitted && x.concurrencyKey !== null),
-  );
+  [...rows].sort((x, y) => Number(holdsStart(y)) - Number(holdsStart(x)));
 
 // One lease length per round: the tick follows the shortest.
 // (A loop, not Math.min(...rows): a claim may hold 100,000 rows.)
@@ -101,7 +104,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const execute: ExecuteDeps<I, O> = {
       ...env.execute,
       deadlines,
-      admissions: new Admissions(env.execute, () => dispatch({ type: "keyFull" })),
+      admissions: new Admissions(env.execute, () => dispatch({ type: "startRefused" })),
     };
     const claimDeps: ClaimDeps = {
       store: execute.store,
@@ -170,7 +173,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
     const wakes$ = wake$(
       {
         notified$: listener.channel$(`${schema}.ready`).pipe(filter((name) => name === execute.queue)),
-        listening: () => listener.ready(`${schema}.ready`),
+        listening: () => Promise.all([listener.ready(`${schema}.ready`), env.prepared]).then(() => undefined),
         reconnected$: listener.reconnected$,
         dueIn$: ofKind("armDue").pipe(map((effect) => effect.ms)),
         freed$: freedEnough$(

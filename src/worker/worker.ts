@@ -16,6 +16,8 @@ export interface WorkerDeps<I, O> extends Omit<
   readonly listener: WorkListener;
   /** The client's lease reaper: one sweep per client, whatever runs. */
   readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;
+  /** Settles once the worker may claim (its definition's rate limit recorded); none: at once. */
+  readonly prepared?: Promise<void>;
 }
 
 /**
@@ -49,7 +51,7 @@ export class WorkerRun<I, O> {
   start(): void {
     if (this.subscription !== undefined) return;
     const scheduler = this.settings.scheduler ?? asyncScheduler;
-    const { listener, requestReaping, ...execute } = this.deps;
+    const { listener, requestReaping, prepared, ...execute } = this.deps;
     const now = () => scheduler.now();
     this.subscription = work$(
       {
@@ -60,6 +62,7 @@ export class WorkerRun<I, O> {
         workerId: this.workerId,
         waiterId: this.waiterId,
         requestReaping,
+        prepared: prepared ?? Promise.resolve(),
       },
       this.stopRequested,
     ).subscribe({

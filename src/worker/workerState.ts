@@ -46,7 +46,8 @@ export type WorkerMode =
 /**
  * Whether a claim takes prefetch: `full` claims up to `concurrency +
  * prefetch`; `holding` (since prefetched tasks went back unstarted, or a
- * prefetched keyed task found its key full in another process) claims only
+ * prefetched task found its key full in another process or its rate budget
+ * spent) claims only
  * what can start at once, for `prefetchHoldMs`, so a worker with long
  * handlers does not hoard tasks and keyed tasks do not bounce between
  * processes.
@@ -97,8 +98,11 @@ export type WorkerEvent<R, T> =
   | { readonly type: "dueIn"; readonly ms: number }
   /** Prefetched tasks held unstarted past `prefetchHoldMs`, already taken out of the held tasks. */
   | { readonly type: "prefetchExpired"; readonly tasks: ReadonlyArray<T> }
-  /** The database refused to start a prefetched keyed task: its key is full in another process. */
-  | { readonly type: "keyFull" }
+  /**
+   * The database refused to start a prefetched task: its concurrency key is
+   * full in another process, or its rate budget is spent.
+   */
+  | { readonly type: "startRefused" }
   | { readonly type: "stopRequested" }
   /** Rows claimed during the stop went back to pending. */
   | { readonly type: "released" }
@@ -368,8 +372,12 @@ export const transition = <R, T>(state: WorkerState, event: WorkerEvent<R, T>, a
           tasks: event.tasks,
         },
       );
-    case "keyFull":
-      return step({ ...state, prefetch: { kind: "holding", since: at.now } });
+    case "startRefused": {
+      const holding: WorkerState = { ...state, prefetch: { kind: "holding", since: at.now } };
+      // The task went back to pending: read when it may start (a spent rate
+      // budget's next start), so it is not left to the poll.
+      return isRunning(state) ? step(holding, { kind: "readDue", since: at.now }) : step(holding);
+    }
     case "dueIn":
       return isRunning(state) ? step(state, { kind: "armDue", ms: event.ms }) : step(state);
     default:

@@ -34,6 +34,7 @@ const steps = (n: number): ReadonlyArray<string> => [
   fill("null::text", n),
   fill("1", n),
   fill("null::text", n),
+  fill("null::text", n),
   fill("0::float8", n),
   fill("null::text", n),
   fill("1", n),

@@ -61,3 +61,9 @@ export const spawnFixture = (
       eventually(() => lines.some(match), timeoutMs, what),
   };
 };
+
+/** Stops fixtures gracefully (SIGTERM) and waits until every one has exited. */
+export const stopFixtures = async (fixtures: ReadonlyArray<FixtureProcess>): Promise<void> => {
+  for (const fixture of fixtures) fixture.child.kill("SIGTERM");
+  await Promise.all(fixtures.map((fixture) => fixture.exited));
+};

@@ -1,6 +1,7 @@
 import type { Count, QueueStats } from "../../ops/types.ts";
 import { UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
+import { formatPeriod } from "../../ops/ratePeriod.ts";
 import { formatAge, formatDate, table } from "../table.ts";
 
 // A planner estimate is marked, so nobody mistakes it for an exact count.
@@ -10,6 +11,7 @@ const rows = (queues: ReadonlyArray<QueueStats>): string[][] =>
   queues.map((queue) => [
     queue.queue,
     queue.pausedAt === null ? "active" : `paused ${formatDate(queue.pausedAt)}`,
+    queue.rateLimit === null ? "-" : `${queue.rateLimit.limit}/${formatPeriod(queue.rateLimit.periodMs)}`,
     count(queue.pending.due),
     count(queue.pending.delayed),
     count(queue.pending.retrying),
@@ -27,11 +29,12 @@ const rows = (queues: ReadonlyArray<QueueStats>): string[][] =>
 /** `underway queues`: every queue at a glance. */
 export const queuesCommand: Command = {
   name: "queues",
-  summary: "every queue: tasks per state, pause, oldest due task",
+  summary: "every queue: tasks per state, pause, rate limit, oldest due task",
   description:
     "Pending tasks are split into DUE (claimed next), DELAYED (not due yet) and RETRYING (waiting\n" +
     "out a backoff); DEAD-LETTERED counts this queue's tasks in its DLQ. With nothing due, OLDEST\n" +
-    "DUE says when the next task falls due.\n" +
+    "DUE says when the next task falls due. RATE LIMIT is the one in force (starts per period;\n" +
+    "`underway queues rate-limit <queue>` shows and changes it).\n" +
     "Counts are exact up to 1,000 per state; above that they are planner estimates, shown as ~N\n" +
     '(and "approximate": true in --json), so this stays fast on tables of any size.',
   options: {},
@@ -49,6 +52,7 @@ export const queuesCommand: Command = {
           [
             "QUEUE",
             "STATUS",
+            "RATE LIMIT",
             "DUE",
             "DELAYED",
             "RETRYING",

@@ -118,7 +118,8 @@ const detail = (task: TaskDetail): string =>
       "options",
       `timeout ${task.options.timeoutMs} ms, retry ${task.options.retryInitialMs}..${task.options.retryMaxMs} ms ` +
         `x${task.options.retryCoefficient} jitter ${task.options.retryJitter}, ttl ${task.options.ttlMs} ms` +
-        (task.options.uniqueKey === null ? "" : `, unique key ${task.options.uniqueKey}`),
+        (task.options.uniqueKey === null ? "" : `, unique key ${task.options.uniqueKey}`) +
+        (task.options.rateLimitKey === null ? "" : `, rate limit key ${task.options.rateLimitKey}`),
     ],
   ]) +
   `input:\n${json(task.input)}\n` +

@@ -3,6 +3,7 @@ import { age, ageOf } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import type { Count, QueueStats, TaskState } from "../opsContract.ts";
 import { throughputChart } from "../throughputChart.ts";
+import { formatPeriod } from "../../ops/ratePeriod.ts";
 
 /** @internal The states in the order a task goes through them. */
 export const states: ReadonlyArray<TaskState> = [
@@ -145,6 +146,14 @@ const queueRow = (ctx: PageContext, queue: QueueStats): Html =>
       </td>`;
     })}
     <td class="num backlog">${backlog(ctx, queue)}</td>
+    <td class="rate">
+      <a
+        href="${href(ctx, `/queues/${encodeURIComponent(queue.queue)}`)}"
+        class="${queue.rateLimit === null ? "zero" : ""}"
+        title="attempts started per period, in every process: see or change"
+        >${queue.rateLimit === null ? "none" : `${queue.rateLimit.limit}/${formatPeriod(queue.rateLimit.periodMs)}`}</a
+      >
+    </td>
     <td>
       ${
         queue.pausedAt === null
@@ -189,6 +198,7 @@ export const overviewPage = async (ctx: PageContext): Promise<Html> => {
             <th>Queue</th>
             ${columns.map((c) => html`<th class="num" title="${c.title}">${c.label}</th>`)}
             <th class="num" title="how long the oldest due task has waited">Oldest due</th>
+            <th title="attempts started per period, in every process">Rate limit</th>
             <th></th>
           </tr>
         </thead>
@@ -200,13 +210,14 @@ export const overviewPage = async (ctx: PageContext): Promise<Html> => {
                   ${columns.map((c, i) => html`<th class="num" data-count="${c.key}">${countCell(sum[i])}</th>`)}
                   <th></th>
                   <th></th>
+                  <th></th>
                 </tr>`
               : null
           }
           ${
             queues.length === 0
               ? html`<tr>
-                  <td colspan="${columns.length + 3}" class="muted">
+                  <td colspan="${columns.length + 4}" class="muted">
                     ${search === "" ? "No queues yet." : "No queue name contains that."}
                   </td>
                 </tr>`

@@ -60,6 +60,10 @@ const options = (task: TaskDetail): Html => {
     <dd>
       ${o.uniqueKey === null ? html`<span class="muted">none</span>` : html`<code>${o.uniqueKey}</code>`}
     </dd>
+    <dt>Rate budget</dt>
+    <dd>
+      ${o.rateLimitKey === null ? html`<span class="muted">the queue's own</span>` : html`key <code>${o.rateLimitKey}</code>`}
+    </dd>
   </dl>`;
 };
 
