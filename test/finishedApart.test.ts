@@ -133,7 +133,8 @@ describe("live tasks apart from finished ones", () => {
     const attempts = (await pool.query("select * from carry.task_attempt order by task_id, attempt")).rows;
 
     const result = await migrate(pool, { schema });
-    assert.deepEqual(result.applied, ["0014_finished_apart"]);
+    // 0014 first; later migrations (0016, …) follow it.
+    assert.equal(result.applied[0], "0014_finished_apart");
     // Moved, not copied: every row once, as it was; live ones in task only.
     assert.deepEqual(await snapshot("task_all"), rows);
     assert.deepEqual(

@@ -291,6 +291,15 @@ describe("fair tenants: groups take turns at each claim", () => {
         rows.map((row) => row.group_key),
         ["acme", "acme", "audit"],
       );
+      const first = await db().pool.query<{ id: string }>(
+        "select id::text from underway.task_all where job_id = $1 and step_index = 0",
+        [jobId],
+      );
+      assert.equal(
+        (await underway.ops.task(first.rows[0]?.id ?? ""))?.group,
+        "acme",
+        "ops.task shows the group",
+      );
     } finally {
       await worker.stop();
     }

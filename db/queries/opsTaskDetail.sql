@@ -8,6 +8,6 @@ select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as 
        t.timeout_ms as "timeoutMs", t.heartbeat_ms as "heartbeatMs", t.ttl_ms::float8 as "ttlMs",
        t.concurrency_limit as "concurrencyLimit", t.unique_key as "uniqueKey",
        t.worker_id as "workerId", t.lease_expires_at as "leaseExpiresAt", t.dlq_from as "dlqFrom",
-       t.cancel_requested_at as "cancelRequestedAt"
+       t.cancel_requested_at as "cancelRequestedAt", t.group_key as "group"
   from {{schema}}.task_all t
  where t.id = :id

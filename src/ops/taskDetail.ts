@@ -21,6 +21,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     maxAttempts: row.maxAttempts,
     priority: row.priority,
     concurrencyKey: row.concurrencyKey,
+    group: row.group,
     jobId: row.jobId,
     stepIndex: row.stepIndex,
     error: row.error,
