@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { ConfigError, dashboard, defineJob, defineStepJob, done, next, Steps } from "../src/index.ts";
+import { readQueryText, withSchema } from "../src/sql.ts";
 import { summary } from "./support/faults.ts";
 import { eventually, gate, useDatabase } from "./support/harness.ts";
 
@@ -291,6 +292,15 @@ describe("fair tenants: groups take turns at each claim", () => {
         rows.map((row) => row.group_key),
         ["acme", "acme", "audit"],
       );
+      const first = await db().pool.query<{ id: string }>(
+        "select id::text from underway.task_all where job_id = $1 and step_index = 0",
+        [jobId],
+      );
+      assert.equal(
+        (await underway.ops.task(first.rows[0]?.id ?? ""))?.group,
+        "acme",
+        "ops.task shows the group",
+      );
     } finally {
       await worker.stop();
     }
@@ -330,6 +340,49 @@ describe("fair tenants: groups take turns at each claim", () => {
     } finally {
       other.release();
       await worker.stop();
+    }
+  });
+
+  it("a queue without groups pays one probe for them, even beside another queue's grouped backlog", async () => {
+    const underway = await connect();
+    await underway
+      .job(defineJob({ queue: "fair_crowd", input: Tenant }))
+      .enqueueMany(backlog("x", 20_000), { group: "x" });
+    await underway.job(defineJob({ queue: "fair_plain", input: Tenant })).enqueueMany(backlog("none", 2_000));
+    const client = await db().pool.connect();
+    try {
+      await client.query("analyze underway.task");
+      await client.query(`prepare claim as ${withSchema(readQueryText("tasksClaim").text, "underway")}`);
+      // Past plpgsql's first five plans of its statements, to the one it keeps.
+      for (let i = 0; i < 7; i++) {
+        await client.query("begin");
+        await client.query("execute claim('fair_plain', 10, 'w', 10)");
+        await client.query("rollback");
+      }
+      await client.query("begin");
+      const { rows } = await client.query<{ "QUERY PLAN": Array<{ Plan: Node }> }>(
+        "explain (analyze, buffers, format json) execute claim('fair_plain', 10, 'w', 10)",
+      );
+      await client.query("rollback");
+      interface Node {
+        readonly "Node Type": string;
+        readonly "Function Name"?: string;
+        readonly "Shared Hit Blocks"?: number;
+        readonly "Shared Read Blocks"?: number;
+        readonly Plans?: ReadonlyArray<Node>;
+      }
+      const find = (node: Node): Node | undefined =>
+        node["Function Name"] === "task_group_claim"
+          ? node
+          : (node.Plans ?? []).map(find).find((n) => n !== undefined);
+      const scan = find(rows[0]?.["QUERY PLAN"][0]?.Plan as Node);
+      assert.ok(scan !== undefined, "the claim calls task_group_claim");
+      const pages = (scan["Shared Hit Blocks"] ?? 0) + (scan["Shared Read Blocks"] ?? 0);
+      assert.ok(pages <= 20, `the grouped half read ${pages} pages for a queue without groups`);
+    } finally {
+      // pg remembers which statements it prepared on a connection: after a
+      // DEALLOCATE ALL this one must not go back to the pool.
+      client.release(true);
     }
   });
 

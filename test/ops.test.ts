@@ -315,7 +315,10 @@ describe("ops", () => {
     assert.ok(detail !== undefined);
     // The fields in the order the API (and the CLI's JSON) has always given them.
     assert.deepEqual(Object.keys(detail), [
-      ...summaryFields.filter((field) => field !== "dlqFrom"),
+      // A task's group (fair tenants) follows its concurrency key.
+      ...summaryFields.flatMap((field) =>
+        field === "dlqFrom" ? [] : field === "concurrencyKey" ? [field, "group"] : [field],
+      ),
       "input",
       "output",
       "options",

@@ -7,11 +7,11 @@
 -- keyed budget to try (rateCandidates), yields nothing. `budgets` locks the
 -- rate budgets of the batch (rate-limited queues only). `ranked` numbers each
 -- candidate within its key (rank) and within the batch (batch_rank).
--- While the queue has grouped pending tasks, `plain` yields nothing and the
--- groups' turns (claimGroups) choose the tasks instead; without any, that
--- costs the one probe of `groups_pending` that finds none. Grouped tasks
--- skip the rate hints below; the exact rate check (trigger task_rate_admit)
--- holds for them as for any task.
+-- While the queue has grouped pending tasks, the groups' turns (claimGroups)
+-- choose the tasks, and `plain` yields nothing once they took any (the
+-- tasks without a group are one of the groups then).
+-- Grouped tasks skip the rate hints below; the exact rate check (trigger
+-- task_rate_admit) holds for them as for any task.
 {{> claimGroups}},
 plain as (
   select id, concurrency_key, concurrency_limit, priority, run_at, rate_key, null::bigint as turn
@@ -19,7 +19,7 @@ plain as (
    where {{> commitAsync}}
      and queue_name = :queue and state = 'pending' and group_key is null and run_at <= now()
      and not exists (select 1 from {{schema}}.queue q where q.name = :queue and q.paused_at is not null)
-     and not (select p.yes from groups_pending p)
+     and not exists (select from grouped)
      and (concurrency_key is null or {{> keyHasRoom}})
      and {{> rateCandidates}}
      and {{> rateHasRoom}}

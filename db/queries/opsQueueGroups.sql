@@ -30,7 +30,7 @@ select k.key as "group",
        (select count(*) from (
           select 1 from {{schema}}.task t
            where t.queue_name = :queue and t.state = 'pending' and t.group_key = k.key
-           limit :bound + 1) b)::float8 as pending,
+           order by t.group_key limit :bound + 1) b)::float8 as pending,
        coalesce(r.n, 0)::float8 as running,
        coalesce(w.weight, 1) as weight,
        w.weight is not null as "weightSet",

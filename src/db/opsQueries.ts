@@ -53,6 +53,7 @@ export interface DetailRow extends TaskSummary {
   readonly workerId: string | null;
   readonly leaseExpiresAt: Date | null;
   readonly cancelRequestedAt: Date | null;
+  readonly group: string | null;
 }
 
 /** One task with everything stored about it but its history; undefined when there is none. */

@@ -13,10 +13,20 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     historyOf(deps, id),
   ]);
   if (row === undefined) return undefined;
-  // The detail shows dlqFrom after the lease, as it always has.
-  const { dlqFrom, ...summary } = summaryOf(row);
+  // The detail shows dlqFrom after the lease, as it always has, and the
+  // group after the concurrency key.
+  const { dlqFrom, jobId, stepIndex, error, runAt, createdAt, startedAt, finishedAt, ...head } =
+    summaryOf(row);
   return {
-    ...summary,
+    ...head,
+    group: row.group,
+    jobId,
+    stepIndex,
+    error,
+    runAt,
+    createdAt,
+    startedAt,
+    finishedAt,
     input: row.input,
     output: row.output,
     options: {

@@ -150,6 +150,8 @@ export interface TaskLease {
 
 /** One task in full. */
 export interface TaskDetail extends TaskSummary {
+  /** Its group (fair tenants: docs/flow-control.md), if any. */
+  readonly group: string | null;
   /** The stored input (JSON as stored: ops is untyped). */
   readonly input: unknown;
   /** The stored output once it succeeded; null otherwise. */

@@ -108,6 +108,7 @@ const detail = (task: TaskDetail): string =>
     ["priority", String(task.priority)],
     ["job", task.jobId === null ? "-" : `${task.jobId} step ${task.stepIndex ?? "?"}`],
     ["concurrency key", task.concurrencyKey ?? "-"],
+    ["group", task.group ?? "-"],
     ["created", formatDate(task.createdAt)],
     ["run at", formatDate(task.runAt)],
     ["started", formatDate(task.startedAt)],

@@ -103,6 +103,12 @@ const facts = (ctx: PageContext, task: TaskDetail): Html =>
             <dd>${task.concurrencyKey}</dd>`
     }
     ${
+      task.group === null
+        ? null
+        : html`<dt>Group</dt>
+            <dd>${task.group}</dd>`
+    }
+    ${
       task.jobId === null
         ? null
         : html`<dt>Job</dt>
