@@ -273,6 +273,39 @@ describe("rate limits", () => {
     );
   });
 
+  it("waits, without spinning, while another session holds a budget's lock, and starts the tasks once it is let go", async () => {
+    const underway = await connect();
+    const queue = "rate_held";
+    const job = underway.job(defineJob({ queue, input: Input, rateLimit: { limit: 100, periodMs: 1_000 } }));
+    let claims = 0;
+    const counting = underway.events$.subscribe((event) => {
+      if (event._tag === "claimed" && event.queue === queue) claims += 1;
+    });
+    const worker = job.start(handler, { concurrency: 5, pollIntervalMs: 500 });
+    const holder = await db().pool.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(underway.rate_lock_id($1, ''))", [queue]);
+      await job.enqueueMany(Array.from({ length: 10 }, (_, n) => ({ n })));
+      const before = claims;
+      await sleep(1_500);
+      // The claims refused while it is held: the poll's and a few wake-ups', not a loop.
+      assert.ok(claims - before <= 12, `${claims - before} claims in 1.5 s against a held lock`);
+      assert.deepEqual(
+        (await tasksOf(underway, queue)).map((task) => [task.state, task.attempt]),
+        Array(10).fill(["pending", 0]),
+        "held back: pending, no attempt spent",
+      );
+      await holder.query("commit");
+      await eventually(allSucceeded(underway, queue, 10), 3_000, "every task once the lock is let go");
+    } finally {
+      await holder.query("rollback").catch(() => undefined);
+      holder.release();
+      counting.unsubscribe();
+      await worker.stop();
+    }
+  });
+
   it("lets an operator's setting override the definition's at run time, until cleared", async () => {
     const underway = await connect();
     const queue = "rate_operator";
