@@ -217,29 +217,37 @@ describe("rate limits", () => {
         optionsFor: ({ key }) => ({ rateLimitKey: key ?? null }),
       }),
     );
-    // The backlog of "a" first, so it heads the claim order.
-    await job.enqueueMany(Array.from({ length: 8 }, (_, n) => ({ n, key: "a" })));
+    // A backlog of "a" first, longer than any claim's batch, so it heads the
+    // claim order: without the claim leaving spent budgets out, every batch
+    // would be a's, refused.
+    await job.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ n, key: "a" })));
     await job.enqueueMany([
-      { n: 10, key: "b" },
-      { n: 11, key: "b" },
-      { n: 12, key: "c" },
-      { n: 13, key: "c" },
-      { n: 14 },
-      { n: 15 },
+      { n: 100, key: "b" },
+      { n: 101, key: "b" },
+      { n: 102, key: "c" },
+      { n: 103, key: "c" },
+      { n: 104 },
+      { n: 105 },
     ]);
-    const worker = job.start(handler, { concurrency: 4, pollIntervalMs: 60_000 });
+    const worker = job.start(handler, { concurrency: 4, prefetch: 4, pollIntervalMs: 60_000 });
     try {
       await eventually(
         async () =>
           (await tasksOf(underway, queue)).filter((task) => task.key !== "a" && task.state === "succeeded")
             .length === 6,
         3_000,
-        "keys b, c and the own budget",
+        "keys b, c and the own budget, beside a's backlog",
       );
       const info = await underway.ops.rateLimit(queue);
       assert.equal(info.used, 2, "the own budget's two starts, this second");
       assert.ok(info.activeKeys >= 3 && info.keys.some((use) => use.key === "b" && use.used === 2));
-      await eventually(allSucceeded(underway, queue, 14), 6_000, "the backlog of a");
+      // a goes on at its own pace: two more a second later.
+      await eventually(
+        async () =>
+          (await tasksOf(underway, queue)).filter((task) => task.key === "a" && task.at !== null).length >= 4,
+        3_000,
+        "a's second window",
+      );
     } finally {
       await worker.stop();
     }
@@ -251,16 +259,51 @@ describe("rate limits", () => {
     );
     const windows = await budgetWindows(db().pool, "underway", queue, 2, 1_000);
     assert.deepEqual(
-      windows.map((w) => [w.key, w.starts, w.over]),
+      windows.map((w) => [w.key, w.over]),
       [
-        ["", 2, 0],
-        ["a", 8, 0],
-        ["b", 2, 0],
-        ["c", 2, 0],
+        ["", 0],
+        ["a", 0],
+        ["b", 0],
+        ["c", 0],
       ],
     );
-    const a = windows.find((w) => w.key === "a");
-    assert.ok((a?.spanSeconds ?? 0) >= 3, "a's eight starts took four windows");
+    assert.ok(
+      (windows.find((w) => w.key === "a")?.spanSeconds ?? 0) >= 1,
+      "a's starts past its first two waited a window",
+    );
+  });
+
+  it("waits, without spinning, while another session holds a budget's lock, and starts the tasks once it is let go", async () => {
+    const underway = await connect();
+    const queue = "rate_held";
+    const job = underway.job(defineJob({ queue, input: Input, rateLimit: { limit: 100, periodMs: 1_000 } }));
+    let claims = 0;
+    const counting = underway.events$.subscribe((event) => {
+      if (event._tag === "claimed" && event.queue === queue) claims += 1;
+    });
+    const worker = job.start(handler, { concurrency: 5, pollIntervalMs: 500 });
+    const holder = await db().pool.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(underway.rate_lock_id($1, ''))", [queue]);
+      await job.enqueueMany(Array.from({ length: 10 }, (_, n) => ({ n })));
+      const before = claims;
+      await sleep(1_500);
+      // The claims refused while it is held: the poll's and a few wake-ups', not a loop.
+      assert.ok(claims - before <= 12, `${claims - before} claims in 1.5 s against a held lock`);
+      assert.deepEqual(
+        (await tasksOf(underway, queue)).map((task) => [task.state, task.attempt]),
+        Array(10).fill(["pending", 0]),
+        "held back: pending, no attempt spent",
+      );
+      await holder.query("commit");
+      await eventually(allSucceeded(underway, queue, 10), 3_000, "every task once the lock is let go");
+    } finally {
+      await holder.query("rollback").catch(() => undefined);
+      holder.release();
+      counting.unsubscribe();
+      await worker.stop();
+    }
   });
 
   it("lets an operator's setting override the definition's at run time, until cleared", async () => {

@@ -9,7 +9,6 @@
 -- function scan, is what the default path pays (a gate written here, as a
 -- probe of the task table, cost more to plan at each claim than that).
 grouped as (
-  select c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at,
-         (select g.rate_key from {{schema}}.task g where g.id = c.id) as rate_key, c.turn
+  select c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at, c.turn
     from {{schema}}.task_group_claim(:queue, :limit) c
 )

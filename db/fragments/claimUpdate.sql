@@ -10,17 +10,15 @@ update {{schema}}.task t
    set state = 'in_progress',
        attempt = t.attempt + 1,
        worker_id = :workerId,
-       started_at = case when (r.concurrency_key is null and not {{> rateOn}}) or r.batch_rank <= :startable
+       started_at = case when (r.concurrency_key is null and r.claim_mode = 0) or r.batch_rank <= :startable
                          then now() end,
-       rate_limited = {{> rateOn}},
+       rate_limited = r.claim_mode = 1,
        lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
   from ranked r
  where t.id = r.id and (r.concurrency_key is null or r.rank <= r.concurrency_limit)
    -- Keeps a generic plan (prepared statement, unknown limit) on the primary
    -- key instead of hashing the whole table.
    and t.id = any(array(select id from locked))
-   -- The budgets' locks, taken before the first row is claimed (claimCandidates).
-   and (select count(*) from budgets) >= 0
 returning t.id::text as id, t.input, t.attempt, t.max_attempts, t.retry_initial_ms, t.retry_max_ms,
           t.retry_coefficient, t.retry_jitter, t.timeout_ms, t.heartbeat_ms, t.concurrency_key, t.concurrency_limit,
           t.job_id, t.step_index, t.priority, t.dlq_from, t.attempt_budget, t.started_at is not null as admitted,

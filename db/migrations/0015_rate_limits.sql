@@ -78,34 +78,75 @@ create index task_rate_key_idx on {{schema}}.task (queue_name, rate_key)
 
 -- A budget's lock: apart from task_key_lock_id's (another namespace in the
 -- hashed text), so a concurrency key and a rate key of the same name do not
--- wait on each other. The schema is in the text, so statements name it
--- without knowing it.
+-- skip each other.
 create function {{schema}}.rate_lock_id(queue_name text, rate_key text)
   returns bigint language sql immutable parallel safe
   as $$ select hashtextextended(jsonb_build_array('rate', '{{schema}}', queue_name, rate_key)::text, 3) $$;
 
--- Takes the locks of a statement's budgets, waiting, in key order, before
--- it starts any task (claimCandidates.sql, tasksStart.sql): claims of one
--- budget from several processes then admit one after the other, each
--- seeing the previous one's starts, instead of all but one finding the
--- lock taken and claiming again at once. Every statement that waits for a
--- budget's lock takes them in this order, and holds no lock another one
--- waits for before (pending rows are locked with SKIP LOCKED), so no two
--- can deadlock. Returns how many it took.
-create function {{schema}}.rate_lock_budgets(queue_name text, budget_keys text[])
-  returns integer language sql volatile as $$
-  select count(*)::integer from (
-    select pg_advisory_xact_lock({{schema}}.rate_lock_id(queue_name, k.key))
-      from (select distinct key from unnest(budget_keys) key order by key) k
-  ) taken
+-- The rule as a hint, for a claim's candidates and the next-due read:
+-- whether budget `budget_key` ('' the queue's own) of queue `queue_of` has
+-- room now, read in the calling statement's snapshot (stable). The exact
+-- check is task_rate_admit's, under the budget's lock: change both
+-- together. A function: a claim plans one call here rather than its
+-- joins, and makes it only for a task with a rateLimitKey.
+create function {{schema}}.rate_has_room(queue_of text, budget_key text)
+  returns boolean language plpgsql stable as $$
+declare
+  cap integer;
+  period interval;
+  oldest timestamptz;
+begin
+  select q.rate_limit, q.rate_period_ms * interval '1 millisecond' into cap, period
+    from {{schema}}.queue q where q.name = queue_of;
+  if cap is null then
+    return true;
+  end if;
+  select s.started_at into oldest
+    from {{schema}}.rate_budget b
+    join {{schema}}.rate_start s
+      on s.queue_name = b.queue_name and s.rate_key = b.rate_key and s.seq = b.last_seq - cap + 1
+   where b.queue_name = queue_of and b.rate_key = budget_key;
+  return oldest is null or oldest <= now() - period;
+end;
+$$;
+
+-- What a claim of queue `queue_of` may take, read once per claim statement
+-- in place of its look-up of the queue's pause (db/fragments/claimMode.sql):
+-- 0 any due task (no rate limit); 1 what its rate limit lets start; 2
+-- nothing: paused, or its own budget spent and no task with a
+-- rateLimitKey pending (task_rate_key_idx, one probe), so a spent queue's
+-- backlog is not walked row by row to find nothing. A function: a claim is
+-- planned at every run (a custom plan), and one call is cheaper to plan
+-- than the look-ups it makes; plpgsql keeps their plans.
+create function {{schema}}.queue_claim_mode(queue_of text)
+  returns integer language plpgsql stable as $$
+declare
+  paused timestamptz;
+  cap integer;
+begin
+  select q.paused_at, q.rate_limit into paused, cap from {{schema}}.queue q where q.name = queue_of;
+  if paused is not null then
+    return 2;
+  end if;
+  if cap is null then
+    return 0;
+  end if;
+  if {{schema}}.rate_has_room(queue_of, '')
+     or exists (select 1 from {{schema}}.task k
+                 where k.queue_name = queue_of and k.state = 'pending' and k.rate_key is not null) then
+    return 1;
+  end if;
+  return 2;
+end;
 $$;
 
 -- Admits a start under the queue's rate limit, exactly, whatever the
--- number of claiming processes: the budget's lock is held to commit (the
--- statement took it, waiting, in key order; taken here only if it did not,
--- and then without waiting: not acquired, the task stays pending, no
--- attempt spent), and each query here reads a fresh snapshot (volatile), so
--- the next admission of the budget sees this one's start. The start time is taken here, under the lock, from the clock
+-- number of claiming processes: the budget's try-lock (as task_key_admit
+-- takes a key's: never waits, so no two claims deadlock whatever order
+-- their batches take budgets in; not acquired, the task stays pending, no
+-- attempt spent) is held to commit, and each query here reads a fresh
+-- snapshot (volatile), so the next admission of the budget sees this one's
+-- start. The start time is taken here, under the lock, from the clock
 -- (clock_timestamp(), not the transaction's start): each admission of a
 -- budget is later than the previous one's commit, so a budget's starts are
 -- in seq order and the one probe above is the whole sliding-window check.
@@ -122,8 +163,6 @@ declare
   next_free timestamptz;
   started timestamptz;
 begin
-  -- Taken already by the statement (rate_lock_budgets), in key order: this
-  -- only re-enters it. A statement that did not take it does not wait here.
   if not pg_try_advisory_xact_lock({{schema}}.rate_lock_id(new.queue_name, budget_key)) then
     return null;
   end if;

@@ -6,12 +6,15 @@
 -- already due whose concurrency key is at its limit are left out, as the
 -- claim leaves them out (the same rule, db/fragments/keyHasRoom.sql): counting them would wake the worker in a loop.
 --
--- A rate-limited queue (db/fragments/rateHasRoom.sql): rows whose budget is
--- spent are left out the same way, and the earliest time a spent budget
--- allows a start again (rate_budget.free_at, off its index) counts as a due
--- time: the tasks it holds back start then. Rows due for longer than the
--- look-back whose budget has room count too (as 0 ms): a claim may have
--- left them because another process held their budget's lock for a moment.
+-- A rate-limited queue: rows whose budget is spent are left out the same
+-- way (rate_has_room, db/migrations/0015_rate_limits.sql; the queue's own
+-- budget read once), and the earliest time a spent budget allows a start
+-- again (rate_budget.free_at, off its index) counts as a due time: the
+-- tasks it holds back start then. Rows due for longer than the look-back
+-- are not counted, as for any queue: a claim that left them with room in
+-- their budget lost its try-lock to another claim, which goes on claiming;
+-- counting them would spin this worker for as long as someone held the
+-- lock (measured: 64 claims a second against a lock held 2 s).
 --
 -- task_claim_idx orders by priority before run_at, so a plain min(run_at)
 -- would read every pending row of the queue. Instead a loose index scan
@@ -49,11 +52,11 @@ with recursive priorities(priority) as (
       cross join lateral (
         select t.run_at from {{schema}}.task t
          where t.queue_name = :queue and t.state = 'pending' and t.group_key is null and t.priority = p.priority
-           -- A bound of the index scan, computed once: the look-back, or for a
-           -- rate-limited queue that may start something, every due row.
-           and t.run_at > case when {{> rateOn}} and {{> rateCandidates}} then '-infinity'::timestamptz
-                               else now() - :lookBackMs * interval '1 millisecond' end
-           and (t.run_at > now() or (t.concurrency_key is null or {{> keyHasRoom}}) and {{> rateHasRoom}})
+           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
+           and (t.run_at > now()
+                or (t.concurrency_key is null or {{> keyHasRoom}})
+                   and (t.rate_key is not null or (select {{schema}}.rate_has_room(:queue, '')))
+                   and {{> rateKeyHasRoom}})
          order by t.run_at limit 1
       ) first
      where p.priority is not null
@@ -63,18 +66,19 @@ with recursive priorities(priority) as (
       cross join lateral (
         select t.run_at from {{schema}}.task t
          where t.queue_name = :queue and t.state = 'pending' and t.group_key is not null and t.priority = p.priority
-           -- A bound of the index scan, computed once: the look-back, or for a
-           -- rate-limited queue that may start something, every due row.
-           and t.run_at > case when {{> rateOn}} and {{> rateCandidates}} then '-infinity'::timestamptz
-                               else now() - :lookBackMs * interval '1 millisecond' end
-           and (t.run_at > now() or (t.concurrency_key is null or {{> keyHasRoom}}) and {{> rateHasRoom}})
+           and t.run_at > now() - :lookBackMs * interval '1 millisecond'
+           and (t.run_at > now()
+                or (t.concurrency_key is null or {{> keyHasRoom}})
+                   and (t.rate_key is not null or (select {{schema}}.rate_has_room(:queue, '')))
+                   and {{> rateKeyHasRoom}})
          order by t.run_at limit 1
       ) first
      where p.priority is not null
   ) first
 ), rate_free as (
   select min(b.free_at) as free_at from {{schema}}.rate_budget b
-   where {{> rateOn}} and b.queue_name = :queue and b.free_at > now()
+   -- A queue without a limit has no budget with a free_at (rate_refresh clears them).
+   where b.queue_name = :queue and b.free_at > now()
 )
 -- Null when nothing waits (greatest() alone would turn null into 0), or
 -- when the queue is paused (its resume NOTIFYs the workers).

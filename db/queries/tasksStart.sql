@@ -3,17 +3,9 @@
 -- task_key_admit trigger and a start of the rate budget through
 -- task_rate_admit; a task whose key is at its limit or whose budget is spent
 -- is left as it was and missing from the result (the worker gives it back).
--- Fenced by the attempt. The rate budgets are locked first, waiting, in key
--- order, as a claim locks them (rate_lock_budgets): no deadlock, and starts
--- from several processes admit one after the other.
+-- Fenced by the attempt.
 -- Committed without waiting for the WAL flush, as a claim is: an admission
 -- lost in a server crash only makes the task run again (docs/reliability.md).
-with budgets as (
-  select {{schema}}.rate_lock_budgets(b.queue_name, array_agg(b.budget_key)) as taken
-    from (select r.queue_name, coalesce(r.rate_key, '') as budget_key from {{schema}}.task r
-           where r.id = any(:ids::bigint[]) and r.rate_limited) b
-   group by b.queue_name
-)
 update {{schema}}.task t
    set started_at = now(),
        lease_expires_at = now() + t.heartbeat_ms * interval '1 millisecond'
@@ -25,5 +17,4 @@ update {{schema}}.task t
    and t.id = v.id and t.attempt = v.attempt and t.state = 'in_progress' and t.started_at is null
    -- Drives a generic plan through the primary key, whatever the estimates.
    and t.id = any(:ids::bigint[])
-   and (select count(*) from budgets) >= 0
 returning t.id::text
