@@ -9,11 +9,12 @@ interface Waiting {
 }
 
 /**
- * Starts prefetched tasks (keyed, or of a rate-limited queue) in groups: the starts asked for in one turn
- * of the event loop, and those asked for while a statement is under way, go
- * in one `tasksStart` statement. When slots free up together (a batch of
- * completions written), as many keyed tasks start at once, and one round
- * trip per task was what held a keyed drain back (docs/performance.md).
+ * Starts prefetched tasks (keyed, or of a rate-limited queue) in groups:
+ * the starts asked for in one turn of the event loop, and those asked for
+ * while a statement is under way, go in one `tasksStart` statement. When
+ * slots free up together (a batch of completions written), as many keyed
+ * tasks start at once, and one round trip per task was what held a keyed
+ * drain back (docs/performance.md).
  */
 export class Admissions {
   private waiting: Waiting[] = [];
