@@ -46,7 +46,10 @@ describe("crash", () => {
   it("tasks of workers killed with SIGKILL mid-run are finished by another worker, each succeeding once", async () => {
     const underway = await connect();
     await createRunTable(db().pool);
-    const job = underway.job(defineJob({ queue: "crash", input: N, options: { heartbeatMs: 1_000 } }));
+    // A lease of 3 s: long enough that the survivor, stalled by a loaded CI
+    // machine, still renews in time (with 1 s one of its own attempts was once
+    // reaped as lost), short enough that the victims' tasks come back soon.
+    const job = underway.job(defineJob({ queue: "crash", input: N, options: { heartbeatMs: 3_000 } }));
     const succeeded = new Map<string, number>();
     const watching = job.outcomes$.subscribe((outcome) => {
       if (outcome._tag === "succeeded")
