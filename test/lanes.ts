@@ -77,6 +77,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "opsProcesses.test.ts": "system",
   "optionTypos.test.ts": "db",
   "pause.test.ts": "system",
+  "perform.unit.test.ts": "unit",
   "pgbouncer.test.ts": "system",
   "prometheus.test.ts": "db",
   "queryCatalogue.test.ts": "unit",
