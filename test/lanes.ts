@@ -96,6 +96,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "search.test.ts": "system",
   "steps.test.ts": "system",
   "telemetry.test.ts": "db",
+  "testingKit.test.ts": "db",
   "timers.test.ts": "db",
   "transactions.test.ts": "system",
   "workOptions.test.ts": "db",

@@ -127,7 +127,8 @@ export const expectEnqueued = async <In, V, R, O>(
   const { count } = options;
   if (count === undefined ? found.length > 0 : found.length === count) return found;
   const wanted =
-    match === undefined ? "a pending task" : `${count === undefined ? "a" : count} pending task(s) matching`;
+    (count === undefined ? "a pending task" : `${count} pending task(s)`) +
+    (match === undefined ? "" : " matching");
   const pattern =
     match === undefined ? "" : typeof match === "function" ? " the predicate" : ` ${shown(match)}`;
   const listed = tasks.slice(0, 20).map((task) => `  #${task.id} ${shown(task.input)}`);
