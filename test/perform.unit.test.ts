@@ -252,6 +252,32 @@ describe("perform: a handler run without a database", () => {
     );
   });
 
+  it("keeps no state between calls: 50 at once each see their own input, context and result", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, n) =>
+        perform(
+          email,
+          async ({ userId }, { taskId, attempt }) => {
+            await new Promise((resolve) => setImmediate(resolve));
+            if (n % 2 === 1) throw new Error(`odd ${userId} ${taskId} ${attempt}`);
+            return { sentAt: new Date(userId * 1000) };
+          },
+          { ...input, userId: n },
+          { taskId: String(n + 1), attempt: (n % 3) + 1 },
+        ),
+      ),
+    );
+    results.forEach((result, n) => {
+      if (n % 2 === 0)
+        assert.deepEqual(result, { _tag: "succeeded", output: { sentAt: new Date(n * 1000) } });
+      else {
+        assert.ok(result._tag === "failed");
+        assert.equal(result.message, `odd ${n} ${n + 1} ${(n % 3) + 1}`);
+        assert.equal(result.willRetry, (n % 3) + 1 < 3);
+      }
+    });
+  });
+
   it("refuses options it does not know, and bad values, naming them", async () => {
     const handler = async () => ({ sentAt: new Date() });
     await assert.rejects(perform(email, handler, input, { atempt: 2 } as never), (error: unknown) => {

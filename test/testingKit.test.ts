@@ -96,6 +96,22 @@ describe("testing kit: what a test's code enqueued", () => {
     );
   });
 
+  it("keeps its failure message readable on a long queue of long inputs: 20 tasks listed, each cut", async () => {
+    const underway = await connect();
+    const notes = defineJob({ queue: "kit_long", input: t.type({ note: t.string }) });
+    await underway
+      .job(notes)
+      .enqueueMany(Array.from({ length: 25 }, (_, n) => ({ note: `${n}:${"x\u2028\"'<".repeat(500)}` })));
+    await assert.rejects(expectEnqueued(underway, notes, { note: "absent" }), (error: unknown) => {
+      assert.ok(error instanceof AssertionError);
+      const lines = error.message.split("\n");
+      assert.equal(lines.length, 1 + 20 + 1);
+      assert.equal(lines.at(-1), "  … and 5 more");
+      for (const line of lines.slice(1, 21)) assert.ok(line.length < 240 && line.endsWith("…"), line);
+      return true;
+    });
+  });
+
   it("sees pending tasks only: not those that ran, not another queue's, not a job's later steps", async () => {
     const underway = await connect();
     const email = defineJob({ queue: "kit_pending", input: t.type({ n: t.number }) });
