@@ -64,6 +64,7 @@ export const queryNames = [
   "tasksGetLatestOfJob",
   "tasksGetMany",
   "tasksHeartbeat",
+  "tasksListPending",
   "tasksLockJob",
   "tasksNextDue",
   "tasksReap",
