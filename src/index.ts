@@ -158,4 +158,8 @@ export type {
   GroupStats,
   RateLimitInfo,
   RateKeyUse,
+  CheckedDefinition,
+  CheckInputsOptions,
+  InputCheck,
+  InputFailure,
 } from "./ops/types.ts";

@@ -209,3 +209,22 @@ export const opsTaskExplain = defineQuery<
   { readonly id: string; readonly liveSeconds: number; readonly bound: number },
   ExplainRow
 >("opsTaskExplain", ["bound", "liveSeconds", "id"]).map((rows) => rows[0]);
+
+/** A task's stored input, for a deploy check (db/queries/opsTasksInputs.sql). */
+export interface InputRow {
+  readonly id: string;
+  readonly state: "pending" | "in_progress";
+  readonly stepIndex: number | null;
+  readonly input: unknown;
+}
+
+/** One page of a queue's pending and running tasks, with their inputs, by id after `after`; at most `limit` rows and about `bytes` of input. */
+export const opsTasksInputs = defineQuery<
+  {
+    readonly queue: string;
+    readonly after: string;
+    readonly limit: number;
+    readonly bytes: number;
+  },
+  InputRow
+>("opsTasksInputs", ["queue", "after", "limit", "bytes"]);

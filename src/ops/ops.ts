@@ -9,6 +9,7 @@ import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
 import { explainTask } from "./explain.ts";
+import { checkInputs } from "./checkInputs.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
 import { queueGroups, setGroupWeight } from "./groups.ts";
@@ -17,6 +18,9 @@ import type { RateLimit } from "../definition.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
+  CheckedDefinition,
+  CheckInputsOptions,
+  InputCheck,
   BulkOptions,
   BulkResult,
   GroupStats,
@@ -115,6 +119,36 @@ export class Ops {
    */
   explain(id: string): Promise<TaskExplanation | undefined> {
     return explainTask(this.deps, id);
+  }
+
+  /**
+   * A deploy check: decodes the stored input of every pending and running
+   * task of the definitions' queues with the definitions' input schemas as
+   * they are now, and returns the tasks that would fail (a worker running
+   * these definitions would fail them at once, fatally). Run it with the
+   * new code's definitions before a deploy that changes a schema: a
+   * non-zero `failed` means tasks enqueued by the old code would be
+   * stranded. Multi-step jobs: the first step's tasks are decoded (the
+   * later steps' inputs are the steps' own values, which no schema reads:
+   * counted as `skipped`). A queue given by several definitions with
+   * different schemas: a task fails if any of them refuses it (a worker
+   * may run either). A codec that throws fails the task with what it threw.
+   *
+   * Reads the tasks in pages by id (bounded memory, whatever the backlog),
+   * one statement each, with no lock: workers go on around it. A task
+   * enqueued while it runs is read if its page is still ahead.
+   * `underway check <module>` runs it from a shell (exit 3 when a task
+   * would fail). See docs/flow-control.md, "A deploy check".
+   *
+   * @example
+   * const check = await underway.ops.checkInputs([welcomeEmail, signup]);
+   * if (check.failed > 0) throw new Error(`${check.failed} task(s) would fail: ${check.failures[0]?.error}`);
+   */
+  checkInputs(
+    definitions: ReadonlyArray<CheckedDefinition>,
+    options: CheckInputsOptions = {},
+  ): Promise<InputCheck> {
+    return checkInputs(this.deps, definitions, options);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RateLimit } from "../definition.ts";
+import type { JobDefinition, RateLimit } from "../definition.ts";
 import type { HistoryEntry } from "../history.ts";
 import type { JsonValue } from "../json.ts";
 
@@ -533,4 +533,54 @@ export interface RateLimitInfo {
   readonly activeKeys: number;
   /** Up to 20 of those, most recently used first. */
   readonly keys: ReadonlyArray<RateKeyUse>;
+}
+
+/**
+ * What {@link Ops.checkInputs} reads of a definition: any definition made by
+ * `defineJob` or `defineStepJob`, whatever its input and output types.
+ */
+export type CheckedDefinition = Pick<
+  JobDefinition<never, unknown, unknown, unknown>,
+  "kind" | "queue" | "input" | "schemas"
+>;
+
+/** Options of {@link Ops.checkInputs}. */
+export interface CheckInputsOptions {
+  /** Failures listed in the result, lowest id first (all are counted): 0 to 100,000. Default 100. */
+  readonly maxFailures?: number;
+  /** Tasks read per statement: 1 to 10,000. Default 500. */
+  readonly pageSize?: number;
+  /**
+   * A page also ends once its inputs hold this many bytes as stored (at
+   * least one task a page, whatever its size): 1 to 1 GiB. Default 16 MiB.
+   */
+  readonly pageBytes?: number;
+}
+
+/** A pending or running task whose stored input today's schema refuses (see {@link Ops.checkInputs}). */
+export interface InputFailure {
+  /** The task id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Its state when it was read. */
+  readonly state: "pending" | "in_progress";
+  /** Which step of a multi-step job it is (0-based), if any. */
+  readonly stepIndex: number | null;
+  /** Why it does not decode: each bad field's path and what was expected (at most 1,000 characters). */
+  readonly error: string;
+}
+
+/** What {@link Ops.checkInputs} found. */
+export interface InputCheck {
+  /** The queues read: those of the definitions, each once. */
+  readonly queues: ReadonlyArray<string>;
+  /** Pending and running tasks whose input was decoded. */
+  readonly checked: number;
+  /** Tasks read but not decoded: later steps of multi-step jobs, whose inputs no schema reads. */
+  readonly skipped: number;
+  /** Tasks whose input would fail to decode: all of them, listed or not. */
+  readonly failed: number;
+  /** The first `maxFailures` of them, by queue then id. */
+  readonly failures: ReadonlyArray<InputFailure>;
 }
