@@ -162,4 +162,6 @@ export type {
   CheckInputsOptions,
   InputCheck,
   InputFailure,
+  RateSpentReason,
+  GroupTurnReason,
 } from "./ops/types.ts";

@@ -199,6 +199,21 @@ export interface ExplainRow
   readonly keyHolders: ReadonlyArray<string> | null;
   readonly keyLeaseExpiresAt: Date | null;
   readonly ahead: number | null;
+  /** Its rateLimitKey (null: the queue's own budget). */
+  readonly rateKey: string | null;
+  /** The queue's rate limit in force, if any. */
+  readonly rateLimit: number | null;
+  readonly ratePeriodMs: number | null;
+  /** When its budget's limit-th most recent start leaves the window (past or null: it has room), for a pending task. */
+  readonly rateFreeAt: Date | null;
+  /** Starts of its budget in the window now, for a pending task of a rate-limited queue. */
+  readonly rateUsed: number | null;
+  /** Its group, if any. */
+  readonly group: string | null;
+  /** Its group's weight (1 unless set), for a grouped task. */
+  readonly groupWeight: number | null;
+  /** Groups with pending tasks whose turn comes before its group's, bounded at `bound + 1`; for a due grouped pending task. */
+  readonly groupsAhead: number | null;
   readonly liveWorkers: number;
   readonly lastWorkerSeenAt: Date | null;
   readonly perSecond: number;

@@ -362,6 +362,8 @@ export type WaitReason =
   | PausedReason
   | KeyFullReason
   | QueuedReason
+  | RateSpentReason
+  | GroupTurnReason
   | NoWorkerReason
   | ClaimedReason
   | CancelRequestedReason
@@ -415,7 +417,11 @@ export interface KeyFullReason {
   readonly message: string;
 }
 
-/** Due, behind other due tasks the claim takes first (higher priority, then earlier due, then lower id). */
+/**
+ * Due, behind other due tasks the claim takes first (higher priority, then
+ * earlier due, then lower id); for a task with a group, the tasks of its
+ * group only (the groups' turns are a {@link GroupTurnReason}).
+ */
 export interface QueuedReason {
   /** The reason's name. */
   readonly kind: "queued";
@@ -423,6 +429,49 @@ export interface QueuedReason {
   readonly ahead: number;
   /** True when the count reached its bound: at least `ahead`. */
   readonly aheadAtLeast: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * Its rate budget is spent (docs/flow-control.md, rate limits): the queue's
+ * own, or its `rateLimitKey`'s, has had `limit` starts in the last
+ * `periodMs`; it can start when the oldest of them leaves the window.
+ */
+export interface RateSpentReason {
+  /** The reason's name. */
+  readonly kind: "rateSpent";
+  /** The budget's `rateLimitKey`; null for the queue's own budget. */
+  readonly key: string | null;
+  /** The limit in force. */
+  readonly limit: number;
+  /** The window, in milliseconds. */
+  readonly periodMs: number;
+  /** Starts of the budget in the window now. */
+  readonly used: number;
+  /** When the budget allows a start again (other tasks of the budget may take it first). */
+  readonly until: Date;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * Its group waits its turn (docs/flow-control.md, fair tenants): claims
+ * take the queue's groups round-robin, and `groupsAhead` groups with
+ * pending tasks take theirs first. Its group takes `weight` tasks a turn;
+ * tasks of its own group ahead of it are counted by a `queued` reason.
+ */
+export interface GroupTurnReason {
+  /** The reason's name. */
+  readonly kind: "groupTurn";
+  /** The task's group. */
+  readonly group: string;
+  /** Groups with pending tasks whose turn comes before its group's, counted up to a bound. */
+  readonly groupsAhead: number;
+  /** True when the count reached its bound: at least `groupsAhead`. */
+  readonly groupsAheadAtLeast: boolean;
+  /** Tasks its group takes per turn. */
+  readonly weight: number;
   /** The reason in a sentence. */
   readonly message: string;
 }
@@ -481,7 +530,7 @@ export interface TaskExplanation {
   readonly queue: string;
   /** Its state now. */
   readonly state: TaskState;
-  /** True when the task is pending and nothing but the tasks ahead of it holds it back. */
+  /** True when the task is pending and nothing but the tasks (or groups) ahead of it holds it back. */
   readonly runnable: boolean;
   /** Every reason found, blocking ones first. Empty for a due pending task with nothing ahead. */
   readonly reasons: ReadonlyArray<WaitReason>;
