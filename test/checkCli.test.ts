@@ -82,13 +82,29 @@ describe("underway check", () => {
     writeFileSync(empty, "export const answer = 42;\nexport default { also: 'nothing' };\n");
     const throwing = join(scratch, "throwing.mjs");
     writeFileSync(throwing, "throw new Error('SMTP_URL is not set');\n");
-    const [missing, none, threw, noArg, twoArgs] = await Promise.all([
+    // Exports whose properties throw when read: skipped, not a crash.
+    const trapped = join(scratch, "trapped.mjs");
+    writeFileSync(
+      trapped,
+      "export const trap = new Proxy({}, { get() { throw new Error('trap'); } });\n" +
+        "export default { get boom() { throw new Error('getter'); } };\n",
+    );
+    const typed = join(scratch, "jobs.ts");
+    writeFileSync(typed, "export const answer: number = 42;\n");
+    const [missing, none, threw, noArg, twoArgs, traps, ts] = await Promise.all([
       cli("check", join(scratch, "nope.mjs")),
       cli("check", empty),
       cli("check", throwing),
       cli("check"),
       cli("check", empty, throwing),
+      cli("check", trapped),
+      cli("check", typed),
     ]);
+    assert.equal(traps.code, 2, traps.stderr);
+    assert.match(traps.stderr, /exports no job definition/);
+    // Plain node before 22.18 cannot load TypeScript, and says how to; later ones load it.
+    assert.equal(ts.code, 2, ts.stderr);
+    assert.match(ts.stderr, /NODE_OPTIONS="--import tsx"|exports no job definition/);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^underway check: no module at ".*nope\.mjs"/);
     assert.equal(none.code, 2);

@@ -198,6 +198,19 @@ describe("ops.checkInputs", () => {
       (error: unknown) =>
         error instanceof ConfigError && /definitions\[1\] is not a job definition/.test(error.message),
     );
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error("trap");
+        },
+      },
+    );
+    await assert.rejects(
+      underway.ops.checkInputs([trap] as never),
+      (error: unknown) =>
+        error instanceof ConfigError && /definitions\[0\] is not a job definition/.test(error.message),
+    );
     await assert.rejects(
       underway.ops.checkInputs(ok as never),
       (error: unknown) => error instanceof ConfigError && /must be an array/.test(error.message),

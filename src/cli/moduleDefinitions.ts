@@ -47,11 +47,22 @@ export const definitionsOfModule = async (
     if (isJobDefinition(value) && !found.some((known) => known.definition === value))
       found.push({ name, definition: value });
   };
+  // A value whose properties throw when read (a getter, a Proxy) is no definition.
+  const quietly = (read: () => void): void => {
+    try {
+      read();
+    } catch {
+      // Not a definition: skipped like any other export.
+    }
+  };
   for (const [name, value] of Object.entries(loaded)) {
-    add(name, value);
+    quietly(() => add(name, value));
     // `export default [a, b]` or `export default { a, b }`.
-    if (name === "default" && typeof value === "object" && value !== null && !isJobDefinition(value))
-      for (const [inner, item] of Object.entries(value)) add(`default.${inner}`, item);
+    if (name === "default" && typeof value === "object" && value !== null)
+      quietly(() => {
+        if (!isJobDefinition(value))
+          for (const [inner, item] of Object.entries(value)) quietly(() => add(`default.${inner}`, item));
+      });
   }
   if (found.length === 0)
     throw new UsageError(

@@ -19,6 +19,15 @@ const checkInputsShape = {
  * import its own): read by its shape, not by `instanceof`.
  */
 export const isJobDefinition = (value: unknown): value is AnyDefinition => {
+  try {
+    return hasDefinitionShape(value);
+  } catch {
+    // A value whose properties throw when read (a getter, a Proxy) is no definition.
+    return false;
+  }
+};
+
+const hasDefinitionShape = (value: unknown): boolean => {
   if (typeof value !== "object" || value === null) return false;
   const candidate = value as Partial<Record<keyof AnyDefinition, unknown>>;
   const input = candidate.input as { load?: unknown } | null | undefined;
