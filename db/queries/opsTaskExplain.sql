@@ -91,18 +91,20 @@ select x.id::text, x.queue_name as queue, x.state, x.attempt, x.max_attempts as 
                              where t.queue_name = x.queue_name and t.state = 'pending' and t.group_key is not null
                              order by t.group_key limit 1) as first) f
             union all
-            select coalesce(n.after, case when not w.wrapped then n.first end), w.wrapped or n.after is null, w.n + 1
+            select n.key, w.wrapped or n.wraps, w.n + 1
               from walk w
               cross join lateral (
-                select (select t.group_key from {{schema}}.task t
-                         where t.queue_name = x.queue_name and t.state = 'pending' and t.group_key is not null
-                           and t.group_key > w.key
-                         order by t.group_key limit 1) as after,
-                       (select t.group_key from {{schema}}.task t
-                         where t.queue_name = x.queue_name and t.state = 'pending' and t.group_key is not null
-                         order by t.group_key limit 1) as first) n
-             where w.key <> x.group_key and w.n <= :bound
-               and coalesce(n.after, case when not w.wrapped then n.first end) is not null
+                -- The first group is read only to wrap round, once.
+                select coalesce(a.after, case when not w.wrapped then
+                         (select t.group_key from {{schema}}.task t
+                           where t.queue_name = x.queue_name and t.state = 'pending' and t.group_key is not null
+                           order by t.group_key limit 1) end) as key,
+                       a.after is null as wraps
+                  from (select (select t.group_key from {{schema}}.task t
+                                 where t.queue_name = x.queue_name and t.state = 'pending' and t.group_key is not null
+                                   and t.group_key > w.key
+                                 order by t.group_key limit 1) as after) a) n
+             where w.key <> x.group_key and w.n <= :bound and n.key is not null
           )
           select count(*) filter (where w.key <> x.group_key)
                  -- The tasks without a group take their turn as '', first in key order.

@@ -107,11 +107,13 @@ export class Ops {
   /**
    * Why a task is not running, and when it may: every reason found (not yet
    * due, a retry's backoff, its queue paused, its concurrency key full and
-   * which tasks hold it, due tasks ahead of it, no live worker for its queue,
+   * which tasks hold it, its rate budget spent and until when, its group
+   * waiting its turn, due tasks ahead of it, no live worker for its queue,
    * claimed by a worker and its lease, a cancel requested, ended), blocking
    * ones first, each with a sentence and its typed facts, and an estimated
    * start when every reason ends by itself. Undefined when there is no task
-   * with that id. One read of a few index probes; safe on a busy queue.
+   * with that id. One read of a few index probes (and, for a task with a
+   * group, one per group whose turn comes first); safe on a busy queue.
    *
    * @example
    * const why = await underway.ops.explain(id);
