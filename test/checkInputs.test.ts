@@ -80,6 +80,40 @@ describe("ops.checkInputs", () => {
     );
   });
 
+  it("reads each live task once while workers move tasks between pending and running under it", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "moving",
+        input: V1,
+        options: { retry: { maxAttempts: 1_000, initialIntervalMs: 1, maxIntervalMs: 5, jitter: 0 } },
+      }),
+    );
+    const ids = await job.enqueueMany(Array.from({ length: 1_000 }, (_, userId) => ({ userId })));
+    let attempts = 0;
+    // Every attempt fails and retries at once: each task goes pending, running, pending…
+    const worker = job.start(
+      async () => {
+        attempts++;
+        throw new Error("again");
+      },
+      { concurrency: 8, prefetch: 0, pollIntervalMs: 10 },
+    );
+    try {
+      await eventually(() => attempts > 200, 15_000, "tasks cycling");
+      const check = await underway.ops.checkInputs([defineJob({ queue: "moving", input: V2 })], {
+        pageSize: 25,
+        maxFailures: 10_000,
+      });
+      const read = check.failures.map((failure) => failure.id);
+      assert.equal(new Set(read).size, read.length, "no task read twice");
+      assert.deepEqual([...read].sort(), [...ids].sort(), "every task read");
+      assert.ok(attempts > 300, `tasks moved while it read (${attempts} attempts)`);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("reads hostile stored inputs (JSON null, arrays, a 3 MB string) and survives codecs that throw", async () => {
     const underway = await connect();
     const anything = underway.job(defineJob({ queue: "hostile", input: t.unknown }));
