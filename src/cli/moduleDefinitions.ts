@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describeThrown } from "../describeThrown.ts";
-import { isJobDefinition } from "../ops/checkInputs.ts";
+import { isJobDefinition } from "../ops/isJobDefinition.ts";
 import type { CheckedDefinition } from "../ops/types.ts";
 import { UsageError } from "./args.ts";
 

@@ -3,6 +3,7 @@ import type { OpsDeps } from "../client/clientDeps.ts";
 import { describeThrown } from "../describeThrown.ts";
 import { ConfigError, orThrow } from "../errors.ts";
 import { checkOptionShape } from "../optionShape.ts";
+import { isJobDefinition } from "./isJobDefinition.ts";
 import type { CheckedDefinition, CheckInputsOptions, InputCheck, InputFailure } from "./types.ts";
 
 type AnyDefinition = CheckedDefinition;
@@ -12,35 +13,6 @@ const checkInputsShape = {
   pageSize: { type: "integer", min: 1, max: 10_000 },
   pageBytes: { type: "integer", min: 1, max: 1_073_741_824 },
 } as const;
-
-/**
- * Whether `value` is a definition made by `defineJob` or `defineStepJob`,
- * of this copy of underway or another (a module checked by the CLI may
- * import its own): read by its shape, not by `instanceof`.
- */
-export const isJobDefinition = (value: unknown): value is AnyDefinition => {
-  try {
-    return hasDefinitionShape(value);
-  } catch {
-    // A value whose properties throw when read (a getter, a Proxy) is no definition.
-    return false;
-  }
-};
-
-const hasDefinitionShape = (value: unknown): boolean => {
-  if (typeof value !== "object" || value === null) return false;
-  const candidate = value as Partial<Record<keyof AnyDefinition, unknown>>;
-  const input = candidate.input as { load?: unknown } | null | undefined;
-  return (
-    (candidate.kind === "job" || candidate.kind === "steps") &&
-    typeof candidate.queue === "string" &&
-    typeof input === "object" &&
-    input !== null &&
-    typeof input.load === "function" &&
-    typeof candidate.schemas === "object" &&
-    candidate.schemas !== null
-  );
-};
 
 /**
  * The decode error of one stored input by one definition, or undefined
