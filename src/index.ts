@@ -158,4 +158,10 @@ export type {
   GroupStats,
   RateLimitInfo,
   RateKeyUse,
+  CheckedDefinition,
+  CheckInputsOptions,
+  InputCheck,
+  InputFailure,
+  RateSpentReason,
+  GroupTurnReason,
 } from "./ops/types.ts";
