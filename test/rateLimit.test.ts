@@ -189,6 +189,31 @@ describe("rate limits", () => {
     assert.equal(states.filter((task) => task.state === "pending" && task.attempt === 0).length, 2);
   });
 
+  it("holds for tasks with a group: their turns never start more than the limit, whatever the budget", async () => {
+    const underway = await connect();
+    const queue = "rate_grouped";
+    const job = underway.job(
+      defineJob({
+        queue,
+        input: Input,
+        rateLimit: { limit: 2, periodMs: 60_000 },
+        optionsFor: ({ n }) => ({ group: `tenant-${n % 3}` }),
+      }),
+    );
+    await job.enqueueMany(Array.from({ length: 12 }, (_, n) => ({ n })));
+    // Claims keep coming while the budget is spent: a drain, then a worker.
+    assert.equal((await job.drain(handler, { concurrency: 4 })).succeeded, 2, "two starts in the minute");
+    const worker = job.start(handler, { concurrency: 4, prefetch: 0, pollIntervalMs: 50 });
+    try {
+      await sleep(500);
+    } finally {
+      await worker.stop();
+    }
+    const tasks = await tasksOf(underway, queue);
+    assert.equal(tasks.filter((task) => task.state !== "pending").length, 2, JSON.stringify(tasks));
+    assert.equal(tasks.filter((task) => task.state === "pending" && task.attempt === 0).length, 10);
+  });
+
   it("counts a retry as a start", async () => {
     const underway = await connect();
     const queue = "rate_retry";

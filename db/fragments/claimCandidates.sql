@@ -12,13 +12,13 @@
 -- tasks without a group are one of the groups then). Grouped tasks skip the
 -- rate hints; the exact rate check (trigger task_rate_admit) holds for them
 -- as for any task.
-{{> claimGroups}},
--- The queue's claim mode, computed once and read twice (a CTE referenced
--- twice is materialized): written inline at both places it was one call of
--- queue_claim_mode each.
+-- The queue's claim mode, computed once and read at each place (a CTE
+-- referenced more than once is materialized): written inline, it was one
+-- call of queue_claim_mode each.
 mode as (
   select {{> claimMode}} as claim_mode
 ),
+{{> claimGroups}},
 plain as (
   select id, concurrency_key, concurrency_limit, priority, run_at, null::bigint as turn
     from {{schema}}.task t

@@ -8,7 +8,12 @@
 -- function probes one empty index and returns: that, and planning a
 -- function scan, is what the default path pays (a gate written here, as a
 -- probe of the task table, cost more to plan at each claim than that).
+-- Nothing in claim mode 2 (its own rate budget spent and no keyed task
+-- pending, or paused; `mode`, db/fragments/claimCandidates.sql): claimUpdate
+-- starts a task of mode 2 as unlimited, so grouped tasks claimed then went
+-- past the rate limit. A one-time filter: the function is not called then.
 grouped as (
   select c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at, c.turn
     from {{schema}}.task_group_claim(:queue, :limit) c
+   where (select m.claim_mode from mode m) < 2
 )
