@@ -189,31 +189,6 @@ describe("rate limits", () => {
     assert.equal(states.filter((task) => task.state === "pending" && task.attempt === 0).length, 2);
   });
 
-  it("holds for tasks with a group: their turns never start more than the limit, whatever the budget", async () => {
-    const underway = await connect();
-    const queue = "rate_grouped";
-    const job = underway.job(
-      defineJob({
-        queue,
-        input: Input,
-        rateLimit: { limit: 2, periodMs: 60_000 },
-        optionsFor: ({ n }) => ({ group: `tenant-${n % 3}` }),
-      }),
-    );
-    await job.enqueueMany(Array.from({ length: 12 }, (_, n) => ({ n })));
-    // Claims keep coming while the budget is spent: a drain, then a worker.
-    assert.equal((await job.drain(handler, { concurrency: 4 })).succeeded, 2, "two starts in the minute");
-    const worker = job.start(handler, { concurrency: 4, prefetch: 0, pollIntervalMs: 50 });
-    try {
-      await sleep(500);
-    } finally {
-      await worker.stop();
-    }
-    const tasks = await tasksOf(underway, queue);
-    assert.equal(tasks.filter((task) => task.state !== "pending").length, 2, JSON.stringify(tasks));
-    assert.equal(tasks.filter((task) => task.state === "pending" && task.attempt === 0).length, 10);
-  });
-
   it("counts a retry as a start", async () => {
     const underway = await connect();
     const queue = "rate_retry";
@@ -555,5 +530,61 @@ describe("rate limits", () => {
     );
     assert.equal(refused.status, 403);
     assert.deepEqual(await stored(), { limit: 5, periodMs: 1_000 });
+  });
+
+  it("holds for tasks with a group: their turns never start more than the limit, whatever the budget", async () => {
+    const underway = await connect();
+    const queue = "rate_grouped";
+    const job = underway.job(
+      defineJob({
+        queue,
+        input: Input,
+        rateLimit: { limit: 2, periodMs: 60_000 },
+        optionsFor: ({ n }) => ({ group: `tenant-${n % 3}` }),
+      }),
+    );
+    await job.enqueueMany(Array.from({ length: 12 }, (_, n) => ({ n })));
+    // Claims keep coming while the budget is spent: a drain, then a worker.
+    assert.equal((await job.drain(handler, { concurrency: 4 })).succeeded, 2, "two starts in the minute");
+    const worker = job.start(handler, { concurrency: 4, prefetch: 0, pollIntervalMs: 50 });
+    try {
+      await sleep(500);
+    } finally {
+      await worker.stop();
+    }
+    const tasks = await tasksOf(underway, queue);
+    assert.equal(tasks.filter((task) => task.state !== "pending").length, 2, JSON.stringify(tasks));
+    assert.equal(tasks.filter((task) => task.state === "pending" && task.attempt === 0).length, 10);
+  });
+
+  it("shares a spent budget's starts among groups by turns: one tenant's backlog does not take every start", async () => {
+    const underway = await connect();
+    const queue = "rate_grouped_turns";
+    const job = underway.job(
+      defineJob({
+        queue,
+        input: Input,
+        rateLimit: { limit: 1, periodMs: 150 },
+        optionsFor: ({ key }) => ({ group: key ?? null }),
+      }),
+    );
+    // Tenant a's backlog first (lower ids), then b's and c's.
+    for (const key of ["a", "b", "c"])
+      await job.enqueueMany(Array.from({ length: 10 }, (_, n) => ({ n, key })));
+    const started: string[] = [];
+    const worker = job.start(
+      async ({ key }) => {
+        started.push(key ?? "");
+        return null;
+      },
+      { concurrency: 4, prefetch: 0, pollIntervalMs: 50 },
+    );
+    try {
+      await eventually(() => started.length >= 6, 10_000, "six starts");
+    } finally {
+      await worker.stop();
+    }
+    // One start per window, and every group's turn before anyone's second.
+    assert.deepEqual(started.slice(0, 6).sort(), ["a", "a", "b", "b", "c", "c"], started.join(""));
   });
 });
