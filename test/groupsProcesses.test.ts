@@ -155,4 +155,34 @@ describe("fair tenants across processes", () => {
       assert.match(run.stderr, /weight|queue/);
     }
   });
+
+  it("the CLI shows a group named with control characters quoted, one line each: a tenant cannot write to the operator's terminal", async () => {
+    const underway = await connect();
+    const cli = (...args: string[]) => runCli(args, { DATABASE_URL: db().url });
+    const job = underway.job(defineJob({ queue: "fair_cli_odd", input: N }));
+    await job.enqueue({ n: 1 }, { group: "acme\nglobex  9  0  1000" });
+    await job.enqueue({ n: 2 }, { group: "\u001b[2J\u001b]0;owned\u0007" });
+    await job.enqueue({ n: 3 }, { group: "plain tenant" });
+    const listed = await cli("groups", "fair_cli_odd");
+    assert.equal(listed.code, 0, listed.stderr);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(listed.stdout.replaceAll("\n", ""), /[\u0000-\u001f\u007f-\u009f]/);
+    const lines = listed.stdout.trim().split("\n");
+    assert.equal(lines.length, 4, listed.stdout);
+    assert.ok(
+      lines.some((line) => line.startsWith(String.raw`"\u001b[2J\u001b]0;owned\u0007"`)),
+      listed.stdout,
+    );
+    assert.ok(
+      lines.some((line) => line.startsWith(String.raw`"acme\nglobex  9  0  1000"`)),
+      listed.stdout,
+    );
+    assert.ok(
+      lines.some((line) => line.startsWith("plain tenant ")),
+      listed.stdout,
+    );
+    const set = await cli("group-weight", "fair_cli_odd", "\u001b[2J", "2");
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^group "\\u001b\[2J" of fair_cli_odd: weight 2$/m);
+  });
 });

@@ -20,6 +20,19 @@ export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<Readon
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 };
 
+// C0 and C1 controls and DEL: a newline breaks a table's rows, an escape
+// sequence (ESC, CSI) moves the cursor, clears the screen or retitles the
+// terminal.
+// eslint-disable-next-line no-control-regex
+const controls = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A name that users choose (a group, a key) as one printable line: as is,
+ * or JSON-quoted (escaped) when it holds a control character, so a
+ * tenant's name cannot break the table or write to the operator's terminal.
+ */
+export const printable = (text: string): string => (controls.test(text) ? JSON.stringify(text) : text);
+
 /** `key: value` lines with the keys aligned, for one record. */
 export const fields = (entries: ReadonlyArray<readonly [string, string]>): string => {
   const width = Math.max(0, ...entries.map(([key]) => key.length));

@@ -1,11 +1,11 @@
 import type { GroupStats } from "../../ops/types.ts";
 import { integerOf, UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
-import { table } from "../table.ts";
+import { printable, table } from "../table.ts";
 
 const rows = (groups: ReadonlyArray<GroupStats>): string[][] =>
   groups.map((group) => [
-    group.group,
+    printable(group.group),
     `${group.pending.approximate ? ">" : ""}${group.pending.approximate ? group.pending.count - 1 : group.pending.count}`,
     String(group.running),
     group.weightSet ? String(group.weight) : `${group.weight} (default)`,
@@ -65,7 +65,8 @@ export const groupWeightCommand: Command = {
     const underway = await input.connect();
     await underway.ops.setGroupWeight(queue, group, value);
     if (input.json) input.printJson({ queue, group, weight: value ?? 1, weightSet: value !== null });
-    else input.out(`group ${group} of ${queue}: weight ${value === null ? "1 (default)" : value}\n`);
+    else
+      input.out(`group ${printable(group)} of ${queue}: weight ${value === null ? "1 (default)" : value}\n`);
     return exitCode.ok;
   },
 };

@@ -2,7 +2,7 @@ import type { RateLimitInfo } from "../../ops/types.ts";
 import { formatPeriod, formatRateLimit, periodMsOf } from "../../ops/ratePeriod.ts";
 import { flagOf, integerOf, stringOf, UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
-import { fields, formatDate } from "../table.ts";
+import { fields, formatDate, printable } from "../table.ts";
 
 const sourceText = (info: RateLimitInfo): string =>
   info.source === "operator"
@@ -29,7 +29,7 @@ const detail = (info: RateLimitInfo): string =>
           ...info.keys.map(
             (use) =>
               [
-                `  ${use.key}`,
+                `  ${printable(use.key)}`,
                 `${use.used} started` +
                   (use.nextStartAt === null ? "" : `; spent, next start ${formatDate(use.nextStartAt)}`),
               ] as const,

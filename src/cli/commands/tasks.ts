@@ -5,7 +5,7 @@ import { integerOf, stringOf, UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
 import { CliError } from "../command.ts";
 import { filterOf, filterOptions } from "../filters.ts";
-import { fields, formatDate, table, truncate } from "../table.ts";
+import { fields, formatDate, printable, table, truncate } from "../table.ts";
 
 const summaryRows = (tasks: ReadonlyArray<TaskSummary>): string[][] =>
   tasks.map((task) => [
@@ -107,8 +107,8 @@ const detail = (task: TaskDetail): string =>
     ["attempt", `${task.attempt} of ${task.maxAttempts}`],
     ["priority", String(task.priority)],
     ["job", task.jobId === null ? "-" : `${task.jobId} step ${task.stepIndex ?? "?"}`],
-    ["concurrency key", task.concurrencyKey ?? "-"],
-    ["group", task.group ?? "-"],
+    ["concurrency key", task.concurrencyKey === null ? "-" : printable(task.concurrencyKey)],
+    ["group", task.group === null ? "-" : printable(task.group)],
     ["created", formatDate(task.createdAt)],
     ["run at", formatDate(task.runAt)],
     ["started", formatDate(task.startedAt)],
@@ -119,8 +119,10 @@ const detail = (task: TaskDetail): string =>
       "options",
       `timeout ${task.options.timeoutMs} ms, retry ${task.options.retryInitialMs}..${task.options.retryMaxMs} ms ` +
         `x${task.options.retryCoefficient} jitter ${task.options.retryJitter}, ttl ${task.options.ttlMs} ms` +
-        (task.options.uniqueKey === null ? "" : `, unique key ${task.options.uniqueKey}`) +
-        (task.options.rateLimitKey === null ? "" : `, rate limit key ${task.options.rateLimitKey}`),
+        (task.options.uniqueKey === null ? "" : `, unique key ${printable(task.options.uniqueKey)}`) +
+        (task.options.rateLimitKey === null
+          ? ""
+          : `, rate limit key ${printable(task.options.rateLimitKey)}`),
     ],
   ]) +
   `input:\n${json(task.input)}\n` +
