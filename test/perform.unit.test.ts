@@ -20,7 +20,7 @@ import {
   transactional,
   type TaskContext,
 } from "../src/index.ts";
-import { NoDatabaseError, perform } from "../src/testing/index.ts";
+import { NoDatabaseError, matchesInput, perform } from "../src/testing/index.ts";
 
 const DateFromISOString = new t.Type<Date, string, unknown>(
   "DateFromISOString",
@@ -409,5 +409,25 @@ describe("perform: a multi-step job run to its output", () => {
     );
     const steps = Steps.of(signup).step(async () => done({ welcomed: 1, at: new Date() }));
     await assert.rejects(perform(email, steps as never, input), /takes a handler, not Steps/);
+  });
+});
+
+describe("matchesInput: expectEnqueued's partial deep pattern", () => {
+  it("compares a Set, a Map, a URL or a class instance in the pattern by its contents, never as an empty pattern that matches anything", () => {
+    assert.equal(matchesInput({ tags: new Set(["a"]) }, { tags: new Set(["b"]) }), false);
+    assert.equal(matchesInput({ tags: new Set(["a"]) }, { tags: new Set(["a"]) }), true);
+    assert.equal(matchesInput({ m: new Map([["k", 1]]) }, { m: new Map([["k", 2]]) }), false);
+    assert.equal(
+      matchesInput({ site: new URL("https://a.example/") }, { site: new URL("https://b.example/") }),
+      false,
+    );
+    assert.equal(
+      matchesInput({ site: new URL("https://a.example/") }, { site: new URL("https://a.example/") }),
+      true,
+    );
+    // A plain object is not a Set: a pattern of one asks for one.
+    assert.equal(matchesInput({ tags: { size: 1 } }, { tags: new Set(["a"]) }), false);
+    // Plain and null-prototype objects stay partial patterns.
+    assert.equal(matchesInput({ a: 1, b: 2 }, Object.assign(Object.create(null) as object, { a: 1 })), true);
   });
 });

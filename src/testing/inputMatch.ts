@@ -1,3 +1,5 @@
+import { isDeepStrictEqual } from "node:util";
+
 /**
  * A partial, deep pattern of an input: objects give only the fields that
  * matter (at any depth), arrays and everything else are given whole. See
@@ -11,15 +13,22 @@ export type InputMatch<V> = V extends Date
       ? { readonly [K in keyof V]?: InputMatch<V[K]> }
       : V;
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+// Plain objects only: a Set, a Map or a URL has no own enumerable fields,
+// and read as a partial pattern it matched any object at all.
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+};
 
 /**
  * Whether `value` matches `pattern`: a plain object matches when each of
  * the pattern's own fields matches the value's field of that name (fields
  * the pattern leaves out are free); an array when it has the pattern's
- * length and each item matches; a Date when it is the same instant;
- * anything else when it is the same value (`Object.is`).
+ * length and each item matches; a Date when it is the same instant; any
+ * other object (a Set, a Map, a class instance) when it is deeply and
+ * strictly equal (`util.isDeepStrictEqual`); anything else when it is the
+ * same value (`Object.is`).
  */
 export const matchesInput = (value: unknown, pattern: unknown): boolean => {
   if (pattern instanceof Date) return value instanceof Date && value.getTime() === pattern.getTime();
@@ -34,6 +43,8 @@ export const matchesInput = (value: unknown, pattern: unknown): boolean => {
       isPlainObject(value) &&
       Object.keys(pattern).every((key) => Object.hasOwn(value, key) && matchesInput(value[key], pattern[key]))
     );
+  // Any other object (a Set, a Map, a class instance) whole, by its contents.
+  if (typeof pattern === "object" && pattern !== null) return isDeepStrictEqual(value, pattern);
   return Object.is(value, pattern);
 };
 
