@@ -427,6 +427,15 @@ describe("matchesInput: expectEnqueued's partial deep pattern", () => {
     );
     // A plain object is not a Set: a pattern of one asks for one.
     assert.equal(matchesInput({ tags: { size: 1 } }, { tags: new Set(["a"]) }), false);
+    // A plain pattern of a class instance a codec decoded reads its own fields.
+    class Money {
+      constructor(
+        readonly amount: number,
+        readonly currency: string,
+      ) {}
+    }
+    assert.equal(matchesInput({ price: new Money(5, "EUR") }, { price: { amount: 5 } }), true);
+    assert.equal(matchesInput({ price: new Money(5, "EUR") }, { price: { amount: 6 } }), false);
     // Plain and null-prototype objects stay partial patterns.
     assert.equal(matchesInput({ a: 1, b: 2 }, Object.assign(Object.create(null) as object, { a: 1 })), true);
   });

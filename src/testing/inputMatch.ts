@@ -40,7 +40,10 @@ export const matchesInput = (value: unknown, pattern: unknown): boolean => {
     );
   if (isPlainObject(pattern))
     return (
-      isPlainObject(value) &&
+      // The value may be a class instance a codec decoded: its own fields count.
+      typeof value === "object" &&
+      value !== null &&
+      !Array.isArray(value) &&
       Object.keys(pattern).every((key) => Object.hasOwn(value, key) && matchesInput(value[key], pattern[key]))
     );
   // Any other object (a Set, a Map, a class instance) whole, by its contents.
