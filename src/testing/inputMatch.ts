@@ -44,7 +44,10 @@ export const matchesInput = (value: unknown, pattern: unknown): boolean => {
       typeof value === "object" &&
       value !== null &&
       !Array.isArray(value) &&
-      Object.keys(pattern).every((key) => Object.hasOwn(value, key) && matchesInput(value[key], pattern[key]))
+      Object.keys(pattern).every(
+        (key) =>
+          Object.hasOwn(value, key) && matchesInput((value as Record<string, unknown>)[key], pattern[key]),
+      )
     );
   // Any other object (a Set, a Map, a class instance) whole, by its contents.
   if (typeof pattern === "object" && pattern !== null) return isDeepStrictEqual(value, pattern);
