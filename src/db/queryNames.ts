@@ -70,6 +70,7 @@ export const queryNames = [
   "tasksRedrive",
   "tasksRelease",
   "tasksRetry",
+  "tasksSnooze",
   "tasksStart",
   "workerProcessesDelete",
   "workerProcessesList",
