@@ -37,12 +37,12 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
    * How many times one task may snooze (`snooze(ms)` in its handler, no
    * attempt spent); its next snooze fails it for good with a
    * `SnoozeLimitError`, so a handler that always snoozes ends. An integer
-   * from 0 (no snooze allowed). Default {@link defaultMaxSnoozes}.
+   * from 0 (no snooze allowed). Default 100.
    */
   readonly maxSnoozes?: number;
 }
 
-/** How many times a task may snooze unless its definition says otherwise. */
+/** @internal How many times a task may snooze unless its definition says otherwise. */
 export const defaultMaxSnoozes = 100;
 
 /** A rate limit: at most `limit` starts in any window of `periodMs` milliseconds. */

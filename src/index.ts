@@ -156,6 +156,8 @@ export type {
   ClaimedReason,
   CancelRequestedReason,
   EndedReason,
+  SnoozedReason,
+  DeadlineReason,
   GroupStats,
   RateLimitInfo,
   RateKeyUse,
