@@ -13,6 +13,7 @@ import {
   snooze,
   Snooze,
   Steps,
+  transactional,
   type TaskContext,
 } from "../src/index.ts";
 import { useDatabase } from "./support/harness.ts";
@@ -210,6 +211,29 @@ describe("snooze", () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it("a transactional handler that snoozes: its writes are rolled back, the task snoozes, no attempt spent", async () => {
+    const underway = await connect();
+    await db().pool.query("create table snooze_tx (n integer)");
+    const job = underway.job(defineJob({ queue: "snooze_tx", input: N }));
+    const id = await job.enqueue({ n: 1 });
+    let runs = 0;
+    const handler = transactional<{ n: number }, null>(async (_input, { tx }) => {
+      runs += 1;
+      await tx.query("insert into snooze_tx (n) values ($1)", [runs]);
+      if (runs === 1) return snooze(0);
+      return null;
+    });
+    assert.equal((await job.runOnce(handler))?._tag, "snoozed");
+    const second = await job.runOnce(handler);
+    assert.ok(second?._tag === "succeeded" && second.taskId === id && second.attempt === 1);
+    const { rows } = await db().pool.query<{ n: number }>("select n from snooze_tx order by n");
+    assert.deepEqual(
+      rows.map((row) => row.n),
+      [2],
+      "the snoozed run's insert was rolled back",
+    );
   });
 
   it("bad delays are the attempt's error; bad maxSnoozes is a ConfigError naming it", async () => {

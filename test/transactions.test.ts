@@ -973,6 +973,7 @@ describe("running tasks by hand", () => {
       ran: 0,
       succeeded: 0,
       retrying: 0,
+      snoozed: 0,
       failed: 0,
       cancelled: 0,
       lost: 0,
