@@ -16,6 +16,7 @@ import {
   transactional,
   type TaskContext,
 } from "../src/index.ts";
+import { runCli } from "../src/cli/runCli.ts";
 import { useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
@@ -74,6 +75,16 @@ describe("snooze", () => {
         [id],
       );
       assert.equal(rows[0]?.snoozes, 3);
+      // The command line shows the same history.
+      let printed = "";
+      const code = await runCli(
+        ["tasks", "show", id],
+        { out: (text) => (printed += text), err: (text) => (printed += text) },
+        { DATABASE_URL: db().url },
+      );
+      assert.equal(code, 0, printed);
+      assert.equal(printed.match(/ {2}snoozed in attempt 1 .*"delayMs":50/g)?.length, 3, printed);
+      assert.match(printed, /snoozes?":3[\s\S]*#1 succeeded/);
       // Only the attempt's real end is an attempt row.
       assert.deepEqual(
         (await job.attempts(id)).map((attempt) => [attempt.attempt, attempt.state]),
