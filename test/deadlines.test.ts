@@ -76,6 +76,12 @@ describe("start deadlines", () => {
       }
       const { rows: after } = await pool.query<{ n: string }>("select count(*)::text as n from fault_run");
       assert.equal(after[0]?.n, "2");
+      // An operator's retry brings one back without its deadline: it runs.
+      const retried = await underway.ops.retry({ ids: [late] });
+      assert.equal(retried.changed, 1);
+      await job.result(late);
+      const { rows: ranLate } = await pool.query("select 1 from fault_run where task_id = $1", [late]);
+      assert.equal(ranLate.length, 1);
     } finally {
       await stopFixtures(workers);
     }
