@@ -33,7 +33,17 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
    * overrides it until cleared. See docs/flow-control.md.
    */
   readonly rateLimit?: RateLimit | null;
+  /**
+   * How many times one task may snooze (`snooze(ms)` in its handler, no
+   * attempt spent); its next snooze fails it for good with a
+   * `SnoozeLimitError`, so a handler that always snoozes ends. An integer
+   * from 0 (no snooze allowed). Default 100.
+   */
+  readonly maxSnoozes?: number;
 }
+
+/** @internal How many times a task may snooze unless its definition says otherwise. */
+export const defaultMaxSnoozes = 100;
 
 /** A rate limit: at most `limit` starts in any window of `periodMs` milliseconds. */
 export interface RateLimit {
@@ -101,6 +111,8 @@ export interface JobDefinition<In, V, R, O> {
   readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
   /** The queue's rate limit as defined (an operator's setting may override it), or null. */
   readonly rateLimit: RateLimit | null;
+  /** How many times one task may snooze before its next snooze fails it. */
+  readonly maxSnoozes: number;
   /**
    * @internal The schemas as given, so that a client can tell two
    * definitions of one queue that read its tasks the same way (the same
@@ -136,6 +148,7 @@ const definitionShape = {
   optionsFor: "function",
   // Checked whole by checkRateLimit (both fields required).
   rateLimit: { type: "object", nullable: true },
+  maxSnoozes: { type: "integer", min: 0, max: int32 },
 } as const;
 
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
@@ -164,6 +177,7 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     options: config.options ?? {},
     optionsFor: config.optionsFor,
     rateLimit,
+    maxSnoozes: config.maxSnoozes ?? defaultMaxSnoozes,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

@@ -41,9 +41,11 @@ export type TaskFailure = {
   /**
    * How it ended: the handler threw (`Retryable`), threw a {@link FatalError}
    * (`Fatal`, no retries), ran past its `timeoutMs` (`TimedOut`), or was
-   * aborted by cancellation, a lost lease or shutdown (`Aborted`).
+   * aborted by cancellation, a lost lease or shutdown (`Aborted`), or
+   * snoozed (`Snoozed`: `snooze(ms)`, no attempt spent, not a failure of
+   * the task; never seen by outcome readers).
    */
-  readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted";
+  readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted" | "Snoozed";
   /** The thrown error's `name` (`"TypeError"`); `"NonError"` when something other than an Error was thrown. */
   readonly name: string;
   /** The thrown error's message, cleaned of NUL and lone surrogates, at most 8 K characters. */
@@ -56,6 +58,8 @@ export type TaskFailure = {
    * input's values (personal data, perhaps).
    */
   readonly undecoded?: ReadonlyArray<string>;
+  /** @internal For a `Snoozed` attempt, how long the task sleeps (ms). */
+  readonly snoozeMs?: number;
 };
 
 // SQLSTATE classes that a retry can fix: connection loss (08), resources

@@ -85,6 +85,7 @@ export {
   type DecodeError,
   type TaskFailure,
 } from "./errors.ts";
+export { snooze, Snooze } from "./snooze.ts";
 export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
@@ -155,6 +156,8 @@ export type {
   ClaimedReason,
   CancelRequestedReason,
   EndedReason,
+  SnoozedReason,
+  DeadlineReason,
   GroupStats,
   RateLimitInfo,
   RateKeyUse,

@@ -36,6 +36,14 @@ export interface TaskOptions {
    * task by at most about one claim. Default none (docs/flow-control.md).
    */
   readonly group: string | null;
+  /**
+   * A deadline for the task's first start, in milliseconds from its enqueue
+   * (on the database's clock, like `delayMs`): a task no worker has claimed
+   * by then never starts, and ends `cancelled` with the reason "not started
+   * by <time>". Retries and snoozes after a first start are not bound by it.
+   * Must exceed `delayMs`. Default none (docs/flow-control.md#deadlines).
+   */
+  readonly startWithinMs: number | null;
 }
 
 /** Any subset of the options, with a partial retry policy; an `undefined` field means the default. */
@@ -63,6 +71,7 @@ export const defaultTaskOptions: TaskOptions = {
   rateLimitKey: null,
   priority: 0,
   group: null,
+  startWithinMs: null,
 };
 
 const int32 = 2_147_483_647;
@@ -132,6 +141,7 @@ export const taskOptionShape: OptionShape = {
   rateLimitKey: { type: "string", nullable: true },
   priority: { type: "integer", min: -int32, max: int32 },
   group: { type: "string", nullable: true },
+  startWithinMs: { type: "number", min: 1, max: maxSpanMs, nullable: true },
 };
 
 /** Layers option sets (later wins), each checked against {@link taskOptionShape}. */
@@ -146,6 +156,10 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
   check(
     retry.maxIntervalMs >= retry.initialIntervalMs,
     `retry.maxIntervalMs (${retry.maxIntervalMs}) must be >= retry.initialIntervalMs (${retry.initialIntervalMs})`,
+  );
+  check(
+    options.startWithinMs === null || options.startWithinMs > options.delayMs,
+    `startWithinMs (${options.startWithinMs}) must exceed delayMs (${options.delayMs}): the task could never start`,
   );
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);

@@ -41,6 +41,9 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
   liveWorkers: 1,
   lastWorkerSeenAt: now,
   perSecond: 0,
+  startBy: null,
+  snoozes: 0,
+  snoozedUntil: null,
   ...changes,
 });
 
@@ -169,5 +172,49 @@ describe("ops.explain's reasoning", () => {
     assert.ok(bounded?.kind === "groupTurn" && bounded.groupsAheadAtLeast);
     assert.equal(bounded.groupsAhead, explainAheadBound);
     assert.equal(many.estimatedStartAt, null);
+  });
+
+  it("a snoozed task says until when and how many snoozes, not a backoff; it ends by itself", () => {
+    const why = explanationOf(facts({ snoozes: 3, runAt: later(60_000), snoozedUntil: later(60_000) }));
+    const reason = why.reasons[0];
+    assert.ok(reason?.kind === "snoozed" && reason.snoozes === 3);
+    assert.deepEqual(
+      [reason.until, why.estimatedStartAt, why.runnable],
+      [later(60_000), later(60_000), false],
+    );
+    assert.match(
+      why.summary,
+      /snoozed it until 2026-12-04T12:01:00\.000Z .*3 snooze\(s\) so far, no attempt spent/,
+    );
+    // A retry's backoff after an earlier snooze is a backoff: the snooze's end is not its due time.
+    const retried = explanationOf(
+      facts({ attempt: 1, snoozes: 3, runAt: later(5_000), snoozedUntil: later(-9_000), error: "boom" }),
+    );
+    assert.deepEqual(
+      retried.reasons.map((r) => r.kind),
+      ["backoff"],
+    );
+  });
+
+  it("a deadline ahead holds nothing back; one passed blocks for good, first", () => {
+    const ahead = explanationOf(facts({ startBy: later(60_000) }));
+    assert.deepEqual(
+      [ahead.runnable, ahead.estimatedStartAt, ahead.reasons.map((r) => r.kind)],
+      [true, now, ["deadline"]],
+    );
+    assert.match(
+      ahead.summary,
+      /must start by 2026-12-04T12:01:00\.000Z \(in 60 s\), or it is cancelled instead/,
+    );
+    const passed = explanationOf(facts({ startBy: later(-2_000), liveWorkers: 0 }));
+    const first = passed.reasons[0];
+    assert.ok(first?.kind === "deadline" && first.passed);
+    assert.deepEqual([passed.runnable, passed.estimatedStartAt], [false, null]);
+    assert.match(passed.summary, /not started by its deadline, 2 s ago .*never starts/);
+    // Once started, a deadline is gone (the claim clears it); running tasks name none.
+    const running = explanationOf(
+      facts({ state: "in_progress", workerId: "w", startedAt: now, startBy: null }),
+    );
+    assert.ok(running.reasons.every((r) => r.kind !== "deadline"));
   });
 });

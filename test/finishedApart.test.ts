@@ -277,6 +277,7 @@ describe("live tasks apart from finished ones", () => {
         group: "g",
         priority: 3,
         delayMs: 60_000,
+        startWithinMs: 120_000,
         ttlMs: 120_000,
         timeoutMs: 5_000,
         heartbeatMs: 4_000,

@@ -16,6 +16,7 @@ export interface EnqueueColumns {
   readonly rateLimitKey: (string | null)[];
   readonly delayMs: number[];
   readonly groupKey: (string | null)[];
+  readonly startWithinMs: (number | null)[];
   readonly jobId: (string | null)[];
   readonly stepIndex: (number | null)[];
 }
@@ -26,7 +27,7 @@ export type EnqueueColumn = keyof EnqueueColumns;
 /**
  * A task's options, in the order every insert of `db/queries/` lists them
  * after the input (max_attempts … unique_key, rate_key, then the delay that becomes
- * run_at, then the group). The statements' parameter lists are built from these lists, so
+ * run_at, then the group and the start deadline). The statements' parameter lists are built from these lists, so
  * the column order is written here and nowhere else.
  */
 export const optionColumns = [
@@ -45,6 +46,7 @@ export const optionColumns = [
   "rateLimitKey",
   "delayMs",
   "groupKey",
+  "startWithinMs",
 ] as const satisfies ReadonlyArray<EnqueueColumn>;
 
 /** Every column, in the order of tasksEnqueue.sql and tasksEnqueueOne.sql. */

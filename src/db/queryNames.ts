@@ -72,6 +72,7 @@ export const queryNames = [
   "tasksRedrive",
   "tasksRelease",
   "tasksRetry",
+  "tasksSnooze",
   "tasksStart",
   "workerProcessesDelete",
   "workerProcessesList",

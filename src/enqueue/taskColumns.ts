@@ -36,6 +36,7 @@ export const taskColumns = <V>(
     rateLimitKey: [],
     delayMs: [],
     groupKey: [],
+    startWithinMs: [],
     jobId: [],
     stepIndex: [],
   };
@@ -57,6 +58,7 @@ export const taskColumns = <V>(
     columns.rateLimitKey.push(options.rateLimitKey);
     columns.delayMs.push(options.delayMs);
     columns.groupKey.push(options.group);
+    columns.startWithinMs.push(options.startWithinMs);
     columns.jobId.push(place?.jobId ?? null);
     columns.stepIndex.push(place?.stepIndex ?? null);
   }

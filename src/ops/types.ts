@@ -367,7 +367,38 @@ export type WaitReason =
   | NoWorkerReason
   | ClaimedReason
   | CancelRequestedReason
-  | EndedReason;
+  | EndedReason
+  | SnoozedReason
+  | DeadlineReason;
+
+/** Its handler snoozed it (`snooze(ms)`): pending, no attempt spent, until the snooze ends. */
+export interface SnoozedReason {
+  /** The reason's name. */
+  readonly kind: "snoozed";
+  /** When the snooze ends and it is due again. */
+  readonly until: Date;
+  /** How many times it has snoozed so far. */
+  readonly snoozes: number;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * It has a deadline to start by (`startBy`, `startWithinMs`). Holds nothing
+ * back while ahead (`passed: false`: it only says when the task is
+ * cancelled if still not started); once passed, the task never starts and
+ * the reaper's next sweep ends it cancelled.
+ */
+export interface DeadlineReason {
+  /** The reason's name. */
+  readonly kind: "deadline";
+  /** The deadline. */
+  readonly startBy: Date;
+  /** Whether it has passed: the task will not start. */
+  readonly passed: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
 
 /** Enqueued with a delay (or by a schedule) and not yet due; never attempted. */
 export interface DelayedReason {

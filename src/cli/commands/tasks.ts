@@ -91,7 +91,8 @@ const historyLines = (history: ReadonlyArray<HistoryEntry>): string[] =>
                 .map((line) => `      ${line.trim()}`)),
         ]
       : [
-          `  ${entry.kind} after attempt ${entry.attempt}  ${formatDate(entry.at)}  ${JSON.stringify(entry.details)}`,
+          // A snooze ends its attempt without spending it: the same number runs again.
+          `  ${entry.kind} ${entry.kind === "snoozed" ? "in" : "after"} attempt ${entry.attempt}  ${formatDate(entry.at)}  ${JSON.stringify(entry.details)}`,
         ],
   );
 
