@@ -33,6 +33,16 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
    * overrides it until cleared. See docs/flow-control.md.
    */
   readonly rateLimit?: RateLimit | null;
+  /**
+   * A cap on the queue's pending tasks: an enqueue that would take it past
+   * this rejects with `QueueFullError` and writes nothing (`enqueueMany`:
+   * none of the batch). Enforced across every process, under a lock taken by
+   * enqueues of capped queues only. Retries and snoozes going back to
+   * pending are not refused (they are in the table already): the cap bounds
+   * enqueues. An operator may change or lift it at run time
+   * (`ops.setMaxPending`). See docs/flow-control.md.
+   */
+  readonly maxPending?: number | null;
 }
 
 /** A rate limit: at most `limit` starts in any window of `periodMs` milliseconds. */
@@ -101,6 +111,8 @@ export interface JobDefinition<In, V, R, O> {
   readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
   /** The queue's rate limit as defined (an operator's setting may override it), or null. */
   readonly rateLimit: RateLimit | null;
+  /** The queue's cap on pending tasks as defined (an operator's setting may override it), or null. */
+  readonly maxPending: number | null;
   /**
    * @internal The schemas as given, so that a client can tell two
    * definitions of one queue that read its tasks the same way (the same
@@ -136,6 +148,7 @@ const definitionShape = {
   optionsFor: "function",
   // Checked whole by checkRateLimit (both fields required).
   rateLimit: { type: "object", nullable: true },
+  maxPending: { type: "integer", min: 0, max: int32, nullable: true },
 } as const;
 
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
@@ -164,6 +177,7 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     options: config.options ?? {},
     optionsFor: config.optionsFor,
     rateLimit,
+    maxPending: config.maxPending ?? null,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

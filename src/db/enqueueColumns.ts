@@ -18,6 +18,10 @@ export interface EnqueueColumns {
   readonly groupKey: (string | null)[];
   readonly jobId: (string | null)[];
   readonly stepIndex: (number | null)[];
+  /** Throttle windows (`uniqueForMs`); read by enqueue, not by the plain inserts. */
+  readonly uniqueForMs: (number | null)[];
+  /** Debounce delays (`debounceMs`); read by enqueue, not by the plain inserts. */
+  readonly debounceMs: (number | null)[];
 }
 
 /** One column's name. */

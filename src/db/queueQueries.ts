@@ -112,3 +112,17 @@ export const queuesGetRateLimit = defineQuery<{ readonly queue: string; readonly
   "queuesGetRateLimit",
   ["keys", "queue"],
 ).map((rows) => rows[0]);
+
+/** A capped queue's cap in force (null: none, nothing counted) and its pending tasks, counted up to cap + 1. */
+export interface PendingCheckRow {
+  readonly cap: number | null;
+  readonly pending: number | null;
+}
+
+/** Checks a capped queue's pending count after an insert, under its cap lock (held to commit). */
+export const queuesCheckPending = defineQuery<
+  { readonly queue: string; readonly definedCap: number; readonly adding: number },
+  PendingCheckRow
+>("queuesCheckPending", ["queue", "definedCap", "adding"]).map(
+  (rows): PendingCheckRow => rows[0] ?? { cap: null, pending: null },
+);
