@@ -259,4 +259,76 @@ describe("live tasks apart from finished ones", () => {
       { state: "succeeded", n: 45 },
     ]);
   });
+  // Every later migration that adds a column to task re-creates task_ended
+  // with the full list (docs/design/storage-v2.md, "Adding a column to
+  // task"): a column left out, or put there as null, is lost from every task
+  // that ends. A pending task with every option set must keep each of its
+  // values once ended, but for the columns an end writes.
+  it("a task that ends keeps every value of its live row but those its end writes (task_ended carries each column)", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "carried", input: N }));
+    const id = await job.enqueue(
+      { n: 1 },
+      {
+        uniqueKey: "u",
+        concurrencyKey: "k",
+        concurrencyLimit: 2,
+        rateLimitKey: "r",
+        group: "g",
+        priority: 3,
+        delayMs: 60_000,
+        ttlMs: 120_000,
+        timeoutMs: 5_000,
+        heartbeatMs: 4_000,
+        retry: {
+          maxAttempts: 4,
+          initialIntervalMs: 100,
+          maxIntervalMs: 1_000,
+          backoffCoefficient: 3,
+          jitter: 0.5,
+        },
+      },
+    );
+    // What enqueue options do not set: a step job's, a redrive's, a tracer's, a rate-limited queue's.
+    await db().pool.query(
+      `update underway.task
+          set cancel_requested_at = now(), job_id = '2f1c6c1e-5c36-4e52-9d59-3b1b5f0c9a01', step_index = 2,
+              attempt_budget = 7, trace_context = '{"traceparent": "00-x-y-01"}', rate_limited = true
+        where id = $1`,
+      [id],
+    );
+    const { rows } = await db().pool.query<{ live: Record<string, unknown>; ended: Record<string, unknown> }>(
+      `select to_jsonb(t) as live, to_jsonb(e) as ended
+         from underway.task t,
+              lateral underway.task_ended(t, 'succeeded', '{"done": true}', null, t.queue_name, null, now()) e
+        where t.id = $1`,
+      [id],
+    );
+    const { live, ended } = rows[0] ?? assert.fail("no row");
+    assert.deepEqual(Object.keys(ended), Object.keys(live), "task_finished has task's columns, in its order");
+    // What a pending task leaves empty, all of it written by a start or an end.
+    const emptyWhilePending = [
+      "output",
+      "error",
+      "dlq_from",
+      "worker_id",
+      "started_at",
+      "finished_at",
+      "lease_expires_at",
+    ];
+    const unset = Object.keys(live).filter((column) => live[column] === null);
+    assert.deepEqual(
+      unset.filter((column) => !emptyWhilePending.includes(column)),
+      [],
+      "a column this test leaves null proves nothing: set it in the enqueue above",
+    );
+    const writtenByTheEnd = ["state", "output", "finished_at", "lease_expires_at"];
+    const changed = Object.keys(live).filter(
+      (column) =>
+        !writtenByTheEnd.includes(column) && JSON.stringify(ended[column]) !== JSON.stringify(live[column]),
+    );
+    assert.deepEqual(changed, [], "columns whose value task_ended did not carry over");
+    assert.equal(ended["state"], "succeeded");
+    assert.deepEqual(ended["output"], { done: true });
+  });
 });

@@ -168,4 +168,36 @@ describe("prometheus metrics", () => {
     assert.equal(await registry.metrics(), "\n");
     await assert.rejects(prometheusMetrics(underway, { prefix: "bad prefix" }), ConfigError);
   });
+  it("flow control gauges: a rate-limited queue's limit, window and budget in use; a queue's groups; none for plain queues", async () => {
+    const underway = await connect();
+    const metrics = await prometheusMetrics(underway);
+    const limited = underway.job(
+      defineJob({ queue: "pm_rated", input: Input, rateLimit: { limit: 3, periodMs: 60_000 } }),
+    );
+    const grouped = underway.job(defineJob({ queue: "pm_grouped", input: Input }));
+    const plain = underway.job(defineJob({ queue: "pm_plain", input: Input }));
+    try {
+      // Two tasks of key k and five of the queue's own budget: two and three start, the rest wait a minute.
+      await limited.enqueueMany([{ kind: "keyed" }, { kind: "keyed" }], { rateLimitKey: "k" });
+      await limited.enqueueMany(Array.from({ length: 5 }, () => ({ kind: "own" })));
+      for (const group of ["a", "b", "c"]) await grouped.enqueue({ kind: "x" }, { group });
+      await plain.enqueue({ kind: "x" });
+      const result = await limited.drain(async () => null);
+      assert.equal(result.succeeded, 5, "two of k's budget, three of the queue's");
+      const text = await metrics.text();
+      const value = (series: string) => sample(text, series);
+      assert.equal(value('underway_queue_rate_limit_starts{queue="pm_rated"}'), 3);
+      assert.equal(value('underway_queue_rate_limit_period_seconds{queue="pm_rated"}'), 60);
+      assert.equal(value('underway_queue_rate_budget_used{queue="pm_rated"}'), 3);
+      assert.equal(value('underway_queue_rate_budget_active_keys{queue="pm_rated"}'), 1);
+      assert.equal(value('underway_queue_groups{queue="pm_grouped"}'), 3);
+      for (const queue of ["pm_plain", "pm_grouped"])
+        assert.equal(value(`underway_queue_rate_limit_starts{queue="${queue}"}`), undefined, queue);
+      for (const queue of ["pm_plain", "pm_rated"])
+        assert.equal(value(`underway_queue_groups{queue="${queue}"}`), undefined, queue);
+      assert.match(text, /# TYPE underway_queue_rate_budget_used gauge/);
+    } finally {
+      metrics.stop();
+    }
+  });
 });

@@ -176,6 +176,19 @@ describe("rate limits", () => {
     );
   });
 
+  it("holds for drain and runOnce of a definition whose queue never had a worker", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({ queue: "rl_drain_only", input: Input, rateLimit: { limit: 2, periodMs: 60_000 } }),
+    );
+    await job.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    const result = await job.drain(handler, { concurrency: 4 });
+    assert.equal(result.succeeded, 2, "two starts in the minute");
+    assert.equal(await job.runOnce(handler), undefined, "the budget is spent");
+    const states = await tasksOf(underway, "rl_drain_only");
+    assert.equal(states.filter((task) => task.state === "pending" && task.attempt === 0).length, 2);
+  });
+
   it("counts a retry as a start", async () => {
     const underway = await connect();
     const queue = "rate_retry";

@@ -139,6 +139,41 @@ export const gaugeMetrics = {
     help: "When each queue's schedule next fires, Unix time in seconds.",
     labels: ["queue"],
   },
+  rateLimit: {
+    prometheus: "queue_rate_limit_starts",
+    otel: "underway.queue.rate_limit.starts",
+    unit: "{start}",
+    help: "Starts a queue's rate limit allows per window (absent when it has none).",
+    labels: ["queue"],
+  },
+  ratePeriod: {
+    prometheus: "queue_rate_limit_period_seconds",
+    otel: "underway.queue.rate_limit.period",
+    unit: "s",
+    help: "The window of a queue's rate limit, in seconds (absent when it has none).",
+    labels: ["queue"],
+  },
+  rateUsed: {
+    prometheus: "queue_rate_budget_used",
+    otel: "underway.queue.rate_budget.used",
+    unit: "{start}",
+    help: "Starts counted against a rate-limited queue's own budget (tasks without a rateLimitKey) in the window ending now.",
+    labels: ["queue"],
+  },
+  rateKeys: {
+    prometheus: "queue_rate_budget_active_keys",
+    otel: "underway.queue.rate_budget.active_keys",
+    unit: "{key}",
+    help: "Keyed rate budgets (rateLimitKey) of a rate-limited queue with a start in the window ending now.",
+    labels: ["queue"],
+  },
+  groups: {
+    prometheus: "queue_groups",
+    otel: "underway.queue.groups",
+    unit: "{group}",
+    help: "Groups (fair tenants) of a queue with pending or running tasks or a weight set, counted up to 1,000 (absent when it has none).",
+    labels: ["queue"],
+  },
 } as const satisfies Record<string, GaugeMetric>;
 
 /** @internal Key of a gauge. */

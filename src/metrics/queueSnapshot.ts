@@ -1,6 +1,8 @@
 import { messageOf } from "../errors.ts";
 import type { MetricsDeps } from "../client/clientDeps.ts";
+import { maxGroupsListed } from "../ops/groups.ts";
 import { Ops } from "../ops/ops.ts";
+import type { RateLimitInfo } from "../ops/types.ts";
 import type { GaugeMetricKey } from "./metricDefinitions.ts";
 
 /** @internal One gauge value with its labels. */
@@ -36,6 +38,26 @@ export const queueSnapshots = (deps: MetricsDeps): (() => Promise<QueueSnapshot>
       read("workers", () => ops.workers(), []),
       read("schedules", () => ops.schedules({ nextRuns: 1 }), []),
     ]);
+    // Per queue, one after another (a scrape should not take the pool's
+    // connections at once): the rate budgets of the queues that have a
+    // limit, and the groups of each queue (one index probe when it has none).
+    const rates: Array<{ readonly queue: string; readonly info: RateLimitInfo }> = [];
+    const groups: GaugeValue[] = [];
+    for (const { queue, rateLimit } of queues) {
+      if (rateLimit !== null) {
+        const info = await read(`the rate limit of ${queue}`, () => ops.rateLimit(queue), null);
+        if (info !== null) rates.push({ queue, info });
+      }
+      const listed = await read(
+        `the groups of ${queue}`,
+        () => ops.groups(queue, { limit: maxGroupsListed }),
+        [],
+      );
+      if (listed.length > 0) groups.push({ labels: { queue }, value: listed.length });
+    }
+    const limited = rates.flatMap(({ queue, info }) =>
+      info.rateLimit === null ? [] : [{ queue, info, limit: info.rateLimit }],
+    );
     const oldestHeartbeat = new Map<string, number>();
     for (const worker of workers)
       for (const { queue } of worker.queues)
@@ -51,6 +73,11 @@ export const queueSnapshots = (deps: MetricsDeps): (() => Promise<QueueSnapshot>
       nextRun: schedules.flatMap(({ queue, nextRuns }) =>
         nextRuns[0] === undefined ? [] : [{ labels: { queue }, value: nextRuns[0].getTime() / 1000 }],
       ),
+      rateLimit: limited.map(({ queue, limit }) => ({ labels: { queue }, value: limit.limit })),
+      ratePeriod: limited.map(({ queue, limit }) => ({ labels: { queue }, value: limit.periodMs / 1000 })),
+      rateUsed: limited.map(({ queue, info }) => ({ labels: { queue }, value: info.used })),
+      rateKeys: limited.map(({ queue, info }) => ({ labels: { queue }, value: info.activeKeys })),
+      groups,
     };
   };
   let pending: Promise<QueueSnapshot> | undefined;

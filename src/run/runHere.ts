@@ -13,7 +13,13 @@ import {
   type RunOnceOptions,
 } from "../worker/runOnce.ts";
 import { workOptionShape } from "../worker/workOptions.ts";
-import { executeDeps, registerQuietly, type RunTarget, type TaskRunner } from "./taskRunner.ts";
+import {
+  defineRateLimitQuietly,
+  executeDeps,
+  registerQuietly,
+  type RunTarget,
+  type TaskRunner,
+} from "./taskRunner.ts";
 
 // How long close() lets a runOnce/drain handler finish, as a worker's default shutdownGraceMs.
 const runHereGraceMs = 30_000;
@@ -78,6 +84,10 @@ const runHere = async <V, O, A>(
   if (runner.transactional !== undefined)
     checkPoolSize(client.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
   registerQuietly(client, target);
+  // The definition's rate limit holds for runOnce and drain as for a
+  // worker, even where no worker of the queue ever started: recorded before
+  // the first claim (one statement, which writes only when it changed).
+  await defineRateLimitQuietly(client, target);
   const stopClaiming = new AbortController();
   const abort = new AbortController();
   const running = run(deps, {
