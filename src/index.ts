@@ -157,6 +157,7 @@ export type {
   CancelRequestedReason,
   EndedReason,
   GroupStats,
+  MaxPendingInfo,
   RateLimitInfo,
   RateKeyUse,
 } from "./ops/types.ts";

@@ -30,16 +30,13 @@ describe("debounce, throttle and caps", () => {
     return made;
   };
 
-  it("debounce: 50 enqueues of a key in 100 ms run once, with the last input", async () => {
+  it("debounce: a burst of 50 enqueues of a key, one after the other, runs once with the last input", async () => {
     const definition = defineN({ queue: "burst" });
     const [job] = await clients(1, definition);
     const runs: number[] = [];
     const results: EnqueueResult[] = [];
-    const started = Date.now();
     for (let n = 0; n < 50; n++)
       results.push(await job!.enqueueResult({ n }, { uniqueKey: "doc:1", debounceMs: 400 }));
-    const took = Date.now() - started;
-    assert.ok(took < 1_000, `the burst took ${took} ms`);
     assert.deepEqual(
       results.map((result) => result.status),
       ["created", ...Array.from({ length: 49 }, () => "debounced")],
@@ -56,7 +53,7 @@ describe("debounce, throttle and caps", () => {
     assert.equal((await rows("burst")).length, 1);
   });
 
-  it("debounce: 50 concurrent enqueues from several clients make one task, run once with the last committed input", async () => {
+  it("debounce: 50 enqueues in 100 ms from several clients at once make one task, run once with the last committed input", async () => {
     const definition = defineN({ queue: "burst_many" });
     const jobs = await clients(3, definition);
     const results = await Promise.all(
@@ -253,6 +250,36 @@ describe("debounce, throttle and caps", () => {
     await eventually(async () => (await rows("capped_room")).every((row) => row.state === "succeeded"));
     await job!.enqueue({ n: 3 });
     await worker.stop();
+  });
+
+  it("maxPending: an operator's cap wins over the definition's in every client until cleared", async () => {
+    const underway = await connect();
+    const job = underway.job(defineN({ queue: "capped_ops", maxPending: 1 }));
+    const other = (await connect()).job(defineN({ queue: "capped_ops", maxPending: 1 }));
+    await job.enqueue({ n: 1 });
+    await assert.rejects(other.enqueue({ n: 2 }), QueueFullError);
+    const set = await underway.ops.setMaxPending("capped_ops", 3);
+    assert.deepEqual([set.source, set.maxPending], ["operator", 3]);
+    await other.enqueueMany([{ n: 2 }, { n: 3 }]);
+    await assert.rejects(
+      job.enqueue({ n: 4 }),
+      (error: unknown) => error instanceof QueueFullError && error.cap === 3,
+    );
+    await underway.ops.setMaxPending("capped_ops", null);
+    await job.enqueue({ n: 4 });
+    const cleared = await underway.ops.clearMaxPending("capped_ops");
+    assert.deepEqual([cleared.source, cleared.maxPending, cleared.setAt], ["definition", null, null]);
+    await assert.rejects(
+      job.enqueue({ n: 5 }),
+      (error: unknown) => error instanceof QueueFullError && error.cap === 1,
+    );
+    assert.equal((await rows("capped_ops")).length, 4);
+    for (const bad of [-1, 1.5, Number.NaN, "3"])
+      await assert.rejects(
+        underway.ops.setMaxPending("capped_ops", bad as never),
+        /setMaxPending: maxPending must be/,
+      );
+    assert.deepEqual((await underway.ops.maxPending("capped_ops")).source, "definition");
   });
 
   it("rejects option typos and bad values, naming the option", async () => {

@@ -11,6 +11,7 @@ select x.id::text, x.queue_name as queue, x.state, x.attempt, x.max_attempts as 
        x.concurrency_key as "concurrencyKey", x.concurrency_limit as "concurrencyLimit",
        x.worker_id as "workerId", x.lease_expires_at as "leaseExpiresAt",
        x.cancel_requested_at as "cancelRequestedAt", left(x.error, 200) as error, now() as now,
+       x.debounce_key as "debounceKey",
        q.paused_at as "pausedAt",
        case when x.state = 'pending' and x.concurrency_key is not null then
          array(select r.id::text from {{schema}}.task r

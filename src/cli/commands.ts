@@ -2,6 +2,7 @@ import type { Command } from "./command.ts";
 import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
 import { groupsCommand, groupWeightCommand } from "./commands/groups.ts";
+import { queuesMaxPendingCommand } from "./commands/maxPending.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
@@ -15,6 +16,7 @@ export const commands: ReadonlyArray<Command> = [
   migrateCommand,
   queuesCommand,
   queuesRateLimitCommand,
+  queuesMaxPendingCommand,
   tasksListCommand,
   tasksShowCommand,
   tasksWhyCommand,

@@ -61,6 +61,8 @@ export const queryNames = [
   "tasksEnqueueDebounced",
   "tasksDebounceLock",
   "queuesCheckPending",
+  "queuesSetMaxPending",
+  "queuesGetMaxPending",
   "tasksEnqueueUniform",
   "tasksFail",
   "tasksFindUnique",

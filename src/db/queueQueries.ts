@@ -126,3 +126,20 @@ export const queuesCheckPending = defineQuery<
 >("queuesCheckPending", ["queue", "definedCap", "adding"]).map(
   (rows): PendingCheckRow => rows[0] ?? { cap: null, pending: null },
 );
+
+/** An operator's cap setting as stored: `setAt` null when none is (the definition's applies). */
+export interface MaxPendingRow {
+  readonly maxPending: number | null;
+  readonly setAt: Date | null;
+}
+
+/** Stores (`set`, `off`) or clears (`definition`) an operator's cap on a queue's pending tasks. */
+export const queuesSetMaxPending = defineQuery<
+  { readonly queue: string; readonly mode: "set" | "off" | "definition"; readonly cap: number | null },
+  MaxPendingRow
+>("queuesSetMaxPending", ["queue", "mode", "cap"]).map((rows) => rows[0]);
+
+/** A queue's stored cap setting; undefined for a queue never recorded. */
+export const queuesGetMaxPending = defineQuery<{ readonly queue: string }, MaxPendingRow>("queuesGetMaxPending", [
+  "queue",
+]).map((rows) => rows[0]);
