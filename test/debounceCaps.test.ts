@@ -58,7 +58,8 @@ describe("debounce, throttle and caps", () => {
     const jobs = await clients(3, definition);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, n) =>
-        sleep(n * 2).then(() =>
+        // Half at once, the rest 4 ms apart: the burst is over in 100 ms.
+        sleep(n < 25 ? 0 : (n - 25) * 4).then(() =>
           jobs[n % jobs.length]!.enqueueResult({ n }, { uniqueKey: "doc:2", debounceMs: 300 }),
         ),
       ),
