@@ -163,6 +163,7 @@ export class ConfigError extends UnderwayError {
 export class QueueFullError extends UnderwayError {
   /** Always `"QueueFullError"`. */
   override readonly name = "QueueFullError";
+  /** Made by enqueue when the cap check fails; its fields are what the message says. */
   constructor(
     /** The queue. */
     readonly queue: string,
