@@ -160,7 +160,13 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
   const dlq = config.dlq === undefined ? null : checkQueueName(config.dlq);
   if (dlq === queue) throw new ConfigError(`queue ${queue} cannot be its own dead-letter queue`);
   // Validated now, so a bad option fails where it is written, not at the first enqueue.
-  resolveTaskOptions(config.options);
+  const resolved = resolveTaskOptions(config.options);
+  // A run's later steps are written by the completion of the step before,
+  // which knows no window and no debounce: refused here rather than there.
+  if (kind === "steps" && (resolved.uniqueForMs !== null || resolved.debounceMs !== null))
+    throw new ConfigError(
+      "defineStepJob: options.uniqueForMs and options.debounceMs apply to tasks, not to multi-step job runs",
+    );
   const rateLimit =
     config.rateLimit === undefined || config.rateLimit === null
       ? null

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { ConfigError, defineJob, QueueFullError, type EnqueueResult, type Job } from "../src/index.ts";
+import {
+  ConfigError,
+  defineJob,
+  defineStepJob,
+  QueueFullError,
+  type EnqueueResult,
+  type Job,
+} from "../src/index.ts";
 import { allMigrations } from "../src/migrate.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
@@ -297,6 +304,10 @@ describe("debounce, throttle and caps", () => {
         /debounceMs needs a uniqueKey/,
       ],
     ];
+    bad.push([
+      () => defineStepJob({ queue: "q", input: N, options: { uniqueKey: "k", debounceMs: 100 } }),
+      /defineStepJob: options.uniqueForMs and options.debounceMs apply to tasks, not to multi-step job runs/,
+    ]);
     for (const [make, message] of bad)
       assert.throws(make, (error: unknown) => error instanceof ConfigError && message.test(error.message));
     const rejected: Array<[Record<string, unknown>, RegExp]> = [
