@@ -27,6 +27,7 @@ import {
   sweepExpired,
   unschedule,
 } from "../src/index.ts";
+import { enqueuedTasks, expectEnqueued, perform } from "../src/testing/index.ts";
 import { rejectsConfig, throwsConfig, typo } from "./support/configErrors.ts";
 import { useDatabase } from "./support/harness.ts";
 
@@ -316,5 +317,38 @@ describe("misspelt and mistyped options", () => {
     );
     const { rowCount } = await db().pool.query("select 1 from pg_namespace where nspname = 'typo_migrate'");
     assert.equal(rowCount, 0);
+  });
+  it("perform, enqueuedTasks and expectEnqueued (underway/testing): no handler runs, nothing is read", async () => {
+    const underway = await connect();
+    const kit = defineJob({ queue: "typo_kit", input: Input });
+    let ran = 0;
+    const handler = async () => {
+      ran += 1;
+      return null;
+    };
+    await rejectsConfig(
+      () => perform(kit, handler, { n: 1 }, { atempt: 2 } as never),
+      typo("atempt", "attempt"),
+    );
+    await rejectsConfig(
+      () => perform(kit, handler, { n: 1 }, { taskOptions: { timeOutMs: 5 } } as never),
+      typo("taskOptions.timeOutMs", "taskOptions.timeoutMs"),
+    );
+    await rejectsConfig(
+      () => perform(kit, handler, { n: 1 }, { attempt: 1.5 }),
+      /attempt must be an integer/,
+    );
+    await rejectsConfig(() => perform(kit, handler, { n: 1 }, { signal: "abort" } as never), /signal/);
+    await rejectsConfig(() => perform(kit, handler, { n: 1 }, { tx: {} } as never), /tx/);
+    assert.equal(ran, 0);
+    await rejectsConfig(() => enqueuedTasks(underway, kit, { limt: 5 } as never), typo("limt", "limit"));
+    await rejectsConfig(
+      () => expectEnqueued(underway, kit, {}, { cuont: 1 } as never),
+      typo("cuont", "count"),
+    );
+    await rejectsConfig(
+      () => expectEnqueued(underway, kit, {}, { count: "1" } as never),
+      /count must be an integer/,
+    );
   });
 });

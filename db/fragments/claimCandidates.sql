@@ -4,21 +4,27 @@
 -- so concurrent claims never wait on each other; keys at their limit left
 -- out (keyHasRoom), and so are tasks whose rate key's budget is spent
 -- (rateKeyHasRoom); a paused queue, or one whose own rate budget is spent
--- with no keyed task to try, yields nothing (claimMode, which each row
--- carries for claimUpdate). `ranked` numbers each candidate within its key
--- (rank) and within the batch (batch_rank).
+-- with no keyed task to try, yields nothing (claimMode, computed once in
+-- `mode`, which each row carries for claimUpdate). `ranked` numbers each
+-- candidate within its key (rank) and within the batch (batch_rank).
 -- While the queue has grouped pending tasks, the groups' turns (claimGroups)
 -- choose the tasks, and `plain` yields nothing once they took any (the
 -- tasks without a group are one of the groups then). Grouped tasks skip the
 -- rate hints; the exact rate check (trigger task_rate_admit) holds for them
 -- as for any task.
 {{> claimGroups}},
+-- The queue's claim mode, computed once and read twice (a CTE referenced
+-- twice is materialized): written inline at both places it was one call of
+-- queue_claim_mode each.
+mode as (
+  select {{> claimMode}} as claim_mode
+),
 plain as (
   select id, concurrency_key, concurrency_limit, priority, run_at, null::bigint as turn
     from {{schema}}.task t
    where {{> commitAsync}}
      and queue_name = :queue and state = 'pending' and group_key is null and run_at <= now()
-     and {{> claimMode}} < 2
+     and (select m.claim_mode from mode m) < 2
      and not exists (select from grouped)
      and (concurrency_key is null or {{> keyHasRoom}})
      and {{> rateKeyHasRoom}}
@@ -30,7 +36,7 @@ plain as (
   union all
   select * from grouped
 ), ranked as (
-  select id, concurrency_key, concurrency_limit, {{> claimMode}} as claim_mode,
+  select id, concurrency_key, concurrency_limit, (select m.claim_mode from mode m) as claim_mode,
          row_number() over (partition by concurrency_key order by turn, priority desc, run_at, id) as rank,
          row_number() over (order by turn, priority desc, run_at, id) as batch_rank
     from locked

@@ -70,6 +70,7 @@ export const queryNames = [
   "tasksGetLatestOfJob",
   "tasksGetMany",
   "tasksHeartbeat",
+  "tasksListPending",
   "tasksLockJob",
   "tasksNextDue",
   "tasksReap",

@@ -47,6 +47,24 @@ export const tasksCancel = defineQuery<
   }),
 );
 
+/** A pending task with its input as stored: what underway/testing's enqueuedTasks reads. */
+export interface PendingTaskRow {
+  readonly id: string;
+  readonly input: unknown;
+  readonly runAt: Date;
+  readonly priority: number;
+  readonly concurrencyKey: string | null;
+  readonly group: string | null;
+  readonly jobId: string | null;
+  readonly stepIndex: number | null;
+}
+
+/** A queue's pending tasks, oldest first, at most `limit`. */
+export const tasksListPending = defineQuery<
+  { readonly queue: string; readonly limit: number },
+  PendingTaskRow
+>("tasksListPending", ["queue", "limit"]);
+
 /** Locks a job against step completions until the transaction ends. */
 export const tasksLockJob = defineQuery<{ readonly jobId: string }>("tasksLockJob", ["jobId"]).map(nothing);
 

@@ -114,7 +114,7 @@ contents() {
   files=$(tar -tzf "$tarball")
   local must=(package/LICENSE package/README.md package/package.json package/dist/src/index.js
     package/dist/src/index.d.ts package/dist/src/cli/main.js package/db/migrations/0001_init.sql
-    package/db/queries/tasksClaim.sql)
+    package/db/queries/tasksClaim.sql package/dist/src/testing/index.js package/dist/src/testing/index.d.ts)
   for file in "${must[@]}"; do
     grep -qx "$file" <<<"$files" || { echo "missing: $file"; return 1; }
   done
@@ -218,6 +218,8 @@ require_works() {
   stderr=$("$node" -e '
     const underway = require("underway");
     if (typeof underway.Underway?.connect !== "function") throw new Error("require(\"underway\") has no Underway.connect");
+    // The testing kit is a subpath export of its own (package.json "exports").
+    if (typeof require("underway/testing").perform !== "function") throw new Error("require(\"underway/testing\") has no perform");
   ' 2>&1 >/dev/null) || { echo "$stderr"; return 1; }
   if [ -n "$stderr" ]; then
     echo "stderr: $stderr"
@@ -288,7 +290,7 @@ for node in "${nodes[@]}"; do
   db="underway_consumer_$$_${RANDOM}_$index"
   create_database "$db" || continue
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
-  check "node $version: require(\"underway\")" require_works "$node"
+  check "node $version: require(\"underway\") and require(\"underway/testing\")" require_works "$node"
   check "node $version: npx underway --help, migrate --dry-run, migrate, pause" cli_works "$node" "$(database_url "$db")"
   # The quick start's queue is app.js's `email`, with another input: a database of its own.
   create_database "${db}_quick" || continue

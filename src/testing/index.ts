@@ -1,0 +1,27 @@
+/**
+ * `underway/testing`: test your handlers and steps without a database
+ * ({@link perform}), and assert what your code enqueued against a real one
+ * ({@link expectEnqueued}, {@link enqueuedTasks}). See docs/testing-your-jobs.md.
+ *
+ * @module underway/testing
+ */
+export {
+  perform,
+  type PerformOptions,
+  type Performed,
+  type PerformFailed,
+  type PerformCancelled,
+  type PerformedRun,
+  type PerformedRunBase,
+  type PerformedStep,
+} from "./perform.ts";
+export { NoDatabaseError } from "./offlineAttempt.ts";
+export {
+  enqueuedTasks,
+  expectEnqueued,
+  type EnqueuedTask,
+  type EnqueuedOptions,
+  type ExpectEnqueuedOptions,
+  type EnqueuedMatch,
+} from "./enqueued.ts";
+export { matchesInput, type InputMatch } from "./inputMatch.ts";
