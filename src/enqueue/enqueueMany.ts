@@ -117,7 +117,14 @@ const insertMany = async <V>(
   // Inserts some inputs (by index) and gives their rows and unique keys, in input order.
   const insertRows = async (some: ReadonlyArray<number>) =>
     shared === undefined
-      ? insertChunk(deps, queue, db, pickColumns(all, some), trace)
+      ? insertChunk(
+          deps,
+          queue,
+          db,
+          // A batch of one chunk, first round: every row, as computed (no copy).
+          some.length === all.inputs.length ? all : pickColumns(all, some),
+          trace,
+        )
       : ([
           await orThrow(
             store.tasksEnqueueUniform(db, {
