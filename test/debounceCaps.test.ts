@@ -9,6 +9,7 @@ import {
   type EnqueueResult,
   type Job,
 } from "../src/index.ts";
+import { runCli } from "../src/cli/runCli.ts";
 import { allMigrations } from "../src/migrate.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
@@ -288,6 +289,45 @@ describe("debounce, throttle and caps", () => {
         /setMaxPending: maxPending must be/,
       );
     assert.deepEqual((await underway.ops.maxPending("capped_ops")).source, "definition");
+  });
+
+  it("underway queues max-pending shows, sets, lifts and clears an operator's cap; bad flags are usage errors", async () => {
+    const cli = async (...args: string[]) => {
+      let out = "";
+      let err = "";
+      const code = await runCli(
+        ["queues", "max-pending", ...args],
+        { out: (text) => (out += text), err: (text) => (err += text) },
+        { DATABASE_URL: db().url },
+      );
+      return { code, out, err };
+    };
+    const job = (await connect()).job(defineN({ queue: "capped_cli", maxPending: 5 }));
+    const set = await cli("capped_cli", "--set", "1");
+    assert.equal(set.code, 0, set.err);
+    assert.match(set.out, /cap: +1 pending: an operator's setting/);
+    await job.enqueue({ n: 1 });
+    await assert.rejects(job.enqueue({ n: 2 }), QueueFullError);
+    assert.equal((await cli("capped_cli", "--off")).code, 0);
+    await job.enqueue({ n: 2 });
+    const json = await cli("capped_cli", "--clear", "--json");
+    assert.equal(json.code, 0, json.err);
+    assert.deepEqual(JSON.parse(json.out), {
+      queue: "capped_cli",
+      source: "definition",
+      maxPending: null,
+      setAt: null,
+    });
+    assert.match((await cli("capped_cli")).out, /the definition's maxPending/);
+    for (const [args, message] of [
+      [["capped_cli", "--set", "-1"], /--set/],
+      [["capped_cli", "--set", "2", "--off"], /one of them/],
+      [[], /name the queue/],
+    ] as const) {
+      const refused = await cli(...args);
+      assert.equal(refused.code, 2, refused.err);
+      assert.match(refused.err, message);
+    }
   });
 
   it("rejects option typos and bad values, naming the option", async () => {
