@@ -110,6 +110,18 @@ describe("debounce, throttle and caps", () => {
     assert.deepEqual(runs, [1, 2]);
   });
 
+  it("explain: a debounced task not yet due names its key, whose enqueues push its start back", async () => {
+    const underway = await connect();
+    const job = underway.job(defineN({ queue: "debounce_why" }));
+    const { id } = await job.enqueueResult({ n: 1 }, { uniqueKey: "doc:9", debounceMs: 60_000 });
+    await job.enqueueResult({ n: 2 }, { uniqueKey: "doc:9", debounceMs: 60_000 });
+    const why = await underway.ops.explain(id);
+    const delayed = why?.reasons.find((reason) => reason.kind === "delayed");
+    assert.ok(delayed !== undefined && delayed.kind === "delayed", JSON.stringify(why));
+    assert.equal(delayed.debounceKey, "doc:9");
+    assert.match(why?.summary ?? "", /debounced: each enqueue of key "doc:9" pushes its start back/);
+  });
+
   it("throttle: one task per window, however often the key is enqueued", async () => {
     const [job] = await clients(1, defineN({ queue: "throttle" }));
     const runs: number[] = [];
