@@ -160,4 +160,10 @@ export type {
   MaxPendingInfo,
   RateLimitInfo,
   RateKeyUse,
+  CheckedDefinition,
+  CheckInputsOptions,
+  InputCheck,
+  InputFailure,
+  RateSpentReason,
+  GroupTurnReason,
 } from "./ops/types.ts";

@@ -141,4 +141,121 @@ describe("ops.explain", () => {
     assert.equal(await ops.explain("999999999"), undefined);
     await assert.rejects(ops.explain("1; drop table task"), ValidationError);
   });
+
+  it("names a spent rate budget, a key's or the queue's own, and when it frees, as the rate limit's own view has it", async () => {
+    const underway = await connect();
+    const ops = underway.ops;
+    const job = underway.job(
+      defineJob({
+        queue: "why_rate",
+        input: t.type({ token: t.union([t.string, t.null]), n: t.number }),
+        optionsFor: ({ token }) => (token === null ? {} : { rateLimitKey: token }),
+      }),
+    );
+    const keyed = await job.enqueueMany([1, 2, 3].map((n) => ({ token: "tok-9", n })));
+    const own = await job.enqueueMany([1, 2, 3].map((n) => ({ token: null, n })));
+    // Before any start: no budget is spent.
+    assert.ok(!kinds((await ops.explain(keyed[2] ?? ""))?.reasons ?? []).includes("rateSpent"));
+    await ops.setRateLimit("why_rate", { limit: 2, periodMs: 60_000 });
+    const drained = await job.drain(async () => null);
+    assert.equal(drained.ran, 4, "two starts per budget, then each is spent");
+
+    const info = await ops.rateLimit("why_rate");
+    for (const [id, key] of [
+      [keyed[2], "tok-9"],
+      [own[2], null],
+    ] as const) {
+      const why = await ops.explain(id ?? "");
+      assert.ok(why !== undefined);
+      assert.deepEqual(kinds(why.reasons), ["rateSpent", "noWorker"]);
+      const spent = why.reasons[0];
+      assert.ok(spent?.kind === "rateSpent");
+      assert.deepEqual([spent.key, spent.limit, spent.periodMs, spent.used], [key, 2, 60_000, 2]);
+      const frees = key === null ? info.nextStartAt : info.keys.find((use) => use.key === key)?.nextStartAt;
+      assert.equal(spent.until.getTime(), frees?.getTime(), "the time the rate limit's view gives");
+      assert.ok(spent.until.getTime() - why.at.getTime() > 50_000);
+      assert.match(
+        spent.message,
+        key === null
+          ? /^rate budget of queue why_rate spent until \S+ \(in \d+ s\): 2 of 2 start\(s\) in the last 1m$/
+          : /^rate budget of key "tok-9" spent until /,
+      );
+      assert.equal(why.summary, spent.message);
+    }
+
+    // The dashboard's task page lists it as it lists every reason.
+    const dashboard = await serveDashboard(underway);
+    try {
+      const page = await (await fetch(`http://127.0.0.1:${dashboard.port}/tasks/${keyed[2]}`)).text();
+      assert.match(
+        page,
+        /<li data-kind="rateSpent"><strong>rateSpent<\/strong>: rate budget of key (&quot;|")tok-9/,
+      );
+    } finally {
+      await dashboard.close();
+    }
+
+    // A looser limit frees it at once: no longer a reason.
+    await ops.setRateLimit("why_rate", { limit: 10, periodMs: 60_000 });
+    assert.deepEqual(kinds((await ops.explain(keyed[2] ?? ""))?.reasons ?? []), ["noWorker"]);
+  });
+
+  it("names a group waiting its turn: the groups with pending tasks before it in the rotation, and its weight", async () => {
+    const underway = await connect();
+    const ops = underway.ops;
+    const job = underway.job(
+      defineJob({
+        queue: "why_fair",
+        input: t.type({ tenant: t.string, n: t.number }),
+        optionsFor: ({ tenant }) => (tenant === "" ? {} : { group: tenant }),
+      }),
+    );
+    /** [groups ahead, weight] of a task's groupTurn reason; [0, 0] when it has none. */
+    const turnOf = async (id: string | undefined) => {
+      const why = await ops.explain(id ?? "");
+      const turn = why?.reasons.find((reason) => reason.kind === "groupTurn");
+      return turn?.kind === "groupTurn" ? [turn.groupsAhead, turn.weight] : [0, 0];
+    };
+    const [a1, b1, b2, c1, c2, d1] = await job.enqueueMany([
+      { tenant: "a", n: 1 },
+      { tenant: "b", n: 1 },
+      { tenant: "b", n: 2 },
+      { tenant: "c", n: 1 },
+      { tenant: "c", n: 2 },
+      { tenant: "d", n: 1 },
+    ]);
+    await ops.setGroupWeight("why_fair", "b", 2);
+    // No turn taken yet: groups go by key.
+    assert.deepEqual(await turnOf(d1), [3, 1]);
+    assert.deepEqual(await turnOf(b1), [1, 2]);
+    assert.deepEqual(await turnOf(a1), [0, 0]);
+    // Its own group's tasks ahead are the queued reason, named by the group.
+    const second = await ops.explain(c2 ?? "");
+    const queued = second?.reasons.find((reason) => reason.kind === "queued");
+    assert.ok(queued?.kind === "queued" && queued.ahead === 1);
+    assert.match(queued.message, /1 due task\(s\) of group "c" are claimed before it/);
+    const turn = second?.reasons.find((reason) => reason.kind === "groupTurn");
+    assert.match(
+      turn?.message ?? "",
+      /^group "c" is waiting its turn: 2 group\(s\) with pending tasks take theirs first; it takes 1 task\(s\) a turn/,
+    );
+
+    // Tasks without a group are one more group, first in key order.
+    const plain = await job.enqueue({ tenant: "", n: 0 });
+    assert.deepEqual(await turnOf(a1), [1, 1]);
+    assert.deepEqual(await turnOf(d1), [4, 1]);
+
+    // One task a claim: the rotation moves on, and those after the last turn go first.
+    await job.runOnce(async () => null); // the tasks without a group
+    assert.equal((await ops.task(plain))?.state, "succeeded");
+    assert.deepEqual(await turnOf(d1), [3, 1]);
+    await job.runOnce(async () => null); // a
+    assert.deepEqual(await turnOf(d1), [2, 1]);
+    await job.runOnce(async () => null); // b, the first of its turn of two
+    assert.equal((await ops.task(b1 ?? ""))?.state, "succeeded");
+    // b's turn is unfinished: it goes on first, so b has no group ahead and c has b.
+    assert.deepEqual(await turnOf(b2), [0, 0]);
+    assert.deepEqual(await turnOf(c1), [1, 1]);
+    assert.deepEqual(await turnOf(d1), [2, 1]);
+  });
 });

@@ -31,6 +31,14 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
   keyHolders: null,
   keyLeaseExpiresAt: null,
   ahead: 0,
+  rateKey: null,
+  rateLimit: null,
+  ratePeriodMs: null,
+  rateFreeAt: null,
+  rateUsed: null,
+  group: null,
+  groupWeight: null,
+  groupsAhead: null,
   liveWorkers: 1,
   lastWorkerSeenAt: now,
   perSecond: 0,
@@ -105,5 +113,70 @@ describe("ops.explain's reasoning", () => {
       ended.reasons.map((r) => r.kind),
       ["ended"],
     );
+  });
+
+  it("a spent rate budget holds it until it frees, named by its key or its queue, and ends by itself", () => {
+    const spent = { rateLimit: 10, ratePeriodMs: 60_000, rateUsed: 10, rateFreeAt: later(12_000) };
+    const keyed = explanationOf(facts({ ...spent, rateKey: "token-9" }));
+    const reason = keyed.reasons[0];
+    assert.ok(reason?.kind === "rateSpent");
+    assert.deepEqual(
+      [reason.key, reason.limit, reason.periodMs, reason.used, reason.until],
+      ["token-9", 10, 60_000, 10, later(12_000)],
+    );
+    assert.equal(
+      reason.message,
+      `rate budget of key "token-9" spent until ${later(12_000).toISOString()} (in 12 s): 10 of 10 start(s) in the last 1m`,
+    );
+    assert.equal(keyed.runnable, false);
+    assert.deepEqual(keyed.estimatedStartAt, later(12_000));
+    assert.equal(keyed.summary, reason.message);
+    const own = explanationOf(facts(spent));
+    assert.match(own.summary, /^rate budget of queue q spent until /);
+    // A budget with room (free in the past, or never used) is no reason.
+    assert.equal(explanationOf(facts({ ...spent, rateFreeAt: later(-1) })).reasons.length, 0);
+    assert.equal(explanationOf(facts({ ...spent, rateFreeAt: null })).reasons.length, 0);
+    // Freed before the task falls due: the delay is the only reason.
+    const delayed = explanationOf(facts({ ...spent, runAt: later(30_000) }));
+    assert.deepEqual(
+      delayed.reasons.map((r) => r.kind),
+      ["delayed"],
+    );
+    // Still spent when it falls due: both, and the later end is the estimate.
+    const both = explanationOf(facts({ ...spent, rateFreeAt: later(90_000), runAt: later(30_000) }));
+    assert.deepEqual(
+      both.reasons.map((r) => r.kind),
+      ["delayed", "rateSpent"],
+    );
+    assert.deepEqual(both.estimatedStartAt, later(90_000));
+  });
+
+  it("a grouped task waits its group's turn: the groups ahead and its weight, runnable, estimated at the queue's pace", () => {
+    const grouped = { group: "acme", groupWeight: 3, groupsAhead: 4, ahead: 2, perSecond: 2 };
+    const why = explanationOf(facts(grouped));
+    assert.deepEqual(
+      why.reasons.map((r) => r.kind),
+      ["groupTurn", "queued"],
+    );
+    const turn = why.reasons[0];
+    assert.ok(turn?.kind === "groupTurn");
+    assert.deepEqual(
+      [turn.group, turn.groupsAhead, turn.groupsAheadAtLeast, turn.weight],
+      ["acme", 4, false, 3],
+    );
+    assert.equal(
+      turn.message,
+      'group "acme" is waiting its turn: 4 group(s) with pending tasks take theirs first; it takes 3 task(s) a turn (its weight)',
+    );
+    assert.match(why.reasons[1]?.message ?? "", /^2 due task\(s\) of group "acme" are claimed before it/);
+    assert.equal(why.runnable, true);
+    assert.deepEqual(why.estimatedStartAt, later(2_000));
+    // Its group's turn next: no reason; past the bound: "at least", no estimate.
+    assert.equal(explanationOf(facts({ ...grouped, groupsAhead: 0, ahead: 0 })).reasons.length, 0);
+    const many = explanationOf(facts({ ...grouped, groupsAhead: explainAheadBound + 1 }));
+    const bounded = many.reasons[0];
+    assert.ok(bounded?.kind === "groupTurn" && bounded.groupsAheadAtLeast);
+    assert.equal(bounded.groupsAhead, explainAheadBound);
+    assert.equal(many.estimatedStartAt, null);
   });
 });

@@ -29,6 +29,8 @@ export type Placement = Lane | { readonly lane: Lane; readonly alone: string };
 export const lanes: Readonly<Record<string, Placement>> = {
   "attemptPipeline.test.ts": "db",
   "attempts.test.ts": "db",
+  "checkCli.test.ts": "system",
+  "checkInputs.test.ts": "db",
   "cli.test.ts": "system",
   "cliHostile.test.ts": "system",
   "cliOps.test.ts": "system",

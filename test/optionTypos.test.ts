@@ -302,7 +302,7 @@ describe("misspelt and mistyped options", () => {
     );
   });
 
-  it("migrate, pendingMigrations, prometheusMetrics and openTelemetry", async () => {
+  it("migrate, pendingMigrations, prometheusMetrics, openTelemetry and ops.checkInputs", async () => {
     const underway = await connect();
     await rejectsConfig(
       () => migrate(db().pool, { shema: "typo_migrate" } as never),
@@ -315,6 +315,11 @@ describe("misspelt and mistyped options", () => {
       () => underway.ops.delete({ queue: "typo_misc" }, { dryrun: true } as never),
       typo("dryrun", "dryRun"),
     );
+    await rejectsConfig(
+      () => underway.ops.checkInputs([], { maxFailure: 3 } as never),
+      typo("maxFailure", "maxFailures"),
+    );
+    await rejectsConfig(() => underway.ops.checkInputs([], { pageBytes: 0 }), /pageBytes/);
     const { rowCount } = await db().pool.query("select 1 from pg_namespace where nspname = 'typo_migrate'");
     assert.equal(rowCount, 0);
   });

@@ -7,7 +7,7 @@ export const exitCode = {
   ok: 0,
   error: 1,
   usage: 2,
-  /** A dry run found something it would change. */
+  /** A dry run found something it would change; `check` found tasks whose input would fail to decode. */
   wouldChange: 3,
 } as const;
 

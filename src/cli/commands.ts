@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { checkCommand } from "./commands/check.ts";
 import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
 import { groupsCommand, groupWeightCommand } from "./commands/groups.ts";
@@ -30,5 +31,6 @@ export const commands: ReadonlyArray<Command> = [
   groupWeightCommand,
   schedulesCommand,
   workersCommand,
+  checkCommand,
   dashboardCommand,
 ];

@@ -200,6 +200,21 @@ export interface ExplainRow
   readonly keyHolders: ReadonlyArray<string> | null;
   readonly keyLeaseExpiresAt: Date | null;
   readonly ahead: number | null;
+  /** Its rateLimitKey (null: the queue's own budget). */
+  readonly rateKey: string | null;
+  /** The queue's rate limit in force, if any. */
+  readonly rateLimit: number | null;
+  readonly ratePeriodMs: number | null;
+  /** When its budget's limit-th most recent start leaves the window (past or null: it has room), for a pending task. */
+  readonly rateFreeAt: Date | null;
+  /** Starts of its budget in the window now, for a pending task of a rate-limited queue. */
+  readonly rateUsed: number | null;
+  /** Its group, if any. */
+  readonly group: string | null;
+  /** Its group's weight (1 unless set), for a grouped task. */
+  readonly groupWeight: number | null;
+  /** Groups with pending tasks whose turn comes before its group's, bounded at `bound + 1`; for a due grouped pending task. */
+  readonly groupsAhead: number | null;
   readonly liveWorkers: number;
   readonly lastWorkerSeenAt: Date | null;
   readonly perSecond: number;
@@ -210,3 +225,22 @@ export const opsTaskExplain = defineQuery<
   { readonly id: string; readonly liveSeconds: number; readonly bound: number },
   ExplainRow
 >("opsTaskExplain", ["bound", "liveSeconds", "id"]).map((rows) => rows[0]);
+
+/** A task's stored input, for a deploy check (db/queries/opsTasksInputs.sql). */
+export interface InputRow {
+  readonly id: string;
+  readonly state: "pending" | "in_progress";
+  readonly stepIndex: number | null;
+  readonly input: unknown;
+}
+
+/** One page of a queue's pending and running tasks, with their inputs, by id after `after`; at most `limit` rows and about `bytes` of input. */
+export const opsTasksInputs = defineQuery<
+  {
+    readonly queue: string;
+    readonly after: string;
+    readonly limit: number;
+    readonly bytes: number;
+  },
+  InputRow
+>("opsTasksInputs", ["queue", "after", "limit", "bytes"]);

@@ -20,6 +20,7 @@ export const queryNames = [
   "opsTasksCount",
   "opsTasksDelete",
   "opsTasksIndexed",
+  "opsTasksInputs",
   "opsTasksPairBranch",
   "opsTasksPlain",
   "opsTasksRetry",

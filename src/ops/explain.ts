@@ -3,6 +3,7 @@ import { orThrow } from "../errors.ts";
 import type { Db } from "../client/clientDeps.ts";
 import type { ExplainRow } from "../db/opsQueries.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
+import { formatPeriod } from "./ratePeriod.ts";
 import type { TaskExplanation, WaitReason } from "./types.ts";
 
 /** Tasks ahead are counted up to this many: past it the count says "at least". */
@@ -125,6 +126,27 @@ const reasonsOf = (
       },
       until: null,
     });
+  // Spent only if it still is when the task falls due: a budget freed by then does not hold it back.
+  if (
+    row.rateLimit !== null &&
+    row.ratePeriodMs !== null &&
+    row.rateFreeAt !== null &&
+    row.rateFreeAt.getTime() > Math.max(now.getTime(), row.runAt.getTime())
+  ) {
+    const budget = row.rateKey === null ? `of queue ${row.queue}` : `of key "${row.rateKey}"`;
+    found.push({
+      reason: {
+        kind: "rateSpent",
+        key: row.rateKey,
+        limit: row.rateLimit,
+        periodMs: row.ratePeriodMs,
+        used: row.rateUsed ?? row.rateLimit,
+        until: row.rateFreeAt,
+        message: `rate budget ${budget} spent until ${iso(row.rateFreeAt)} (${span(row.rateFreeAt, now)}): ${row.rateUsed ?? row.rateLimit} of ${row.rateLimit} start(s) in the last ${formatPeriod(row.ratePeriodMs)}`,
+      },
+      until: row.rateFreeAt,
+    });
+  }
   if (row.liveWorkers === 0)
     found.push({
       reason: {
@@ -137,6 +159,24 @@ const reasonsOf = (
       },
       until: null,
     });
+  const groupsAhead = row.groupsAhead ?? 0;
+  if (row.group !== null && groupsAhead > 0) {
+    const atLeast = groupsAhead > explainAheadBound;
+    const count = atLeast ? explainAheadBound : groupsAhead;
+    const weight = row.groupWeight ?? 1;
+    found.push({
+      reason: {
+        kind: "groupTurn",
+        group: row.group,
+        groupsAhead: count,
+        groupsAheadAtLeast: atLeast,
+        weight,
+        message: `group "${row.group}" is waiting its turn: ${atLeast ? "at least " : ""}${count} group(s) with pending tasks take theirs first; it takes ${weight} task(s) a turn (its weight)`,
+      },
+      // Each group ahead takes at least one task, at the queue's recent pace.
+      until: row.perSecond > 0 && !atLeast ? new Date(now.getTime() + (count / row.perSecond) * 1_000) : null,
+    });
+  }
   const ahead = row.ahead ?? 0;
   if (ahead > 0) {
     const atLeast = ahead > explainAheadBound;
@@ -146,7 +186,7 @@ const reasonsOf = (
         kind: "queued",
         ahead: count,
         aheadAtLeast: atLeast,
-        message: `${atLeast ? "at least " : ""}${count} due task(s) of queue ${row.queue} are claimed before it (higher priority, due earlier, or older)`,
+        message: `${atLeast ? "at least " : ""}${count} due task(s) of ${row.group === null ? `queue ${row.queue}` : `group "${row.group}"`} are claimed before it (higher priority, due earlier, or older)`,
       },
       until: row.perSecond > 0 && !atLeast ? new Date(now.getTime() + (count / row.perSecond) * 1_000) : null,
     });
@@ -162,7 +202,8 @@ export const explanationOf = (row: ExplainRow): TaskExplanation => {
     !pending || found.some((f) => f.until === null)
       ? null
       : new Date(Math.max(row.now.getTime(), ...found.map((f) => (f.until ?? row.now).getTime())));
-  const runnable = pending && found.every((f) => f.reason.kind === "queued");
+  // Waiting in line (behind tasks, or for its group's turn) is not being held back.
+  const runnable = pending && found.every((f) => f.reason.kind === "queued" || f.reason.kind === "groupTurn");
   const first = found[0];
   return {
     id: row.id,

@@ -9,6 +9,7 @@ import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
 import { explainTask } from "./explain.ts";
+import { checkInputs } from "./checkInputs.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
 import { queueGroups, setGroupWeight } from "./groups.ts";
@@ -18,6 +19,9 @@ import type { RateLimit } from "../definition.ts";
 import { taskPage } from "./taskPage.ts";
 import { workerDeadAfterSeconds } from "./workerRegistry.ts";
 import type {
+  CheckedDefinition,
+  CheckInputsOptions,
+  InputCheck,
   BulkOptions,
   BulkResult,
   GroupStats,
@@ -105,11 +109,13 @@ export class Ops {
   /**
    * Why a task is not running, and when it may: every reason found (not yet
    * due, a retry's backoff, its queue paused, its concurrency key full and
-   * which tasks hold it, due tasks ahead of it, no live worker for its queue,
+   * which tasks hold it, its rate budget spent and until when, its group
+   * waiting its turn, due tasks ahead of it, no live worker for its queue,
    * claimed by a worker and its lease, a cancel requested, ended), blocking
    * ones first, each with a sentence and its typed facts, and an estimated
    * start when every reason ends by itself. Undefined when there is no task
-   * with that id. One read of a few index probes; safe on a busy queue.
+   * with that id. One read of a few index probes (and, for a task with a
+   * group, one per group whose turn comes first); safe on a busy queue.
    *
    * @example
    * const why = await underway.ops.explain(id);
@@ -117,6 +123,36 @@ export class Ops {
    */
   explain(id: string): Promise<TaskExplanation | undefined> {
     return explainTask(this.deps, id);
+  }
+
+  /**
+   * A deploy check: decodes the stored input of every pending and running
+   * task of the definitions' queues with the definitions' input schemas as
+   * they are now, and returns the tasks that would fail (a worker running
+   * these definitions would fail them at once, fatally). Run it with the
+   * new code's definitions before a deploy that changes a schema: a
+   * non-zero `failed` means tasks enqueued by the old code would be
+   * stranded. Multi-step jobs: the first step's tasks are decoded (the
+   * later steps' inputs are the steps' own values, which no schema reads:
+   * counted as `skipped`). A queue given by several definitions with
+   * different schemas: a task fails if any of them refuses it (a worker
+   * may run either). A codec that throws fails the task with what it threw.
+   *
+   * Reads the tasks in pages by id (bounded memory, whatever the backlog),
+   * one statement each, with no lock: workers go on around it. A task
+   * enqueued while it runs is read if its page is still ahead.
+   * `underway check <module>` runs it from a shell (exit 3 when a task
+   * would fail). See docs/flow-control.md, "A deploy check".
+   *
+   * @example
+   * const check = await underway.ops.checkInputs([welcomeEmail, signup]);
+   * if (check.failed > 0) throw new Error(`${check.failed} task(s) would fail: ${check.failures[0]?.error}`);
+   */
+  checkInputs(
+    definitions: ReadonlyArray<CheckedDefinition>,
+    options: CheckInputsOptions = {},
+  ): Promise<InputCheck> {
+    return checkInputs(this.deps, definitions, options);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RateLimit } from "../definition.ts";
+import type { JobDefinition, RateLimit } from "../definition.ts";
 import type { HistoryEntry } from "../history.ts";
 import type { JsonValue } from "../json.ts";
 
@@ -362,6 +362,8 @@ export type WaitReason =
   | PausedReason
   | KeyFullReason
   | QueuedReason
+  | RateSpentReason
+  | GroupTurnReason
   | NoWorkerReason
   | ClaimedReason
   | CancelRequestedReason
@@ -417,7 +419,11 @@ export interface KeyFullReason {
   readonly message: string;
 }
 
-/** Due, behind other due tasks the claim takes first (higher priority, then earlier due, then lower id). */
+/**
+ * Due, behind other due tasks the claim takes first (higher priority, then
+ * earlier due, then lower id); for a task with a group, the tasks of its
+ * group only (the groups' turns are a {@link GroupTurnReason}).
+ */
 export interface QueuedReason {
   /** The reason's name. */
   readonly kind: "queued";
@@ -425,6 +431,49 @@ export interface QueuedReason {
   readonly ahead: number;
   /** True when the count reached its bound: at least `ahead`. */
   readonly aheadAtLeast: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * Its rate budget is spent (docs/flow-control.md, rate limits): the queue's
+ * own, or its `rateLimitKey`'s, has had `limit` starts in the last
+ * `periodMs`; it can start when the oldest of them leaves the window.
+ */
+export interface RateSpentReason {
+  /** The reason's name. */
+  readonly kind: "rateSpent";
+  /** The budget's `rateLimitKey`; null for the queue's own budget. */
+  readonly key: string | null;
+  /** The limit in force. */
+  readonly limit: number;
+  /** The window, in milliseconds. */
+  readonly periodMs: number;
+  /** Starts of the budget in the window now. */
+  readonly used: number;
+  /** When the budget allows a start again (other tasks of the budget may take it first). */
+  readonly until: Date;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * Its group waits its turn (docs/flow-control.md, fair tenants): claims
+ * take the queue's groups round-robin, and `groupsAhead` groups with
+ * pending tasks take theirs first. Its group takes `weight` tasks a turn;
+ * tasks of its own group ahead of it are counted by a `queued` reason.
+ */
+export interface GroupTurnReason {
+  /** The reason's name. */
+  readonly kind: "groupTurn";
+  /** The task's group. */
+  readonly group: string;
+  /** Groups with pending tasks whose turn comes before its group's, counted up to a bound. */
+  readonly groupsAhead: number;
+  /** True when the count reached its bound: at least `groupsAhead`. */
+  readonly groupsAheadAtLeast: boolean;
+  /** Tasks its group takes per turn. */
+  readonly weight: number;
   /** The reason in a sentence. */
   readonly message: string;
 }
@@ -483,7 +532,7 @@ export interface TaskExplanation {
   readonly queue: string;
   /** Its state now. */
   readonly state: TaskState;
-  /** True when the task is pending and nothing but the tasks ahead of it holds it back. */
+  /** True when the task is pending and nothing but the tasks (or groups) ahead of it holds it back. */
   readonly runnable: boolean;
   /** Every reason found, blocking ones first. Empty for a due pending task with nothing ahead. */
   readonly reasons: ReadonlyArray<WaitReason>;
@@ -551,4 +600,54 @@ export interface MaxPendingInfo {
   readonly maxPending: number | null;
   /** When the operator's setting was stored, or null. */
   readonly setAt: Date | null;
+}
+
+/**
+ * What {@link Ops.checkInputs} reads of a definition: any definition made by
+ * `defineJob` or `defineStepJob`, whatever its input and output types.
+ */
+export type CheckedDefinition = Pick<
+  JobDefinition<never, unknown, unknown, unknown>,
+  "kind" | "queue" | "input" | "schemas"
+>;
+
+/** Options of {@link Ops.checkInputs}. */
+export interface CheckInputsOptions {
+  /** Failures listed in the result, lowest id first (all are counted): 0 to 100,000. Default 100. */
+  readonly maxFailures?: number;
+  /** Tasks read per statement: 1 to 10,000. Default 500. */
+  readonly pageSize?: number;
+  /**
+   * A page also ends once its inputs hold this many bytes as stored (at
+   * least one task a page, whatever its size): 1 to 1 GiB. Default 16 MiB.
+   */
+  readonly pageBytes?: number;
+}
+
+/** A pending or running task whose stored input today's schema refuses (see {@link Ops.checkInputs}). */
+export interface InputFailure {
+  /** The task id. */
+  readonly id: string;
+  /** Its queue. */
+  readonly queue: string;
+  /** Its state when it was read. */
+  readonly state: "pending" | "in_progress";
+  /** Which step of a multi-step job it is (0-based), if any. */
+  readonly stepIndex: number | null;
+  /** Why it does not decode: each bad field's path and what was expected (at most 1,000 characters). */
+  readonly error: string;
+}
+
+/** What {@link Ops.checkInputs} found. */
+export interface InputCheck {
+  /** The queues read: those of the definitions, each once. */
+  readonly queues: ReadonlyArray<string>;
+  /** Pending and running tasks whose input was decoded. */
+  readonly checked: number;
+  /** Tasks read but not decoded: later steps of multi-step jobs, whose inputs no schema reads. */
+  readonly skipped: number;
+  /** Tasks whose input would fail to decode: all of them, listed or not. */
+  readonly failed: number;
+  /** The first `maxFailures` of them, by queue then id. */
+  readonly failures: ReadonlyArray<InputFailure>;
 }

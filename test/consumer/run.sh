@@ -245,6 +245,33 @@ cli_works() {
   npx --no-install underway pause email --schema consumer_cli --json || return 1
 }
 
+# flow-control's deploy check, as a pipeline runs it: the installed bin on
+# the compiled module (plain node imports it), then the page's check.js.
+# Exit 0 with no task; 3 once a task the old schema took is pending.
+deploy_check() {
+  local node=$1 url=$2 out code
+  cd "$app" || return 1
+  export PATH="$(dirname "$node"):$PATH" DATABASE_URL=$url
+  out=$(npx --no-install underway check out/snippets/deploy/jobs.js)
+  code=$?
+  [ "$code" -eq 0 ] || { echo "check exited $code with no task, expected 0: $out"; return 1; }
+  "$node" --input-type=module -e '
+    import * as t from "io-ts";
+    import { Underway, defineJob } from "underway";
+    const underway = await Underway.connect({ connectionString: process.env.DATABASE_URL });
+    await underway.job(defineJob({ queue: "signup", input: t.type({ userId: t.number }) })).enqueue({ userId: 7 });
+    await underway.close();
+  ' || return 1
+  out=$(npx --no-install underway check out/snippets/deploy/jobs.js)
+  code=$?
+  [ "$code" -eq 3 ] || { echo "check exited $code with a stranded task, expected 3: $out"; return 1; }
+  grep -q 'plan: expected string, got undefined' <<<"$out" || { echo "no decode error in: $out"; return 1; }
+  out=$(timeout -k 5 "$timeout_s" "$node" out/snippets/deploy/check.js)
+  code=$?
+  [ "$code" -eq 3 ] || { echo "deploy/check.js exited $code, expected 3: $out"; return 1; }
+  grep -q '1 would fail' <<<"$out" || { echo "unexpected output: $out"; return 1; }
+}
+
 # getting-started's quick start, as a reader runs it: the worker in the
 # background, the producer until it prints the output, then SIGINT to the
 # worker, which must finish and exit 0 by itself.
@@ -292,6 +319,7 @@ for node in "${nodes[@]}"; do
   check "node $version: app.js (plain node, exits by itself after close())" run_app "$node" "$(database_url "$db")"
   check "node $version: require(\"underway\") and require(\"underway/testing\")" require_works "$node"
   check "node $version: npx underway --help, migrate --dry-run, migrate, pause" cli_works "$node" "$(database_url "$db")"
+  check "node $version: flow-control's deploy check (npx underway check, deploy/check.js)" deploy_check "$node" "$(database_url "$db")"
   # The quick start's queue is app.js's `email`, with another input: a database of its own.
   create_database "${db}_quick" || continue
   check "node $version: getting-started's quick start (worker.js, producer.js, SIGINT)" quick_start "$node" "$(database_url "${db}_quick")"

@@ -156,7 +156,8 @@ export const tasksShowCommand: Command = {
 /** `underway tasks why <id>`: why a task is not running, and when it may (ops.explain). */
 export const tasksWhyCommand: Command = {
   name: "tasks why",
-  summary: "why a task is not running and when it may: due time, backoff, pause, full key, queue, workers",
+  summary:
+    "why a task is not running and when it may: due time, backoff, pause, full key, rate budget, group turn, queue, workers",
   args: "<id>",
   options: {},
   examples: ["underway tasks why 1234", "underway tasks why 1234 --json"],
