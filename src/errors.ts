@@ -158,6 +158,33 @@ export class ConfigError extends UnderwayError {
   override readonly name = "ConfigError";
 }
 
+/**
+ * An enqueue would take its queue past its `maxPending` cap: nothing was
+ * written (for `enqueueMany`, none of the batch). It names the queue, the cap
+ * in force and the pending tasks before this enqueue (counted up to the cap:
+ * a lower bound when an operator lowered the cap below the backlog).
+ */
+export class QueueFullError extends UnderwayError {
+  /** Always `"QueueFullError"`. */
+  override readonly name = "QueueFullError";
+  /** Made by enqueue when the cap check fails; its fields are what the message says. */
+  constructor(
+    /** The queue. */
+    readonly queue: string,
+    /** The cap in force (the definition's `maxPending`, or an operator's setting). */
+    readonly cap: number,
+    /** Pending tasks of the queue before this enqueue. */
+    readonly pending: number,
+    /** How many new tasks this enqueue would have added. */
+    readonly adding: number,
+  ) {
+    super(
+      `queue ${queue} is full: ${pending} pending of a cap of ${cap} (maxPending); ` +
+        `this enqueue of ${adding} new task${adding === 1 ? "" : "s"} was rejected and wrote nothing`,
+    );
+  }
+}
+
 /** An applied migration's file no longer matches what was applied. */
 export class MigrationError extends UnderwayError {
   /** Always `"MigrationError"`. */

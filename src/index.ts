@@ -13,7 +13,7 @@ export {
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
 export type { JsonValue } from "./json.ts";
-export { Job, type EnqueueOptions, type Worker } from "./job.ts";
+export { Job, type EnqueueOptions, type EnqueueResult, type EnqueueStatus, type Worker } from "./job.ts";
 export {
   Steps,
   StepJob,
@@ -75,6 +75,7 @@ export {
   ValidationError,
   DatabaseError,
   ConfigError,
+  QueueFullError,
   ClosedError,
   MigrationError,
   FatalError,
@@ -159,6 +160,7 @@ export type {
   SnoozedReason,
   DeadlineReason,
   GroupStats,
+  MaxPendingInfo,
   RateLimitInfo,
   RateKeyUse,
   CheckedDefinition,

@@ -26,6 +26,7 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
   cancelRequestedAt: null,
   error: null,
   now,
+  debounceKey: null,
   pausedAt: null,
   keyHolders: null,
   keyLeaseExpiresAt: null,
@@ -48,6 +49,14 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
 });
 
 describe("ops.explain's reasoning", () => {
+  it("a debounced task not yet due names its key, whose enqueues push its start back", () => {
+    const why = explanationOf(facts({ runAt: later(400), debounceKey: "doc:1" }));
+    const delayed = why.reasons.find((reason) => reason.kind === "delayed");
+    assert.ok(delayed !== undefined && delayed.kind === "delayed");
+    assert.equal(delayed.debounceKey, "doc:1");
+    assert.match(delayed.message, /debounced: each enqueue of key "doc:1" pushes its start back/);
+  });
+
   it("a due task with nothing ahead is runnable now", () => {
     const why = explanationOf(facts());
     assert.deepEqual([why.runnable, why.reasons.length, why.estimatedStartAt], [true, 0, now]);

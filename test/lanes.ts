@@ -47,6 +47,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
     alone: "Chromium takes most of the two cores; the live-update checks wait on the page",
   },
   "dashboardSecurity.test.ts": "db",
+  "debounceCaps.test.ts": "db",
   "definition.test.ts": "db",
   "devDatabase.test.ts": {
     lane: "system",

@@ -14,6 +14,7 @@ select x.id::text, x.queue_name as queue, x.state, x.attempt, x.max_attempts as 
        x.concurrency_key as "concurrencyKey", x.concurrency_limit as "concurrencyLimit",
        x.worker_id as "workerId", x.lease_expires_at as "leaseExpiresAt",
        x.cancel_requested_at as "cancelRequestedAt", left(x.error, 200) as error, now() as now,
+       x.debounce_key as "debounceKey",
        q.paused_at as "pausedAt", x.start_by as "startBy", x.snoozes,
        case when x.state = 'pending' and x.snoozes > 0 then
          (select (e.details->>'until')::timestamptz from {{schema}}.task_event e

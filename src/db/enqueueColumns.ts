@@ -19,6 +19,10 @@ export interface EnqueueColumns {
   readonly startWithinMs: (number | null)[];
   readonly jobId: (string | null)[];
   readonly stepIndex: (number | null)[];
+  /** Throttle windows (`uniqueForMs`); read by enqueue, not by the plain inserts. */
+  readonly uniqueForMs: (number | null)[];
+  /** Debounce delays (`debounceMs`); read by enqueue, not by the plain inserts. */
+  readonly debounceMs: (number | null)[];
 }
 
 /** One column's name. */

@@ -195,6 +195,7 @@ export interface ExplainRow
   readonly cancelRequestedAt: Date | null;
   readonly error: string | null;
   readonly now: Date;
+  readonly debounceKey: string | null;
   readonly pausedAt: Date | null;
   readonly keyHolders: ReadonlyArray<string> | null;
   readonly keyLeaseExpiresAt: Date | null;

@@ -117,7 +117,12 @@ const reasonsOf = (
               reason: {
                 kind: "delayed",
                 until: row.runAt,
-                message: `it is not due yet: due ${span(row.runAt, now)} (${iso(row.runAt)})`,
+                debounceKey: row.debounceKey,
+                message:
+                  `it is not due yet: due ${span(row.runAt, now)} (${iso(row.runAt)})` +
+                  (row.debounceKey === null
+                    ? ""
+                    : `; debounced: each enqueue of key ${JSON.stringify(row.debounceKey.slice(0, 60))} pushes its start back`),
               },
               until: row.runAt,
             }

@@ -406,6 +406,8 @@ export interface DelayedReason {
   readonly kind: "delayed";
   /** When it falls due. */
   readonly until: Date;
+  /** The key of a debounced task (`debounceMs`): each enqueue of it pushes the start back; else null. */
+  readonly debounceKey: string | null;
   /** The reason in a sentence. */
   readonly message: string;
 }
@@ -613,6 +615,22 @@ export interface RateLimitInfo {
   readonly activeKeys: number;
   /** Up to 20 of those, most recently used first. */
   readonly keys: ReadonlyArray<RateKeyUse>;
+}
+
+/** A queue's cap setting (`ops.maxPending`, `ops.setMaxPending`); see docs/flow-control.md#caps. */
+export interface MaxPendingInfo {
+  /** The queue's name. */
+  readonly queue: string;
+  /**
+   * `operator`: an operator's setting is stored and wins (`maxPending`, null
+   * for "no cap"); `definition`: none is, each enqueue's definition's
+   * `maxPending` applies (the definition is not stored: `maxPending` is null here).
+   */
+  readonly source: "operator" | "definition";
+  /** The operator's cap (null: no cap, or none stored). */
+  readonly maxPending: number | null;
+  /** When the operator's setting was stored, or null. */
+  readonly setAt: Date | null;
 }
 
 /**
