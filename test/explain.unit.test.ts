@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ExplainRow } from "../src/db/opsQueries.ts";
-import { explainAheadBound, explanationOf } from "../src/ops/explain.ts";
+import { explainAheadBound, explanationOf, unknownEstimateText } from "../src/ops/explain.ts";
 
 const now = new Date("2026-12-04T12:00:00.000Z");
 const later = (ms: number) => new Date(now.getTime() + ms);
@@ -225,5 +225,23 @@ describe("ops.explain's reasoning", () => {
       facts({ state: "in_progress", workerId: "w", startedAt: now, startBy: null }),
     );
     assert.ok(running.reasons.every((r) => r.kind !== "deadline"));
+  });
+
+  it("an unknown estimate says why: a reason with no end, or no pace to time the tasks ahead", () => {
+    const noPace = explanationOf(
+      facts({ group: "acme", groupWeight: 1, groupsAhead: 2, ahead: 1, perSecond: 0 }),
+    );
+    assert.equal(noPace.estimatedStartAt, null);
+    assert.equal(
+      unknownEstimateText(noPace),
+      "no attempt of its queue ended in the last five minutes to time the wait from",
+    );
+    const tooMany = explanationOf(facts({ ahead: explainAheadBound + 1, perSecond: 1_000 }));
+    assert.equal(
+      unknownEstimateText(tooMany),
+      `more than ${explainAheadBound} tasks or groups ahead to time the wait`,
+    );
+    const paused = explanationOf(facts({ pausedAt: later(-60_000), ahead: 1, perSecond: 0 }));
+    assert.equal(unknownEstimateText(paused), "a reason above has no known end");
   });
 });

@@ -275,3 +275,17 @@ export const explainTask = async (deps: Db, id: string): Promise<TaskExplanation
   );
   return row === undefined ? undefined : explanationOf(row);
 };
+
+/**
+ * @internal Why an explanation has no estimated start, for the CLI and the
+ * dashboard: a task that only waits in line has no estimate for want of a
+ * pace to time it, not because a reason never ends.
+ */
+export const unknownEstimateText = (why: TaskExplanation): string =>
+  why.reasons.some((r) => r.kind === "paused" || r.kind === "keyFull" || r.kind === "noWorker")
+    ? "a reason above has no known end"
+    : why.reasons.some(
+          (r) => (r.kind === "queued" && r.aheadAtLeast) || (r.kind === "groupTurn" && r.groupsAheadAtLeast),
+        )
+      ? `more than ${explainAheadBound} tasks or groups ahead to time the wait`
+      : "no attempt of its queue ended in the last five minutes to time the wait from";

@@ -1,3 +1,4 @@
+import { unknownEstimateText } from "../../ops/explain.ts";
 import type { TaskDetail, TaskSummary } from "../../ops/types.ts";
 import type { HistoryEntry } from "../../history.ts";
 import { checkTaskId } from "../../identifier.ts";
@@ -175,7 +176,7 @@ export const tasksWhyCommand: Command = {
       `task ${why.id} (${why.queue}) is ${why.state}: ${why.summary}\n` +
         why.reasons.map((reason) => `  - ${reason.kind}: ${reason.message}\n`).join("") +
         (why.state === "pending"
-          ? `estimated start: ${why.estimatedStartAt === null ? "unknown (a reason above has no known end)" : formatDate(why.estimatedStartAt)}\n`
+          ? `estimated start: ${why.estimatedStartAt === null ? `unknown (${unknownEstimateText(why)})` : formatDate(why.estimatedStartAt)}\n`
           : ""),
     );
     return exitCode.ok;
