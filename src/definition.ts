@@ -33,7 +33,27 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
    * overrides it until cleared. See docs/flow-control.md.
    */
   readonly rateLimit?: RateLimit | null;
+  /**
+   * How many times one task may snooze (`snooze(ms)` in its handler, no
+   * attempt spent); its next snooze fails it for good with a
+   * `SnoozeLimitError`, so a handler that always snoozes ends. An integer
+   * from 0 (no snooze allowed). Default 100.
+   */
+  readonly maxSnoozes?: number;
+  /**
+   * A cap on the queue's pending tasks: an enqueue that would take it past
+   * this rejects with `QueueFullError` and writes nothing (`enqueueMany`:
+   * none of the batch). Enforced across every process, under a lock taken by
+   * enqueues of capped queues only. Retries and snoozes going back to
+   * pending are not refused (they are in the table already): the cap bounds
+   * enqueues. An operator may change or lift it at run time
+   * (`ops.setMaxPending`). See docs/flow-control.md.
+   */
+  readonly maxPending?: number | null;
 }
+
+/** @internal How many times a task may snooze unless its definition says otherwise. */
+export const defaultMaxSnoozes = 100;
 
 /** A rate limit: at most `limit` starts in any window of `periodMs` milliseconds. */
 export interface RateLimit {
@@ -101,6 +121,10 @@ export interface JobDefinition<In, V, R, O> {
   readonly optionsFor: ((input: V) => TaskOptionsInput) | undefined;
   /** The queue's rate limit as defined (an operator's setting may override it), or null. */
   readonly rateLimit: RateLimit | null;
+  /** How many times one task may snooze before its next snooze fails it. */
+  readonly maxSnoozes: number;
+  /** The queue's cap on pending tasks as defined (an operator's setting may override it), or null. */
+  readonly maxPending: number | null;
   /**
    * @internal The schemas as given, so that a client can tell two
    * definitions of one queue that read its tasks the same way (the same
@@ -136,6 +160,8 @@ const definitionShape = {
   optionsFor: "function",
   // Checked whole by checkRateLimit (both fields required).
   rateLimit: { type: "object", nullable: true },
+  maxSnoozes: { type: "integer", min: 0, max: int32 },
+  maxPending: { type: "integer", min: 0, max: int32, nullable: true },
 } as const;
 
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
@@ -147,7 +173,13 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
   const dlq = config.dlq === undefined ? null : checkQueueName(config.dlq);
   if (dlq === queue) throw new ConfigError(`queue ${queue} cannot be its own dead-letter queue`);
   // Validated now, so a bad option fails where it is written, not at the first enqueue.
-  resolveTaskOptions(config.options);
+  const resolved = resolveTaskOptions(config.options);
+  // A run's later steps are written by the completion of the step before,
+  // which knows no window and no debounce: refused here rather than there.
+  if (kind === "steps" && (resolved.uniqueForMs !== null || resolved.debounceMs !== null))
+    throw new ConfigError(
+      "defineStepJob: options.uniqueForMs and options.debounceMs apply to tasks, not to multi-step job runs",
+    );
   const rateLimit =
     config.rateLimit === undefined || config.rateLimit === null
       ? null
@@ -164,6 +196,8 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     options: config.options ?? {},
     optionsFor: config.optionsFor,
     rateLimit,
+    maxSnoozes: config.maxSnoozes ?? defaultMaxSnoozes,
+    maxPending: config.maxPending ?? null,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

@@ -41,9 +41,11 @@ export type TaskFailure = {
   /**
    * How it ended: the handler threw (`Retryable`), threw a {@link FatalError}
    * (`Fatal`, no retries), ran past its `timeoutMs` (`TimedOut`), or was
-   * aborted by cancellation, a lost lease or shutdown (`Aborted`).
+   * aborted by cancellation, a lost lease or shutdown (`Aborted`), or
+   * snoozed (`Snoozed`: `snooze(ms)`, no attempt spent, not a failure of
+   * the task; never seen by outcome readers).
    */
-  readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted";
+  readonly _tag: "Retryable" | "Fatal" | "TimedOut" | "Aborted" | "Snoozed";
   /** The thrown error's `name` (`"TypeError"`); `"NonError"` when something other than an Error was thrown. */
   readonly name: string;
   /** The thrown error's message, cleaned of NUL and lone surrogates, at most 8 K characters. */
@@ -56,6 +58,8 @@ export type TaskFailure = {
    * input's values (personal data, perhaps).
    */
   readonly undecoded?: ReadonlyArray<string>;
+  /** @internal For a `Snoozed` attempt, how long the task sleeps (ms). */
+  readonly snoozeMs?: number;
 };
 
 // SQLSTATE classes that a retry can fix: connection loss (08), resources
@@ -152,6 +156,33 @@ export class ClosedError extends UnderwayError {
 export class ConfigError extends UnderwayError {
   /** Always `"ConfigError"`. */
   override readonly name = "ConfigError";
+}
+
+/**
+ * An enqueue would take its queue past its `maxPending` cap: nothing was
+ * written (for `enqueueMany`, none of the batch). It names the queue, the cap
+ * in force and the pending tasks before this enqueue (counted up to the cap:
+ * a lower bound when an operator lowered the cap below the backlog).
+ */
+export class QueueFullError extends UnderwayError {
+  /** Always `"QueueFullError"`. */
+  override readonly name = "QueueFullError";
+  /** Made by enqueue when the cap check fails; its fields are what the message says. */
+  constructor(
+    /** The queue. */
+    readonly queue: string,
+    /** The cap in force (the definition's `maxPending`, or an operator's setting). */
+    readonly cap: number,
+    /** Pending tasks of the queue before this enqueue. */
+    readonly pending: number,
+    /** How many new tasks this enqueue would have added. */
+    readonly adding: number,
+  ) {
+    super(
+      `queue ${queue} is full: ${pending} pending of a cap of ${cap} (maxPending); ` +
+        `this enqueue of ${adding} new task${adding === 1 ? "" : "s"} was rejected and wrote nothing`,
+    );
+  }
 }
 
 /** An applied migration's file no longer matches what was applied. */

@@ -39,8 +39,10 @@ export const historyOf = async (db: Db, taskId: string): Promise<ReadonlyArray<H
     ...attempts.map((row) => ({ _tag: "attempt" as const, ...row })),
     ...events.map((row) => ({ _tag: "event" as const, ...row })),
   ];
-  // Stable sort: attempts keep their order, events theirs (by id).
-  return entries.sort(
-    (a, b) => a.attempt - b.attempt || (a._tag === b._tag ? 0 : a._tag === "attempt" ? -1 : 1),
-  );
+  // Stable sort: attempts keep their order, events theirs (by id). A snooze
+  // happened during its attempt, before that attempt number ran to its end;
+  // other events (a redrive) follow the attempt they came after.
+  const place = (entry: HistoryEntry): number =>
+    entry._tag === "attempt" ? 1 : entry.kind === "snoozed" ? 0 : 2;
+  return entries.sort((a, b) => a.attempt - b.attempt || place(a) - place(b));
 };

@@ -13,7 +13,7 @@ export {
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
 export type { JsonValue } from "./json.ts";
-export { Job, type EnqueueOptions, type Worker } from "./job.ts";
+export { Job, type EnqueueOptions, type EnqueueResult, type EnqueueStatus, type Worker } from "./job.ts";
 export {
   Steps,
   StepJob,
@@ -75,6 +75,7 @@ export {
   ValidationError,
   DatabaseError,
   ConfigError,
+  QueueFullError,
   ClosedError,
   MigrationError,
   FatalError,
@@ -85,6 +86,7 @@ export {
   type DecodeError,
   type TaskFailure,
 } from "./errors.ts";
+export { snooze, Snooze } from "./snooze.ts";
 export { sweepExpired, startRetention, type SweepOptions, type RetentionOptions } from "./retention.ts";
 export { redrive, type RedriveOptions, type RedriveFilter } from "./redrive.ts";
 export { taskHistory, type HistoryEntry } from "./history.ts";
@@ -155,7 +157,10 @@ export type {
   ClaimedReason,
   CancelRequestedReason,
   EndedReason,
+  SnoozedReason,
+  DeadlineReason,
   GroupStats,
+  MaxPendingInfo,
   RateLimitInfo,
   RateKeyUse,
   CheckedDefinition,

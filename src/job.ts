@@ -8,6 +8,7 @@ import { checkInput, type CheckedInput } from "./enqueue/checkInput.ts";
 import { enqueueMany } from "./enqueue/enqueueMany.ts";
 import { enqueueOne } from "./enqueue/enqueueOne.ts";
 import type { EnqueueOptions } from "./enqueue/enqueueOptions.ts";
+import type { EnqueueResult } from "./enqueue/enqueueResult.ts";
 import { taskColumns, type RunPlace } from "./enqueue/taskColumns.ts";
 import { checkTaskId } from "./identifier.ts";
 import { TaskOutcomes } from "./notify/taskOutcomes.ts";
@@ -25,6 +26,7 @@ import type { WorkOptions } from "./worker/worker.ts";
 
 // The types Job's methods take and give, exported with it (src/index.ts takes them from here).
 export type { EnqueueOptions } from "./enqueue/enqueueOptions.ts";
+export type { EnqueueResult, EnqueueStatus } from "./enqueue/enqueueResult.ts";
 export type { Worker } from "./run/startWorker.ts";
 
 /**
@@ -83,6 +85,19 @@ export class Job<In, V, R, O> {
    * await emails.enqueue(input, { client, uniqueKey: `welcome:${userId}`, delayMs: 60_000 });
    */
   async enqueue(input: In, options?: EnqueueOptions): Promise<string> {
+    return (await enqueueOne(this.deps, this.definition, input, options)).id;
+  }
+
+  /**
+   * `enqueue`, telling what happened: `created` (a new task), `existing` (a
+   * live task holds the `uniqueKey`), `throttled` (the key's `uniqueForMs`
+   * window is open) or `debounced` (the key's pending task took this input
+   * and was pushed back by `debounceMs`), with the task's id.
+   *
+   * @example
+   * const { id, status } = await search.enqueueResult({ query: "ferris" }, { uniqueKey: "user:42", debounceMs: 500 });
+   */
+  async enqueueResult(input: In, options?: EnqueueOptions): Promise<EnqueueResult> {
     return enqueueOne(this.deps, this.definition, input, options);
   }
 
@@ -97,6 +112,11 @@ export class Job<In, V, R, O> {
    * one statement each, inside one transaction. Ids come back in input order.
    */
   async enqueueMany(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<string[]> {
+    return (await enqueueMany(this.deps, this.definition, inputs, options)).map((result) => result.id);
+  }
+
+  /** `enqueueMany`, telling for each input what happened (see `enqueueResult`), in input order. */
+  async enqueueManyResults(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<EnqueueResult[]> {
     return enqueueMany(this.deps, this.definition, inputs, options);
   }
 

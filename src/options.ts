@@ -22,6 +22,20 @@ export interface TaskOptions {
   /** While a task with this key is pending or running, enqueue returns its id instead of adding one. */
   readonly uniqueKey: string | null;
   /**
+   * Throttle: the `uniqueKey` stays claimed for this many milliseconds from
+   * the enqueue that created its task, even after the task ended; an
+   * enqueue of the key meanwhile returns that task's id (status
+   * "throttled"). Needs a `uniqueKey`. Default null (docs/flow-control.md).
+   */
+  readonly uniqueForMs: number | null;
+  /**
+   * Debounce: an enqueue of a `uniqueKey` whose task is still pending
+   * replaces that task's input with its own and pushes its start back to
+   * now plus this many milliseconds (status "debounced"); a burst runs once,
+   * with the last input. Needs a `uniqueKey`. Default null (docs/flow-control.md).
+   */
+  readonly debounceMs: number | null;
+  /**
    * The rate budget this task's starts count against, when its queue has a
    * rate limit (the definition's `rateLimit`): each key has a budget of its
    * own, the limit per period (per customer, per API token). Null: the
@@ -36,6 +50,14 @@ export interface TaskOptions {
    * task by at most about one claim. Default none (docs/flow-control.md).
    */
   readonly group: string | null;
+  /**
+   * A deadline for the task's first start, in milliseconds from its enqueue
+   * (on the database's clock, like `delayMs`): a task no worker has claimed
+   * by then never starts, and ends `cancelled` with the reason "not started
+   * by <time>". Retries and snoozes after a first start are not bound by it.
+   * Must exceed `delayMs`. Default none (docs/flow-control.md#deadlines).
+   */
+  readonly startWithinMs: number | null;
 }
 
 /** Any subset of the options, with a partial retry policy; an `undefined` field means the default. */
@@ -60,9 +82,12 @@ export const defaultTaskOptions: TaskOptions = {
   concurrencyKey: null,
   concurrencyLimit: 1,
   uniqueKey: null,
+  uniqueForMs: null,
+  debounceMs: null,
   rateLimitKey: null,
   priority: 0,
   group: null,
+  startWithinMs: null,
 };
 
 const int32 = 2_147_483_647;
@@ -129,9 +154,12 @@ export const taskOptionShape: OptionShape = {
   concurrencyKey: { type: "string", nullable: true },
   concurrencyLimit: { type: "integer", min: 1, max: int32 },
   uniqueKey: { type: "string", nullable: true },
+  uniqueForMs: { type: "integer", min: 1, max: int32, nullable: true },
+  debounceMs: { type: "integer", min: 1, max: int32, nullable: true },
   rateLimitKey: { type: "string", nullable: true },
   priority: { type: "integer", min: -int32, max: int32 },
   group: { type: "string", nullable: true },
+  startWithinMs: { type: "number", min: 1, max: maxSpanMs, nullable: true },
 };
 
 /** Layers option sets (later wins), each checked against {@link taskOptionShape}. */
@@ -147,10 +175,31 @@ export const resolveTaskOptions = (...layers: ReadonlyArray<TaskOptionsInput | u
     retry.maxIntervalMs >= retry.initialIntervalMs,
     `retry.maxIntervalMs (${retry.maxIntervalMs}) must be >= retry.initialIntervalMs (${retry.initialIntervalMs})`,
   );
+  // A debounced task is due debounceMs after its enqueue (plus delayMs): a deadline before that is never met.
+  const dueInMs = options.delayMs + (options.debounceMs ?? 0);
+  check(
+    options.startWithinMs === null || options.startWithinMs > dueInMs,
+    options.debounceMs === null
+      ? `startWithinMs (${options.startWithinMs}) must exceed delayMs (${options.delayMs}): the task could never start`
+      : `startWithinMs (${options.startWithinMs}) must exceed delayMs + debounceMs (${dueInMs}): the task could never start`,
+  );
   checkKey("concurrencyKey", options.concurrencyKey);
   checkKey("uniqueKey", options.uniqueKey);
   checkKey("group", options.group);
   checkKey("rateLimitKey", options.rateLimitKey);
+  // Both act on the tasks of one key: without a key there is nothing to throttle or debounce.
+  check(
+    options.uniqueForMs === null || options.uniqueKey !== null,
+    "uniqueForMs needs a uniqueKey (the key to throttle)",
+  );
+  check(
+    options.debounceMs === null || options.uniqueKey !== null,
+    "debounceMs needs a uniqueKey (the key to debounce)",
+  );
+  check(
+    options.uniqueForMs === null || options.debounceMs === null,
+    "give uniqueForMs (throttle) or debounceMs (debounce), not both",
+  );
   // "" names the queue's own budget in rate_budget; a key of its own must differ.
   check(
     options.rateLimitKey !== "",

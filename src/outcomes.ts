@@ -53,19 +53,35 @@ export type Outcome<O> =
       readonly error: string;
       /** When the next attempt may start (after the retry policy's backoff). */
       readonly runAt: Date;
+    })
+  | (OutcomeBase & {
+      /**
+       * The handler snoozed (`snooze(ms)`): the task is pending again, its
+       * attempt not spent (`attempt` runs again). Not final; seen only by
+       * the process that ran it (a worker's outcomes, `runOnce`), never by
+       * outcome streams of other processes, which hear of final outcomes.
+       */
+      readonly _tag: "snoozed";
+      /** When it is due again. */
+      readonly runAt: Date;
+      /** The snooze asked for, in milliseconds. */
+      readonly delayMs: number;
+      /** How many times the task has snoozed, this one included. */
+      readonly snoozes: number;
     });
 
-/** A final outcome: anything but `retrying`. */
+/** A final outcome: anything but `retrying` and `snoozed`. */
 export type FinalOutcome<O> = Exclude<
   Outcome<O>,
   {
-    /** The one outcome that is not final. */
-    _tag: "retrying";
+    /** The outcomes that are not final. */
+    _tag: "retrying" | "snoozed";
   }
 >;
 
-/** Whether the outcome is final (anything but `retrying`); narrows it to {@link FinalOutcome}. */
-export const isFinal = <O>(outcome: Outcome<O>): outcome is FinalOutcome<O> => outcome._tag !== "retrying";
+/** Whether the outcome is final (anything but `retrying` and `snoozed`); narrows it to {@link FinalOutcome}. */
+export const isFinal = <O>(outcome: Outcome<O>): outcome is FinalOutcome<O> =>
+  outcome._tag !== "retrying" && outcome._tag !== "snoozed";
 
 /** The NOTIFY payload of the `task_changed` trigger (see db/migrations). */
 export const OutcomePayload = t.intersection([

@@ -92,7 +92,15 @@ describe("runOnce and drain on the worker's attempt pipeline", () => {
     } finally {
       release.open();
     }
-    assert.deepEqual(await drained, { ran: 1, succeeded: 1, retrying: 0, failed: 0, cancelled: 0, lost: 0 });
+    assert.deepEqual(await drained, {
+      ran: 1,
+      succeeded: 1,
+      retrying: 0,
+      snoozed: 0,
+      failed: 0,
+      cancelled: 0,
+      lost: 0,
+    });
     const done = await task(id);
     assert.deepEqual([done.state, done.attempt], ["succeeded", 1]);
   });
@@ -161,7 +169,15 @@ describe("runOnce and drain on the worker's attempt pipeline", () => {
       giveUp.open();
     }
     assert.equal((reason as { kind?: string }).kind, "cancelled");
-    assert.deepEqual(await drained, { ran: 1, succeeded: 0, retrying: 0, failed: 0, cancelled: 1, lost: 0 });
+    assert.deepEqual(await drained, {
+      ran: 1,
+      succeeded: 0,
+      retrying: 0,
+      snoozed: 0,
+      failed: 0,
+      cancelled: 1,
+      lost: 0,
+    });
     assert.equal((await task(id)).state, "cancelled");
   });
 
@@ -188,7 +204,15 @@ describe("runOnce and drain on the worker's attempt pipeline", () => {
       controller.abort();
       const result = await Promise.race([drained, sleep(5_000).then(() => "still waiting")]);
       // Nothing written by the drain: the lease lapses and the reaper ends the task cancelled.
-      assert.deepEqual(result, { ran: 1, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 1 });
+      assert.deepEqual(result, {
+        ran: 1,
+        succeeded: 0,
+        retrying: 0,
+        snoozed: 0,
+        failed: 0,
+        cancelled: 0,
+        lost: 1,
+      });
       assert.equal((await task(id)).state, "in_progress");
     } finally {
       release.open();

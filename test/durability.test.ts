@@ -142,6 +142,7 @@ describe("durability of each write", () => {
       "retryInitialMs",
       "retryJitter",
       "retryMaxMs",
+      "snoozes",
       "stepIndex",
       "timeoutMs",
       "traceContext",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { ValidationError, defineJob, serveDashboard, type WaitReason } from "../src/index.ts";
+import { ValidationError, defineJob, serveDashboard, snooze, type WaitReason } from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ n: t.number, key: t.union([t.string, t.null]), fail: t.boolean });
@@ -257,5 +257,42 @@ describe("ops.explain", () => {
     assert.deepEqual(await turnOf(b2), [0, 0]);
     assert.deepEqual(await turnOf(c1), [1, 1]);
     assert.deepEqual(await turnOf(d1), [2, 1]);
+  });
+
+  it("a snoozed task: snoozed until when, how many times; a deadline: must start by when, and once passed, never", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "why_snooze", input: Input }));
+    const ops = underway.ops;
+    const id = await job.enqueue({ n: 1, key: null, fail: false });
+    for (const delay of [0, 0, 90_000]) await job.runOnce(async () => snooze(delay));
+    const snoozed = await ops.explain(id);
+    const reason = snoozed?.reasons.find((r) => r.kind === "snoozed");
+    assert.ok(reason?.kind === "snoozed", JSON.stringify(snoozed?.reasons));
+    assert.equal(reason.snoozes, 3);
+    // No worker runs this queue (runOnce only): that is said too, and withholds the estimate.
+    assert.deepEqual(kinds(snoozed?.reasons ?? []), ["snoozed", "noWorker"]);
+    assert.match(
+      snoozed?.summary ?? "",
+      /its handler snoozed it until .* \(in 90 s\); 3 snooze\(s\) so far, no attempt spent/,
+    );
+    assert.ok(!kinds(snoozed?.reasons ?? []).includes("delayed"));
+
+    const startBy = new Date(Date.now() + 60_000);
+    const bound = await job.enqueue({ n: 2, key: null, fail: false }, { startBy });
+    const deadline = (await ops.explain(bound))?.reasons.find((r) => r.kind === "deadline");
+    assert.ok(deadline?.kind === "deadline" && !deadline.passed);
+    // Like runAt, a time turned into a span from now, applied on the database clock.
+    assert.ok(Math.abs(deadline.startBy.getTime() - startBy.getTime()) < 100);
+    assert.match(deadline.message, /it must start by .* \(in 60 s\), or it is cancelled instead/);
+
+    const late = await job.enqueue({ n: 3, key: null, fail: false }, { startWithinMs: 1 });
+    await eventually(
+      async () => (await ops.explain(late))?.reasons[0]?.kind === "deadline",
+      5_000,
+      "the deadline passed",
+    );
+    const missed = await ops.explain(late);
+    assert.equal(missed?.runnable, false);
+    assert.match(missed?.summary ?? "", /it was not started by its deadline, .* it never starts/);
   });
 });

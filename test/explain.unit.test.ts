@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ExplainRow } from "../src/db/opsQueries.ts";
-import { explainAheadBound, explanationOf } from "../src/ops/explain.ts";
+import { explainAheadBound, explanationOf, unknownEstimateText } from "../src/ops/explain.ts";
 
 const now = new Date("2026-12-04T12:00:00.000Z");
 const later = (ms: number) => new Date(now.getTime() + ms);
@@ -26,6 +26,7 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
   cancelRequestedAt: null,
   error: null,
   now,
+  debounceKey: null,
   pausedAt: null,
   keyHolders: null,
   keyLeaseExpiresAt: null,
@@ -41,10 +42,21 @@ const facts = (changes: Partial<ExplainRow> = {}): ExplainRow => ({
   liveWorkers: 1,
   lastWorkerSeenAt: now,
   perSecond: 0,
+  startBy: null,
+  snoozes: 0,
+  snoozedUntil: null,
   ...changes,
 });
 
 describe("ops.explain's reasoning", () => {
+  it("a debounced task not yet due names its key, whose enqueues push its start back", () => {
+    const why = explanationOf(facts({ runAt: later(400), debounceKey: "doc:1" }));
+    const delayed = why.reasons.find((reason) => reason.kind === "delayed");
+    assert.ok(delayed !== undefined && delayed.kind === "delayed");
+    assert.equal(delayed.debounceKey, "doc:1");
+    assert.match(delayed.message, /debounced: each enqueue of key "doc:1" pushes its start back/);
+  });
+
   it("a due task with nothing ahead is runnable now", () => {
     const why = explanationOf(facts());
     assert.deepEqual([why.runnable, why.reasons.length, why.estimatedStartAt], [true, 0, now]);
@@ -169,5 +181,67 @@ describe("ops.explain's reasoning", () => {
     assert.ok(bounded?.kind === "groupTurn" && bounded.groupsAheadAtLeast);
     assert.equal(bounded.groupsAhead, explainAheadBound);
     assert.equal(many.estimatedStartAt, null);
+  });
+
+  it("a snoozed task says until when and how many snoozes, not a backoff; it ends by itself", () => {
+    const why = explanationOf(facts({ snoozes: 3, runAt: later(60_000), snoozedUntil: later(60_000) }));
+    const reason = why.reasons[0];
+    assert.ok(reason?.kind === "snoozed" && reason.snoozes === 3);
+    assert.deepEqual(
+      [reason.until, why.estimatedStartAt, why.runnable],
+      [later(60_000), later(60_000), false],
+    );
+    assert.match(
+      why.summary,
+      /snoozed it until 2026-12-04T12:01:00\.000Z .*3 snooze\(s\) so far, no attempt spent/,
+    );
+    // A retry's backoff after an earlier snooze is a backoff: the snooze's end is not its due time.
+    const retried = explanationOf(
+      facts({ attempt: 1, snoozes: 3, runAt: later(5_000), snoozedUntil: later(-9_000), error: "boom" }),
+    );
+    assert.deepEqual(
+      retried.reasons.map((r) => r.kind),
+      ["backoff"],
+    );
+  });
+
+  it("a deadline ahead holds nothing back; one passed blocks for good, first", () => {
+    const ahead = explanationOf(facts({ startBy: later(60_000) }));
+    assert.deepEqual(
+      [ahead.runnable, ahead.estimatedStartAt, ahead.reasons.map((r) => r.kind)],
+      [true, now, ["deadline"]],
+    );
+    assert.match(
+      ahead.summary,
+      /must start by 2026-12-04T12:01:00\.000Z \(in 60 s\), or it is cancelled instead/,
+    );
+    const passed = explanationOf(facts({ startBy: later(-2_000), liveWorkers: 0 }));
+    const first = passed.reasons[0];
+    assert.ok(first?.kind === "deadline" && first.passed);
+    assert.deepEqual([passed.runnable, passed.estimatedStartAt], [false, null]);
+    assert.match(passed.summary, /not started by its deadline, 2 s ago .*never starts/);
+    // Once started, a deadline is gone (the claim clears it); running tasks name none.
+    const running = explanationOf(
+      facts({ state: "in_progress", workerId: "w", startedAt: now, startBy: null }),
+    );
+    assert.ok(running.reasons.every((r) => r.kind !== "deadline"));
+  });
+
+  it("an unknown estimate says why: a reason with no end, or no pace to time the tasks ahead", () => {
+    const noPace = explanationOf(
+      facts({ group: "acme", groupWeight: 1, groupsAhead: 2, ahead: 1, perSecond: 0 }),
+    );
+    assert.equal(noPace.estimatedStartAt, null);
+    assert.equal(
+      unknownEstimateText(noPace),
+      "no attempt of its queue ended in the last five minutes to time the wait from",
+    );
+    const tooMany = explanationOf(facts({ ahead: explainAheadBound + 1, perSecond: 1_000 }));
+    assert.equal(
+      unknownEstimateText(tooMany),
+      `more than ${explainAheadBound} tasks or groups ahead to time the wait`,
+    );
+    const paused = explanationOf(facts({ pausedAt: later(-60_000), ahead: 1, perSecond: 0 }));
+    assert.equal(unknownEstimateText(paused), "a reason above has no known end");
   });
 });

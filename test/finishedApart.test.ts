@@ -277,6 +277,7 @@ describe("live tasks apart from finished ones", () => {
         group: "g",
         priority: 3,
         delayMs: 60_000,
+        startWithinMs: 120_000,
         ttlMs: 120_000,
         timeoutMs: 5_000,
         heartbeatMs: 4_000,
@@ -289,11 +290,13 @@ describe("live tasks apart from finished ones", () => {
         },
       },
     );
-    // What enqueue options do not set: a step job's, a redrive's, a tracer's, a rate-limited queue's.
+    // What enqueue options do not set: a step job's, a redrive's, a tracer's, a rate-limited queue's
+    // (a debounced task's key lives in debounce_key, its unique_key null: set here beside it).
     await db().pool.query(
       `update underway.task
           set cancel_requested_at = now(), job_id = '2f1c6c1e-5c36-4e52-9d59-3b1b5f0c9a01', step_index = 2,
-              attempt_budget = 7, trace_context = '{"traceparent": "00-x-y-01"}', rate_limited = true
+              attempt_budget = 7, trace_context = '{"traceparent": "00-x-y-01"}', rate_limited = true,
+              debounce_key = 'd'
         where id = $1`,
       [id],
     );

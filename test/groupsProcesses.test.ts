@@ -154,6 +154,13 @@ describe("fair tenants across processes", () => {
       assert.notEqual(run.code, 0, `${bad.join(" ")} should fail`);
       assert.match(run.stderr, /weight|queue/);
     }
+    // Out of range: the message names the CLI's word for the default, not the API's null.
+    for (const weight of ["0", "1001"]) {
+      const run = await cli("group-weight", "fair_cli", "acme", weight);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /from 1 to 1000 or default, got "/);
+      assert.doesNotMatch(run.stderr, /null/);
+    }
   });
 
   it("the CLI shows a group named with control characters quoted, one line each: a tenant cannot write to the operator's terminal", async () => {

@@ -41,11 +41,13 @@ export const lanes: Readonly<Record<string, Placement>> = {
       "asserts keys flow side by side (60 tasks in under half the serial time): beside another file it took 4.3 s of 3",
   },
   "crash.test.ts": "system",
+  "deadlines.test.ts": "system",
   "dashboard.test.ts": {
     lane: "system",
     alone: "Chromium takes most of the two cores; the live-update checks wait on the page",
   },
   "dashboardSecurity.test.ts": "db",
+  "debounceCaps.test.ts": "db",
   "definition.test.ts": "db",
   "devDatabase.test.ts": {
     lane: "system",
@@ -96,6 +98,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "schedule.test.ts": "system",
   "scheduleExpressions.unit.test.ts": "unit",
   "search.test.ts": "system",
+  "snooze.test.ts": "db",
   "steps.test.ts": "system",
   "telemetry.test.ts": "db",
   "testingKit.test.ts": "db",

@@ -17,6 +17,7 @@ import {
   done,
   next,
   nextAfter,
+  snooze,
   transactional,
   type TaskContext,
 } from "../src/index.ts";
@@ -207,6 +208,22 @@ describe("perform: a handler run without a database", () => {
       {},
     );
     assert.equal(timers(), before);
+  });
+
+  it("reports a snooze with its delay, and past the definition's maxSnoozes the failure a worker records", async () => {
+    const capped = defineJob({ queue: "capped", input: t.type({ n: t.number }), maxSnoozes: 2 });
+    const sleepy = async () => snooze(5_000);
+    assert.deepEqual(await perform(capped, sleepy, { n: 1 }), { _tag: "snoozed", delayMs: 5_000 });
+    assert.deepEqual(await perform(capped, sleepy, { n: 1 }, { snoozes: 1 }), {
+      _tag: "snoozed",
+      delayMs: 5_000,
+    });
+    const over = await perform(capped, sleepy, { n: 1 }, { snoozes: 2 });
+    assert.ok(over._tag === "failed", JSON.stringify(over));
+    assert.equal(over.kind, "Fatal");
+    assert.equal(over.name, "SnoozeLimitError");
+    assert.equal(over.retryable, false);
+    await assert.rejects(perform(capped, sleepy, { n: 1 }, { snoozes: -1 }), /snoozes/);
   });
 
   it("cancels a running handler when its signal option fires: cancelled, whatever the handler returns", async () => {

@@ -7,7 +7,15 @@ import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import { Registry } from "prom-client";
-import { ConfigError, FatalError, defineJob, prometheusMetrics, redrive, schedule } from "../src/index.ts";
+import {
+  ConfigError,
+  FatalError,
+  defineJob,
+  prometheusMetrics,
+  redrive,
+  schedule,
+  snooze,
+} from "../src/index.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const Input = t.type({ kind: t.string });
@@ -168,7 +176,7 @@ describe("prometheus metrics", () => {
     assert.equal(await registry.metrics(), "\n");
     await assert.rejects(prometheusMetrics(underway, { prefix: "bad prefix" }), ConfigError);
   });
-  it("flow control gauges: a rate-limited queue's limit, window and budget in use; a queue's groups; none for plain queues", async () => {
+  it("flow control: a rate-limited queue's limit, window and budget in use; a queue's groups; none for plain queues; snoozes counted", async () => {
     const underway = await connect();
     const metrics = await prometheusMetrics(underway);
     const limited = underway.job(
@@ -184,6 +192,8 @@ describe("prometheus metrics", () => {
       await plain.enqueue({ kind: "x" });
       const result = await limited.drain(async () => null);
       assert.equal(result.succeeded, 5, "two of k's budget, three of the queue's");
+      // A snooze is counted, and timed as an attempt that ended "snoozed".
+      await plain.drain(async () => snooze(60_000));
       const text = await metrics.text();
       const value = (series: string) => sample(text, series);
       assert.equal(value('underway_queue_rate_limit_starts{queue="pm_rated"}'), 3);
@@ -196,6 +206,8 @@ describe("prometheus metrics", () => {
       for (const queue of ["pm_plain", "pm_rated"])
         assert.equal(value(`underway_queue_groups{queue="${queue}"}`), undefined, queue);
       assert.match(text, /# TYPE underway_queue_rate_budget_used gauge/);
+      assert.equal(value('underway_tasks_snoozed_total{queue="pm_plain"}'), 1);
+      assert.equal(value('underway_task_duration_seconds_count{queue="pm_plain",outcome="snoozed"}'), 1);
     } finally {
       metrics.stop();
     }

@@ -14,6 +14,7 @@ import {
   defineStepJob,
   done,
   next,
+  snooze,
   transactional,
 } from "../src/index.ts";
 import { enqueuedTasks, expectEnqueued, perform } from "../src/testing/index.ts";
@@ -168,7 +169,7 @@ describe("testing kit: what a test's code enqueued", () => {
 describe("testing kit: perform agrees with a worker", () => {
   const { db, connect } = useDatabase("testing_kit_perform");
 
-  it("classifies success, a FatalError and a retryable throw as a worker's runOnce records them", async () => {
+  it("classifies success, a FatalError, a retryable throw and a snooze as a worker's runOnce records them", async () => {
     const underway = await connect();
     const definition = defineJob({
       queue: "kit_agree",
@@ -178,21 +179,27 @@ describe("testing kit: perform agrees with a worker", () => {
     const handler = async ({ mode }: { mode: string }) => {
       if (mode === "fatal") throw new FatalError("gone for good");
       if (mode === "retry") throw new Error("try later");
+      if (mode === "snooze") return snooze(30_000);
       return { mode };
     };
     const job = underway.job(definition);
-    for (const mode of ["ok", "fatal", "retry"]) {
+    for (const mode of ["ok", "fatal", "retry", "snooze"]) {
       await job.enqueue({ mode });
       const worker = await job.runOnce(handler);
       const performed = await perform(definition, handler, { mode });
       assert.ok(worker !== undefined);
-      const expected = { ok: "succeeded", fatal: "failed", retry: "retrying" }[mode];
+      const expected = { ok: "succeeded", fatal: "failed", retry: "retrying", snooze: "snoozed" }[mode];
       assert.equal(worker._tag, expected);
       if (worker._tag === "succeeded")
         assert.deepEqual(performed, { _tag: "succeeded", output: worker.output });
+      else if (worker._tag === "snoozed")
+        assert.deepEqual(performed, { _tag: "snoozed", delayMs: worker.delayMs });
       else {
         assert.ok(performed._tag === "failed");
-        assert.equal(performed.message, worker._tag === "cancelled" ? "" : worker.error);
+        assert.equal(
+          performed.message,
+          worker._tag === "failed" || worker._tag === "retrying" ? worker.error : "",
+        );
         assert.equal(performed.willRetry, worker._tag === "retrying");
       }
     }

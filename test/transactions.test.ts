@@ -959,12 +959,21 @@ describe("running tasks by hand", () => {
       },
       { until: "empty", concurrency: 2 },
     );
-    assert.deepEqual(result, { ran: 5, succeeded: 4, retrying: 0, failed: 1, cancelled: 0, lost: 0 });
+    assert.deepEqual(result, {
+      ran: 5,
+      succeeded: 4,
+      retrying: 0,
+      snoozed: 0,
+      failed: 1,
+      cancelled: 0,
+      lost: 0,
+    });
     assert.equal(most, 2);
     assert.deepEqual(await job.drain(async () => null), {
       ran: 0,
       succeeded: 0,
       retrying: 0,
+      snoozed: 0,
       failed: 0,
       cancelled: 0,
       lost: 0,

@@ -11,7 +11,9 @@
 -- choose the tasks, and `plain` yields nothing once they took any (the
 -- tasks without a group are one of the groups then). Grouped tasks skip the
 -- rate hints; the exact rate check (trigger task_rate_admit) holds for them
--- as for any task.
+-- as for any task. A task past its start deadline (start_by) is never a
+-- candidate (the reaper ends it cancelled); the test costs nothing more
+-- than a null check for tasks without one.
 -- The queue's claim mode, computed once and read at each place (a CTE
 -- referenced more than once is materialized): written inline, it was one
 -- call of queue_claim_mode each.
@@ -28,6 +30,7 @@ plain as (
      and not exists (select from grouped)
      and (concurrency_key is null or {{> keyHasRoom}})
      and {{> rateKeyHasRoom}}
+     and (start_by is null or start_by > now())
    order by priority desc, run_at, id
    limit :limit
    for update skip locked

@@ -4,15 +4,22 @@
 -- claim takes before a due one (as the claim counts them: keys at their
 -- limit skipped, keyHasRoom; bounded at :bound + 1, on the claim index), the
 -- live worker processes working its queue, its rate budget (0015) and its
--- group's place in the rotation (0016), and the queue's recent throughput
+-- group's place in the rotation (0016), the queue's recent throughput
 -- (tasks ended per second over the last five minutes of queue_stat) for an
--- estimate. All on the database clock (`now`).
+-- estimate, its start deadline, and until when its last snooze (task_event,
+-- read only for a task that snoozed) put it off. All on the database clock
+-- (`now`).
 select x.id::text, x.queue_name as queue, x.state, x.attempt, x.max_attempts as "maxAttempts",
        x.priority, x.run_at as "runAt", x.started_at as "startedAt", x.finished_at as "finishedAt",
        x.concurrency_key as "concurrencyKey", x.concurrency_limit as "concurrencyLimit",
        x.worker_id as "workerId", x.lease_expires_at as "leaseExpiresAt",
        x.cancel_requested_at as "cancelRequestedAt", left(x.error, 200) as error, now() as now,
-       q.paused_at as "pausedAt",
+       x.debounce_key as "debounceKey",
+       q.paused_at as "pausedAt", x.start_by as "startBy", x.snoozes,
+       case when x.state = 'pending' and x.snoozes > 0 then
+         (select (e.details->>'until')::timestamptz from {{schema}}.task_event e
+           where e.task_id = x.id and e.kind = 'snoozed' order by e.id desc limit 1)
+       end as "snoozedUntil",
        case when x.state = 'pending' and x.concurrency_key is not null then
          array(select r.id::text from {{schema}}.task r
                 where r.queue_name = x.queue_name and r.concurrency_key = x.concurrency_key

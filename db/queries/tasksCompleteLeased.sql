@@ -34,17 +34,18 @@ with completed as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
     timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-    rate_key, run_at, group_key, job_id, step_index, trace_context)
+    rate_key, run_at, group_key, start_by, job_id, step_index, trace_context)
   select (c.t).queue_name, n.input, n.max_attempts, n.retry_initial_ms, n.retry_max_ms, n.retry_coefficient,
          n.retry_jitter, n.timeout_ms, n.heartbeat_ms, n.ttl_ms, n.priority, n.concurrency_key,
          n.concurrency_limit, n.unique_key, n.rate_key, statement_timestamp() + n.delay_ms * interval '1 millisecond',
-         coalesce(n.group_key, (c.t).group_key), (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
+         coalesce(n.group_key, (c.t).group_key),
+         statement_timestamp() + n.start_within_ms * interval '1 millisecond', (c.t).job_id, n.step_index, (c.t).trace_context -- each step links to the span that enqueued the job
     from unnest(:inputs::jsonb[], :maxAttempts::integer[], :retryInitialMs::integer[], :retryMaxMs::integer[], :retryCoefficient::float8[],
                 :retryJitter::float8[], :timeoutMs::integer[], :heartbeatMs::integer[], :ttlMs::bigint[], :priority::integer[], :concurrencyKey::text[],
-                :concurrencyLimit::integer[], :uniqueKey::text[], :rateLimitKey::text[], :delayMs::float8[], :groupKey::text[], :stepIndex::integer[])
+                :concurrencyLimit::integer[], :uniqueKey::text[], :rateLimitKey::text[], :delayMs::float8[], :groupKey::text[], :startWithinMs::float8[], :stepIndex::integer[])
          as n(input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
               timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,
-              rate_key, delay_ms, group_key, step_index)
+              rate_key, delay_ms, group_key, start_within_ms, step_index)
     cross join completed c
   returning id
 )

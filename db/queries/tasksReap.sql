@@ -5,7 +5,21 @@
 -- (trigger task_cancel_wins, which records the attempt as cancelled). A task
 -- that ends here (failed or cancelled) moves to task_finished at the end of
 -- the statement (trigger task_finish, migration 0014).
-with expired as (
+-- Also ends cancelled the pending tasks past their start deadline
+-- (start_by, which the claim never takes), with the reason as their error,
+-- so their outcome subscribers hear of it: `missed`, off task_start_by_idx
+-- (only tasks with a deadline are in it). Not returned: they were never
+-- leased, and the rows returned are the reaped leases.
+with missed as (
+  update {{schema}}.task t
+     set state = 'cancelled', finished_at = now(),
+         error = 'not started by ' || to_char(t.start_by at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+               || ' (its startBy deadline)'
+   where t.id in (select m.id from {{schema}}.task m
+                   where m.state = 'pending' and m.start_by is not null and m.start_by <= now()
+                   order by m.start_by limit :limit
+                   for update skip locked)
+), expired as (
   select id, queue_name from {{schema}}.task
    where state = 'in_progress' and lease_expires_at < now()
    order by lease_expires_at

@@ -3,6 +3,7 @@ import { checkCommand } from "./commands/check.ts";
 import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
 import { groupsCommand, groupWeightCommand } from "./commands/groups.ts";
+import { queuesMaxPendingCommand } from "./commands/maxPending.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
@@ -16,6 +17,7 @@ export const commands: ReadonlyArray<Command> = [
   migrateCommand,
   queuesCommand,
   queuesRateLimitCommand,
+  queuesMaxPendingCommand,
   tasksListCommand,
   tasksShowCommand,
   tasksWhyCommand,

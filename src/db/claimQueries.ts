@@ -29,6 +29,8 @@ export interface ClaimedRow
   readonly admitted: boolean;
   /** Its queue was rate-limited when claimed: its start counts against a rate budget. */
   readonly rateLimited: boolean;
+  /** How many times its handler snoozed it so far (`snooze(ms)`), for the definition's `maxSnoozes`. */
+  readonly snoozes: number;
 }
 
 /** A claimed task as the claim returns it: the columns of db/fragments/claimUpdate.sql. */
@@ -55,6 +57,7 @@ export interface ClaimedRecord {
   readonly admitted: boolean;
   readonly batch_rank: number | string;
   readonly rate_limited: boolean;
+  readonly snoozes: number;
 }
 
 /**
@@ -84,6 +87,7 @@ export const claimedRowOf = (row: ClaimedRecord): ClaimedRow => ({
   traceContext: row.trace_context,
   admitted: row.admitted,
   rateLimited: row.rate_limited,
+  snoozes: row.snoozes,
 });
 
 /**

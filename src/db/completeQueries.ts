@@ -114,6 +114,16 @@ export const tasksRetry = defineQuery<
   }))
   .map(anyRow);
 
+/**
+ * Back to pending after `delayMs` without spending the attempt (a handler's
+ * `snooze`), recorded as a `snoozed` event; true if written (the fence
+ * held and no cancel was requested: then the task ended cancelled).
+ */
+export const tasksSnooze = defineQuery<
+  { readonly id: string; readonly attempt: number; readonly delayMs: number },
+  { readonly task_id: string }
+>("tasksSnooze", ["delayMs", "id", "attempt"]).map(anyRow);
+
 /** Failed for good, into `dlq` when set; true if written (the fence held). */
 export const tasksFail = defineQuery<
   Omit<Failure, "error"> & StoredError & { readonly dlq: string | null },

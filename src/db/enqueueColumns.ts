@@ -16,8 +16,13 @@ export interface EnqueueColumns {
   readonly rateLimitKey: (string | null)[];
   readonly delayMs: number[];
   readonly groupKey: (string | null)[];
+  readonly startWithinMs: (number | null)[];
   readonly jobId: (string | null)[];
   readonly stepIndex: (number | null)[];
+  /** Throttle windows (`uniqueForMs`); read by enqueue, not by the plain inserts. */
+  readonly uniqueForMs: (number | null)[];
+  /** Debounce delays (`debounceMs`); read by enqueue, not by the plain inserts. */
+  readonly debounceMs: (number | null)[];
 }
 
 /** One column's name. */
@@ -26,7 +31,7 @@ export type EnqueueColumn = keyof EnqueueColumns;
 /**
  * A task's options, in the order every insert of `db/queries/` lists them
  * after the input (max_attempts … unique_key, rate_key, then the delay that becomes
- * run_at, then the group). The statements' parameter lists are built from these lists, so
+ * run_at, then the group and the start deadline). The statements' parameter lists are built from these lists, so
  * the column order is written here and nowhere else.
  */
 export const optionColumns = [
@@ -45,6 +50,7 @@ export const optionColumns = [
   "rateLimitKey",
   "delayMs",
   "groupKey",
+  "startWithinMs",
 ] as const satisfies ReadonlyArray<EnqueueColumn>;
 
 /** Every column, in the order of tasksEnqueue.sql and tasksEnqueueOne.sql. */

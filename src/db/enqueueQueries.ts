@@ -87,3 +87,46 @@ export const tasksFindUnique = defineQuery<
 >("tasksFindUnique", ["queue", "keys"]).map((rows) =>
   rows.map((row): UniqueHolderRow => ({ id: row.id, uniqueKey: row.unique_key, jobId: row.job_id })),
 );
+
+/** What an enqueue under a throttle or a debounce did, and the task it gives. */
+export interface FlowEnqueuedRow {
+  readonly id: string;
+  readonly status: "created" | "existing" | "throttled" | "debounced";
+}
+
+type OneRow = Traced & EnqueueRow & { readonly uniqueForMs: number; readonly debounceMs: number };
+
+/** One task's parameters, with its throttle window and debounce delay. */
+const oneRowOf = ({ queue, columns, trace }: EnqueueInput): OneRow => ({
+  queue,
+  trace,
+  ...firstRowOf(enqueueColumns, columns),
+  uniqueForMs: columns.uniqueForMs[0] ?? 0,
+  debounceMs: columns.debounceMs[0] ?? 0,
+});
+
+/** One task under a throttle: its row, or undefined when a concurrent enqueue of its key must be waited out (run again). */
+export const tasksEnqueueThrottled = defineQuery<OneRow, FlowEnqueuedRow>("tasksEnqueueThrottled", [
+  "queue",
+  ...enqueueColumns,
+  "trace",
+  "uniqueForMs",
+])
+  .from(oneRowOf)
+  .map((rows) => rows[0]);
+
+/** One task under a debounce, after tasksDebounceLock: the pending task pushed back, or a new one. */
+export const tasksEnqueueDebounced = defineQuery<OneRow, FlowEnqueuedRow>("tasksEnqueueDebounced", [
+  "queue",
+  ...enqueueColumns,
+  "trace",
+  "debounceMs",
+])
+  .from(oneRowOf)
+  .map((rows) => rows[0]);
+
+/** Takes the debounce locks of these keys of `queue`, held to commit, in key order. */
+export const tasksDebounceLock = defineQuery<
+  { readonly queue: string; readonly keys: ReadonlyArray<string> },
+  { readonly locked: number }
+>("tasksDebounceLock", ["queue", "keys"]).map(() => undefined);

@@ -32,7 +32,11 @@ export const taskAttemptsList = defineQuery<{ readonly id: string }, AttemptRow>
 
 /** Something that happened to a task besides its attempts. */
 export interface EventRow {
-  /** What happened; `"redriven"` is the only kind so far. */
+  /**
+   * What happened: `"redriven"`, `"retried"` (an operator's retry), or
+   * `"snoozed"` (the handler snoozed during attempt `attempt`, which was
+   * not spent and runs again).
+   */
   readonly kind: string;
   /** The task's attempt number when it happened. */
   readonly attempt: number;
@@ -40,7 +44,9 @@ export interface EventRow {
   readonly at: Date;
   /**
    * Facts of the event; for `redriven`: `from` (the dead-letter queue),
-   * `to` (the queue it went back to) and `maxAttempts` (its new budget).
+   * `to` (the queue it went back to) and `maxAttempts` (its new budget);
+   * for `snoozed`: `delayMs`, `until` (when it was due again) and
+   * `snoozes` (the task's count so far).
    */
   readonly details: Readonly<Record<string, unknown>>;
 }

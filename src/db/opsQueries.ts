@@ -195,6 +195,7 @@ export interface ExplainRow
   readonly cancelRequestedAt: Date | null;
   readonly error: string | null;
   readonly now: Date;
+  readonly debounceKey: string | null;
   readonly pausedAt: Date | null;
   readonly keyHolders: ReadonlyArray<string> | null;
   readonly keyLeaseExpiresAt: Date | null;
@@ -217,6 +218,12 @@ export interface ExplainRow
   readonly liveWorkers: number;
   readonly lastWorkerSeenAt: Date | null;
   readonly perSecond: number;
+  /** Its deadline for a first start (`startBy`/`startWithinMs`), while it has not started. */
+  readonly startBy: Date | null;
+  /** How many times its handler snoozed it. */
+  readonly snoozes: number;
+  /** Until when its last snooze put it off, while pending after one; null otherwise. */
+  readonly snoozedUntil: Date | null;
 }
 
 /** One task's facts for `ops.explain`; undefined when there is no task with that id. */

@@ -112,3 +112,34 @@ export const queuesGetRateLimit = defineQuery<{ readonly queue: string; readonly
   "queuesGetRateLimit",
   ["keys", "queue"],
 ).map((rows) => rows[0]);
+
+/** A capped queue's cap in force (null: none, nothing counted) and its pending tasks, counted up to cap + 1. */
+export interface PendingCheckRow {
+  readonly cap: number | null;
+  readonly pending: number | null;
+}
+
+/** Checks a capped queue's pending count after an insert, under its cap lock (held to commit). */
+export const queuesCheckPending = defineQuery<
+  { readonly queue: string; readonly definedCap: number; readonly adding: number },
+  PendingCheckRow
+>("queuesCheckPending", ["queue", "definedCap", "adding"]).map(
+  (rows): PendingCheckRow => rows[0] ?? { cap: null, pending: null },
+);
+
+/** An operator's cap setting as stored: `setAt` null when none is (the definition's applies). */
+export interface MaxPendingRow {
+  readonly maxPending: number | null;
+  readonly setAt: Date | null;
+}
+
+/** Stores (`set`, `off`) or clears (`definition`) an operator's cap on a queue's pending tasks. */
+export const queuesSetMaxPending = defineQuery<
+  { readonly queue: string; readonly mode: "set" | "off" | "definition"; readonly cap: number | null },
+  MaxPendingRow
+>("queuesSetMaxPending", ["queue", "mode", "cap"]).map((rows) => rows[0]);
+
+/** A queue's stored cap setting; undefined for a queue never recorded. */
+export const queuesGetMaxPending = defineQuery<{ readonly queue: string }, MaxPendingRow>("queuesGetMaxPending", [
+  "queue",
+]).map((rows) => rows[0]);

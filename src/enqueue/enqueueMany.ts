@@ -1,13 +1,17 @@
 import type { JobDefinition } from "../definition.ts";
 import { UnderwayError, ValidationError, orThrow } from "../errors.ts";
 import type { TraceCarrier } from "../events/taskEvents.ts";
-import { inTransaction } from "../inTransaction.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { EnqueuedRow } from "../db/enqueueQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions } from "./enqueueOptions.ts";
+import type { EnqueueResult } from "./enqueueResult.ts";
+import { insertOne } from "./enqueueOne.ts";
+import { hasFlow, insertFlow } from "./flowInsert.ts";
+import { withPendingCap, type Inserted } from "./pendingCap.ts";
+import { pickColumns } from "./pickColumns.ts";
 import { taskColumns } from "./taskColumns.ts";
 import { uniqueKeyChurn, uniqueKeyRounds } from "./uniqueKeyRounds.ts";
 
@@ -18,15 +22,17 @@ const enqueueChunk = 5_000;
 /**
  * Validates every input first (one bad input rejects the whole batch,
  * naming its index, and nothing is written), then inserts them in chunks,
- * all or nothing: in the caller's transaction, or in one of its own. Ids
- * come back in input order.
+ * all or nothing: in the caller's transaction, or in one of its own. Each
+ * input gets its task id and what happened (see `EnqueueStatus`), in input
+ * order. A capped queue (`maxPending`) is checked once, after the whole
+ * batch: past the cap, none of it is written (`QueueFullError`).
  */
 export const enqueueMany = async <In, V, R, O>(
   deps: ProducerDeps,
   definition: JobDefinition<In, V, R, O>,
   inputs: ReadonlyArray<In>,
   options: EnqueueOptions | undefined,
-): Promise<string[]> => {
+): Promise<EnqueueResult[]> => {
   const { queue } = definition;
   if (!Array.isArray(inputs))
     throw new ValidationError(`enqueueMany on queue ${queue}`, {
@@ -37,43 +43,93 @@ export const enqueueMany = async <In, V, R, O>(
   checkEnqueueOptions(options);
   const valid = inputs.map((input, index) => checkInput(definition, input, index));
   if (valid.length === 0) return [];
+  // Without per-input overrides every row shares its options: resolve them
+  // once and send only the inputs as an array.
+  const uniform = definition.optionsFor === undefined;
+  const columns = taskColumns(definition, uniform ? valid.slice(0, 1) : valid, options);
+  const flow = columns.inputs.some((_, index) => hasFlow(columns, index));
   await deps.register(definition);
-  const insert = (db: Queryable, trace: TraceCarrier | null) =>
-    insertMany(deps, definition, db, valid, options, trace);
+  const insert = async (db: Queryable, trace: TraceCarrier | null): Promise<Inserted<EnqueueResult[]>> => {
+    const result = flow
+      ? await insertFlowMany(deps, queue, db, uniform ? repeatColumns(columns, valid) : columns, trace)
+      : await insertMany(deps, queue, db, valid, uniform ? columns : undefined, columns, trace);
+    return { result, created: result.filter((one) => one.status === "created").length };
+  };
   return deps.lifecycle.produce(
     queue,
-    (trace) =>
-      options?.client !== undefined
-        ? insert(options.client, trace)
-        : inTransaction(deps.pool, (client) => insert(client, trace)),
-    (ids) => ids,
+    (trace) => withPendingCap(deps, definition, options?.client, true, (db) => insert(db, trace)),
+    (results) => results.map((one) => one.id),
   );
 };
 
-const insertMany = async <In, V, R, O>(
+/** Shared options repeated for every input: the per-row columns of a uniform batch. */
+const repeatColumns = <V>(shared: EnqueueColumns, inputs: ReadonlyArray<CheckedInput<V>>): EnqueueColumns => {
+  const rows = pickColumns(
+    shared,
+    inputs.map(() => 0),
+  );
+  return { ...rows, inputs: inputs.map((input) => input.json) };
+};
+
+/**
+ * A batch with throttled or debounced rows: one statement per row, in key
+ * order (the window rows' and debounce locks' order, so that batches of
+ * overlapping keys cannot deadlock), after taking every debounce lock of
+ * the batch. Duplicates of a key within the batch fold into the first, as
+ * successive enqueues would.
+ */
+const insertFlowMany = async (
   deps: ProducerDeps,
-  definition: JobDefinition<In, V, R, O>,
+  queue: string,
+  db: Queryable,
+  columns: EnqueueColumns,
+  trace: TraceCarrier | null,
+): Promise<EnqueueResult[]> => {
+  const indexes = columns.inputs.map((_, index) => index);
+  const keyOf = (index: number) => columns.uniqueKey[index] ?? "";
+  const debounceKeys = indexes
+    .filter((index) => (columns.debounceMs[index] ?? null) !== null)
+    .map((index) => keyOf(index));
+  if (debounceKeys.length > 0)
+    await orThrow(deps.store.tasksDebounceLock(db, { queue, keys: debounceKeys })());
+  const ordered = [...indexes].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a - b));
+  const results: EnqueueResult[] = [];
+  for (const index of ordered) {
+    const row = pickColumns(columns, [index]);
+    results[index] = hasFlow(row)
+      ? await insertFlow(deps, queue, db, row, trace, true)
+      : await insertOne(deps, queue, db, row, trace);
+  }
+  return results;
+};
+
+const insertMany = async <V>(
+  deps: ProducerDeps,
+  queue: string,
   db: Queryable,
   inputs: ReadonlyArray<CheckedInput<V>>,
-  options: EnqueueOptions | undefined,
+  shared: EnqueueColumns | undefined,
+  all: EnqueueColumns,
   trace: TraceCarrier | null,
-): Promise<string[]> => {
-  const ids: string[] = [];
+): Promise<EnqueueResult[]> => {
+  const results: EnqueueResult[] = [];
   const { store } = deps;
-  const { queue } = definition;
-  // Without per-input overrides every row shares its options: resolve them
-  // once and send only the inputs as an array.
-  const uniform = definition.optionsFor === undefined && inputs[0] !== undefined;
-  const shared = uniform ? taskColumns(definition, inputs.slice(0, 1), options) : undefined;
-  // Inserts some inputs and gives their rows and unique keys, in input order.
-  const insertRows = async (some: ReadonlyArray<CheckedInput<V>>) =>
+  // Inserts some inputs (by index) and gives their rows and unique keys, in input order.
+  const insertRows = async (some: ReadonlyArray<number>) =>
     shared === undefined
-      ? insertChunk(deps, queue, db, taskColumns(definition, some, options), trace)
+      ? insertChunk(
+          deps,
+          queue,
+          db,
+          // A batch of one chunk, first round: every row, as computed (no copy).
+          some.length === all.inputs.length ? all : pickColumns(all, some),
+          trace,
+        )
       : ([
           await orThrow(
             store.tasksEnqueueUniform(db, {
               queue,
-              inputs: some.map((input) => input.json),
+              inputs: some.map((index) => (inputs[index] as CheckedInput<V>).json),
               columns: shared,
               trace,
             })(),
@@ -81,10 +137,10 @@ const insertMany = async <In, V, R, O>(
           some.map(() => shared.uniqueKey[0] ?? null),
         ] as const);
   for (let start = 0; start < inputs.length; start += enqueueChunk) {
-    const chunk = inputs.slice(start, start + enqueueChunk);
-    ids.push(...(await idsOfChunk(deps, queue, db, chunk, insertRows)));
+    const chunk = inputs.slice(start, start + enqueueChunk).map((_, offset) => start + offset);
+    results.push(...(await resultsOfChunk(deps, queue, db, chunk, insertRows)));
   }
-  return ids;
+  return results;
 };
 
 const insertChunk = async (
@@ -99,27 +155,29 @@ const insertChunk = async (
 };
 
 /**
- * Inserts a chunk and gives an id per input, in input order: the inserted
+ * Inserts a chunk and gives a result per input, in input order: the inserted
  * task's, or where its unique key was taken, the live task holding it. A
  * holder may finish between the insert and the look-up, freeing the key:
  * those inputs are inserted again (they get a task of their own, as an
  * enqueue after the holder finished would).
  */
-const idsOfChunk = async <V>(
+const resultsOfChunk = async (
   deps: ProducerDeps,
   queue: string,
   db: Queryable,
-  chunk: ReadonlyArray<CheckedInput<V>>,
+  chunk: ReadonlyArray<number>,
   insertRows: (
-    some: ReadonlyArray<CheckedInput<V>>,
+    some: ReadonlyArray<number>,
   ) => Promise<readonly [ReadonlyArray<EnqueuedRow>, ReadonlyArray<string | null>]>,
-): Promise<string[]> => {
+): Promise<EnqueueResult[]> => {
   const ids: Array<string | undefined> = chunk.map(() => undefined);
+  const created = new Set<string>();
   let todo = chunk.map((_, index) => index);
   let lastKey: string | null = null;
   for (let round = 0; round < uniqueKeyRounds && todo.length > 0; round += 1) {
-    const [rows, uniqueKeys] = await insertRows(todo.map((index) => chunk[index] as CheckedInput<V>));
+    const [rows, uniqueKeys] = await insertRows(todo.map((index) => chunk[index] as number));
     deps.throughput.count(queue, "enqueued", rows.length);
+    for (const row of rows) created.add(row.id);
     const taken =
       rows.length === uniqueKeys.length ? [] : uniqueKeys.filter((key): key is string => key !== null);
     const existing =
@@ -144,5 +202,9 @@ const idsOfChunk = async <V>(
     throw new UnderwayError(
       `${uniqueKeyChurn("enqueueMany", queue, lastKey)}; its transaction writes nothing`,
     );
-  return ids as string[];
+  // The first input given a new task created it; later ones with its key folded into it.
+  return (ids as string[]).map((id) => {
+    const status = created.delete(id) ? "created" : "existing";
+    return { id, status };
+  });
 };

@@ -8,6 +8,12 @@ import type { Queryable } from "../db/query.ts";
 export type EnqueueOptions = TaskOptionsInput & {
   /** Run no earlier than this time (instead of `delayMs`). */
   readonly runAt?: Date | undefined;
+  /**
+   * Start by this time or never (instead of `startWithinMs`): a task not
+   * claimed by then ends `cancelled`, "not started by <time>". Must be in
+   * the future, and after `runAt`/`delayMs` (docs/flow-control.md#deadlines).
+   */
+  readonly startBy?: Date | undefined;
   /** Your pg client, inside your transaction: the task exists if and only if you commit. */
   readonly client?: Queryable | undefined;
 };
@@ -22,7 +28,12 @@ export const queryableRule: OptionRule = {
   expected: "a pg Pool or client (with a query method)",
 };
 
-const enqueueShape: OptionShape = { ...taskOptionShape, runAt: "Date", client: queryableRule };
+const enqueueShape: OptionShape = {
+  ...taskOptionShape,
+  runAt: "Date",
+  startBy: "Date",
+  client: queryableRule,
+};
 
 /**
  * Checks an enqueue's options once per call, before anything is written:
@@ -39,11 +50,30 @@ export const checkEnqueueOptions = (enqueue: EnqueueOptions | undefined): void =
     );
   if (runAt !== undefined && enqueue.delayMs !== undefined)
     throw new ConfigError("invalid enqueue option: give delayMs or runAt, not both");
+  const startBy = enqueue.startBy;
+  if (startBy === undefined) return;
+  if (!Number.isFinite(startBy.getTime()))
+    throw new ConfigError(
+      `invalid enqueue option: startBy must be a valid Date, got ${String(startBy).slice(0, 40)}`,
+    );
+  if (enqueue.startWithinMs !== undefined && enqueue.startWithinMs !== null)
+    throw new ConfigError("invalid enqueue option: give startWithinMs or startBy, not both");
+  // Rejected rather than cancelled at once: a deadline already past is a
+  // bug in the caller (a clock, a unit), better seen than a silent cancel.
+  if (startBy.getTime() <= Date.now())
+    throw new ConfigError(
+      `invalid enqueue option: startBy (${startBy.toISOString()}) is not in the future: the task could never start`,
+    );
+  if (runAt !== undefined && startBy.getTime() <= runAt.getTime())
+    throw new ConfigError(
+      `invalid enqueue option: startBy (${startBy.toISOString()}) must be after runAt (${runAt.toISOString()})`,
+    );
 };
 
 /**
  * One task's options: the definition's, then its per-input overrides, then
- * the enqueue's (`runAt` turned into a delay).
+ * the enqueue's (`runAt` turned into a delay, `startBy` into a
+ * `startWithinMs`).
  */
 export const taskOptionsOf = <V>(
   definition: OptionsSource<V>,
@@ -52,7 +82,17 @@ export const taskOptionsOf = <V>(
 ): TaskOptions => {
   // Checked once per call by checkEnqueueOptions; here only turned into a delay.
   const runAt = enqueue?.runAt;
-  const runAtDelay = runAt === undefined ? undefined : { delayMs: Math.max(0, runAt.getTime() - Date.now()) };
-  const { client: _client, runAt: _runAt, ...overrides } = enqueue ?? {};
-  return resolveTaskOptions(definition.options, definition.optionsFor?.(value), overrides, runAtDelay);
+  const now = Date.now();
+  const runAtDelay = runAt === undefined ? undefined : { delayMs: Math.max(0, runAt.getTime() - now) };
+  // The same clock reading for both, so a startBy after runAt stays after it.
+  const startBy = enqueue?.startBy;
+  const startWithin =
+    startBy === undefined ? undefined : { startWithinMs: Math.max(1, startBy.getTime() - now) };
+  const { client: _client, runAt: _runAt, startBy: _startBy, ...overrides } = enqueue ?? {};
+  return resolveTaskOptions(
+    definition.options,
+    definition.optionsFor?.(value),
+    overrides,
+    runAtDelay === undefined && startWithin === undefined ? undefined : { ...runAtDelay, ...startWithin },
+  );
 };

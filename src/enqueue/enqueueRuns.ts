@@ -5,6 +5,7 @@ import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput, type CheckedInput } from "./checkInput.ts";
 import { checkEnqueueOptions, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
+import { withPendingCap } from "./pendingCap.ts";
 import { taskColumns } from "./taskColumns.ts";
 
 /**
@@ -46,12 +47,16 @@ export const enqueueRuns = async <In, V, R, O>(
   const columns = runColumns(definition, valid, options);
   await deps.register(definition);
   const { store, pool } = deps;
-  const db = options?.client ?? pool;
   const rows = await deps.lifecycle.produce(
     queue,
-    (trace) => orThrow(store.tasksEnqueue(db, { queue, columns, trace })()),
+    (trace) =>
+      withPendingCap(deps, definition, options?.client, false, async (db) => {
+        const result = await orThrow(store.tasksEnqueue(db, { queue, columns, trace })());
+        return { result, created: result.length };
+      }),
     (inserted) => inserted.map((row) => row.id),
   );
+  const db = options?.client ?? pool;
   const jobIds = columns.jobId as string[];
   if (rows.length === jobIds.length) return jobIds;
   // A live run holds a unique key: that input gets the run's job id, not

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { CheckedInput } from "./checkInput.ts";
 import { taskOptionsOf, type EnqueueOptions, type OptionsSource } from "./enqueueOptions.ts";
@@ -36,8 +37,11 @@ export const taskColumns = <V>(
     rateLimitKey: [],
     delayMs: [],
     groupKey: [],
+    startWithinMs: [],
     jobId: [],
     stepIndex: [],
+    uniqueForMs: [],
+    debounceMs: [],
   };
   for (const input of inputs) {
     const options = taskOptionsOf(definition, input.value, enqueue);
@@ -57,8 +61,17 @@ export const taskColumns = <V>(
     columns.rateLimitKey.push(options.rateLimitKey);
     columns.delayMs.push(options.delayMs);
     columns.groupKey.push(options.group);
+    columns.startWithinMs.push(options.startWithinMs);
     columns.jobId.push(place?.jobId ?? null);
     columns.stepIndex.push(place?.stepIndex ?? null);
+    // Job runs and their steps are inserted by statements that know no
+    // window and no debounce: refused rather than ignored.
+    if (place !== undefined && (options.uniqueForMs !== null || options.debounceMs !== null))
+      throw new ConfigError(
+        "invalid task option: uniqueForMs and debounceMs apply to tasks, not to multi-step job runs",
+      );
+    columns.uniqueForMs.push(options.uniqueForMs);
+    columns.debounceMs.push(options.debounceMs);
   }
   return columns;
 };

@@ -80,6 +80,14 @@ export type TaskEvent =
       readonly runAt: Date;
     })
   | (AttemptEndBase & {
+      /** The handler snoozed (`snooze(ms)`): the task is pending again, its attempt not spent. */
+      readonly _tag: "snoozed";
+      /** When it is due again. */
+      readonly runAt: Date;
+      /** The snooze asked for, in milliseconds. */
+      readonly delayMs: number;
+    })
+  | (AttemptEndBase & {
       /** The task failed for good (retries exhausted, a `FatalError`, a bad input or output). */
       readonly _tag: "failed";
       /** The last attempt's error message. */

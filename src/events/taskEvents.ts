@@ -201,6 +201,8 @@ const endEvent = <O>(
       return { ...base, _tag: "cancelled" };
     case "retrying":
       return { ...base, _tag: "retrying", error: outcome.error, runAt: outcome.runAt };
+    case "snoozed":
+      return { ...base, _tag: "snoozed", runAt: outcome.runAt, delayMs: outcome.delayMs };
     case "failed":
       return { ...base, _tag: "failed", error: outcome.error, deadLetterQueue: outcome.deadLetterQueue };
   }

@@ -59,6 +59,13 @@ export const eventMetrics = {
     help: "Failed attempts in this process whose task will run again.",
     labels: ["queue"],
   },
+  snoozed: {
+    kind: "counter",
+    prometheus: "tasks_snoozed_total",
+    otel: "underway.tasks.snoozed",
+    help: "Attempts in this process whose handler snoozed (snooze(ms)): the task is pending again, no attempt spent.",
+    labels: ["queue"],
+  },
   deadLettered: {
     kind: "counter",
     prometheus: "tasks_dead_lettered_total",
@@ -192,6 +199,7 @@ const outcomeLabel: Partial<Record<TaskEvent["_tag"], string>> = {
   failed: "failed",
   cancelled: "cancelled",
   leaseLost: "lease_lost",
+  snoozed: "snoozed",
 };
 
 /** @internal Feeds one event to a backend: the one mapping from events to metrics. */
@@ -213,11 +221,13 @@ export const recordEvent = (recorder: MetricRecorder, event: TaskEvent): void =>
     case "retrying":
     case "failed":
     case "cancelled":
+    case "snoozed":
     case "leaseLost": {
       recorder.observe("duration", event.queue, event.runMs / 1000, outcomeLabel[event._tag]);
       if (event._tag === "succeeded") recorder.count("completed", event.queue, 1);
       else if (event._tag === "retrying") recorder.count("retried", event.queue, 1);
       else if (event._tag === "failed") recorder.count("failed", event.queue, 1);
+      else if (event._tag === "snoozed") recorder.count("snoozed", event.queue, 1);
       return;
     }
   }

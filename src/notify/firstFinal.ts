@@ -19,9 +19,12 @@ export const firstFinal = <T extends { readonly _tag: string }>(
   notified$: Observable<T>,
   read: () => Promise<T | undefined>,
   pollIntervalMs = 1_000,
-): Promise<Exclude<T, { _tag: "retrying" }>> => {
-  const final = (outcome: T | undefined): outcome is Exclude<T, { _tag: "retrying" }> =>
-    outcome !== undefined && outcome._tag !== "retrying" && outcome._tag !== "stepSucceeded";
+): Promise<Exclude<T, { _tag: "retrying" | "snoozed" }>> => {
+  const final = (outcome: T | undefined): outcome is Exclude<T, { _tag: "retrying" | "snoozed" }> =>
+    outcome !== undefined &&
+    outcome._tag !== "retrying" &&
+    outcome._tag !== "snoozed" &&
+    outcome._tag !== "stepSucceeded";
   // Reads at 0, 1, 2, 4, 8, 16 polls, then every 30: many waiters on long
   // tasks cost little, and a lost notification is still found.
   const read$ = defer(() => deps.listening()).pipe(

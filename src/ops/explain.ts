@@ -50,6 +50,17 @@ const reasonsOf = (
     ];
   }
   const found: Array<{ readonly reason: WaitReason; readonly until: Date | null }> = [];
+  const missed = row.state === "pending" && row.startBy !== null && row.startBy.getTime() <= now.getTime();
+  if (missed && row.startBy !== null)
+    found.push({
+      reason: {
+        kind: "deadline",
+        startBy: row.startBy,
+        passed: true,
+        message: `it was not started by its deadline, ${span(row.startBy, now)} (${iso(row.startBy)}): it never starts, and the reaper's next sweep ends it cancelled`,
+      },
+      until: null,
+    });
   if (row.cancelRequestedAt !== null)
     found.push({
       reason: {
@@ -88,26 +99,42 @@ const reasonsOf = (
       },
       until: null,
     });
+  const snoozed = row.snoozedUntil !== null && row.snoozedUntil.getTime() === row.runAt.getTime();
   if (row.runAt.getTime() > now.getTime())
     found.push(
-      row.attempt === 0
+      snoozed
         ? {
             reason: {
-              kind: "delayed",
+              kind: "snoozed",
               until: row.runAt,
-              message: `it is not due yet: due ${span(row.runAt, now)} (${iso(row.runAt)})`,
+              snoozes: row.snoozes,
+              message: `its handler snoozed it until ${iso(row.runAt)} (${span(row.runAt, now)}); ${row.snoozes} snooze(s) so far, no attempt spent`,
             },
             until: row.runAt,
           }
-        : {
-            reason: {
-              kind: "backoff",
+        : row.attempt === 0
+          ? {
+              reason: {
+                kind: "delayed",
+                until: row.runAt,
+                debounceKey: row.debounceKey,
+                message:
+                  `it is not due yet: due ${span(row.runAt, now)} (${iso(row.runAt)})` +
+                  (row.debounceKey === null
+                    ? ""
+                    : `; debounced: each enqueue of key ${JSON.stringify(row.debounceKey.slice(0, 60))} pushes its start back`),
+              },
               until: row.runAt,
-              attempt: row.attempt,
-              message: `attempt ${row.attempt} of ${row.maxAttempts} failed; it retries ${span(row.runAt, now)} (${iso(row.runAt)})${row.error === null ? "" : `, last error: ${row.error}`}`,
+            }
+          : {
+              reason: {
+                kind: "backoff",
+                until: row.runAt,
+                attempt: row.attempt,
+                message: `attempt ${row.attempt} of ${row.maxAttempts} failed; it retries ${span(row.runAt, now)} (${iso(row.runAt)})${row.error === null ? "" : `, last error: ${row.error}`}`,
+              },
+              until: row.runAt,
             },
-            until: row.runAt,
-          },
     );
   if (row.concurrencyKey !== null && row.keyHolders !== null && row.keyHolders.length >= row.concurrencyLimit)
     found.push({
@@ -186,6 +213,17 @@ const reasonsOf = (
       until: row.perSecond > 0 && !atLeast ? new Date(now.getTime() + (count / row.perSecond) * 1_000) : null,
     });
   }
+  // Last: it holds nothing back, it says what happens if the rest takes too long.
+  if (row.state === "pending" && row.startBy !== null && !missed)
+    found.push({
+      reason: {
+        kind: "deadline",
+        startBy: row.startBy,
+        passed: false,
+        message: `it must start by ${iso(row.startBy)} (${span(row.startBy, now)}), or it is cancelled instead`,
+      },
+      until: now,
+    });
   return found;
 };
 
@@ -197,8 +235,16 @@ export const explanationOf = (row: ExplainRow): TaskExplanation => {
     !pending || found.some((f) => f.until === null)
       ? null
       : new Date(Math.max(row.now.getTime(), ...found.map((f) => (f.until ?? row.now).getTime())));
-  // Waiting in line (behind tasks, or for its group's turn) is not being held back.
-  const runnable = pending && found.every((f) => f.reason.kind === "queued" || f.reason.kind === "groupTurn");
+  // Waiting in line (behind tasks, or for its group's turn) is not being
+  // held back, nor is a start deadline still ahead.
+  const runnable =
+    pending &&
+    found.every(
+      (f) =>
+        f.reason.kind === "queued" ||
+        f.reason.kind === "groupTurn" ||
+        (f.reason.kind === "deadline" && !f.reason.passed),
+    );
   const first = found[0];
   return {
     id: row.id,
@@ -229,3 +275,17 @@ export const explainTask = async (deps: Db, id: string): Promise<TaskExplanation
   );
   return row === undefined ? undefined : explanationOf(row);
 };
+
+/**
+ * @internal Why an explanation has no estimated start, for the CLI and the
+ * dashboard: a task that only waits in line has no estimate for want of a
+ * pace to time it, not because a reason never ends.
+ */
+export const unknownEstimateText = (why: TaskExplanation): string =>
+  why.reasons.some((r) => r.kind === "paused" || r.kind === "keyFull" || r.kind === "noWorker")
+    ? "a reason above has no known end"
+    : why.reasons.some(
+          (r) => (r.kind === "queued" && r.aheadAtLeast) || (r.kind === "groupTurn" && r.groupsAheadAtLeast),
+        )
+      ? `more than ${explainAheadBound} tasks or groups ahead to time the wait`
+      : "no attempt of its queue ended in the last five minutes to time the wait from";

@@ -13,6 +13,7 @@ import { checkInputs } from "./checkInputs.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
 import { setPaused } from "./setPaused.ts";
 import { queueGroups, setGroupWeight } from "./groups.ts";
+import { changeMaxPending, maxPendingInfo } from "./maxPending.ts";
 import { changeRateLimit, rateLimitInfo } from "./rateLimits.ts";
 import type { RateLimit } from "../definition.ts";
 import { taskPage } from "./taskPage.ts";
@@ -26,6 +27,7 @@ import type {
   GroupStats,
   ListOptions,
   QueueStats,
+  MaxPendingInfo,
   RateLimitInfo,
   ScheduleInfo,
   TaskDetail,
@@ -278,6 +280,31 @@ export class Ops {
   /** Clears an operator's rate limit setting: the definition's applies again (as the last worker to start recorded it). */
   clearRateLimit(queue: string): Promise<RateLimitInfo> {
     return changeRateLimit(this.deps, queue, "clearRateLimit", "definition");
+  }
+
+  /** A queue's stored cap setting: an operator's, or none (the definition's `maxPending` applies). */
+  maxPending(queue: string): Promise<MaxPendingInfo> {
+    return maxPendingInfo(this.deps, queue);
+  }
+
+  /**
+   * Sets a queue's cap on pending tasks in every process, or with `null`
+   * lifts it: an operator's setting, stored on the queue's row, which wins
+   * over the definition's `maxPending` (across restarts) until
+   * {@link Ops.clearMaxPending}. It applies to queues whose definition has
+   * a `maxPending` (the others are never counted, so that they pay nothing).
+   * Tasks already pending stay. A bad value is a `ConfigError`, and nothing is written.
+   *
+   * @example
+   * await underway.ops.setMaxPending("thumbnails", 50_000);
+   */
+  setMaxPending(queue: string, maxPending: number | null): Promise<MaxPendingInfo> {
+    return changeMaxPending(this.deps, queue, "setMaxPending", maxPending);
+  }
+
+  /** Clears an operator's cap setting: each enqueue's definition's `maxPending` applies again. */
+  clearMaxPending(queue: string): Promise<MaxPendingInfo> {
+    return changeMaxPending(this.deps, queue, "clearMaxPending", "definition");
   }
 
   /**

@@ -367,7 +367,38 @@ export type WaitReason =
   | NoWorkerReason
   | ClaimedReason
   | CancelRequestedReason
-  | EndedReason;
+  | EndedReason
+  | SnoozedReason
+  | DeadlineReason;
+
+/** Its handler snoozed it (`snooze(ms)`): pending, no attempt spent, until the snooze ends. */
+export interface SnoozedReason {
+  /** The reason's name. */
+  readonly kind: "snoozed";
+  /** When the snooze ends and it is due again. */
+  readonly until: Date;
+  /** How many times it has snoozed so far. */
+  readonly snoozes: number;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
+
+/**
+ * It has a deadline to start by (`startBy`, `startWithinMs`). Holds nothing
+ * back while ahead (`passed: false`: it only says when the task is
+ * cancelled if still not started); once passed, the task never starts and
+ * the reaper's next sweep ends it cancelled.
+ */
+export interface DeadlineReason {
+  /** The reason's name. */
+  readonly kind: "deadline";
+  /** The deadline. */
+  readonly startBy: Date;
+  /** Whether it has passed: the task will not start. */
+  readonly passed: boolean;
+  /** The reason in a sentence. */
+  readonly message: string;
+}
 
 /** Enqueued with a delay (or by a schedule) and not yet due; never attempted. */
 export interface DelayedReason {
@@ -375,6 +406,8 @@ export interface DelayedReason {
   readonly kind: "delayed";
   /** When it falls due. */
   readonly until: Date;
+  /** The key of a debounced task (`debounceMs`): each enqueue of it pushes the start back; else null. */
+  readonly debounceKey: string | null;
   /** The reason in a sentence. */
   readonly message: string;
 }
@@ -582,6 +615,22 @@ export interface RateLimitInfo {
   readonly activeKeys: number;
   /** Up to 20 of those, most recently used first. */
   readonly keys: ReadonlyArray<RateKeyUse>;
+}
+
+/** A queue's cap setting (`ops.maxPending`, `ops.setMaxPending`); see docs/flow-control.md#caps. */
+export interface MaxPendingInfo {
+  /** The queue's name. */
+  readonly queue: string;
+  /**
+   * `operator`: an operator's setting is stored and wins (`maxPending`, null
+   * for "no cap"); `definition`: none is, each enqueue's definition's
+   * `maxPending` applies (the definition is not stored: `maxPending` is null here).
+   */
+  readonly source: "operator" | "definition";
+  /** The operator's cap (null: no cap, or none stored). */
+  readonly maxPending: number | null;
+  /** When the operator's setting was stored, or null. */
+  readonly setAt: Date | null;
 }
 
 /**

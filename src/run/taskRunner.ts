@@ -32,7 +32,7 @@ export interface TaskRunner<V, O> {
 /** What a runner runs for: a queue, where its tasks go when they fail for good, and its rate limit as defined. */
 export type RunTarget = Pick<
   JobDefinition<unknown, unknown, unknown, unknown>,
-  "queue" | "dlq" | "rateLimit"
+  "queue" | "dlq" | "rateLimit" | "maxSnoozes"
 >;
 
 /** The runner of a one-handler task type: its handler, checked by its definition's schemas. */
@@ -69,6 +69,7 @@ export const executeDeps = <V, O>(
   pool: client.pool,
   queue: target.queue,
   dlq: target.dlq,
+  maxSnoozes: target.maxSnoozes,
   decodeInput: runner.decodeInput,
   continuation: runner.continuation ?? noContinuation,
   encodeOutput: runner.encodeOutput,

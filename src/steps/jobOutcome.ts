@@ -91,6 +91,9 @@ export const jobOutcomeOf = <O>(
       return { ...base, _tag: "failed", error: outcome.error, deadLetterQueue: outcome.deadLetterQueue };
     case "cancelled":
       return { ...base, _tag: "cancelled" };
+    case "snoozed":
+      // Nothing the run's readers wait for: the step runs again later.
+      return undefined;
   }
 };
 

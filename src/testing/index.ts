@@ -11,6 +11,7 @@ export {
   type Performed,
   type PerformFailed,
   type PerformCancelled,
+  type PerformSnoozed,
   type PerformedRun,
   type PerformedRunBase,
   type PerformedStep,

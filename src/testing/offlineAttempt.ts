@@ -64,7 +64,12 @@ export const offlineTx = (): TransactionClient => {
 };
 
 /** The task row a worker would claim for the first task of `columns` (what enqueue would insert). */
-export const offlineRowOf = (columns: EnqueueColumns, id: string, attempt: number): ClaimedRow => {
+export const offlineRowOf = (
+  columns: EnqueueColumns,
+  id: string,
+  attempt: number,
+  snoozes: number,
+): ClaimedRow => {
   const at = <K extends keyof EnqueueColumns>(name: K): EnqueueColumns[K][number] => {
     const value = columns[name][0];
     if (value === undefined) throw new UnderwayError(`perform: no ${name} for the task`);
@@ -93,6 +98,7 @@ export const offlineRowOf = (columns: EnqueueColumns, id: string, attempt: numbe
     traceContext: null,
     admitted: true,
     rateLimited: false,
+    snoozes,
   };
 };
 
@@ -122,9 +128,10 @@ export interface OfflineAttemptOptions {
  * a {@link NoDatabaseError}. The timeout runs on one timer, cleared when
  * the attempt ends: nothing is left behind.
  *
- * Later parts of issue 22 (a snooze, fan-out requests, progress) are
- * behaviours of the handler's context: their capture goes here, as
- * recording stand-ins among these deps, reported beside the verdict.
+ * A snooze is a verdict like a failure (`Snoozed`), reported by perform.
+ * Later parts of issue 22 (fan-out requests, progress) are behaviours of
+ * the handler's context: their capture goes here, as recording stand-ins
+ * among these deps, reported beside the verdict.
  */
 export const runOfflineAttempt = async <V, O>(
   target: RunTarget,
@@ -151,6 +158,7 @@ export const runOfflineAttempt = async <V, O>(
     pool: offline("the pool"),
     queue: target.queue,
     dlq: target.dlq,
+    maxSnoozes: target.maxSnoozes,
     decodeInput: runner.decodeInput,
     continuation: runner.continuation ?? noContinuation,
     encodeOutput: runner.encodeOutput,

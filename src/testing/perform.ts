@@ -1,3 +1,5 @@
+import type { ClaimedRow } from "../db/claimQueries.ts";
+import { snoozeLimitFailure } from "../worker/record.ts";
 import { randomUUID } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import type { StepJobDefinition, TaskDefinition } from "../definition.ts";
@@ -18,6 +20,12 @@ import { offlineRowOf, runOfflineAttempt, type OfflineVerdict } from "./offlineA
 export interface PerformOptions {
   /** The attempt the handler is told it runs (`ctx.attempt`), from 1: test the last attempt's behaviour. Default 1. */
   readonly attempt?: number | undefined;
+  /**
+   * How many times the task snoozed before this run (a multi-step job's
+   * first step): a snooze at the definition's `maxSnoozes` is the failure a
+   * worker records. Default 0.
+   */
+  readonly snoozes?: number | undefined;
   /** `ctx.taskId` (a positive integer as a string); a multi-step job's later steps count on from it. Default "1". */
   readonly taskId?: string | undefined;
   /** A multi-step job's `ctx.jobId` (a UUID). Default: a new one. */
@@ -40,6 +48,7 @@ export interface PerformOptions {
 
 const performOptionShape = {
   attempt: { type: "integer", min: 1, max: 2_147_483_647 },
+  snoozes: { type: "integer", min: 0, max: 2_147_483_647 },
   taskId: "string",
   jobId: "string",
   taskOptions: { shape: taskOptionShape },
@@ -79,6 +88,20 @@ export interface PerformFailed {
   readonly willRetry: boolean;
 }
 
+/**
+ * The handler snoozed (`snooze(ms)`): a worker puts the task back to
+ * pending for `delayMs` without spending an attempt, and runs it again
+ * then (perform does not: call it again to run the next time). A snooze
+ * past the definition's `maxSnoozes` is a failure instead, as a worker
+ * records it (`snoozes` option: how many the task made before).
+ */
+export interface PerformSnoozed {
+  /** Discriminant: always `"snoozed"`. */
+  readonly _tag: "snoozed";
+  /** How long the task sleeps before it runs again. */
+  readonly delayMs: number;
+}
+
 /** Cancelled while it ran (the `signal` option fired): the task ends cancelled, whatever the handler returned. */
 export interface PerformCancelled {
   /** Discriminant: always `"cancelled"`. */
@@ -94,6 +117,7 @@ export type Performed<O> =
       readonly output: O;
     }
   | PerformFailed
+  | PerformSnoozed
   | PerformCancelled;
 
 /** One step of a multi-step job as {@link perform} ran it. */
@@ -137,6 +161,10 @@ export type PerformedRun<O> = PerformedRunBase &
         /** The step that was running. */
         readonly stepIndex: number;
       })
+    | (PerformSnoozed & {
+        /** The step that snoozed: a worker runs it again after `delayMs`. */
+        readonly stepIndex: number;
+      })
   );
 
 const recordedError = (failure: TaskFailure): Error => {
@@ -168,6 +196,22 @@ const failedOf = (
     retryable,
     willRetry: retryable && attempt < maxAttempts,
   };
+};
+
+/**
+ * A verdict other than success: a snooze (or, past `maxSnoozes`, the
+ * failure a worker records instead: src/worker/record.ts), or a failure.
+ */
+const notDone = (
+  definition: { readonly maxSnoozes: number },
+  failure: TaskFailure,
+  ran: OfflineVerdict<unknown>,
+  row: ClaimedRow,
+): PerformSnoozed | PerformFailed => {
+  if (failure._tag !== "Snoozed") return failedOf(failure, ran, row.attempt, row.maxAttempts);
+  if (row.snoozes >= definition.maxSnoozes)
+    return failedOf(snoozeLimitFailure(row, definition.maxSnoozes), ran, row.attempt, row.maxAttempts);
+  return { _tag: "snoozed", delayMs: failure.snoozeMs ?? 0 };
 };
 
 // What the worker records for an input its schema refuses (src/worker/execute.ts):
@@ -254,10 +298,10 @@ const performTask = async <In, V, R, O>(
   const stored = definition.input.check(input);
   if (E.isLeft(stored)) return refusedInput(definition.queue, stored.left);
   const columns = taskColumns(definition, [stored.right], options.taskOptions);
-  const row = offlineRowOf(columns, options.taskId ?? "1", options.attempt ?? 1);
+  const row = offlineRowOf(columns, options.taskId ?? "1", options.attempt ?? 1, options.snoozes ?? 0);
   const ran = await runOfflineAttempt(definition, handlerRunner(definition, handler), row, options);
   if (ran.aborted?.kind === "cancelled") return { _tag: "cancelled" };
-  if (E.isLeft(ran.verdict)) return failedOf(ran.verdict.left, ran, row.attempt, row.maxAttempts);
+  if (E.isLeft(ran.verdict)) return notDone(definition, ran.verdict.left, ran, row);
   return { _tag: "succeeded", output: ran.verdict.right.output };
 };
 
@@ -278,7 +322,12 @@ const performRun = async <In, V, R, O, S>(
   });
   for (;;) {
     const stepIndex = steps.length;
-    const row = offlineRowOf(columns, nextId(options.taskId ?? "1", stepIndex), options.attempt ?? 1);
+    const row = offlineRowOf(
+      columns,
+      nextId(options.taskId ?? "1", stepIndex),
+      options.attempt ?? 1,
+      stepIndex === 0 ? (options.snoozes ?? 0) : 0,
+    );
     const ran = await runOfflineAttempt(definition, runner, row, options);
     const stepInput = stepIndex === 0 ? stored.right.value : row.input;
     if (ran.aborted?.kind === "cancelled") {
@@ -287,7 +336,7 @@ const performRun = async <In, V, R, O, S>(
     }
     if (E.isLeft(ran.verdict)) {
       steps.push({ stepIndex, taskId: row.id, input: stepInput, returned: undefined });
-      return { ...failedOf(ran.verdict.left, ran, row.attempt, row.maxAttempts), jobId, steps, stepIndex };
+      return { ...notDone(definition, ran.verdict.left, ran, row), jobId, steps, stepIndex };
     }
     const { output, next } = ran.verdict.right;
     steps.push({ stepIndex, taskId: row.id, input: stepInput, returned: output });

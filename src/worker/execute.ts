@@ -16,6 +16,7 @@ import type { TaskEvents } from "../events/taskEvents.ts";
 import type { Deadlines } from "./deadlines.ts";
 import type { Admissions } from "./admissions.ts";
 import { TaskAbort } from "./taskAbort.ts";
+import { Snooze } from "../snooze.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -70,6 +71,8 @@ export interface ExecuteDeps<I, O> {
   readonly pool: pg.Pool;
   readonly queue: string;
   readonly dlq: string | null;
+  /** How many times a task of this definition may snooze; the next `snooze` fails it (`maxSnoozes`). */
+  readonly maxSnoozes: number;
   readonly decodeInput: (value: unknown, row: ClaimedRow) => E.Either<DecodeError, I>;
   /**
    * The next task to enqueue in the statement that completes this one (a
@@ -143,6 +146,14 @@ export const failureOfAbort = (reason: AbortError): TaskFailure => ({
 const failureOfThrown = (thrown: unknown): TaskFailure => {
   let fatal = false;
   try {
+    if (thrown instanceof Snooze)
+      return {
+        _tag: "Snoozed",
+        name: thrown.name,
+        message: thrown.message,
+        stack: null,
+        snoozeMs: thrown.delayMs,
+      };
     fatal = thrown instanceof FatalError;
   } catch {
     // A Proxy whose getPrototypeOf trap throws is no FatalError.

@@ -48,10 +48,46 @@ const storedError = (failure: TaskFailure): AttemptError => ({
   stack: failure.stack === null ? null : errorText(failure.stack, maxErrorStackLength),
 });
 
+/** Why a task that snoozed once too often fails: the definition's cap, named. */
+export const snoozeLimitFailure = (row: ClaimedRow, maxSnoozes: number): TaskFailure => ({
+  _tag: "Fatal",
+  name: "SnoozeLimitError",
+  message: `snoozed ${row.snoozes} times, its definition's maxSnoozes (${maxSnoozes}): it fails rather than snooze again`,
+  stack: null,
+});
+
+/**
+ * Writes a snooze: back to pending, due in the delay asked for, no attempt
+ * spent (tasksSnooze). Past the definition's `maxSnoozes`, a failure for
+ * good instead, so a handler that always snoozes ends.
+ */
+const recordSnooze =
+  <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
+  (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
+    if (row.snoozes >= deps.maxSnoozes)
+      return recordFailure(deps, row)(snoozeLimitFailure(row, deps.maxSnoozes));
+    const delayMs = failure.snoozeMs ?? 0;
+    return pipe(
+      retryTransient(deps.store.tasksSnooze(deps.pool, { id: row.id, attempt: row.attempt, delayMs })),
+      TE.map((written) =>
+        written
+          ? {
+              ...outcomeBaseOf(deps.queue, row),
+              _tag: "snoozed" as const,
+              runAt: new Date(deps.now() + delayMs),
+              delayMs,
+              snoozes: row.snoozes + 1,
+            }
+          : undefined,
+      ),
+    );
+  };
+
 /** Writes a failure: retry by policy, or fail (and dead-letter) for good. */
 const recordFailure =
   <I, O>(deps: ExecuteDeps<I, O>, row: ClaimedRow) =>
   (failure: TaskFailure): TE.TaskEither<DbError, Outcome<O> | undefined> => {
+    if (failure._tag === "Snoozed") return recordSnooze(deps, row)(failure);
     const error = storedError(failure);
     const base = outcomeBaseOf(deps.queue, row);
     // An attempt cut off by a shutdown is not the task's fault: even the last

@@ -41,6 +41,8 @@ export interface DrainResult {
   readonly succeeded: number;
   /** Failed attempts that will run again later (a drain does not wait for them). */
   readonly retrying: number;
+  /** Attempts whose handler snoozed (`snooze(ms)`): pending again, no attempt spent; a drain does not wait for them. */
+  readonly snoozed: number;
   /** Failed for good (and dead-lettered, with a DLQ). */
   readonly failed: number;
   /** Attempts that ended with their task cancelled. */
@@ -193,7 +195,7 @@ export const drain = async <I, O>(
   deps: RunOnceDeps<I, O>,
   options: DrainOptions = {},
 ): Promise<DrainResult> => {
-  const counts = { ran: 0, succeeded: 0, retrying: 0, failed: 0, cancelled: 0, lost: 0 };
+  const counts = { ran: 0, succeeded: 0, retrying: 0, snoozed: 0, failed: 0, cancelled: 0, lost: 0 };
   const { concurrency } = checkWorkOptions({ concurrency: options.concurrency ?? 1 });
   const reaped = await deps.store.tasksReap(deps.pool, { limit: 500 })();
   if (E.isLeft(reaped)) throw publicError(reaped.left);

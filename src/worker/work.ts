@@ -158,9 +158,10 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       ),
       filter((outcome): outcome is Outcome<O> => outcome !== undefined),
       tap({
-        // This worker wrote the retry, so it knows when it falls due.
+        // This worker wrote the retry (or snooze), so it knows when it falls due.
         next: (outcome) => {
-          if (outcome._tag === "retrying") dispatch({ type: "dueIn", ms: outcome.runAt.getTime() - now() });
+          if (outcome._tag === "retrying" || outcome._tag === "snoozed")
+            dispatch({ type: "dueIn", ms: outcome.runAt.getTime() - now() });
         },
         complete: () => dispatch({ type: "tasksDone" }),
       }),

@@ -22,7 +22,7 @@ const ids = (n: number): string =>
 const fill = (value: string, n: number): string => `array_fill(${value}, array[${n}])`;
 const fenced = (n: number): ReadonlyArray<string> => [ids(n), fill("1", n)];
 const successes = (n: number): ReadonlyArray<string> => [...fenced(n), fill("'{}'::jsonb", n)];
-/** A next step per task (tasksCompleteAndContinue's $4 … $20). */
+/** A next step per task (tasksCompleteAndContinue's $4 … $21). */
 const steps = (n: number): ReadonlyArray<string> => [
   ids(n),
   fill("'{}'::jsonb", n),
@@ -37,6 +37,7 @@ const steps = (n: number): ReadonlyArray<string> => [
   fill("null::text", n),
   fill("0::float8", n),
   fill("null::text", n),
+  fill("null::float8", n),
   fill("1", n),
 ];
 /** A claim of `n` more from queue `q`, all started. */

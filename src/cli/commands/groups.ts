@@ -1,3 +1,4 @@
+import { maxGroupWeight } from "../../ops/groups.ts";
 import type { GroupStats } from "../../ops/types.ts";
 import { integerOf, UsageError } from "../args.ts";
 import { exitCode, type Command } from "../command.ts";
@@ -57,11 +58,12 @@ export const groupWeightCommand: Command = {
         "give the queue, the group and the weight: underway group-weight <queue> <group> <weight>",
       );
     if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-    if (weight !== "default" && !/^\d+$/.test(weight))
+    const value = weight === "default" ? null : /^\d+$/.test(weight) ? Number(weight) : Number.NaN;
+    // Checked here too: the API's range error offers `null`, a word this command does not take.
+    if (value !== null && !(value >= 1 && value <= maxGroupWeight))
       throw new UsageError(
-        `the weight must be an integer from 1 to 1000 or default, got ${JSON.stringify(weight)}`,
+        `the weight must be an integer from 1 to ${maxGroupWeight} or default, got ${JSON.stringify(weight)}`,
       );
-    const value = weight === "default" ? null : Number(weight);
     const underway = await input.connect();
     await underway.ops.setGroupWeight(queue, group, value);
     if (input.json) input.printJson({ queue, group, weight: value ?? 1, weightSet: value !== null });

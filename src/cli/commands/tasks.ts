@@ -1,3 +1,4 @@
+import { unknownEstimateText } from "../../ops/explain.ts";
 import type { TaskDetail, TaskSummary } from "../../ops/types.ts";
 import type { HistoryEntry } from "../../history.ts";
 import { checkTaskId } from "../../identifier.ts";
@@ -91,7 +92,8 @@ const historyLines = (history: ReadonlyArray<HistoryEntry>): string[] =>
                 .map((line) => `      ${line.trim()}`)),
         ]
       : [
-          `  ${entry.kind} after attempt ${entry.attempt}  ${formatDate(entry.at)}  ${JSON.stringify(entry.details)}`,
+          // A snooze ends its attempt without spending it: the same number runs again.
+          `  ${entry.kind} ${entry.kind === "snoozed" ? "in" : "after"} attempt ${entry.attempt}  ${formatDate(entry.at)}  ${JSON.stringify(entry.details)}`,
         ],
   );
 
@@ -176,7 +178,7 @@ export const tasksWhyCommand: Command = {
       `task ${why.id} (${why.queue}) is ${why.state}: ${why.summary}\n` +
         why.reasons.map((reason) => `  - ${reason.kind}: ${reason.message}\n`).join("") +
         (why.state === "pending"
-          ? `estimated start: ${why.estimatedStartAt === null ? "unknown (a reason above has no known end)" : formatDate(why.estimatedStartAt)}\n`
+          ? `estimated start: ${why.estimatedStartAt === null ? `unknown (${unknownEstimateText(why)})` : formatDate(why.estimatedStartAt)}\n`
           : ""),
     );
     return exitCode.ok;

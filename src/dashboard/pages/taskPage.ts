@@ -1,3 +1,4 @@
+import { unknownEstimateText } from "../../ops/explain.ts";
 import { html, jsonText, type Html } from "../html.ts";
 import { duration, instant } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
@@ -161,7 +162,7 @@ const why = (explanation: TaskExplanation): Html =>
       explanation.state === "pending"
         ? html`<p class="muted">
             Estimated start:
-            ${explanation.estimatedStartAt === null ? "unknown (a reason above has no known end)" : instant(explanation.estimatedStartAt)}
+            ${explanation.estimatedStartAt === null ? `unknown (${unknownEstimateText(explanation)})` : instant(explanation.estimatedStartAt)}
           </p>`
         : null
     }
