@@ -43,18 +43,22 @@ describe("fair tenants: groups take turns at each claim", () => {
     try {
       await eventually(() => bigStarted >= 50, 20_000, "the worker into the backlog");
       const small = await job.enqueue({ tenant: "small", n: 0 }, { group: "small" });
+      // Its enqueue has committed: every claim that starts from here on sees
+      // it. (Its created_at is the enqueue's start, before the commit: claims
+      // between the two cannot see it, and on a loaded machine two fit there.)
+      const { rows: visible } = await db().pool.query<{ at: Date }>("select clock_timestamp() as at");
       await job.result(small);
-      // On the database clock: the big tenant's tasks started (claimed) after
-      // the small one was enqueued and before it started. Only the claim
-      // under way when it was enqueued may take those.
+      // On the database clock: the big tenant's tasks started (claimed) by
+      // claims that could see the small one and before it started. Only one
+      // claim may take those (the rotation may give the big tenant its turn first).
       const { rows } = await db().pool.query<{ before: number; backlog: number }>(
         `select (select count(*) from underway.task_all b
                   where b.queue_name = 'fair_big' and b.group_key = 'big'
-                    and b.started_at > s.created_at and b.started_at < s.started_at)::int as before,
+                    and b.started_at > $2 and b.started_at < s.started_at)::int as before,
                 (select count(*) from underway.task b
                   where b.queue_name = 'fair_big' and b.state = 'pending')::int as backlog
            from underway.task_all s where s.id = $1`,
-        [small],
+        [small, visible[0]?.at],
       );
       const [row] = rows;
       assert.ok(row !== undefined);
