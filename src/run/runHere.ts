@@ -84,16 +84,19 @@ const runHere = async <V, O, A>(
   if (runner.transactional !== undefined)
     checkPoolSize(client.pool, concurrency, `runOnce/drain on queue ${target.queue}`);
   registerQuietly(client, target);
+  const stopClaiming = new AbortController();
+  const abort = new AbortController();
   // The definition's rate limit holds for runOnce and drain as for a
   // worker, even where no worker of the queue ever started: recorded before
   // the first claim (one statement, which writes only when it changed).
-  await defineRateLimitQuietly(client, target);
-  const stopClaiming = new AbortController();
-  const abort = new AbortController();
-  const running = run(deps, {
-    signal: signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
-    stopClaiming: stopClaiming.signal,
-  });
+  // Chained, not awaited before: the run is tracked at once, so a close()
+  // meanwhile stops it before it claims.
+  const running = defineRateLimitQuietly(client, target).then(() =>
+    run(deps, {
+      signal: signal === undefined ? abort.signal : AbortSignal.any([signal, abort.signal]),
+      stopClaiming: stopClaiming.signal,
+    }),
+  );
   const untrack = client.track({
     stop: async () => {
       stopClaiming.abort();
