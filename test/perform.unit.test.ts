@@ -22,16 +22,7 @@ import {
   type TaskContext,
 } from "../src/index.ts";
 import { NoDatabaseError, matchesInput, perform } from "../src/testing/index.ts";
-
-const DateFromISOString = new t.Type<Date, string, unknown>(
-  "DateFromISOString",
-  (value): value is Date => value instanceof Date,
-  (value, context) => {
-    const date = typeof value === "string" ? new Date(value) : undefined;
-    return date !== undefined && !Number.isNaN(date.getTime()) ? t.success(date) : t.failure(value, context);
-  },
-  (date) => date.toISOString(),
-);
+import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 
 const email = defineJob({
   queue: "email",
