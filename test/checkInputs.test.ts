@@ -101,14 +101,19 @@ describe("ops.checkInputs", () => {
     );
     try {
       await eventually(() => attempts > 200, 15_000, "tasks cycling");
+      const before = attempts;
+      // Small pages (100 reads) so the walk lasts while tasks move; how many
+      // moved depends on the machine's speed, so the test asserts only that
+      // some did (a CI run saw 78 attempts during 40 pages of 25).
       const check = await underway.ops.checkInputs([defineJob({ queue: "moving", input: V2 })], {
-        pageSize: 25,
+        pageSize: 10,
         maxFailures: 10_000,
       });
+      const moved = attempts - before;
       const read = check.failures.map((failure) => failure.id);
       assert.equal(new Set(read).size, read.length, "no task read twice");
       assert.deepEqual([...read].sort(), [...ids].sort(), "every task read");
-      assert.ok(attempts > 300, `tasks moved while it read (${attempts} attempts)`);
+      assert.ok(moved >= 20, `tasks moved while it read (${moved} attempts during the walk)`);
     } finally {
       await worker.stop();
     }
