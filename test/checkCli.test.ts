@@ -89,9 +89,12 @@ describe("underway check", () => {
       "export const trap = new Proxy({}, { get() { throw new Error('trap'); } });\n" +
         "export default { get boom() { throw new Error('getter'); } };\n",
     );
+    // A module exporting `then` is a thenable to import(): it hung, and node exited 13 without a word.
+    const thenable = join(scratch, "thenable.mjs");
+    writeFileSync(thenable, "export function then() {}\nexport const answer = 42;\n");
     const typed = join(scratch, "jobs.ts");
     writeFileSync(typed, "export const answer: number = 42;\n");
-    const [missing, none, threw, noArg, twoArgs, traps, ts] = await Promise.all([
+    const [missing, none, threw, noArg, twoArgs, traps, ts, then] = await Promise.all([
       cli("check", join(scratch, "nope.mjs")),
       cli("check", empty),
       cli("check", throwing),
@@ -99,7 +102,10 @@ describe("underway check", () => {
       cli("check", empty, throwing),
       cli("check", trapped),
       cli("check", typed),
+      cli("check", thenable),
     ]);
+    assert.equal(then.code, 2, then.stderr);
+    assert.match(then.stderr, /thenable\.mjs" exports no job definition/);
     assert.equal(traps.code, 2, traps.stderr);
     assert.match(traps.stderr, /exports no job definition/);
     // Plain node before 22.18 cannot load TypeScript, and says how to; later ones load it.

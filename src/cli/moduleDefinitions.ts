@@ -31,7 +31,16 @@ export const definitionsOfModule = async (
   if (!statSync(file).isFile()) throw new UsageError(`${JSON.stringify(path)} is not a file`);
   let loaded: Record<string, unknown>;
   try {
-    loaded = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // import() resolves its promise with the module's namespace, and a
+    // namespace that exports a function named `then` is a thenable: the
+    // promise would call it and wait for it (for ever, if it is no promise
+    // function). A module that re-exports the file's namespace as `ns` is
+    // never a thenable, so the namespace comes back as it is.
+    const wrapper = `export * as ns from ${JSON.stringify(pathToFileURL(file).href)};`;
+    const outer = (await import(`data:text/javascript,${encodeURIComponent(wrapper)}`)) as {
+      ns: Record<string, unknown>;
+    };
+    loaded = outer.ns;
   } catch (error) {
     const thrown = describeThrown(error);
     const code = (error as { code?: unknown } | null)?.code;
