@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import {
   ConfigError,
   FatalError,
+  QueueFullError,
   defineJob,
   prometheusMetrics,
   redrive,
@@ -208,6 +209,16 @@ describe("prometheus metrics", () => {
       assert.match(text, /# TYPE underway_queue_rate_budget_used gauge/);
       assert.equal(value('underway_tasks_snoozed_total{queue="pm_plain"}'), 1);
       assert.equal(value('underway_task_duration_seconds_count{queue="pm_plain",outcome="snoozed"}'), 1);
+      // Enqueues a full queue turns away are counted by the tasks they would have added; none for other failures.
+      const capped = underway.job(defineJob({ queue: "pm_capped", input: Input, maxPending: 1 }));
+      await capped.enqueue({ kind: "x" });
+      await assert.rejects(capped.enqueueMany([{ kind: "x" }, { kind: "x" }]), QueueFullError);
+      await assert.rejects(capped.enqueue({ kind: "x" }), QueueFullError);
+      await assert.rejects(capped.enqueue({ kind: 1 } as never), /kind/);
+      const after = await metrics.text();
+      assert.equal(sample(after, 'underway_tasks_enqueue_rejected_total{queue="pm_capped"}'), 3);
+      assert.equal(sample(after, 'underway_tasks_enqueued_total{queue="pm_capped"}'), 1);
+      assert.equal(sample(after, 'underway_tasks_enqueue_rejected_total{queue="pm_plain"}'), undefined);
     } finally {
       metrics.stop();
     }

@@ -50,6 +50,17 @@ export type TaskEvent =
       readonly taskIds: ReadonlyArray<string>;
     })
   | (EventBase & {
+      /**
+       * An enqueue was rejected because its queue was full (`maxPending`):
+       * it threw a `QueueFullError` and wrote nothing.
+       */
+      readonly _tag: "enqueueRejected";
+      /** How many new tasks the rejected enqueue would have added. */
+      readonly count: number;
+      /** The cap in force when it was rejected. */
+      readonly cap: number;
+    })
+  | (EventBase & {
       /** A worker's claim statement returned (possibly nothing). */
       readonly _tag: "claimed";
       /** Tasks claimed. */

@@ -1,4 +1,5 @@
 import { Subject, type Observable } from "rxjs";
+import { QueueFullError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
@@ -111,8 +112,17 @@ export class TaskEvents {
     insert: (carrier: TraceCarrier | null) => Promise<A>,
     idsOf: (result: A) => ReadonlyArray<string>,
   ): Promise<A> {
-    const result =
-      this.tracing === undefined ? await insert(null) : await this.tracing.produce(queue, insert, idsOf);
+    let result: A;
+    try {
+      result =
+        this.tracing === undefined ? await insert(null) : await this.tracing.produce(queue, insert, idsOf);
+    } catch (error) {
+      // A full queue is an answer operators count (an alert on producers
+      // being turned away), unlike a broken connection.
+      if (this.observed && error instanceof QueueFullError)
+        this.emit({ _tag: "enqueueRejected", queue, at: new Date(), count: error.adding, cap: error.cap });
+      throw error;
+    }
     if (this.observed) {
       const ids = idsOf(result);
       if (ids.length > 0)

@@ -38,6 +38,13 @@ export const eventMetrics = {
     help: "Tasks enqueued by this process.",
     labels: ["queue"],
   },
+  enqueueRejected: {
+    kind: "counter",
+    prometheus: "tasks_enqueue_rejected_total",
+    otel: "underway.tasks.enqueue_rejected",
+    help: "Tasks this process's enqueues did not write because their queue was full (maxPending, QueueFullError).",
+    labels: ["queue"],
+  },
   completed: {
     kind: "counter",
     prometheus: "tasks_completed_total",
@@ -207,6 +214,8 @@ export const recordEvent = (recorder: MetricRecorder, event: TaskEvent): void =>
   switch (event._tag) {
     case "enqueued":
       return recorder.count("enqueued", event.queue, event.count);
+    case "enqueueRejected":
+      return recorder.count("enqueueRejected", event.queue, event.count);
     case "claimed":
       return recorder.observe("claim", event.queue, event.durationMs / 1000);
     case "started":
