@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import * as t from "io-ts";
 import {
   ConfigError,
+  dashboard,
   defineJob,
   defineStepJob,
   QueueFullError,
@@ -443,5 +444,85 @@ describe("debounce, throttle and caps", () => {
       });
       await worker.stop();
     }
+  });
+  it("shows the pending cap on the dashboard's queue page and changes it by the form, with the CSRF rules of every action", async () => {
+    const underway = await connect();
+    const queue = "cap_page";
+    const job = underway.job(defineN({ queue, maxPending: 2 }));
+    const audits: unknown[] = [];
+    const handle = dashboard(underway, { onAudit: (entry) => audits.push(entry) });
+    const local = { remoteAddress: "127.0.0.1" };
+    const get = async (path: string) => (await handle(new Request(`http://127.0.0.1${path}`), local)).text();
+    const page = await get(`/queues/${queue}`);
+    assert.match(page, /id="max-pending" data-source="definition"/);
+    assert.match(page, /each enqueue's definition's <code>maxPending<\/code>/);
+    assert.match(page, /id="cap-form"/);
+    const token = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
+    const post = (
+      fields: Record<string, string>,
+      headers: Record<string, string> = { origin: "http://127.0.0.1" },
+    ) =>
+      handle(
+        new Request(`http://127.0.0.1/queues/${queue}/maxpending`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+          body: new URLSearchParams(fields).toString(),
+        }),
+        local,
+      );
+    const stored = async () => underway.ops.maxPending(queue);
+    assert.equal((await post({ do: "set", cap: "5" })).status, 403, "no token");
+    assert.equal((await post({ csrf: token, do: "set", cap: "5" }, {})).status, 403, "no Origin");
+    for (const cap of ["-1", "1e3", "2.5", "", "9999999999", "5; drop table"]) {
+      const bad = await post({ csrf: token, do: "set", cap });
+      assert.equal(bad.status, 400, cap);
+      assert.match(await bad.text(), /The cap must be a whole number from 0 to 2147483647/);
+    }
+    assert.equal((await post({ csrf: token, do: "raise", cap: "5" })).status, 400, "unknown verb");
+    assert.equal((await stored()).source, "definition", "refusals wrote nothing");
+    // The operator's cap holds for the next enqueue: 1 pending, a cap of 1 refuses a second.
+    const set = await post({ csrf: token, do: "set", cap: "1" });
+    assert.equal(set.status, 303);
+    assert.match(set.headers.get("location") ?? "", new RegExp(`^/queues/${queue}\\?notice=`));
+    assert.deepEqual(
+      { ...(await stored()), setAt: null },
+      { queue, source: "operator", maxPending: 1, setAt: null },
+    );
+    await job.enqueue({ n: 1 });
+    await assert.rejects(job.enqueue({ n: 2 }), QueueFullError);
+    assert.match(
+      await get(`/queues/${queue}`),
+      /<strong>1<\/strong> pending at most, an operator's setting since/,
+    );
+    assert.equal((await post({ csrf: token, do: "off" })).status, 303);
+    assert.equal((await stored()).maxPending, null);
+    assert.match(await get(`/queues/${queue}`), /<strong>no cap<\/strong>, an operator's setting/);
+    await job.enqueueMany([{ n: 3 }, { n: 4 }, { n: 5 }]);
+    assert.equal((await post({ csrf: token, do: "clear" })).status, 303);
+    assert.equal((await stored()).source, "definition");
+    await assert.rejects(job.enqueue({ n: 6 }), QueueFullError, "the definition's cap of 2 again");
+    assert.deepEqual(
+      audits.map((entry) => (entry as { action: string; target: unknown }).target),
+      [
+        { queue, maxPending: 1 },
+        { queue, maxPending: null },
+        { queue, maxPending: "definition" },
+      ],
+    );
+    // Read-only: the cap shows, no form, and a POST is refused.
+    const readOnly = dashboard(underway, { readOnly: true });
+    const shown = await (await readOnly(new Request(`http://127.0.0.1/queues/${queue}`), local)).text();
+    assert.match(shown, /id="max-pending"/);
+    assert.doesNotMatch(shown, /id="cap-form"/);
+    const refused = await readOnly(
+      new Request(`http://127.0.0.1/queues/${queue}/maxpending`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://127.0.0.1" },
+        body: new URLSearchParams({ csrf: token, do: "off" }).toString(),
+      }),
+      local,
+    );
+    assert.equal(refused.status, 403);
+    assert.equal((await stored()).source, "definition");
   });
 });

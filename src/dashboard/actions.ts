@@ -185,7 +185,47 @@ const rateLimitAction = async (
   };
 };
 
-/** @internal Pause or resume a queue, or change its rate limit. */
+/**
+ * @internal A queue's pending cap from its page's form: `do` says set (with
+ * `cap`), off (no cap), or clear (back to each definition's). A bad value
+ * is refused with the reason, and nothing is written.
+ */
+const maxPendingAction = async (
+  ctx: PageContext,
+  queue: string,
+  form: URLSearchParams,
+): Promise<ActionOutcome> => {
+  const verb = form.get("do");
+  let setting: number | null | "definition";
+  if (verb === "off") setting = null;
+  else if (verb === "clear") setting = "definition";
+  else if (verb === "set") {
+    const capText = (form.get("cap") ?? "").trim();
+    if (!/^\d{1,10}$/.test(capText) || Number(capText) > 2_147_483_647)
+      return refuse(
+        400,
+        `The cap must be a whole number from 0 to 2147483647, got ${JSON.stringify(capText.slice(0, 40))}.`,
+      );
+    setting = Number(capText);
+  } else return refuse(400, "Unknown action.");
+  const info =
+    setting === "definition"
+      ? await ctx.ops.clearMaxPending(queue)
+      : await ctx.ops.setMaxPending(queue, setting);
+  const notice =
+    setting === "definition"
+      ? `Queue ${queue}: the operator's cap was cleared; each enqueue's definition's maxPending applies.`
+      : info.maxPending === null
+        ? `Queue ${queue}: no cap, in every process from their next enqueue.`
+        : `Queue ${queue}: at most ${info.maxPending} pending, in every process from their next enqueue.`;
+  return {
+    _tag: "redirect",
+    location: href(ctx, `/queues/${encodeURIComponent(queue)}`, noticeParams(ctx, notice)),
+    audit: { action: "max-pending", target: { queue, maxPending: setting }, matched: 0, changed: 0 },
+  };
+};
+
+/** @internal Pause or resume a queue, or change its rate limit or pending cap. */
 export const queueAction = async (
   ctx: PageContext,
   queue: string,
@@ -193,6 +233,7 @@ export const queueAction = async (
   form: URLSearchParams,
 ): Promise<ActionOutcome> => {
   if (action === "ratelimit") return rateLimitAction(ctx, queue, form);
+  if (action === "maxpending") return maxPendingAction(ctx, queue, form);
   if (action !== "pause" && action !== "resume") return refuse(404, "Unknown action.");
   await ctx.ops[action](queue);
   const notice = `Queue ${queue} ${action === "pause" ? "paused: no worker claims its tasks" : "resumed"}.`;

@@ -6,6 +6,7 @@ export type {
   BulkOptions,
   BulkResult,
   Count,
+  MaxPendingInfo,
   GroupStats,
   QueueStats,
   RateLimitInfo,
@@ -36,6 +37,9 @@ export type OpsApi = Pick<
   | "rateLimit"
   | "setRateLimit"
   | "clearRateLimit"
+  | "maxPending"
+  | "setMaxPending"
+  | "clearMaxPending"
   | "schedules"
   | "unschedule"
   | "runSchedule"

@@ -3,6 +3,7 @@ import { instant } from "../format.ts";
 import { html, type Html } from "../html.ts";
 import { csrfField, href, type PageContext } from "../pageContext.ts";
 import type { RateLimitInfo } from "../opsContract.ts";
+import { capSection } from "./capSection.ts";
 
 const source = (info: RateLimitInfo): Html =>
   info.source === "operator"
@@ -90,9 +91,9 @@ const rateForm = (ctx: PageContext, info: RateLimitInfo): Html | null =>
       </form>`
     : null;
 
-/** @internal One queue's settings: its rate limit (in force, where from, its budgets' use) and the form to change it. */
+/** @internal One queue's settings: its rate limit (in force, where from, its budgets' use) and pending cap, and the forms to change them. */
 export const queuePage = async (ctx: PageContext, queue: string): Promise<Html> => {
-  const info = await ctx.timed(ctx.ops.rateLimit(queue));
+  const [info, cap] = await Promise.all([ctx.timed(ctx.ops.rateLimit(queue)), capSection(ctx, queue)]);
   return html`<section>
     <p><a href="${href(ctx, "/tasks", { queue })}">Tasks of ${queue}</a></p>
     <h2>Rate limit</h2>
@@ -104,6 +105,6 @@ export const queuePage = async (ctx: PageContext, queue: string): Promise<Html> 
       In force: <strong>${formatRateLimit(info.rateLimit)}</strong>, from ${source(info)}. The definition's:
       ${formatRateLimit(info.defined)}.
     </p>
-    ${budgets(info)} ${rateForm(ctx, info)}
+    ${budgets(info)} ${rateForm(ctx, info)} ${cap}
   </section>`;
 };
