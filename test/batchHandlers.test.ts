@@ -289,11 +289,12 @@ describe("batch handlers", () => {
       },
       { ...fast, batchSize: 20, batchWaitMs: 50, heartbeatTickMs: 100, reapIntervalMs: 100 },
     );
-    // A second client's reaper sweeps too, as another process would.
+    // A second client's reaper sweeps too, as another process would (the
+    // reap statement covers every queue; its worker's queue has no tasks).
     const other = await connect();
     const sweeper = other
-      .job(definition)
-      .start(async () => 0, { reapIntervalMs: 100, pollIntervalMs: 60_000 });
+      .job(defineJob({ queue: "batch_lease_elsewhere", input: N, output: t.number }))
+      .start(async ({ n }) => n, { reapIntervalMs: 100, pollIntervalMs: 60_000 });
     try {
       const ids = await job.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
       const outcomes = await Promise.all(ids.map((id) => job.outcome(id)));
@@ -426,6 +427,7 @@ describe("batch handlers", () => {
     const job = underway.job(defineJob({ queue: "batch_work", input: N, output: t.number }));
     let inFlight = 0;
     let most = 0;
+    let biggest = 0;
     const outcomes: Array<Outcome<number>> = [];
     const ids = await job.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ n })));
     const subscription = job
@@ -433,6 +435,7 @@ describe("batch handlers", () => {
         async (tasks) => {
           inFlight += 1;
           most = Math.max(most, inFlight);
+          biggest = Math.max(biggest, tasks.length);
           await new Promise((done) => setTimeout(done, 50));
           inFlight -= 1;
           return double(tasks);
@@ -443,6 +446,7 @@ describe("batch handlers", () => {
     try {
       await eventually(() => outcomes.length === 40, 15_000, "40 outcomes");
       assert.equal(most, 2, "two batch calls at once, not more");
+      assert.equal(biggest, 5, "concurrency counts calls, not tasks: a call takes batchSize tasks");
       assert.deepEqual(new Set(outcomes.map((outcome) => outcome.taskId)), new Set(ids));
     } finally {
       subscription.unsubscribe();

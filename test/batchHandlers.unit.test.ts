@@ -6,7 +6,17 @@ import { describe, it } from "node:test";
 import * as E from "fp-ts/lib/Either.js";
 import { Subject, asyncScheduler, timer } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import { AbortError, BatchResult, BatchResultError, silentLogger, type TaskContext } from "../src/index.ts";
+import * as t from "io-ts";
+import {
+  AbortError,
+  BatchResult,
+  BatchResultError,
+  FatalError,
+  defineJob,
+  silentLogger,
+  type TaskContext,
+} from "../src/index.ts";
+import { performBatch } from "../src/testing/index.ts";
 import { batching, resultsOf } from "../src/worker/batching.ts";
 import { mergeBatches } from "../src/worker/mergeBatches.ts";
 
@@ -69,6 +79,22 @@ describe("mergeBatches on virtual time", () => {
       ],
     });
     assert.deepEqual(batches, ["10:abc", "22:d"]);
+  });
+
+  it("waitMs 0 takes what arrives in the same turn, no more waiting", () => {
+    const { batches } = gathered({
+      size: 5,
+      waitMs: 0,
+      concurrency: 1,
+      runMs: 0,
+      arrivals: [
+        [0, "a"],
+        [0, "b"],
+        [0, "c"],
+        [1, "d"],
+      ],
+    });
+    assert.deepEqual(batches, ["0:abc", "1:d"]);
   });
 
   it("a full batch leaves at once, the rest waits for its own time", () => {
@@ -236,5 +262,75 @@ describe("batching: a task leaves before its batch goes", () => {
     } finally {
       running.unsubscribe();
     }
+  });
+});
+
+describe("performBatch: a batch handler offline", () => {
+  const job = defineJob({
+    queue: "perform_batch",
+    input: t.type({ n: t.number }),
+    output: t.number,
+    options: { retry: { maxAttempts: 3 } },
+  });
+
+  it("one call with every input, each task its own id and result, in order", async () => {
+    const calls: string[][] = [];
+    const results = await performBatch(
+      job,
+      async (tasks) => {
+        calls.push(tasks.map(({ context }) => context.taskId));
+        return tasks.map(({ input }) =>
+          input.n === 2
+            ? BatchResult.fail(new Error("two"))
+            : input.n === 3
+              ? BatchResult.fail(new FatalError("three"))
+              : BatchResult.ok(input.n * 10),
+        );
+      },
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+      { taskId: "41" },
+    );
+    assert.deepEqual(calls, [["41", "42", "43"]]);
+    assert.deepEqual(results[0], { _tag: "succeeded", output: 10 });
+    assert.ok(results[1]?._tag === "failed" && results[1].kind === "Retryable" && results[1].willRetry);
+    assert.ok(results[2]?._tag === "failed" && results[2].kind === "Fatal" && !results[2].willRetry);
+  });
+
+  it("a wrong-length result fails every task; an output its schema refuses fails its task; a refused input is not handed in", async () => {
+    const short = await performBatch(job, async (tasks) => tasks.slice(1).map(() => BatchResult.ok(1)), [
+      { n: 1 },
+      { n: 2 },
+    ]);
+    for (const result of short) {
+      assert.ok(result._tag === "failed");
+      assert.equal(result.name, "BatchResultError");
+      assert.ok(result.error instanceof BatchResultError);
+    }
+    const seen: number[] = [];
+    const mixed = await performBatch(
+      job,
+      async (tasks) => {
+        seen.push(...tasks.map(({ input }) => input.n));
+        return tasks.map(({ input }) =>
+          BatchResult.ok(input.n === 1 ? ("one" as unknown as number) : input.n),
+        );
+      },
+      [{ n: 1 }, { n: "x" } as unknown as { n: number }, { n: 3 }],
+    );
+    assert.deepEqual(seen, [1, 3]);
+    assert.deepEqual(
+      mixed.map((result) => (result._tag === "failed" ? `${result.kind} ${result.name}` : result._tag)),
+      ["Fatal ValidationError", "Fatal ValidationError", "succeeded"],
+    );
+  });
+
+  it("refuses bad input lists and options, naming them", async () => {
+    const ok = async (tasks: ReadonlyArray<unknown>) => tasks.map(() => BatchResult.ok(1));
+    await assert.rejects(performBatch(job, ok, []), /inputs must be an array of 1 to 1000 inputs/);
+    await assert.rejects(
+      performBatch(job, ok, [{ n: 1 }], { tx: {} } as never),
+      /performBatch options: unknown option "tx"/,
+    );
+    await assert.rejects(performBatch(job, ok, [{ n: 1 }], { atempt: 2 } as never), /did you mean "attempt"/);
   });
 });

@@ -64,7 +64,10 @@ export const mergeBatches =
       };
       // Starts every batch that is due while there is a free slot; arms the
       // timer for the first one that is not due yet.
-      const pump = (): void => {
+      // `arrived`: an item just came. A batch short of `size` then never
+      // leaves at once, even with `waitMs` 0: it waits for the timer, so the
+      // items handed in during the same turn go together.
+      const pump = (arrived = false): void => {
         if (pumping) return;
         pumping = true;
         try {
@@ -74,11 +77,14 @@ export const mergeBatches =
             const first = waiting[0];
             if (first === undefined) break;
             const dueIn = first.at + waitMs - scheduler.now();
-            if (waiting.length < size && !sourceDone && dueIn > 0) {
-              timer ??= scheduler.schedule(() => {
-                timer = undefined;
-                pump();
-              }, dueIn);
+            if (waiting.length < size && !sourceDone && (dueIn > 0 || arrived)) {
+              timer ??= scheduler.schedule(
+                () => {
+                  timer = undefined;
+                  pump();
+                },
+                Math.max(0, dueIn),
+              );
               break;
             }
             timer?.unsubscribe();
@@ -94,7 +100,7 @@ export const mergeBatches =
       const items = source.subscribe({
         next: (item) => {
           waiting.push({ item, at: scheduler.now() });
-          pump();
+          pump(true);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
