@@ -1,6 +1,6 @@
 import { asyncScheduler } from "rxjs";
 import type { JobDefinition } from "../definition.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, messageOf } from "../errors.ts";
 import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { checkBatchWorkOptions, type BatchWorkOptions } from "../worker/batchOptions.ts";
 import type { BatchHandler } from "../worker/batchResult.ts";
@@ -45,7 +45,7 @@ export const startBatchWorker = <In, V, R, O>(
   const worker = startWorker(client, definition, handlerRunner(definition, gathering.handler), checked.work);
   const running = gathering.run$.subscribe({
     error: (error: unknown) =>
-      client.log.error("batching stopped on an error", { queue: definition.queue, error: String(error) }),
+      client.log.error("batching stopped on an error", { queue: definition.queue, error: messageOf(error) }),
   });
   // Every attempt has ended once the worker's outcomes complete (stop, close, shutdownQueue).
   worker.outcomes$.subscribe({ complete: () => running.unsubscribe() });
