@@ -66,6 +66,8 @@ export {
 export type { TransactionClient } from "./worker/guardedClient.ts";
 export type { RunOnceOptions, DrainOptions, DrainResult } from "./worker/runOnce.ts";
 export type { WorkOptions } from "./worker/worker.ts";
+export type { BatchWorkOptions } from "./worker/batchOptions.ts";
+export { BatchResult, BatchResultError, type BatchHandler, type BatchTask } from "./worker/batchResult.ts";
 export type { ListenerOptions } from "./notify/listener.ts";
 export type { AttemptRow } from "./db/historyQueries.ts";
 export type { Queryable } from "./db/query.ts";

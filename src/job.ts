@@ -17,6 +17,9 @@ import type { EnqueueColumns } from "./db/enqueueColumns.ts";
 import type { AttemptRow } from "./db/historyQueries.ts";
 import { drainHere, runOnceHere } from "./run/runHere.ts";
 import { startWorker, workerOutcomes$, type Worker } from "./run/startWorker.ts";
+import { checkBatchHandler, startBatchWorker } from "./run/startBatchWorker.ts";
+import type { BatchWorkOptions } from "./worker/batchOptions.ts";
+import type { BatchHandler } from "./worker/batchResult.ts";
 import { handlerRunner } from "./run/taskRunner.ts";
 import type { JobDeps } from "./client/clientDeps.ts";
 import type { Underway } from "./underway.ts";
@@ -224,5 +227,40 @@ export class Job<In, V, R, O> {
    */
   work(handler: Handler<V, R>, options: WorkOptions = {}): Observable<Outcome<O>> {
     return workerOutcomes$(this.deps, options, () => this.start(handler, options));
+  }
+
+  /**
+   * Starts a worker whose handler gets many tasks at once, for bulk API
+   * calls and bulk inserts: up to `batchSize` (default 100) per call,
+   * gathered for at most `batchWaitMs` (default 50 ms) after the first.
+   * Each task is `{ input, context }` with its own `taskId`, `attempt` and
+   * `signal`; the handler returns one `BatchResult` per task (an array in
+   * the same order, or a Map by `taskId`), so one bad task fails alone and
+   * is retried (or dead-lettered) by its own policy. Throwing fails every
+   * task of the batch. `concurrency` counts batch calls (default 1).
+   * Outcomes, events, metrics, leases, cancels and shutdown are a worker's,
+   * task by task (docs/workflows.md#batch-handlers).
+   *
+   * @example
+   * const worker = underway.job(welcomeEmail).startBatch(
+   *   async (tasks) => {
+   *     const sent = await mailer.sendMany(tasks.map(({ input }) => input.email));
+   *     return sent.map((ok) => (ok ? BatchResult.ok({ sentAt: new Date() }) : BatchResult.fail(new Error("bounced"))));
+   *   },
+   *   { batchSize: 100, batchWaitMs: 50 },
+   * );
+   */
+  startBatch(handler: BatchHandler<V, R>, options: BatchWorkOptions = {}): Worker<O> {
+    return startBatchWorker(this.deps, this.definition, handler, options);
+  }
+
+  /**
+   * `startBatch` as an Observable of outcomes: subscribing runs the
+   * worker, unsubscribing stops it gracefully. The handler and options are
+   * checked here, synchronously.
+   */
+  workBatch(handler: BatchHandler<V, R>, options: BatchWorkOptions = {}): Observable<Outcome<O>> {
+    const { work } = checkBatchHandler(this.queue, handler, options);
+    return workerOutcomes$(this.deps, work, () => this.startBatch(handler, options));
   }
 }

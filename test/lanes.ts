@@ -29,6 +29,8 @@ export type Placement = Lane | { readonly lane: Lane; readonly alone: string };
 export const lanes: Readonly<Record<string, Placement>> = {
   "attemptPipeline.test.ts": "db",
   "attempts.test.ts": "db",
+  "batchHandlers.test.ts": "db",
+  "batchHandlers.unit.test.ts": "unit",
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
   "cli.test.ts": "system",

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import {
+  BatchResult,
   Steps,
   Underway,
   consoleLogger,
@@ -166,7 +167,7 @@ describe("misspelt and mistyped options", () => {
     assert.equal(await count("typo_enqueue_steps"), 0);
   });
 
-  it("start, work, runOnce and drain: no worker starts, no task is claimed", async () => {
+  it("start, work, startBatch, workBatch, runOnce and drain: no worker starts, no task is claimed", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "typo_work", input: Input }));
     await job.enqueue({ n: 1 });
@@ -189,6 +190,17 @@ describe("misspelt and mistyped options", () => {
       typo("concurency", "concurrency"),
     );
     await rejectsConfig(() => job.drain(handler, { until: "done" } as never), /until must be one of "empty"/);
+    const batch = async (tasks: ReadonlyArray<unknown>) => {
+      ran += 1;
+      return tasks.map(() => BatchResult.ok(undefined));
+    };
+    throwsConfig(() => job.startBatch(batch, { batchsize: 5 } as never), typo("batchsize", "batchSize"));
+    throwsConfig(() => job.startBatch(batch, { batchWait: 5 } as never), typo("batchWait", "batchWaitMs"));
+    throwsConfig(() => job.workBatch(batch, { batchSize: 0 }), /batchSize must be an integer from 1 to 1000/);
+    throwsConfig(
+      () => job.start(handler, { batchSize: 5 } as never),
+      /batchSize is an option of a batch handler/,
+    );
     const steps = underway.job(defineStepJob({ queue: "typo_work_steps", input: Input }));
     const chain = Steps.of(steps.definition).step(async () => done(1));
     throwsConfig(() => steps.start(chain, { prefech: 5 } as never), typo("prefech", "prefetch"));

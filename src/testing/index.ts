@@ -16,6 +16,7 @@ export {
   type PerformedRunBase,
   type PerformedStep,
 } from "./perform.ts";
+export { performBatch, type PerformBatchOptions } from "./performBatch.ts";
 export { NoDatabaseError } from "./offlineAttempt.ts";
 export {
   enqueuedTasks,

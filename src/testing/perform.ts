@@ -46,7 +46,8 @@ export interface PerformOptions {
   readonly tx?: TransactionClient | undefined;
 }
 
-const performOptionShape = {
+/** @internal perform's options, by name (./performBatch.ts takes most of them). */
+export const performOptionShape = {
   attempt: { type: "integer", min: 1, max: 2_147_483_647 },
   snoozes: { type: "integer", min: 0, max: 2_147_483_647 },
   taskId: "string",
@@ -231,7 +232,8 @@ const refusedInput = (queue: string, error: ValidationError["decodeError"]): Per
 
 const nextId = (taskId: string, steps: number): string => (BigInt(taskId) + BigInt(steps)).toString();
 
-const checked = (options: PerformOptions): PerformOptions => {
+/** @internal Checks perform's options (./performBatch.ts checks its own with it). */
+export const checked = (options: PerformOptions): PerformOptions => {
   checkOptionShape("perform options", options, performOptionShape);
   if (options.taskId !== undefined) checkTaskId(options.taskId);
   if (options.jobId !== undefined) checkJobId(options.jobId);
@@ -289,17 +291,31 @@ export async function perform<In, V, R, O, S>(
   return performTask(definition, work, input, options);
 }
 
-const performTask = async <In, V, R, O>(
+const performTask = <In, V, R, O>(
   definition: TaskDefinition<In, V, R, O>,
   handler: Handler<V, R>,
   input: In,
   options: PerformOptions,
+): Promise<Performed<O>> =>
+  performTaskWith(definition, handlerRunner(definition, handler), input, options, options.taskId ?? "1");
+
+/**
+ * @internal One task of `definition` run offline through `runner` (a
+ * handler's, or a batch handler's batching: ./performBatch.ts), with the
+ * id `taskId`, classified as a worker would.
+ */
+export const performTaskWith = async <In, V, R, O>(
+  definition: TaskDefinition<In, V, R, O>,
+  runner: TaskRunner<V, O>,
+  input: In,
+  options: PerformOptions,
+  taskId: string,
 ): Promise<Performed<O>> => {
   const stored = definition.input.check(input);
   if (E.isLeft(stored)) return refusedInput(definition.queue, stored.left);
   const columns = taskColumns(definition, [stored.right], options.taskOptions);
-  const row = offlineRowOf(columns, options.taskId ?? "1", options.attempt ?? 1, options.snoozes ?? 0);
-  const ran = await runOfflineAttempt(definition, handlerRunner(definition, handler), row, options);
+  const row = offlineRowOf(columns, taskId, options.attempt ?? 1, options.snoozes ?? 0);
+  const ran = await runOfflineAttempt(definition, runner, row, options);
   if (ran.aborted?.kind === "cancelled") return { _tag: "cancelled" };
   if (E.isLeft(ran.verdict)) return notDone(definition, ran.verdict.left, ran, row);
   return { _tag: "succeeded", output: ran.verdict.right.output };

@@ -1,4 +1,5 @@
 import type { SchedulerLike } from "rxjs";
+import { ConfigError } from "../errors.ts";
 import { checkOptionShape, type OptionRule, type OptionShape } from "../optionShape.ts";
 
 /** How a worker runs. Every field has a default. */
@@ -80,6 +81,9 @@ export const schedulerRule: OptionRule = {
 /** A delay for a Node timer, at least `min` (a longer one fires after 1 ms). */
 const millis = (min: number): OptionRule => ({ type: "number", min, max: maxTimerMs });
 
+// Options of job.startBatch only (./batchOptions.ts).
+const batchOnly = ["batchSize", "batchWaitMs"] as const;
+
 /** Every work option, its type and range. */
 export const workOptionShape: OptionShape = {
   concurrency: { type: "integer", min: 1, max: maxCount },
@@ -107,6 +111,13 @@ export const workOptionShape: OptionShape = {
  * checkWorkOptions({ concurrency: 0 }); // throws ConfigError: concurrency must be an integer from 1 to 100000, got 0
  */
 export const checkWorkOptions = (options: WorkOptions = {}): ResolvedWorkOptions => {
+  // A batch option given to a one-task handler's worker: say where it belongs.
+  if (typeof options === "object" && options !== null)
+    for (const key of batchOnly)
+      if (Object.hasOwn(options, key))
+        throw new ConfigError(
+          `invalid work option: ${key} is an option of a batch handler's worker (job.startBatch, job.workBatch), not of start or work`,
+        );
   checkOptionShape("invalid work option", options, workOptionShape);
   const concurrency = options.concurrency ?? 10;
   return {
