@@ -29,6 +29,7 @@ export type Placement = Lane | { readonly lane: Lane; readonly alone: string };
 export const lanes: Readonly<Record<string, Placement>> = {
   "attemptPipeline.test.ts": "db",
   "attempts.test.ts": "db",
+  "batches.test.ts": "system",
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
   "cli.test.ts": "system",
