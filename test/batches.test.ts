@@ -17,6 +17,8 @@ import {
   ValidationError,
   type Underway,
 } from "../src/index.ts";
+import { dashboard } from "../src/index.ts";
+import { runCli } from "./support/cli.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 import { spawnFixture, stopFixtures } from "./support/processes.ts";
 
@@ -396,6 +398,46 @@ describe("batches", () => {
       ),
       0,
     );
+  });
+
+  it("the dashboard's batch page and `underway batches show` show a batch's progress, its failed members and its callback", async () => {
+    const underway = await client();
+    const members = underway.job(defineJob({ queue: "batch_shown", input: N }));
+    const shownReport = defineJob({ queue: "batch_shown_report", input: BatchCompletion });
+    const { batchId, ids } = await members.enqueueBatch(inputs(3), {
+      onComplete: shownReport,
+      context: { who: "<b>" },
+    });
+    const handler = dashboard(underway, { authorize: () => "read-only" });
+    const get = async (path: string) => {
+      const response = await handler(
+        new Request(`http://127.0.0.1${path}`, { headers: { host: "127.0.0.1" } }),
+      );
+      return { status: response.status, body: await response.text() };
+    };
+    const running = await get(`/batches/${batchId}`);
+    assert.equal(running.status, 200);
+    assert.match(running.body, /0 of 3 \(0%\)/);
+    assert.match(running.body, /enqueued at the batch's end/);
+    assert.doesNotMatch(running.body, /<b>/, "the context is escaped");
+    assert.match((await get(`/tasks/${ids[0]}`)).body, new RegExp(`href="/batches/${batchId}"`));
+    await members.drain(async ({ n }) => {
+      if (n === 1) throw new FatalError("no");
+      return null;
+    });
+    const done = await get(`/batches/${batchId}`);
+    const info = await underway.ops.batch(batchId);
+    assert.match(done.body, /3 of 3 \(100%\)/);
+    assert.match(done.body, new RegExp(`href="/tasks/${ids[1]}"`));
+    assert.match(done.body, new RegExp(`href="/tasks/${info?.callbackTaskId}"`));
+    assert.equal((await get("/batches/987654321")).status, 404);
+    const shown = await runCli(["batches", "show", batchId], { DATABASE_URL: db().url });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /progress: +3 of 3 ended, 0 remaining/);
+    assert.match(shown.stdout, new RegExp(`failed ids:\\n  ${ids[1]}`));
+    const missing = await runCli(["batches", "show", "987654321"], { DATABASE_URL: db().url });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no batch 987654321/);
   });
 
   it("ops.batch: undefined for an unknown id, a ValidationError for a malformed one", async () => {

@@ -41,4 +41,5 @@ export type OpsApi = Pick<
   | "runSchedule"
   | "workers"
   | "groups"
+  | "batch"
 >;

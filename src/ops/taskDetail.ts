@@ -20,6 +20,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
   return {
     ...head,
     group: row.group,
+    batchId: row.batchId,
     jobId,
     stepIndex,
     error,

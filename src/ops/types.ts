@@ -152,6 +152,8 @@ export interface TaskLease {
 export interface TaskDetail extends TaskSummary {
   /** Its group (fair tenants: docs/flow-control.md), if any. */
   readonly group: string | null;
+  /** The batch it is a member of (`enqueueBatch`; `ops.batch(id)`), or null. */
+  readonly batchId: string | null;
   /** The stored input (JSON as stored: ops is untyped). */
   readonly input: unknown;
   /** The stored output once it succeeded; null otherwise. */
