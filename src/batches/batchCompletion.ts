@@ -31,8 +31,13 @@ const completionFields = {
  *   input: batchCompletion(t.type({ campaignId: t.string })),
  * });
  */
-export const batchCompletion = <C extends t.Mixed>(context: C) =>
-  t.type({ ...completionFields, context }, "BatchCompletion");
+export const batchCompletion = <C extends t.Mixed>(context: C) => {
+  const fields: typeof completionFields & {
+    /** The `context` given to `enqueueBatch` (null when none was given). */
+    readonly context: C;
+  } = { ...completionFields, context };
+  return t.type(fields, "BatchCompletion");
+};
 
 /**
  * The input of a batch's callback task (`enqueueBatch(inputs, { onComplete })`):

@@ -20,7 +20,6 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
   return {
     ...head,
     group: row.group,
-    batchId: row.batchId,
     jobId,
     stepIndex,
     error,
@@ -52,5 +51,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     dlqFrom,
     cancelRequestedAt: row.cancelRequestedAt,
     history,
+    // Last: added after the others, whose order the API keeps.
+    batchId: row.batchId,
   };
 };

@@ -152,8 +152,6 @@ export interface TaskLease {
 export interface TaskDetail extends TaskSummary {
   /** Its group (fair tenants: docs/flow-control.md), if any. */
   readonly group: string | null;
-  /** The batch it is a member of (`enqueueBatch`; `ops.batch(id)`), or null. */
-  readonly batchId: string | null;
   /** The stored input (JSON as stored: ops is untyped). */
   readonly input: unknown;
   /** The stored output once it succeeded; null otherwise. */
@@ -166,6 +164,8 @@ export interface TaskDetail extends TaskSummary {
   readonly cancelRequestedAt: Date | null;
   /** Attempts (with error name, message and stack) and events, oldest first, as `taskHistory()`. */
   readonly history: ReadonlyArray<HistoryEntry>;
+  /** The batch it is a member of (`enqueueBatch`; `ops.batch(id)`), or null. */
+  readonly batchId: string | null;
 }
 
 /** A count, exact or a planner estimate. */
