@@ -69,3 +69,10 @@ export const checkJobId = (id: string): string => {
   if (typeof id !== "string" || !uuidPattern.test(id)) throw invalidId("job id", "a UUID", id);
   return id;
 };
+
+/** Validates a batch id (a positive 64-bit integer, as a string), throwing a `ValidationError`. */
+export const checkBatchId = (id: string): string => {
+  if (typeof id !== "string" || !taskIdPattern.test(id) || BigInt(id) > 9_223_372_036_854_775_807n)
+    throw invalidId("batch id", "a batch id (a positive integer as a string)", id);
+  return id;
+};

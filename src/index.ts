@@ -13,7 +13,17 @@ export {
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
 export type { JsonValue } from "./json.ts";
-export { Job, type EnqueueOptions, type EnqueueResult, type EnqueueStatus, type Worker } from "./job.ts";
+export {
+  Job,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type EnqueueStatus,
+  type Worker,
+  type EnqueueBatchOptions,
+  type EnqueuedBatch,
+} from "./job.ts";
+export { BatchCompletion, batchCompletion, batchFailedIdsCap } from "./batches/batchCompletion.ts";
+export type { BatchInfo } from "./ops/batchInfo.ts";
 export {
   Steps,
   StepJob,

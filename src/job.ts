@@ -5,6 +5,7 @@ import type { JobDefinition } from "./definition.ts";
 import { UnderwayError, orThrow } from "./errors.ts";
 import { cancelTask } from "./cancel.ts";
 import { checkInput, type CheckedInput } from "./enqueue/checkInput.ts";
+import { enqueueBatch, type EnqueueBatchOptions, type EnqueuedBatch } from "./batches/enqueueBatch.ts";
 import { enqueueMany } from "./enqueue/enqueueMany.ts";
 import { enqueueOne } from "./enqueue/enqueueOne.ts";
 import type { EnqueueOptions } from "./enqueue/enqueueOptions.ts";
@@ -31,6 +32,7 @@ import type { WorkOptions } from "./worker/worker.ts";
 export type { EnqueueOptions } from "./enqueue/enqueueOptions.ts";
 export type { EnqueueResult, EnqueueStatus } from "./enqueue/enqueueResult.ts";
 export type { Worker } from "./run/startWorker.ts";
+export type { EnqueueBatchOptions, EnqueuedBatch } from "./batches/enqueueBatch.ts";
 
 /**
  * A task type bound to a client: enqueue typed inputs, follow outcomes, and
@@ -121,6 +123,29 @@ export class Job<In, V, R, O> {
   /** `enqueueMany`, telling for each input what happened (see `enqueueResult`), in input order. */
   async enqueueManyResults(inputs: ReadonlyArray<In>, options?: EnqueueOptions): Promise<EnqueueResult[]> {
     return enqueueMany(this.deps, this.definition, inputs, options);
+  }
+
+  /**
+   * Enqueues `inputs` as one batch, all or nothing (in your transaction
+   * with `client`), and, with `onComplete`, one task of that definition once
+   * every member has ended (succeeded, failed for good, dead-lettered or
+   * cancelled), enqueued in the transaction that ends the last one, exactly
+   * once. Its input is the batch's completion: counts, the first 1,000
+   * failed ids and your `context` (give the callback `input: BatchCompletion`).
+   * An empty batch completes at once. Follow it with `ops.batch(batchId)`.
+   *
+   * @example
+   * const report = defineJob({ queue: "campaign-report", input: BatchCompletion });
+   * const { batchId } = await underway.job(sendEmail).enqueueBatch(recipients, {
+   *   onComplete: report,
+   *   context: { campaignId: "spring" },
+   * });
+   */
+  async enqueueBatch<CIn, CV, CR, CO>(
+    inputs: ReadonlyArray<In>,
+    options?: EnqueueBatchOptions<CIn, CV, CR, CO>,
+  ): Promise<EnqueuedBatch> {
+    return enqueueBatch(this.deps, this.definition, inputs, options);
   }
 
   /**

@@ -62,11 +62,21 @@ const sweepBudgets = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEi
     ),
   );
 
-/** Expired tasks, then idle rate budgets; resolves with how many tasks went. */
+/** Completed batches past their ttl (docs/workflows.md#batches); resolves with how many went. */
+const sweepBatches = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
+  pipe(
+    db.store.batchesDeleteExpired(db.pool, { limit: batchSize }),
+    TE.chain((ids) =>
+      ids.length === batchSize && goOn() ? sweepBatches(db, batchSize, goOn) : TE.right(ids.length),
+    ),
+  );
+
+/** Expired tasks, then idle rate budgets and expired batches; resolves with how many tasks went. */
 const sweep = (db: Db, batchSize: number, goOn: () => boolean): TE.TaskEither<DbError, number> =>
   pipe(
     sweepTasks(db, batchSize, goOn),
     TE.chainFirst(() => sweepBudgets(db, batchSize, goOn)),
+    TE.chainFirst(() => sweepBatches(db, batchSize, goOn)),
   );
 
 /**

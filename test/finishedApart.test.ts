@@ -296,7 +296,7 @@ describe("live tasks apart from finished ones", () => {
       `update underway.task
           set cancel_requested_at = now(), job_id = '2f1c6c1e-5c36-4e52-9d59-3b1b5f0c9a01', step_index = 2,
               attempt_budget = 7, trace_context = '{"traceparent": "00-x-y-01"}', rate_limited = true,
-              debounce_key = 'd'
+              debounce_key = 'd', batch_id = 4242
         where id = $1`,
       [id],
     );

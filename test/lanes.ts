@@ -31,6 +31,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "attempts.test.ts": "db",
   "batchHandlers.test.ts": "db",
   "batchHandlers.unit.test.ts": "unit",
+  "batches.test.ts": "system",
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
   "cli.test.ts": "system",

@@ -326,6 +326,7 @@ describe("ops", () => {
       "dlqFrom",
       "cancelRequestedAt",
       "history",
+      "batchId",
     ]);
     assert.equal(detail.state, "succeeded");
     assert.deepEqual(detail.input, { n: 1, tag: "detail" });

@@ -9,6 +9,7 @@ select t.id::text, t.queue_name as queue, t.state, t.attempt, t.max_attempts as 
        t.concurrency_limit as "concurrencyLimit", t.unique_key as "uniqueKey",
        t.rate_key as "rateLimitKey",
        t.worker_id as "workerId", t.lease_expires_at as "leaseExpiresAt", t.dlq_from as "dlqFrom",
-       t.cancel_requested_at as "cancelRequestedAt", t.group_key as "group"
+       t.cancel_requested_at as "cancelRequestedAt", t.group_key as "group",
+       t.batch_id::text as "batchId"
   from {{schema}}.task_all t
  where t.id = :id

@@ -1,4 +1,5 @@
 import type { Command } from "./command.ts";
+import { batchesShowCommand } from "./commands/batches.ts";
 import { checkCommand } from "./commands/check.ts";
 import { cancelCommand, deleteCommand, redriveCommand, retryCommand } from "./commands/bulk.ts";
 import { dashboardCommand } from "./commands/dashboard.ts";
@@ -21,6 +22,7 @@ export const commands: ReadonlyArray<Command> = [
   tasksListCommand,
   tasksShowCommand,
   tasksWhyCommand,
+  batchesShowCommand,
   retryCommand,
   cancelCommand,
   deleteCommand,

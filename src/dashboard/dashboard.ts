@@ -15,6 +15,7 @@ import { banner, layout } from "./layout.ts";
 import type { OpsApi } from "./opsContract.ts";
 import { SlowQuery, type PageContext } from "./pageContext.ts";
 import { dlqPage } from "./pages/dlqPage.ts";
+import { batchPage } from "./pages/batchPage.ts";
 import { jobPage } from "./pages/jobPage.ts";
 import { overviewPage } from "./pages/overviewPage.ts";
 import { queuePage } from "./pages/queuePage.ts";
@@ -189,6 +190,20 @@ export const servedDashboard = (
             layout(ctx, "No such task", html`<p>Task ${task[1]} does not exist (or was deleted).</p>`),
           )
         : render(`Task ${task[1]}`, body);
+    }
+    const batch = /^\/batches\/([0-9]{1,19})$/.exec(path);
+    if (batch?.[1] !== undefined) {
+      const body = await batchPage(ctx, batch[1]);
+      return body === undefined
+        ? htmlResponse(
+            404,
+            layout(
+              ctx,
+              "No such batch",
+              html`<p>Batch ${batch[1]} does not exist (or was deleted by retention).</p>`,
+            ),
+          )
+        : render(`Batch ${batch[1]}`, body);
     }
     // A page named by a path segment: a malformed % escape is the client's mistake, a 400.
     const named = async (segment: string, what: string, view: (name: string) => Promise<Response>) => {

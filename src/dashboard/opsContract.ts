@@ -45,4 +45,5 @@ export type OpsApi = Pick<
   | "runSchedule"
   | "workers"
   | "groups"
+  | "batch"
 >;

@@ -54,6 +54,7 @@ export interface DetailRow extends TaskSummary {
   readonly leaseExpiresAt: Date | null;
   readonly cancelRequestedAt: Date | null;
   readonly group: string | null;
+  readonly batchId: string | null;
 }
 
 /** One task with everything stored about it but its history; undefined when there is none. */

@@ -6,6 +6,11 @@
 export const queryNames = [
   "backendPid",
   "backendsCancel",
+  "batchesCreate",
+  "batchesDeleteExpired",
+  "batchesEnqueueMembers",
+  "batchesGet",
+  "batchesSeal",
   "groupWeightsDelete",
   "groupWeightsUpsert",
   "opsErrorIndex",

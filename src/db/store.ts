@@ -1,5 +1,6 @@
 import type * as TE from "fp-ts/lib/TaskEither.js";
 import type { DbError } from "../errors.ts";
+import * as batchQueries from "./batchQueries.ts";
 import * as claimQueries from "./claimQueries.ts";
 import * as completeQueries from "./completeQueries.ts";
 import * as enqueueQueries from "./enqueueQueries.ts";
@@ -38,6 +39,7 @@ const statementsOf = <M extends object>(module: M): StatementsOf<M> =>
  * test/queryCatalogue.test.ts checks each key against its query's file.
  */
 export const catalogue = {
+  ...statementsOf(batchQueries),
   ...statementsOf(claimQueries),
   ...statementsOf(completeQueries),
   ...statementsOf(enqueueQueries),

@@ -28,7 +28,8 @@ export const queryableRule: OptionRule = {
   expected: "a pg Pool or client (with a query method)",
 };
 
-const enqueueShape: OptionShape = {
+/** The options an enqueue takes (enqueueBatch adds its own to them). */
+export const enqueueShape: OptionShape = {
   ...taskOptionShape,
   runAt: "Date",
   startBy: "Date",

@@ -8,6 +8,7 @@ import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
+import { batchInfo, type BatchInfo } from "./batchInfo.ts";
 import { explainTask } from "./explain.ts";
 import { checkInputs } from "./checkInputs.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
@@ -104,6 +105,21 @@ export class Ops {
   ): Promise<TaskDetail | TypedTaskDetail<V, O> | undefined> {
     const detail = await taskDetail(this.deps, id);
     return detail === undefined || definition === undefined ? detail : typedTaskDetail(detail, definition);
+  }
+
+  /**
+   * One batch (`job.enqueueBatch`): its members' counts by how they ended,
+   * how many remain, the first 1,000 failed ids, its context, and its
+   * callback task once enqueued; undefined when no batch has this id (never
+   * created, or deleted by retention after it completed). A malformed id is
+   * a `ValidationError`. One read by primary key.
+   *
+   * @example
+   * const batch = await underway.ops.batch(batchId);
+   * if (batch !== undefined) console.log(`${batch.total - batch.remaining}/${batch.total} ended`);
+   */
+  batch(id: string): Promise<BatchInfo | undefined> {
+    return batchInfo(this.deps, id);
   }
 
   /**

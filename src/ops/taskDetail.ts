@@ -51,5 +51,7 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     dlqFrom,
     cancelRequestedAt: row.cancelRequestedAt,
     history,
+    // Last: added after the others, whose order the API keeps.
+    batchId: row.batchId,
   };
 };

@@ -164,6 +164,8 @@ export interface TaskDetail extends TaskSummary {
   readonly cancelRequestedAt: Date | null;
   /** Attempts (with error name, message and stack) and events, oldest first, as `taskHistory()`. */
   readonly history: ReadonlyArray<HistoryEntry>;
+  /** The batch it is a member of (`enqueueBatch`; `ops.batch(id)`), or null. */
+  readonly batchId: string | null;
 }
 
 /** A count, exact or a planner estimate. */

@@ -110,6 +110,14 @@ const facts = (ctx: PageContext, task: TaskDetail): Html =>
             <dd>${task.group}</dd>`
     }
     ${
+      task.batchId === null
+        ? null
+        : html`<dt>Batch</dt>
+            <dd>
+              <a id="task-batch" href="${href(ctx, `/batches/${task.batchId}`)}">batch ${task.batchId}</a>
+            </dd>`
+    }
+    ${
       task.jobId === null
         ? null
         : html`<dt>Job</dt>
