@@ -13,7 +13,14 @@ export {
 export type { Schema, SchemaInput, SchemaOutput } from "./codec.ts";
 export type { StandardSchemaV1 } from "./standardSchema.ts";
 export type { JsonValue } from "./json.ts";
-export { Job, type EnqueueOptions, type EnqueueResult, type EnqueueStatus, type Worker } from "./job.ts";
+export {
+  Job,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type EnqueueStatus,
+  type TaskProgress,
+  type Worker,
+} from "./job.ts";
 export {
   Steps,
   StepJob,
@@ -133,6 +140,9 @@ export type {
   TaskPage,
   ListOptions,
   TaskDetail,
+  AttemptLog,
+  StoredProgress,
+  TaskLogLine,
   TypedTaskDetail,
   TaskDetailOptions,
   TaskLease,
@@ -170,3 +180,4 @@ export type {
   RateSpentReason,
   GroupTurnReason,
 } from "./ops/types.ts";
+export type { TaskLogsOptions } from "./ops/taskLogs.ts";

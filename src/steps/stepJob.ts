@@ -1,3 +1,4 @@
+import { queueProgress$, type TaskProgress } from "../notify/taskProgress.ts";
 import type { Observable } from "rxjs";
 import { checkOptionShape } from "../optionShape.ts";
 import { outcomeOptionShape } from "../notify/firstFinal.ts";
@@ -133,6 +134,14 @@ export class StepJob<In, V, R, O> {
   get outcomes$(): Observable<JobOutcome<O>> {
     return this.runs.all$;
   }
+  /**
+   * Progress its steps report (`ctx.progress`), from every process: each
+   * value says which run (`jobId`) and step (`stepIndex`). As `Job.progress$`.
+   */
+  get progress$(): Observable<TaskProgress> {
+    return queueProgress$(this.deps, this.definition.queue);
+  }
+
 
   /** The final outcome of a run, also when it finished before the call. */
   outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<JobOutcome<O>> {

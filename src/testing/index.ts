@@ -16,7 +16,7 @@ export {
   type PerformedRunBase,
   type PerformedStep,
 } from "./perform.ts";
-export { NoDatabaseError } from "./offlineAttempt.ts";
+export { NoDatabaseError, type PerformedReports } from "./offlineAttempt.ts";
 export {
   enqueuedTasks,
   expectEnqueued,
