@@ -8,7 +8,19 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { defineJob, sweepExpired, type JsonValue, type Logger, type TaskContext } from "../src/index.ts";
+import {
+  defineJob,
+  defineStepJob,
+  done,
+  next,
+  serveDashboard,
+  Steps,
+  sweepExpired,
+  type JsonValue,
+  type Logger,
+  type TaskContext,
+} from "../src/index.ts";
+import { runCli } from "../src/cli/runCli.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
@@ -350,6 +362,65 @@ describe("progress and per-task logs", () => {
       assert.equal(detail?.logLines, 0);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it("the CLI (tasks show, tasks logs) and the dashboard's task and job pages show progress and logs", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "reports_shown", input: N, maxLogLines: 2 }));
+    const worker = job.start(
+      async (_input, ctx: TaskContext) => {
+        ctx.progress({ percent: 42 });
+        for (const line of ["one", "two <b>bold</b>", "three \u0000 nul"]) ctx.log(line);
+        return null;
+      },
+      { pollIntervalMs: 20 },
+    );
+    const stepDefinition = defineStepJob({ queue: "reports_shown_steps", input: N });
+    const steps = underway.job(stepDefinition);
+    const stepWorker = steps.start(
+      Steps.of(stepDefinition)
+        .step(async ({ n }, ctx: TaskContext) => {
+          ctx.progress({ step: "first", n });
+          return next({ m: n });
+        })
+        .step(async () => done(null)),
+      { pollIntervalMs: 20 },
+    );
+    const dashboard = await serveDashboard(underway, {});
+    try {
+      const id = await job.enqueue({ n: 1 });
+      await job.result(id);
+      let printed = "";
+      const io = { out: (text: string) => (printed += text), err: (text: string) => (printed += text) };
+      assert.equal(await runCli(["tasks", "show", id], io, { DATABASE_URL: db().url }), 0, printed);
+      assert.match(printed, /progress \(attempt 1, .*\):\n\{\n {2}"percent": 42\n\}/);
+      assert.match(printed, /logs:\n {2}attempt 1 \(1 older lines cut\)\n.*two <b>bold<\/b>\n.*three \uFFFD nul\n/);
+      printed = "";
+      assert.equal(await runCli(["tasks", "logs", id, "--json"], io, { DATABASE_URL: db().url }), 0, printed);
+      const logs = JSON.parse(printed) as Array<{ attempt: number; cut: number; lines: Array<{ message: string }> }>;
+      assert.deepEqual(
+        logs.map((log) => [log.attempt, log.cut, log.lines.map((line) => line.message)]),
+        [[1, 1, ["two <b>bold</b>", "three \uFFFD nul"]]],
+      );
+      printed = "";
+      assert.equal(await runCli(["tasks", "logs", "999999"], io, { DATABASE_URL: db().url }), 1, printed);
+      assert.match(printed, /no task 999999/);
+
+      const taskHtml = await (await fetch(new URL(`tasks/${id}`, dashboard.url))).text();
+      assert.match(taskHtml, /<h2>Progress<\/h2>/);
+      assert.match(taskHtml, /&quot;percent&quot;: 42|"percent": 42/);
+      assert.match(taskHtml, /Attempt 1: 2 lines, 1 older cut/);
+      assert.match(taskHtml, /two &lt;b&gt;bold&lt;\/b&gt;/);
+
+      const jobId = await steps.enqueue({ n: 7 });
+      await steps.result(jobId);
+      const jobHtml = await (await fetch(new URL(`jobs/${jobId}`, dashboard.url))).text();
+      assert.match(jobHtml, /<li data-step="0"[\s\S]*class="task-progress"[^>]*>[^<]*first[^<]*<\/pre>/);
+    } finally {
+      await dashboard.close();
+      await worker.stop();
+      await stepWorker.stop();
     }
   });
 });

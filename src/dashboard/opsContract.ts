@@ -3,6 +3,7 @@
 import type { Ops } from "../ops/ops.ts";
 
 export type {
+  AttemptLog,
   BulkOptions,
   BulkResult,
   Count,
@@ -25,6 +26,7 @@ export type OpsApi = Pick<
   | "queues"
   | "tasks"
   | "task"
+  | "taskLogs"
   | "explain"
   | "throughput"
   | "retry"
