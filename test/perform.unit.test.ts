@@ -211,7 +211,11 @@ describe("perform: a handler run without a database", () => {
   it("reports a snooze with its delay, and past the definition's maxSnoozes the failure a worker records", async () => {
     const capped = defineJob({ queue: "capped", input: t.type({ n: t.number }), maxSnoozes: 2 });
     const sleepy = async () => snooze(5_000);
-    assert.deepEqual(await perform(capped, sleepy, { n: 1 }), { ...nothingReported, _tag: "snoozed", delayMs: 5_000 });
+    assert.deepEqual(await perform(capped, sleepy, { n: 1 }), {
+      ...nothingReported,
+      _tag: "snoozed",
+      delayMs: 5_000,
+    });
     assert.deepEqual(await perform(capped, sleepy, { n: 1 }, { snoozes: 1 }), {
       ...nothingReported,
       _tag: "snoozed",
@@ -285,7 +289,11 @@ describe("perform: a handler run without a database", () => {
     );
     results.forEach((result, n) => {
       if (n % 2 === 0)
-        assert.deepEqual(result, { ...nothingReported, _tag: "succeeded", output: { sentAt: new Date(n * 1000) } });
+        assert.deepEqual(result, {
+          ...nothingReported,
+          _tag: "succeeded",
+          output: { sentAt: new Date(n * 1000) },
+        });
       else {
         assert.ok(result._tag === "failed");
         assert.equal(result.message, `odd ${n} ${n + 1} ${(n % 3) + 1}`);

@@ -93,16 +93,21 @@ describe("progress and per-task logs", () => {
     const underway = await connect();
     const queue = "progress_cross";
     const job = underway.job(defineJob({ queue, input: N, progressIntervalMs: 50 }));
-    const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/watchProgress.ts", db().url, queue], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "test/fixtures/watchProgress.ts", db().url, queue],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const lines: Array<Record<string, unknown>> = [];
     let buffer = "";
     child.stdout.on("data", (chunk: Buffer) => {
       buffer += chunk.toString();
       const parts = buffer.split("\n");
       buffer = parts.pop() ?? "";
-      for (const part of parts) if (part.trim() !== "") lines.push(JSON.parse(part) as Record<string, unknown>);
+      for (const part of parts)
+        if (part.trim() !== "") lines.push(JSON.parse(part) as Record<string, unknown>);
     });
     const exited = new Promise<number | null>((done) => child.on("exit", done));
     await eventually(() => lines.some((line) => line["ready"] === true), 20_000, "watcher ready");
@@ -120,7 +125,9 @@ describe("progress and per-task logs", () => {
       const id = await job.enqueue({ n: 20 });
       assert.equal(await exited, 0);
       const seen = lines.flatMap((line) =>
-        line["progress"] === undefined ? [] : [line["progress"] as { taskId: string; value: JsonValue; attempt: number }],
+        line["progress"] === undefined
+          ? []
+          : [line["progress"] as { taskId: string; value: JsonValue; attempt: number }],
       );
       assert.ok(seen.length >= 2, `values seen in the other process: ${seen.length}`);
       assert.ok(seen.length <= 20, `at most one a call: ${seen.length}`);
@@ -160,7 +167,13 @@ describe("progress and per-task logs", () => {
     const underway = await connect();
     const writes = await countWrites();
     const job = underway.job(
-      defineJob({ queue: "logs_bounded", input: N, maxLogLines: 1_000, maxLogLineLength: 100, progressIntervalMs: 100 }),
+      defineJob({
+        queue: "logs_bounded",
+        input: N,
+        maxLogLines: 1_000,
+        maxLogLineLength: 100,
+        progressIntervalMs: 100,
+      }),
     );
     const worker = job.start(
       async ({ n }, ctx: TaskContext) => {
@@ -198,7 +211,11 @@ describe("progress and per-task logs", () => {
   it("each attempt keeps its own log and the progress of the attempt that wrote last", async () => {
     const underway = await connect();
     const job = underway.job(
-      defineJob({ queue: "logs_attempts", input: N, options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } } }),
+      defineJob({
+        queue: "logs_attempts",
+        input: N,
+        options: { retry: { maxAttempts: 2, initialIntervalMs: 10 } },
+      }),
     );
     const worker = job.start(
       async (_input, ctx: TaskContext) => {
@@ -395,10 +412,17 @@ describe("progress and per-task logs", () => {
       const io = { out: (text: string) => (printed += text), err: (text: string) => (printed += text) };
       assert.equal(await runCli(["tasks", "show", id], io, { DATABASE_URL: db().url }), 0, printed);
       assert.match(printed, /progress \(attempt 1, .*\):\n\{\n {2}"percent": 42\n\}/);
-      assert.match(printed, /logs:\n {2}attempt 1 \(1 older lines cut\)\n.*two <b>bold<\/b>\n.*three \uFFFD nul\n/);
+      assert.match(
+        printed,
+        /logs:\n {2}attempt 1 \(1 older lines cut\)\n.*two <b>bold<\/b>\n.*three \uFFFD nul\n/,
+      );
       printed = "";
       assert.equal(await runCli(["tasks", "logs", id, "--json"], io, { DATABASE_URL: db().url }), 0, printed);
-      const logs = JSON.parse(printed) as Array<{ attempt: number; cut: number; lines: Array<{ message: string }> }>;
+      const logs = JSON.parse(printed) as Array<{
+        attempt: number;
+        cut: number;
+        lines: Array<{ message: string }>;
+      }>;
       assert.deepEqual(
         logs.map((log) => [log.attempt, log.cut, log.lines.map((line) => line.message)]),
         [[1, 1, ["two <b>bold</b>", "three \uFFFD nul"]]],

@@ -4,14 +4,27 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { defineJob, defineStepJob, Steps, next, done, type JsonValue, type TaskContext } from "../src/index.ts";
+import {
+  defineJob,
+  defineStepJob,
+  Steps,
+  next,
+  done,
+  type JsonValue,
+  type TaskContext,
+} from "../src/index.ts";
 import { perform } from "../src/testing/index.ts";
 
 const N = t.type({ n: t.number });
 
 describe("perform captures progress and logs", () => {
   it("returns every progress value, the kept lines and the cut count", async () => {
-    const definition = defineJob({ queue: "perform_reports", input: N, maxLogLines: 3, maxLogLineLength: 100 });
+    const definition = defineJob({
+      queue: "perform_reports",
+      input: N,
+      maxLogLines: 3,
+      maxLogLineLength: 100,
+    });
     const result = await perform(
       definition,
       async ({ n }, ctx: TaskContext) => {
@@ -20,7 +33,10 @@ describe("perform captures progress and logs", () => {
           ctx.log(`step ${i}`);
         }
         ctx.log("nul \u0000 here");
-        assert.throws(() => ctx.progress({ big: 1n } as unknown as JsonValue), /at big: a bigint is not JSON/);
+        assert.throws(
+          () => ctx.progress({ big: 1n } as unknown as JsonValue),
+          /at big: a bigint is not JSON/,
+        );
         return null;
       },
       { n: 5 },

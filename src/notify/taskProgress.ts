@@ -69,8 +69,15 @@ export const queueProgress$ = (deps: OutcomeDeps, queue: string): Observable<Tas
       }
       const p = payload.right;
       if (p.queue !== queue) return EMPTY;
-      const base = { taskId: p.id, queue: p.queue, attempt: p.attempt, jobId: p.jobId ?? null, stepIndex: p.stepIndex ?? null };
-      if (p.truncated !== true) return of({ ...base, value: (p.value ?? null) as JsonValue, at: new Date(p.at) });
+      const base = {
+        taskId: p.id,
+        queue: p.queue,
+        attempt: p.attempt,
+        jobId: p.jobId ?? null,
+        stepIndex: p.stepIndex ?? null,
+      };
+      if (p.truncated !== true)
+        return of({ ...base, value: (p.value ?? null) as JsonValue, at: new Date(p.at) });
       return from(retryTransient(deps.store.taskProgressGet(deps.pool, { ids: [p.id] }))()).pipe(
         mergeMap((read) => {
           if (E.isLeft(read)) {
@@ -81,7 +88,9 @@ export const queueProgress$ = (deps: OutcomeDeps, queue: string): Observable<Tas
             return EMPTY;
           }
           const row = read.right[0];
-          return row === undefined ? EMPTY : of({ ...base, value: row.value as JsonValue, at: row.updatedAt });
+          return row === undefined
+            ? EMPTY
+            : of({ ...base, value: row.value as JsonValue, at: row.updatedAt });
         }),
       );
     }),

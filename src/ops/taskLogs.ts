@@ -10,7 +10,11 @@ export interface TaskLogsOptions {
 }
 
 /** A task's log lines by attempt, oldest first; see {@link Ops.taskLogs}. */
-export const taskLogs = async (deps: Db, id: string, options: TaskLogsOptions = {}): Promise<AttemptLog[]> => {
+export const taskLogs = async (
+  deps: Db,
+  id: string,
+  options: TaskLogsOptions = {},
+): Promise<AttemptLog[]> => {
   checkTaskId(id);
   const { attempt } = options;
   if (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1 || attempt > 2_147_483_647))

@@ -142,7 +142,6 @@ export class StepJob<In, V, R, O> {
     return queueProgress$(this.deps, this.definition.queue);
   }
 
-
   /** The final outcome of a run, also when it finished before the call. */
   outcome(jobId: string, options: { readonly pollIntervalMs?: number } = {}): Promise<JobOutcome<O>> {
     checkJobId(jobId);

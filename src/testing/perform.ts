@@ -14,7 +14,12 @@ import { stepRunner } from "../steps/stepRunner.ts";
 import type { StepOutput, Steps } from "../steps/steps.ts";
 import type { Handler } from "../worker/execute.ts";
 import type { TransactionClient } from "../worker/guardedClient.ts";
-import { offlineRowOf, runOfflineAttempt, type OfflineVerdict, type PerformedReports } from "./offlineAttempt.ts";
+import {
+  offlineRowOf,
+  runOfflineAttempt,
+  type OfflineVerdict,
+  type PerformedReports,
+} from "./offlineAttempt.ts";
 
 /** What {@link perform} takes besides the definition, the handler and the input; all optional. */
 export interface PerformOptions {
@@ -115,15 +120,15 @@ export interface PerformCancelled {
  */
 export type Performed<O> = PerformedReports &
   (
-  | {
-      /** Discriminant: the handler resolved and its output passed the output schema. */
-      readonly _tag: "succeeded";
-      /** The output as readers get it (`job.result(id)`): stored as JSON, decoded by the output schema. */
-      readonly output: O;
-    }
-  | PerformFailed
-  | PerformSnoozed
-  | PerformCancelled
+    | {
+        /** Discriminant: the handler resolved and its output passed the output schema. */
+        readonly _tag: "succeeded";
+        /** The output as readers get it (`job.result(id)`): stored as JSON, decoded by the output schema. */
+        readonly output: O;
+      }
+    | PerformFailed
+    | PerformSnoozed
+    | PerformCancelled
   );
 
 /** One step of a multi-step job as {@link perform} ran it, with what it reported (`progress`, `logs`, `logsCut`). */

@@ -70,7 +70,11 @@ export const databaseReportSink = (db: Db, log: Logger): ReportSink => {
   };
   return {
     progress: (row, json) =>
-      settle("progress", row, db.store.taskProgressSet(db.pool, { taskId: row.id, attempt: row.attempt, value: json })),
+      settle(
+        "progress",
+        row,
+        db.store.taskProgressSet(db.pool, { taskId: row.id, attempt: row.attempt, value: json }),
+      ),
     logs: (row, lines, cutBelow) =>
       settle(
         "log lines",
@@ -143,7 +147,9 @@ export class AttemptReport {
   log(message: unknown): void {
     if (this.late("log")) return;
     if (typeof message !== "string")
-      throw new TypeError(`ctx.log: a message must be a string, got ${message === null ? "null" : typeof message}`);
+      throw new TypeError(
+        `ctx.log: a message must be a string, got ${message === null ? "null" : typeof message}`,
+      );
     this.seq += 1;
     this.lines.push({
       seq: this.seq,
@@ -231,7 +237,11 @@ export class AttemptReport {
       progress === undefined ? undefined : reports.progress(this.row, progress),
       lines.length === 0
         ? undefined
-        : reports.logs(this.row, lines, (lines[lines.length - 1]?.seq ?? 0) - this.deps.reportLimits.maxLogLines),
+        : reports.logs(
+            this.row,
+            lines,
+            (lines[lines.length - 1]?.seq ?? 0) - this.deps.reportLimits.maxLogLines,
+          ),
     ]);
     if (progressWrite === "gone" || linesWrite === "gone") {
       // Its task finished, was reclaimed or deleted: nothing more is ours to write.

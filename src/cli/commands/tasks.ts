@@ -187,7 +187,11 @@ export const tasksLogsCommand: Command = {
   summary: "a task's log lines (ctx.log in its handler), by attempt, with the count of older lines cut",
   args: "<id>",
   options: {
-    attempt: { type: "string", value: "<n>", description: "only this attempt's lines (default: every attempt)" },
+    attempt: {
+      type: "string",
+      value: "<n>",
+      description: "only this attempt's lines (default: every attempt)",
+    },
   },
   examples: ["underway tasks logs 1234", "underway tasks logs 1234 --attempt 2 --json"],
   run: async (input) => {
@@ -197,7 +201,8 @@ export const tasksLogsCommand: Command = {
     const logs = await underway.ops.taskLogs(id, attempt === undefined ? {} : { attempt });
     if (input.json) input.printJson(logs);
     else if (logs.length === 0) {
-      if ((await underway.ops.task(id)) === undefined) throw new CliError(`no task ${id} in schema ${input.schema}`);
+      if ((await underway.ops.task(id)) === undefined)
+        throw new CliError(`no task ${id} in schema ${input.schema}`);
       input.out("no log lines\n");
     } else input.out(logLines(logs, undefined));
     return exitCode.ok;

@@ -173,7 +173,9 @@ export const progressOf = (task: TaskDetail): Html | null =>
   task.progress === null
     ? null
     : html`<div class="progress" data-attempt="${task.progress.attempt}">
-        <span class="muted">progress (attempt ${task.progress.attempt}, ${instant(task.progress.updatedAt)})</span>
+        <span class="muted"
+          >progress (attempt ${task.progress.attempt}, ${instant(task.progress.updatedAt)})</span
+        >
         <pre class="task-progress">${jsonText(task.progress.value)}</pre>
       </div>`;
 
@@ -187,9 +189,11 @@ const logs = (attempts: ReadonlyArray<AttemptLog>): Html | null =>
             ({ attempt, cut, lines }) =>
               html`<details class="log" data-attempt="${attempt}" open>
                 <summary>
-                  Attempt ${attempt}: ${lines.length} line${lines.length === 1 ? "" : "s"}${cut === 0 ? "" : `, ${cut} older cut`}
+                  Attempt ${attempt}: ${lines.length}
+                  line${lines.length === 1 ? "" : "s"}${cut === 0 ? "" : `, ${cut} older cut`}
                 </summary>
-                <pre class="log-lines">${lines.map((line) => `${instant(line.at)}  ${line.message}\n`).join("")}</pre>
+                <pre class="log-lines">
+${lines.map((line) => `${instant(line.at)}  ${line.message}\n`).join("")}</pre>
               </details>`,
           )}
         </div>`;
@@ -218,7 +222,12 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
         <pre id="task-input">${jsonText(task.input)}</pre>
         <h2>Output</h2>
         ${output(task)}
-        ${task.progress === null ? null : html`<h2>Progress</h2>${progressOf(task)}`}
+        ${
+          task.progress === null
+            ? null
+            : html`<h2>Progress</h2>
+                ${progressOf(task)}`
+        }
       </section>
       <section class="panel">
         <h2>Options</h2>
