@@ -326,6 +326,8 @@ describe("ops", () => {
       "dlqFrom",
       "cancelRequestedAt",
       "history",
+      "progress",
+      "logLines",
     ]);
     assert.equal(detail.state, "succeeded");
     assert.deepEqual(detail.input, { n: 1, tag: "detail" });

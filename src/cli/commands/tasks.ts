@@ -163,7 +163,8 @@ const oneTaskId = (positionals: ReadonlyArray<string>, verb: string): string => 
 /** `underway tasks show <id>`: one task in full. */
 export const tasksShowCommand: Command = {
   name: "tasks show",
-  summary: "one task in full: input, output, options, lease, attempts with errors and stacks",
+  summary:
+    "one task in full: input, output, progress, options, lease, attempts with errors and stacks, last log lines",
   args: "<id>",
   options: {},
   examples: ["underway tasks show 1234", "underway tasks show 1234 --json | jq .input"],

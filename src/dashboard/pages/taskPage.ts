@@ -189,8 +189,7 @@ const logs = (attempts: ReadonlyArray<AttemptLog>): Html | null =>
             ({ attempt, cut, lines }) =>
               html`<details class="log" data-attempt="${attempt}" open>
                 <summary>
-                  Attempt ${attempt}: ${lines.length}
-                  line${lines.length === 1 ? "" : "s"}${cut === 0 ? "" : `, ${cut} older cut`}
+                  ${`Attempt ${attempt}: ${lines.length} line${lines.length === 1 ? "" : "s"}${cut === 0 ? "" : `, ${cut} older cut`}`}
                 </summary>
                 <pre class="log-lines">
 ${lines.map((line) => `${instant(line.at)}  ${line.message}\n`).join("")}</pre>
