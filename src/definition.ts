@@ -50,7 +50,32 @@ export interface DefinitionConfig<S extends Schema, OS extends Schema | undefine
    * (`ops.setMaxPending`). See docs/flow-control.md.
    */
   readonly maxPending?: number | null;
+  /**
+   * The pace of `ctx.progress` and `ctx.log` (docs/workflows.md): at most
+   * one progress write and one batch of log lines per this many ms per
+   * running task, the latest progress value winning; what is left is
+   * written before the attempt's result. An integer from 10 to 3,600,000.
+   * Default 500.
+   */
+  readonly progressIntervalMs?: number;
+  /**
+   * Log lines kept per attempt (`ctx.log`): past it the oldest are cut, and
+   * counted. An integer from 1 to 100,000. Default 1,000.
+   */
+  readonly maxLogLines?: number;
+  /**
+   * Longest log line kept, in UTF-16 code units: a longer one is cut,
+   * saying how much. An integer from 100 to 1,000,000. Default 2,000.
+   */
+  readonly maxLogLineLength?: number;
 }
+
+/** @internal The pace and bounds of ctx.progress and ctx.log unless a definition says otherwise. */
+export const defaultReportLimits = {
+  progressIntervalMs: 500,
+  maxLogLines: 1_000,
+  maxLogLineLength: 2_000,
+} as const;
 
 /** @internal How many times a task may snooze unless its definition says otherwise. */
 export const defaultMaxSnoozes = 100;
@@ -125,6 +150,12 @@ export interface JobDefinition<In, V, R, O> {
   readonly maxSnoozes: number;
   /** The queue's cap on pending tasks as defined (an operator's setting may override it), or null. */
   readonly maxPending: number | null;
+  /** At most one progress write and one log batch per this many ms per running task. */
+  readonly progressIntervalMs: number;
+  /** Log lines kept per attempt. */
+  readonly maxLogLines: number;
+  /** Longest log line kept. */
+  readonly maxLogLineLength: number;
   /**
    * @internal The schemas as given, so that a client can tell two
    * definitions of one queue that read its tasks the same way (the same
@@ -162,6 +193,9 @@ const definitionShape = {
   rateLimit: { type: "object", nullable: true },
   maxSnoozes: { type: "integer", min: 0, max: int32 },
   maxPending: { type: "integer", min: 0, max: int32, nullable: true },
+  progressIntervalMs: { type: "integer", min: 10, max: 3_600_000 },
+  maxLogLines: { type: "integer", min: 1, max: 100_000 },
+  maxLogLineLength: { type: "integer", min: 100, max: 1_000_000 },
 } as const;
 
 const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | undefined>(
@@ -198,6 +232,9 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     rateLimit,
     maxSnoozes: config.maxSnoozes ?? defaultMaxSnoozes,
     maxPending: config.maxPending ?? null,
+    progressIntervalMs: config.progressIntervalMs ?? defaultReportLimits.progressIntervalMs,
+    maxLogLines: config.maxLogLines ?? defaultReportLimits.maxLogLines,
+    maxLogLineLength: config.maxLogLineLength ?? defaultReportLimits.maxLogLineLength,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

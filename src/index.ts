@@ -21,6 +21,7 @@ export {
   type Worker,
   type EnqueueBatchOptions,
   type EnqueuedBatch,
+  type TaskProgress,
 } from "./job.ts";
 export { BatchCompletion, batchCompletion, batchFailedIdsCap } from "./batches/batchCompletion.ts";
 export type { BatchInfo } from "./ops/batchInfo.ts";
@@ -145,6 +146,9 @@ export type {
   TaskPage,
   ListOptions,
   TaskDetail,
+  AttemptLog,
+  StoredProgress,
+  TaskLogLine,
   TypedTaskDetail,
   TaskDetailOptions,
   TaskLease,
@@ -182,3 +186,4 @@ export type {
   RateSpentReason,
   GroupTurnReason,
 } from "./ops/types.ts";
+export type { TaskLogsOptions } from "./ops/taskLogs.ts";

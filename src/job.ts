@@ -13,6 +13,7 @@ import type { EnqueueResult } from "./enqueue/enqueueResult.ts";
 import { taskColumns, type RunPlace } from "./enqueue/taskColumns.ts";
 import { checkTaskId } from "./identifier.ts";
 import { TaskOutcomes } from "./notify/taskOutcomes.ts";
+import { queueProgress$, type TaskProgress } from "./notify/taskProgress.ts";
 import type { FinalOutcome, Outcome } from "./outcomes.ts";
 import type { EnqueueColumns } from "./db/enqueueColumns.ts";
 import type { AttemptRow } from "./db/historyQueries.ts";
@@ -33,6 +34,7 @@ export type { EnqueueOptions } from "./enqueue/enqueueOptions.ts";
 export type { EnqueueResult, EnqueueStatus } from "./enqueue/enqueueResult.ts";
 export type { Worker } from "./run/startWorker.ts";
 export type { EnqueueBatchOptions, EnqueuedBatch } from "./batches/enqueueBatch.ts";
+export type { TaskProgress } from "./notify/taskProgress.ts";
 
 /**
  * A task type bound to a client: enqueue typed inputs, follow outcomes, and
@@ -155,6 +157,19 @@ export class Job<In, V, R, O> {
    */
   get outcomes$(): Observable<Outcome<O>> {
     return this.outcomes.all$;
+  }
+
+  /**
+   * Progress of this queue's tasks (`ctx.progress`), from every process
+   * (LISTEN/NOTIFY, like `outcomes$`). Hot: it reports what happens while
+   * subscribed; the latest stored value of a task is `ops.task(id)`'s
+   * `progress`. Completes when the client closes.
+   *
+   * @example
+   * emails.progress$.pipe(filter((p) => p.taskId === id)).subscribe((p) => console.log(p.value));
+   */
+  get progress$(): Observable<TaskProgress> {
+    return queueProgress$(this.deps, this.definition.queue);
   }
 
   /**

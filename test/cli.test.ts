@@ -33,7 +33,7 @@ describe("underway CLI", () => {
       ]);
     assert.equal(group.code, 2, "a group without its subcommand");
     assert.match(group.stderr, /`underway tasks` needs a subcommand/);
-    assert.match(group.stderr, /Usage: underway tasks <list\|show\|why>/);
+    assert.match(group.stderr, /Usage: underway tasks <list\|show\|why\|logs>/);
     const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
     assert.equal(version.stdout, `${pkg.version}\n`);
     assert.equal(help.code, 0);

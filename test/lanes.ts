@@ -86,6 +86,8 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "pause.test.ts": "system",
   "perform.unit.test.ts": "unit",
   "pgbouncer.test.ts": "system",
+  "progress.test.ts": "system",
+  "progressPerform.unit.test.ts": "unit",
   "prometheus.test.ts": "db",
   "queryCatalogue.test.ts": "unit",
   "races.test.ts": "system",

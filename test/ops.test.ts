@@ -327,6 +327,8 @@ describe("ops", () => {
       "cancelRequestedAt",
       "history",
       "batchId",
+      "progress",
+      "logLines",
     ]);
     assert.equal(detail.state, "succeeded");
     assert.deepEqual(detail.input, { n: 1, tag: "detail" });

@@ -24,6 +24,9 @@ import {
 import { NoDatabaseError, matchesInput, perform } from "../src/testing/index.ts";
 import { DateFromISOString } from "../examples/tasks/welcomeEmail.ts";
 
+// What a handler that calls neither ctx.progress nor ctx.log reports.
+const nothingReported = { progress: [], logs: [], logsCut: 0 };
+
 const email = defineJob({
   queue: "email",
   input: t.type({ userId: t.number, email: t.string, at: DateFromISOString }),
@@ -46,7 +49,11 @@ describe("perform: a handler run without a database", () => {
       },
       input,
     );
-    assert.deepEqual(result, { _tag: "succeeded", output: { sentAt: new Date("2026-01-02T03:04:06.000Z") } });
+    assert.deepEqual(result, {
+      ...nothingReported,
+      _tag: "succeeded",
+      output: { sentAt: new Date("2026-01-02T03:04:06.000Z") },
+    });
     // What the handler gets went through JSON and the codec, as from a task row.
     assert.ok(seen[0] !== input);
     assert.deepEqual(seen, [input]);
@@ -204,8 +211,13 @@ describe("perform: a handler run without a database", () => {
   it("reports a snooze with its delay, and past the definition's maxSnoozes the failure a worker records", async () => {
     const capped = defineJob({ queue: "capped", input: t.type({ n: t.number }), maxSnoozes: 2 });
     const sleepy = async () => snooze(5_000);
-    assert.deepEqual(await perform(capped, sleepy, { n: 1 }), { _tag: "snoozed", delayMs: 5_000 });
+    assert.deepEqual(await perform(capped, sleepy, { n: 1 }), {
+      ...nothingReported,
+      _tag: "snoozed",
+      delayMs: 5_000,
+    });
     assert.deepEqual(await perform(capped, sleepy, { n: 1 }, { snoozes: 1 }), {
+      ...nothingReported,
       _tag: "snoozed",
       delayMs: 5_000,
     });
@@ -230,7 +242,7 @@ describe("perform: a handler run without a database", () => {
       input,
       { signal: controller.signal },
     );
-    assert.deepEqual(result, { _tag: "cancelled" });
+    assert.deepEqual(result, { ...nothingReported, _tag: "cancelled" });
   });
 
   it("gives a transactional handler a ctx.tx that rejects with a NoDatabaseError, or the one given", async () => {
@@ -277,7 +289,11 @@ describe("perform: a handler run without a database", () => {
     );
     results.forEach((result, n) => {
       if (n % 2 === 0)
-        assert.deepEqual(result, { _tag: "succeeded", output: { sentAt: new Date(n * 1000) } });
+        assert.deepEqual(result, {
+          ...nothingReported,
+          _tag: "succeeded",
+          output: { sentAt: new Date(n * 1000) },
+        });
       else {
         assert.ok(result._tag === "failed");
         assert.equal(result.message, `odd ${n} ${n + 1} ${(n % 3) + 1}`);

@@ -1,6 +1,6 @@
 -- $1 after this id, $2 batch size. {{where}}: the filter with the states
--- it may delete, its parameters from $3. Deletes a batch with its attempts
--- and events. Which states may go is decided by the caller: finished ones
+-- it may delete, its parameters from $3. Deletes a batch with its attempts,
+-- events, progress and log lines. Which states may go is decided by the caller: finished ones
 -- unless the filter names pending or in_progress. A batch is the first $2
 -- ids past $1 of both tables (task and task_finished; each locked apart,
 -- as FOR UPDATE cannot read through task_all's UNION ALL). A live task
@@ -27,6 +27,10 @@ with live as (
   delete from {{schema}}.task_attempt a using chosen c where a.task_id = c.id
 ), events as (
   delete from {{schema}}.task_event v using chosen c where v.task_id = c.id
+), progress as (
+  delete from {{schema}}.task_progress p using chosen c where p.task_id = c.id
+), logs as (
+  delete from {{schema}}.task_log l using chosen c where l.task_id = c.id
 ), deleted_live as (
   delete from {{schema}}.task t using chosen c where t.id = c.id returning t.id, t.batch_id
 ), batch_ends as (

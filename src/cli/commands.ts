@@ -10,7 +10,7 @@ import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queuesCommand } from "./commands/queues.ts";
 import { queuesRateLimitCommand } from "./commands/rateLimit.ts";
 import { schedulesCommand } from "./commands/schedules.ts";
-import { tasksListCommand, tasksShowCommand, tasksWhyCommand } from "./commands/tasks.ts";
+import { tasksListCommand, tasksLogsCommand, tasksShowCommand, tasksWhyCommand } from "./commands/tasks.ts";
 import { workersCommand } from "./commands/workers.ts";
 
 /** Every command, in the order the tool's help lists them. */
@@ -23,6 +23,7 @@ export const commands: ReadonlyArray<Command> = [
   tasksShowCommand,
   tasksWhyCommand,
   batchesShowCommand,
+  tasksLogsCommand,
   retryCommand,
   cancelCommand,
   deleteCommand,

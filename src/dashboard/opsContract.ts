@@ -3,6 +3,7 @@
 import type { Ops } from "../ops/ops.ts";
 
 export type {
+  AttemptLog,
   BulkOptions,
   BulkResult,
   Count,
@@ -26,6 +27,7 @@ export type OpsApi = Pick<
   | "queues"
   | "tasks"
   | "task"
+  | "taskLogs"
   | "explain"
   | "throughput"
   | "retry"

@@ -11,6 +11,7 @@ import * as opsQueries from "./opsQueries.ts";
 import type { Queryable, QueryEntry, Sql } from "./query.ts";
 import { queryNames, branchNames, type StatementName } from "./queryNames.ts";
 import * as queueQueries from "./queueQueries.ts";
+import * as reportQueries from "./reportQueries.ts";
 import * as scheduleQueries from "./scheduleQueries.ts";
 import * as statsQueries from "./statsQueries.ts";
 import * as taskQueries from "./taskQueries.ts";
@@ -48,6 +49,7 @@ export const catalogue = {
   ...statementsOf(leaseQueries),
   ...statementsOf(opsQueries),
   ...statementsOf(queueQueries),
+  ...statementsOf(reportQueries),
   ...statementsOf(scheduleQueries),
   ...statementsOf(statsQueries),
   ...statementsOf(taskQueries),

@@ -38,10 +38,12 @@ export class OutcomeFeed {
   /** Settles once the last unsubscribe deleted the registration. */
   private unregistered: Promise<void> = Promise.resolve();
   private readonly closing = new Subject<void>();
-  /** Subscriptions of `payloads$` open now (0 or 1: it is shared). */
+  /** Subscriptions of `payloads$` and `progressPayloads$` open now (0 to 2: each is shared). */
   private subscribed = 0;
   private closed = false;
   readonly payloads$: Observable<string>;
+  /** Progress notifications (`<schema>.progress`, see db/queries/taskProgressSet.sql), raw. */
+  readonly progressPayloads$: Observable<string>;
   /**
    * Every outcome notification, parsed and checked once per client however
    * many streams and waiters there are; a truncated payload (output or error
@@ -62,14 +64,27 @@ export class OutcomeFeed {
     private readonly listener: Listener,
     private readonly log: Logger,
   ) {
-    const channel = `${schema}.outcome`;
-    this.payloads$ = new Observable<string>((subscriber) => {
+    this.payloads$ = this.registered$(`${schema}.outcome`);
+    this.progressPayloads$ = this.registered$(`${schema}.progress`);
+    this.sources$ = this.payloads$.pipe(
+      mergeMap((text) => this.sourceOf(text)),
+      share(),
+    );
+  }
+
+  /**
+   * One channel's notifications, shared; while anything is subscribed to it
+   * (or to another such channel), the process is registered in
+   * `outcome_listener`, without which the database sends none.
+   */
+  private registered$(channel: string): Observable<string> {
+    return new Observable<string>((subscriber) => {
       if (this.closed) {
         subscriber.error(new ClosedError());
         return;
       }
       const subscriptions = new Subscription();
-      subscriptions.add(listener.channel$(channel).subscribe(subscriber));
+      subscriptions.add(this.listener.channel$(channel).subscribe(subscriber));
       // close() completes every outcome stream, which ends this subscription.
       subscriptions.add(this.closing.subscribe(() => subscriber.complete()));
       // Registered at once, so `ready()` right after subscribing covers it,
@@ -82,7 +97,7 @@ export class OutcomeFeed {
       // connection: a server that crashed lost the (unlogged) registration,
       // and until it is back no outcome is sent to anyone.
       subscriptions.add(
-        merge(timer(ttlMs / 3, ttlMs / 3), listener.reconnected$).subscribe(() => {
+        merge(timer(ttlMs / 3, ttlMs / 3), this.listener.reconnected$).subscribe(() => {
           this.registered = this.register();
         }),
       );
@@ -95,10 +110,6 @@ export class OutcomeFeed {
         );
       };
     }).pipe(share());
-    this.sources$ = this.payloads$.pipe(
-      mergeMap((text) => this.sourceOf(text)),
-      share(),
-    );
   }
 
   private sourceOf(text: string): Observable<OutcomeSource> {
@@ -214,7 +225,11 @@ export class OutcomeFeed {
 
   /** Resolves once this process is registered and its LISTEN is active. */
   async ready(): Promise<void> {
-    await Promise.all([this.registered, this.listener.ready(`${this.schema}.outcome`)]);
+    await Promise.all([
+      this.registered,
+      this.listener.ready(`${this.schema}.outcome`),
+      this.listener.ready(`${this.schema}.progress`),
+    ]);
   }
 
   /** Completes every outcome stream and resolves once the registration is deleted. */

@@ -9,6 +9,7 @@ import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
 import { batchInfo, type BatchInfo } from "./batchInfo.ts";
+import { taskLogs, type TaskLogsOptions } from "./taskLogs.ts";
 import { explainTask } from "./explain.ts";
 import { checkInputs } from "./checkInputs.ts";
 import { typedTaskDetail } from "./typedTaskDetail.ts";
@@ -38,6 +39,7 @@ import type {
   TaskPage,
   ThroughputBucket,
   WorkerInfo,
+  AttemptLog,
 } from "./types.ts";
 
 /**
@@ -120,6 +122,20 @@ export class Ops {
    */
   batch(id: string): Promise<BatchInfo | undefined> {
     return batchInfo(this.deps, id);
+  }
+
+  /**
+   * A task's log lines (`ctx.log` in its handler), by attempt, oldest
+   * first, each attempt with the count of its oldest lines cut (past the
+   * definition's `maxLogLines`). Empty when its handler logged nothing.
+   * Deleted with the task (retention, `ops.delete`).
+   *
+   * @example
+   * for (const { attempt, cut, lines } of await underway.ops.taskLogs(id))
+   *   console.log(`attempt ${attempt} (${cut} older lines cut)`, lines.map((line) => line.message));
+   */
+  taskLogs(id: string, options: TaskLogsOptions = {}): Promise<ReadonlyArray<AttemptLog>> {
+    return taskLogs(this.deps, id, options);
   }
 
   /**

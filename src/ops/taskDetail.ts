@@ -8,10 +8,13 @@ import type { TaskDetail } from "./types.ts";
 /** One task in full, or undefined when there is none with that id; see {@link Ops.task}. */
 export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | undefined> => {
   checkTaskId(id);
-  const [row, history] = await Promise.all([
+  const [row, history, progress, logLines] = await Promise.all([
     orThrow(deps.store.opsTaskDetail(deps.pool, { id })()),
     historyOf(deps, id),
+    orThrow(deps.store.taskProgressGet(deps.pool, { ids: [id] })()),
+    orThrow(deps.store.taskLogsCount(deps.pool, { id })()),
   ]);
+  const reported = progress[0];
   if (row === undefined) return undefined;
   // The detail shows dlqFrom after the lease, as it always has, and the
   // group after the concurrency key.
@@ -53,5 +56,10 @@ export const taskDetail = async (deps: Db, id: string): Promise<TaskDetail | und
     history,
     // Last: added after the others, whose order the API keeps.
     batchId: row.batchId,
+    progress:
+      reported === undefined
+        ? null
+        : { value: reported.value, attempt: reported.attempt, updatedAt: reported.updatedAt },
+    logLines,
   };
 };

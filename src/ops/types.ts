@@ -166,6 +166,40 @@ export interface TaskDetail extends TaskSummary {
   readonly history: ReadonlyArray<HistoryEntry>;
   /** The batch it is a member of (`enqueueBatch`; `ops.batch(id)`), or null. */
   readonly batchId: string | null;
+  /** The latest value its handler reported with `ctx.progress`, or null if none did. */
+  readonly progress: StoredProgress | null;
+  /** Log lines its attempts keep (`ctx.log`), all attempts together; `ops.taskLogs(id)` reads them. */
+  readonly logLines: number;
+}
+
+/** A task's latest progress as stored. */
+export interface StoredProgress {
+  /** The value passed to `ctx.progress` (JSON as stored). */
+  readonly value: unknown;
+  /** The attempt that reported it. */
+  readonly attempt: number;
+  /** When it was stored. */
+  readonly updatedAt: Date;
+}
+
+/** One line of an attempt's log (`ctx.log`). */
+export interface TaskLogLine {
+  /** Its number in the attempt, from 1, counting lines cut before it. */
+  readonly seq: number;
+  /** When the handler logged it (the worker's clock). */
+  readonly at: Date;
+  /** The line, cut at the definition's `maxLogLineLength`, NUL characters replaced by U+FFFD. */
+  readonly message: string;
+}
+
+/** One attempt's log: the lines it keeps, and how many older ones were cut. */
+export interface AttemptLog {
+  /** The attempt, 1-based. */
+  readonly attempt: number;
+  /** The oldest lines cut to keep the definition's `maxLogLines`. */
+  readonly cut: number;
+  /** The lines kept, oldest first. */
+  readonly lines: ReadonlyArray<TaskLogLine>;
 }
 
 /** A count, exact or a planner estimate. */

@@ -7,6 +7,14 @@ import type { EnqueueColumns } from "../db/enqueueColumns.ts";
 import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { noContinuation, notTransactional, type Handler } from "../worker/execute.ts";
 import { isTransactional } from "../worker/transactional.ts";
+import { databaseReportSink, type ReportLimits } from "../worker/attemptReport.ts";
+
+/** The pace and bounds of a target's `ctx.progress` and `ctx.log`. */
+export const reportLimitsOf = (target: RunTarget): ReportLimits => ({
+  progressIntervalMs: target.progressIntervalMs,
+  maxLogLines: target.maxLogLines,
+  maxLogLineLength: target.maxLogLineLength,
+});
 
 /**
  * How one task type's claimed rows are run: the seam between a task type
@@ -32,7 +40,7 @@ export interface TaskRunner<V, O> {
 /** What a runner runs for: a queue, where its tasks go when they fail for good, and its rate limit as defined. */
 export type RunTarget = Pick<
   JobDefinition<unknown, unknown, unknown, unknown>,
-  "queue" | "dlq" | "rateLimit" | "maxSnoozes"
+  "queue" | "dlq" | "rateLimit" | "maxSnoozes" | "progressIntervalMs" | "maxLogLines" | "maxLogLineLength"
 >;
 
 /** The runner of a one-handler task type: its handler, checked by its definition's schemas. */
@@ -80,6 +88,8 @@ export const executeDeps = <V, O>(
   requestReaping: client.requestReaping,
   transactional: runner.transactional ?? notTransactional,
   random: Math.random,
+  reports: databaseReportSink(client, client.log),
+  reportLimits: reportLimitsOf(target),
 });
 
 /** Records the queue for redrive and inspection; tasks run whether or not that works. */

@@ -1,3 +1,4 @@
+import { queueProgress$, type TaskProgress } from "../notify/taskProgress.ts";
 import type { Observable } from "rxjs";
 import { checkOptionShape } from "../optionShape.ts";
 import { outcomeOptionShape } from "../notify/firstFinal.ts";
@@ -132,6 +133,13 @@ export class StepJob<In, V, R, O> {
   /** Outcomes of every run of this job, step by step, from every process. Completes when the client closes. */
   get outcomes$(): Observable<JobOutcome<O>> {
     return this.runs.all$;
+  }
+  /**
+   * Progress its steps report (`ctx.progress`), from every process: each
+   * value says which run (`jobId`) and step (`stepIndex`). As `Job.progress$`.
+   */
+  get progress$(): Observable<TaskProgress> {
+    return queueProgress$(this.deps, this.definition.queue);
   }
 
   /** The final outcome of a run, also when it finished before the call. */

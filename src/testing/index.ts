@@ -17,7 +17,7 @@ export {
   type PerformedStep,
 } from "./perform.ts";
 export { performBatch, type PerformBatchOptions } from "./performBatch.ts";
-export { NoDatabaseError } from "./offlineAttempt.ts";
+export { NoDatabaseError, type PerformedReports } from "./offlineAttempt.ts";
 export {
   enqueuedTasks,
   expectEnqueued,

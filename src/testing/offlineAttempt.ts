@@ -5,7 +5,9 @@ import type { ClaimedRow } from "../db/claimQueries.ts";
 import { AbortError, UnderwayError, type TaskFailure } from "../errors.ts";
 import { TaskEvents } from "../events/taskEvents.ts";
 import { silentLogger } from "../log.ts";
-import type { RunTarget, TaskRunner } from "../run/taskRunner.ts";
+import { reportLimitsOf, type RunTarget, type TaskRunner } from "../run/taskRunner.ts";
+import type { JsonValue } from "../json.ts";
+import type { LogLine, ReportSink, ReportWrite } from "../worker/attemptReport.ts";
 import { Deadlines } from "../worker/deadlines.ts";
 import {
   noContinuation,
@@ -102,6 +104,53 @@ export const offlineRowOf = (
   };
 };
 
+/**
+ * What a handler reported through `ctx.progress` and `ctx.log` under
+ * {@link perform}, captured without a database.
+ */
+export interface PerformedReports {
+  /**
+   * Every value the handler passed to `ctx.progress`, in order, as stored
+   * (a JSON copy): all of them, not only those a worker's pacing would
+   * write (a worker stores the last one). A value `ctx.progress` refused
+   * (it threw) is not here.
+   */
+  readonly progress: ReadonlyArray<JsonValue>;
+  /**
+   * The attempt's log lines as a worker keeps them: its last `maxLogLines`
+   * lines (the definition's), each cut at `maxLogLineLength`, NUL
+   * characters replaced.
+   */
+  readonly logs: ReadonlyArray<string>;
+  /** How many of the attempt's oldest lines were cut to keep `maxLogLines`. */
+  readonly logsCut: number;
+}
+
+/** Where ctx.progress and ctx.log write under perform: every progress value, and the log lines a worker would keep. */
+class ReportRecorder implements ReportSink {
+  readonly progressValues: JsonValue[] = [];
+  private lines: LogLine[] = [];
+  private lastSeq = 0;
+
+  progress(): Promise<ReportWrite> {
+    return Promise.resolve("written");
+  }
+
+  logs(_row: ClaimedRow, lines: ReadonlyArray<LogLine>, cutBelow: number): Promise<ReportWrite> {
+    this.lines = [...this.lines, ...lines].filter((line) => line.seq > cutBelow);
+    this.lastSeq = lines[lines.length - 1]?.seq ?? this.lastSeq;
+    return Promise.resolve("written");
+  }
+
+  reports(): PerformedReports {
+    return {
+      progress: this.progressValues,
+      logs: this.lines.map((line) => line.message),
+      logsCut: this.lastSeq - this.lines.length,
+    };
+  }
+}
+
 /** How one attempt ran under perform: the worker's verdict, and what the handler threw, as is. */
 export interface OfflineVerdict<O> {
   readonly verdict: E.Either<TaskFailure, Success<O>>;
@@ -109,6 +158,8 @@ export interface OfflineVerdict<O> {
   readonly thrown: { readonly value: unknown } | undefined;
   /** Why the handler's signal fired, if it did. */
   readonly aborted: AbortError | undefined;
+  /** What the handler reported (`ctx.progress`, `ctx.log`). */
+  readonly reports: PerformedReports;
 }
 
 /** Where an offline attempt's tx and cancel come from. */
@@ -129,9 +180,10 @@ export interface OfflineAttemptOptions {
  * the attempt ends: nothing is left behind.
  *
  * A snooze is a verdict like a failure (`Snoozed`), reported by perform.
- * Later parts of issue 22 (fan-out requests, progress) are behaviours of
- * the handler's context: their capture goes here, as recording stand-ins
- * among these deps, reported beside the verdict.
+ * Progress values and log lines are captured by a recording stand-in of
+ * the report sink (with the worker's pacing and bounds) and reported
+ * beside the verdict; later parts of issue 22 (fan-out requests) go the
+ * same way.
  */
 export const runOfflineAttempt = async <V, O>(
   target: RunTarget,
@@ -142,10 +194,19 @@ export const runOfflineAttempt = async <V, O>(
   let thrown: { readonly value: unknown } | undefined;
   const inTransaction = runner.transactional?.(row) ?? false;
   const tx = inTransaction ? (options.tx ?? offlineTx()) : undefined;
+  const recorder = new ReportRecorder();
   const handler = async (input: V, context: TaskContext): Promise<unknown> => {
     try {
-      const withTx: TransactionalContext | undefined = tx === undefined ? undefined : { ...context, tx };
-      return await runner.handler(input, withTx ?? context);
+      // Every progress value is recorded, past the worker's checks (which throw first).
+      const recording: TaskContext = {
+        ...context,
+        progress: (value) => {
+          context.progress(value);
+          recorder.progressValues.push(JSON.parse(JSON.stringify(value)) as JsonValue);
+        },
+      };
+      const withTx: TransactionalContext | undefined = tx === undefined ? undefined : { ...recording, tx };
+      return await runner.handler(input, withTx ?? recording);
     } catch (error: unknown) {
       thrown = { value: error };
       throw error;
@@ -172,6 +233,8 @@ export const runOfflineAttempt = async <V, O>(
     now: Date.now,
     deadlines,
     admissions: offline("admissions"),
+    reports: recorder,
+    reportLimits: reportLimitsOf(target),
   };
   const task: RunningTask = { row, abort: new TaskAbort(), abandon: new TaskAbort(), started: true };
   const cancel = () => task.abort.abort(new AbortError("cancelled"));
@@ -179,7 +242,7 @@ export const runOfflineAttempt = async <V, O>(
   if (options.signal?.aborted === true) cancel();
   try {
     const verdict = await runAttempt(deps)(task)();
-    return { verdict, thrown, aborted: task.abort.reason };
+    return { verdict, thrown, aborted: task.abort.reason, reports: recorder.reports() };
   } finally {
     options.signal?.removeEventListener("abort", cancel);
     // A handler still running past its timeout holds no timer of ours.

@@ -14,7 +14,12 @@ import { stepRunner } from "../steps/stepRunner.ts";
 import type { StepOutput, Steps } from "../steps/steps.ts";
 import type { Handler } from "../worker/execute.ts";
 import type { TransactionClient } from "../worker/guardedClient.ts";
-import { offlineRowOf, runOfflineAttempt, type OfflineVerdict } from "./offlineAttempt.ts";
+import {
+  offlineRowOf,
+  runOfflineAttempt,
+  type OfflineVerdict,
+  type PerformedReports,
+} from "./offlineAttempt.ts";
 
 /** What {@link perform} takes besides the definition, the handler and the input; all optional. */
 export interface PerformOptions {
@@ -109,20 +114,26 @@ export interface PerformCancelled {
   readonly _tag: "cancelled";
 }
 
-/** How {@link perform} ran a one-handler task: its output as `result()` would give it, or how it failed. */
-export type Performed<O> =
-  | {
-      /** Discriminant: the handler resolved and its output passed the output schema. */
-      readonly _tag: "succeeded";
-      /** The output as readers get it (`job.result(id)`): stored as JSON, decoded by the output schema. */
-      readonly output: O;
-    }
-  | PerformFailed
-  | PerformSnoozed
-  | PerformCancelled;
+/**
+ * How {@link perform} ran a one-handler task: its output as `result()`
+ * would give it, or how it failed; and, whatever the outcome, what the
+ * handler reported (`progress`, `logs`, `logsCut`).
+ */
+export type Performed<O> = PerformedReports &
+  (
+    | {
+        /** Discriminant: the handler resolved and its output passed the output schema. */
+        readonly _tag: "succeeded";
+        /** The output as readers get it (`job.result(id)`): stored as JSON, decoded by the output schema. */
+        readonly output: O;
+      }
+    | PerformFailed
+    | PerformSnoozed
+    | PerformCancelled
+  );
 
-/** One step of a multi-step job as {@link perform} ran it. */
-export interface PerformedStep {
+/** One step of a multi-step job as {@link perform} ran it, with what it reported (`progress`, `logs`, `logsCut`). */
+export interface PerformedStep extends PerformedReports {
   /** 0-based. */
   readonly stepIndex: number;
   /** The step's `ctx.taskId`. */
@@ -230,6 +241,9 @@ const refusedInput = (queue: string, error: ValidationError["decodeError"]): Per
   };
 };
 
+// A handler that never ran reported nothing.
+const noReports: PerformedReports = { progress: [], logs: [], logsCut: 0 };
+
 const nextId = (taskId: string, steps: number): string => (BigInt(taskId) + BigInt(steps)).toString();
 
 /** @internal Checks perform's options (./performBatch.ts checks its own with it). */
@@ -312,13 +326,14 @@ export const performTaskWith = async <In, V, R, O>(
   taskId: string,
 ): Promise<Performed<O>> => {
   const stored = definition.input.check(input);
-  if (E.isLeft(stored)) return refusedInput(definition.queue, stored.left);
+  if (E.isLeft(stored)) return { ...noReports, ...refusedInput(definition.queue, stored.left) };
   const columns = taskColumns(definition, [stored.right], options.taskOptions);
   const row = offlineRowOf(columns, taskId, options.attempt ?? 1, options.snoozes ?? 0);
   const ran = await runOfflineAttempt(definition, runner, row, options);
-  if (ran.aborted?.kind === "cancelled") return { _tag: "cancelled" };
-  if (E.isLeft(ran.verdict)) return notDone(definition, ran.verdict.left, ran, row);
-  return { _tag: "succeeded", output: ran.verdict.right.output };
+  const { reports } = ran;
+  if (ran.aborted?.kind === "cancelled") return { ...reports, _tag: "cancelled" };
+  if (E.isLeft(ran.verdict)) return { ...reports, ...notDone(definition, ran.verdict.left, ran, row) };
+  return { ...reports, _tag: "succeeded", output: ran.verdict.right.output };
 };
 
 const performRun = async <In, V, R, O, S>(
@@ -347,15 +362,15 @@ const performRun = async <In, V, R, O, S>(
     const ran = await runOfflineAttempt(definition, runner, row, options);
     const stepInput = stepIndex === 0 ? stored.right.value : row.input;
     if (ran.aborted?.kind === "cancelled") {
-      steps.push({ stepIndex, taskId: row.id, input: stepInput, returned: undefined });
+      steps.push({ ...ran.reports, stepIndex, taskId: row.id, input: stepInput, returned: undefined });
       return { _tag: "cancelled", jobId, steps, stepIndex };
     }
     if (E.isLeft(ran.verdict)) {
-      steps.push({ stepIndex, taskId: row.id, input: stepInput, returned: undefined });
+      steps.push({ ...ran.reports, stepIndex, taskId: row.id, input: stepInput, returned: undefined });
       return { ...notDone(definition, ran.verdict.left, ran, row), jobId, steps, stepIndex };
     }
     const { output, next } = ran.verdict.right;
-    steps.push({ stepIndex, taskId: row.id, input: stepInput, returned: output });
+    steps.push({ ...ran.reports, stepIndex, taskId: row.id, input: stepInput, returned: output });
     if (next !== undefined) {
       columns = next;
       continue;

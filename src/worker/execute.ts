@@ -17,6 +17,8 @@ import type { Deadlines } from "./deadlines.ts";
 import type { Admissions } from "./admissions.ts";
 import { TaskAbort } from "./taskAbort.ts";
 import { Snooze } from "../snooze.ts";
+import type { JsonValue } from "../json.ts";
+import { LazyAttemptReport, type ReportLimits, type ReportSink } from "./attemptReport.ts";
 
 /** What a handler is told about the attempt it runs. */
 export interface TaskContext {
@@ -40,6 +42,28 @@ export interface TaskContext {
   readonly jobId: string | null;
   /** Which step of the job run this task is, 0-based; null for a plain task. */
   readonly stepIndex: number | null;
+  /**
+   * Reports how far the task has come: any JSON value (a percentage, `{
+   * done, total }`). Stored as the task's latest progress and sent to
+   * `progress$` subscribers in every process; calls are coalesced, at most
+   * one write per the definition's `progressIntervalMs` (the latest value
+   * wins), and the last value is written before the attempt's result. Cheap
+   * to call in a tight loop. Throws a `TypeError` for a value that is not
+   * JSON (a bigint, a cycle, NaN, a NUL character: the error names where),
+   * a `RangeError` past 64 KiB of JSON; nothing else is lost. Ignored
+   * (logged once) after the attempt ended. See docs/workflows.md.
+   */
+  progress(value: JsonValue): void;
+  /**
+   * Appends a line to this attempt's log, shown by `ops.taskLogs`, the CLI
+   * and the dashboard and deleted with the task. Lines are written in
+   * batches (one statement per `progressIntervalMs`, the rest before the
+   * attempt's result); an attempt keeps its last `maxLogLines` lines (older
+   * ones are cut and counted), each at most `maxLogLineLength` characters
+   * (cut, saying so); NUL characters become U+FFFD. Throws a `TypeError` if
+   * `message` is not a string. Ignored (logged once) after the attempt ended.
+   */
+  log(message: string): void;
 }
 
 /** A task's code: resolve to succeed, throw to fail (a `FatalError` skips retries). */
@@ -102,6 +126,10 @@ export interface ExecuteDeps<I, O> {
   readonly deadlines: Deadlines;
   /** Starts prefetched keyed tasks, grouped into one statement per turn (./admissions.ts). */
   readonly admissions: Admissions;
+  /** Where `ctx.progress` and `ctx.log` write (./attemptReport.ts): the database, or perform's recorder. */
+  readonly reports: ReportSink;
+  /** The definition's pace and bounds of `ctx.progress` and `ctx.log`. */
+  readonly reportLimits: ReportLimits;
 }
 
 /** The continuation of a task that is no job's step: nothing follows it. */
@@ -173,6 +201,7 @@ const runHandler = <I, O>(
   deps: ExecuteDeps<I, O>,
   task: RunningTask,
   input: I,
+  report: LazyAttemptReport,
 ): Promise<E.Either<TaskFailure, unknown>> => {
   const { row, abort } = task;
   const timedOut = () => abort.abort(new AbortError("timeout", `timed out after ${row.timeoutMs} ms`));
@@ -188,6 +217,8 @@ const runHandler = <I, O>(
     },
     jobId: row.jobId,
     stepIndex: row.stepIndex,
+    progress: (value) => report.get().progress(value),
+    log: (message) => report.get().log(message),
   };
   return new Promise<E.Either<TaskFailure, unknown>>((settle) => {
     const settleAborted = () => settle(E.left(failureOfAbort(abort.reason ?? new AbortError("shutdown"))));
@@ -312,5 +343,10 @@ export const runAttempt =
     deps.events.started(deps.queue, task);
     const input = decodeInput(deps, task.row);
     if (E.isLeft(input)) return input;
-    return E.chain(encodeOutput(deps, task.row))(await runHandler(deps, task, input.right));
+    const report = new LazyAttemptReport(deps, task.row);
+    const returned = await runHandler(deps, task, input.right, report);
+    // Progress and log lines not yet written go before the result does.
+    const ending = report.end();
+    if (ending !== undefined) await ending;
+    return E.chain(encodeOutput(deps, task.row))(returned);
   };

@@ -1,5 +1,5 @@
 import { unknownEstimateText } from "../../ops/explain.ts";
-import type { TaskDetail, TaskSummary } from "../../ops/types.ts";
+import type { AttemptLog, TaskDetail, TaskSummary } from "../../ops/types.ts";
 import type { HistoryEntry } from "../../history.ts";
 import { checkTaskId } from "../../identifier.ts";
 import { integerOf, stringOf, UsageError } from "../args.ts";
@@ -129,9 +129,30 @@ const detail = (task: TaskDetail): string =>
   ]) +
   `input:\n${json(task.input)}\n` +
   (task.output === null ? "" : `output:\n${json(task.output)}\n`) +
+  (task.progress === null
+    ? ""
+    : `progress (attempt ${task.progress.attempt}, ${formatDate(task.progress.updatedAt)}):\n${json(task.progress.value)}\n`) +
   `history:\n${task.history.length === 0 ? "  (no attempts yet)" : historyLines(task.history).join("\n")}\n`;
 
-/** The one task id a `tasks show`/`tasks why` names, checked. */
+// The last lines of each attempt's log, for `tasks show`; `tasks logs` prints them all.
+const shownLogLines = 20;
+
+const logLines = (logs: ReadonlyArray<AttemptLog>, last: number | undefined): string =>
+  logs
+    .map(({ attempt, cut, lines }) => {
+      const shown = last === undefined ? lines : lines.slice(-last);
+      const hidden = lines.length - shown.length;
+      return (
+        `  attempt ${attempt}` +
+        (cut === 0 ? "" : ` (${cut} older lines cut)`) +
+        (hidden === 0 ? "" : ` (${hidden} more: underway tasks logs <id>)`) +
+        "\n" +
+        shown.map((line) => `    ${formatDate(line.at)}  ${printable(line.message)}\n`).join("")
+      );
+    })
+    .join("");
+
+/** The one task id a `tasks show`/`tasks why`/`tasks logs` names, checked. */
 const oneTaskId = (positionals: ReadonlyArray<string>, verb: string): string => {
   const [id, ...extra] = positionals;
   if (id === undefined) throw new UsageError(`name the task: underway tasks ${verb} <id>`);
@@ -142,7 +163,8 @@ const oneTaskId = (positionals: ReadonlyArray<string>, verb: string): string => 
 /** `underway tasks show <id>`: one task in full. */
 export const tasksShowCommand: Command = {
   name: "tasks show",
-  summary: "one task in full: input, output, options, lease, attempts with errors and stacks",
+  summary:
+    "one task in full: input, output, progress, options, lease, attempts with errors and stacks, last log lines",
   args: "<id>",
   options: {},
   examples: ["underway tasks show 1234", "underway tasks show 1234 --json | jq .input"],
@@ -152,7 +174,38 @@ export const tasksShowCommand: Command = {
     const task = await underway.ops.task(id);
     if (task === undefined) throw new CliError(`no task ${id} in schema ${input.schema}`);
     if (input.json) input.printJson(task);
-    else input.out(detail(task));
+    else {
+      const logs = task.logLines === 0 ? [] : await underway.ops.taskLogs(id);
+      input.out(detail(task) + (logs.length === 0 ? "" : `logs:\n${logLines(logs, shownLogLines)}`));
+    }
+    return exitCode.ok;
+  },
+};
+
+/** `underway tasks logs <id>`: a task's log lines (`ctx.log`), by attempt. */
+export const tasksLogsCommand: Command = {
+  name: "tasks logs",
+  summary: "a task's log lines (ctx.log in its handler), by attempt, with the count of older lines cut",
+  args: "<id>",
+  options: {
+    attempt: {
+      type: "string",
+      value: "<n>",
+      description: "only this attempt's lines (default: every attempt)",
+    },
+  },
+  examples: ["underway tasks logs 1234", "underway tasks logs 1234 --attempt 2 --json"],
+  run: async (input) => {
+    const id = oneTaskId(input.parsed.positionals, "logs");
+    const attempt = integerOf(input.parsed, "attempt", { min: 1, max: 2_147_483_647 });
+    const underway = await input.connect();
+    const logs = await underway.ops.taskLogs(id, attempt === undefined ? {} : { attempt });
+    if (input.json) input.printJson(logs);
+    else if (logs.length === 0) {
+      if ((await underway.ops.task(id)) === undefined)
+        throw new CliError(`no task ${id} in schema ${input.schema}`);
+      input.out("no log lines\n");
+    } else input.out(logLines(logs, undefined));
     return exitCode.ok;
   },
 };

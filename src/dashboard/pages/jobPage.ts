@@ -2,6 +2,7 @@ import { html, jsonText, type Html } from "../html.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import { stateLabel, taskTable } from "../taskTable.ts";
 import type { TaskDetail } from "../opsContract.ts";
+import { progressOf } from "./taskPage.ts";
 
 // A job has a handful of steps; more than this is not a job page any more.
 const maxSteps = 1000;
@@ -31,6 +32,7 @@ const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
         : stepResult(step.output)
     }
     ${step.error === null || step.state === "succeeded" ? null : html`<div class="error">${step.error}</div>`}
+    ${progressOf(step)}
   </li>`;
 
 /** @internal One multi-step job: its state, its input, and each step's state and output, in step order. */

@@ -3,7 +3,7 @@ import { html, jsonText, type Html } from "../html.ts";
 import { duration, instant } from "../format.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import type { HistoryEntry } from "../../history.ts";
-import type { TaskDetail, TaskExplanation } from "../opsContract.ts";
+import type { AttemptLog, TaskDetail, TaskExplanation } from "../opsContract.ts";
 import { stateLabel } from "../taskTable.ts";
 
 const entry = (ctx: PageContext, item: HistoryEntry): Html =>
@@ -176,12 +176,42 @@ const why = (explanation: TaskExplanation): Html =>
     }
   </section>`;
 
-/** @internal One task: facts, input, output, options, lease and its attempt timeline. */
+/** @internal A task's latest `ctx.progress` value, when its handler reported one. */
+export const progressOf = (task: TaskDetail): Html | null =>
+  task.progress === null
+    ? null
+    : html`<div class="progress" data-attempt="${task.progress.attempt}">
+        <span class="muted"
+          >progress (attempt ${task.progress.attempt}, ${instant(task.progress.updatedAt)})</span
+        >
+        <pre class="task-progress">${jsonText(task.progress.value)}</pre>
+      </div>`;
+
+// Each attempt's log as the handler wrote it (ctx.log): lines are text, escaped by html``.
+const logs = (attempts: ReadonlyArray<AttemptLog>): Html | null =>
+  attempts.length === 0
+    ? null
+    : html`<h2>Logs</h2>
+        <div id="task-logs" data-live-region>
+          ${attempts.map(
+            ({ attempt, cut, lines }) =>
+              html`<details class="log" data-attempt="${attempt}" open>
+                <summary>
+                  ${`Attempt ${attempt}: ${lines.length} line${lines.length === 1 ? "" : "s"}${cut === 0 ? "" : `, ${cut} older cut`}`}
+                </summary>
+                <pre class="log-lines">
+${lines.map((line) => `${instant(line.at)}  ${line.message}\n`).join("")}</pre>
+              </details>`,
+          )}
+        </div>`;
+
+/** @internal One task: facts, input, output, progress, options, lease, its attempt timeline and its logs. */
 export const taskPage = async (ctx: PageContext, id: string): Promise<Html | undefined> => {
   const task = await ctx.timed(ctx.ops.task(id));
   if (task === undefined) return undefined;
   const finished = task.state === "succeeded" || task.state === "failed" || task.state === "cancelled";
   const explanation = finished ? undefined : await ctx.timed(ctx.ops.explain(id));
+  const attemptLogs = task.logLines === 0 ? [] : await ctx.timed(ctx.ops.taskLogs(id));
   const base = `/tasks/${task.id}`;
   const cancellable = task.state === "pending" || (task.state === "in_progress" && !cancelling(task));
   return html`<div class="actions" id="task-actions" data-live-region>
@@ -199,6 +229,12 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
         <pre id="task-input">${jsonText(task.input)}</pre>
         <h2>Output</h2>
         ${output(task)}
+        ${
+          task.progress === null
+            ? null
+            : html`<h2>Progress</h2>
+                ${progressOf(task)}`
+        }
       </section>
       <section class="panel">
         <h2>Options</h2>
@@ -209,5 +245,6 @@ export const taskPage = async (ctx: PageContext, id: string): Promise<Html | und
     <h2>Attempts and events</h2>
     <ol class="timeline" id="timeline" data-live-region>
       ${task.history.length === 0 ? html`<li class="muted">Not attempted yet.</li>` : task.history.map((item) => entry(ctx, item))}
-    </ol>`;
+    </ol>
+    ${logs(attemptLogs)}`;
 };
