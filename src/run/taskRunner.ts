@@ -62,6 +62,23 @@ export const handlerRunner = <In, V, R, O>(
 };
 
 /**
+ * What an attempt takes from the definition (`target`) and its runner,
+ * the same for a worker, runOnce/drain and the testing kit's `perform`:
+ * one mapping, so that a field added to the attempt's deps is given by
+ * every caller or none (a snooze limit added by hand to one of two copies
+ * was once missed in the other).
+ */
+export const targetDeps = <V, O>(target: RunTarget, runner: TaskRunner<V, O>) => ({
+  queue: target.queue,
+  dlq: target.dlq,
+  maxSnoozes: target.maxSnoozes,
+  decodeInput: runner.decodeInput,
+  continuation: runner.continuation ?? noContinuation,
+  encodeOutput: runner.encodeOutput,
+  reportLimits: reportLimitsOf(target),
+});
+
+/**
  * What executing a runner's tasks needs, for a worker or a run in the
  * calling process: a runner's absent continuation or transactional rows
  * become total functions (nothing follows, none), so the attempt never
@@ -75,12 +92,7 @@ export const executeDeps = <V, O>(
   store: client.store,
   schema: client.schema,
   pool: client.pool,
-  queue: target.queue,
-  dlq: target.dlq,
-  maxSnoozes: target.maxSnoozes,
-  decodeInput: runner.decodeInput,
-  continuation: runner.continuation ?? noContinuation,
-  encodeOutput: runner.encodeOutput,
+  ...targetDeps(target, runner),
   handler: runner.handler,
   log: client.log,
   listener: client.listener,
@@ -89,7 +101,6 @@ export const executeDeps = <V, O>(
   transactional: runner.transactional ?? notTransactional,
   random: Math.random,
   reports: databaseReportSink(client, client.log),
-  reportLimits: reportLimitsOf(target),
 });
 
 /** Records the queue for redrive and inspection; tasks run whether or not that works. */

@@ -5,12 +5,11 @@ import type { ClaimedRow } from "../db/claimQueries.ts";
 import { AbortError, UnderwayError, type TaskFailure } from "../errors.ts";
 import { TaskEvents } from "../events/taskEvents.ts";
 import { silentLogger } from "../log.ts";
-import { reportLimitsOf, type RunTarget, type TaskRunner } from "../run/taskRunner.ts";
+import { targetDeps, type RunTarget, type TaskRunner } from "../run/taskRunner.ts";
 import type { JsonValue } from "../json.ts";
 import type { LogLine, ReportSink, ReportWrite } from "../worker/attemptReport.ts";
 import { Deadlines } from "../worker/deadlines.ts";
 import {
-  noContinuation,
   runAttempt,
   type ExecuteDeps,
   type RunningTask,
@@ -217,12 +216,7 @@ export const runOfflineAttempt = async <V, O>(
     store: offline("the store"),
     schema: "perform",
     pool: offline("the pool"),
-    queue: target.queue,
-    dlq: target.dlq,
-    maxSnoozes: target.maxSnoozes,
-    decodeInput: runner.decodeInput,
-    continuation: runner.continuation ?? noContinuation,
-    encodeOutput: runner.encodeOutput,
+    ...targetDeps(target, runner),
     handler,
     completer: offline("the completer"),
     // The transaction, if any, is ours to give (above): the worker's would open one.
@@ -234,7 +228,6 @@ export const runOfflineAttempt = async <V, O>(
     deadlines,
     admissions: offline("admissions"),
     reports: recorder,
-    reportLimits: reportLimitsOf(target),
   };
   const task: RunningTask = { row, abort: new TaskAbort(), abandon: new TaskAbort(), started: true };
   const cancel = () => task.abort.abort(new AbortError("cancelled"));
