@@ -145,7 +145,9 @@ required "install: ${install_line:-<missing>}" project
 # block preceded by `<!-- consumer: skip -->` is left out. A page may declare
 # what its fragments take as given (a mailer, the client) in a comment the
 # reader does not see, between `<!-- consumer: preamble` and `-->` lines: it
-# is compiled in place, in order with the blocks. A block after
+# is compiled in place, in order with the blocks (`<!-- consumer: preamble
+# DIR/NAME.ts` puts it in that file instead, for the blocks sent there, so
+# that sections of one page can each import what they use). A block after
 # `<!-- consumer: file DIR/NAME.ts -->` goes to snippets/DIR/NAME.ts instead
 # (blocks naming one file are concatenated). A block indented in a list item
 # counts too, its indentation removed.
@@ -155,9 +157,14 @@ for md in README.md docs/*.md; do
   awk -v file="$app/snippets/$(basename "$md" .md).ts" -v dir="$app/snippets" '
     /^<!-- consumer: skip -->[[:space:]]*$/ { skip = 1; next }
     /^<!-- consumer: file [A-Za-z0-9_.\/-]+\.ts -->[[:space:]]*$/ { target = dir "/" $4; next }
-    /^<!-- consumer: preamble[[:space:]]*$/ { preamble = 1; print "// preamble" > file; next }
+    /^<!-- consumer: preamble[[:space:]]*$/ { preamble = 1; pre = file; print "// preamble" > pre; next }
+    /^<!-- consumer: preamble [A-Za-z0-9_.\/-]+\.ts[[:space:]]*$/ {
+      preamble = 1; pre = dir "/" $4
+      d = pre; sub(/\/[^\/]*$/, "", d); system("mkdir -p \"" d "\"")
+      print "// preamble" > pre; next
+    }
     preamble && /^-->[[:space:]]*$/ { preamble = 0; next }
-    preamble { print > file; next }
+    preamble { print > pre; next }
     !inside && /^[[:space:]]*```(ts|typescript)[[:space:]]*$/ {
       inside = 1; n++; keep = !skip; skip = 0
       indent = index($0, "`") - 1
