@@ -52,7 +52,7 @@ describe("generic plans of the batch statements", () => {
         }
         if (c.name === "tasksClaim" || c.name === "tasksCompleteAndClaim")
           assert.ok(
-            nested.some((n) => n["Query Text"].includes("update \"underway\".task t")),
+            nested.some((n) => n["Query Text"].includes('update "underway".task t')),
             "the claim's update is among the statements read",
           );
       } finally {

@@ -31,6 +31,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "attempts.test.ts": "db",
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
+  "claimFunction.test.ts": "db",
   "cli.test.ts": "system",
   "cliHostile.test.ts": "system",
   "cliOps.test.ts": "system",

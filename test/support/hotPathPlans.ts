@@ -115,7 +115,11 @@ export const explainGeneric = async (
   text: string,
   args: ReadonlyArray<string>,
   mode: Mode,
-): Promise<{ json: Explained; text: string; nested: ReadonlyArray<Explained & { readonly "Query Text": string }> }> => {
+): Promise<{
+  json: Explained;
+  text: string;
+  nested: ReadonlyArray<Explained & { readonly "Query Text": string }>;
+}> => {
   const notices: string[] = [];
   const onNotice = (notice: { readonly message?: string }): void => {
     notices.push(notice.message ?? "");
@@ -165,10 +169,14 @@ export const logNestedPlans = async (client: ClientBase): Promise<void> => {
 };
 
 /** The plans in auto_explain's notices ({@link logNestedPlans}), in the order the statements ended. */
-export const nestedOf = (notices: ReadonlyArray<string>): ReadonlyArray<Explained & { readonly "Query Text": string }> =>
+export const nestedOf = (
+  notices: ReadonlyArray<string>,
+): ReadonlyArray<Explained & { readonly "Query Text": string }> =>
   notices.flatMap((message) => {
     const at = message.indexOf("plan:\n");
-    return at < 0 ? [] : [JSON.parse(message.slice(at + "plan:\n".length)) as Explained & { readonly "Query Text": string }];
+    return at < 0
+      ? []
+      : [JSON.parse(message.slice(at + "plan:\n".length)) as Explained & { readonly "Query Text": string }];
   });
 
 /** What a plan did, over all the loops of each node. */
