@@ -34,6 +34,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "batches.test.ts": "system",
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
+  "claimFunction.test.ts": "db",
   "cli.test.ts": "system",
   "cliHostile.test.ts": "system",
   "cliOps.test.ts": "system",

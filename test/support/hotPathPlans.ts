@@ -105,18 +105,30 @@ export interface Explained {
 /**
  * Runs `text` (one query file, schema substituted) as a prepared statement
  * under EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back afterwards,
- * with plan_cache_mode forcing the plan kind: its JSON and text plans.
+ * with plan_cache_mode forcing the plan kind: its JSON and text plans, and
+ * the plans of the statements it ran inside functions and triggers
+ * (`nested`, by auto_explain: the claim's are inside task_claim, which
+ * plans them generically whatever the mode).
  */
 export const explainGeneric = async (
   client: ClientBase,
   text: string,
   args: ReadonlyArray<string>,
   mode: Mode,
-): Promise<{ json: Explained; text: string }> => {
+): Promise<{
+  json: Explained;
+  text: string;
+  nested: ReadonlyArray<Explained & { readonly "Query Text": string }>;
+}> => {
+  const notices: string[] = [];
+  const onNotice = (notice: { readonly message?: string }): void => {
+    notices.push(notice.message ?? "");
+  };
   const run = async (format: string): Promise<unknown[]> => {
     await client.query("begin");
     try {
       await client.query(`set local plan_cache_mode = force_${mode}_plan`);
+      if (format === "json") await logNestedPlans(client);
       await client.query(`prepare plan_probe as ${text}`);
       const result = await client.query<Record<string, unknown>>(
         `explain (analyze, buffers, format ${format}) execute plan_probe(${args.join(", ")})`,
@@ -127,10 +139,45 @@ export const explainGeneric = async (
       await client.query("deallocate all");
     }
   };
-  const [json] = (await run("json"))[0] as [Explained];
-  const textPlan = (await run("text")).join("\n");
-  return { json, text: textPlan };
+  client.on("notice", onNotice);
+  try {
+    const [json] = (await run("json"))[0] as [Explained];
+    const textPlan = (await run("text")).join("\n");
+    return { json, text: textPlan, nested: nestedOf(notices) };
+  } finally {
+    client.off("notice", onNotice);
+  }
 };
+
+/**
+ * Has auto_explain send the client, as notices, the plan (JSON, analyzed,
+ * with buffers) of every statement run until the transaction ends, those
+ * run inside functions and triggers included: the plans a function keeps
+ * for its statements, which EXPLAIN of the calling statement does not show.
+ */
+export const logNestedPlans = async (client: ClientBase): Promise<void> => {
+  await client.query("load 'auto_explain'");
+  for (const [name, value] of [
+    ["log_min_duration", "0"],
+    ["log_nested_statements", "on"],
+    ["log_analyze", "on"],
+    ["log_buffers", "on"],
+    ["log_format", "json"],
+    ["log_level", "notice"],
+  ])
+    await client.query(`set local auto_explain.${name} = ${value}`);
+};
+
+/** The plans in auto_explain's notices ({@link logNestedPlans}), in the order the statements ended. */
+export const nestedOf = (
+  notices: ReadonlyArray<string>,
+): ReadonlyArray<Explained & { readonly "Query Text": string }> =>
+  notices.flatMap((message) => {
+    const at = message.indexOf("plan:\n");
+    return at < 0
+      ? []
+      : [JSON.parse(message.slice(at + "plan:\n".length)) as Explained & { readonly "Query Text": string }];
+  });
 
 /** What a plan did, over all the loops of each node. */
 export interface PlanSummary {
