@@ -303,10 +303,11 @@ describe("rate limits", () => {
       const before = claims;
       await sleep(1_500);
       // The claims refused while it is held: the poll's and a few wake-ups'
-      // (the enqueue's NOTIFY, each give-back: 11-12 seen on a quiet machine),
-      // not a loop, which makes hundreds in 1.5 s. Twice that, so a loaded
-      // CI machine's bunched wake-ups do not fail it.
-      assert.ok(claims - before <= 24, `${claims - before} claims in 1.5 s against a held lock`);
+      // (the enqueue's NOTIFY, each give-back: 11-12 seen on a quiet machine,
+      // 17-30 on a loaded one), not a loop, which makes hundreds in 1.5 s.
+      // Five times the quiet figure, so a loaded CI machine's bunched
+      // wake-ups do not fail it while a loop still does.
+      assert.ok(claims - before <= 60, `${claims - before} claims in 1.5 s against a held lock`);
       assert.deepEqual(
         (await tasksOf(underway, queue)).map((task) => [task.state, task.attempt]),
         Array(10).fill(["pending", 0]),
