@@ -19,6 +19,7 @@ export type {
   ThroughputBucket,
   WorkerInfo,
 } from "../ops/types.ts";
+export type { JobFanOut } from "../ops/batchInfo.ts";
 
 /** @internal */
 export type OpsApi = Pick<
@@ -46,4 +47,5 @@ export type OpsApi = Pick<
   | "workers"
   | "groups"
   | "batch"
+  | "fanOuts"
 >;
