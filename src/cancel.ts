@@ -17,8 +17,9 @@ export const cancelTask = async (deps: CancelDeps, queue: string, taskId: string
 /**
  * Cancels a multi-step job run: its pending step becomes cancelled, a
  * running step's signal fires, and no step of the run starts afterwards
- * (see docs/design/concurrency-keys.md). Resolves true if a step was
- * pending or running.
+ * (see docs/design/concurrency-keys.md). A run waiting for the children
+ * of a fan-out has its unfinished children cancelled and ends cancelled.
+ * Resolves true if a step was pending or running, or a fan-out waiting.
  */
 export const cancelRun = async (db: Db, queue: string, jobId: string): Promise<boolean> => {
   const { store } = db;
@@ -27,7 +28,11 @@ export const cancelRun = async (db: Db, queue: string, jobId: string): Promise<b
     // reads in a snapshot that holds every step a completion enqueued,
     // and no completion can enqueue one until it commits.
     await orThrow(store.tasksLockJob(client, { jobId })());
+    // A fan-out waiting for its children first: its children cancelled and
+    // its next step written cancelled. One whose last child ended before has
+    // enqueued that step, which the cancel below (a later snapshot) sees.
+    const waiting = await orThrow(store.fanOutsCancel(client, { jobId, queue })());
     const rows = await orThrow(store.tasksCancel(client, { taskId: null, jobId, queue })());
-    return rows.length > 0;
+    return waiting > 0 || rows.length > 0;
   });
 };

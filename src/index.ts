@@ -24,7 +24,7 @@ export {
   type TaskProgress,
 } from "./job.ts";
 export { BatchCompletion, batchCompletion, batchFailedIdsCap } from "./batches/batchCompletion.ts";
-export type { BatchInfo } from "./ops/batchInfo.ts";
+export type { BatchInfo, FanOutInfo, JobFanOut } from "./ops/batchInfo.ts";
 export {
   Steps,
   StepJob,
@@ -38,7 +38,21 @@ export {
   type StepAttempt,
   type JobOutcome,
   type StepOutput,
+  type FannedOut,
 } from "./steps/stepJob.ts";
+export {
+  fanOut,
+  child,
+  maxFanOutChildren,
+  type Child,
+  type ChildOptions,
+  type ChildResult,
+  type FanOut,
+  type FanOutOptions,
+  type FanOutPolicy,
+  type OutputsOf,
+  type ResultsOf,
+} from "./steps/fanOut.ts";
 export {
   schedule,
   unschedule,

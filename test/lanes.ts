@@ -65,6 +65,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "explain.test.ts": "db",
   "explain.unit.test.ts": "unit",
   "events.test.ts": "system",
+  "fanOut.test.ts": "system",
   "fencing.test.ts": "system",
   "finishedApart.test.ts": "db",
   "frozen.test.ts": "system",

@@ -20,6 +20,7 @@ export type {
   ThroughputBucket,
   WorkerInfo,
 } from "../ops/types.ts";
+export type { JobFanOut } from "../ops/batchInfo.ts";
 
 /** @internal */
 export type OpsApi = Pick<
@@ -48,4 +49,5 @@ export type OpsApi = Pick<
   | "workers"
   | "groups"
   | "batch"
+  | "fanOuts"
 >;

@@ -4,6 +4,7 @@ import * as batchQueries from "./batchQueries.ts";
 import * as claimQueries from "./claimQueries.ts";
 import * as completeQueries from "./completeQueries.ts";
 import * as enqueueQueries from "./enqueueQueries.ts";
+import * as fanOutQueries from "./fanOutQueries.ts";
 import * as groupQueries from "./groupQueries.ts";
 import * as historyQueries from "./historyQueries.ts";
 import * as leaseQueries from "./leaseQueries.ts";
@@ -44,6 +45,7 @@ export const catalogue = {
   ...statementsOf(claimQueries),
   ...statementsOf(completeQueries),
   ...statementsOf(enqueueQueries),
+  ...statementsOf(fanOutQueries),
   ...statementsOf(groupQueries),
   ...statementsOf(historyQueries),
   ...statementsOf(leaseQueries),

@@ -24,7 +24,8 @@ export const firstFinal = <T extends { readonly _tag: string }>(
     outcome !== undefined &&
     outcome._tag !== "retrying" &&
     outcome._tag !== "snoozed" &&
-    outcome._tag !== "stepSucceeded";
+    outcome._tag !== "stepSucceeded" &&
+    outcome._tag !== "fannedOut";
   // Reads at 0, 1, 2, 4, 8, 16 polls, then every 30: many waiters on long
   // tasks cost little, and a lost notification is still found.
   const read$ = defer(() => deps.listening()).pipe(

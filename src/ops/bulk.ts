@@ -182,7 +182,16 @@ export const bulkCancel = async (
     const { jobId } = filter;
     return inTransaction(deps.pool, async (client) => {
       await orThrow(store.tasksLockJob(client, { jobId })());
-      return cancelBatch(client, where, after, size);
+      // A job waiting for the children of a fan-out has no live step: its
+      // fan-out is cancelled (its live children, and its next step written
+      // cancelled, each counted as changed), as job.cancel does.
+      const queues = filter.queues;
+      const waiting =
+        queues === null || queues.length === 1
+          ? await orThrow(store.fanOutsCancel(client, { jobId, queue: queues?.[0] ?? null })())
+          : 0;
+      const result = await cancelBatch(client, where, after, size);
+      return { ...result, matched: result.matched + waiting, changed: result.changed + waiting };
     });
   });
 };

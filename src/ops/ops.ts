@@ -8,7 +8,7 @@ import { bulkCancel, bulkDelete, bulkRedrive, bulkRetry } from "./bulk.ts";
 import { queueStats } from "./queueStats.ts";
 import type { TaskDefinition } from "../definition.ts";
 import { taskDetail } from "./taskDetail.ts";
-import { batchInfo, type BatchInfo } from "./batchInfo.ts";
+import { batchInfo, jobFanOuts, type BatchInfo, type JobFanOut } from "./batchInfo.ts";
 import { taskLogs, type TaskLogsOptions } from "./taskLogs.ts";
 import { explainTask } from "./explain.ts";
 import { checkInputs } from "./checkInputs.ts";
@@ -136,6 +136,20 @@ export class Ops {
    */
   taskLogs(id: string, options: TaskLogsOptions = {}): Promise<ReadonlyArray<AttemptLog>> {
     return taskLogs(this.deps, id, options);
+  }
+
+  /**
+   * A multi-step job's fan-outs (steps that returned `fanOut(children)`),
+   * oldest first: each one's batch of children with their counts, its
+   * policy, and how it settled (null while it waits). An empty list for a
+   * job that never fanned out. A malformed id is a `ValidationError`.
+   *
+   * @example
+   * const [waiting] = await underway.ops.fanOuts(jobId);
+   * if (waiting?.settled === null) console.log(`${waiting.succeeded}/${waiting.total} children done`);
+   */
+  fanOuts(jobId: string): Promise<ReadonlyArray<JobFanOut>> {
+    return jobFanOuts(this.deps, jobId);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Stored } from "../codec.ts";
 import type { JobDefinition } from "../definition.ts";
 import { ValidationError, messageOf, type DecodeError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Continuation } from "../db/fanOutQueries.ts";
 import type { WorkerStarterDeps } from "../client/clientDeps.ts";
 import { noContinuation, notTransactional, type Handler } from "../worker/execute.ts";
 import { isTransactional } from "../worker/transactional.ts";
@@ -32,7 +32,7 @@ export interface TaskRunner<V, O> {
   /** Checks a returned value; gives its stored form and the value readers see. */
   readonly encodeOutput: (returned: unknown, row: ClaimedRow) => Stored<O>;
   /** The next task to enqueue in the statement that completes this one (a job run's next step). */
-  readonly continuation?: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+  readonly continuation?: (output: O, row: ClaimedRow) => Continuation | undefined;
   /** Which tasks run in a transaction of their own; unset if none. */
   readonly transactional?: (row: ClaimedRow) => boolean;
 }

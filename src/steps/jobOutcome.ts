@@ -26,6 +26,23 @@ export type JobOutcome<O> =
       readonly taskId: string;
     }
   | {
+      /**
+       * A step returned `fanOut(children)`: its children are enqueued, and
+       * the next step follows when they have all ended. Not final.
+       */
+      readonly _tag: "fannedOut";
+      /** The run's id. */
+      readonly jobId: string;
+      /** The step that fanned out, 0-based. */
+      readonly stepIndex: number;
+      /** The id of that step's task (`ops.batch` of its fan-out lists it as the parent). */
+      readonly taskId: string;
+      /** How many children it started. */
+      readonly children: number;
+      /** What a failed child does to the run. */
+      readonly onChildFailure: "fail" | "continue";
+    }
+  | {
       /** A step's attempt failed and will run again. Not final. */
       readonly _tag: "retrying";
       /** The run's id. */
@@ -74,6 +91,14 @@ export const jobOutcomeOf = <O>(
   const base = { jobId: outcome.jobId, stepIndex: outcome.stepIndex ?? 0 };
   switch (outcome._tag) {
     case "succeeded": {
+      if (outcome.output._tag === "fanOut")
+        return {
+          ...base,
+          _tag: "fannedOut",
+          taskId: outcome.taskId,
+          children: outcome.output.children,
+          onChildFailure: outcome.output.onChildFailure,
+        };
       if (outcome.output._tag !== "done") return { ...base, _tag: "stepSucceeded", taskId: outcome.taskId };
       const loaded = decodeOutput(outcome.output.value);
       return E.isRight(loaded)

@@ -9,6 +9,9 @@ import type { OutcomeDeps } from "../client/clientDeps.ts";
 import { jobOutcomeOf, rowOutcome, type JobOutcome } from "./jobOutcome.ts";
 import type { StepOutput } from "./steps.ts";
 
+const isFannedOut = (output: unknown): boolean =>
+  typeof output === "object" && output !== null && (output as { _tag?: unknown })._tag === "fanOut";
+
 /**
  * One multi-step queue's outcomes as run outcomes: its step tasks' outcomes
  * (what steps returned, as stored) mapped to what became of their runs,
@@ -55,7 +58,8 @@ export class RunOutcomes<O> {
         const row = await orThrow(store.tasksGetLatestOfJob(pool, { jobId })());
         if (row === undefined || !this.tasks.owns(row))
           throw new UnderwayError(`no job with id ${jobId} in queue ${this.queue}`);
-        return row.state === "pending" || row.state === "in_progress"
+        // A step that fanned out is the furthest until the children end.
+        return row.state === "pending" || row.state === "in_progress" || isFannedOut(row.output)
           ? undefined
           : jobOutcomeOf(rowOutcome(row), this.decodeOutput);
       },

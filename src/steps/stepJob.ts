@@ -35,6 +35,7 @@ export {
   type StepContext,
   type StepOptions,
   type StepOutput,
+  type FannedOut,
 } from "./steps.ts";
 export type { JobOutcome } from "./jobOutcome.ts";
 

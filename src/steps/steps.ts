@@ -3,6 +3,7 @@ import type { StepJobDefinition } from "../definition.ts";
 import type { JsonValue } from "../json.ts";
 import { resolveTaskOptions, type TaskOptionsInput } from "../options.ts";
 import type { TaskContext } from "../worker/execute.ts";
+import type { FanOut, FanOutPolicy } from "./fanOut.ts";
 
 /** Go on to the next step with this value, optionally after a delay. */
 export interface Next<N> {
@@ -54,7 +55,7 @@ export interface StepContext<S> extends TaskContext {
 export type StepFn = (
   input: unknown,
   context: StepContext<unknown>,
-) => Promise<Next<unknown> | Done<unknown>>;
+) => Promise<Next<unknown> | Done<unknown> | FanOut<unknown>>;
 
 /** @internal One step of a chain: what it runs, and its task options (or how to compute them from its input). */
 export interface StepDefinition {
@@ -85,8 +86,18 @@ const uniqueKeyRefused = (queue: string): ConfigError =>
     `a step of queue ${queue} cannot take a uniqueKey: a run whose next step found the key taken could not go on`,
   );
 
+/** What a step that fanned out stored as its output: how many children it started, and its policy. */
+export interface FannedOut {
+  /** Discriminant: always `"fanOut"`. */
+  readonly _tag: "fanOut";
+  /** How many children it started. */
+  readonly children: number;
+  /** What a failed child does to the job. */
+  readonly onChildFailure: FanOutPolicy;
+}
+
 /** What a step returned, as stored in its task's output. */
-export type StepOutput = Next<unknown> | Done<unknown>;
+export type StepOutput = Next<unknown> | Done<unknown> | FannedOut;
 
 /**
  * The steps of a multi-step job, chained so that each step's output type is
@@ -146,10 +157,10 @@ export class Steps<V, Cur, Out, S, R> {
    * @example
    * .step(async ({ userId }) => next({ userId }), ({ userId }) => ({ concurrencyKey: `user:${userId}` }))
    */
-  step<N extends JsonValue = never, D extends R = never>(
-    run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D>>,
+  step<N extends JsonValue = never, D extends R = never, F = never>(
+    run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D> | FanOut<F>>,
     options?: StepOptions<Cur>,
-  ): Steps<V, N, Out | D, S, R> {
+  ): Steps<V, N | F, Out | D, S, R> {
     if (options !== undefined && typeof options !== "function") {
       // Checked where they are written, not when the step before finishes.
       resolveTaskOptions(options);
@@ -159,7 +170,7 @@ export class Steps<V, Cur, Out, S, R> {
       throw new ConfigError(
         `the first step of queue ${this.queue} takes its options from the job definition (producers enqueue it)`,
       );
-    return new Steps<V, N, Out | D, S, R>(this.queue, this.state, [
+    return new Steps<V, N | F, Out | D, S, R>(this.queue, this.state, [
       ...this.steps,
       { run: run as unknown as StepFn, options: options as StepDefinition["options"] },
     ]);

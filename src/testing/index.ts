@@ -15,6 +15,8 @@ export {
   type PerformedRun,
   type PerformedRunBase,
   type PerformedStep,
+  type PerformFannedOut,
+  type PerformedChild,
 } from "./perform.ts";
 export { performBatch, type PerformBatchOptions } from "./performBatch.ts";
 export { NoDatabaseError, type PerformedReports } from "./offlineAttempt.ts";

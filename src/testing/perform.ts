@@ -1,3 +1,4 @@
+import { isFanOut } from "../db/fanOutQueries.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
 import { snoozeLimitFailure } from "../worker/record.ts";
 import { randomUUID } from "node:crypto";
@@ -148,6 +149,30 @@ export interface PerformedStep extends PerformedReports {
   readonly returned: StepOutput | undefined;
 }
 
+/** One child a step's fan-out asked for, as {@link perform} captured it (not run). */
+export interface PerformedChild {
+  /** The child's queue. */
+  readonly queue: string;
+  /** Its input as it would be stored (JSON). */
+  readonly input: unknown;
+}
+
+/**
+ * A step returned `fanOut(children)`: perform stops there and captures the
+ * request instead of running the children (run each child's handler with
+ * perform, and the next step with the results you choose).
+ */
+export interface PerformFannedOut {
+  /** Discriminant: always `"fannedOut"`. */
+  readonly _tag: "fannedOut";
+  /** The step that fanned out. */
+  readonly stepIndex: number;
+  /** The children, in order. */
+  readonly children: ReadonlyArray<PerformedChild>;
+  /** The fan-out's policy. */
+  readonly onChildFailure: "fail" | "continue";
+}
+
 /** What every result of a multi-step job's {@link perform} tells. */
 export interface PerformedRunBase {
   /** `ctx.jobId` of every step. */
@@ -169,6 +194,7 @@ export type PerformedRun<O> = PerformedRunBase &
         /** The step that failed. */
         readonly stepIndex: number;
       })
+    | PerformFannedOut
     | (PerformCancelled & {
         /** The step that was running. */
         readonly stepIndex: number;
@@ -371,10 +397,25 @@ const performRun = async <In, V, R, O, S>(
     }
     const { output, next } = ran.verdict.right;
     steps.push({ ...ran.reports, stepIndex, taskId: row.id, input: stepInput, returned: output });
+    if (next !== undefined && isFanOut(next)) {
+      return {
+        _tag: "fannedOut",
+        jobId,
+        steps,
+        stepIndex,
+        onChildFailure: next.policy,
+        children: next.queues.map((queue, index) => ({
+          queue,
+          input: JSON.parse(next.children.inputs[index] ?? "null") as unknown,
+        })),
+      };
+    }
+    // A fan-out of no children continues at once with an empty list, as in a worker.
     if (next !== undefined) {
       columns = next;
       continue;
     }
+    if (output._tag === "fanOut") throw new ConfigError("a fan-out with no step after it");
     // The job's output as result() reads it: the stored done value, decoded.
     const loaded = definition.output.load(output.value);
     if (E.isLeft(loaded)) {

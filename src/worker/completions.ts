@@ -3,18 +3,19 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import type { DbError } from "../errors.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import { isFanOut, type Continuation } from "../db/fanOutQueries.ts";
 import type { Queryable } from "../db/query.ts";
 import { retryTransient } from "../retry.ts";
-import { writeSuccesses, type Completer } from "./completer.ts";
+import { writeFanOut, writeSuccesses, type Completer } from "./completer.ts";
+import { concatColumns } from "../enqueue/concatColumns.ts";
 import type { Store } from "../db/store.ts";
 
 interface Pending {
   readonly id: string;
   readonly attempt: number;
   readonly output: string | null;
-  /** A job's next step, enqueued in the same statement (one row). */
-  readonly next: EnqueueColumns | undefined;
+  /** A job's next step, enqueued in the same statement (one row), or a fan-out (a statement of its own). */
+  readonly next: Continuation | undefined;
   readonly done: (written: E.Either<DbError, boolean>) => void;
 }
 
@@ -65,8 +66,11 @@ export class Completions implements Completer {
     id: string,
     attempt: number,
     output: string | null,
-    next: EnqueueColumns | undefined,
+    next: Continuation | undefined,
   ): TE.TaskEither<DbError, boolean> {
+    // Rare, and each with a list of children: written at once, on its own.
+    if (next !== undefined && isFanOut(next))
+      return retryTransient(writeFanOut(this.store, this.db, id, attempt, output, next));
     return () =>
       new Promise((done) => {
         this.queue.push({ id, attempt, output, next, done });
@@ -135,7 +139,9 @@ export class Completions implements Completer {
         outputs: batch.map((item) => item.output),
       },
       continuing
-        ? concatColumns(batch.flatMap((item) => (item.next === undefined ? [] : [item.next])))
+        ? concatColumns(
+            batch.flatMap((item) => (item.next === undefined || isFanOut(item.next) ? [] : [item.next])),
+          )
         : undefined,
     );
     const result = await retryTransient(statement)();
@@ -180,15 +186,3 @@ export class Completions implements Completer {
     for (const waiter of waiters) waiter();
   }
 }
-
-const concatColumns = (rows: ReadonlyArray<EnqueueColumns>): EnqueueColumns => {
-  const [first, ...rest] = rows;
-  if (first === undefined) throw new RangeError("no rows");
-  const merged = Object.fromEntries(
-    Object.entries(first).map(([key, values]) => [key, [...(values as unknown[])]]),
-  ) as Record<string, unknown[]>;
-  for (const row of rest) {
-    for (const [key, values] of Object.entries(row)) merged[key]?.push(...(values as unknown[]));
-  }
-  return merged as unknown as EnqueueColumns;
-};

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { Stored } from "../codec.ts";
 import type { OutcomeBase } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import type { EnqueueColumns } from "../db/enqueueColumns.ts";
+import type { Continuation } from "../db/fanOutQueries.ts";
 import type { HeartbeatRow } from "../db/leaseQueries.ts";
 import type { Store } from "../db/store.ts";
 import type { Completer } from "./completer.ts";
@@ -103,7 +103,7 @@ export interface ExecuteDeps<I, O> {
    * job's next step); undefined when the task is the last of its run, and
    * always for a plain task ({@link noContinuation}).
    */
-  readonly continuation: (output: O, row: ClaimedRow) => EnqueueColumns | undefined;
+  readonly continuation: (output: O, row: ClaimedRow) => Continuation | undefined;
   /** Checks the handler's return value and gives its stored form and the value readers will see; throws if it cannot be stored. */
   readonly encodeOutput: (returned: unknown, row: ClaimedRow) => Stored<O>;
   readonly handler: Handler<I, unknown>;
@@ -326,7 +326,7 @@ export type Verdict<O> = E.Either<TaskFailure, Success<O>>;
 export interface Success<O> {
   readonly output: O;
   readonly json: string | null;
-  readonly next: EnqueueColumns | undefined;
+  readonly next: Continuation | undefined;
 }
 
 /**

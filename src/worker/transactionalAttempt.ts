@@ -1,3 +1,4 @@
+import { isFanOut } from "../db/fanOutQueries.ts";
 import * as E from "fp-ts/lib/Either.js";
 import type * as T from "fp-ts/lib/Task.js";
 import type pg from "pg";
@@ -220,6 +221,11 @@ export const runTransactionalAttempt =
       );
     }
     const { output, json, next } = verdict.right;
+    if (next !== undefined && isFanOut(next)) {
+      // Refused by the step runner before it gets here; a fan-out is written by a statement of its own.
+      await release(true);
+      return recordFailure({ ...retryable("a transactional step cannot fan out"), _tag: "Fatal" });
+    }
     const written = await deps.store.tasksCompleteLeased(client, {
       id: row.id,
       attempt: row.attempt,

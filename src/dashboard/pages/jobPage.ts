@@ -1,7 +1,7 @@
 import { html, jsonText, type Html } from "../html.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import { stateLabel, taskTable } from "../taskTable.ts";
-import type { TaskDetail } from "../opsContract.ts";
+import type { JobFanOut, TaskDetail } from "../opsContract.ts";
 import { progressOf } from "./taskPage.ts";
 
 // A job has a handful of steps; more than this is not a job page any more.
@@ -20,6 +20,25 @@ const stepResult = (output: unknown): Html => {
       ${stored._tag === "done" ? "done: the job's output" : `next step${delay}, given`}
     </div>
     <pre>${jsonText(stored.value ?? null)}</pre>`;
+};
+
+// A fan-out: its children's progress and where it stands, linked to their batch.
+const fanOutItem = (ctx: PageContext, fan: JobFanOut): Html => {
+  const ended = fan.succeeded + fan.failed + fan.cancelled;
+  const where =
+    fan.settled === null
+      ? `waiting: ${ended} of ${fan.total} children ended`
+      : fan.settled === "continued"
+        ? `continued to step ${fan.stepIndex}`
+        : `${fan.settled}: ${fan.error ?? ""}`;
+  return html`<li data-fan-out="${fan.batchId}" data-settled="${fan.settled ?? "waiting"}">
+    <strong>Step ${fan.stepIndex - 1} fanned out</strong> to ${fan.total} children (on a failed child:
+    ${fan.policy})
+    <a href="${href(ctx, `/batches/${fan.batchId}`)}">batch ${fan.batchId}</a>
+    <div class="muted">
+      ${where}; ${fan.succeeded} succeeded, ${fan.failed} failed, ${fan.cancelled} cancelled
+    </div>
+  </li>`;
 };
 
 const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
@@ -44,7 +63,9 @@ export const jobPage = async (ctx: PageContext, jobId: string): Promise<Html> =>
   const details = (
     await ctx.timed(Promise.all(steps.slice(0, maxOutputs).map((step) => ctx.ops.task(step.id))))
   ).flatMap((detail) => (detail === undefined ? [] : [detail]));
-  const running = steps.some((t) => t.state === "pending" || t.state === "in_progress");
+  const fanOuts = await ctx.timed(ctx.ops.fanOuts(jobId));
+  const waiting = fanOuts.some((fan) => fan.settled === null);
+  const running = waiting || steps.some((t) => t.state === "pending" || t.state === "in_progress");
   // The latest step says where the job stands: a job is done when its last step is.
   const latest = steps[steps.length - 1];
   const first = details[0];
@@ -70,6 +91,14 @@ export const jobPage = async (ctx: PageContext, jobId: string): Promise<Html> =>
           ${details.map((step) => stepOutput(ctx, step))}
         </ol>
         ${steps.length > maxOutputs ? html`<p class="muted">The first ${maxOutputs} steps are shown.</p>` : null}
+        ${
+          fanOuts.length === 0
+            ? null
+            : html`<h2>Fan-outs</h2>
+                <ol class="timeline" id="job-fan-outs">
+                  ${fanOuts.map((fan) => fanOutItem(ctx, fan))}
+                </ol>`
+        }
       </section>
     </div>
     ${taskTable(ctx, "steps", steps, { showStep: true })}`;
