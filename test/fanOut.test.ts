@@ -291,6 +291,14 @@ describe("fan-out and fan-in", () => {
       assert.match(page, /waiting: 0 of 2 children ended/);
       assert.match(page, new RegExp(`href="/batches/${fan.batchId}"`));
       assert.match(page, /Cancel job/);
+      // The graph: step 0 done, then the fan-out waiting on its two children.
+      const graphOf = (text: string) =>
+        [
+          ...(/<ol class="job-graph"[^>]*>([\s\S]*?)<\/ol>/.exec(text)?.[1] ?? "").matchAll(
+            /<li\s+class="node ([a-z-]+)"\s+data-(?:step="(\d+)" data-state="(\w+)"|fan-out="\d+"\s+data-settled="(\w+)"\s+data-counts="([\d/]+)")/g,
+          ),
+        ].map((m) => (m[1] === "step" ? `step ${m[2]} ${m[3]}` : `fan-out ${m[4]} ${m[5]}`));
+      assert.deepEqual(graphOf(page), ["step 0 succeeded", "fan-out waiting 0/0/0/2"]);
       // The dashboard's "Cancel job" is ops.cancel({ jobId }).
       const cancelled = await underway.ops.cancel({ jobId });
       assert.equal(cancelled.changed, 3, "two pending children and the waiting next step");
@@ -298,6 +306,14 @@ describe("fan-out and fan-in", () => {
       const after = await underway.ops.batch(fan.batchId);
       assert.equal(after?.cancelled, 2);
       assert.equal(after?.fanOut?.settled, "cancelled");
+      const settled = await (
+        await handler(new Request(`http://127.0.0.1/jobs/${jobId}`, { headers: { host: "127.0.0.1" } }))
+      ).text();
+      assert.deepEqual(graphOf(settled), [
+        "step 0 succeeded",
+        "fan-out cancelled 0/0/2/0",
+        "step 1 cancelled",
+      ]);
     } finally {
       await heldWorker.stop();
       await underway.ops.resume(held.queue);

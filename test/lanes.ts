@@ -74,6 +74,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "groupsProcesses.test.ts": "system",
   "halfopen.test.ts": "db",
   "hardening.test.ts": "system",
+  "jobGraph.unit.test.ts": "unit",
   "keyPrefetch.test.ts": "db",
   "load.test.ts": {
     lane: "system",

@@ -56,6 +56,14 @@ figure.panel { margin: 0; }
 .timeline li { border-left: 3px solid var(--line); padding: .3rem .8rem; margin-bottom: .5rem; }
 .timeline li.failed, .timeline li.timed_out, .timeline li.lost { border-color: var(--bad); }
 .timeline li.succeeded { border-color: var(--ok); } .timeline li.event { border-color: var(--accent); }
+.job-graph { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem; list-style: none; padding: 0; margin: 0; }
+.job-graph .node { display: flex; flex-direction: column; gap: .2rem; border: 1px solid var(--line); border-left-width: 4px; border-radius: 6px; padding: .35rem .6rem; background: var(--bg); }
+.job-graph .node[data-state="succeeded"], .job-graph .node[data-settled="continued"] { border-left-color: var(--ok); }
+.job-graph .node[data-state="failed"], .job-graph .node[data-settled="failed"] { border-left-color: var(--bad); }
+.job-graph .node[data-state="in_progress"], .job-graph .node[data-settled="waiting"] { border-left-color: var(--run); }
+.job-graph .node[data-state="pending"] { border-left-color: var(--accent); }
+.job-graph .edge { color: var(--muted); }
+.children-bar .left { fill: var(--line); } .children-bar .ok { fill: var(--ok); } .children-bar .bad { fill: var(--bad); } .children-bar .off { fill: var(--muted); }
 svg.chart { width: 100%; height: auto; }
 svg.chart text { fill: var(--muted); font-size: 11px; }
 .legend span { margin-right: 1rem; font-size: 12px; }

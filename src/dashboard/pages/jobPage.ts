@@ -2,6 +2,7 @@ import { html, jsonText, type Html } from "../html.ts";
 import { actionForm, href, type PageContext } from "../pageContext.ts";
 import { stateLabel, taskTable } from "../taskTable.ts";
 import type { JobFanOut, TaskDetail } from "../opsContract.ts";
+import { jobGraph } from "./jobGraph.ts";
 import { progressOf } from "./taskPage.ts";
 
 // A job has a handful of steps; more than this is not a job page any more.
@@ -54,7 +55,7 @@ const stepOutput = (ctx: PageContext, step: TaskDetail): Html =>
     ${progressOf(step)}
   </li>`;
 
-/** @internal One multi-step job: its state, its input, and each step's state and output, in step order. */
+/** @internal One multi-step job: its graph (steps and fan-outs), its state, its input, and each step's state and output, in step order. */
 export const jobPage = async (ctx: PageContext, jobId: string): Promise<Html> => {
   const page = await ctx.timed(ctx.ops.tasks({ jobId }, { limit: maxSteps, order: "oldest" }));
   const steps = [...page.tasks].sort(
@@ -71,6 +72,10 @@ export const jobPage = async (ctx: PageContext, jobId: string): Promise<Html> =>
   const first = details[0];
   return html`<p class="muted">Each step is its own task; a step's output is the next step's input.</p>
     ${running ? html`<div class="actions">${actionForm(ctx, "/tasks/bulk", "Cancel job", { job: jobId, do: "cancel:matching" }, "danger")}</div>` : null}
+    <section class="panel" id="job-graph-panel" data-live-region>
+      <h2>Graph</h2>
+      ${jobGraph(ctx, steps, fanOuts)}
+    </section>
     <div class="grid" id="job-detail" data-live-region>
       <section class="panel">
         <h2>Job</h2>
