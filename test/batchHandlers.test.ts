@@ -370,6 +370,37 @@ describe("batch handlers", () => {
     assert.equal(after.rows[0]?.state, "pending");
   });
 
+  it("a call that never settles frees its slot once its tasks timed out: the next batch still runs", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "batch_hung",
+        input: N,
+        output: t.number,
+        options: { timeoutMs: 300, retry: { maxAttempts: 1 } },
+      }),
+    );
+    let calls = 0;
+    const worker = job.startBatch(
+      async (tasks) => {
+        calls += 1;
+        // The first call hangs for good, ignoring its signals (a bulk API without a timeout).
+        if (calls === 1) await new Promise(() => undefined);
+        return double(tasks);
+      },
+      { ...fast, batchSize: 10, batchWaitMs: 10, concurrency: 1 },
+    );
+    try {
+      const [hung] = await job.enqueueMany([{ n: 1 }]);
+      assert.equal((await job.outcome(hung ?? ""))._tag, "failed", "the hung call's task timed out");
+      const [next] = await job.enqueueMany([{ n: 2 }]);
+      assert.equal(await job.result(next ?? ""), 4, "a later task runs in a call of its own");
+      assert.equal(calls, 2);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("refuses bad batch options, typos and a transactional handler, naming what was wrong", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "batch_options", input: N, output: t.number }));
