@@ -291,7 +291,7 @@ describe("performBatch: a batch handler offline", () => {
       { taskId: "41" },
     );
     assert.deepEqual(calls, [["41", "42", "43"]]);
-    assert.deepEqual(results[0], { _tag: "succeeded", output: 10 });
+    assert.deepEqual(results[0], { _tag: "succeeded", output: 10, progress: [], logs: [], logsCut: 0 });
     assert.ok(results[1]?._tag === "failed" && results[1].kind === "Retryable" && results[1].willRetry);
     assert.ok(results[2]?._tag === "failed" && results[2].kind === "Fatal" && !results[2].willRetry);
   });
