@@ -229,6 +229,37 @@ describe("batch handlers", () => {
     }
   });
 
+  it("a handler that writes over a context's taskId cannot hand a task another's result", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "batch_mutated",
+        input: N,
+        output: t.number,
+        options: { retry: { maxAttempts: 1 } },
+      }),
+    );
+    const [first, second] = await job.enqueueMany([{ n: 1 }, { n: 2 }]);
+    const worker = job.startBatch(
+      async (tasks) => {
+        const [a, b] = tasks;
+        if (a === undefined || b === undefined) return [];
+        const results = new Map([[b.context.taskId, BatchResult.ok(42)]]);
+        // Readonly in its type, not in JavaScript: the first task now claims the second's id.
+        (a.context as { taskId: string }).taskId = b.context.taskId;
+        return results;
+      },
+      { ...fast, batchSize: 2, batchWaitMs: 200 },
+    );
+    try {
+      assert.equal((await job.outcome(second ?? ""))._tag, "succeeded");
+      const outcome = await job.outcome(first ?? "");
+      assert.equal(outcome._tag, "failed", "the first task had no result of its own");
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("a cancel reaches its own task's signal in a running batch; the others succeed", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "batch_cancel", input: N, output: t.number }));

@@ -121,8 +121,9 @@ export const callBatch =
   ): T.Task<E.Either<unknown, ReadonlyArray<E.Either<unknown, unknown>>>> =>
     pipe(
       TE.tryCatch(
-        // A copy: the handler may sort or splice what it gets; matching uses ours.
-        () => handler([...tasks]),
+        // Copies, down to each context: the handler may sort or splice what
+        // it gets, or write over a context's taskId; matching uses ours.
+        () => handler(tasks.map(({ input, context }) => ({ input, context: { ...context } }))),
         (thrown) => thrown,
       ),
       TE.chainEitherKW((returned) => resultsOf(tasks, returned)),
