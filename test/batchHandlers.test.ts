@@ -229,6 +229,37 @@ describe("batch handlers", () => {
     }
   });
 
+  it("a handler that writes over a context's taskId cannot hand a task another's result", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "batch_mutated",
+        input: N,
+        output: t.number,
+        options: { retry: { maxAttempts: 1 } },
+      }),
+    );
+    const [first, second] = await job.enqueueMany([{ n: 1 }, { n: 2 }]);
+    const worker = job.startBatch(
+      async (tasks) => {
+        const [a, b] = tasks;
+        if (a === undefined || b === undefined) return [];
+        const results = new Map([[b.context.taskId, BatchResult.ok(42)]]);
+        // Readonly in its type, not in JavaScript: the first task now claims the second's id.
+        (a.context as { taskId: string }).taskId = b.context.taskId;
+        return results;
+      },
+      { ...fast, batchSize: 2, batchWaitMs: 200 },
+    );
+    try {
+      assert.equal((await job.outcome(second ?? ""))._tag, "succeeded");
+      const outcome = await job.outcome(first ?? "");
+      assert.equal(outcome._tag, "failed", "the first task had no result of its own");
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it("a cancel reaches its own task's signal in a running batch; the others succeed", async () => {
     const underway = await connect();
     const job = underway.job(defineJob({ queue: "batch_cancel", input: N, output: t.number }));
@@ -368,6 +399,37 @@ describe("batch handlers", () => {
       late[0],
     ]);
     assert.equal(after.rows[0]?.state, "pending");
+  });
+
+  it("a call that never settles frees its slot once its tasks timed out: the next batch still runs", async () => {
+    const underway = await connect();
+    const job = underway.job(
+      defineJob({
+        queue: "batch_hung",
+        input: N,
+        output: t.number,
+        options: { timeoutMs: 300, retry: { maxAttempts: 1 } },
+      }),
+    );
+    let calls = 0;
+    const worker = job.startBatch(
+      async (tasks) => {
+        calls += 1;
+        // The first call hangs for good, ignoring its signals (a bulk API without a timeout).
+        if (calls === 1) await new Promise(() => undefined);
+        return double(tasks);
+      },
+      { ...fast, batchSize: 10, batchWaitMs: 10, concurrency: 1 },
+    );
+    try {
+      const [hung] = await job.enqueueMany([{ n: 1 }]);
+      assert.equal((await job.outcome(hung ?? ""))._tag, "failed", "the hung call's task timed out");
+      const [next] = await job.enqueueMany([{ n: 2 }]);
+      assert.equal(await job.result(next ?? ""), 4, "a later task runs in a call of its own");
+      assert.equal(calls, 2);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it("refuses bad batch options, typos and a transactional handler, naming what was wrong", async () => {

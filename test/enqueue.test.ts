@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
-import { defineJob, ValidationError } from "../src/index.ts";
+import { defineJob, defineStepJob, ValidationError } from "../src/index.ts";
 import type { Queryable } from "../src/db/query.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
 
@@ -31,6 +31,31 @@ describe("enqueue", () => {
     });
     await assert.rejects(job.enqueueMany([{ userId: 1, email: "a", name: "A" }, bad]), /item 1/);
     assert.equal(await count("invalid"), 0);
+  });
+
+  it("a hole in a sparse array of inputs is a ValidationError naming its index, for enqueueMany, runs and batches", async () => {
+    const underway = await connect();
+    const job = underway.job(defineJob({ queue: "sparse", input: N }));
+    // eslint-disable-next-line no-sparse-arrays
+    const holed = [{ n: 1 }, , { n: 2 }] as Array<{ n: number }>;
+    await assert.rejects(job.enqueueMany(holed), (error: unknown) => {
+      assert.ok(error instanceof ValidationError, String(error));
+      assert.match(error.message, /item 1/);
+      return true;
+    });
+    await assert.rejects(job.enqueueBatch(new Array<{ n: number }>(2)), (error: unknown) => {
+      assert.ok(error instanceof ValidationError, String(error));
+      assert.match(error.message, /item 0/);
+      return true;
+    });
+    const steps = underway.job(defineStepJob({ queue: "sparse_steps", input: N }));
+    await assert.rejects(steps.enqueueMany(holed), (error: unknown) => {
+      assert.ok(error instanceof ValidationError, String(error));
+      assert.match(error.message, /item 1/);
+      return true;
+    });
+    assert.equal(await count("sparse"), 0);
+    assert.equal(await count("sparse_steps"), 0);
   });
 
   it("enqueueMany returns ids in input order across chunks, in one transaction", async () => {

@@ -14,6 +14,7 @@ import {
   done,
   next,
   serveDashboard,
+  snooze,
   Steps,
   sweepExpired,
   type JsonValue,
@@ -240,6 +241,48 @@ describe("progress and per-task logs", () => {
       assert.deepEqual((await underway.ops.taskLogs(id, { attempt: 2 })).length, 1);
       assert.deepEqual((await underway.ops.task(id))?.progress?.value, { attempt: 2 });
       await assert.rejects(underway.ops.taskLogs(id, { attempt: 0 }), /attempt must be an integer/);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("a snoozed attempt's next run appends to its log, within maxLogLines, nothing lost", async () => {
+    const lines: string[] = [];
+    const underway = await connect({ logger: recordingLogger(lines) });
+    const job = underway.job(
+      defineJob({ queue: "logs_snoozed", input: N, maxLogLines: 3, progressIntervalMs: 10 }),
+    );
+    let runs = 0;
+    const worker = job.start(
+      async (_input, ctx: TaskContext) => {
+        runs += 1;
+        // The same attempt number runs twice: a snooze spends no attempt.
+        for (let line = 1; line <= (runs === 1 ? 5 : 2); line += 1) ctx.log(`run ${runs} line ${line}`);
+        if (runs === 1) return snooze(10);
+        return null;
+      },
+      { pollIntervalMs: 20 },
+    );
+    try {
+      const id = await job.enqueue({ n: 1 });
+      await job.result(id);
+      assert.equal(runs, 2);
+      const logs = await underway.ops.taskLogs(id);
+      assert.deepEqual(
+        logs.map((log) => [log.attempt, log.cut, log.lines.map((line) => [line.seq, line.message])]),
+        [
+          [
+            1,
+            4,
+            [
+              [5, "run 1 line 5"],
+              [6, "run 2 line 1"],
+              [7, "run 2 line 2"],
+            ],
+          ],
+        ],
+      );
+      assert.deepEqual(lines, [], "no write failed");
     } finally {
       await worker.stop();
     }

@@ -166,7 +166,8 @@ export const enqueueBatch = async <In, V, R, O, CIn, CV, CR, CO>(
     refuse(`queue ${queue} is a multi-step job: batch members are one-handler jobs (defineJob)`);
   const { context, enqueue } = checkBatchOptions(queue, options);
   const callback = options?.onComplete;
-  const valid = inputs.map((input, index) => checkInput(definition, input, index));
+  // Array.from, not map: a hole of a sparse array is checked (as undefined), not skipped.
+  const valid = Array.from(inputs, (input, index) => checkInput(definition, input, index));
   const columns = taskColumns(definition, valid, enqueue);
   checkKeys("a batch member", columns);
   // Checked before anything is written, with no trace yet: the template is built again with it.

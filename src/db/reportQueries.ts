@@ -24,7 +24,10 @@ export const taskProgressSet = defineQuery<
     channel: `${sql.schema}.progress`,
   }));
 
-/** Appends a batch of an attempt's log lines and cuts its lines numbered `cutBelow` or lower, fenced by the attempt. */
+/**
+ * Appends a batch of an attempt's log lines (numbered after `base`) and cuts
+ * its lines numbered `cutBelow` or lower (after `base` too), fenced by the attempt.
+ */
 export const taskLogsAppend = defineQuery<
   {
     readonly taskId: string;
@@ -34,9 +37,19 @@ export const taskLogsAppend = defineQuery<
     readonly ats: ReadonlyArray<number>;
     readonly messages: ReadonlyArray<string>;
     readonly cutBelow: number;
+    /** The attempt's last line number before this run (null: read it, on the run's first write). */
+    readonly base: number | null;
   },
-  { readonly status: ReportWriteStatus }
->("taskLogsAppend", ["taskId", "attempt", "seqs", "ats", "messages", "cutBelow"]).map(statusOf);
+  { readonly status: ReportWriteStatus; readonly base: number }
+>("taskLogsAppend", ["taskId", "attempt", "base", "seqs", "ats", "messages", "cutBelow"]).map(
+  (rows): LogsWrite => ({ status: statusOf(rows), base: rows[0]?.base ?? 0 }),
+);
+
+/** What a log write did, and the line number its run's lines are stored after (see taskLogsAppend.sql). */
+export interface LogsWrite {
+  readonly status: ReportWriteStatus;
+  readonly base: number;
+}
 
 /** A stored log line with its attempt's count of lines cut. */
 export interface TaskLogRow {

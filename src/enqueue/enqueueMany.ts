@@ -41,7 +41,8 @@ export const enqueueMany = async <In, V, R, O>(
       message: `expected an array of inputs, got ${typeof inputs}`,
     });
   checkEnqueueOptions(options);
-  const valid = inputs.map((input, index) => checkInput(definition, input, index));
+  // Array.from, not map: a hole of a sparse array is checked (as undefined), not skipped.
+  const valid = Array.from(inputs, (input, index) => checkInput(definition, input, index));
   if (valid.length === 0) return [];
   // Without per-input overrides every row shares its options: resolve them
   // once and send only the inputs as an array.

@@ -43,7 +43,8 @@ export const enqueueRuns = async <In, V, R, O>(
 ): Promise<string[]> => {
   const { queue } = definition;
   checkEnqueueOptions(options);
-  const valid = inputs.map((input, index) => checkInput(definition, input, index));
+  // Array.from, not map: a hole of a sparse array is checked (as undefined), not skipped.
+  const valid = Array.from(inputs, (input, index) => checkInput(definition, input, index));
   const columns = runColumns(definition, valid, options);
   await deps.register(definition);
   const { store, pool } = deps;

@@ -7,7 +7,7 @@ import { TaskEvents } from "../events/taskEvents.ts";
 import { silentLogger } from "../log.ts";
 import { targetDeps, type RunTarget, type TaskRunner } from "../run/taskRunner.ts";
 import type { JsonValue } from "../json.ts";
-import type { LogLine, ReportSink, ReportWrite } from "../worker/attemptReport.ts";
+import type { LogLine, LogsWritten, ReportSink, ReportWrite } from "../worker/attemptReport.ts";
 import { Deadlines } from "../worker/deadlines.ts";
 import {
   runAttempt,
@@ -135,10 +135,11 @@ class ReportRecorder implements ReportSink {
     return Promise.resolve("written");
   }
 
-  logs(_row: ClaimedRow, lines: ReadonlyArray<LogLine>, cutBelow: number): Promise<ReportWrite> {
+  logs(_row: ClaimedRow, lines: ReadonlyArray<LogLine>, cutBelow: number): Promise<LogsWritten> {
     this.lines = [...this.lines, ...lines].filter((line) => line.seq > cutBelow);
     this.lastSeq = lines[lines.length - 1]?.seq ?? this.lastSeq;
-    return Promise.resolve("written");
+    // One run per attempt here: its lines are numbered from 1.
+    return Promise.resolve({ status: "written", base: 0 });
   }
 
   reports(): PerformedReports {

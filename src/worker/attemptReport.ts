@@ -1,5 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
-import type * as TE from "fp-ts/lib/TaskEither.js";
+import * as TE from "fp-ts/lib/TaskEither.js";
+import { pipe } from "fp-ts/lib/function.js";
 import { errorText } from "../errorText.ts";
 import { messageOf, type DbError } from "../errors.ts";
 import { jsonProblem } from "../json.ts";
@@ -38,6 +39,12 @@ export interface LogLine {
   readonly message: string;
 }
 
+/** @internal What a log write did, and the line number this run's lines are stored after (when written). */
+export interface LogsWritten {
+  readonly status: ReportWrite;
+  readonly base: number | undefined;
+}
+
 /** @internal What `retry` means to a write: the statement failed or met a lock; try again later. */
 export type ReportWrite = ReportWriteStatus | "failed";
 
@@ -48,8 +55,17 @@ export type ReportWrite = ReportWriteStatus | "failed";
 export interface ReportSink {
   /** Stores the attempt's latest progress (JSON text). */
   progress(row: ClaimedRow, json: string): Promise<ReportWrite>;
-  /** Appends lines and cuts the attempt's lines numbered `cutBelow` or lower. */
-  logs(row: ClaimedRow, lines: ReadonlyArray<LogLine>, cutBelow: number): Promise<ReportWrite>;
+  /**
+   * Appends lines and cuts the attempt's lines numbered `cutBelow` or lower,
+   * both numbered after `base` (the attempt's last line before this run;
+   * undefined on the run's first write: the sink finds it and says it).
+   */
+  logs(
+    row: ClaimedRow,
+    lines: ReadonlyArray<LogLine>,
+    cutBelow: number,
+    base: number | undefined,
+  ): Promise<LogsWritten>;
 }
 
 /** @internal The database's sink: the fenced statements of src/db/reportQueries.ts. A failure is logged, never thrown. */
@@ -75,19 +91,29 @@ export const databaseReportSink = (db: Db, log: Logger): ReportSink => {
         row,
         db.store.taskProgressSet(db.pool, { taskId: row.id, attempt: row.attempt, value: json }),
       ),
-    logs: (row, lines, cutBelow) =>
-      settle(
+    logs: async (row, lines, cutBelow, base) => {
+      let written: number | undefined;
+      const status = await settle(
         "log lines",
         row,
-        db.store.taskLogsAppend(db.pool, {
-          taskId: row.id,
-          attempt: row.attempt,
-          seqs: lines.map((line) => line.seq),
-          ats: lines.map((line) => line.at),
-          messages: lines.map((line) => line.message),
-          cutBelow,
-        }),
-      ),
+        pipe(
+          db.store.taskLogsAppend(db.pool, {
+            taskId: row.id,
+            attempt: row.attempt,
+            seqs: lines.map((line) => line.seq),
+            ats: lines.map((line) => line.at),
+            messages: lines.map((line) => line.message),
+            cutBelow,
+            base: base ?? null,
+          }),
+          TE.map((write) => {
+            written = write.base;
+            return write.status;
+          }),
+        ),
+      );
+      return { status, base: status === "written" ? written : undefined };
+    },
   };
 };
 
@@ -119,6 +145,8 @@ export class AttemptReport {
   private gone = false;
   private ended = false;
   private warnedLate = false;
+  /** The attempt's last stored line number before this run (a snoozed attempt runs again); known once written. */
+  private logBase: number | undefined;
 
   constructor(
     private readonly deps: ReportDeps,
@@ -233,7 +261,7 @@ export class AttemptReport {
 
   private async write(progress: string | undefined, lines: ReadonlyArray<LogLine>): Promise<void> {
     const { reports } = this.deps;
-    const [progressWrite, linesWrite] = await Promise.all([
+    const [progressWrite, linesWritten] = await Promise.all([
       progress === undefined ? undefined : reports.progress(this.row, progress),
       lines.length === 0
         ? undefined
@@ -241,8 +269,11 @@ export class AttemptReport {
             this.row,
             lines,
             (lines[lines.length - 1]?.seq ?? 0) - this.deps.reportLimits.maxLogLines,
+            this.logBase,
           ),
     ]);
+    const linesWrite = linesWritten?.status;
+    this.logBase ??= linesWritten?.base;
     if (progressWrite === "gone" || linesWrite === "gone") {
       // Its task finished, was reclaimed or deleted: nothing more is ours to write.
       this.gone = true;

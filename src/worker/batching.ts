@@ -4,6 +4,7 @@ import * as TE from "fp-ts/lib/TaskEither.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { Subject, defer, from, ignoreElements, type Observable, type SchedulerLike } from "rxjs";
 import { describeThrown } from "../describeThrown.ts";
+import { AbortError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchResultError, type BatchHandler, type BatchTask } from "./batchResult.ts";
 import type { Handler, TaskContext } from "./execute.ts";
@@ -120,8 +121,9 @@ export const callBatch =
   ): T.Task<E.Either<unknown, ReadonlyArray<E.Either<unknown, unknown>>>> =>
     pipe(
       TE.tryCatch(
-        // A copy: the handler may sort or splice what it gets; matching uses ours.
-        () => handler([...tasks]),
+        // Copies, down to each context: the handler may sort or splice what
+        // it gets, or write over a context's taskId; matching uses ours.
+        () => handler(tasks.map(({ input, context }) => ({ input, context: { ...context } }))),
         (thrown) => thrown,
       ),
       TE.chainEitherKW((returned) => resultsOf(tasks, returned)),
@@ -135,6 +137,30 @@ export const callBatch =
         }),
       ),
     );
+
+/** Resolves `done` once every signal has fired for another reason than a cancel; `stop` removes its listeners. */
+const everyGivenUp = (
+  signals: ReadonlyArray<AbortSignal>,
+): { readonly done: Promise<void>; readonly stop: () => void } => {
+  const listening: Array<() => void> = [];
+  const done = new Promise<void>((resolve) => {
+    const givenUp = (signal: AbortSignal): boolean =>
+      signal.aborted && !(signal.reason instanceof AbortError && signal.reason.kind === "cancelled");
+    let left = signals.filter((signal) => !givenUp(signal)).length;
+    if (left === 0) return resolve();
+    for (const signal of signals) {
+      if (givenUp(signal)) continue;
+      const fired = (): void => {
+        if (!givenUp(signal)) return;
+        left -= 1;
+        if (left === 0) resolve();
+      };
+      signal.addEventListener("abort", fired, { once: true });
+      listening.push(() => signal.removeEventListener("abort", fired));
+    }
+  });
+  return { done, stop: () => listening.forEach((remove) => remove()) };
+};
 
 /** Settles each task of a batch with its own result, or every task with the batch's error. */
 const settleAll = <I>(
@@ -171,7 +197,17 @@ export const batching = <I, O>(
   const runBatch = (batch: ReadonlyArray<Pending<I>>): Observable<never> =>
     defer(() => {
       for (const pending of batch) pending.state = "batched";
-      return from(call(batch.map((pending) => pending.task))().then((outcome) => settleAll(batch, outcome)));
+      const called = call(batch.map((pending) => pending.task))().then((outcome) =>
+        settleAll(batch, outcome),
+      );
+      // The call's slot is free once the call settles, or once every task of
+      // it was given up (its timeout, lost lease or shutdown fired): a call
+      // that never settles must not hold a slot, and with it the worker,
+      // forever, as a hung one-task handler does not (./execute.ts
+      // runHandler). A cancelled task is not given up: as a one-task
+      // handler's, its call is waited for.
+      const givenUp = everyGivenUp(batch.map((pending) => pending.task.context.signal));
+      return from(Promise.race([called, givenUp.done]).finally(givenUp.stop));
     }).pipe(ignoreElements());
   const run$ = handedIn.pipe(
     mergeBatches(
