@@ -20,6 +20,9 @@ const asyncQueries = [
   "tasksComplete",
   "tasksCompleteAndClaim",
   "tasksCompleteAndContinue",
+  // A step's end with its fan-out: lost in a crash, the step's success and
+  // its children are lost together, and the step runs again.
+  "tasksCompleteAndFanOut",
   "tasksHeartbeat",
   // A prefetched keyed task's start, and giving an unstarted task back: lost
   // in a crash, the task stays claimed until its lease runs out.
