@@ -346,6 +346,8 @@ describe("progress and per-task logs", () => {
         attempt(() => ctx.progress({ name: "a\u0000b" }));
         attempt(() => ctx.progress(undefined as unknown as JsonValue));
         attempt(() => ctx.progress({ huge: "y".repeat(100_000) }));
+        // 30,000 characters, 90,000 bytes as stored: the limit is in bytes.
+        attempt(() => ctx.progress({ wide: "語".repeat(30_000) }));
         attempt(() => ctx.log(42 as unknown as string));
         ctx.log("nul \u0000 inside, lone \ud800 surrogate");
         ctx.log("");
@@ -361,7 +363,8 @@ describe("progress and per-task logs", () => {
         "TypeError: ctx.progress: the value cannot be stored as JSON: at self: is a circular reference",
         "TypeError: ctx.progress: the value cannot be stored as JSON: at name: contains a NUL character (\\u0000), which jsonb cannot store",
         "TypeError: ctx.progress: the value cannot be stored as JSON: undefined is not JSON",
-        "RangeError: ctx.progress: the value is 100011 characters of JSON, over the 65536 allowed; report a summary (a count, a percentage), not the data",
+        "RangeError: ctx.progress: the value is 100011 bytes of JSON, over the 65536 allowed; report a summary (a count, a percentage), not the data",
+        "RangeError: ctx.progress: the value is 90011 bytes of JSON, over the 65536 allowed; report a summary (a count, a percentage), not the data",
         "TypeError: ctx.log: a message must be a string, got number",
       ]);
       assert.deepEqual((await underway.ops.task(id))?.progress?.value, { ok: 1 });

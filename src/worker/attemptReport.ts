@@ -17,7 +17,7 @@ import type { Deadlines } from "./deadlines.ts";
 // the attempt's result. Made on the first call only: an attempt that never
 // reports builds nothing and writes nothing.
 
-/** Longest JSON text of one progress value, in UTF-16 code units: a larger value is refused. */
+/** Longest JSON text of one progress value, in UTF-8 bytes (as stored): a larger value is refused. */
 export const maxProgressLength = 64 * 1024;
 
 /** What bounds and paces one attempt's reports: the definition's options. */
@@ -163,9 +163,11 @@ export class AttemptReport {
         `ctx.progress: the value cannot be stored as JSON: ${problem.path === "(root)" ? "" : `at ${problem.path}: `}${problem.message}`,
       );
     const json = JSON.stringify(value);
-    if (json.length > maxProgressLength)
+    // Bytes, as stored: counted in characters, text outside ASCII went to three times the limit.
+    const bytes = Buffer.byteLength(json, "utf8");
+    if (bytes > maxProgressLength)
       throw new RangeError(
-        `ctx.progress: the value is ${json.length} characters of JSON, over the ${maxProgressLength} allowed; report a summary (a count, a percentage), not the data`,
+        `ctx.progress: the value is ${bytes} bytes of JSON, over the ${maxProgressLength} allowed; report a summary (a count, a percentage), not the data`,
       );
     this.pendingProgress = json;
     this.schedule();

@@ -50,7 +50,7 @@ export interface TaskContext {
    * wins), and the last value is written before the attempt's result. Cheap
    * to call in a tight loop. Throws a `TypeError` for a value that is not
    * JSON (a bigint, a cycle, NaN, a NUL character: the error names where),
-   * a `RangeError` past 64 KiB of JSON; nothing else is lost. Ignored
+   * a `RangeError` past 64 KiB of JSON (UTF-8 bytes); nothing else is lost. Ignored
    * (logged once) after the attempt ended. See docs/workflows.md.
    */
   progress(value: JsonValue): void;
