@@ -10,6 +10,7 @@ import {
   type EnqueueResult,
   type Job,
 } from "../src/index.ts";
+import { depsOf } from "../src/client/clientDeps.ts";
 import { runCli } from "../src/cli/runCli.ts";
 import { allMigrations } from "../src/migrate.ts";
 import { eventually, useDatabase } from "./support/harness.ts";
@@ -242,6 +243,31 @@ describe("debounce, throttle and caps", () => {
     assert.deepEqual(
       keyed.map((result) => result.status),
       ["created", "existing"],
+    );
+  });
+
+  it("maxPending: throughput counts the enqueues a cap let through, not those it turned away", async () => {
+    const underway = await connect();
+    const job = underway.job(defineN({ queue: "capped_throughput", maxPending: 2 }));
+    const since = new Date(Date.now() - 120_000);
+    await job.enqueue({ n: 1 });
+    await assert.rejects(job.enqueueMany([{ n: 2 }, { n: 3 }]), QueueFullError);
+    await job.enqueueMany([{ n: 4 }]);
+    await assert.rejects(job.enqueue({ n: 5 }), QueueFullError);
+    const client = await db().pool.connect();
+    try {
+      await client.query("begin");
+      await assert.rejects(job.enqueue({ n: 6 }, { client }), QueueFullError);
+      await client.query("commit");
+    } finally {
+      client.release();
+    }
+    await depsOf(underway).throughput.flush();
+    const buckets = await underway.ops.throughput({ queue: "capped_throughput", since });
+    assert.equal(
+      buckets.reduce((total, bucket) => total + bucket.enqueued, 0),
+      2,
+      "the two tasks written",
     );
   });
 

@@ -207,7 +207,6 @@ export const enqueueBatch = async <In, V, R, O, CIn, CV, CR, CO>(
         );
       ids.push(...written);
     }
-    deps.throughput.count(queue, "enqueued", ids.length);
     if (valid.length === 0) await orThrow(deps.store.batchesSeal(db, { id: batchId })());
     return { result: { batchId, ids }, created: ids.length };
   };

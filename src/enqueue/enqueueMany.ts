@@ -177,7 +177,6 @@ const resultsOfChunk = async (
   let lastKey: string | null = null;
   for (let round = 0; round < uniqueKeyRounds && todo.length > 0; round += 1) {
     const [rows, uniqueKeys] = await insertRows(todo.map((index) => chunk[index] as number));
-    deps.throughput.count(queue, "enqueued", rows.length);
     for (const row of rows) created.add(row.id);
     const taken =
       rows.length === uniqueKeys.length ? [] : uniqueKeys.filter((key): key is string => key !== null);

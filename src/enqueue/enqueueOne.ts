@@ -58,7 +58,6 @@ export const insertOne = async (
   // the key is free again and the insert is retried (./uniqueKeyRounds.ts).
   for (let tries = 0; tries < uniqueKeyRounds; tries += 1) {
     const id = await orThrow(store.tasksEnqueueOne(db, { queue, columns, trace })());
-    if (id !== undefined) deps.throughput.count(queue, "enqueued");
     if (id !== undefined) return { id, status: "created" };
     if (uniqueKey === null) break;
     const existing = await orThrow(store.tasksFindUnique(db, { queue, keys: [uniqueKey] })());

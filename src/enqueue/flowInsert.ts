@@ -36,7 +36,6 @@ export const insertFlow = async (
       debounced ? store.tasksEnqueueDebounced(db, params)() : store.tasksEnqueueThrottled(db, params)(),
     );
     if (row !== undefined) {
-      if (row.status === "created") deps.throughput.count(queue, "enqueued");
       return row;
     }
   }

@@ -32,27 +32,34 @@ export const withPendingCap = async <In, V, R, O, A>(
   insert: (db: Queryable) => Promise<Inserted<A>>,
 ): Promise<A> => {
   const cap = definition.maxPending;
-  if (cap === null && !needsTransaction) return (await insert(client ?? deps.pool)).result;
-  const checked = async (db: Queryable): Promise<A> => {
-    const { result, created } = await insert(db);
-    if (cap === null || created === 0) return result;
-    const { queue } = definition;
+  const { queue } = definition;
+  // Counted once the enqueue stands (past its cap check), so that a full
+  // queue turning producers away does not show as enqueue throughput.
+  const counted = ({ result, created }: Inserted<A>): A => {
+    if (created > 0) deps.throughput.count(queue, "enqueued", created);
+    return result;
+  };
+  if (cap === null && !needsTransaction) return counted(await insert(client ?? deps.pool));
+  const checked = async (db: Queryable): Promise<Inserted<A>> => {
+    const inserted = await insert(db);
+    if (cap === null || inserted.created === 0) return inserted;
+    const { created } = inserted;
     const row = await orThrow(
       deps.store.queuesCheckPending(db, { queue, definedCap: cap, adding: created })(),
     );
     if (row.cap !== null && row.pending !== null && row.pending > row.cap)
       throw new QueueFullError(queue, row.cap, Math.max(0, row.pending - created), created);
-    return result;
+    return inserted;
   };
-  if (client === undefined) return inTransaction(deps.pool, checked);
-  if (isPool(client)) return inTransaction(client, checked);
-  if (cap === null) return checked(client);
+  if (client === undefined) return counted(await inTransaction(deps.pool, checked));
+  if (isPool(client)) return counted(await inTransaction(client, checked));
+  if (cap === null) return counted(await checked(client));
   // The caller's transaction: a rejection must undo this enqueue, not theirs.
   await client.query({ text: "savepoint underway_enqueue" });
   try {
-    const result = await checked(client);
+    const inserted = await checked(client);
     await client.query({ text: "release savepoint underway_enqueue" });
-    return result;
+    return counted(inserted);
   } catch (error) {
     await client.query({ text: "rollback to savepoint underway_enqueue" }).catch(() => undefined);
     throw error;
