@@ -182,6 +182,9 @@ const schemaRule: OptionRule = {
   expected: "an io-ts codec or a Standard Schema",
 };
 
+// One attempt's log lines, whole: 100 MB of UTF-16 text, at most 300 MB as UTF-8.
+const maxLogCharacters = 100_000_000;
+
 const definitionShape = {
   queue: "string",
   dlq: "string",
@@ -218,6 +221,15 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     config.rateLimit === undefined || config.rateLimit === null
       ? null
       : checkRateLimit(kind === "job" ? "defineJob" : "defineStepJob", config.rateLimit);
+  const maxLogLines = config.maxLogLines ?? defaultReportLimits.maxLogLines;
+  const maxLogLineLength = config.maxLogLineLength ?? defaultReportLimits.maxLogLineLength;
+  // An attempt's log is kept in memory until written, in one INSERT: bounded
+  // whole, so that it cannot pass PostgreSQL's 1 GB limit on one value and
+  // be dropped at every try.
+  if (maxLogLines * maxLogLineLength > maxLogCharacters)
+    throw new ConfigError(
+      `${kind === "job" ? "defineJob" : "defineStepJob"}: maxLogLines × maxLogLineLength may be at most ${maxLogCharacters.toLocaleString("en-US")} characters per attempt, got ${maxLogLines} × ${maxLogLineLength}`,
+    );
   return Object.freeze({
     kind,
     queue,
@@ -233,8 +245,8 @@ const build = <K extends "job" | "steps", S extends Schema, OS extends Schema | 
     maxSnoozes: config.maxSnoozes ?? defaultMaxSnoozes,
     maxPending: config.maxPending ?? null,
     progressIntervalMs: config.progressIntervalMs ?? defaultReportLimits.progressIntervalMs,
-    maxLogLines: config.maxLogLines ?? defaultReportLimits.maxLogLines,
-    maxLogLineLength: config.maxLogLineLength ?? defaultReportLimits.maxLogLineLength,
+    maxLogLines,
+    maxLogLineLength,
     schemas: Object.freeze({ input: config.input, output: config.output }),
   }) as unknown as { kind: K } & JobDefinition<SchemaInput<S>, SchemaOutput<S>, ReturnOf<OS>, OutputOf<OS>>;
 };

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as t from "io-ts";
 import {
+  ConfigError,
   defineJob,
   defineStepJob,
   Steps,
@@ -82,5 +83,18 @@ describe("perform captures progress and logs", () => {
         [[2], []],
       ],
     );
+  });
+  it("refuses log bounds whose product could not be written in one statement, naming both", () => {
+    assert.throws(
+      () => defineJob({ queue: "logs_huge", input: N, maxLogLines: 100_000, maxLogLineLength: 1_000_000 }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /maxLogLines × maxLogLineLength may be at most 100,000,000 characters per attempt, got 100000 × 1000000/.test(
+          error.message,
+        ),
+    );
+    // Each at its own maximum with the other small is fine.
+    defineJob({ queue: "logs_many", input: N, maxLogLines: 100_000, maxLogLineLength: 1_000 });
+    defineStepJob({ queue: "logs_long", input: N, maxLogLines: 100, maxLogLineLength: 1_000_000 });
   });
 });
