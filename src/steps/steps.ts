@@ -157,7 +157,7 @@ export class Steps<V, Cur, Out, S, R> {
    * @example
    * .step(async ({ userId }) => next({ userId }), ({ userId }) => ({ concurrencyKey: `user:${userId}` }))
    */
-  step<N extends JsonValue = never, D extends R = never, F = never>(
+  step<N extends JsonValue = never, D extends R = never, F extends JsonValue = never>(
     run: (input: Cur, context: StepContext<S>) => Promise<Next<N> | Done<D> | FanOut<F>>,
     options?: StepOptions<Cur>,
   ): Steps<V, N | F, Out | D, S, R> {
