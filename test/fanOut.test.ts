@@ -41,6 +41,43 @@ const flaky = defineJob({
 const rows = async (pool: pg.Pool, sql: string, params: unknown[] = []) =>
   (await pool.query(sql, params)).rows;
 
+// The outcomes of `jobIds`, or a failure naming the jobs that have none after
+// `ms`: a lost child or fan-in leaves its job waiting forever, which must fail
+// here, by name, rather than as the file's timeout.
+const outcomesWithin = async <T>(
+  jobIds: ReadonlyArray<string>,
+  outcome: (jobId: string) => Promise<T>,
+  ms: number,
+): Promise<ReadonlyArray<T>> => {
+  const waiting = new Set(jobIds);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `no outcome after ${ms} ms (children or fan-in lost?) for jobs ${[...waiting].join(", ")}`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([
+      Promise.all(
+        jobIds.map(async (jobId) => {
+          const got = await outcome(jobId);
+          waiting.delete(jobId);
+          return got;
+        }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
 describe("fan-out and fan-in", () => {
   const { db, connect } = useDatabase("fanout");
   let underwayClient: Underway | undefined;
@@ -145,6 +182,16 @@ describe("fan-out and fan-in", () => {
       // worker claimed it in the instant child 2's end was being written).
       assert.deepEqual(aborted.sort().slice(0, 2), [0, 1]);
       assert.equal(ranAfter, 0);
+      // Settled once: the cancelled children's ends, counted after the failure, write no second next step.
+      const nextSteps = await rows(
+        db().pool,
+        "select state from underway.task_all where job_id = $1 and step_index = 1",
+        [jobId],
+      );
+      assert.deepEqual(
+        nextSteps.map((row) => row.state),
+        ["failed"],
+      );
     } finally {
       await Promise.all([parentWorker.stop(), childWorker.stop()]);
     }
@@ -435,7 +482,7 @@ describe("fan-out and fan-in", () => {
       workers = workers.map((worker, i) => (i === index ? fixture() : worker));
     }
     try {
-      const outcomes = await Promise.all(jobIds.map((jobId) => jobs.outcome(jobId)));
+      const outcomes = await outcomesWithin(jobIds, (jobId) => jobs.outcome(jobId), 30_000);
       for (const [i, outcome] of outcomes.entries()) {
         const children = counts[i % 5] ?? 0;
         const outputs = Array.from({ length: children }, (_, n) => n * 10);
@@ -488,6 +535,109 @@ describe("fan-out and fan-in", () => {
       assert.equal(fanIns.length, 30);
       assert.ok(fanIns.every((row) => row.tasks === 1));
       assert.ok(killed.length >= 8, `killed ${killed.length} workers`);
+    } finally {
+      await stopFixtures(workers);
+    }
+  });
+
+  it("a crash while the fan-out is being written: the step's success and its children are written together or not at all", async () => {
+    // Deterministic where the random kills above rarely land: the fan-out's
+    // write is held at a table it writes (a lock the test holds), its worker
+    // is SIGKILLed and its connection ended there, then the lock released.
+    // Were the success and the children two writes, a crash between them
+    // would show: held at `batch` (children not yet written) the step's
+    // success alone would stand and its children be lost (the job never
+    // ends); held at `task_finished` (success not yet written) the children
+    // alone would stand and the step's rerun fan out a second time.
+    const underway = await client();
+    const pool = db().pool;
+    await pool.query(
+      "create table if not exists fan_runs (what text not null, job text not null, task bigint not null, attempt int not null)",
+    );
+    const jobs = underway.job(crashParent);
+    const workers: FixtureProcess[] = [];
+    const fixture = () => {
+      const started = spawnFixture("fanOutWorker", { url: db().url });
+      workers.push(started);
+      return started;
+    };
+    try {
+      for (const table of ["batch", "task_finished"]) {
+        const locker = await pool.connect();
+        let jobId: string;
+        try {
+          await locker.query("begin");
+          await locker.query(`lock table underway.${table} in share mode`);
+          const worker = fixture();
+          await worker.waitFor((line) => line.ready === true);
+          jobId = await jobs.enqueue({ children: 3 });
+          let held: number | undefined;
+          await eventually(
+            async () => {
+              const [row] = await rows(
+                pool,
+                `select pid from pg_stat_activity where datname = current_database()
+                    and wait_event_type = 'Lock' and pid <> $1`,
+                [(await locker.query("select pg_backend_pid() as pid")).rows[0].pid],
+              );
+              held = row?.pid;
+              return held !== undefined;
+            },
+            15_000,
+            `the fan-out's write waiting at ${table}`,
+          );
+          worker.child.kill("SIGKILL");
+          await worker.exited;
+          await pool.query("select pg_terminate_backend($1)", [held]);
+          await eventually(
+            async () =>
+              (await rows(pool, "select 1 from pg_stat_activity where pid = $1", [held])).length === 0,
+            10_000,
+            "the held connection gone",
+          );
+        } finally {
+          await locker.query("rollback");
+          locker.release();
+        }
+        const restarted = fixture();
+        await restarted.waitFor((line) => line.ready === true);
+        const [outcome] = await outcomesWithin([jobId], (id) => jobs.outcome(id), 20_000);
+        assert.deepEqual(
+          outcome?._tag === "succeeded" ? outcome.output : outcome,
+          { sum: 30, outputs: [0, 10, 20] },
+          `held at ${table}`,
+        );
+        const steps = await rows(
+          pool,
+          "select step_index, count(*)::int as tasks from underway.task_all where job_id = $1 group by 1 order by 1",
+          [jobId],
+        );
+        assert.deepEqual(
+          steps.map((row) => `${row.step_index}:${row.tasks}`),
+          ["0:1", "1:1"],
+          `held at ${table}: one task per step`,
+        );
+        // The crash landed in the write: the step's first attempt was cut there and ran again.
+        const runs = await rows(
+          pool,
+          "select attempt from fan_runs where job = $1 and what = 'fanOut' order by attempt",
+          [jobId],
+        );
+        assert.deepEqual(
+          runs.map((row) => row.attempt),
+          [1, 2],
+          `held at ${table}: the step ran again`,
+        );
+        const fans = await rows(pool, "select 1 from underway.fan_out where job_id = $1", [jobId]);
+        assert.equal(fans.length, 1, `held at ${table}: one fan-out`);
+        const children = await rows(
+          pool,
+          "select 1 from underway.task_all where queue_name = 'fo_crash_child' and input->>'job' = $1",
+          [jobId],
+        );
+        assert.equal(children.length, 3, `held at ${table}: three children`);
+        await stopFixtures(workers.splice(0));
+      }
     } finally {
       await stopFixtures(workers);
     }
