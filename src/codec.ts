@@ -44,6 +44,21 @@ export const decodeWith =
       E.mapLeft((errors) => decodeError(errors.map(pathOf), errors.map(describe).join("; "))),
     );
 
+/**
+ * @internal Parses `text` as JSON and decodes it with `decode`; text that
+ * is not JSON is a Left too (undefined: the caller says what it ignored).
+ */
+export const decodeJsonText =
+  <A, L>(decode: (value: unknown) => E.Either<L, A>) =>
+  (text: string): E.Either<L | undefined, A> =>
+    pipe(
+      E.tryCatch(
+        () => JSON.parse(text) as unknown,
+        () => undefined,
+      ),
+      E.chainW(decode),
+    );
+
 /** What underway accepts as a schema: an io-ts codec or any Standard Schema v1 validator (zod, valibot, arktype). */
 export type Schema = t.Mixed | StandardSchemaV1;
 

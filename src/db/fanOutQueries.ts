@@ -1,4 +1,5 @@
 import { enqueueColumns, type EnqueueArrays, type EnqueueColumns } from "./enqueueColumns.ts";
+import type { JobFanOut } from "../ops/batchInfo.ts";
 import { defineQuery } from "./query.ts";
 
 /** What happens to a fan-out's job when a child fails, is cancelled or is dead-lettered. */
@@ -113,20 +114,6 @@ export const fanOutsGet = defineQuery<{ readonly batchId: string }, FanOutRow>("
   (rows) => rows[0],
 );
 
-/** One fan-out of a job, with its batch's counts. */
-export interface JobFanOutRow {
-  readonly batchId: string;
-  readonly parentTaskId: string;
-  readonly stepIndex: number;
-  readonly policy: FanOutPolicy;
-  readonly settled: "continued" | "failed" | "cancelled" | null;
-  readonly nextTaskId: string | null;
-  readonly error: string | null;
-  readonly total: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly cancelled: number;
-}
-
 /** A job's fan-outs, oldest first. */
-export const fanOutsOfJob = defineQuery<{ readonly jobId: string }, JobFanOutRow>("fanOutsOfJob", ["jobId"]);
+// Its rows are ops.fanOuts' answer as they are: one type, not a copy.
+export const fanOutsOfJob = defineQuery<{ readonly jobId: string }, JobFanOut>("fanOutsOfJob", ["jobId"]);

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import type pg from "pg";
-import { pipe } from "fp-ts/lib/function.js";
 import {
   EMPTY,
   from,
@@ -17,6 +16,7 @@ import {
 } from "rxjs";
 import { ClosedError, messageOf, type DbError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { decodeJsonText } from "../codec.ts";
 import { decodeOutcomePayload, type OutcomeSource } from "../outcomes.ts";
 import type { TaskRow } from "../db/taskQueries.ts";
 import { retryTransient } from "../retry.ts";
@@ -113,13 +113,7 @@ export class OutcomeFeed {
   }
 
   private sourceOf(text: string): Observable<OutcomeSource> {
-    const payload = pipe(
-      E.tryCatch(
-        () => JSON.parse(text) as unknown,
-        () => undefined,
-      ),
-      E.chainW(decodeOutcomePayload),
-    );
+    const payload = decodeJsonText(decodeOutcomePayload)(text);
     if (E.isLeft(payload)) {
       this.log.warn("ignored an outcome notification that is not underway's", {
         payload: text.slice(0, 200),

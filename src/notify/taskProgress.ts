@@ -1,8 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
-import { pipe } from "fp-ts/lib/function.js";
 import * as t from "io-ts";
 import { EMPTY, filter, from, mergeMap, of, type Observable } from "rxjs";
-import { decodeWith } from "../codec.ts";
+import { decodeJsonText, decodeWith } from "../codec.ts";
 import { messageOf } from "../errors.ts";
 import { guarded } from "../guarded.ts";
 import type { JsonValue } from "../json.ts";
@@ -44,7 +43,7 @@ const ProgressPayload = t.intersection([
   }),
 ]);
 
-const decodeProgressPayload = decodeWith(ProgressPayload);
+const decodeProgressPayload = decodeJsonText(decodeWith(ProgressPayload));
 
 /**
  * The progress of one queue's tasks from every process, a buffer per
@@ -56,13 +55,7 @@ export const queueProgress$ = (deps: OutcomeDeps, queue: string): Observable<Tas
   const { log } = deps;
   const progress$ = deps.outcomeFeed.progressPayloads$.pipe(
     mergeMap((text): Observable<TaskProgress> => {
-      const payload = pipe(
-        E.tryCatch(
-          () => JSON.parse(text) as unknown,
-          () => undefined,
-        ),
-        E.chainW(decodeProgressPayload),
-      );
+      const payload = decodeProgressPayload(text);
       if (E.isLeft(payload)) {
         log.warn("ignored a progress notification that is not underway's", { payload: text.slice(0, 200) });
         return EMPTY;
