@@ -14,14 +14,7 @@
 -- completion (and its next step) lost in a server crash leaves the step in progress, so it runs
 -- again once its lease expires, which at-least-once delivery allows. See
 -- docs/reliability.md.
-with done as (
-  {{> successesFenced}}
-     and {{schema}}.task_job_lock_shared(t.job_id)
-  returning t, v.output as result
-), {{> successesFinished}}, completed as (
-  select (d.t).id, (d.t).queue_name, (d.t).job_id, (d.t).trace_context, (d.t).group_key from done d
-   where (d.t).cancel_requested_at is null
-), continued as (
+with {{> stepSuccesses}}, continued as (
   insert into {{schema}}.task (
     queue_name, input, max_attempts, retry_initial_ms, retry_max_ms, retry_coefficient, retry_jitter,
     timeout_ms, heartbeat_ms, ttl_ms, priority, concurrency_key, concurrency_limit, unique_key,

@@ -15,14 +15,7 @@
 -- ord): the children's ids ascend in the order listed, and child_ids keeps
 -- them so. A fan-out of no children never comes here (it is a plain next
 -- step with an empty list). Returns the step's id and the batch's id.
-with done as (
-  {{> successesFenced}}
-     and {{schema}}.task_job_lock_shared(t.job_id)
-  returning t, v.output as result
-), {{> successesFinished}}, completed as (
-  select (d.t).id, (d.t).queue_name, (d.t).job_id, (d.t).trace_context, (d.t).group_key from done d
-   where (d.t).cancel_requested_at is null
-), made as (
+with {{> stepSuccesses}}, made as (
   insert into {{schema}}.batch (queue_name, total, ttl_ms)
   select c.queue_name, cardinality(:queues::text[]), :batchTtlMs::bigint from completed c
   returning id
