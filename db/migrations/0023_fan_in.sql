@@ -91,41 +91,31 @@ create function {{schema}}.fan_out_cancel_children(ids bigint[], channel text, s
 declare
   n integer;
 begin
-  if skip_locked then
-    with chosen as (
-      select t.id from {{schema}}.task t
-       where t.id = any(ids) and (t.state = 'pending' or (t.state = 'in_progress' and t.cancel_requested_at is null))
-       order by t.id
-         for update skip locked
-    ), changed as (
-      update {{schema}}.task t
-         set state = case when t.state = 'pending' then 'cancelled' else t.state end,
-             finished_at = case when t.state = 'pending' then now() else t.finished_at end,
-             error = case when t.state = 'pending' then 'cancelled' else t.error end,
-             cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
-        from chosen c
-       where t.id = c.id and t.state in ('pending', 'in_progress')
-      returning case when t.state = 'in_progress' then pg_notify(channel, t.id::text) end
-    )
-    select count(*) into n from changed;
-  else
-    with chosen as (
-      select t.id from {{schema}}.task t
-       where t.id = any(ids) and (t.state = 'pending' or (t.state = 'in_progress' and t.cancel_requested_at is null))
-       order by t.id
-         for update
-    ), changed as (
-      update {{schema}}.task t
-         set state = case when t.state = 'pending' then 'cancelled' else t.state end,
-             finished_at = case when t.state = 'pending' then now() else t.finished_at end,
-             error = case when t.state = 'pending' then 'cancelled' else t.error end,
-             cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
-        from chosen c
-       where t.id = c.id and t.state in ('pending', 'in_progress')
-      returning case when t.state = 'in_progress' then pg_notify(channel, t.id::text) end
-    )
-    select count(*) into n from changed;
+  -- Waiting for the rows first (when asked to), then one statement that
+  -- skips what others hold: a transaction never skips its own locks, so
+  -- after the wait it skips nothing.
+  if not skip_locked then
+    perform from {{schema}}.task t
+     where t.id = any(ids) and (t.state = 'pending' or (t.state = 'in_progress' and t.cancel_requested_at is null))
+     order by t.id
+       for update;
   end if;
+  with chosen as (
+    select t.id from {{schema}}.task t
+     where t.id = any(ids) and (t.state = 'pending' or (t.state = 'in_progress' and t.cancel_requested_at is null))
+     order by t.id
+       for update skip locked
+  ), changed as (
+    update {{schema}}.task t
+       set state = case when t.state = 'pending' then 'cancelled' else t.state end,
+           finished_at = case when t.state = 'pending' then now() else t.finished_at end,
+           error = case when t.state = 'pending' then 'cancelled' else t.error end,
+           cancel_requested_at = case when t.state = 'in_progress' then coalesce(t.cancel_requested_at, now()) end
+      from chosen c
+     where t.id = c.id and t.state in ('pending', 'in_progress')
+    returning case when t.state = 'in_progress' then pg_notify(channel, t.id::text) end
+  )
+  select count(*) into n from changed;
   return n;
 end;
 $$;
