@@ -364,8 +364,9 @@ describe("fair tenants: groups take turns at each claim", () => {
         await client.query("execute claim('fair_plain', 10, 'w', 10)");
         await client.query("rollback");
       }
-      // The call is in task_claim's statement (migration 0022), whose plan
-      // auto_explain shows.
+      // The probe is in task_claim's first statement (migration 0024),
+      // whose plans auto_explain shows; with nothing found, the claim is
+      // the statement without the grouped half.
       const notices: string[] = [];
       const onNotice = (notice: { readonly message?: string }): void => {
         notices.push(notice.message ?? "");
@@ -380,22 +381,28 @@ describe("fair tenants: groups take turns at each claim", () => {
         client.off("notice", onNotice);
       }
       interface Node {
-        readonly "Node Type": string;
-        readonly "Function Name"?: string;
+        readonly "Index Name"?: string;
         readonly "Shared Hit Blocks"?: number;
         readonly "Shared Read Blocks"?: number;
         readonly Plans?: ReadonlyArray<Node>;
       }
-      const find = (node: Node): Node | undefined =>
-        node["Function Name"] === "task_group_claim"
-          ? node
-          : (node.Plans ?? []).map(find).find((n) => n !== undefined);
-      const scan = nestedOf(notices)
-        .map((plan) => find(plan.Plan as Node))
-        .find((n) => n !== undefined);
-      assert.ok(scan !== undefined, "the claim calls task_group_claim");
-      const pages = (scan["Shared Hit Blocks"] ?? 0) + (scan["Shared Read Blocks"] ?? 0);
-      assert.ok(pages <= 20, `the grouped half read ${pages} pages for a queue without groups`);
+      const nodes = (node: Node): ReadonlyArray<Node> => [node, ...(node.Plans ?? []).flatMap(nodes)];
+      const nested = nestedOf(notices);
+      const probes = nested
+        .flatMap((plan) => nodes(plan.Plan as Node))
+        .filter((node) => node["Index Name"] === "task_group_claim_idx");
+      assert.equal(probes.length, 1, "the claim probes for grouped tasks once");
+      const probe = probes[0] as Node;
+      const pages = (probe["Shared Hit Blocks"] ?? 0) + (probe["Shared Read Blocks"] ?? 0);
+      assert.ok(pages <= 20, `the probe read ${pages} pages for a queue without groups`);
+      assert.ok(
+        !nested.some((plan) => /task_group_turns_claim|grouped as/.test(plan["Query Text"])),
+        "a queue without grouped tasks runs the claim without its grouped half",
+      );
+      assert.ok(
+        nested.some((plan) => plan["Query Text"].includes('update "underway".task t')),
+        "the claim's update ran",
+      );
     } finally {
       // pg remembers which statements it prepared on a connection: after a
       // DEALLOCATE ALL this one must not go back to the pool.

@@ -6,8 +6,9 @@
 -- crowding out others; the exact check is the task_key_admit trigger
 -- (db/migrations/0011_key_admit_at_start.sql), which mirrors this rule under
 -- the key's lock: change both together, and the claim, function task_claim
--- (db/migrations/0022_claim_function.sql), which has its own copy: a change
--- to the three is a new migration that replaces the two functions.
+-- (db/migrations/0022_claim_function.sql, replaced by
+-- 0024_claim_fast_path.sql), which has its own copies (one per statement):
+-- a change to them is a new migration that replaces the two functions.
 (select count(*) from (
    select 1 from {{schema}}.task r
     where r.queue_name = t.queue_name and r.concurrency_key = t.concurrency_key

@@ -33,7 +33,7 @@ export interface ClaimedRow
   readonly snoozes: number;
 }
 
-/** A claimed task as the claim returns it: the columns of function task_claim (db/migrations/0022_claim_function.sql). */
+/** A claimed task as the claim returns it: the columns of function task_claim (db/migrations/0022_claim_function.sql, 0024). */
 export interface ClaimedRecord {
   readonly id: string;
   readonly input: unknown;
@@ -92,7 +92,7 @@ export const claimedRowOf = (row: ClaimedRecord): ClaimedRow => ({
 
 /**
  * A claim's rows as {@link ClaimedRow}s, in the batch's order (groups'
- * turns, then priority: task_claim, db/migrations/0022_claim_function.sql), so a worker
+ * turns, then priority: task_claim, db/migrations/0024_claim_fast_path.sql), so a worker
  * that holds more than it runs at once starts them in that order.
  */
 export const claimedRowsOf = (rows: ReadonlyArray<ClaimedRecord>): ReadonlyArray<ClaimedRow> =>
