@@ -43,8 +43,27 @@ describe("start deadlines", () => {
       const outcomes = [late, lateGrouped, lateBy].map((id) => job.outcome(id));
       await sleep(400);
       await underway.resumeQueue("deadline");
-      await job.result(onTime);
-      await job.result(plain);
+      // Bounded, and naming every task's state when it fails: a claim that
+      // starved the queue (late heads locked but never started, and no
+      // reaper here) would otherwise hang until the runner's timeout.
+      const states = async (): Promise<string> =>
+        JSON.stringify(
+          (
+            await pool.query(
+              `select id::text, state, attempt, group_key, start_by < now() as late, worker_id, started_at is not null as started
+                 from underway.task where queue_name = 'deadline' order by id`,
+            )
+          ).rows,
+        );
+      for (const id of [onTime, plain]) {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), 30_000);
+        });
+        const ended = await Promise.race([job.result(id).then(() => "ended" as const), timedOut]);
+        clearTimeout(timer);
+        if (ended === "timeout") assert.fail(`task ${id} did not end within 30 s; tasks: ${await states()}`);
+      }
       // Several claim rounds of every process after the resume.
       await sleep(600);
       const { rows: ran } = await pool.query<{ task_id: string }>(
