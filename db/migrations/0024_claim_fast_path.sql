@@ -60,8 +60,8 @@ begin
   -- One statement reads what decides the path: the queue's row (written
   -- by the first enqueue or worker of the queue; no row reads as neither
   -- paused nor limited) and task_group_claim's probe, in the index's order
-  -- (0016 says why). Each statement of a PL/pgSQL function
-  -- costs a call, so the three are one. It also commits the transaction
+  -- (0016 says why). Each statement of a PL/pgSQL function costs a call,
+  -- so the three are one. It also commits the transaction
   -- without waiting for the WAL flush (db/fragments/commitAsync.sql): a
   -- claim lost in a server crash leaves the task pending. Set local, it
   -- outlives the SET clauses above, which restore only what they name
