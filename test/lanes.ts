@@ -35,6 +35,7 @@ export const lanes: Readonly<Record<string, Placement>> = {
   "checkCli.test.ts": "system",
   "checkInputs.test.ts": "db",
   "claimFunction.test.ts": "db",
+  "claimPlain.test.ts": "db",
   "cli.test.ts": "system",
   "cliHostile.test.ts": "system",
   "cliOps.test.ts": "system",

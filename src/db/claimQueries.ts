@@ -119,6 +119,37 @@ export const tasksClaim = defineQuery<ClaimParams, ClaimedRecord>("tasksClaim", 
   startable: params.startable ?? params.limit,
 }));
 
+/**
+ * An idle worker's claim sent as one statement (tasksClaimPlain): the
+ * claimed rows of a queue without flow control, or `plain: false` when the
+ * queue is paused, rate-limited or has grouped tasks pending, and nothing
+ * was claimed: then the claim goes through task_claim (tasksClaim).
+ */
+export type PlainClaim =
+  | { readonly plain: true; readonly rows: ReadonlyArray<ClaimedRow> }
+  | { readonly plain: false };
+
+/** tasksClaimPlain's row: a claimed task, or the status row (every column null but `plain`). */
+type PlainRecord = (ClaimedRecord | { readonly [K in keyof ClaimedRecord]: null }) & { readonly plain: boolean };
+
+const plainClaimOf = (rows: ReadonlyArray<PlainRecord>): PlainClaim => {
+  if (rows[0]?.plain !== true) return { plain: false };
+  const claimed = rows.filter((row): row is ClaimedRecord & { readonly plain: boolean } => row.id !== null);
+  return { plain: true, rows: claimedRowsOf(claimed) };
+};
+
+/**
+ * Claims like tasksClaim for a queue that uses no flow control, as one
+ * prepared statement instead of the function's call; says `plain: false`,
+ * claiming nothing, when the queue uses some (db/queries/tasksClaimPlain.sql).
+ */
+export const tasksClaimPlain = defineQuery<ClaimParams, PlainRecord>("tasksClaimPlain", [
+  "queue",
+  "limit",
+  "workerId",
+  "startable",
+]).map(plainClaimOf);
+
 /** Tasks by id, each fenced by its attempt. */
 export interface Fenced {
   readonly ids: ReadonlyArray<string>;

@@ -64,6 +64,7 @@ export const queryNames = [
   "tasksCancel",
   "tasksCancelRequested",
   "tasksClaim",
+  "tasksClaimPlain",
   "tasksComplete",
   "tasksCompleteAndClaim",
   "tasksCompleteAndContinue",

@@ -27,7 +27,32 @@ export interface ClaimDeps {
   readonly claimWith: Completions["claimWith"];
   /** Lifecycle events (src/events): each claim's duration. */
   readonly events: TaskEvents;
+  /** Which statement this worker's lone claims send (see {@link claimRoute}); one per run. */
+  readonly route: ClaimRoute;
 }
+
+/**
+ * Which statement a worker's lone claim sends. A queue without flow control
+ * is claimed by one prepared statement (tasksClaimPlain), which costs an
+ * idle worker less than the function task_claim; when that statement finds
+ * flow control (a pause, a rate limit, grouped tasks), the claim goes
+ * through the function, and keeps to it for `flowRecheckMs` before trying
+ * the statement again, so a flow-controlled queue pays one statement per
+ * claim, not two. Mutable, one per worker run.
+ */
+export interface ClaimRoute {
+  /** When the statement last found flow control (the scheduler's clock), or null. */
+  flowSeenAt: number | null;
+}
+
+/** A route that starts on the plain statement. */
+export const claimRoute = (): ClaimRoute => ({ flowSeenAt: null });
+
+// How long a queue found flow-controlled is claimed through the function
+// before the plain statement is tried again: flow control set at run time
+// (a pause, a rate limit, a first grouped task) is seen at the next claim
+// either way; this only bounds how often the statement is tried in vain.
+const flowRecheckMs = 5_000;
 
 // Added to the time since a claim started when reading the next due time:
 // covers the gap between the two statements' clocks on a busy machine.
@@ -69,7 +94,18 @@ export const claimBatch = async (
   const claim = async (): Promise<E.Either<DbError, Claimed>> => {
     const wanted = want();
     if (wanted <= 0) return E.right({ rows: [], wanted });
-    const rows = await store.tasksClaim(pool, { queue, limit: wanted, workerId, startable: startable() })();
+    const params = { queue, limit: wanted, workerId, startable: startable() };
+    const { route } = deps;
+    if (route.flowSeenAt === null || deps.now() - route.flowSeenAt >= flowRecheckMs) {
+      const plain = await store.tasksClaimPlain(pool, params)();
+      if (E.isLeft(plain)) return plain;
+      if (plain.right.plain) {
+        route.flowSeenAt = null;
+        return E.right({ rows: plain.right.rows, wanted });
+      }
+      route.flowSeenAt = deps.now();
+    }
+    const rows = await store.tasksClaim(pool, params)();
     return E.map((claimed: ReadonlyArray<ClaimedRow>) => ({ rows: claimed, wanted }))(rows);
   };
   const result = await (deps.claimWith({ queue, workerId, want, startable }) ?? claim());

@@ -17,7 +17,7 @@ import {
 } from "rxjs";
 import type { Outcome } from "../outcomes.ts";
 import type { ClaimedRow } from "../db/claimQueries.ts";
-import type { ClaimDeps } from "./claim.ts";
+import { claimRoute, type ClaimDeps } from "./claim.ts";
 import type { Completions } from "./completions.ts";
 import { Admissions } from "./admissions.ts";
 import { deadlinesOn } from "./deadlines.ts";
@@ -117,6 +117,7 @@ export const work$ = <I, O>(env: WorkEnv<I, O>, stop$: Observable<unknown>): Obs
       now,
       claimWith: (claim) => env.execute.completer.claimWith(claim),
       events: execute.events,
+      route: claimRoute(),
     };
     // Asked when the claim statement goes out, from the state then.
     const want = () => wantOf(loop.state(), load());
