@@ -17,6 +17,8 @@ const N = t.type({ n: t.number });
 
 const asyncQueries = [
   "tasksClaim",
+  // An idle worker's claim as one statement (its gate sets it first).
+  "tasksClaimPlain",
   "tasksComplete",
   "tasksCompleteAndClaim",
   "tasksCompleteAndContinue",
@@ -116,6 +118,16 @@ describe("durability of each write", () => {
       assert.deepEqual(written._tag === "Right" && written.right, [row.id]);
     });
     assert.equal(completedAlone, "off");
+
+    // The idle worker's statement, whether it claims or finds nothing.
+    for (const queue of ["durable", "durable_empty"]) {
+      const plain = await settingAfter(pool, async (client) => {
+        const result = await store.tasksClaimPlain(client, claimOf(queue, 1))();
+        assert.ok(result._tag === "Right" && result.right.plain, `${queue}: claimed by the plain statement`);
+        assert.equal(result.right.rows.length, queue === "durable" ? 1 : 0, queue);
+      });
+      assert.equal(plain, "off", queue);
+    }
   });
 
   // Rows become camelCase once, where the query returns (claimedRowOf):
