@@ -78,7 +78,7 @@ export class Underway {
     // The lease reaper: one sweep per client, however many workers run.
     const reaper = new Reaper({ store, pool: () => ownPool, log, events: lifecycle });
     const pool = (): pg.Pool => this.pool;
-    this.queues = new QueueRegistry(store, pool);
+    this.queues = new QueueRegistry(store, pool, log);
     this.deps = {
       store,
       schema,

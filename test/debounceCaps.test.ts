@@ -13,7 +13,7 @@ import {
 import { depsOf } from "../src/client/clientDeps.ts";
 import { runCli } from "../src/cli/runCli.ts";
 import { allMigrations } from "../src/migrate.ts";
-import { eventually, useDatabase } from "./support/harness.ts";
+import { eventually, recordingLogger, useDatabase } from "./support/harness.ts";
 
 const N = t.type({ n: t.number });
 type NJob = Job<{ n: number }, { n: number }, unknown, unknown>;
@@ -370,6 +370,69 @@ describe("debounce, throttle and caps", () => {
     assert.deepEqual((await underway.ops.maxPending("capped_ops")).source, "definition");
   });
 
+  it("maxPending: an operator's cap is refused, writing nothing, for a queue whose definition has none; accepted once one with a cap registers", async () => {
+    const underway = await connect();
+    const queue = "uncounted_ops";
+    // Before any definition registers, nothing is known: the cap is stored
+    // as before (a capped definition registering later applies it).
+    assert.equal((await underway.ops.maxPending(queue)).counted, null);
+    const uncapped = underway.job(defineN({ queue }));
+    await uncapped.enqueue({ n: 1 });
+    assert.equal((await underway.ops.maxPending(queue)).counted, false);
+    for (const cap of [0, 1, 1_000]) {
+      await assert.rejects(
+        underway.ops.setMaxPending(queue, cap),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          /setMaxPending: queue "uncounted_ops" does not count its pending tasks/.test(error.message) &&
+          /has no maxPending/.test(error.message) &&
+          /nothing was written/.test(error.message),
+      );
+      const stored = await underway.ops.maxPending(queue);
+      assert.deepEqual([stored.source, stored.maxPending, stored.setAt], ["definition", null, null]);
+    }
+    // Uncapped enqueues go on, uncounted.
+    await uncapped.enqueueMany([{ n: 2 }, { n: 3 }]);
+    // "No cap" and "clear" are what the queue has anyway: allowed.
+    assert.equal((await underway.ops.setMaxPending(queue, null)).source, "operator");
+    assert.equal((await underway.ops.clearMaxPending(queue)).source, "definition");
+    // A deploy gives the definition a cap: its first enqueue registers it,
+    // and the operator's cap is accepted and holds.
+    const capped = (await connect()).job(defineN({ queue, maxPending: 100 }));
+    await capped.enqueue({ n: 4 });
+    const set = await underway.ops.setMaxPending(queue, 4);
+    assert.deepEqual([set.source, set.maxPending, set.counted], ["operator", 4, true]);
+    await assert.rejects(
+      capped.enqueue({ n: 5 }),
+      (error: unknown) => error instanceof QueueFullError && error.cap === 4,
+    );
+    assert.equal((await rows(queue)).length, 4);
+  });
+
+  it("maxPending: a definition without one, registering where an operator's cap is set, is warned that its enqueues ignore it", async () => {
+    const operator = await connect();
+    const queue = "uncounted_warned";
+    // Set before any definition registered: nothing was known, so it was stored.
+    assert.equal((await operator.ops.setMaxPending(queue, 2)).counted, null);
+    const logger = recordingLogger();
+    const producer = (await connect({ logger })).job(defineN({ queue }));
+    await producer.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const warned = logger.lines.filter((line) => line.level === "warn");
+    assert.equal(warned.length, 1, JSON.stringify(logger.lines));
+    assert.match(warned[0]?.message ?? "", /operator's cap on pending tasks that its enqueues do not check/);
+    assert.deepEqual([warned[0]?.details?.["queue"], warned[0]?.details?.["operatorCap"]], [queue, 2]);
+    assert.equal((await operator.ops.maxPending(queue)).counted, false);
+    // A capped definition: no warning, and the operator's cap holds.
+    const quiet = recordingLogger();
+    const capped = (await connect({ logger: quiet })).job(
+      defineN({ queue: "counted_quiet", maxPending: 10 }),
+    );
+    await operator.ops.setMaxPending("counted_quiet", 1);
+    await capped.enqueue({ n: 1 });
+    await assert.rejects(capped.enqueue({ n: 2 }), QueueFullError);
+    assert.deepEqual(quiet.lines, []);
+  });
+
   it("underway queues max-pending shows, sets, lifts and clears an operator's cap; bad flags are usage errors", async () => {
     const cli = async (...args: string[]) => {
       let out = "";
@@ -396,8 +459,17 @@ describe("debounce, throttle and caps", () => {
       source: "definition",
       maxPending: null,
       setAt: null,
+      counted: true,
     });
     assert.match((await cli("capped_cli")).out, /the definition's maxPending/);
+    // A queue whose definition has no maxPending: --set is refused (a usage
+    // error naming why), the others are allowed; the listing says so.
+    await (await connect()).job(defineN({ queue: "uncounted_cli" })).enqueue({ n: 1 });
+    const uncounted = await cli("uncounted_cli", "--set", "3");
+    assert.equal(uncounted.code, 2, uncounted.err);
+    assert.match(uncounted.err, /does not count its pending tasks/);
+    assert.match((await cli("uncounted_cli")).out, /counted: +no: enqueues do not count pending tasks/);
+    assert.equal((await cli("uncounted_cli", "--off")).code, 0);
     for (const [args, message] of [
       [["capped_cli", "--set", "-1"], /--set/],
       [["capped_cli", "--set", "2", "--off"], /one of them/],
@@ -480,7 +552,7 @@ describe("debounce, throttle and caps", () => {
     const local = { remoteAddress: "127.0.0.1" };
     const get = async (path: string) => (await handle(new Request(`http://127.0.0.1${path}`), local)).text();
     const page = await get(`/queues/${queue}`);
-    assert.match(page, /id="max-pending" data-source="definition"/);
+    assert.match(page, /id="max-pending"\s+data-source="definition"/);
     assert.match(page, /each enqueue's definition's <code>maxPending<\/code>/);
     assert.match(page, /id="cap-form"/);
     const token = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
@@ -512,7 +584,7 @@ describe("debounce, throttle and caps", () => {
     assert.match(set.headers.get("location") ?? "", new RegExp(`^/queues/${queue}\\?notice=`));
     assert.deepEqual(
       { ...(await stored()), setAt: null },
-      { queue, source: "operator", maxPending: 1, setAt: null },
+      { queue, source: "operator", maxPending: 1, setAt: null, counted: null },
     );
     await job.enqueue({ n: 1 });
     await assert.rejects(job.enqueue({ n: 2 }), QueueFullError);
@@ -535,6 +607,25 @@ describe("debounce, throttle and caps", () => {
         { queue, maxPending: "definition" },
       ],
     );
+    // A queue whose definition has no maxPending: the page says its enqueues
+    // are not counted, and a cap is refused, naming why, writing nothing.
+    const plain = "cap_page_uncounted";
+    await underway.job(defineN({ queue: plain })).enqueue({ n: 1 });
+    assert.match(
+      await get(`/queues/${plain}`),
+      /data-counted="false"[\s\S]*does not count pending tasks|do not count pending tasks/,
+    );
+    const uncounted = await handle(
+      new Request(`http://127.0.0.1/queues/${plain}/maxpending`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://127.0.0.1" },
+        body: new URLSearchParams({ csrf: token, do: "set", cap: "5" }).toString(),
+      }),
+      local,
+    );
+    assert.equal(uncounted.status, 409);
+    assert.match(await uncounted.text(), /does not count its pending tasks[\s\S]*Nothing was written/);
+    assert.equal((await underway.ops.maxPending(plain)).source, "definition");
     // Read-only: the cap shows, no form, and a POST is refused.
     const readOnly = dashboard(underway, { readOnly: true });
     const shown = await (await readOnly(new Request(`http://127.0.0.1/queues/${queue}`), local)).text();

@@ -37,9 +37,13 @@ export interface ClientDeps {
   readonly outcomeFeed: OutcomeFeed;
   /** Errors with a `ClosedError` once the client is closed: merged into waits so they end instead of hanging. */
   readonly closed$: Observable<never>;
-  /** Records a queue and its DLQ in the database, once per client (not refused while closing: handlers may enqueue). */
+  /**
+   * Records a queue and its DLQ in the database, and whether the definition
+   * counts pending tasks (`maxPending`), once per client (not refused while
+   * closing: handlers may enqueue).
+   */
   readonly register: (
-    definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq">,
+    definition: Pick<JobDefinition<unknown, unknown, unknown, unknown>, "queue" | "dlq" | "maxPending">,
   ) => Promise<void>;
   /** A worker asks for expired leases to be reaped every `intervalMs` while it runs; call the result when it stops. */
   readonly requestReaping: (intervalMs: number, scheduler: SchedulerLike) => () => void;

@@ -208,6 +208,12 @@ const maxPendingAction = async (
       );
     setting = Number(capText);
   } else return refuse(400, "Unknown action.");
+  if (typeof setting === "number" && (await ctx.ops.maxPending(queue)).counted === false)
+    return refuse(
+      409,
+      `Queue ${queue} does not count its pending tasks (its last registered definition has no maxPending), ` +
+        "so a cap would never apply. Give the definition a maxPending, then set this again. Nothing was written.",
+    );
   const info =
     setting === "definition"
       ? await ctx.ops.clearMaxPending(queue)

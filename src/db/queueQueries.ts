@@ -28,7 +28,11 @@ export const queuesUpsert = defineQuery<{
   readonly name: string;
   readonly dlq: string | null;
   readonly overwriteDlq: boolean;
-}>("queuesUpsert", ["name", "dlq", "overwriteDlq"]).map(nothing);
+  /** Whether the definition has a maxPending; null leaves the stored mark (a DLQ registered by another queue). */
+  readonly counted: boolean | null;
+}, { readonly operatorCap: number | null }>("queuesUpsert", ["name", "dlq", "counted", "overwriteDlq"]).map(
+  (rows) => rows[0]?.operatorCap ?? null,
+);
 
 /** This process subscribes to outcomes until `ttlMs` passes. */
 export const outcomeListenersUpsert = defineQuery<{ readonly listenerId: string; readonly ttlMs: number }>(
@@ -131,9 +135,15 @@ export const queuesCheckPending = defineQuery<
 export interface MaxPendingRow {
   readonly maxPending: number | null;
   readonly setAt: Date | null;
+  /** Whether the last registered definition of the queue has a maxPending; null before any registered (0025). */
+  readonly counted: boolean | null;
 }
 
-/** Stores (`set`, `off`) or clears (`definition`) an operator's cap on a queue's pending tasks. */
+/**
+ * Stores (`set`, `off`) or clears (`definition`) an operator's cap on a
+ * queue's pending tasks; undefined when `set` was refused because the
+ * queue's last registered definition has no maxPending (`counted` false).
+ */
 export const queuesSetMaxPending = defineQuery<
   { readonly queue: string; readonly mode: "set" | "off" | "definition"; readonly cap: number | null },
   MaxPendingRow

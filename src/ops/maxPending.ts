@@ -11,6 +11,7 @@ const infoOf = (queue: string, row: MaxPendingRow | undefined): MaxPendingInfo =
     source: setAt === null ? "definition" : "operator",
     maxPending: setAt === null ? null : (row?.maxPending ?? null),
     setAt,
+    counted: row?.counted ?? null,
   };
 };
 
@@ -40,5 +41,14 @@ export const changeMaxPending = async (
     throw new ConfigError(`${what}: maxPending must be an integer or null, got ${typeof setting}`);
   const mode = setting === "definition" ? "definition" : setting === null ? "off" : "set";
   const cap = typeof setting === "number" ? setting : null;
-  return infoOf(name, await orThrow(db.store.queuesSetMaxPending(db.pool, { queue: name, mode, cap })()));
+  const row = await orThrow(db.store.queuesSetMaxPending(db.pool, { queue: name, mode, cap })());
+  // Refused by the statement, which wrote nothing: a cap the queue's
+  // enqueues would never check must not look set.
+  if (row === undefined)
+    throw new ConfigError(
+      `${what}: queue ${JSON.stringify(name)} does not count its pending tasks, so a cap would never apply: ` +
+        "the last definition of it registered (by an enqueue, a worker or declare) has no maxPending. " +
+        "Give the definition a maxPending (an operator's cap then wins over it), then set this again; nothing was written",
+    );
+  return infoOf(name, row);
 };

@@ -338,7 +338,9 @@ export class Ops {
    * lifts it: an operator's setting, stored on the queue's row, which wins
    * over the definition's `maxPending` (across restarts) until
    * {@link Ops.clearMaxPending}. It applies to queues whose definition has
-   * a `maxPending` (the others are never counted, so that they pay nothing).
+   * a `maxPending` (the others are never counted, so that they pay nothing):
+   * a number is refused with a `ConfigError` for a queue whose last
+   * registered definition has none (`maxPending(queue).counted` false).
    * Tasks already pending stay. A bad value is a `ConfigError`, and nothing is written.
    *
    * @example

@@ -667,6 +667,14 @@ export interface MaxPendingInfo {
   readonly maxPending: number | null;
   /** When the operator's setting was stored, or null. */
   readonly setAt: Date | null;
+  /**
+   * Whether the queue's enqueues count its pending tasks: true when its
+   * last registered definition (registered at a process's first enqueue,
+   * worker or `declare` of the queue) has a `maxPending`; false when it has
+   * none: no cap applies to its enqueues, and `setMaxPending` with a number
+   * is refused; null while no definition of the queue was registered.
+   */
+  readonly counted: boolean | null;
 }
 
 /**

@@ -40,7 +40,14 @@ export interface TaskRunner<V, O> {
 /** What a runner runs for: a queue, where its tasks go when they fail for good, and its rate limit as defined. */
 export type RunTarget = Pick<
   JobDefinition<unknown, unknown, unknown, unknown>,
-  "queue" | "dlq" | "rateLimit" | "maxSnoozes" | "progressIntervalMs" | "maxLogLines" | "maxLogLineLength"
+  | "queue"
+  | "dlq"
+  | "maxPending"
+  | "rateLimit"
+  | "maxSnoozes"
+  | "progressIntervalMs"
+  | "maxLogLines"
+  | "maxLogLineLength"
 >;
 
 /** The runner of a one-handler task type: its handler, checked by its definition's schemas. */

@@ -11,7 +11,17 @@ const detail = (info: MaxPendingInfo): string =>
       info.source === "operator"
         ? `${info.maxPending === null ? "none" : `${info.maxPending} pending`}: an operator's setting, since ` +
           `${formatDate(info.setAt)} (wins over the definition's maxPending until --clear)`
-        : "the definition's maxPending, if it has one (no operator's setting stored)",
+        : info.counted === false
+          ? "none: the queue's last registered definition has no maxPending"
+          : "the definition's maxPending, if it has one (no operator's setting stored)",
+    ],
+    [
+      "counted",
+      info.counted === null
+        ? "not known yet: no definition of the queue registered (by an enqueue, a worker or declare)"
+        : info.counted
+          ? "yes: enqueues count pending tasks against the cap in force"
+          : "no: enqueues do not count pending tasks, and --set is refused until the definition has a maxPending",
     ],
   ]);
 
@@ -23,7 +33,8 @@ export const queuesMaxPendingCommand: Command = {
   description:
     "Without options: the operator's setting, if one is stored. --set stores an operator's cap and --off\n" +
     'stores "no cap": either wins over the definition\'s maxPending, in every process and across restarts,\n' +
-    "until --clear. It applies to queues whose definition has a maxPending. See docs/flow-control.md#caps.",
+    "until --clear. --set is refused for a queue whose last registered definition has no maxPending\n" +
+    "(its enqueues do not count). See docs/flow-control.md#caps.",
   options: {
     set: {
       type: "string",

@@ -14,8 +14,11 @@ const inForce = (info: MaxPendingInfo): Html =>
       : html`<strong>${info.maxPending}</strong> pending at most, an operator's setting since
           <span title="${info.setAt?.toISOString() ?? ""}">${instant(info.setAt)}</span> (overrides the
           definition's <code>maxPending</code> until cleared)`
-    : html`each enqueue's definition's <code>maxPending</code> (none stored here; a definition without one is
-        never counted)`;
+    : info.counted === false
+      ? html`<strong>none</strong>: the queue's last registered definition has no <code>maxPending</code>, so
+          its enqueues do not count pending tasks, and a cap cannot be set here until it has one`
+      : html`each enqueue's definition's <code>maxPending</code> (none stored here; a definition without one
+          is never counted)`;
 
 // Set a cap, no cap, or back to the definition's: one form, the button
 // pressed says which; the CSRF token as every action carries it.
@@ -50,7 +53,12 @@ const capForm = (ctx: PageContext, info: MaxPendingInfo): Html | null =>
 export const capSection = async (ctx: PageContext, queue: string): Promise<Html> => {
   const info = await ctx.timed(ctx.ops.maxPending(queue));
   return html`<h2>Pending cap</h2>
-    <p id="max-pending" data-source="${info.source}" data-max-pending="${info.maxPending}">
+    <p
+      id="max-pending"
+      data-source="${info.source}"
+      data-max-pending="${info.maxPending}"
+      data-counted="${String(info.counted)}"
+    >
       In force: ${inForce(info)}.
     </p>
     ${capForm(ctx, info)}`;

@@ -1,0 +1,13 @@
+-- Whether a queue's enqueues count its pending tasks: true when the last
+-- process to register a definition of the queue (at its first enqueue,
+-- worker or declare of it) gave that definition a `maxPending`, false when
+-- it gave none, null while no definition was registered (since this
+-- migration). An enqueue of a definition without `maxPending` never counts
+-- (so that it pays nothing), and an operator's cap (ops.setMaxPending,
+-- 0018) could never apply to it: for a queue marked false the setting is
+-- refused, naming why, rather than stored and ignored
+-- (db/queries/queuesSetMaxPending.sql; docs/flow-control.md, "Caps").
+--
+-- The last registration wins: a deploy that drops or adds `maxPending`
+-- changes the mark at its first enqueue or worker of the queue.
+alter table {{schema}}.queue add column counted boolean;
