@@ -11,6 +11,7 @@ import type { ProducerDeps } from "../client/clientDeps.ts";
 import { checkInput } from "../enqueue/checkInput.ts";
 import { checkEnqueueOptions, enqueueShape, type EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { withPendingCap } from "../enqueue/pendingCap.ts";
+import { keyColumnSet } from "../enqueue/keyColumnSet.ts";
 import { pickColumns } from "../enqueue/pickColumns.ts";
 import { taskColumns } from "../enqueue/taskColumns.ts";
 
@@ -61,16 +62,12 @@ const refuse = (message: string): never => {
 
 /** The rules only a batch has: no keyed members, no multi-step jobs, a callback that can take a completion. */
 const checkKeys = (what: string, columns: EnqueueColumns): void => {
-  for (const [name, values] of [
-    ["uniqueKey", columns.uniqueKey],
-    ["uniqueForMs", columns.uniqueForMs],
-    ["debounceMs", columns.debounceMs],
-  ] as const)
-    if (values.some((value) => value !== null))
-      refuse(
-        `${what} may not have ${name}: a batch member must be a new task of its own, and its callback ` +
-          "is inserted by the statement that ends the last member, which a taken key must not fail",
-      );
+  const keyed = keyColumnSet(columns);
+  if (keyed !== undefined)
+    refuse(
+      `${what} may not have ${keyed}: a batch member must be a new task of its own, and its callback ` +
+        "is inserted by the statement that ends the last member, which a taken key must not fail",
+    );
 };
 
 /** The stored form of a completion with every count 0: what the callback's input schema must accept. */

@@ -13,6 +13,7 @@ import type { FanOut } from "./fanOut.ts";
 import type { Continuation } from "../db/fanOutQueries.ts";
 import type { EnqueueOptions } from "../enqueue/enqueueOptions.ts";
 import { concatColumns } from "../enqueue/concatColumns.ts";
+import { keyColumnSet } from "../enqueue/keyColumnSet.ts";
 
 /**
  * How a chain's step tasks run: one handler that runs the step named by the
@@ -196,15 +197,11 @@ const fanOutContinuation = <In, V, R, O>(
     taskColumns(item.definition, [item.input], item.options as EnqueueOptions | undefined),
   );
   const children = concatColumns(perChild);
-  for (const [name, values] of [
-    ["uniqueKey", children.uniqueKey],
-    ["uniqueForMs", children.uniqueForMs],
-    ["debounceMs", children.debounceMs],
-  ] as const)
-    if (values.some((value) => value !== null))
-      throw new ConfigError(
-        `a child of a fan-out (queue ${definition.queue}) may not have ${name}: each child is a new task of its own`,
-      );
+  const keyed = keyColumnSet(children);
+  if (keyed !== undefined)
+    throw new ConfigError(
+      `a child of a fan-out (queue ${definition.queue}) may not have ${keyed}: each child is a new task of its own`,
+    );
   return {
     _tag: "fanOut",
     policy: request.onChildFailure,
