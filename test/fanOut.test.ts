@@ -452,6 +452,26 @@ describe("fan-out and fan-in", () => {
     const outcome = await jobs.outcome(jobId);
     assert.equal(outcome._tag, "failed");
     if (outcome._tag === "failed") assert.match(outcome.error, /no step follows it/);
+    // A key from the child's definition (optionsFor), not its options: the
+    // fan-out is refused when the step ends, and no child is written.
+    const keyedChild = defineJob({
+      queue: "fo_keyed_child",
+      input: Num,
+      optionsFor: () => ({ uniqueKey: "k" }),
+    });
+    const keyedParent = defineStepJob({ queue: "fo_keyed", input: t.type({}), output: t.unknown });
+    const keyedSteps = Steps.of(keyedParent)
+      .step(async () => fanOut([child(keyedChild, { n: 1 })]))
+      .step(async () => done(null));
+    const keyedJobs = underway.job(keyedParent);
+    const keyedId = await keyedJobs.enqueue({});
+    await keyedJobs.drain(keyedSteps);
+    const keyed = await keyedJobs.outcome(keyedId);
+    assert.equal(keyed._tag, "failed");
+    if (keyed._tag === "failed")
+      assert.match(keyed.error, /a child of a fan-out \(queue fo_keyed\) may not have uniqueKey/);
+    const written = await db().pool.query("select 1 from underway.task where queue_name = 'fo_keyed_child'");
+    assert.equal(written.rows.length, 0);
   });
 
   it("kill -9 of worker processes at any point: no child lost or doubled, each parent continues exactly once", async () => {
