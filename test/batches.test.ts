@@ -440,6 +440,84 @@ describe("batches", () => {
     assert.match(missing.stderr, /no batch 987654321/);
   });
 
+  it("lists a batch's members in any state (ops.tasks, the bulk actions, `tasks list --batch`, the dashboard), never another's, its callback or a task of no batch", async () => {
+    const underway = await client();
+    const members = underway.job(defineJob({ queue: "batch_listed", input: N }));
+    const listedReport = defineJob({ queue: "batch_listed_report", input: BatchCompletion });
+    const a = await members.enqueueBatch(inputs(5), { onComplete: listedReport });
+    const b = await members.enqueueBatch(inputs(3), { onComplete: listedReport });
+    const loose = await members.enqueueMany([{ n: 100 }, { n: 101 }]);
+    const listed = async (filter: Parameters<typeof underway.ops.tasks>[0]) =>
+      (await underway.ops.tasks(filter, { order: "oldest" })).tasks.map((task) => `${task.id} ${task.state}`);
+    const inState = (ids: ReadonlyArray<string>, state: string) => ids.map((id) => `${id} ${state}`);
+    assert.deepEqual(await listed({ batchId: a.batchId }), inState(a.ids, "pending"));
+
+    // A bulk action by batch reaches its members only; their ends are counted.
+    const cancelled = await underway.ops.cancel({ batchId: b.batchId, state: "pending" });
+    assert.equal(cancelled.changed, 3);
+    assert.deepEqual(await listed({ batchId: b.batchId }), inState(b.ids, "cancelled"));
+    assert.deepEqual(await listed({ batchId: a.batchId }), inState(a.ids, "pending"));
+    assert.deepEqual(await listed({ ids: loose }), inState(loose, "pending"));
+    assert.equal((await underway.ops.batch(b.batchId))?.cancelled, 3);
+
+    // Ended members are listed from task_finished; the callback is no member.
+    await members.drain(async ({ n }) => {
+      if (n === 1) throw new FatalError("no");
+      return null;
+    });
+    const info = await underway.ops.batch(a.batchId);
+    assert.ok(info?.callbackTaskId !== null && info?.callbackTaskId !== undefined, "a's callback enqueued");
+    assert.deepEqual(
+      await listed({ batchId: a.batchId, state: "failed" }),
+      inState([a.ids[1] ?? ""], "failed"),
+    );
+    const all = await listed({ batchId: a.batchId });
+    assert.equal(all.length, 5);
+    assert.deepEqual(
+      all.map((row) => row.split(" ")[0]),
+      a.ids,
+      "every member, in id order, and no callback",
+    );
+    assert.deepEqual(await listed({ batchId: "987654321" }), []);
+
+    // Bad ids and typos are refused, naming the field, before anything is read.
+    for (const bad of ["", "0", "-1", "1.5", "abc", "99999999999999999999", 42, null])
+      await assert.rejects(
+        underway.ops.tasks({ batchId: bad as string }),
+        (error: Error) => error instanceof ValidationError && /batchId/.test(error.message),
+        String(bad),
+      );
+    await assert.rejects(
+      underway.ops.cancel({ batchID: a.batchId } as never),
+      (error: Error) => error instanceof ValidationError && /did you mean "batchId"/.test(error.message),
+    );
+
+    // The CLI: --batch, its bad and empty values.
+    const cli = (...args: string[]) => runCli(args, { DATABASE_URL: db().url });
+    const shown = await cli("tasks", "list", "--batch", a.batchId, "--oldest", "--json");
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(
+      (JSON.parse(shown.stdout) as { tasks: Array<{ id: string }> }).tasks.map((task) => task.id),
+      a.ids,
+    );
+    for (const value of ["", "abc"]) {
+      const refused = await cli("cancel", "--batch", value, "--yes");
+      assert.equal(refused.code, 2, `--batch ${JSON.stringify(value)}: ${refused.stderr}`);
+      assert.match(refused.stderr, value === "" ? /--batch was given without a value/ : /batch id/);
+    }
+
+    // The dashboard: the filter, and the batch page's link to it.
+    const handler = dashboard(underway, { authorize: () => "read-only" });
+    const get = async (path: string) =>
+      (await handler(new Request(`http://127.0.0.1${path}`, { headers: { host: "127.0.0.1" } }))).text();
+    const page = await get(`/tasks?batch=${a.batchId}`);
+    for (const id of a.ids) assert.match(page, new RegExp(`href="/tasks/${id}"`));
+    for (const id of [...b.ids, ...loose, info?.callbackTaskId ?? ""])
+      assert.doesNotMatch(page, new RegExp(`href="/tasks/${id}"`));
+    assert.match(await get(`/batches/${a.batchId}`), new RegExp(`href="/tasks\\?batch=${a.batchId}"`));
+    assert.match(await get("/tasks?batch=abc"), /a batch id is a positive integer/);
+  });
+
   it("ops.batch: undefined for an unknown id, a ValidationError for a malformed one", async () => {
     const underway = await client();
     assert.equal(await underway.ops.batch("987654321"), undefined);

@@ -1,4 +1,4 @@
-import { checkJobId, checkTaskId } from "../identifier.ts";
+import { checkBatchId, checkJobId, checkTaskId } from "../identifier.ts";
 import type { JsonValue } from "../json.ts";
 import { taskStates, type TaskFilter, type TaskState } from "../ops/types.ts";
 import { listOf, stringOf, UsageError, type OptionSpecs, type Parsed } from "./args.ts";
@@ -19,6 +19,7 @@ export const filterOptions: OptionSpecs = {
   },
   id: { type: "string", multiple: true, value: "<id>", description: "this task id (or comma-separated ids)" },
   job: { type: "string", value: "<uuid>", description: "steps of this multi-step job" },
+  batch: { type: "string", value: "<id>", description: "members of this batch (or fan-out)" },
   key: { type: "string", value: "<key>", description: "with this concurrency key" },
   error: {
     type: "string",
@@ -95,6 +96,7 @@ export const filterOf = (parsed: Parsed, ids: ReadonlyArray<string> = [], now = 
   const states = statesOf(parsed);
   const allIds = [...ids, ...listOf(parsed, "id")].map(checkTaskId);
   const job = stringOf(parsed, "job");
+  const batch = stringOf(parsed, "batch");
   const key = stringOf(parsed, "key");
   const error = stringOf(parsed, "error");
   const input = stringOf(parsed, "input");
@@ -113,6 +115,7 @@ export const filterOf = (parsed: Parsed, ids: ReadonlyArray<string> = [], now = 
     ...(states.length > 0 ? { state: states } : {}),
     ...(allIds.length > 0 ? { ids: allIds } : {}),
     ...(job === undefined ? {} : { jobId: checkJobId(job) }),
+    ...(batch === undefined ? {} : { batchId: checkBatchId(batch) }),
     ...(key === undefined ? {} : { concurrencyKey: key }),
     ...(error === undefined ? {} : { errorLike: error }),
     ...(inputContains === undefined ? {} : { inputContains }),

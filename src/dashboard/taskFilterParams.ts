@@ -4,7 +4,7 @@ import type { TaskFilter, TaskState } from "./opsContract.ts";
 const stateNames: ReadonlyArray<string> = ["pending", "in_progress", "succeeded", "cancelled", "failed"];
 
 /** @internal The filter fields of the tasks list, as URL or form parameters. */
-export const filterKeys = ["queue", "state", "id", "job", "error", "input"] as const;
+export const filterKeys = ["queue", "state", "id", "job", "batch", "error", "input"] as const;
 
 /** @internal A filter read from parameters, and what could not be read. */
 export interface ParsedFilter {
@@ -65,6 +65,11 @@ export const parseFilter = (params: URLSearchParams): ParsedFilter => {
     else filter.ids = ids;
   }
   if (raw.job !== "") filter.jobId = raw.job;
+  if (raw.batch !== "") {
+    if (!/^[1-9][0-9]{0,18}$/.test(raw.batch) || BigInt(raw.batch) > 9_223_372_036_854_775_807n)
+      problems.push("a batch id is a positive integer");
+    else filter.batchId = raw.batch;
+  }
   if (raw.error !== "") filter.errorLike = raw.error;
   if (raw.input !== "") {
     const input = parseInput(raw.input);

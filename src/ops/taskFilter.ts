@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.ts";
-import { checkJobId, checkQueueName, checkTaskId } from "../identifier.ts";
+import { checkBatchId, checkJobId, checkQueueName, checkTaskId } from "../identifier.ts";
 import { jsonProblem } from "../json.ts";
 import { closestKey } from "../optionShape.ts";
 import { storableRange, storableTime } from "./storableTime.ts";
@@ -11,6 +11,7 @@ export interface CheckedFilter {
   readonly states: ReadonlyArray<TaskState> | null;
   readonly ids: ReadonlyArray<string> | null;
   readonly jobId: string | null;
+  readonly batchId: string | null;
   readonly concurrencyKey: string | null;
   readonly errorLike: string | null;
   /** The JSON text of `inputContains`. */
@@ -24,6 +25,7 @@ const knownKeys = new Set([
   "state",
   "ids",
   "jobId",
+  "batchId",
   "concurrencyKey",
   "errorLike",
   "inputContains",
@@ -154,6 +156,7 @@ export const checkFilter = (filter: unknown): CheckedFilter => {
     states: given("state") ? checkStates(f["state"]) : null,
     ids: given("ids") ? checkIds(f["ids"]) : null,
     jobId: given("jobId") ? checkJobIdField(f["jobId"]) : null,
+    batchId: given("batchId") ? checkBatchIdField(f["batchId"]) : null,
     concurrencyKey: given("concurrencyKey") ? checkText("concurrencyKey", f["concurrencyKey"], 1_000) : null,
     errorLike: given("errorLike") ? checkText("errorLike", f["errorLike"], 1_000) : null,
     inputContains: given("inputContains") ? checkJson(f["inputContains"]) : null,
@@ -167,6 +170,14 @@ const checkJobIdField = (value: unknown): string => {
     return checkJobId(value as string);
   } catch (error) {
     throw badFilter("jobId", (error as Error).message);
+  }
+};
+
+const checkBatchIdField = (value: unknown): string => {
+  try {
+    return checkBatchId(value as string);
+  } catch (error) {
+    throw badFilter("batchId", (error as Error).message);
   }
 };
 
@@ -210,6 +221,7 @@ export const predicateOf = (
     add((p) => `t.state = any(${p}::${schema}.task_state[])`, filter.states);
   if (filter.ids !== null) add((p) => `t.id = any(${p}::bigint[])`, filter.ids);
   if (filter.jobId !== null) add((p) => `t.job_id = ${p}::uuid`, filter.jobId);
+  if (filter.batchId !== null) add((p) => `t.batch_id = ${p}::bigint`, filter.batchId);
   if (filter.concurrencyKey !== null) add((p) => `t.concurrency_key = ${p}::text`, filter.concurrencyKey);
   // ILIKE rather than strpos(lower(…)): the same match, and one the trigram
   // index on error (migration 0013) can answer.

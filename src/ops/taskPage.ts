@@ -41,7 +41,7 @@ const checkList = (given: ListOptions): CheckedList => {
 };
 
 /**
- * Narrow filters (ids, a job, a concurrency key) are read off their own
+ * Narrow filters (ids, a job, a batch, a concurrency key) are read off their own
  * index, and a list of every task (at most a time range) off the primary
  * key; everything else walks (queue, state) ranges of
  * task_queue_state_idx in id order and merges them.
@@ -49,6 +49,7 @@ const checkList = (given: ListOptions): CheckedList => {
 const isNarrow = (filter: CheckedFilter): boolean =>
   filter.ids !== null ||
   filter.jobId !== null ||
+  filter.batchId !== null ||
   filter.concurrencyKey !== null ||
   // Nothing to narrow by: the primary key in id order is the whole list.
   (filter.queues === null &&

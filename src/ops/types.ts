@@ -28,6 +28,12 @@ export interface TaskFilter {
   readonly ids?: ReadonlyArray<string>;
   /** Steps of this multi-step job run (a UUID). */
   readonly jobId?: string;
+  /**
+   * Members of this batch (`enqueueBatch`, or a step's `fanOut`), as
+   * `ops.batch(id)` names it: a positive integer as a string. Its callback
+   * task is not a member.
+   */
+  readonly batchId?: string;
   /** With this concurrency key. */
   readonly concurrencyKey?: string;
   /** The last error contains this text, ignoring case: a plain substring, not a pattern. */

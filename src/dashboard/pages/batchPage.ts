@@ -24,7 +24,9 @@ export const batchPage = async (ctx: PageContext, batchId: string): Promise<Html
           <dt>Members</dt>
           <dd>
             <a href="${href(ctx, `/queues/${encodeURIComponent(batch.queue)}`)}">${batch.queue}</a>:
-            ${batch.total}
+            ${batch.total} (<a id="batch-members" href="${href(ctx, "/tasks", { batch: batchId })}"
+              >list them</a
+            >)
           </dd>
           <dt>Ended</dt>
           <dd id="batch-ended">${ended} of ${batch.total} (${percent}%)</dd>

@@ -27,6 +27,7 @@ const filterForm = (ctx: PageContext, parsed: ParsedFilter, order: string): Html
     >
     <label>Id(s) <input name="id" value="${p.id}" size="12" /></label>
     <label>Job <input name="job" value="${p.job}" size="14" /></label>
+    <label>Batch <input name="batch" value="${p.batch}" size="8" /></label>
     <label>Error contains <input name="error" value="${p.error}" size="16" /></label>
     <label
       >Input <input name="input" value="${p.input}" size="22" placeholder='user.id=3 or {"user":{"id":3}}'
