@@ -176,7 +176,9 @@ export const bulkCancel = async (
     return { lastId: row.lastId, matched: row.matched, changed: row.changed.length };
   };
   return bulk(deps, filter, options, null, async (pool, where, after, size) => {
-    if (filter.jobId === null) return cancelBatch(pool, where, after, size);
+    // A batch narrows a job's cancel to the batch's members: the job's
+    // fan-out as a whole is not what was asked for, nor counted in the dry run.
+    if (filter.jobId === null || filter.batchId !== null) return cancelBatch(pool, where, after, size);
     // As a job's cancel does: hold the job's lock so no step completing
     // meanwhile enqueues a next step this batch cannot see.
     const { jobId } = filter;

@@ -31,7 +31,8 @@ export interface TaskFilter {
   /**
    * Members of this batch (`enqueueBatch`, or a step's `fanOut`), as
    * `ops.batch(id)` names it: a positive integer as a string. Its callback
-   * task is not a member.
+   * task is not a member, nor is a member retried or redriven by ops (it
+   * leaves its batch, which counted its first end).
    */
   readonly batchId?: string;
   /** With this concurrency key. */
