@@ -444,10 +444,19 @@ describe("transactional handlers", () => {
     const wrote = inserted.map((line) => [line["stepIndex"], line["attempt"]]);
     assert.ok(wrote.length >= 4, `writes made: ${JSON.stringify(wrote)}`);
     assert.deepEqual(wrote[0], [0, 1]);
+    // A process prints a step's commit when its outcomes$ hears it, then
+    // dies; the last step's always shows. An earlier one's line may be
+    // missing: the step's completion inserts the next step, and the same
+    // process may claim that step and die in its first attempt before the
+    // outcome reaches the subscriber (seen once in CI: [0, 2]). Whether each
+    // step committed exactly once is read from the database below.
+    const committedSteps = committed.map((line) => line["stepIndex"]);
     assert.deepEqual(
-      committed.map((line) => line["stepIndex"]),
-      [0, 1, 2],
+      committedSteps,
+      [0, 1, 2].filter((step) => committedSteps.includes(step)),
+      `commits in step order, each once: ${JSON.stringify(committedSteps)}`,
     );
+    assert.equal(committedSteps.at(-1), 2);
     const { rows: tasks } = await db().pool.query<{ id: string; step_index: number; attempt: number }>(
       "select id::text, step_index, attempt from underway.task_all where job_id = $1 order by step_index",
       [jobId],
