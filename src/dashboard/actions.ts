@@ -1,4 +1,5 @@
 import type { RateLimit } from "../definition.ts";
+import { ConfigError } from "../errors.ts";
 import { formatRateLimit, periodMsOf } from "../ops/ratePeriod.ts";
 import { html, type Html } from "./html.ts";
 import type { DashboardAuditEvent } from "./dashboardOptions.ts";
@@ -208,16 +209,20 @@ const maxPendingAction = async (
       );
     setting = Number(capText);
   } else return refuse(400, "Unknown action.");
-  if (typeof setting === "number" && (await ctx.ops.maxPending(queue)).counted === false)
+  // The value was checked above, so a ConfigError here is ops.setMaxPending
+  // refusing a cap for a queue whose enqueues do not count (it wrote nothing).
+  const info = await (
+    setting === "definition" ? ctx.ops.clearMaxPending(queue) : ctx.ops.setMaxPending(queue, setting)
+  ).catch((error: unknown) => {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  });
+  if (info === undefined)
     return refuse(
       409,
       `Queue ${queue} does not count its pending tasks (its last registered definition has no maxPending), ` +
         "so a cap would never apply. Give the definition a maxPending, then set this again. Nothing was written.",
     );
-  const info =
-    setting === "definition"
-      ? await ctx.ops.clearMaxPending(queue)
-      : await ctx.ops.setMaxPending(queue, setting);
   const notice =
     setting === "definition"
       ? `Queue ${queue}: the operator's cap was cleared; each enqueue's definition's maxPending applies.`

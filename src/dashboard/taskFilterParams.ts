@@ -1,3 +1,4 @@
+import { checkBatchId } from "../identifier.ts";
 import type { JsonValue } from "../json.ts";
 import type { TaskFilter, TaskState } from "./opsContract.ts";
 
@@ -66,9 +67,11 @@ export const parseFilter = (params: URLSearchParams): ParsedFilter => {
   }
   if (raw.job !== "") filter.jobId = raw.job;
   if (raw.batch !== "") {
-    if (!/^[1-9][0-9]{0,18}$/.test(raw.batch) || BigInt(raw.batch) > 9_223_372_036_854_775_807n)
+    try {
+      filter.batchId = checkBatchId(raw.batch);
+    } catch {
       problems.push("a batch id is a positive integer");
-    else filter.batchId = raw.batch;
+    }
   }
   if (raw.error !== "") filter.errorLike = raw.error;
   if (raw.input !== "") {
